@@ -1,0 +1,60 @@
+# portcullis — the two commands a new user types are `make run` and `make test`.
+# Everything else is for developers: make, make bench, make fuzz, make clean.
+
+BUILD      := build
+TEST_BUILD := build-test
+FUZZ_BUILD := build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+TEST_FUZZ_SECONDS ?= 20
+
+.PHONY: all build run test unit e2e fuzz fuzz-build bench clean deps deps-test
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+deps-test:
+	@scripts/deps.sh test
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Build, make ./var (0700), create development secrets once, start on
+# 127.0.0.1:8080 with the embedded SQLite store.
+run: build
+	@scripts/dev-env.sh $(BUILD)/portcullis
+	@set -a && . ./var/dev.env && set +a && exec $(BUILD)/portcullis serve
+
+$(TEST_BUILD)/portcullis: deps-test
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPC_SANITIZE=ON -DPC_TESTS=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+unit: $(TEST_BUILD)/portcullis
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+e2e: $(TEST_BUILD)/portcullis
+	@scripts/e2e.sh $(TEST_BUILD)/portcullis
+
+# Unit tests, end-to-end tests against the sanitized binary, then a short
+# fuzzing pass of every target. Any failure fails the whole command.
+test: deps-test
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+fuzz-build: deps-test
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPC_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+bench: build
+	@scripts/deps.sh bench
+	@bench/run.sh $(BUILD)/portcullis
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

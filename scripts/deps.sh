@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages portcullis needs, and nothing else.
+#   scripts/deps.sh          what building and running need
+#   scripts/deps.sh test     plus what the test suite needs (servers, browser, tools)
+#   scripts/deps.sh bench    plus wrk and nginx for the side-by-side benchmarks
+# Idempotent: asks dpkg what is missing, runs `apt-get update` only when
+# something is, and uses sudo only when not already root.
+set -euo pipefail
+
+build=(build-essential cmake pkg-config
+       libuv1-dev libsodium-dev libjansson-dev libsqlite3-dev
+       libpq-dev libhiredis-dev)
+test=(libcmocka-dev clang libclang-rt-14-dev
+      redis-server postgresql nginx-light chromium
+      prometheus curl nodejs npm)
+bench=(wrk nginx-light)
+
+want=("${build[@]}")
+for profile in "$@"; do
+  case "$profile" in
+    test)  want+=("${test[@]}") ;;
+    bench) want+=("${bench[@]}") ;;
+    *) echo "deps.sh: unknown profile '$profile' (use: test, bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  # nodejs may come from another repository (nodesource ships npm inside it).
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# Debian starts packaged servers on install; the tests start their own on free
+# ports, so stop the system copies where a service manager would have.
+for svc in redis-server postgresql nginx; do
+  if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
+done

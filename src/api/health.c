@@ -1,0 +1,77 @@
+/*
+ * health.c — liveness, readiness and metrics endpoints.
+ *
+ * /health touches nothing: it says the loop answers. /ready asks every
+ * configured backend (probes run on the worker pool, since they do I/O) and
+ * names the first one that does not answer. /metrics renders the registry.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "obs/metrics.h"
+
+void pc_api_health(struct pc_req *r)
+{
+	static const char body[] = "{\"status\":\"ok\"}";
+	pc_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+struct ready_state {
+	const char *failed; /* name of the first probe that failed, or NULL */
+};
+
+static void ready_work(struct pc_req *r, void *data)
+{
+	struct ready_state *st = data;
+	for (size_t i = 0; i < r->app->n_probes; i++) {
+		if (r->app->probes[i].check(r->app) != 0) {
+			st->failed = r->app->probes[i].name;
+			return;
+		}
+	}
+}
+
+static void ready_done(struct pc_req *r, void *data)
+{
+	struct ready_state *st = data;
+	if (st->failed != NULL) {
+		char detail[128];
+		snprintf(detail, sizeof(detail), "Backend not ready: %s.", st->failed);
+		pc_resp_header(r, "Retry-After", "5");
+		pc_respond_problem(r, 503, detail);
+		return;
+	}
+	json_t *checks = json_object();
+	for (size_t i = 0; i < r->app->n_probes; i++)
+		json_object_set_new(checks, r->app->probes[i].name, json_string("ok"));
+	pc_respond_json(r, 200, json_pack("{s:s,s:o}", "status", "ready", "checks", checks));
+}
+
+void pc_api_ready(struct pc_req *r)
+{
+	struct ready_state *st = pc_arena_alloc(&r->arena, sizeof(*st));
+	if (st == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	st->failed = NULL;
+	if (r->app->n_probes == 0) {
+		ready_done(r, st);
+		return;
+	}
+	if (pc_req_defer(r, ready_work, ready_done, st) != 0)
+		pc_respond_problem(r, 503, "The server is overloaded.");
+}
+
+void pc_api_metrics(struct pc_req *r)
+{
+	char *text = NULL;
+	size_t len = pc_metrics_render(&text);
+	if (text == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+}

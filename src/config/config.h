@@ -1,0 +1,125 @@
+/*
+ * config.h — the environment turned into a validated struct pc_config.
+ *
+ * Every setting is a PORTCULLIS_* environment variable; nothing is read from
+ * a file except a secret named by PORTCULLIS_<NAME>_FILE. Loading fails
+ * closed: an unknown PORTCULLIS_* variable (a typo), a secret set both
+ * directly and through _FILE, a missing, malformed, short, all-zero,
+ * repetitive or placeholder secret, or an out-of-range value makes
+ * pc_config_load() return -1 with one line in `err` that names the variable
+ * and what is wrong — never the value, not even partly. main exits 78
+ * (EX_CONFIG) on that.
+ *
+ * The secret key is decoded into sodium_malloc'd memory that is made
+ * read-only after the per-purpose subkeys are derived (crypto_kdf, context
+ * "portcull"); pc_config_free() releases and wipes it.
+ */
+#ifndef PC_CONFIG_CONFIG_H
+#define PC_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+
+#include "core/limits.h"
+
+#define PC_EX_CONFIG 78
+
+/* Per-purpose subkey ids for crypto_kdf_derive_from_key (never reorder). */
+enum pc_subkey {
+	PC_SUBKEY_SESSION = 1,
+	PC_SUBKEY_CSRF = 2,
+	PC_SUBKEY_JWT = 3,
+	PC_SUBKEY_AUDIT = 4,
+	PC_SUBKEY_APIKEY = 5,
+	PC_SUBKEY__COUNT = 6
+};
+
+/* One generation of keys: the master and its derived subkeys. `id` is the
+ * first byte of BLAKE2b(master) — public, used as the key id in sealed
+ * values so a value sealed under the previous key is opened with it. */
+struct pc_keyset {
+	uint8_t id;
+	uint8_t master[PC_SECRET_KEY_BYTES];
+	uint8_t sub[PC_SUBKEY__COUNT][PC_SECRET_KEY_BYTES];
+};
+
+/* sodium_malloc'd, read-only after load. previous is NULL when not set. */
+struct pc_keys {
+	struct pc_keyset current;
+	struct pc_keyset previous;
+	bool has_previous;
+};
+
+struct pc_listen {
+	char host[64];   /* numeric IPv4 or IPv6 address, no brackets */
+	uint16_t port;   /* 0: the kernel picks one (the server logs which) */
+};
+
+struct pc_cidr {
+	int family;              /* AF_INET or AF_INET6 */
+	uint8_t addr[16];        /* network order; IPv4 in the first 4 bytes */
+	unsigned prefix;
+};
+
+enum pc_xss_mode { PC_XSS_OFF = 0, PC_XSS_BLOCK = 1 };
+
+struct pc_config {
+	struct pc_listen listen[PC_MAX_LISTEN];
+	size_t n_listen;
+	unsigned threads;                  /* loops; default: number of cores */
+	unsigned header_timeout_ms;
+	unsigned body_timeout_ms;
+	unsigned idle_timeout_ms;
+	unsigned shutdown_timeout_ms;
+	unsigned max_connections;
+	unsigned max_connections_per_addr;
+	uint64_t max_body_bytes;
+	struct pc_cidr trusted_proxies[PC_MAX_TRUSTED_PROXIES];
+	size_t n_trusted_proxies;
+	bool access_log;
+	enum pc_xss_mode xss_protection;
+	char database_url[1024];           /* may hold a password: print masked */
+	struct pc_keys *keys;              /* NULL when keys were not required */
+};
+
+/*
+ * Loads the configuration from `envp` (a NULL-terminated environ-style
+ * array). need_keys: whether PORTCULLIS_SECRET_KEY is required (serve and
+ * the commands that touch data) or ignored if absent (keygen, version).
+ * Returns 0, or -1 with one line (no trailing newline) in err.
+ * On success the caller owns cfg->keys: release with pc_config_free().
+ */
+__attribute__((warn_unused_result))
+int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys,
+                   char *err, size_t errlen);
+
+/* Wipes and frees the keys; safe on a zeroed or already freed config. */
+void pc_config_free(struct pc_config *cfg);
+
+/* Prints the effective configuration, one VAR=value per line, secrets as
+ * "(set, 32 bytes)" and URL passwords as "****". */
+void pc_config_print(const struct pc_config *cfg, FILE *out);
+
+/* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
+int pc_config_keygen(FILE *out);
+
+/* Copies url into out with any password replaced by "****". */
+void pc_config_mask_url(char *out, size_t outlen, const char *url);
+
+/* Whether addr (AF_INET/AF_INET6 sockaddr) is inside one of the CIDRs. */
+bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr);
+
+/* The variable table, for `--help` and the README: name, default, meaning. */
+struct pc_config_var {
+	const char *name;
+	const char *default_value;
+	const char *help;
+	bool secret;           /* also accepted as <name>_FILE */
+};
+extern const struct pc_config_var pc_config_vars[];
+extern const size_t pc_config_n_vars;
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * log.c — JSON-lines logging; see log.h.
+ *
+ * Lines are built in a fixed buffer on the caller's stack. A value that does
+ * not fit is cut and the line marked "truncated": a log line can never grow
+ * without bound because of a long request path.
+ */
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ACCESS_BUF_BYTES (32 * 1024)
+
+static _Thread_local char access_buf[ACCESS_BUF_BYTES];
+static _Thread_local size_t access_len;
+
+static void write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* stderr gone: nothing sensible left to do */
+		}
+		p += (size_t)w;
+		n -= (size_t)w;
+	}
+}
+
+void pc_log_time(char *out, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         ts.tv_nsec / 1000000);
+}
+
+/* Length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		char tmp[8];
+		size_t tl = 0;
+		size_t adv = 1;
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			tl = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(tmp, "\\u00", 4);
+			tmp[4] = hex[c >> 4];
+			tmp[5] = hex[c & 15];
+			tl = 6;
+		} else if (c < 0x80) {
+			tmp[0] = (char)c;
+			tl = 1;
+		} else {
+			adv = utf8_len(u + i, n - i);
+			if (adv == 0) {
+				memcpy(tmp, "\\ufffd", 6);
+				tl = 6;
+				adv = 1;
+			} else {
+				memcpy(tmp, u + i, adv);
+				tl = adv;
+			}
+		}
+		if (o + tl > cap)
+			return cap + 1;
+		memcpy(out + o, tmp, tl);
+		o += tl;
+		i += adv;
+	}
+	return o;
+}
+
+static void put_raw(struct pc_logline *l, const char *s, size_t n)
+{
+	/* keep 2 bytes for the closing "}\n" */
+	if (l->truncated || l->len + n > sizeof(l->buf) - 2) {
+		l->truncated = true;
+		return;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void put_key(struct pc_logline *l, const char *key)
+{
+	put_raw(l, ",\"", 2);
+	put_raw(l, key, strlen(key));
+	put_raw(l, "\":", 2);
+}
+
+static void put_string(struct pc_logline *l, const char *v, size_t n)
+{
+	put_raw(l, "\"", 1);
+	if (!l->truncated) {
+		size_t room = sizeof(l->buf) - 3 - l->len; /* quote + "}\n" */
+		size_t w = pc_json_escape(l->buf + l->len, room, v, n);
+		if (w > room) {
+			l->truncated = true;
+			return;
+		}
+		l->len += w;
+	}
+	put_raw(l, "\"", 1);
+}
+
+void pc_logline_begin(struct pc_logline *l, const char *level, const char *event)
+{
+	char t[32];
+	l->len = 0;
+	l->truncated = false;
+	pc_log_time(t, sizeof(t));
+	put_raw(l, "{\"time\":\"", 9);
+	put_raw(l, t, strlen(t));
+	put_raw(l, "\",\"level\":\"", 11);
+	put_raw(l, level, strlen(level));
+	put_raw(l, "\",\"event\":", 10);
+	put_string(l, event, strlen(event));
+}
+
+void pc_logline_str(struct pc_logline *l, const char *key, const char *value)
+{
+	pc_logline_strn(l, key, value ? value : "", value ? strlen(value) : 0);
+}
+
+void pc_logline_strn(struct pc_logline *l, const char *key, const char *value, size_t len)
+{
+	put_key(l, key);
+	put_string(l, value, len);
+}
+
+void pc_logline_int(struct pc_logline *l, const char *key, int64_t value)
+{
+	char n[24];
+	int w = snprintf(n, sizeof(n), "%lld", (long long)value);
+	put_key(l, key);
+	put_raw(l, n, (size_t)w);
+}
+
+void pc_logline_bool(struct pc_logline *l, const char *key, bool value)
+{
+	put_key(l, key);
+	put_raw(l, value ? "true" : "false", value ? 4 : 5);
+}
+
+static void finish(struct pc_logline *l)
+{
+	if (l->truncated) {
+		/* Cut back to a clean point: drop the partial field and say so. */
+		static const char mark[] = ",\"truncated\":true";
+		size_t cut = l->len;
+		while (cut > 0 && l->buf[cut - 1] != ',')
+			cut--;
+		if (cut > 0)
+			cut--;
+		if (cut + sizeof(mark) - 1 + 2 <= sizeof(l->buf)) {
+			l->len = cut;
+			memcpy(l->buf + l->len, mark, sizeof(mark) - 1);
+			l->len += sizeof(mark) - 1;
+		}
+	}
+	l->buf[l->len++] = '}';
+	l->buf[l->len++] = '\n';
+}
+
+void pc_logline_emit(struct pc_logline *l)
+{
+	finish(l);
+	write_all(l->buf, l->len);
+}
+
+void pc_log_flush_thread(void)
+{
+	if (access_len > 0) {
+		write_all(access_buf, access_len);
+		access_len = 0;
+	}
+}
+
+void pc_logline_emit_buffered(struct pc_logline *l)
+{
+	finish(l);
+	if (access_len + l->len > sizeof(access_buf))
+		pc_log_flush_thread();
+	memcpy(access_buf + access_len, l->buf, l->len);
+	access_len += l->len;
+}
+
+void pc_log(const char *level, const char *event, const char *msg)
+{
+	struct pc_logline l;
+	pc_logline_begin(&l, level, event);
+	if (msg)
+		pc_logline_str(&l, "message", msg);
+	pc_logline_emit(&l);
+}

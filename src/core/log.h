@@ -1,0 +1,52 @@
+/*
+ * log.h — JSON-lines logging on stderr.
+ *
+ * One line per event, written with a single write(2) so lines from several
+ * threads never interleave. Keys and values are escaped as JSON strings.
+ * WARNING: never log a secret: no cookie, Authorization value, token, key,
+ * password or unmasked URL goes through these functions. The access log
+ * (pc_log_access) is buffered per thread and flushed by the loop's timer,
+ * so it costs no system call per request.
+ */
+#ifndef PC_CORE_LOG_H
+#define PC_CORE_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_LOGLINE_MAX 2048
+
+struct pc_logline {
+	char buf[PC_LOGLINE_MAX];
+	size_t len;
+	bool truncated;
+};
+
+/* Starts {"time":"...","level":"...","event":"..."} */
+void pc_logline_begin(struct pc_logline *l, const char *level, const char *event);
+void pc_logline_str(struct pc_logline *l, const char *key, const char *value);
+void pc_logline_strn(struct pc_logline *l, const char *key, const char *value, size_t len);
+void pc_logline_int(struct pc_logline *l, const char *key, int64_t value);
+void pc_logline_bool(struct pc_logline *l, const char *key, bool value);
+/* Closes the object and writes the line to stderr at once. */
+void pc_logline_emit(struct pc_logline *l);
+/* Closes the object and appends the line to this thread's access buffer. */
+void pc_logline_emit_buffered(struct pc_logline *l);
+
+/* One-field convenience: {"level":level,"event":event,"message":msg}. */
+void pc_log(const char *level, const char *event, const char *msg);
+
+/* Writes this thread's buffered lines to stderr (call from the loop's timer
+ * and before the thread ends). */
+void pc_log_flush_thread(void);
+
+/* Appends s[0..n) to out as the inside of a JSON string (no quotes), bounded
+ * by cap; returns bytes written, or the bytes needed + cap+1 when it does not
+ * fit (the output is then not terminated). Invalid UTF-8 becomes \ufffd. */
+size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n);
+
+/* "2026-11-23T04:40:34.123Z" into out (at least 25 bytes). */
+void pc_log_time(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * server.h — the libuv HTTP/1.1 server: one loop per thread, SO_REUSEPORT.
+ *
+ * pc_server_run() binds every PORTCULLIS_LISTEN address once per thread
+ * (the first bind of a ":0" address picks the port the others reuse), logs
+ * one {"event":"listening","address":...} line per address, runs the loops
+ * and returns when SIGTERM or SIGINT has drained them: listeners closed,
+ * idle connections closed, in-flight requests given shutdown_timeout to
+ * finish. Returns 0 on a clean stop, 1 when it could not start.
+ */
+#ifndef PC_HTTP_SERVER_H
+#define PC_HTTP_SERVER_H
+
+#include "http/request.h"
+
+int pc_server_run(struct pc_app *app);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * metrics.c — see metrics.h.
+ *
+ * Layout of a shard: counts[route][method][status slot] and, per route, a
+ * latency histogram. Status codes map to a fixed slot list; a code outside
+ * it lands in the "other" slot labelled by its class would lose information,
+ * so every code portcullis can produce is listed.
+ */
+#include "obs/metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int status_codes[] = {
+	100, 200, 201, 204, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408,
+	409, 410, 411, 413, 414, 415, 417, 422, 429, 431, 500, 501, 502, 503, 504, 505,
+};
+#define N_STATUS (sizeof(status_codes) / sizeof(status_codes[0]))
+#define STATUS_OTHER N_STATUS /* one extra slot for anything else */
+#define N_SLOTS (N_STATUS + 1)
+/* methods, plus one for requests refused before their method was known */
+#define N_METHODS (PC_METHOD__COUNT + 1)
+
+/* Seconds: from 100 µs (a cached verify) to 10 s (a deadline). */
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
+                                 5,      10};
+#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+static uint64_t bucket_ns[N_BUCKETS];
+
+struct histogram {
+	_Atomic uint64_t le[N_BUCKETS + 1]; /* last: +Inf */
+	_Atomic uint64_t sum_ns;
+};
+
+struct shard {
+	_Atomic uint64_t *counts; /* [routes][methods][slots] */
+	struct histogram *hist;   /* [routes] */
+	char pad[64];
+};
+
+static const char *const auth_failure_names[PC_AUTHF__COUNT] = {
+	"tampered_cookie", "expired",         "unknown_session", "bad_credentials",
+	"throttled",       "invalid_token",   "revoked_token",   "invalid_api_key",
+	"backend_unavailable",
+};
+
+static struct {
+	unsigned n_threads;
+	size_t n_routes; /* including the two extra */
+	const char **route_names;
+	struct shard *shards;
+	_Atomic int64_t open_connections;
+	_Atomic uint64_t counters[PC_CTR__COUNT];
+	_Atomic uint64_t auth_failures[PC_AUTHF__COUNT];
+	struct histogram revocation;
+} M;
+
+static _Thread_local struct shard *my_shard;
+
+static size_t status_slot(int status)
+{
+	for (size_t i = 0; i < N_STATUS; i++)
+		if (status_codes[i] == status)
+			return i;
+	return STATUS_OTHER;
+}
+
+static void observe(struct histogram *h, uint64_t ns, bool shared)
+{
+	size_t i = 0;
+	while (i < N_BUCKETS && ns > bucket_ns[i])
+		i++;
+	if (shared) {
+		atomic_fetch_add_explicit(&h->le[i], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
+	} else {
+		/* single writer: plain load + store, no locked instruction */
+		atomic_store_explicit(&h->le[i], atomic_load_explicit(&h->le[i], memory_order_relaxed) + 1,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&h->sum_ns,
+		                      atomic_load_explicit(&h->sum_ns, memory_order_relaxed) + ns,
+		                      memory_order_relaxed);
+	}
+}
+
+int pc_metrics_init(unsigned n_threads, const char *const *route_names, size_t n_routes)
+{
+	for (size_t i = 0; i < N_BUCKETS; i++)
+		bucket_ns[i] = (uint64_t)(buckets[i] * 1e9);
+	M.n_threads = n_threads;
+	M.n_routes = n_routes + 2;
+	M.route_names = calloc(M.n_routes, sizeof(*M.route_names));
+	M.shards = calloc(n_threads, sizeof(*M.shards));
+	if (M.route_names == NULL || M.shards == NULL)
+		goto fail;
+	for (size_t i = 0; i < n_routes; i++)
+		M.route_names[i] = route_names[i];
+	M.route_names[PC_METRICS_ROUTE_UNMATCHED(n_routes)] = "unmatched";
+	M.route_names[PC_METRICS_ROUTE_NONE(n_routes)] = "none";
+	for (unsigned t = 0; t < n_threads; t++) {
+		M.shards[t].counts = calloc(M.n_routes * N_METHODS * N_SLOTS, sizeof(uint64_t));
+		M.shards[t].hist = calloc(M.n_routes, sizeof(struct histogram));
+		if (M.shards[t].counts == NULL || M.shards[t].hist == NULL)
+			goto fail;
+	}
+	return 0;
+fail:
+	pc_metrics_free();
+	return -1;
+}
+
+void pc_metrics_free(void)
+{
+	if (M.shards != NULL) {
+		for (unsigned t = 0; t < M.n_threads; t++) {
+			free(M.shards[t].counts);
+			free(M.shards[t].hist);
+		}
+	}
+	free(M.shards);
+	free(M.route_names);
+	M.shards = NULL;
+	M.route_names = NULL;
+}
+
+void pc_metrics_bind_thread(unsigned thread)
+{
+	my_shard = (M.shards != NULL && thread < M.n_threads) ? &M.shards[thread] : NULL;
+}
+
+void pc_metrics_request(size_t route, enum pc_method method, int status, uint64_t duration_ns)
+{
+	struct shard *s = my_shard;
+	if (s == NULL || route >= M.n_routes)
+		return;
+	unsigned m = (unsigned)method < PC_METHOD__COUNT ? (unsigned)method : PC_METHOD__COUNT;
+	_Atomic uint64_t *c = &s->counts[(route * N_METHODS + m) * N_SLOTS + status_slot(status)];
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+	observe(&s->hist[route], duration_ns, false);
+}
+
+void pc_metrics_connections(int delta)
+{
+	atomic_fetch_add_explicit(&M.open_connections, delta, memory_order_relaxed);
+}
+
+void pc_metrics_inc(enum pc_counter c)
+{
+	pc_metrics_add(c, 1);
+}
+
+void pc_metrics_add(enum pc_counter c, uint64_t n)
+{
+	if ((unsigned)c < PC_CTR__COUNT)
+		atomic_fetch_add_explicit(&M.counters[c], n, memory_order_relaxed);
+}
+
+void pc_metrics_auth_failure(enum pc_auth_failure reason)
+{
+	if ((unsigned)reason < PC_AUTHF__COUNT)
+		atomic_fetch_add_explicit(&M.auth_failures[reason], 1, memory_order_relaxed);
+}
+
+void pc_metrics_revocation_check(uint64_t duration_ns)
+{
+	observe(&M.revocation, duration_ns, true);
+}
+
+/* Growable text buffer for rendering; out of memory sticks. */
+struct text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+__attribute__((format(printf, 2, 3))) static void tprintf(struct text *t, const char *fmt, ...)
+{
+	if (t->oom)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t ncap = t->cap * 2 + (size_t)n + 1;
+		char *np = realloc(t->p, ncap);
+		if (np == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->p = np;
+		t->cap = ncap;
+	}
+}
+
+static void render_histogram(struct text *t, const char *name, const char *labels,
+                             const uint64_t *le, uint64_t sum_ns)
+{
+	uint64_t cum = 0;
+	const char *sep = labels[0] ? "," : "";
+	for (size_t i = 0; i < N_BUCKETS; i++) {
+		cum += le[i];
+		tprintf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, buckets[i],
+		        (unsigned long long)cum);
+	}
+	cum += le[N_BUCKETS];
+	tprintf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
+	if (labels[0]) {
+		tprintf(t, "%s_sum{%s} %.9f\n", name, labels, (double)sum_ns / 1e9);
+		tprintf(t, "%s_count{%s} %llu\n", name, labels, (unsigned long long)cum);
+	} else {
+		tprintf(t, "%s_sum %.9f\n", name, (double)sum_ns / 1e9);
+		tprintf(t, "%s_count %llu\n", name, (unsigned long long)cum);
+	}
+}
+
+static uint64_t ld(_Atomic uint64_t *p)
+{
+	return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+size_t pc_metrics_render(char **out)
+{
+	struct text t = {.cap = 16384};
+	*out = NULL;
+	t.p = malloc(t.cap);
+	if (t.p == NULL)
+		return 0;
+	t.p[0] = '\0';
+
+	tprintf(&t, "# HELP http_requests_total HTTP requests answered, by route pattern, method and status.\n"
+	            "# TYPE http_requests_total counter\n");
+	for (size_t r = 0; r < M.n_routes; r++) {
+		for (unsigned m = 0; m < N_METHODS; m++) {
+			for (size_t s = 0; s < N_SLOTS; s++) {
+				uint64_t sum = 0;
+				for (unsigned th = 0; th < M.n_threads; th++)
+					sum += ld(&M.shards[th].counts[(r * N_METHODS + m) * N_SLOTS + s]);
+				if (sum == 0)
+					continue;
+				char status[8];
+				if (s == STATUS_OTHER)
+					snprintf(status, sizeof(status), "other");
+				else
+					snprintf(status, sizeof(status), "%d", status_codes[s]);
+				tprintf(&t, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
+				        M.route_names[r], m < PC_METHOD__COUNT ? pc_http_method_name((enum pc_method)m) : "none", status,
+				        (unsigned long long)sum);
+			}
+		}
+	}
+
+	tprintf(&t, "# HELP http_request_duration_seconds Time from a complete request head to the response queued, by route pattern.\n"
+	            "# TYPE http_request_duration_seconds histogram\n");
+	for (size_t r = 0; r < M.n_routes; r++) {
+		uint64_t le[N_BUCKETS + 1] = {0};
+		uint64_t sum_ns = 0, total = 0;
+		for (unsigned th = 0; th < M.n_threads; th++) {
+			struct histogram *h = &M.shards[th].hist[r];
+			for (size_t i = 0; i <= N_BUCKETS; i++)
+				le[i] += ld(&h->le[i]);
+			sum_ns += ld(&h->sum_ns);
+		}
+		for (size_t i = 0; i <= N_BUCKETS; i++)
+			total += le[i];
+		if (total == 0)
+			continue;
+		char labels[256];
+		snprintf(labels, sizeof(labels), "route=\"%s\"", M.route_names[r]);
+		render_histogram(&t, "http_request_duration_seconds", labels, le, sum_ns);
+	}
+
+	tprintf(&t, "# HELP http_open_connections Client connections open now.\n"
+	            "# TYPE http_open_connections gauge\n"
+	            "http_open_connections %lld\n",
+	        (long long)atomic_load_explicit(&M.open_connections, memory_order_relaxed));
+
+	static const struct {
+		enum pc_counter c;
+		const char *name, *help;
+	} counters[] = {
+		{PC_CTR_TOKENS_BLACKLISTED, "security_tokens_blacklisted_total", "Token ids added to the revocation list."},
+		{PC_CTR_CSRF_GENERATED, "security_csrf_tokens_generated_total", "CSRF tokens handed out."},
+		{PC_CTR_CSRF_FAILED, "security_csrf_validations_failed_total", "Unsafe requests refused by the CSRF check."},
+		{PC_CTR_RESET_TOKENS_ISSUED, "security_password_reset_tokens_issued_total", "One-time password reset tokens issued."},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		tprintf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name,
+		        counters[i].help, counters[i].name, counters[i].name,
+		        (unsigned long long)ld(&M.counters[counters[i].c]));
+
+	tprintf(&t, "# HELP security_auth_failures_total Failed authentication attempts, by reason.\n"
+	            "# TYPE security_auth_failures_total counter\n");
+	for (size_t i = 0; i < PC_AUTHF__COUNT; i++)
+		tprintf(&t, "security_auth_failures_total{reason=\"%s\"} %llu\n", auth_failure_names[i],
+		        (unsigned long long)ld(&M.auth_failures[i]));
+
+	tprintf(&t, "# HELP security_revocation_check_duration_seconds Time to check a token id against the revocation list.\n"
+	            "# TYPE security_revocation_check_duration_seconds histogram\n");
+	{
+		uint64_t le[N_BUCKETS + 1];
+		for (size_t i = 0; i <= N_BUCKETS; i++)
+			le[i] = ld(&M.revocation.le[i]);
+		render_histogram(&t, "security_revocation_check_duration_seconds", "", le,
+		                 ld(&M.revocation.sum_ns));
+	}
+
+	if (t.oom) {
+		free(t.p);
+		return 0;
+	}
+	*out = t.p;
+	return t.len;
+}
