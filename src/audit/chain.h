@@ -1,0 +1,31 @@
+/*
+ * chain.h — the audit hash chain.
+ *
+ * hash(e) = BLAKE2b-256 keyed with the audit subkey over
+ *   canonical(e) || prev_hash
+ * where canonical(e) is every field of the event except the hashes, each as
+ * a 4-byte big-endian length followed by its bytes, in a fixed order (seq,
+ * id, time_ms, action, resource_type, resource_id, actor_user_id,
+ * actor_email, actor_session_id, auth_method, client_addr, user_agent,
+ * details); numbers as decimal text. Length-prefixing makes the encoding
+ * injective: no two different events have the same bytes. The first event's
+ * prev_hash is 32 zero bytes. Editing, deleting, inserting or reordering any
+ * stored event breaks the chain at that event, and without the key nobody
+ * can forge a replacement chain.
+ */
+#ifndef PC_AUDIT_CHAIN_H
+#define PC_AUDIT_CHAIN_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
+                         const uint8_t prev_hash[32], const uint8_t key[32]);
+
+/* Fills the actor fields of ev from the principal, id and time_ms. */
+void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *actor,
+                         const char *action, const char *resource_type,
+                         const char *resource_id);
+
+#endif
