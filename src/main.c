@@ -10,8 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <termios.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "api/input.h"
+#include "audit/chain.h"
+#include "auth/auth.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -27,6 +34,7 @@ static const char usage_main[] =
 	"  serve          run the HTTP server (configuration from PORTCULLIS_* variables)\n"
 	"  keygen         print a fresh PORTCULLIS_SECRET_KEY line for an env file\n"
 	"  config check   validate the configuration and print it, secrets masked\n"
+	"  user add       create a user offline (the first one too); password on stdin\n"
 	"  version        print the version\n";
 
 static const char usage_serve[] =
@@ -75,18 +83,178 @@ static int load_config(struct pc_config *cfg, bool need_keys)
 	return 0;
 }
 
+static int store_probe(struct pc_app *app)
+{
+	return pc_store_ping(app->store) == PC_OK ? 0 : -1;
+}
+
+/* Opens the store and the kv and fills the auth state. 0, or 1 after
+ * logging why. */
+static int open_backends(struct pc_auth *a, const struct pc_config *cfg)
+{
+	char err[512];
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->cost.opslimit = cfg->pwhash_opslimit;
+	a->cost.memlimit = cfg->pwhash_memlimit;
+	a->login_account = (struct pc_ratelimit){"login_fail_account", cfg->login_max_failures, cfg->login_window_s};
+	a->login_addr = (struct pc_ratelimit){"login_fail_addr", cfg->login_max_failures, cfg->login_window_s};
+	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
+	if (pc_store_open(&a->store, cfg->database_url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err,
+	                  sizeof(err)) != 0) {
+		struct pc_logline l;
+		pc_logline_begin(&l, "error", "startup");
+		pc_logline_str(&l, "message", err);
+		pc_logline_emit(&l);
+		return 1;
+	}
+	if (pc_kv_open(&a->kv, NULL, err, sizeof(err)) != 0) {
+		pc_log("error", "startup", err);
+		pc_store_close(a->store);
+		return 1;
+	}
+	if (pc_password_init(&a->cost) != 0) {
+		pc_log("error", "startup", "cannot hash passwords with the configured cost (out of memory?)");
+		pc_kv_close(a->kv);
+		pc_store_close(a->store);
+		return 1;
+	}
+	return 0;
+}
+
+static void close_backends(struct pc_auth *a)
+{
+	pc_kv_close(a->kv);
+	pc_store_close(a->store);
+}
+
 static int cmd_serve(void)
 {
 	struct pc_config cfg;
 	int rc = load_config(&cfg, true);
 	if (rc != 0)
 		return rc;
+	static struct pc_auth auth;
+	if (open_backends(&auth, &cfg) != 0) {
+		pc_config_free(&cfg);
+		return 1;
+	}
 	struct pc_app app = {
 		.cfg = &cfg,
 		.routes = pc_routes,
 		.n_routes = pc_n_routes,
+		.stages = {pc_stage_authenticate, pc_stage_require_auth, pc_stage_csrf},
+		.n_stages = 3,
+		.probes = {{"store", store_probe}},
+		.n_probes = 1,
+		.store = auth.store,
+		.kv = auth.kv,
+		.features = &auth,
 	};
 	rc = pc_server_run(&app);
+	close_backends(&auth);
+	pc_config_free(&cfg);
+	return rc;
+}
+
+/* Reads one line (the password) from stdin without echo when it is a
+ * terminal. Returns its length, or -1. */
+static long read_password(char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "password: ");
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	long n = -1;
+	if (fgets(buf, (int)cap, stdin) != NULL) {
+		size_t l = strlen(buf);
+		if (l > 0 && buf[l - 1] == '\n')
+			buf[--l] = '\0';
+		else if (l == cap - 1)
+			l = cap; /* longer than we take: refuse below */
+		if (l > 0 && buf[l - 1] == '\r')
+			buf[--l] = '\0';
+		n = (long)l;
+	}
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	return n;
+}
+
+static int cmd_user_add(int argc, char **argv)
+{
+	const char *email_arg = NULL;
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email_arg = argv[++i];
+		else if (strncmp(argv[i], "--email=", 8) == 0)
+			email_arg = argv[i] + 8;
+		else {
+			fprintf(stderr, "portcullis: user add: unexpected argument '%s'\n", argv[i]);
+			return EX_USAGE;
+		}
+	}
+	if (email_arg == NULL) {
+		fprintf(stderr, "usage: portcullis user add --email EMAIL   (password on stdin)\n");
+		return EX_USAGE;
+	}
+	struct pc_config cfg;
+	int rc = load_config(&cfg, true);
+	if (rc != 0)
+		return rc;
+	struct pc_auth a;
+	struct pc_user u;
+	char pw[PC_PASSWORD_MAX + 2];
+	const char *why;
+	memset(&u, 0, sizeof(u));
+	rc = 1;
+	if (pc_email_normalize(u.email, sizeof(u.email), email_arg, strlen(email_arg)) != 0) {
+		fprintf(stderr, "portcullis: user add: not a valid email address\n");
+		rc = EX_USAGE;
+		goto out_cfg;
+	}
+	long n = read_password(pw, sizeof(pw));
+	if (n < 0 || pc_password_policy(pw, (size_t)n, &why) != 0) {
+		fprintf(stderr, "portcullis: user add: %s\n", n < 0 ? "no password on stdin" : why);
+		rc = EX_USAGE;
+		goto out_pw;
+	}
+	if (open_backends(&a, &cfg) != 0)
+		goto out_pw;
+	pc_random_id(u.id);
+	u.created_at = u.password_changed_at = (int64_t)time(NULL);
+	if (pc_password_hash(u.password_hash, pw, (size_t)n, &a.cost) != 0) {
+		fprintf(stderr, "portcullis: user add: cannot hash the password\n");
+		goto out_backends;
+	}
+	struct pc_principal actor;
+	memset(&actor, 0, sizeof(actor));
+	actor.method = PC_AUTH_SYSTEM;
+	actor.authenticated_at = u.created_at;
+	snprintf(actor.client_addr, sizeof(actor.client_addr), "local");
+	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &actor, "user.create", "user", u.id);
+	enum pc_err e = pc_store_user_create(a.store, &actor, &ev, &u);
+	if (e == PC_OK) {
+		printf("%s\n", u.id);
+		rc = 0;
+	} else {
+		fprintf(stderr, "portcullis: user add: %s\n",
+		        e == PC_ERR_CONFLICT ? "a user with this email already exists" : "the store refused the change");
+	}
+out_backends:
+	close_backends(&a);
+out_pw:
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+out_cfg:
 	pc_config_free(&cfg);
 	return rc;
 }
@@ -147,6 +315,16 @@ int main(int argc, char **argv)
 			return help ? 0 : EX_USAGE;
 		}
 		return cmd_config_check();
+	}
+	if (strcmp(cmd, "user") == 0) {
+		if (wants_help(argc, argv, 2) || argc < 3 || strcmp(argv[2], "add") != 0) {
+			bool help = wants_help(argc, argv, 2);
+			fputs("usage: portcullis user add --email EMAIL\n\nCreates a user directly in the store (the first user too, offline).\n"
+			      "The password is read from stdin, never from the command line.\n",
+			      help ? stdout : stderr);
+			return help ? 0 : EX_USAGE;
+		}
+		return cmd_user_add(argc, argv);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		if (wants_help(argc, argv, 2)) {

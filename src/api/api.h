@@ -17,4 +17,21 @@ void pc_api_health(struct pc_req *r);
 void pc_api_ready(struct pc_req *r);
 void pc_api_metrics(struct pc_req *r);
 
+void pc_api_setup_get(struct pc_req *r);
+void pc_api_setup_post(struct pc_req *r);
+void pc_api_login(struct pc_req *r);
+void pc_api_logout(struct pc_req *r);
+void pc_api_me(struct pc_req *r);
+void pc_api_password_reset(struct pc_req *r);
+
+void pc_api_sessions_list(struct pc_req *r);
+void pc_api_sessions_delete_all(struct pc_req *r);
+void pc_api_sessions_delete(struct pc_req *r);
+
+void pc_api_users_list(struct pc_req *r);
+void pc_api_users_create(struct pc_req *r);
+void pc_api_users_delete(struct pc_req *r);
+void pc_api_users_password(struct pc_req *r);
+void pc_api_users_reset_issue(struct pc_req *r);
+
 #endif

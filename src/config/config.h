@@ -83,6 +83,15 @@ struct pc_config {
 	enum pc_xss_mode xss_protection;
 	char database_url[1024];           /* may hold a password: print masked */
 	struct pc_keys *keys;              /* NULL when keys were not required */
+
+	/* users and sessions */
+	char cookie_domain[256];           /* "" : host-only __Host- cookie */
+	int64_t session_lifetime_s;        /* absolute, default 30 days */
+	int64_t session_idle_s;            /* idle timeout, default 7 days */
+	unsigned long long pwhash_opslimit; /* Argon2id t, >= 2 */
+	size_t pwhash_memlimit;            /* Argon2id m in bytes, >= 19 MiB */
+	unsigned login_max_failures;       /* per account and per address, default 10 */
+	int64_t login_window_s;            /* default 15 minutes */
 };
 
 /*

@@ -6,6 +6,7 @@
  * without bound because of a long request path.
  */
 #include "core/log.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,39 +45,6 @@ void pc_log_time(char *out, size_t cap)
 	         ts.tv_nsec / 1000000);
 }
 
-/* Length of a valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len;
-	unsigned cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -100,7 +68,7 @@ size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
 			tmp[0] = (char)c;
 			tl = 1;
 		} else {
-			adv = utf8_len(u + i, n - i);
+			adv = pc_utf8_seq_len(u + i, n - i);
 			if (adv == 0) {
 				memcpy(tmp, "\\ufffd", 6);
 				tl = 6;

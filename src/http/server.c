@@ -657,6 +657,8 @@ static void dispatch(struct conn *c)
 	r->route = NULL;
 	r->n_params = 0;
 	r->principal = NULL;
+	r->actor = NULL;
+	r->auth_failure = 0;
 	r->app = srv->app;
 	r->started_ns = now_ns();
 	r->now = (int64_t)time(NULL);

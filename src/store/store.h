@@ -121,6 +121,11 @@ enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_princ
                                        struct pc_audit_event *ev, const char *user_id,
                                        const char *new_hash, const char *keep_session);
 
+/* Replaces the hash with one of stronger parameters for the SAME password
+ * (upgrade at login): no session ends, no audit event (nothing changed for
+ * anyone but the cost of an attack). */
+enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash);
+
 /* ---- sessions ---- */
 
 enum pc_err pc_store_session_create(struct pc_store *s, const struct pc_principal *actor,

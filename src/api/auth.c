@@ -1,0 +1,324 @@
+/*
+ * auth.c — first-user setup, login, logout, and who am I.
+ *
+ * Setup and login hash on the worker pool. Login is throttled per account
+ * and per client address before any hashing (a throttled attempt costs
+ * nothing), and every failure — unknown account, wrong password — is the
+ * same 401 after the same amount of work.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/common.h"
+#include "api/input.h"
+#include "audit/chain.h"
+#include "core/log.h"
+#include "obs/metrics.h"
+
+static const struct pc_field credential_fields[] = {
+	{"email", PC_F_STRING, true, 1024},
+	{"password", PC_F_STRING, true, PC_PASSWORD_MAX},
+};
+
+/* Validated email + password from the body, or -1 after answering. */
+static int credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1],
+                                  const char **password, size_t *password_len, bool policy)
+{
+	struct pc_input in;
+	if (pc_input_or_respond(r, credential_fields, 2, &in) != 0)
+		return -1;
+	if (pc_email_normalize(email, PC_EMAIL_MAX + 1, in.v[0].str.s, in.v[0].str.len) != 0) {
+		pc_respond_problem(r, 400, "Field \"email\" is not a valid email address.");
+		return -1;
+	}
+	const char *why;
+	if (policy && pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
+		pc_respond_problem(r, 400, why);
+		return -1;
+	}
+	*password = in.v[1].str.s;
+	*password_len = in.v[1].str.len;
+	return 0;
+}
+
+/* ---------- GET /api/v1/setup ---------- */
+
+struct setup_state {
+	char email[PC_EMAIL_MAX + 1];
+	char *password; /* arena; wiped in done */
+	size_t password_len;
+	bool done;
+	enum pc_err err;
+	struct pc_user user;
+	struct pc_session sess;
+	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	struct pc_principal actor;
+};
+
+static void setup_needed_work(struct pc_req *r, void *data)
+{
+	struct setup_state *st = data;
+	st->err = pc_store_setup_done(pc_auth_of(r)->store, &st->done);
+}
+
+static void setup_needed_done(struct pc_req *r, void *data)
+{
+	struct setup_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_store_error(r, st->err, NULL, NULL);
+		return;
+	}
+	if (st->done)
+		atomic_store(&pc_auth_of(r)->setup_done, true);
+	pc_respond_json(r, 200, json_pack("{s:b}", "needed", !st->done));
+}
+
+void pc_api_setup_get(struct pc_req *r)
+{
+	if (atomic_load(&pc_auth_of(r)->setup_done)) {
+		static const char body[] = "{\"needed\":false}";
+		pc_respond(r, 200, "application/json", body, sizeof(body) - 1);
+		return;
+	}
+	struct setup_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL)
+		pc_api_defer(r, setup_needed_work, setup_needed_done, st);
+}
+
+/* ---------- POST /api/v1/setup ---------- */
+
+static void setup_work(struct pc_req *r, void *data)
+{
+	struct setup_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	bool done = false;
+	/* cheap early answer; the guard row inside pc_store_setup is what makes
+	 * it race-free */
+	st->err = pc_store_setup_done(a->store, &done);
+	if (st->err != PC_OK)
+		return;
+	if (done) {
+		st->err = PC_ERR_CONFLICT;
+		return;
+	}
+	memset(&st->user, 0, sizeof(st->user));
+	pc_random_id(st->user.id);
+	snprintf(st->user.email, sizeof(st->user.email), "%s", st->email);
+	st->user.created_at = r->now;
+	st->user.password_changed_at = r->now;
+	if (pc_password_hash(st->user.password_hash, st->password, st->password_len, &a->cost) != 0) {
+		st->err = PC_ERR_INTERNAL;
+		return;
+	}
+	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
+	/* the new user is the actor of its own creation */
+	pc_principal_for_session(&st->actor, r, st->user.id, st->user.email, st->sess.id, r->now);
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &st->actor, "setup", "user", st->user.id);
+	st->err = pc_store_setup(a->store, &st->actor, &ev, &st->user, &st->sess);
+}
+
+static void setup_done(struct pc_req *r, void *data)
+{
+	struct setup_state *st = data;
+	sodium_memzero(st->password, st->password_len);
+	if (st->err == PC_ERR_CONFLICT)
+		atomic_store(&pc_auth_of(r)->setup_done, true);
+	if (st->err != PC_OK) {
+		sodium_memzero(st->secret, sizeof(st->secret));
+		pc_api_store_error(r, st->err, NULL, "Setup is already done.");
+		return;
+	}
+	atomic_store(&pc_auth_of(r)->setup_done, true);
+	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.expires_at);
+	sodium_memzero(st->secret, sizeof(st->secret));
+	if (rc != 0) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond_json(r, 201, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
+}
+
+void pc_api_setup_post(struct pc_req *r)
+{
+	if (atomic_load(&pc_auth_of(r)->setup_done)) {
+		pc_respond_problem(r, 409, "Setup is already done.");
+		return;
+	}
+	struct setup_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st == NULL)
+		return;
+	const char *pw;
+	if (credentials_or_respond(r, st->email, &pw, &st->password_len, true) != 0)
+		return;
+	st->password = (char *)pw;
+	pc_api_defer(r, setup_work, setup_done, st);
+}
+
+/* ---------- POST /api/v1/auth/login ---------- */
+
+struct login_state {
+	char email[PC_EMAIL_MAX + 1];
+	char *password;
+	size_t password_len;
+	bool ok;
+	enum pc_err err;
+	struct pc_user user;
+	struct pc_session sess;
+	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	struct pc_principal actor;
+};
+
+static void login_work(struct pc_req *r, void *data)
+{
+	struct login_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	st->ok = false;
+	st->err = pc_store_user_get_by_email(a->store, st->email, &st->user);
+	if (st->err == PC_ERR_NOT_FOUND) {
+		pc_password_dummy_verify(st->password, st->password_len);
+	} else if (st->err == PC_OK) {
+		st->ok = pc_password_verify(st->user.password_hash, st->password, st->password_len) == 0;
+	}
+	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND)
+		return;
+	if (!st->ok) {
+		struct pc_audit_event ev;
+		pc_audit_event_init(&ev, r->actor, "auth.login_failed", "user",
+		                    st->err == PC_OK ? st->user.id : "");
+		json_t *d = json_pack("{s:s}", "email", st->email);
+		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+		if (ds != NULL && strlen(ds) < sizeof(ev.details))
+			snprintf(ev.details, sizeof(ev.details), "%s", ds);
+		free(ds);
+		json_decref(d);
+		(void)pc_store_audit_append(a->store, r->actor, &ev);
+		st->err = PC_ERR_NOT_FOUND;
+		return;
+	}
+	if (pc_password_needs_rehash(st->user.password_hash, &a->cost)) {
+		char h[PC_PWHASH_MAX];
+		if (pc_password_hash(h, st->password, st->password_len, &a->cost) == 0)
+			(void)pc_store_user_rehash(a->store, st->user.id, h);
+		sodium_memzero(h, sizeof(h));
+	}
+	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
+	pc_principal_for_session(&st->actor, r, st->user.id, st->user.email, st->sess.id, r->now);
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &st->actor, "auth.login", "session", st->sess.id);
+	st->err = pc_store_session_create(a->store, &st->actor, &ev, &st->sess);
+}
+
+static void login_done(struct pc_req *r, void *data)
+{
+	struct login_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	sodium_memzero(st->password, st->password_len);
+	if (st->err == PC_ERR_NOT_FOUND) {
+		int64_t ra1 = 0, ra2 = 0;
+		(void)pc_ratelimit_hit(a->kv, &a->login_account, st->email, &ra1);
+		(void)pc_ratelimit_hit(a->kv, &a->login_addr, r->actor->client_addr, &ra2);
+		pc_metrics_auth_failure(PC_AUTHF_BAD_CREDENTIALS);
+		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+		pc_respond_problem(r, 401, "Invalid email or password.");
+		return;
+	}
+	if (st->err != PC_OK) {
+		sodium_memzero(st->secret, sizeof(st->secret));
+		pc_api_store_error(r, st->err, NULL, NULL);
+		return;
+	}
+	(void)pc_ratelimit_reset(a->kv, &a->login_account, st->email);
+	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.expires_at);
+	sodium_memzero(st->secret, sizeof(st->secret));
+	if (rc != 0) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	st->user.password_hash[0] = '\0';
+	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
+}
+
+/* 0 when not throttled; otherwise answers 429 and returns -1. */
+int pc_api_throttle_or_respond(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
+{
+	int64_t retry = 0;
+	if (pc_ratelimit_check(pc_auth_of(r)->kv, rl, subject, &retry) != PC_OK || retry <= 0)
+		return 0;
+	char ra[24];
+	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
+	pc_resp_header(r, "Retry-After", ra);
+	pc_metrics_auth_failure(PC_AUTHF_THROTTLED);
+	pc_respond_problem(r, 429, "Too many failed attempts; try again later.");
+	return -1;
+}
+
+void pc_api_login(struct pc_req *r)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	struct login_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st == NULL)
+		return;
+	const char *pw;
+	if (credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
+		return;
+	st->password = (char *)pw;
+	if (pc_api_throttle_or_respond(r, &a->login_account, st->email) != 0 ||
+	    pc_api_throttle_or_respond(r, &a->login_addr, r->actor->client_addr) != 0) {
+		sodium_memzero(st->password, st->password_len);
+		return;
+	}
+	pc_api_defer(r, login_work, login_done, st);
+}
+
+/* ---------- POST /api/v1/auth/logout ---------- */
+
+struct logout_state {
+	enum pc_err err;
+};
+
+static void logout_work(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, r->principal, "auth.logout", "session", r->principal->session_id);
+	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
+	                                  r->principal->user_id, r->principal->session_id);
+}
+
+static void logout_done(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND) {
+		pc_api_store_error(r, st->err, NULL, NULL);
+		return;
+	}
+	pc_api_clear_session_cookie(r);
+	pc_respond_empty(r, 204);
+}
+
+void pc_api_logout(struct pc_req *r)
+{
+	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {
+		/* nothing to end: logging out is idempotent */
+		pc_api_clear_session_cookie(r);
+		pc_respond_empty(r, 204);
+		return;
+	}
+	struct logout_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL)
+		pc_api_defer(r, logout_work, logout_done, st);
+}
+
+/* ---------- GET /api/v1/auth/me ---------- */
+
+void pc_api_me(struct pc_req *r)
+{
+	const struct pc_principal *p = r->principal;
+	pc_respond_json(r, 200,
+	                json_pack("{s:s,s:s,s:s,s:s,s:o}", "user_id", p->user_id, "email", p->email,
+	                          "session_id", p->session_id, "auth_method",
+	                          pc_auth_method_name(p->method), "authenticated_at",
+	                          pc_api_time_json(p->authenticated_at)));
+}

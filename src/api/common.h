@@ -1,0 +1,50 @@
+/*
+ * common.h — pieces every resource handler shares: error mapping, JSON
+ * shapes of users and sessions, timestamps, starting a session.
+ */
+#ifndef PC_API_COMMON_H
+#define PC_API_COMMON_H
+
+#include <jansson.h>
+
+#include "auth/auth.h"
+#include "auth/session.h"
+#include "store/store.h"
+
+/* Maps a store error to its answer: 404/409 with the given details, 503 for
+ * an unavailable backend, 500 otherwise. */
+void pc_api_store_error(struct pc_req *r, enum pc_err e, const char *not_found,
+                        const char *conflict);
+
+/* "2026-11-23T04:40:34Z" */
+void pc_api_time(char out[32], int64_t t);
+json_t *pc_api_time_json(int64_t t);
+
+json_t *pc_api_user_json(const struct pc_user *u);
+json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
+
+/* A new session for user_id: random secret (kept in secret, wipe it!),
+ * its hash, a public id, times from the configuration, the request's client
+ * address and user agent. */
+void pc_api_session_new(struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                        const struct pc_req *r, const char *user_id);
+
+/* Adds the Set-Cookie for a new session. 0 or -1. */
+int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
+                              int64_t expires_at);
+/* Adds a Set-Cookie that clears the session cookie. */
+void pc_api_clear_session_cookie(struct pc_req *r);
+
+/* 0 when subject is under the limit; otherwise answers 429 with
+ * Retry-After and returns -1. */
+int pc_api_throttle_or_respond(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject);
+
+/* Whether a path parameter has the shape of our ids (32 lowercase hex). */
+bool pc_api_id_valid(struct pc_str id);
+
+/* Allocates a zeroed work state in the arena, or answers 500 and returns NULL. */
+void *pc_api_state_or_respond(struct pc_req *r, size_t size);
+/* pc_req_defer, answering 503 when the pool cannot take it. */
+void pc_api_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data);
+
+#endif

@@ -1,0 +1,194 @@
+/* input.c — see input.h. */
+#include "api/input.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/principal.h"
+
+static bool content_type_json(const struct pc_req *r)
+{
+	const struct pc_http_header *h = pc_http_header_get(r->http, "Content-Type");
+	if (h == NULL)
+		return false;
+	const char *p = h->value.p;
+	size_t n = h->value.len;
+	static const char want[] = "application/json";
+	if (n < sizeof(want) - 1 || strncasecmp(p, want, sizeof(want) - 1) != 0)
+		return false;
+	p += sizeof(want) - 1;
+	n -= sizeof(want) - 1;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	if (n == 0)
+		return true;
+	if (*p != ';')
+		return false;
+	p++;
+	n--;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	static const char cs[] = "charset=utf-8";
+	return n == sizeof(cs) - 1 && strncasecmp(p, cs, n) == 0;
+}
+
+int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
+                        struct pc_input *in)
+{
+	char detail[160];
+	json_error_t jerr;
+	json_t *root = NULL;
+	int rc = -1;
+
+	memset(in, 0, sizeof(*in));
+	if (!content_type_json(r)) {
+		pc_respond_problem(r, 415, "The body must be application/json.");
+		return -1;
+	}
+	if (r->body == NULL || r->body_len == 0) {
+		pc_respond_problem(r, 400, "A JSON body is required.");
+		return -1;
+	}
+	root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		/* jansson's text names the problem and a position, never echoes input
+		 * beyond a token; keep only the position to be safe */
+		snprintf(detail, sizeof(detail), "The body is not valid JSON (at byte %d).", jerr.position);
+		pc_respond_problem(r, 400, detail);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		pc_respond_problem(r, 400, "The body must be a JSON object.");
+		goto out;
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach(root, key, val) {
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (strcmp(fields[i].name, key) == 0)
+				break;
+		if (i == n) {
+			char esc[64];
+			size_t kl = strnlen(key, 40);
+			size_t j = 0;
+			for (size_t k = 0; k < kl && j < sizeof(esc) - 1; k++)
+				esc[j++] = isprint((unsigned char)key[k]) ? key[k] : '?';
+			esc[j] = '\0';
+			snprintf(detail, sizeof(detail), "Unknown field \"%s\".", esc);
+			pc_respond_problem(r, 400, detail);
+			goto out;
+		}
+		const struct pc_field *f = &fields[i];
+		switch (f->type) {
+		case PC_F_STRING: {
+			if (!json_is_string(val)) {
+				snprintf(detail, sizeof(detail), "Field \"%s\" must be a string.", f->name);
+				pc_respond_problem(r, 400, detail);
+				goto out;
+			}
+			size_t len = json_string_length(val);
+			if (len > f->max_len) {
+				snprintf(detail, sizeof(detail), "Field \"%s\" is too long (at most %zu bytes).",
+				         f->name, f->max_len);
+				pc_respond_problem(r, 400, detail);
+				goto out;
+			}
+			const char *s = json_string_value(val);
+			if (memchr(s, '\0', len) != NULL) {
+				snprintf(detail, sizeof(detail), "Field \"%s\" must not contain NUL.", f->name);
+				pc_respond_problem(r, 400, detail);
+				goto out;
+			}
+			in->v[i].str.s = pc_arena_strndup(&r->arena, s, len);
+			in->v[i].str.len = len;
+			if (in->v[i].str.s == NULL) {
+				pc_respond_problem(r, 500, NULL);
+				goto out;
+			}
+			break;
+		}
+		case PC_F_INT:
+			if (!json_is_integer(val)) {
+				snprintf(detail, sizeof(detail), "Field \"%s\" must be an integer.", f->name);
+				pc_respond_problem(r, 400, detail);
+				goto out;
+			}
+			in->v[i].i = json_integer_value(val);
+			break;
+		case PC_F_BOOL:
+			if (!json_is_boolean(val)) {
+				snprintf(detail, sizeof(detail), "Field \"%s\" must be true or false.", f->name);
+				pc_respond_problem(r, 400, detail);
+				goto out;
+			}
+			in->v[i].b = json_is_true(val);
+			break;
+		}
+		in->present[i] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fields[i].required && !in->present[i]) {
+			snprintf(detail, sizeof(detail), "Field \"%s\" is required.", fields[i].name);
+			pc_respond_problem(r, 400, detail);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+static bool atext(unsigned char c)
+{
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+int pc_email_normalize(char *out, size_t cap, const char *in, size_t len)
+{
+	while (len > 0 && isspace((unsigned char)in[0])) {
+		in++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)in[len - 1]))
+		len--;
+	if (len < 3 || len > PC_EMAIL_MAX || len >= cap)
+		return -1;
+	const char *at = memchr(in, '@', len);
+	if (at == NULL || memchr(at + 1, '@', len - (size_t)(at - in) - 1) != NULL)
+		return -1;
+	size_t local = (size_t)(at - in);
+	size_t dom = len - local - 1;
+	if (local == 0 || local > 64 || dom == 0)
+		return -1;
+	for (size_t i = 0; i < local; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (!(atext(c) || (c == '.' && i > 0 && i + 1 < local && in[i - 1] != '.')))
+			return -1;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i < dom; i++) {
+		unsigned char c = (unsigned char)at[1 + i];
+		if (c == '.') {
+			if (label == 0 || at[i] == '-')
+				return -1;
+			label = 0;
+			continue;
+		}
+		if (!(isalnum(c) || (c == '-' && label > 0)) || ++label > 63)
+			return -1;
+	}
+	if (label == 0 || at[dom] == '-')
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[len] = '\0';
+	return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * auth.h — the authentication stages and the state they share.
+ *
+ * Stages run for every routed request in this order (main installs them):
+ *   pc_stage_authenticate  session cookie (later: bearer JWT, API key)
+ *                          -> r->principal (or NULL) and r->actor
+ *   pc_stage_require_auth  401 for a non-public route without a principal
+ *   pc_stage_csrf          unsafe methods that carry or set the session cookie
+ * The http layer re-checks the access rule before every handler as a last
+ * word, so a stage list that forgot require_auth still fails closed.
+ */
+#ifndef PC_AUTH_AUTH_H
+#define PC_AUTH_AUTH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "auth/password.h"
+#include "auth/principal.h"
+#include "auth/ratelimit.h"
+#include "http/request.h"
+#include "kv/kv.h"
+#include "store/store.h"
+
+/* Refresh last_seen_at at most this often (seconds): one write per session
+ * per minute at most, not one per request. */
+#define PC_SESSION_TOUCH_INTERVAL 60
+
+struct pc_auth {
+	const struct pc_config *cfg;
+	struct pc_store *store;
+	struct pc_kv *kv;
+	struct pc_pwcost cost;
+	struct pc_ratelimit login_account;
+	struct pc_ratelimit login_addr;
+	struct pc_ratelimit reset_addr;
+	atomic_bool setup_done; /* once true, stays true: setup is one-way */
+};
+
+/* The app's auth state (app->features). */
+static inline struct pc_auth *pc_auth_of(const struct pc_req *r)
+{
+	return (struct pc_auth *)r->app->features;
+}
+
+enum pc_step pc_stage_authenticate(struct pc_req *r);
+enum pc_step pc_stage_require_auth(struct pc_req *r);
+enum pc_step pc_stage_csrf(struct pc_req *r);
+
+/* Builds a session principal for user/session (after login or setup). */
+void pc_principal_for_session(struct pc_principal *p, const struct pc_req *r,
+                              const char *user_id, const char *email, const char *session_id,
+                              int64_t authenticated_at);
+
+#endif

@@ -1,0 +1,59 @@
+/* password.c — see password.h. */
+#include "auth/password.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "core/text.h"
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+int pc_password_policy(const char *pw, size_t len, const char **why)
+{
+	if (len < PC_PASSWORD_MIN) {
+		*why = "The password must be at least 12 bytes long.";
+		return -1;
+	}
+	if (len > PC_PASSWORD_MAX) {
+		*why = "The password must be at most 1024 bytes long.";
+		return -1;
+	}
+	if (!pc_utf8_valid(pw, len)) {
+		*why = "The password must be valid UTF-8 without NUL.";
+		return -1;
+	}
+	return 0;
+}
+
+int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost)
+{
+	return crypto_pwhash_str(out, pw, len, cost->opslimit, cost->memlimit) == 0 ? 0 : -1;
+}
+
+int pc_password_verify(const char *hash, const char *pw, size_t len)
+{
+	if (memchr(hash, '\0', crypto_pwhash_STRBYTES) == NULL)
+		return -1;
+	return crypto_pwhash_str_verify(hash, pw, len) == 0 ? 0 : -1;
+}
+
+bool pc_password_needs_rehash(const char *hash, const struct pc_pwcost *cost)
+{
+	return crypto_pwhash_str_needs_rehash(hash, cost->opslimit, cost->memlimit) != 0;
+}
+
+int pc_password_init(const struct pc_pwcost *cost)
+{
+	uint8_t rnd[32];
+	randombytes_buf(rnd, sizeof(rnd));
+	int rc = crypto_pwhash_str(dummy_hash, (const char *)rnd, sizeof(rnd), cost->opslimit,
+	                           cost->memlimit);
+	sodium_memzero(rnd, sizeof(rnd));
+	return rc == 0 ? 0 : -1;
+}
+
+void pc_password_dummy_verify(const char *pw, size_t len)
+{
+	/* the result is irrelevant: only the time spent matters */
+	(void)!crypto_pwhash_str_verify(dummy_hash, pw, len);
+}

@@ -1,0 +1,47 @@
+/*
+ * password.h — Argon2id password hashing and the password policy.
+ *
+ * Hashing and verifying are deliberately slow (tens of milliseconds and
+ * ~19 MiB each): call them ONLY from the worker pool. The policy follows
+ * NIST SP 800-63B: 12 to 1,024 bytes of valid UTF-8 without NUL, no
+ * composition rules.
+ */
+#ifndef PC_AUTH_PASSWORD_H
+#define PC_AUTH_PASSWORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PC_PASSWORD_MIN 12
+#define PC_PASSWORD_MAX 1024
+/* OWASP's Argon2id minimum: m = 19 MiB, t = 2, p = 1 (libsodium uses p = 1). */
+#define PC_PWHASH_OPSLIMIT_MIN 2
+#define PC_PWHASH_MEMLIMIT_MIN (19u * 1024u * 1024u)
+
+struct pc_pwcost {
+	unsigned long long opslimit;
+	size_t memlimit;
+};
+
+/* 0 when acceptable; -1 with *why a sentence for the client. */
+int pc_password_policy(const char *pw, size_t len, const char **why);
+
+/* Hashes into out (crypto_pwhash_STRBYTES). 0, or -1 out of memory. */
+__attribute__((warn_unused_result))
+int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost);
+
+/* 0 when pw matches hash; -1 otherwise (including a malformed hash). */
+__attribute__((warn_unused_result))
+int pc_password_verify(const char *hash, const char *pw, size_t len);
+
+/* Whether hash was made with parameters other than cost (upgrade it). */
+bool pc_password_needs_rehash(const char *hash, const struct pc_pwcost *cost);
+
+/* Verifies pw against a fixed dummy hash of the same cost, so a login for an
+ * unknown account costs what a real one costs (no timing oracle). Call
+ * pc_password_init once at start. */
+int pc_password_init(const struct pc_pwcost *cost);
+void pc_password_dummy_verify(const char *pw, size_t len);
+
+#endif
