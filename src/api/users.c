@@ -12,6 +12,7 @@
 #include "api/common.h"
 #include "api/input.h"
 #include "audit/chain.h"
+#include "core/b64url.h"
 #include "obs/metrics.h"
 
 #define RESET_TOKEN_BYTES 32
@@ -346,11 +347,9 @@ void pc_api_password_reset(struct pc_req *r)
 		return;
 	}
 	size_t bin_len = 0;
-	const char *end = NULL;
 	if (in.v[0].str.len != RESET_TOKEN_B64 ||
-	    sodium_base642bin(st->token, sizeof(st->token), in.v[0].str.s, in.v[0].str.len, NULL,
-	                      &bin_len, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    end != in.v[0].str.s + in.v[0].str.len || bin_len != sizeof(st->token)) {
+	    pc_b64url_decode(st->token, sizeof(st->token), &bin_len, in.v[0].str.s, in.v[0].str.len) != 0 ||
+	    bin_len != sizeof(st->token)) {
 		int64_t ra;
 		(void)pc_ratelimit_hit(a->kv, &a->reset_addr, r->actor->client_addr, &ra);
 		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");

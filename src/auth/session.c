@@ -1,5 +1,6 @@
 /* session.c — see session.h. */
 #include "auth/session.h"
+#include "core/b64url.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -57,18 +58,14 @@ enum pc_cookie_status pc_session_open(uint8_t secret[PC_SESSION_SECRET_BYTES], i
 	uint8_t sealed[PC_SESSION_SEALED_BYTES];
 	uint8_t plain[PC_SESSION_SECRET_BYTES + 8];
 	size_t bin_len = 0;
-	const char *end = NULL;
 	enum pc_cookie_status st = PC_COOKIE_TAMPERED;
 
 	memset(secret, 0, PC_SESSION_SECRET_BYTES);
 	*expires_at = 0;
 	if (len != PC_SESSION_COOKIE_LEN)
 		goto out;
-	/* sodium_base642bin stops early at a byte it does not know and still
-	 * succeeds: require that it consumed everything */
-	if (sodium_base642bin(sealed, sizeof(sealed), value, len, NULL, &bin_len, &end,
-	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    end != value + len || bin_len != sizeof(sealed))
+	if (pc_b64url_decode(sealed, sizeof(sealed), &bin_len, value, len) != 0 ||
+	    bin_len != sizeof(sealed))
 		goto out;
 	int opened = -1;
 	if (sealed[0] == keys->current.id)
