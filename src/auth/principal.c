@@ -1,0 +1,65 @@
+/*
+ * principal.c — the anonymous actor, method names and random ids.
+ *
+ * The authenticated principals are built by authenticate.c; this file has
+ * the pieces every actor needs, with no store or HTTP state of its own.
+ */
+#include <assert.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "auth/principal.h"
+
+const char *pc_auth_method_name(enum pc_auth_method m)
+{
+	switch (m) {
+	case PC_AUTH_ANONYMOUS:
+		return "anonymous";
+	case PC_AUTH_SESSION:
+		return "session";
+	case PC_AUTH_JWT:
+		return "jwt";
+	case PC_AUTH_API_KEY:
+		return "api_key";
+	case PC_AUTH_SYSTEM:
+		return "system";
+	}
+	return "unknown";
+}
+
+void pc_principal_anonymous(struct pc_principal *p, const struct pc_req *r)
+{
+	assert(p != NULL && r != NULL);
+	memset(p, 0, sizeof(*p));
+	p->method = PC_AUTH_ANONYMOUS;
+	size_t n = strnlen(r->client_addr, sizeof(r->client_addr) - 1);
+	_Static_assert(sizeof(p->client_addr) == sizeof(r->client_addr), "same address buffer");
+	memcpy(p->client_addr, r->client_addr, n);
+	p->client_addr[n] = '\0';
+	if (r->http != NULL) {
+		const struct pc_http_header *h = pc_http_header_get(r->http, "User-Agent");
+		if (h != NULL && h->value.p != NULL) {
+			const char *v = h->value.p;
+			size_t len = h->value.len;
+			n = len < PC_UA_MAX ? len : PC_UA_MAX;
+			/* cut at a character boundary, not inside a UTF-8 sequence */
+			while (n > 0 && n < len && ((unsigned char)v[n] & 0xC0) == 0x80)
+				n--;
+			/* the parser refuses NUL in field values; stop at one anyway */
+			const char *nul = memchr(v, '\0', n);
+			if (nul != NULL)
+				n = (size_t)(nul - v);
+			memcpy(p->user_agent, v, n);
+			p->user_agent[n] = '\0';
+		}
+	}
+	p->authenticated_at = r->now;
+}
+
+void pc_random_id(char out[PC_ID_LEN + 1])
+{
+	uint8_t b[PC_ID_LEN / 2];
+	randombytes_buf(b, sizeof(b));
+	sodium_bin2hex(out, PC_ID_LEN + 1, b, sizeof(b));
+	sodium_memzero(b, sizeof(b));
+}

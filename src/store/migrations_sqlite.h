@@ -1,0 +1,71 @@
+/*
+ * migrations_sqlite.h — the SQLite schema, as numbered migrations.
+ *
+ * Included by sqlite.c only. Migration N (1-based) is pc_sqlite_migrations[N-1];
+ * each runs in its own BEGIN IMMEDIATE transaction together with the bump
+ * of schema_version, so a crash or a second process opening the same file
+ * at the same moment sees either all of a migration or none of it.
+ *
+ * WARNING: never edit a migration that has shipped; append a new one.
+ *
+ * No foreign key on audit_events: the trail outlives the users it names.
+ */
+#ifndef PC_STORE_MIGRATIONS_SQLITE_H
+#define PC_STORE_MIGRATIONS_SQLITE_H
+
+static const char *const pc_sqlite_migrations[] = {
+	/* 1: users, the first-user guard, sessions, reset tokens, audit trail */
+	"CREATE TABLE users ("
+	"  id TEXT PRIMARY KEY,"
+	"  email TEXT NOT NULL UNIQUE,"
+	"  password_hash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  password_changed_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE setup_guard ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  done_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY,"
+	"  secret_hash BLOB NOT NULL UNIQUE,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_seen_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  client_addr TEXT NOT NULL,"
+	"  user_agent TEXT NOT NULL"
+	");"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE TABLE reset_tokens ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	");"
+	"CREATE INDEX reset_tokens_user ON reset_tokens(user_id);"
+	"CREATE TABLE audit_events ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  time_ms INTEGER NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  resource_type TEXT NOT NULL,"
+	"  resource_id TEXT NOT NULL,"
+	"  actor_user_id TEXT NOT NULL,"
+	"  actor_email TEXT NOT NULL,"
+	"  actor_session_id TEXT NOT NULL,"
+	"  auth_method TEXT NOT NULL,"
+	"  client_addr TEXT NOT NULL,"
+	"  user_agent TEXT NOT NULL,"
+	"  details TEXT NOT NULL,"
+	"  prev_hash BLOB NOT NULL,"
+	"  hash BLOB NOT NULL"
+	");"
+	"CREATE INDEX audit_events_action ON audit_events(action, seq);"
+	"CREATE INDEX audit_events_resource_type ON audit_events(resource_type, seq);"
+	"CREATE INDEX audit_events_actor ON audit_events(actor_user_id, seq);",
+};
+
+#define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))
+
+#endif

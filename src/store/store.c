@@ -1,0 +1,321 @@
+/*
+ * store.c — the public face of the store: URL dispatch and argument checks.
+ *
+ * Every function of store.h lands here first. Out-parameters are cleared,
+ * fixed-size strings are checked to be terminated (an unterminated array
+ * would make the backend read past it, and a value that fills its array
+ * could never be read back), limits are clamped, and the acting principal
+ * is stamped into the event's actor fields, so the event always names the
+ * principal the change was made with. Only then is the backend called
+ * through its ops table (backend.h). On failure the store-filled fields of
+ * the event (seq, hashes) are cleared again: nothing was written.
+ *
+ * Misuse (a NULL where the header forbids it, an unterminated string) is an
+ * assert, and PC_ERR_INTERNAL when asserts are compiled out.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/backend.h"
+
+#define REQUIRE(c)                             \
+	do {                                       \
+		assert(c);                             \
+		if (!(c))                              \
+			return PC_ERR_INTERNAL;            \
+	} while (0)
+
+/* A fixed array holds a NUL-terminated string. */
+#define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
+
+#define PC_AUDIT_LIST_MAX 200
+
+static bool user_ok(const struct pc_user *u)
+{
+	return u != NULL && TERMINATED(u->id) && u->id[0] != '\0' && TERMINATED(u->email) &&
+	       TERMINATED(u->password_hash);
+}
+
+static bool session_ok(const struct pc_session *s)
+{
+	return s != NULL && TERMINATED(s->id) && s->id[0] != '\0' && TERMINATED(s->user_id) &&
+	       TERMINATED(s->client_addr) && TERMINATED(s->user_agent);
+}
+
+static bool event_ok(const struct pc_audit_event *ev)
+{
+	return ev != NULL && TERMINATED(ev->id) && ev->id[0] != '\0' && TERMINATED(ev->action) &&
+	       ev->action[0] != '\0' && TERMINATED(ev->resource_type) &&
+	       TERMINATED(ev->resource_id) && TERMINATED(ev->user_agent) &&
+	       TERMINATED(ev->client_addr) && TERMINATED(ev->details);
+}
+
+static bool hash_ok(const char *h)
+{
+	return h != NULL && memchr(h, '\0', PC_PWHASH_MAX) != NULL;
+}
+
+/* The principal passed to the call is the actor of record. */
+static void stamp_actor(struct pc_audit_event *ev, const struct pc_principal *a)
+{
+	snprintf(ev->actor_user_id, sizeof(ev->actor_user_id), "%.*s", PC_ID_LEN, a->user_id);
+	snprintf(ev->actor_email, sizeof(ev->actor_email), "%.*s", PC_EMAIL_MAX, a->email);
+	snprintf(ev->actor_session_id, sizeof(ev->actor_session_id), "%.*s", PC_ID_LEN,
+	         a->session_id);
+	snprintf(ev->auth_method, sizeof(ev->auth_method), "%s", pc_auth_method_name(a->method));
+}
+
+static enum pc_err prepare_event(struct pc_audit_event *ev, const struct pc_principal *actor)
+{
+	REQUIRE(actor != NULL);
+	REQUIRE(event_ok(ev));
+	stamp_actor(ev, actor);
+	ev->seq = 0;
+	memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
+	memset(ev->hash, 0, sizeof(ev->hash));
+	return PC_OK;
+}
+
+static enum pc_err finish_event(struct pc_audit_event *ev, enum pc_err e)
+{
+	if (e != PC_OK && ev != NULL) {
+		ev->seq = 0;
+		memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
+		memset(ev->hash, 0, sizeof(ev->hash));
+	}
+	return e;
+}
+
+int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_key[32], char *err,
+                  size_t errlen)
+{
+	assert(out != NULL && err != NULL && errlen > 0);
+	*out = NULL;
+	err[0] = '\0';
+	if (url == NULL || audit_key == NULL) {
+		snprintf(err, errlen, "no database URL");
+		return -1;
+	}
+	if (strncmp(url, "sqlite:", 7) == 0)
+		return pc_store_sqlite_open(out, url + 7, audit_key, err, errlen);
+	/* the URL may carry a password: never echo it */
+	snprintf(err, errlen, "unsupported database URL scheme (expected sqlite:PATH)");
+	return -1;
+}
+
+void pc_store_close(struct pc_store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+enum pc_err pc_store_ping(struct pc_store *s)
+{
+	REQUIRE(s != NULL);
+	return s->ops->ping(s);
+}
+
+enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
+                           struct pc_audit_event *ev, const struct pc_user *user,
+                           const struct pc_session *sess)
+{
+	REQUIRE(s != NULL && user_ok(user));
+	REQUIRE(sess == NULL || session_ok(sess));
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->setup(s, ev, user, sess));
+}
+
+enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
+{
+	REQUIRE(done != NULL);
+	*done = false;
+	REQUIRE(s != NULL);
+	return s->ops->setup_done(s, done);
+}
+
+enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
+                                 struct pc_audit_event *ev, const struct pc_user *user)
+{
+	REQUIRE(s != NULL && user_ok(user));
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->user_create(s, ev, user));
+}
+
+enum pc_err pc_store_user_get(struct pc_store *s, const char *id, struct pc_user *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && id != NULL);
+	return s->ops->user_get(s, id, out);
+}
+
+enum pc_err pc_store_user_get_by_email(struct pc_store *s, const char *email, struct pc_user *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && email != NULL);
+	return s->ops->user_get_by_email(s, email, out);
+}
+
+enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL);
+	return s->ops->user_list(s, out, n);
+}
+
+enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
+                                 struct pc_audit_event *ev, const char *id)
+{
+	REQUIRE(s != NULL && id != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->user_delete(s, ev, id));
+}
+
+enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,
+                                       struct pc_audit_event *ev, const char *user_id,
+                                       const char *new_hash, const char *keep_session)
+{
+	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash));
+	if (ev != NULL) {
+		enum pc_err e = prepare_event(ev, actor);
+		if (e != PC_OK)
+			return e;
+	}
+	return finish_event(ev, s->ops->user_set_password(s, ev, user_id, new_hash, keep_session));
+}
+
+enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
+{
+	REQUIRE(s != NULL && user_id != NULL && hash_ok(new_hash));
+	return s->ops->user_rehash(s, user_id, new_hash);
+}
+
+enum pc_err pc_store_session_create(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, const struct pc_session *sess)
+{
+	REQUIRE(s != NULL && session_ok(sess));
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->session_create(s, ev, sess));
+}
+
+enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[32],
+                                 struct pc_session *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && secret_hash != NULL);
+	return s->ops->session_get(s, secret_hash, out);
+}
+
+enum pc_err pc_store_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at)
+{
+	REQUIRE(s != NULL && id != NULL);
+	return s->ops->session_touch(s, id, last_seen_at);
+}
+
+enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64_t now,
+                                  struct pc_session **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && user_id != NULL);
+	return s->ops->session_list(s, user_id, now, out, n);
+}
+
+enum pc_err pc_store_session_delete(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, const char *user_id,
+                                    const char *id)
+{
+	REQUIRE(s != NULL && user_id != NULL && id != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->session_delete(s, ev, user_id, id));
+}
+
+enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_principal *actor,
+                                        struct pc_audit_event *ev, const char *user_id,
+                                        const char *keep, size_t *ended)
+{
+	REQUIRE(ended != NULL);
+	*ended = 0;
+	REQUIRE(s != NULL && user_id != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->session_delete_all(s, ev, user_id, keep, ended));
+}
+
+enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev, const char *user_id,
+                                  const uint8_t token_hash[32], int64_t expires_at)
+{
+	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->reset_create(s, ev, user_id, token_hash, expires_at));
+}
+
+enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev, const uint8_t token_hash[32],
+                                  const char *new_hash, int64_t now,
+                                  char user_id_out[PC_ID_LEN + 1])
+{
+	REQUIRE(user_id_out != NULL);
+	user_id_out[0] = '\0';
+	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash));
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
+}
+
+enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev)
+{
+	REQUIRE(s != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->audit_append(s, ev));
+}
+
+enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
+                                struct pc_audit_event **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && f != NULL);
+	struct pc_audit_filter c = *f;
+	if (c.limit < 1)
+		c.limit = 1;
+	if (c.limit > PC_AUDIT_LIST_MAX)
+		c.limit = PC_AUDIT_LIST_MAX;
+	if (c.before_seq < 0)
+		c.before_seq = 0;
+	return s->ops->audit_list(s, &c, out, n);
+}
+
+enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked, int64_t *bad_seq)
+{
+	REQUIRE(checked != NULL && bad_seq != NULL);
+	*checked = 0;
+	*bad_seq = 0;
+	REQUIRE(s != NULL);
+	return s->ops->audit_verify(s, checked, bad_seq);
+}

@@ -1,0 +1,1583 @@
+/* test_sqlite.c — the SQLite store: file mode, migrations, the first-user
+ * race (threads, and two handles as two processes would), users, sessions,
+ * reset tokens, one audit event per change in the same transaction, the
+ * hash chain against edits/deletes/reorders/forgeries, cursor pagination,
+ * read-only and busy databases. Each test runs in a fresh temp directory;
+ * the test opens the file with libsqlite3 directly to look and to tamper. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/chain.h"
+#include "store/backend.h"
+#include "store/store.h"
+
+static uint8_t KEY[32];
+static const int64_t NOW = 1800000000;
+
+struct fx {
+	char dir[64];
+	char path[128];
+	char url[160];
+	struct pc_store *s;
+	struct pc_principal sys; /* the command line */
+};
+
+/* ------------------------------------------------------------------ */
+/* fixture and helpers                                                 */
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/pc_store_XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/pc.db", f->dir);
+	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	char err[256];
+	if (pc_store_open(&f->s, f->url, KEY, err, sizeof(err)) != 0) {
+		fprintf(stderr, "open: %s\n", err);
+		return -1;
+	}
+	f->sys.method = PC_AUTH_SYSTEM;
+	strcpy(f->sys.client_addr, "local");
+	strcpy(f->sys.user_agent, "test");
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	pc_store_close(f->s);
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Runs sql on the file with a connection of our own; returns the first
+ * column of the first row as an integer (0 when none). */
+static int64_t raw(const struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	const char *tail = sql;
+	while (tail != NULL && *tail != '\0') {
+		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
+		if (st == NULL)
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		else if (rc != SQLITE_DONE)
+			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static int64_t count(const struct fx *f, const char *table)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return raw(f, sql);
+}
+
+static void mk_user(struct pc_user *u, const char *email)
+{
+	memset(u, 0, sizeof(*u));
+	pc_random_id(u->id);
+	snprintf(u->email, sizeof(u->email), "%s", email);
+	snprintf(u->password_hash, sizeof(u->password_hash),
+	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
+	u->created_at = NOW;
+	u->password_changed_at = NOW;
+}
+
+static void mk_session(struct pc_session *s, const char *user_id, int64_t created,
+                       int64_t expires)
+{
+	memset(s, 0, sizeof(*s));
+	pc_random_id(s->id);
+	randombytes_buf(s->secret_hash, sizeof(s->secret_hash));
+	snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
+	s->created_at = created;
+	s->last_seen_at = created;
+	s->expires_at = expires;
+	strcpy(s->client_addr, "203.0.113.9");
+	strcpy(s->user_agent, "Mozilla/5.0 (test)");
+}
+
+static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
+{
+	memset(p, 0, sizeof(*p));
+	p->method = PC_AUTH_SESSION;
+	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
+	snprintf(p->email, sizeof(p->email), "%s", u->email);
+	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
+	strcpy(p->client_addr, "198.51.100.1");
+	strcpy(p->user_agent, "ua");
+	p->authenticated_at = NOW;
+}
+
+/* Creates a user through the store (with its event). */
+static void add_user(struct fx *f, struct pc_user *u, const char *email)
+{
+	struct pc_audit_event ev;
+	mk_user(u, email);
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
+}
+
+static void add_session(struct fx *f, struct pc_session *s, const struct pc_user *u,
+                        int64_t created, int64_t expires)
+{
+	struct pc_audit_event ev;
+	struct pc_principal p;
+	mk_session(s, u->id, created, expires);
+	as_user(&p, u, s->id);
+	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
+	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
+}
+
+/* The newest stored event. */
+static void newest(struct fx *f, struct pc_audit_event *out)
+{
+	struct pc_audit_filter flt = {.limit = 1};
+	struct pc_audit_event *evs;
+	size_t n;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 1);
+	*out = evs[0];
+	free(evs);
+}
+
+static void assert_verify_ok(struct fx *f, int64_t want_checked)
+{
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
+	assert_int_equal(checked, want_checked);
+	assert_int_equal(bad, 0);
+}
+
+/* want_checked: the events before the bad one that verified */
+static void assert_verify_bad(struct fx *f, int64_t want_bad, int64_t want_checked)
+{
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(bad, want_bad);
+	assert_int_equal(checked, want_checked);
+}
+
+/* Appends n plain events. */
+static void append_n(struct fx *f, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct pc_audit_event ev;
+		pc_audit_event_init(&ev, &f->sys, "auth.login_failed", "user", "");
+		assert_int_equal(pc_store_audit_append(f->s, &f->sys, &ev), PC_OK);
+		assert_true(ev.seq > 0);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* open and migrations                                                 */
+
+static void test_open_creates_0600(void **state)
+{
+	struct fx *f = *state;
+	struct stat sb;
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+
+	/* a umask that takes the owner's write bit away changes nothing */
+	char p2[160], u2[170], err[256];
+	snprintf(p2, sizeof(p2), "%s/umask.db", f->dir);
+	snprintf(u2, sizeof(u2), "sqlite:%s", p2);
+	mode_t old = umask(0277);
+	struct pc_store *s2;
+	int rc = pc_store_open(&s2, u2, KEY, err, sizeof(err));
+	umask(old);
+	assert_int_equal(rc, 0);
+	assert_int_equal(stat(p2, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	/* and the WAL that SQLite creates copies it */
+	append_n(f, 1);
+	char wal[200];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	pc_store_close(s2);
+}
+
+struct ping_arg {
+	struct pc_store *s;
+	enum pc_err result;
+};
+
+static void *ping_thread(void *p)
+{
+	struct ping_arg *a = p;
+	a->result = pc_store_ping(a->s);
+	return NULL;
+}
+
+static void test_open_relative_path(void **state)
+{
+	struct fx *f = *state;
+	char cwd[512], err[256];
+	struct pc_store *s2;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	int rc = pc_store_open(&s2, "sqlite:rel.db", KEY, err, sizeof(err));
+	assert_int_equal(chdir(cwd), 0); /* the store must not care */
+	assert_int_equal(rc, 0);
+	bool done = true;
+	assert_int_equal(pc_store_setup_done(s2, &done), PC_OK);
+	assert_false(done);
+	/* a thread opening its connection after the chdir still finds the file */
+	struct ping_arg pa = {s2, PC_ERR_INTERNAL};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, ping_thread, &pa), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(pa.result, PC_OK);
+	pc_store_close(s2);
+	char p2[160];
+	struct stat sb;
+	snprintf(p2, sizeof(p2), "%s/rel.db", f->dir);
+	assert_int_equal(stat(p2, &sb), 0);
+}
+
+static void test_open_bad_urls(void **state)
+{
+	(void)state;
+	char err[256];
+	struct pc_store *s2 = (struct pc_store *)1;
+	assert_int_equal(pc_store_open(&s2, "postgres://u:hunter2@db/x", KEY, err, sizeof(err)), -1);
+	assert_null(s2);
+	assert_null(strstr(err, "hunter2"));
+	assert_int_equal(pc_store_open(&s2, "sqlite:", KEY, err, sizeof(err)), -1);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(pc_store_open(&s2, "sqlite:/nonexistent-dir/x.db", KEY, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
+}
+
+static void test_open_not_a_database(void **state)
+{
+	struct fx *f = *state;
+	char p2[160], u2[170], err[256];
+	snprintf(p2, sizeof(p2), "%s/junk.db", f->dir);
+	snprintf(u2, sizeof(u2), "sqlite:%s", p2);
+	FILE *fp = fopen(p2, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not a database ", fp);
+	fclose(fp);
+	struct pc_store *s2;
+	assert_int_equal(pc_store_open(&s2, u2, KEY, err, sizeof(err)), -1);
+	assert_null(s2);
+}
+
+static void test_migrations_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "a@example.com");
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 1);
+	for (int i = 0; i < 3; i++) {
+		pc_store_close(f->s);
+		f->s = NULL;
+		char err[256];
+		assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
+	}
+	assert_int_equal(count(f, "schema_version"), 1);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 1);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.email, "a@example.com");
+	assert_verify_ok(f, 1);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fx *f = *state;
+	pc_store_close(f->s);
+	f->s = NULL;
+	raw(f, "UPDATE schema_version SET version = 999");
+	char err[256];
+	struct pc_store *s2;
+	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), -1);
+	assert_null(s2);
+	assert_string_equal(err, "database schema version 999 is newer than this binary supports (1)");
+	/* nothing was changed by the refusal */
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 999);
+}
+
+struct open_arg {
+	const char *url;
+	atomic_int *ok;
+};
+
+static void *open_thread(void *p)
+{
+	struct open_arg *a = p;
+	struct pc_store *s;
+	char err[256];
+	if (pc_store_open(&s, a->url, KEY, err, sizeof(err)) == 0) {
+		atomic_fetch_add(a->ok, 1);
+		pc_store_close(s);
+	} else {
+		fprintf(stderr, "concurrent open: %s\n", err);
+	}
+	return NULL;
+}
+
+/* Several "processes" (handles) opening a fresh file at once migrate it once. */
+static void test_concurrent_open(void **state)
+{
+	struct fx *f = *state;
+	char url[200];
+	snprintf(url, sizeof(url), "sqlite:%s/fresh.db", f->dir);
+	atomic_int ok = 0;
+	struct open_arg a = {url, &ok};
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, open_thread, &a), 0);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&ok), 6);
+	struct fx g = *f;
+	snprintf(g.path, sizeof(g.path), "%s/fresh.db", f->dir);
+	assert_int_equal(count(&g, "schema_version"), 1);
+	assert_int_equal(raw(&g, "SELECT version FROM schema_version"), 1);
+}
+
+static void test_ping(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(pc_store_ping(f->s), PC_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* setup                                                               */
+
+static void test_setup_once(void **state)
+{
+	struct fx *f = *state;
+	bool done = true;
+	assert_int_equal(pc_store_setup_done(f->s, &done), PC_OK);
+	assert_false(done);
+
+	struct pc_user u, u2;
+	struct pc_session sess;
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	mk_user(&u, "first@example.com");
+	mk_session(&sess, u.id, NOW, NOW + 3600);
+	as_user(&p, &u, sess.id);
+	pc_audit_event_init(&ev, &p, "setup", "user", u.id);
+	assert_int_equal(pc_store_setup(f->s, &p, &ev, &u, &sess), PC_OK);
+	assert_int_equal(ev.seq, 1);
+	assert_int_equal(pc_store_setup_done(f->s, &done), PC_OK);
+	assert_true(done);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "sessions"), 1);
+	assert_int_equal(raw(f, "SELECT done_at FROM setup_guard"), NOW);
+
+	mk_user(&u2, "second@example.com");
+	as_user(&p, &u2, NULL);
+	pc_audit_event_init(&ev, &p, "setup", "user", u2.id);
+	assert_int_equal(pc_store_setup(f->s, &p, &ev, &u2, NULL), PC_ERR_CONFLICT);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "audit_events"), 1);
+	struct pc_audit_event got;
+	newest(f, &got);
+	assert_string_equal(got.action, "setup");
+	assert_string_equal(got.resource_id, u.id);
+	assert_string_equal(got.actor_user_id, u.id);
+	assert_string_equal(got.auth_method, "session");
+}
+
+/* user add before any setup counts as set up; setup then conflicts */
+static void test_user_create_sets_guard(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, u2;
+	add_user(f, &u, "cli@example.com");
+	bool done = false;
+	assert_int_equal(pc_store_setup_done(f->s, &done), PC_OK);
+	assert_true(done);
+	struct pc_audit_event ev;
+	mk_user(&u2, "web@example.com");
+	pc_audit_event_init(&ev, &f->sys, "setup", "user", u2.id);
+	assert_int_equal(pc_store_setup(f->s, &f->sys, &ev, &u2, NULL), PC_ERR_CONFLICT);
+	/* and a second user add still works */
+	add_user(f, &u2, "cli2@example.com");
+	assert_int_equal(count(f, "users"), 2);
+	assert_int_equal(count(f, "setup_guard"), 1);
+}
+
+#define RACE_THREADS 8
+#define RACE_ATTEMPTS 50
+
+struct race {
+	struct pc_store *stores[2];
+	atomic_int ok, conflict, other;
+	atomic_int go;
+};
+
+struct race_arg {
+	struct race *r;
+	int idx;
+};
+
+static void *race_thread(void *p)
+{
+	struct race_arg *a = p;
+	struct race *r = a->r;
+	struct pc_store *s = r->stores[a->idx % 2];
+	while (!atomic_load(&r->go))
+		;
+	for (int i = 0; i < RACE_ATTEMPTS; i++) {
+		struct pc_user u;
+		struct pc_session sess;
+		struct pc_principal pr;
+		struct pc_audit_event ev;
+		char email[64];
+		snprintf(email, sizeof(email), "t%d-%d@example.com", a->idx, i);
+		mk_user(&u, email);
+		mk_session(&sess, u.id, NOW, NOW + 3600);
+		as_user(&pr, &u, sess.id);
+		pc_audit_event_init(&ev, &pr, "setup", "user", u.id);
+		enum pc_err e = pc_store_setup(s, &pr, &ev, &u, &sess);
+		if (e == PC_OK)
+			atomic_fetch_add(&r->ok, 1);
+		else if (e == PC_ERR_CONFLICT)
+			atomic_fetch_add(&r->conflict, 1);
+		else
+			atomic_fetch_add(&r->other, 1);
+	}
+	return NULL;
+}
+
+static void run_race(struct fx *f, struct pc_store *second)
+{
+	struct race r = {.stores = {f->s, second != NULL ? second : f->s}};
+	struct race_arg args[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	for (int i = 0; i < RACE_THREADS; i++) {
+		args[i] = (struct race_arg){&r, i};
+		assert_int_equal(pthread_create(&t[i], NULL, race_thread, &args[i]), 0);
+	}
+	atomic_store(&r.go, 1);
+	for (int i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&r.ok), 1);
+	assert_int_equal(atomic_load(&r.conflict), RACE_THREADS * RACE_ATTEMPTS - 1);
+	assert_int_equal(atomic_load(&r.other), 0);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "sessions"), 1);
+	assert_int_equal(count(f, "setup_guard"), 1);
+	assert_int_equal(count(f, "audit_events"), 1);
+	assert_verify_ok(f, 1);
+}
+
+static void test_setup_race_threads(void **state)
+{
+	run_race(*state, NULL);
+}
+
+static void test_setup_race_two_handles(void **state)
+{
+	struct fx *f = *state;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	run_race(f, s2);
+	pc_store_close(s2);
+}
+
+/* ------------------------------------------------------------------ */
+/* users                                                               */
+
+static void test_user_create_get_list(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b, c, got;
+	add_user(f, &a, "a@example.com");
+	mk_user(&b, "b@example.com");
+	b.created_at = NOW - 10; /* listed first */
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", b.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &b), PC_OK);
+	add_user(f, &c, "c@example.com");
+
+	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.id, a.id);
+	assert_string_equal(got.email, a.email);
+	assert_string_equal(got.password_hash, a.password_hash);
+	assert_int_equal(got.created_at, NOW);
+	assert_int_equal(got.password_changed_at, NOW);
+	assert_int_equal(pc_store_user_get_by_email(f->s, "c@example.com", &got), PC_OK);
+	assert_string_equal(got.id, c.id);
+	assert_int_equal(pc_store_user_get(f->s, "0000", &got), PC_ERR_NOT_FOUND);
+	assert_string_equal(got.id, "");
+	assert_int_equal(pc_store_user_get_by_email(f->s, "nobody@example.com", &got),
+	                 PC_ERR_NOT_FOUND);
+	/* no pattern matching: the value is a parameter */
+	assert_int_equal(pc_store_user_get_by_email(f->s, "%", &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_user_get_by_email(f->s, "' OR '1'='1", &got), PC_ERR_NOT_FOUND);
+
+	struct pc_user *list;
+	size_t n;
+	assert_int_equal(pc_store_user_list(f->s, &list, &n), PC_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].id, b.id);
+	/* a and c share created_at: ordered by id */
+	const char *first = strcmp(a.id, c.id) < 0 ? a.id : c.id;
+	assert_string_equal(list[1].id, first);
+	free(list);
+
+	/* duplicate email */
+	struct pc_user d;
+	mk_user(&d, "a@example.com");
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", d.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &d), PC_ERR_CONFLICT);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(count(f, "users"), 3);
+	assert_int_equal(count(f, "audit_events"), 3);
+}
+
+static void test_user_delete(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b;
+	struct pc_audit_event ev;
+	add_user(f, &a, "a@example.com");
+
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", "nope");
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, "nope"), PC_ERR_NOT_FOUND);
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", a.id);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, a.id), PC_ERR_CONFLICT);
+	assert_int_equal(count(f, "users"), 1);
+
+	add_user(f, &b, "b@example.com");
+	struct pc_session s1, s2, sa;
+	add_session(f, &s1, &b, NOW, NOW + 3600);
+	add_session(f, &s2, &b, NOW, NOW + 3600);
+	add_session(f, &sa, &a, NOW, NOW + 3600);
+	uint8_t th[32];
+	randombytes_buf(th, sizeof(th));
+	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", b.id);
+	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, b.id, th, NOW + 600), PC_OK);
+	int64_t events = count(f, "audit_events");
+
+	struct pc_principal pa;
+	as_user(&pa, &a, sa.id);
+	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_OK);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "sessions"), 1); /* only a's */
+	assert_int_equal(count(f, "reset_tokens"), 0);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	/* b's own events outlive b */
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_events WHERE actor_user_id = '%s'", b.id);
+	assert_int_equal(raw(f, sql), 2);
+	struct pc_session got;
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &got), PC_ERR_NOT_FOUND);
+	assert_verify_ok(f, events + 1);
+	/* a is the last one now */
+	pc_audit_event_init(&ev, &pa, "user.delete", "user", a.id);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, a.id), PC_ERR_CONFLICT);
+}
+
+static void test_set_password(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, other;
+	add_user(f, &u, "u@example.com");
+	add_user(f, &other, "o@example.com");
+	struct pc_session s1, s2, s3, so;
+	add_session(f, &s1, &u, NOW, NOW + 3600);
+	add_session(f, &s2, &u, NOW, NOW + 3600);
+	add_session(f, &s3, &u, NOW, NOW + 3600);
+	add_session(f, &so, &other, NOW, NOW + 3600);
+
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	as_user(&p, &u, s2.id);
+	int64_t events = count(f, "audit_events");
+	int64_t t0 = (int64_t)time(NULL);
+	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
+	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, u.id, "$argon2id$new", s2.id), PC_OK);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$new");
+	assert_true(got.password_changed_at >= t0);
+	struct pc_session *list;
+	size_t n;
+	assert_int_equal(pc_store_session_list(f->s, u.id, NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, s2.id);
+	free(list);
+	assert_int_equal(count(f, "sessions"), 2); /* the other user's stays */
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	struct pc_audit_event last;
+	newest(f, &last);
+	assert_string_equal(last.action, "user.password_change");
+
+	/* keep NULL: every session ends; ev NULL: no event */
+	assert_int_equal(pc_store_user_set_password(f->s, &p, NULL, u.id, "$argon2id$newer", NULL),
+	                 PC_OK);
+	assert_int_equal(pc_store_session_list(f->s, u.id, NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(list);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	pc_audit_event_init(&ev, &p, "user.password_change", "user", "x");
+	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, "missing", "$h", NULL),
+	                 PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+}
+
+static void test_rehash(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, got;
+	struct pc_session s1;
+	add_user(f, &u, "u@example.com");
+	add_session(f, &s1, &u, NOW, NOW + 3600);
+	int64_t events = count(f, "audit_events");
+	assert_int_equal(pc_store_user_rehash(f->s, u.id, "$argon2id$stronger"), PC_OK);
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$stronger");
+	assert_int_equal(got.password_changed_at, NOW); /* same password */
+	assert_int_equal(count(f, "sessions"), 1);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(pc_store_user_rehash(f->s, "missing", "$h"), PC_ERR_NOT_FOUND);
+}
+
+/* ------------------------------------------------------------------ */
+/* sessions                                                            */
+
+static void test_sessions(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, v;
+	add_user(f, &u, "u@example.com");
+	add_user(f, &v, "v@example.com");
+	struct pc_session old, mid, young, expired, vs;
+	add_session(f, &old, &u, NOW - 300, NOW + 3600);
+	add_session(f, &mid, &u, NOW - 200, NOW + 3600);
+	add_session(f, &young, &u, NOW - 100, NOW + 3600);
+	add_session(f, &expired, &u, NOW - 5000, NOW);
+	add_session(f, &vs, &v, NOW, NOW + 3600);
+
+	struct pc_session got;
+	assert_int_equal(pc_store_session_get(f->s, mid.secret_hash, &got), PC_OK);
+	assert_string_equal(got.id, mid.id);
+	assert_string_equal(got.user_id, u.id);
+	assert_string_equal(got.email, "u@example.com");
+	assert_memory_equal(got.secret_hash, mid.secret_hash, 32);
+	assert_int_equal(got.created_at, NOW - 200);
+	assert_int_equal(got.last_seen_at, NOW - 200);
+	assert_int_equal(got.expires_at, NOW + 3600);
+	assert_string_equal(got.client_addr, "203.0.113.9");
+	assert_string_equal(got.user_agent, "Mozilla/5.0 (test)");
+	uint8_t unknown[32] = {0};
+	assert_int_equal(pc_store_session_get(f->s, unknown, &got), PC_ERR_NOT_FOUND);
+	/* the expired one is still returned by hash: the caller checks expiry */
+	assert_int_equal(pc_store_session_get(f->s, expired.secret_hash, &got), PC_OK);
+
+	/* touch: forwards only, and no event */
+	int64_t events = count(f, "audit_events");
+	assert_int_equal(pc_store_session_touch(f->s, mid.id, NOW + 50), PC_OK);
+	assert_int_equal(pc_store_session_touch(f->s, mid.id, NOW + 10), PC_OK);
+	assert_int_equal(pc_store_session_get(f->s, mid.secret_hash, &got), PC_OK);
+	assert_int_equal(got.last_seen_at, NOW + 50);
+	assert_int_equal(pc_store_session_touch(f->s, "missing", NOW), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	struct pc_session *list;
+	size_t n;
+	assert_int_equal(pc_store_session_list(f->s, u.id, NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].id, young.id);
+	assert_string_equal(list[1].id, mid.id);
+	assert_string_equal(list[2].id, old.id);
+	assert_string_equal(list[0].email, "u@example.com");
+	free(list);
+	assert_int_equal(pc_store_session_list(f->s, "nobody", NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 0);
+	assert_null(list);
+
+	/* delete: not another user's */
+	struct pc_principal pu;
+	struct pc_audit_event ev;
+	as_user(&pu, &u, young.id);
+	pc_audit_event_init(&ev, &pu, "session.delete", "session", vs.id);
+	assert_int_equal(pc_store_session_delete(f->s, &pu, &ev, u.id, vs.id), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_session_get(f->s, vs.secret_hash, &got), PC_OK);
+	assert_int_equal(count(f, "audit_events"), events);
+	pc_audit_event_init(&ev, &pu, "session.delete", "session", old.id);
+	assert_int_equal(pc_store_session_delete(f->s, &pu, &ev, u.id, old.id), PC_OK);
+	assert_int_equal(pc_store_session_get(f->s, old.secret_hash, &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	pc_audit_event_init(&ev, &pu, "session.delete", "session", old.id);
+	assert_int_equal(pc_store_session_delete(f->s, &pu, &ev, u.id, old.id), PC_ERR_NOT_FOUND);
+
+	/* delete_all with keep: mid and expired end, young stays */
+	size_t ended = 99;
+	pc_audit_event_init(&ev, &pu, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, young.id, &ended), PC_OK);
+	assert_int_equal(ended, 2);
+	assert_int_equal(pc_store_session_get(f->s, young.secret_hash, &got), PC_OK);
+	assert_int_equal(pc_store_session_get(f->s, mid.secret_hash, &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_session_get(f->s, vs.secret_hash, &got), PC_OK);
+	/* and without keep */
+	pc_audit_event_init(&ev, &pu, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, NULL, &ended), PC_OK);
+	assert_int_equal(ended, 1);
+	assert_int_equal(pc_store_session_get(f->s, young.secret_hash, &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events + 3);
+	assert_verify_ok(f, events + 3);
+}
+
+static void test_session_conflicts(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	struct pc_session s1, dup;
+	add_session(f, &s1, &u, NOW, NOW + 3600);
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	as_user(&p, &u, NULL);
+	/* same secret hash */
+	mk_session(&dup, u.id, NOW, NOW + 3600);
+	memcpy(dup.secret_hash, s1.secret_hash, 32);
+	pc_audit_event_init(&ev, &p, "auth.login", "session", dup.id);
+	assert_int_equal(pc_store_session_create(f->s, &p, &ev, &dup), PC_ERR_CONFLICT);
+	/* a user that does not exist (deleted meanwhile) */
+	mk_session(&dup, "0123456789abcdef0123456789abcdef", NOW, NOW + 3600);
+	pc_audit_event_init(&ev, &p, "auth.login", "session", dup.id);
+	assert_int_equal(pc_store_session_create(f->s, &p, &ev, &dup), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "sessions"), 1);
+	assert_int_equal(count(f, "audit_events"), 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* reset tokens                                                        */
+
+static void test_reset(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, admin;
+	add_user(f, &admin, "admin@example.com");
+	add_user(f, &u, "u@example.com");
+	struct pc_session s1, s2, sadm;
+	add_session(f, &s1, &u, NOW, NOW + 3600);
+	add_session(f, &s2, &u, NOW, NOW + 3600);
+	add_session(f, &sadm, &admin, NOW, NOW + 3600);
+
+	struct pc_principal pa, anon;
+	struct pc_audit_event ev;
+	as_user(&pa, &admin, sadm.id);
+	memset(&anon, 0, sizeof(anon));
+	strcpy(anon.client_addr, "192.0.2.50");
+	uint8_t t1[32], t2[32], t3[32], unknown[32];
+	randombytes_buf(t1, 32);
+	randombytes_buf(t2, 32);
+	randombytes_buf(t3, 32);
+	randombytes_buf(unknown, 32);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, u.id, t1, NOW + 600), PC_OK);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, u.id, t2, NOW + 600), PC_OK);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", admin.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, admin.id, t3, NOW + 10), PC_OK);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", "x");
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, "missing", unknown, NOW + 10),
+	                 PC_ERR_NOT_FOUND);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, u.id, t1, NOW + 10), PC_ERR_CONFLICT);
+	int64_t events = count(f, "audit_events");
+
+	char uid[PC_ID_LEN + 1] = "junk";
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, unknown, "$h1", NOW, uid),
+	                 PC_ERR_NOT_FOUND);
+	assert_string_equal(uid, "");
+	/* expired: at and after expires_at */
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t3, "$h1", NOW + 10, uid),
+	                 PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$argon2id$reset", NOW + 1, uid),
+	                 PC_OK);
+	assert_string_equal(uid, u.id);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$reset");
+	assert_int_equal(got.password_changed_at, NOW + 1);
+	struct pc_session gs;
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_session_get(f->s, s2.secret_hash, &gs), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_session_get(f->s, sadm.secret_hash, &gs), PC_OK);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	struct pc_audit_event last;
+	newest(f, &last);
+	assert_string_equal(last.action, "user.password_reset");
+	assert_string_equal(last.resource_id, u.id); /* filled by the store */
+	assert_string_equal(last.auth_method, "anonymous");
+	assert_string_equal(last.client_addr, "192.0.2.50");
+
+	/* once only; and the user's other outstanding token is burnt too */
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$h2", NOW + 2, uid),
+	                 PC_ERR_NOT_FOUND);
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t2, "$h2", NOW + 2, uid),
+	                 PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$reset");
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	assert_verify_ok(f, events + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* audit: one event per change, in the same transaction                */
+
+static void expect_event(struct fx *f, int64_t *events, const char *action)
+{
+	(*events)++;
+	assert_int_equal(count(f, "audit_events"), *events);
+	struct pc_audit_event last;
+	newest(f, &last);
+	assert_string_equal(last.action, action);
+	assert_int_equal(last.seq, *events);
+}
+
+static void test_every_change_one_event(void **state)
+{
+	struct fx *f = *state;
+	int64_t events = 0;
+	struct pc_user a, b;
+	struct pc_session sa, sb, sb2;
+	struct pc_principal pa, pb, anon;
+	struct pc_audit_event ev;
+	memset(&anon, 0, sizeof(anon));
+
+	mk_user(&a, "a@example.com");
+	mk_session(&sa, a.id, NOW, NOW + 3600);
+	as_user(&pa, &a, sa.id);
+	pc_audit_event_init(&ev, &pa, "setup", "user", a.id);
+	assert_int_equal(pc_store_setup(f->s, &pa, &ev, &a, &sa), PC_OK);
+	expect_event(f, &events, "setup");
+
+	mk_user(&b, "b@example.com");
+	pc_audit_event_init(&ev, &pa, "user.create", "user", b.id);
+	assert_int_equal(pc_store_user_create(f->s, &pa, &ev, &b), PC_OK);
+	expect_event(f, &events, "user.create");
+
+	mk_session(&sb, b.id, NOW, NOW + 3600);
+	as_user(&pb, &b, sb.id);
+	pc_audit_event_init(&ev, &pb, "auth.login", "session", sb.id);
+	assert_int_equal(pc_store_session_create(f->s, &pb, &ev, &sb), PC_OK);
+	expect_event(f, &events, "auth.login");
+	mk_session(&sb2, b.id, NOW, NOW + 3600);
+	pc_audit_event_init(&ev, &pb, "auth.login", "session", sb2.id);
+	assert_int_equal(pc_store_session_create(f->s, &pb, &ev, &sb2), PC_OK);
+	expect_event(f, &events, "auth.login");
+
+	pc_audit_event_init(&ev, &pb, "auth.logout", "session", sb2.id);
+	assert_int_equal(pc_store_session_delete(f->s, &pb, &ev, b.id, sb2.id), PC_OK);
+	expect_event(f, &events, "auth.logout");
+
+	size_t ended;
+	pc_audit_event_init(&ev, &pb, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &pb, &ev, b.id, sb.id, &ended), PC_OK);
+	expect_event(f, &events, "session.delete_all");
+
+	pc_audit_event_init(&ev, &pb, "user.password_change", "user", b.id);
+	assert_int_equal(pc_store_user_set_password(f->s, &pb, &ev, b.id, "$x", sb.id), PC_OK);
+	expect_event(f, &events, "user.password_change");
+
+	uint8_t th[32];
+	randombytes_buf(th, 32);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", b.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, b.id, th, NOW + 600), PC_OK);
+	expect_event(f, &events, "user.password_reset_issue");
+
+	char uid[PC_ID_LEN + 1];
+	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, th, "$y", NOW, uid), PC_OK);
+	expect_event(f, &events, "user.password_reset");
+
+	pc_audit_event_init(&ev, &anon, "auth.login_failed", "user", "");
+	assert_int_equal(pc_store_audit_append(f->s, &anon, &ev), PC_OK);
+	expect_event(f, &events, "auth.login_failed");
+
+	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_OK);
+	expect_event(f, &events, "user.delete");
+
+	/* the ones that change nothing anyone audits */
+	assert_int_equal(pc_store_session_touch(f->s, sa.id, NOW + 5), PC_OK);
+	assert_int_equal(pc_store_user_rehash(f->s, a.id, "$z"), PC_OK);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_verify_ok(f, events);
+}
+
+/* The store records the principal it was given as the actor. */
+static void test_event_fields_stored(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	struct pc_principal p;
+	as_user(&p, &u, "fedcba9876543210fedcba9876543210");
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &p, "auth.csrf_failed", "request", "r1");
+	strcpy(ev.details, "{\"why\":\"origin\"}");
+	assert_int_equal(pc_store_audit_append(f->s, &p, &ev), PC_OK);
+	struct pc_audit_event got;
+	newest(f, &got);
+	assert_int_equal(got.seq, 2);
+	assert_string_equal(got.id, ev.id);
+	assert_int_equal(got.time_ms, ev.time_ms);
+	assert_string_equal(got.action, "auth.csrf_failed");
+	assert_string_equal(got.resource_type, "request");
+	assert_string_equal(got.resource_id, "r1");
+	assert_string_equal(got.actor_user_id, u.id);
+	assert_string_equal(got.actor_email, "u@example.com");
+	assert_string_equal(got.actor_session_id, "fedcba9876543210fedcba9876543210");
+	assert_string_equal(got.auth_method, "session");
+	assert_string_equal(got.client_addr, "198.51.100.1");
+	assert_string_equal(got.user_agent, "ua");
+	assert_string_equal(got.details, "{\"why\":\"origin\"}");
+	assert_memory_equal(got.hash, ev.hash, 32);
+	assert_memory_equal(got.prev_hash, ev.prev_hash, 32);
+	/* the chain links */
+	struct pc_audit_filter flt = {.limit = 2};
+	struct pc_audit_event *evs;
+	size_t n;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 2);
+	assert_memory_equal(evs[0].prev_hash, evs[1].hash, 32);
+	static const uint8_t zero[32];
+	assert_memory_equal(evs[1].prev_hash, zero, 32);
+	uint8_t h[32];
+	pc_audit_chain_hash(h, &evs[0], evs[0].prev_hash, KEY);
+	assert_memory_equal(h, evs[0].hash, 32);
+	free(evs);
+}
+
+/* An event that cannot be inserted (its id duplicates a stored one) takes
+ * its change down with it. */
+static void test_atomicity(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b;
+	add_user(f, &a, "a@example.com");
+	struct pc_audit_event first;
+	newest(f, &first);
+	const char *dup = first.id;
+	struct pc_principal pa;
+	struct pc_audit_event ev;
+	as_user(&pa, &a, NULL);
+	int64_t events = count(f, "audit_events");
+
+	/* user create */
+	mk_user(&b, "b@example.com");
+	pc_audit_event_init(&ev, &pa, "user.create", "user", b.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_user_create(f->s, &pa, &ev, &b), PC_ERR_CONFLICT);
+	assert_int_equal(ev.seq, 0);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_ERR_NOT_FOUND);
+
+	/* session create */
+	struct pc_session s1, gs;
+	mk_session(&s1, a.id, NOW, NOW + 3600);
+	pc_audit_event_init(&ev, &pa, "auth.login", "session", s1.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_session_create(f->s, &pa, &ev, &s1), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_ERR_NOT_FOUND);
+	add_session(f, &s1, &a, NOW, NOW + 3600);
+	add_user(f, &b, "b@example.com");
+	events = count(f, "audit_events");
+
+	/* session delete, delete_all */
+	pc_audit_event_init(&ev, &pa, "session.delete", "session", s1.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_session_delete(f->s, &pa, &ev, a.id, s1.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
+	size_t ended = 7;
+	pc_audit_event_init(&ev, &pa, "session.delete_all", "session", "");
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_session_delete_all(f->s, &pa, &ev, a.id, NULL, &ended),
+	                 PC_ERR_CONFLICT);
+	assert_int_equal(ended, 0);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
+
+	/* password change */
+	pc_audit_event_init(&ev, &pa, "user.password_change", "user", a.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_user_set_password(f->s, &pa, &ev, a.id, "$new", NULL),
+	                 PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, a.password_hash);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
+
+	/* user delete */
+	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+
+	/* reset create and redeem */
+	uint8_t th[32];
+	randombytes_buf(th, 32);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", a.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, a.id, th, NOW + 600), PC_ERR_CONFLICT);
+	assert_int_equal(count(f, "reset_tokens"), 0);
+	pc_audit_event_init(&ev, &pa, "user.password_reset_issue", "user", a.id);
+	assert_int_equal(pc_store_reset_create(f->s, &pa, &ev, a.id, th, NOW + 600), PC_OK);
+	events++;
+	char uid[PC_ID_LEN + 1];
+	pc_audit_event_init(&ev, &pa, "user.password_reset", "user", "");
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid), PC_ERR_CONFLICT);
+	assert_string_equal(uid, "");
+	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, a.password_hash);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
+	/* the token was not burnt */
+	pc_audit_event_init(&ev, &pa, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid), PC_OK);
+	events++;
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_verify_ok(f, events);
+}
+
+static void test_atomicity_setup(void **state)
+{
+	struct fx *f = *state;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "probe", "none", "");
+	assert_int_equal(pc_store_audit_append(f->s, &f->sys, &ev), PC_OK);
+	char dup[PC_ID_LEN + 1];
+	strcpy(dup, ev.id);
+	struct pc_user u;
+	struct pc_session s1;
+	mk_user(&u, "first@example.com");
+	mk_session(&s1, u.id, NOW, NOW + 3600);
+	pc_audit_event_init(&ev, &f->sys, "setup", "user", u.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_setup(f->s, &f->sys, &ev, &u, &s1), PC_ERR_CONFLICT);
+	bool done = true;
+	assert_int_equal(pc_store_setup_done(f->s, &done), PC_OK);
+	assert_false(done); /* the guard row went with it: setup is still possible */
+	assert_int_equal(count(f, "users"), 0);
+	assert_int_equal(count(f, "sessions"), 0);
+	pc_audit_event_init(&ev, &f->sys, "setup", "user", u.id);
+	assert_int_equal(pc_store_setup(f->s, &f->sys, &ev, &u, &s1), PC_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* audit: verification against tampering                               */
+
+static void test_verify_clean(void **state)
+{
+	struct fx *f = *state;
+	assert_verify_ok(f, 0);
+	append_n(f, 5);
+	assert_verify_ok(f, 5);
+}
+
+static void test_verify_edit(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 6);
+	raw(f, "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 4");
+	assert_verify_bad(f, 4, 3);
+}
+
+static void test_verify_edit_each_column(void **state)
+{
+	struct fx *f = *state;
+	static const char *const edits[] = {
+		"UPDATE audit_events SET id = 'ffffffffffffffffffffffffffffffff' WHERE seq = 3",
+		"UPDATE audit_events SET time_ms = time_ms + 1 WHERE seq = 3",
+		"UPDATE audit_events SET action = 'user.create' WHERE seq = 3",
+		"UPDATE audit_events SET resource_type = 'x' WHERE seq = 3",
+		"UPDATE audit_events SET resource_id = 'x' WHERE seq = 3",
+		"UPDATE audit_events SET actor_user_id = 'x' WHERE seq = 3",
+		"UPDATE audit_events SET actor_email = 'x@example.com' WHERE seq = 3",
+		"UPDATE audit_events SET actor_session_id = 'x' WHERE seq = 3",
+		"UPDATE audit_events SET auth_method = 'jwt' WHERE seq = 3",
+		"UPDATE audit_events SET client_addr = '10.0.0.1' WHERE seq = 3",
+		"UPDATE audit_events SET user_agent = 'x' WHERE seq = 3",
+		"UPDATE audit_events SET prev_hash = zeroblob(32) WHERE seq = 3",
+		"UPDATE audit_events SET hash = randomblob(32) WHERE seq = 3",
+		"UPDATE audit_events SET hash = randomblob(31) WHERE seq = 3",
+		"UPDATE audit_events SET details = 'x' || details WHERE seq = 3",
+		"UPDATE audit_events SET time_ms = 'x' || time_ms WHERE seq = 3",
+	};
+	append_n(f, 4);
+	raw(f, "CREATE TABLE backup AS SELECT * FROM audit_events");
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		raw(f, edits[i]);
+		int64_t checked, bad;
+		if (pc_store_audit_verify(f->s, &checked, &bad) != PC_ERR_CONFLICT || bad != 3)
+			fail_msg("edit not detected: %s", edits[i]);
+		raw(f, "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM backup");
+		assert_verify_ok(f, 4);
+	}
+}
+
+static void test_verify_delete(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 6);
+	raw(f, "DELETE FROM audit_events WHERE seq = 3");
+	assert_verify_bad(f, 4, 2);
+	raw(f, "DELETE FROM audit_events WHERE seq = 1");
+	assert_verify_bad(f, 2, 0);
+}
+
+static void test_verify_reorder(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 6);
+	/* swap the positions of rows 2 and 3 */
+	raw(f, "UPDATE audit_events SET seq = -2 WHERE seq = 2;"
+	       "UPDATE audit_events SET seq = 2 WHERE seq = 3;"
+	       "UPDATE audit_events SET seq = 3 WHERE seq = -2");
+	assert_verify_bad(f, 2, 1);
+}
+
+static void test_verify_swap_contents(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 6);
+	/* rows 2 and 5 exchange everything but their position */
+	raw(f, "CREATE TABLE t AS SELECT * FROM audit_events WHERE seq IN (2, 5);"
+	       "UPDATE audit_events SET id = 'tmp' || seq WHERE seq IN (2, 5);"
+	       "UPDATE audit_events SET (id, time_ms, action, resource_type, resource_id,"
+	       " actor_user_id, actor_email, actor_session_id, auth_method, client_addr,"
+	       " user_agent, details, prev_hash, hash) = (SELECT id, time_ms, action,"
+	       " resource_type, resource_id, actor_user_id, actor_email, actor_session_id,"
+	       " auth_method, client_addr, user_agent, details, prev_hash, hash FROM t"
+	       " WHERE t.seq = 7 - audit_events.seq) WHERE seq IN (2, 5)");
+	assert_int_equal(count(f, "audit_events"), 6);
+	assert_verify_bad(f, 2, 1);
+}
+
+static void test_verify_forged_insert(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 4);
+	/* a forged row at the end with a plausible prev_hash but no key */
+	raw(f, "INSERT INTO audit_events SELECT 5, 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', time_ms,"
+	       " 'user.create', resource_type, resource_id, actor_user_id, actor_email,"
+	       " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
+	       " randomblob(32) FROM audit_events WHERE seq = 4");
+	assert_verify_bad(f, 5, 4);
+	/* the chain keeps growing from the forged tail, and still fails there */
+	append_n(f, 1);
+	assert_verify_bad(f, 5, 4);
+}
+
+static void test_verify_forged_middle(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 4);
+	/* make room by shifting 3..4 up and insert a forged row 3 */
+	raw(f, "UPDATE audit_events SET seq = seq + 10 WHERE seq >= 3;"
+	       "UPDATE audit_events SET seq = seq - 9 WHERE seq >= 13;"
+	       "INSERT INTO audit_events SELECT 3, 'dddddddddddddddddddddddddddddddd', time_ms,"
+	       " action, resource_type, resource_id, actor_user_id, actor_email,"
+	       " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
+	       " randomblob(32) FROM audit_events WHERE seq = 2");
+	assert_int_equal(count(f, "audit_events"), 5);
+	assert_verify_bad(f, 3, 2);
+}
+
+static void test_verify_needs_the_key(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 3);
+	uint8_t other[32];
+	memcpy(other, KEY, 32);
+	other[0] ^= 1;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, other, err, sizeof(err)), 0);
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(bad, 1);
+	pc_store_close(s2);
+}
+
+/* A value too long for its field (only a tampered file has one) is an error,
+ * never an overflow; verify names the row. */
+static void test_tampered_long_values(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, got;
+	struct pc_session s1, gs;
+	add_user(f, &u, "u@example.com");
+	add_session(f, &s1, &u, NOW, NOW + 3600);
+	append_n(f, 1);
+	raw(f, "UPDATE users SET email = printf('%.300c@example.com', 'x')");
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_ERR_INTERNAL);
+	assert_string_equal(got.email, "");
+	struct pc_user *list = (struct pc_user *)1;
+	size_t n = 9;
+	assert_int_equal(pc_store_user_list(f->s, &list, &n), PC_ERR_INTERNAL);
+	assert_null(list);
+	assert_int_equal(n, 0);
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_ERR_INTERNAL);
+	raw(f, "UPDATE users SET email = 'u@example.com', password_hash = 'a' || char(0) || 'b'");
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_ERR_INTERNAL);
+	raw(f, "UPDATE users SET password_hash = 'ok'");
+	raw(f, "UPDATE sessions SET user_agent = printf('%.300c', 'y')");
+	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_ERR_INTERNAL);
+
+	raw(f, "UPDATE audit_events SET details = printf('%.2000c', 'z') WHERE seq = 3");
+	struct pc_audit_filter flt = {.limit = 10};
+	struct pc_audit_event *evs;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_ERR_INTERNAL);
+	assert_null(evs);
+	assert_verify_bad(f, 3, 2);
+	/* a broken chain tail refuses new events rather than chain from junk */
+	raw(f, "UPDATE audit_events SET details = '{}', hash = x'00' WHERE seq = 3");
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "a.b", "c", "");
+	assert_int_equal(pc_store_audit_append(f->s, &f->sys, &ev), PC_ERR_INTERNAL);
+	assert_int_equal(count(f, "audit_events"), 3);
+}
+
+/* ------------------------------------------------------------------ */
+/* audit: listing                                                      */
+
+static void test_audit_list(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u1, u2;
+	add_user(f, &u1, "u1@example.com");    /* seq 1 */
+	add_user(f, &u2, "u2@example.com");    /* seq 2 */
+	struct pc_principal p1, p2;
+	as_user(&p1, &u1, NULL);
+	as_user(&p2, &u2, NULL);
+	/* seq 3..32: alternating actors, actions cycling through three */
+	static const char *const actions[] = {"a.one", "a.two", "a.three"};
+	for (int i = 0; i < 30; i++) {
+		struct pc_audit_event ev;
+		const struct pc_principal *p = i % 2 == 0 ? &p1 : &p2;
+		pc_audit_event_init(&ev, p, actions[i % 3], i < 15 ? "thing" : "other", "");
+		assert_int_equal(pc_store_audit_append(f->s, p, &ev), PC_OK);
+	}
+	struct pc_audit_filter flt = {.limit = 10};
+	struct pc_audit_event *evs;
+	size_t n;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 10);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(evs[i].seq, 32 - (int64_t)i);
+	free(evs);
+
+	/* walk everything with the cursor: each seq once, newest first */
+	int64_t cursor = 0, expect = 32;
+	size_t pages = 0;
+	for (;;) {
+		flt = (struct pc_audit_filter){.limit = 7, .before_seq = cursor};
+		assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(evs[i].seq, expect--);
+		if (n > 0)
+			cursor = evs[n - 1].seq;
+		free(evs);
+		pages++;
+		if (n < 7)
+			break;
+	}
+	assert_int_equal(expect, 0);
+	assert_int_equal(pages, 5);
+
+	/* new events do not shift a cursor */
+	flt = (struct pc_audit_filter){.limit = 3, .before_seq = 10};
+	append_n(f, 2);
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(evs[0].seq, 9);
+	free(evs);
+
+	/* filters AND-ed */
+	flt = (struct pc_audit_filter){.limit = 200, .action = "a.two"};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 10);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(evs[i].action, "a.two");
+		if (i > 0)
+			assert_true(evs[i].seq < evs[i - 1].seq);
+	}
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 200, .action = "a.two", .resource_type = "thing"};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 5);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 200, .user_id = u1.id};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 15);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(evs[i].actor_user_id, u1.id);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 200, .user_id = u1.id, .action = "a.one",
+	                               .resource_type = "other"};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	/* i in 15..29, i even, i % 3 == 0: 18, 24 */
+	assert_int_equal(n, 2);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 2, .user_id = u1.id, .before_seq = 10};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(evs[0].seq, 9);
+	assert_int_equal(evs[1].seq, 7);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 5, .action = "nothing"};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(evs);
+	/* filter values are parameters, not patterns */
+	flt = (struct pc_audit_filter){.limit = 5, .action = "a.%"};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(evs);
+}
+
+static void test_audit_list_limits(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 205);
+	struct pc_audit_filter flt = {.limit = 0};
+	struct pc_audit_event *evs;
+	size_t n;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 1);
+	free(evs);
+	flt.limit = 100000;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 200);
+	assert_int_equal(evs[199].seq, 6);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 10, .before_seq = 1};
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(evs);
+	flt = (struct pc_audit_filter){.limit = 10, .before_seq = -5}; /* as 0 */
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 10);
+	assert_int_equal(evs[0].seq, 205);
+	free(evs);
+}
+
+/* ------------------------------------------------------------------ */
+/* concurrency: many writers, one linear chain                         */
+
+struct writer_arg {
+	struct pc_store *s;
+	const struct pc_principal *p;
+	atomic_int *failures;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct writer_arg *a = arg;
+	for (int i = 0; i < 25; i++) {
+		struct pc_audit_event ev;
+		pc_audit_event_init(&ev, a->p, "auth.login_failed", "user", "");
+		if (pc_store_audit_append(a->s, a->p, &ev) != PC_OK)
+			atomic_fetch_add(a->failures, 1);
+		struct pc_audit_filter flt = {.limit = 3};
+		struct pc_audit_event *evs;
+		size_t n;
+		if (pc_store_audit_list(a->s, &flt, &evs, &n) != PC_OK)
+			atomic_fetch_add(a->failures, 1);
+		else
+			free(evs);
+	}
+	return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+	struct fx *f = *state;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	atomic_int failures = 0;
+	struct writer_arg a1 = {f->s, &f->sys, &failures}, a2 = {s2, &f->sys, &failures};
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, writer_thread, i % 2 ? &a2 : &a1), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&failures), 0);
+	assert_int_equal(count(f, "audit_events"), 200);
+	assert_int_equal(raw(f, "SELECT max(seq) FROM audit_events"), 200);
+	assert_verify_ok(f, 200);
+	/* the other handle sees the same chain */
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_OK);
+	assert_int_equal(checked, 200);
+	pc_store_close(s2);
+}
+
+/* ------------------------------------------------------------------ */
+/* unavailable                                                         */
+
+/* File modes do not stop root, so the read-only database is simulated with
+ * PRAGMA query_only, which fails writes with SQLITE_READONLY just the same. */
+static void test_read_only(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, v, got;
+	add_user(f, &u, "u@example.com");
+	int64_t events = count(f, "audit_events");
+	assert_int_equal(pc_store_sqlite_set_query_only(f->s, true), 0);
+
+	mk_user(&v, "v@example.com");
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", v.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &v), PC_ERR_UNAVAILABLE);
+	assert_int_equal(ev.seq, 0);
+	pc_audit_event_init(&ev, &f->sys, "x.y", "z", "");
+	assert_int_equal(pc_store_audit_append(f->s, &f->sys, &ev), PC_ERR_UNAVAILABLE);
+	assert_int_equal(pc_store_user_rehash(f->s, u.id, "$h"), PC_ERR_UNAVAILABLE);
+	/* reads still work */
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, u.password_hash);
+	assert_int_equal(pc_store_ping(f->s), PC_OK);
+	assert_int_equal(count(f, "users"), 1);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	assert_int_equal(pc_store_sqlite_set_query_only(f->s, false), 0);
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", v.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &v), PC_OK);
+	assert_verify_ok(f, events + 1);
+}
+
+/* Another process holding the write lock past the busy timeout (5 s). */
+static void test_busy(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+	struct pc_user v;
+	struct pc_audit_event ev;
+	mk_user(&v, "v@example.com");
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", v.id);
+	time_t t0 = time(NULL);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &v), PC_ERR_UNAVAILABLE);
+	assert_true(time(NULL) - t0 >= 4);
+	/* readers are not blocked (WAL) */
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* and the connection is usable again */
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", v.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &v), PC_OK);
+	assert_verify_ok(f, 2);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	randombytes_buf(KEY, sizeof(KEY));
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_open_creates_0600),
+		T(test_open_relative_path),
+		T(test_open_bad_urls),
+		T(test_open_not_a_database),
+		T(test_migrations_idempotent),
+		T(test_newer_schema_refused),
+		T(test_concurrent_open),
+		T(test_ping),
+		T(test_setup_once),
+		T(test_user_create_sets_guard),
+		T(test_setup_race_threads),
+		T(test_setup_race_two_handles),
+		T(test_user_create_get_list),
+		T(test_user_delete),
+		T(test_set_password),
+		T(test_rehash),
+		T(test_sessions),
+		T(test_session_conflicts),
+		T(test_reset),
+		T(test_every_change_one_event),
+		T(test_event_fields_stored),
+		T(test_atomicity),
+		T(test_atomicity_setup),
+		T(test_verify_clean),
+		T(test_verify_edit),
+		T(test_verify_edit_each_column),
+		T(test_verify_delete),
+		T(test_verify_reorder),
+		T(test_verify_swap_contents),
+		T(test_verify_forged_insert),
+		T(test_verify_forged_middle),
+		T(test_verify_needs_the_key),
+		T(test_tampered_long_values),
+		T(test_audit_list),
+		T(test_audit_list_limits),
+		T(test_concurrent_writers),
+		T(test_read_only),
+		T(test_busy),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
