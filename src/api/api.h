@@ -22,6 +22,7 @@ void pc_api_setup_post(struct pc_req *r);
 void pc_api_login(struct pc_req *r);
 void pc_api_logout(struct pc_req *r);
 void pc_api_me(struct pc_req *r);
+void pc_api_csrf_token(struct pc_req *r);
 void pc_api_password_reset(struct pc_req *r);
 
 void pc_api_sessions_list(struct pc_req *r);

@@ -13,6 +13,7 @@
 #include "api/common.h"
 #include "api/input.h"
 #include "audit/chain.h"
+#include "auth/csrf.h"
 #include "core/log.h"
 #include "obs/metrics.h"
 
@@ -131,7 +132,7 @@ static void setup_done(struct pc_req *r, void *data)
 		return;
 	}
 	atomic_store(&pc_auth_of(r)->setup_done, true);
-	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.expires_at);
+	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.id, st->sess.expires_at);
 	sodium_memzero(st->secret, sizeof(st->secret));
 	if (rc != 0) {
 		pc_respond_problem(r, 500, NULL);
@@ -230,7 +231,7 @@ static void login_done(struct pc_req *r, void *data)
 		return;
 	}
 	(void)pc_ratelimit_reset(a->kv, &a->login_account, st->email);
-	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.expires_at);
+	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.id, st->sess.expires_at);
 	sodium_memzero(st->secret, sizeof(st->secret));
 	if (rc != 0) {
 		pc_respond_problem(r, 500, NULL);
@@ -321,4 +322,18 @@ void pc_api_me(struct pc_req *r)
 	                          "session_id", p->session_id, "auth_method",
 	                          pc_auth_method_name(p->method), "authenticated_at",
 	                          pc_api_time_json(p->authenticated_at)));
+}
+
+/* ---------- GET /api/v1/auth/csrf-token ---------- */
+
+void pc_api_csrf_token(struct pc_req *r)
+{
+	const struct pc_principal *p = r->principal;
+	char token[PC_CSRF_TOKEN_LEN + 1];
+	if (pc_api_set_csrf_cookie(r, p != NULL && p->method == PC_AUTH_SESSION ? p->session_id : NULL,
+	                           token) != 0) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond_json(r, 200, json_pack("{s:s}", "csrf_token", token));
 }

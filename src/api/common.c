@@ -5,7 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/csrf.h"
 #include "config/config.h"
+#include "obs/metrics.h"
 
 void pc_api_store_error(struct pc_req *r, enum pc_err e, const char *not_found, const char *conflict)
 {
@@ -74,9 +76,24 @@ void pc_api_session_new(struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_B
 	snprintf(s->user_agent, sizeof(s->user_agent), "%s", r->actor->user_agent);
 }
 
-int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
-                              int64_t expires_at)
+int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token)
 {
+	const struct pc_auth *a = pc_auth_of(r);
+	char header[256];
+	pc_csrf_issue(token, a->cfg->keys, session_id, r->now);
+	if (pc_csrf_cookie_header(header, sizeof(header), token) != 0 ||
+	    pc_resp_header(r, "Set-Cookie", header) != 0)
+		return -1;
+	pc_metrics_inc(PC_CTR_CSRF_GENERATED);
+	return 0;
+}
+
+int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
+                              const char *session_id, int64_t expires_at)
+{
+	char token[PC_CSRF_TOKEN_LEN + 1];
+	if (pc_api_set_csrf_cookie(r, session_id, token) != 0)
+		return -1;
 	const struct pc_auth *a = pc_auth_of(r);
 	char value[PC_SESSION_COOKIE_LEN + 1];
 	char header[512];

@@ -29,9 +29,13 @@ json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
 void pc_api_session_new(struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_BYTES],
                         const struct pc_req *r, const char *user_id);
 
-/* Adds the Set-Cookie for a new session. 0 or -1. */
+/* Adds the Set-Cookie for a new session, and a fresh CSRF token cookie
+ * bound to it (the pre-session token stops working). 0 or -1. */
 int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
-                              int64_t expires_at);
+                              const char *session_id, int64_t expires_at);
+/* Issues a CSRF token for session_id (NULL: pre-session), adds its cookie,
+ * counts it; token: PC_CSRF_TOKEN_LEN + 1 bytes. 0 or -1. */
+int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token);
 /* Adds a Set-Cookie that clears the session cookie. */
 void pc_api_clear_session_cookie(struct pc_req *r);
 

@@ -16,9 +16,10 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/metrics", pc_api_metrics, PUB, "Prometheus metrics.", PC_ROUTE_NO_CSRF, 0},
 
 	{PC_METHOD_GET, "/api/v1/setup", pc_api_setup_get, PUB, "Whether the first user still has to be created.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/setup", pc_api_setup_post, PUB, "Create the first user (only while there is none) and sign in.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/setup", pc_api_setup_post, PUB, "Create the first user (only while there is none) and sign in.", PC_ROUTE_SETS_SESSION, 0},
 
-	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/csrf-token", pc_api_csrf_token, PUB, "A CSRF token (also set as the __Host-portcullis_csrf cookie), bound to your session or, before login, to a pre-session id.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0},
 	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0},

@@ -137,11 +137,3 @@ enum pc_step pc_stage_require_auth(struct pc_req *r)
 	pc_respond_problem(r, 401, d ? d : "Authentication is required.");
 	return PC_DONE;
 }
-
-enum pc_step pc_stage_csrf(struct pc_req *r)
-{
-	/* The hook is in place; the signed double-submit check lands with the
-	 * CSRF issue. */
-	(void)r;
-	return PC_NEXT;
-}

@@ -92,6 +92,10 @@ struct pc_config {
 	size_t pwhash_memlimit;            /* Argon2id m in bytes, >= 19 MiB */
 	unsigned login_max_failures;       /* per account and per address, default 10 */
 	int64_t login_window_s;            /* default 15 minutes */
+
+	/* CSRF: origins (besides the service's own) allowed on unsafe requests */
+	char allowed_origins[PC_MAX_ALLOWED_ORIGINS][256];
+	size_t n_allowed_origins;
 };
 
 /*

@@ -57,6 +57,9 @@
 /* Trusted proxy CIDRs. */
 #define PC_MAX_TRUSTED_PROXIES 32
 
+/* Extra origins in PORTCULLIS_ALLOWED_ORIGINS. */
+#define PC_MAX_ALLOWED_ORIGINS 16
+
 /* Secret key material: libsodium's crypto_kdf master key size. */
 #define PC_SECRET_KEY_BYTES 32
 

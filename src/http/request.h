@@ -57,6 +57,8 @@ struct pc_route {
 #define PC_ROUTE_CACHEABLE 1u
 /* Exempt from the CSRF check even on unsafe methods. */
 #define PC_ROUTE_NO_CSRF 2u
+/* Sets the session cookie (login, setup): CSRF-checked even without one. */
+#define PC_ROUTE_SETS_SESSION 4u
 
 /* Stages run in order for every routed request; each either continues
  * (PC_NEXT), has answered (PC_DONE), or has deferred work whose `done`

@@ -57,6 +57,7 @@ static struct {
 	_Atomic int64_t open_connections;
 	_Atomic uint64_t counters[PC_CTR__COUNT];
 	_Atomic uint64_t auth_failures[PC_AUTHF__COUNT];
+	_Atomic uint64_t csrf_failures[PC_CSRFF__COUNT];
 	struct histogram revocation;
 } M;
 
@@ -158,6 +159,22 @@ void pc_metrics_add(enum pc_counter c, uint64_t n)
 {
 	if ((unsigned)c < PC_CTR__COUNT)
 		atomic_fetch_add_explicit(&M.counters[c], n, memory_order_relaxed);
+}
+
+static const char *const csrf_failure_names[PC_CSRFF__COUNT] = {
+	"missing_header", "missing_cookie", "mismatch", "invalid",
+	"expired", "wrong_session", "cross_site", "foreign_origin",
+};
+
+const char *pc_metrics_csrf_failure_name(enum pc_csrf_failure reason)
+{
+	return (unsigned)reason < PC_CSRFF__COUNT ? csrf_failure_names[reason] : "unknown";
+}
+
+void pc_metrics_csrf_failure(enum pc_csrf_failure reason)
+{
+	if ((unsigned)reason < PC_CSRFF__COUNT)
+		atomic_fetch_add_explicit(&M.csrf_failures[reason], 1, memory_order_relaxed);
 }
 
 void pc_metrics_auth_failure(enum pc_auth_failure reason)
@@ -294,13 +311,18 @@ size_t pc_metrics_render(char **out)
 	} counters[] = {
 		{PC_CTR_TOKENS_BLACKLISTED, "security_tokens_blacklisted_total", "Token ids added to the revocation list."},
 		{PC_CTR_CSRF_GENERATED, "security_csrf_tokens_generated_total", "CSRF tokens handed out."},
-		{PC_CTR_CSRF_FAILED, "security_csrf_validations_failed_total", "Unsafe requests refused by the CSRF check."},
 		{PC_CTR_RESET_TOKENS_ISSUED, "security_password_reset_tokens_issued_total", "One-time password reset tokens issued."},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		tprintf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name,
 		        counters[i].help, counters[i].name, counters[i].name,
 		        (unsigned long long)ld(&M.counters[counters[i].c]));
+
+	tprintf(&t, "# HELP security_csrf_validations_failed_total Unsafe requests refused by the CSRF check, by reason.\n"
+	            "# TYPE security_csrf_validations_failed_total counter\n");
+	for (size_t i = 0; i < PC_CSRFF__COUNT; i++)
+		tprintf(&t, "security_csrf_validations_failed_total{reason=\"%s\"} %llu\n", csrf_failure_names[i],
+		        (unsigned long long)ld(&M.csrf_failures[i]));
 
 	tprintf(&t, "# HELP security_auth_failures_total Failed authentication attempts, by reason.\n"
 	            "# TYPE security_auth_failures_total counter\n");

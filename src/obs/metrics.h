@@ -18,7 +18,6 @@
 enum pc_counter {
 	PC_CTR_TOKENS_BLACKLISTED = 0,
 	PC_CTR_CSRF_GENERATED,
-	PC_CTR_CSRF_FAILED,
 	PC_CTR_RESET_TOKENS_ISSUED,
 	PC_CTR__COUNT
 };
@@ -36,6 +35,20 @@ enum pc_auth_failure {
 	PC_AUTHF_INVALID_API_KEY,
 	PC_AUTHF_BACKEND_UNAVAILABLE,
 	PC_AUTHF__COUNT
+};
+
+/* Why the CSRF check refused a request: the `reason` label of
+ * security_csrf_validations_failed_total. Never reorder. */
+enum pc_csrf_failure {
+	PC_CSRFF_MISSING_HEADER = 0,
+	PC_CSRFF_MISSING_COOKIE,
+	PC_CSRFF_MISMATCH,
+	PC_CSRFF_INVALID,
+	PC_CSRFF_EXPIRED,
+	PC_CSRFF_WRONG_SESSION,
+	PC_CSRFF_CROSS_SITE,
+	PC_CSRFF_FOREIGN_ORIGIN,
+	PC_CSRFF__COUNT
 };
 
 /* A method of PC_METHOD__COUNT labels requests refused before their method
@@ -57,6 +70,9 @@ void pc_metrics_connections(int delta);
 void pc_metrics_inc(enum pc_counter c);
 void pc_metrics_add(enum pc_counter c, uint64_t n);
 void pc_metrics_auth_failure(enum pc_auth_failure reason);
+void pc_metrics_csrf_failure(enum pc_csrf_failure reason);
+/* The label of a CSRF failure reason ("missing_header", ...). */
+const char *pc_metrics_csrf_failure_name(enum pc_csrf_failure reason);
 void pc_metrics_revocation_check(uint64_t duration_ns);
 
 /* Renders the exposition text into a malloc'd buffer (*out, caller frees);

@@ -1,0 +1,54 @@
+/*
+ * csrf.h — OWASP's signed double-submit token, bound to the session.
+ *
+ *   token = base64url_nopad( key_id(1) || kind(1) || nonce(32) || expires_at(8, BE) || mac(32) )
+ *   mac   = HMAC-SHA-256(csrf subkey, "pc-csrf-v1" || kind || nonce || expires_at || binding)
+ *
+ * kind 1 is bound to a session: binding = the session's public id. kind 0
+ * is a pre-session token (before login or setup): binding is empty and the
+ * random nonce is itself the pre-session id. A pre-session token is never
+ * accepted on a request that has a session, a session token never on one
+ * that has none or another one — so login, which creates a session, makes
+ * the old token useless and hands out a new one.
+ *
+ * 74 bytes, 99 characters. The browser's script reads the (non-HttpOnly)
+ * __Host-portcullis_csrf cookie and echoes it in X-CSRF-Token; a cross-site
+ * page can do neither.
+ */
+#ifndef PC_AUTH_CSRF_H
+#define PC_AUTH_CSRF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+#define PC_CSRF_RAW_BYTES (1 + 1 + 32 + 8 + 32)
+#define PC_CSRF_TOKEN_LEN 99
+#define PC_CSRF_LIFETIME_S 3600
+#define PC_CSRF_COOKIE "__Host-portcullis_csrf"
+#define PC_CSRF_HEADER "X-CSRF-Token"
+
+enum pc_csrf_status {
+	PC_CSRF_OK = 0,
+	PC_CSRF_INVALID,       /* malformed, unknown key, bad MAC */
+	PC_CSRF_EXPIRED,
+	PC_CSRF_WRONG_BINDING, /* another session's, or pre-session vs session */
+};
+
+/* Issues a token bound to session_id (a public id), or a pre-session token
+ * when session_id is NULL. out: PC_CSRF_TOKEN_LEN + 1 bytes. */
+void pc_csrf_issue(char out[PC_CSRF_TOKEN_LEN + 1], const struct pc_keys *keys,
+                   const char *session_id, int64_t now);
+
+/* Verifies a token for a request whose session is session_id (NULL: none).
+ * Constant time in the MAC comparison. */
+__attribute__((warn_unused_result))
+enum pc_csrf_status pc_csrf_verify(const char *token, size_t len, const struct pc_keys *keys,
+                                   const char *session_id, int64_t now);
+
+/* Set-Cookie value for the token (not HttpOnly; Secure; SameSite=Strict;
+ * Path=/; Max-Age = its lifetime). 0, or -1 when it does not fit. */
+int pc_csrf_cookie_header(char *out, size_t cap, const char *token);
+
+#endif
