@@ -1,0 +1,82 @@
+/*
+ * openapi.c — GET /api/v1/openapi.json, generated from the route table.
+ *
+ * Built from pc_routes itself, so it cannot drift from what is served: every
+ * path and method, its summary, whether it needs authentication, and the
+ * path parameters. The end-to-end route walk reads it to prove every
+ * authenticated operation answers 401 to an anonymous request.
+ */
+#include <string.h>
+
+#include "api/api.h"
+
+static json_t *problem_response(const char *description)
+{
+	return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", description, "content",
+	                 "application/problem+json", "schema", "$ref",
+	                 "#/components/schemas/Problem");
+}
+
+/* {"name":"id","in":"path","required":true,...} for each {param} in pattern */
+static json_t *path_params(const char *pattern)
+{
+	json_t *params = json_array();
+	for (const char *p = strchr(pattern, '{'); p != NULL; p = strchr(p + 1, '{')) {
+		const char *end = strchr(p, '}');
+		if (end == NULL)
+			break;
+		json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1,
+		                                        (size_t)(end - p - 1), "in", "path",
+		                                        "required", 1, "schema", "type", "string"));
+	}
+	return params;
+}
+
+static json_t *build(void)
+{
+	json_t *paths = json_object();
+	for (size_t i = 0; i < pc_n_routes; i++) {
+		const struct pc_route *rt = &pc_routes[i];
+		json_t *item = json_object_get(paths, rt->pattern);
+		if (item == NULL) {
+			item = json_object();
+			json_object_set_new(paths, rt->pattern, item);
+		}
+		char method[16];
+		const char *name = pc_http_method_name(rt->method);
+		size_t n = strlen(name);
+		for (size_t k = 0; k <= n && k < sizeof(method); k++)
+			method[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] - 'A' + 'a' : name[k]);
+		json_t *op = json_pack("{s:s,s:o,s:{s:{s:s},s:o}}", "summary", rt->summary, "parameters",
+		                       path_params(rt->pattern), "responses", "default", "description",
+		                       "Success", "4XX", problem_response("Client error"));
+		if (rt->access == PC_AUTHENTICATED) {
+			json_object_set_new(op, "security",
+			                    json_pack("[{s:[]},{s:[]},{s:[]}]", "session", "bearer", "apiKey"));
+			json_object_set_new(json_object_get(op, "responses"), "401",
+			                    problem_response("Authentication is required"));
+		} else {
+			json_object_set_new(op, "security", json_array());
+		}
+		json_object_set_new(item, method, op);
+	}
+	return json_pack(
+		"{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s,s:s},s:{s:s,s:s},s:{s:s,s:s,s:s}},s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}}}}",
+		"openapi", "3.1.0", "info", "title", "portcullis", "version", PC_VERSION, "description",
+		"Authentication gateway API. Errors are application/problem+json (RFC 9457).", "paths",
+		paths, "components", "securitySchemes", "session", "type", "apiKey", "in", "cookie", "name",
+		"__Host-portcullis_session", "bearer", "type", "http", "scheme", "bearer", "apiKey", "type",
+		"apiKey", "in", "header", "name", "X-API-Key", "schemas", "Problem", "type", "object",
+		"properties", "type", "type", "string", "title", "type", "string", "status", "type",
+		"integer", "detail", "type", "string");
+}
+
+void pc_api_openapi(struct pc_req *r)
+{
+	json_t *doc = build();
+	if (doc == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond_json(r, 200, doc);
+}
