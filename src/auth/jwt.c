@@ -1,0 +1,305 @@
+/*
+ * jwt.c — see jwt.h.
+ *
+ * HS256 uses the multi-part HMAC API with the key's real length: the
+ * one-shot crypto_auth_hmacsha256() takes exactly 32 bytes and silently
+ * computes something else for RFC 7515's 64-byte key (shared/vectors/jws.md).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "auth/jwt.h"
+#include "core/b64url.h"
+
+#define HS256_SIG 32
+#define EDDSA_SIG 64
+#define MAX_HEADER 1024
+#define MAX_DATE 253402300799LL /* 9999-12-31T23:59:59Z */
+
+static const char *const alg_names[] = {"HS256", "EdDSA"};
+
+const char *pc_jwt_status_name(enum pc_jwt_status st)
+{
+	static const char *const names[] = {"ok", "malformed", "bad_alg", "unknown_kid",
+	                                    "bad_signature", "bad_claims", "expired",
+	                                    "not_yet_valid"};
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] : "unknown";
+}
+
+static void hs256(uint8_t out[HS256_SIG], const struct pc_jws_key *k, const char *in, size_t len)
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, k->secret, k->secret_len);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)in, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* The header: a JSON object with exactly our members. Chooses the key. */
+static enum pc_jwt_status check_header(const struct pc_jws_keyring *ring, const uint8_t *hdr,
+                                       size_t len, const struct pc_jws_key **key)
+{
+	json_error_t jerr;
+	json_t *h = json_loadb((const char *)hdr, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (h == NULL || !json_is_object(h)) {
+		json_decref(h);
+		return PC_JWT_MALFORMED;
+	}
+	enum pc_jwt_status st = PC_JWT_OK;
+	const char *name;
+	json_t *v;
+	const char *kid = NULL;
+	bool have_alg = false;
+	json_object_foreach(h, name, v) {
+		if (strcmp(name, "alg") == 0) {
+			/* exact, case-sensitive: "none", "None", "HS512", ... all differ */
+			if (!json_is_string(v) || strcmp(json_string_value(v), alg_names[ring->alg]) != 0) {
+				st = PC_JWT_BAD_ALG;
+				break;
+			}
+			have_alg = true;
+		} else if (strcmp(name, "typ") == 0) {
+			const char *t = json_is_string(v) ? json_string_value(v) : "";
+			if (strcasecmp(t, "JWT") != 0 && strcasecmp(t, "at+jwt") != 0 &&
+			    strcasecmp(t, "application/at+jwt") != 0) {
+				st = PC_JWT_MALFORMED;
+				break;
+			}
+		} else if (strcmp(name, "kid") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > PC_JWT_KID_MAX) {
+				st = PC_JWT_UNKNOWN_KID;
+				break;
+			}
+			kid = json_string_value(v);
+		} else {
+			/* crit, jku, jwk, x5u, x5c, b64, zip, enc, cty and anything
+			 * else: we never act on them, so we do not accept them. */
+			st = PC_JWT_MALFORMED;
+			break;
+		}
+	}
+	if (st == PC_JWT_OK && !have_alg)
+		st = PC_JWT_BAD_ALG;
+	if (st == PC_JWT_OK) {
+		*key = NULL;
+		if (kid == NULL) {
+			/* no kid: only unambiguous while a single key is live */
+			if (ring->n_keys == 1)
+				*key = &ring->keys[0];
+		} else {
+			for (size_t i = 0; i < ring->n_keys; i++)
+				if (strcmp(ring->keys[i].kid, kid) == 0)
+					*key = &ring->keys[i];
+		}
+		if (*key == NULL)
+			st = PC_JWT_UNKNOWN_KID;
+	}
+	json_decref(h);
+	return st;
+}
+
+enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
+                                 uint8_t *payload, size_t cap, size_t *payload_len)
+{
+	if (len == 0 || len > PC_JWT_MAX_BYTES)
+		return PC_JWT_MALFORMED;
+	const char *d1 = memchr(token, '.', len);
+	if (d1 == NULL)
+		return PC_JWT_MALFORMED;
+	const char *d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token));
+	if (d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL)
+		return PC_JWT_MALFORMED; /* two segments, or JWE's five */
+	size_t hlen = (size_t)(d1 - token);
+	size_t plen = (size_t)(d2 - d1 - 1);
+	size_t slen = len - (size_t)(d2 + 1 - token);
+
+	uint8_t hdr[MAX_HEADER];
+	size_t hn = 0;
+	if (hlen == 0 || pc_b64url_decode(hdr, sizeof(hdr), &hn, token, hlen) != 0)
+		return PC_JWT_MALFORMED;
+	const struct pc_jws_key *key = NULL;
+	enum pc_jwt_status st = check_header(ring, hdr, hn, &key);
+	if (st != PC_JWT_OK)
+		return st;
+
+	uint8_t sig[EDDSA_SIG];
+	size_t sn = 0;
+	size_t want = ring->alg == PC_JWS_HS256 ? HS256_SIG : EDDSA_SIG;
+	if (pc_b64url_decode(sig, sizeof(sig), &sn, d2 + 1, slen) != 0 || sn != want)
+		return PC_JWT_BAD_SIGNATURE;
+	size_t signed_len = (size_t)(d2 - token);
+	if (ring->alg == PC_JWS_HS256) {
+		uint8_t mac[HS256_SIG];
+		hs256(mac, key, token, signed_len);
+		int bad = sodium_memcmp(mac, sig, HS256_SIG);
+		sodium_memzero(mac, sizeof(mac));
+		if (bad != 0)
+			return PC_JWT_BAD_SIGNATURE;
+	} else if (crypto_sign_verify_detached(sig, (const uint8_t *)token, signed_len,
+	                                       key->public_key) != 0) {
+		return PC_JWT_BAD_SIGNATURE;
+	}
+	if (pc_b64url_decode(payload, cap, payload_len, d1 + 1, plen) != 0)
+		return PC_JWT_MALFORMED;
+	return PC_JWT_OK;
+}
+
+int pc_jws_sign(const struct pc_jws_keyring *ring, const char *header_json,
+                const uint8_t *payload, size_t payload_len, char *out, size_t cap)
+{
+	if (ring->n_keys == 0 || !ring->keys[0].can_sign)
+		return -1;
+	const struct pc_jws_key *k = &ring->keys[0];
+	size_t hl = strlen(header_json);
+	size_t need = sodium_base64_ENCODED_LEN(hl, sodium_base64_VARIANT_URLSAFE_NO_PADDING) +
+	              sodium_base64_ENCODED_LEN(payload_len, sodium_base64_VARIANT_URLSAFE_NO_PADDING) +
+	              sodium_base64_ENCODED_LEN(EDDSA_SIG, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 2;
+	if (need > cap)
+		return -1;
+	pc_b64url_encode(out, cap, (const uint8_t *)header_json, hl);
+	size_t n = strlen(out);
+	out[n++] = '.';
+	pc_b64url_encode(out + n, cap - n, payload, payload_len);
+	n += strlen(out + n);
+	uint8_t sig[EDDSA_SIG];
+	size_t sl;
+	if (ring->alg == PC_JWS_HS256) {
+		hs256(sig, k, out, n);
+		sl = HS256_SIG;
+	} else {
+		crypto_sign_detached(sig, NULL, (const uint8_t *)out, n, k->secret);
+		sl = EDDSA_SIG;
+	}
+	out[n++] = '.';
+	pc_b64url_encode(out + n, cap - n, sig, sl);
+	sodium_memzero(sig, sizeof(sig));
+	return 0;
+}
+
+/* An integer NumericDate in (0, year 9999]; floats and strings refused. */
+static bool date_of(json_t *claims, const char *name, bool required, int64_t *out)
+{
+	json_t *v = json_object_get(claims, name);
+	*out = 0;
+	if (v == NULL)
+		return !required;
+	if (!json_is_integer(v))
+		return false;
+	json_int_t x = json_integer_value(v);
+	if (x <= 0 || x > MAX_DATE)
+		return false;
+	*out = (int64_t)x;
+	return true;
+}
+
+static bool string_of(json_t *claims, const char *name, bool required, char *out, size_t cap,
+                      size_t min)
+{
+	json_t *v = json_object_get(claims, name);
+	out[0] = '\0';
+	if (v == NULL)
+		return !required;
+	if (!json_is_string(v))
+		return false;
+	size_t n = json_string_length(v);
+	if (n < min || n >= cap || memchr(json_string_value(v), '\0', n) != NULL)
+		return false;
+	memcpy(out, json_string_value(v), n + 1);
+	return true;
+}
+
+static bool audience_ok(json_t *claims, const char *aud)
+{
+	json_t *v = json_object_get(claims, "aud");
+	if (json_is_string(v))
+		return strcmp(json_string_value(v), aud) == 0;
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return false;
+	size_t i;
+	json_t *e;
+	bool found = false;
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e))
+			return false;
+		if (strcmp(json_string_value(e), aud) == 0)
+			found = true;
+	}
+	return found;
+}
+
+enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                                 const char *token, size_t len, int64_t now,
+                                 struct pc_jwt_claims *out)
+{
+	uint8_t payload[PC_JWT_MAX_BYTES];
+	size_t pn = 0;
+	enum pc_jwt_status st = pc_jws_verify(ring, token, len, payload, sizeof(payload), &pn);
+	if (st != PC_JWT_OK)
+		return st;
+	json_error_t jerr;
+	json_t *c = json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, &jerr);
+	if (c == NULL || !json_is_object(c)) {
+		json_decref(c);
+		return PC_JWT_MALFORMED;
+	}
+	st = PC_JWT_BAD_CLAIMS;
+	json_t *iss = json_object_get(c, "iss");
+	if (!date_of(c, "exp", true, &out->exp) || !date_of(c, "nbf", false, &out->nbf) ||
+	    !date_of(c, "iat", false, &out->iat) ||
+	    !string_of(c, "sub", true, out->sub, sizeof(out->sub), 1) ||
+	    !string_of(c, "jti", true, out->jti, sizeof(out->jti), 16) ||
+	    !string_of(c, "sid", false, out->sid, sizeof(out->sid), 1) || !json_is_string(iss) ||
+	    strcmp(json_string_value(iss), pol->issuer) != 0 || !audience_ok(c, pol->audience))
+		goto out;
+	if (out->exp + pol->leeway_s <= now) {
+		st = PC_JWT_EXPIRED;
+		goto out;
+	}
+	if ((out->nbf != 0 && out->nbf > now + pol->leeway_s) ||
+	    (out->iat != 0 && out->iat > now + pol->leeway_s)) {
+		st = PC_JWT_NOT_YET_VALID;
+		goto out;
+	}
+	st = PC_JWT_OK;
+out:
+	json_decref(c);
+	sodium_memzero(payload, pn);
+	return st;
+}
+
+int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                 const char *sub, const char *sid, int64_t now, int64_t lifetime_s,
+                 char *out, size_t cap, char *jti_out)
+{
+	if (ring->n_keys == 0)
+		return -1;
+	uint8_t raw[16];
+	randombytes_buf(raw, sizeof(raw));
+	pc_b64url_encode(jti_out, PC_JWT_JTI_MAX + 1, raw, sizeof(raw));
+	json_t *hdr = ring->keys[0].kid[0] != '\0'
+		? json_pack("{s:s,s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT", "kid",
+		            ring->keys[0].kid)
+		: json_pack("{s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT");
+	json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", pol->issuer, "sub", sub,
+	                           "aud", pol->audience, "exp", (json_int_t)(now + lifetime_s),
+	                           "nbf", (json_int_t)now, "iat", (json_int_t)now, "jti", jti_out);
+	int rc = -1;
+	char *h = NULL, *p = NULL;
+	if (hdr == NULL || claims == NULL)
+		goto out;
+	if (sid != NULL && sid[0] != '\0')
+		json_object_set_new(claims, "sid", json_string(sid));
+	h = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (h != NULL && p != NULL)
+		rc = pc_jws_sign(ring, h, (const uint8_t *)p, strlen(p), out, cap);
+out:
+	free(h);
+	free(p);
+	json_decref(hdr);
+	json_decref(claims);
+	return rc;
+}

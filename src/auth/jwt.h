@@ -1,0 +1,103 @@
+/*
+ * jwt.h — compact JWS access tokens, issued and verified strictly (RFC 8725).
+ *
+ * The accepted algorithm is fixed by our key (HS256 under the JWT subkey, or
+ * EdDSA/Ed25519 with a configured signing key), never read from the token:
+ * a token whose "alg" differs from the key's is refused before anything is
+ * verified. Refused as well: "crit", key-carrying header members (jku, jwk,
+ * x5u, x5c), a "typ" other than JWT or at+jwt, JWE and JSON serialization
+ * (anything but exactly three segments), duplicate JSON members, any
+ * non-canonical base64url, a signature of the wrong length, an unknown kid
+ * (or a missing one while two keys are live), non-integer or absurd dates,
+ * exp in the past, nbf or iat in the future (beyond the leeway), missing
+ * exp/jti/sub, a wrong iss or aud, and tokens over PC_JWT_MAX_BYTES.
+ *
+ * Two layers: pc_jws_* is the signature layer (used by the RFC known-answer
+ * tests, whose payloads are not our claims), pc_jwt_* adds the claims.
+ */
+#ifndef PC_AUTH_JWT_H
+#define PC_AUTH_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#define PC_JWT_MAX_BYTES 8192
+#define PC_JWT_KID_MAX 64
+#define PC_JWT_JTI_MAX 64
+#define PC_JWT_SUB_MAX 64
+#define PC_JWT_MAX_KEYS 2 /* current and previous */
+
+enum pc_jws_alg { PC_JWS_HS256 = 0, PC_JWS_EDDSA = 1 };
+
+struct pc_jws_key {
+	char kid[PC_JWT_KID_MAX + 1]; /* "" : none (only allowed when it is the only key) */
+	uint8_t secret[64];           /* HS256: the HMAC key; EdDSA: the libsodium secret key */
+	size_t secret_len;            /* HS256: 32..64 */
+	uint8_t public_key[crypto_sign_PUBLICKEYBYTES]; /* EdDSA */
+	bool can_sign;                /* false for a verify-only (previous) key */
+};
+
+struct pc_jws_keyring {
+	enum pc_jws_alg alg;
+	struct pc_jws_key keys[PC_JWT_MAX_KEYS];
+	size_t n_keys; /* keys[0] signs */
+};
+
+enum pc_jwt_status {
+	PC_JWT_OK = 0,
+	PC_JWT_MALFORMED,   /* framing, base64url, JSON, header members */
+	PC_JWT_BAD_ALG,     /* alg is not our key's (none included) */
+	PC_JWT_UNKNOWN_KID,
+	PC_JWT_BAD_SIGNATURE,
+	PC_JWT_BAD_CLAIMS,  /* missing or mistyped claims, wrong iss/aud */
+	PC_JWT_EXPIRED,
+	PC_JWT_NOT_YET_VALID,
+};
+
+/* Name for logs and the problem detail. */
+const char *pc_jwt_status_name(enum pc_jwt_status st);
+
+/*
+ * Verifies the signature layer of a compact JWS: header checked as above,
+ * signature under the keyring. On PC_JWT_OK, payload (cap bytes) holds the
+ * decoded payload and *payload_len its length.
+ */
+__attribute__((warn_unused_result))
+enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
+                                 uint8_t *payload, size_t cap, size_t *payload_len);
+
+/* Signs header.payload (both given as JSON text) into out. 0, or -1 when it
+ * does not fit or no key can sign. */
+int pc_jws_sign(const struct pc_jws_keyring *ring, const char *header_json,
+                const uint8_t *payload, size_t payload_len, char *out, size_t cap);
+
+struct pc_jwt_policy {
+	const char *issuer;
+	const char *audience;
+	int64_t leeway_s; /* 0..60 */
+};
+
+struct pc_jwt_claims {
+	char sub[PC_JWT_SUB_MAX + 1];
+	char sid[PC_JWT_SUB_MAX + 1]; /* "" when absent */
+	char jti[PC_JWT_JTI_MAX + 1];
+	int64_t exp, nbf, iat;        /* nbf/iat 0 when absent */
+};
+
+/* Verifies signature and claims at time now. */
+__attribute__((warn_unused_result))
+enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                                 const char *token, size_t len, int64_t now,
+                                 struct pc_jwt_claims *out);
+
+/* Issues an access token with iss, sub, aud, exp = now + lifetime, nbf =
+ * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JWT_JTI_MAX + 1
+ * bytes) and sid (may be NULL). 0 or -1. */
+int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                 const char *sub, const char *sid, int64_t now, int64_t lifetime_s,
+                 char *out, size_t cap, char *jti_out);
+
+#endif
