@@ -94,6 +94,18 @@ enum var_id {
 	V_PASSWORD_MEMLIMIT,
 	V_LOGIN_MAX_FAILURES,
 	V_LOGIN_WINDOW,
+	V_ALLOWED_ORIGINS,
+	V_API_KEYS_CAN_ADMIN,
+	V_AUDIT_LOG,
+	V_AUDIT_FORMAT,
+	V_ISSUER,
+	V_AUDIENCE,
+	V_JWT_ALG,
+	V_JWT_SIGNING_KEY,
+	V_ACCESS_TOKEN_LIFETIME,
+	V_JWT_LEEWAY,
+	V_REFRESH_TOKEN_LIFETIME,
+	V_REFRESH_LIMIT,
 	V__COUNT
 };
 
@@ -104,7 +116,7 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_THREADS] = {"PORTCULLIS_THREADS", "number of CPU cores", "event-loop threads, 1 to 64", false},
 	[V_HEADER_TIMEOUT] = {"PORTCULLIS_HEADER_TIMEOUT", "10s",
 	                      "time allowed to receive a request head, from its first byte; seconds, or a number "
-	                      "with ms, s or m (100ms to 60m)", false},
+	                      "with ms, s or m, from 100ms to 60m", false},
 	[V_BODY_TIMEOUT] = {"PORTCULLIS_BODY_TIMEOUT", "10s",
 	                    "time allowed to receive a request body after its head, and for a client to take a "
 	                    "response; same units as PORTCULLIS_HEADER_TIMEOUT", false},
@@ -142,22 +154,55 @@ const struct pc_config_var pc_config_vars[] = {
 	                     "domain that shares the session cookie with its subdomains, a lowercase DNS name "
 	                     "such as example.com; unset or empty: a host-only __Host- cookie", false},
 	[V_SESSION_LIFETIME] = {"PORTCULLIS_SESSION_LIFETIME", "30d",
-	                        "absolute lifetime of a session; seconds, or a number with s, m, h or d "
-	                        "(60s to 365d)", false},
+	                        "absolute lifetime of a session; seconds, or a number with s, m, h or d, "
+	                        "from 60s to 365d", false},
 	[V_SESSION_IDLE_TIMEOUT] = {"PORTCULLIS_SESSION_IDLE_TIMEOUT", "7d",
 	                            "a session unused this long ends; same units, at most "
 	                            "PORTCULLIS_SESSION_LIFETIME", false},
 	[V_PASSWORD_OPSLIMIT] = {"PORTCULLIS_PASSWORD_OPSLIMIT", "2",
 	                         "Argon2id passes per password hash, 2 (the OWASP minimum) to 20", false},
 	[V_PASSWORD_MEMLIMIT] = {"PORTCULLIS_PASSWORD_MEMLIMIT", "19MiB",
-	                         "Argon2id memory per password hash: bytes, or a number with KiB, MiB or GiB "
-	                         "(19MiB to 4GiB)", false},
+	                         "Argon2id memory per password hash: bytes, or a number with KiB, MiB or GiB, "
+	                         "from 19MiB to 4GiB", false},
 	[V_LOGIN_MAX_FAILURES] = {"PORTCULLIS_LOGIN_MAX_FAILURES", "10",
 	                          "failed logins allowed per account and per client address within "
 	                          "PORTCULLIS_LOGIN_WINDOW, 1 to 1000", false},
 	[V_LOGIN_WINDOW] = {"PORTCULLIS_LOGIN_WINDOW", "15m",
-	                    "period over which failed logins are counted; seconds, or a number with s, m, h or d "
-	                    "(1m to 24h)", false},
+	                    "period over which failed logins are counted; seconds, or a number with s, m, h or d, "
+	                    "from 1m to 24h", false},
+	[V_ALLOWED_ORIGINS] = {"PORTCULLIS_ALLOWED_ORIGINS", NULL,
+	                       "origins besides the service's own allowed to send unsafe requests with the "
+	                       "session cookie: comma-separated scheme://host[:port] (up to 16); unset or empty: "
+	                       "none", false},
+	[V_API_KEYS_CAN_ADMIN] = {"PORTCULLIS_API_KEYS_CAN_ADMIN", "false",
+	                          "whether requests authenticated by an API key may manage users and API keys: "
+	                          "true or false", false},
+	[V_AUDIT_LOG] = {"PORTCULLIS_AUDIT_LOG", "stderr",
+	                 "where audit events are streamed besides the store: stderr, off, or a file path "
+	                 "(opened for appending, created 0600)", false},
+	[V_AUDIT_FORMAT] = {"PORTCULLIS_AUDIT_FORMAT", "json",
+	                    "audit stream format: json (one object per line) or text (AUDIT: ACTION type | ...)",
+	                    false},
+	[V_ISSUER] = {"PORTCULLIS_ISSUER", "portcullis", "the iss claim of access tokens, checked on verify",
+	              false},
+	[V_AUDIENCE] = {"PORTCULLIS_AUDIENCE", "portcullis", "the aud claim of access tokens, checked on verify",
+	                false},
+	[V_JWT_ALG] = {"PORTCULLIS_JWT_ALG", "HS256",
+	               "access token signature: HS256 (HMAC under a key derived from PORTCULLIS_SECRET_KEY) or "
+	               "EdDSA (Ed25519 with PORTCULLIS_JWT_SIGNING_KEY; public keys at /.well-known/jwks.json)",
+	               false},
+	[V_JWT_SIGNING_KEY] = {"PORTCULLIS_JWT_SIGNING_KEY", NULL,
+	                       "Ed25519 seed for PORTCULLIS_JWT_ALG=EdDSA: base64 of 32 random bytes (`portcullis "
+	                       "keygen`); required with EdDSA, refused otherwise", true},
+	[V_ACCESS_TOKEN_LIFETIME] = {"PORTCULLIS_ACCESS_TOKEN_LIFETIME", "15m",
+	                             "lifetime of an access token; seconds, or a number with s, m, h or d, from 1m "
+	                             "to 24h", false},
+	[V_JWT_LEEWAY] = {"PORTCULLIS_JWT_LEEWAY", "30s",
+	                  "clock skew tolerated on exp, nbf and iat; seconds, or with s or m, from 0s to 60s", false},
+	[V_REFRESH_TOKEN_LIFETIME] = {"PORTCULLIS_REFRESH_TOKEN_LIFETIME", "30d",
+	                              "lifetime of a refresh token family; same units, from 1h to 365d", false},
+	[V_REFRESH_LIMIT] = {"PORTCULLIS_REFRESH_LIMIT", "5",
+	                     "refreshes allowed per user per hour, 1 to 1000; past it 429 with Retry-After", false},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -311,54 +356,36 @@ static int get_seconds(int64_t *out, enum var_id id, const char *text, uint64_t 
 
 /* ---- addresses ----------------------------------------------------------- */
 
-/* Splits a comma list: the next item of s starting at *pos. Returns 0 with
- * (item, len), 1 at the end. An empty list has no items. */
-static int next_item(const char *s, size_t *pos, const char **item, size_t *len)
-{
-	if (s[*pos] == '\0')
-		return 1;
-	const char *start = s + *pos;
-	const char *comma = strchr(start, ',');
-	*item = start;
-	*len = comma ? (size_t)(comma - start) : strlen(start);
-	*pos += *len + (comma ? 1 : 0);
-	if (comma && s[*pos] == '\0')
-		*pos = (size_t)-1; /* trailing comma: one more, empty, item */
-	return 0;
-}
-
-/* Iterates next_item, turning a trailing comma into a final empty item. */
+/* Walks a comma-separated list. An empty list has no items; "a,,b" and
+ * "a," have an empty item, which the callers refuse. */
 struct items {
-	const char *s;
-	size_t pos;
-	bool trailing;
+	const char *p;
+	bool done;
 };
 
 static int items_next(struct items *it, const char **item, size_t *len)
 {
-	if (it->trailing) {
-		it->trailing = false;
-		*item = it->s + strlen(it->s);
-		*len = 0;
-		return 0;
-	}
-	if (it->pos == (size_t)-1)
+	if (it->done)
 		return 1;
-	int rc = next_item(it->s, &it->pos, item, len);
-	if (rc == 0 && it->pos == (size_t)-1) {
-		it->trailing = true;
-		it->pos = strlen(it->s);
+	const char *comma = strchr(it->p, ',');
+	*item = it->p;
+	if (comma != NULL) {
+		*len = (size_t)(comma - it->p);
+		it->p = comma + 1;
+	} else {
+		*len = strlen(it->p);
+		it->done = true;
 	}
-	return rc;
+	return 0;
 }
 
 static int parse_listen(struct pc_config *cfg, const char *s, char *err, size_t errlen)
 {
 	const char *name = pc_config_vars[V_LISTEN].name;
-	struct items it = {s, 0, false};
+	struct items it = {s, s[0] == '\0'};
 	const char *item;
 	size_t len, n = 0;
-	uint8_t seen[PC_MAX_LISTEN][18];
+	uint8_t seen[PC_MAX_LISTEN][17]; /* address, then 4 or 6 */
 	while (items_next(&it, &item, &len) == 0) {
 		char buf[80];
 		const char *host, *port;
@@ -399,12 +426,11 @@ static int parse_listen(struct pc_config *cfg, const char *s, char *err, size_t 
 			            name, n + 1, family == AF_INET ? "IPv4" : "IPv6");
 		if (parse_u64(&p, port, strlen(port)) != 0 || p > 65535)
 			return fail(err, errlen, "%s: item %zu has an invalid port (0 to 65535)", name, n + 1);
-		uint8_t key[18] = {0};
+		uint8_t key[17] = {0};
 		memcpy(key, addr, family == AF_INET ? 4 : 16);
 		key[16] = family == AF_INET ? 4 : 6;
-		key[17] = 0;
 		for (size_t j = 0; j < n; j++)
-			if (memcmp(seen[j], key, 17) == 0 && cfg->listen[j].port == p)
+			if (memcmp(seen[j], key, sizeof(key)) == 0 && cfg->listen[j].port == p)
 				return fail(err, errlen, "%s: item %zu repeats item %zu", name, n + 1, j + 1);
 		memcpy(seen[n], key, sizeof(key));
 		inet_ntop(family, addr, cfg->listen[n].host, sizeof(cfg->listen[n].host));
@@ -431,7 +457,7 @@ static bool host_bits_zero(const uint8_t *addr, unsigned bytes, unsigned prefix)
 static int parse_proxies(struct pc_config *cfg, const char *s, char *err, size_t errlen)
 {
 	const char *name = pc_config_vars[V_TRUSTED_PROXIES].name;
-	struct items it = {s, 0, false};
+	struct items it = {s, s[0] == '\0'};
 	const char *item;
 	size_t len, n = 0;
 	while (items_next(&it, &item, &len) == 0) {
@@ -591,11 +617,12 @@ static int check_database_url(const char *s, char *err, size_t errlen)
 /* Words that mark a value someone meant to replace. Matched in the text
  * lowercased with everything but letters and digits removed, so
  * CHANGE_ME, change-me and changeme are all one word. Six characters or
- * more: a random 43-character key contains one of these by chance with
- * probability below 1e-6 (and keygen never prints such a key). */
+ * more, so a random key (43 base64 characters, each letter matching with
+ * probability 1/32) contains one by chance with probability below 1e-7;
+ * keygen draws again in that case, so it never prints one. */
 static const char *const placeholders[] = {
-	"changeme", "secret",  "example",  "placeholder", "replaceme", "password", "default", "insecure",
-	"yourkey",  "keyhere", "xxxxxx",   "foobar",      "qwerty",    "letmein",  "123456",  "abcdef",
+	"changeme", "secret", "example", "placeholder", "replaceme", "password", "default",
+	"insecure", "yourkey", "keyhere", "xxxxxxxx", "letmein", "123456",
 };
 
 static bool looks_like_placeholder(const char *text, size_t len)
@@ -615,6 +642,12 @@ static bool looks_like_placeholder(const char *text, size_t len)
 	sodium_memzero(norm, sizeof(norm));
 	return found;
 }
+
+/* Error wording: no value is quoted, and the fixed text avoids phrases a
+ * malformed value might share (" base64 ", " is not "), so a test that
+ * looks for any 8 characters of the value in the output stays meaningful. */
+#define HOWTO "expected 32 random bytes, base64-encoded, from `portcullis keygen`"
+_Static_assert(PC_SECRET_KEY_BYTES == 32, "HOWTO names the key size");
 
 static bool b64_char(unsigned char c)
 {
@@ -645,8 +678,8 @@ static int decode_key(uint8_t out[PC_SECRET_KEY_BYTES], const char *name, const 
 		goto out;
 	}
 	if (looks_like_placeholder(text, len)) {
-		fail(err, errlen, "%s looks like a placeholder, not a key; generate one with `portcullis keygen`",
-		     name);
+		fail(err, errlen, "%s looks like a value meant to be replaced, not a key; generate one with "
+		     "`portcullis keygen`", name);
 		goto out;
 	}
 	while (n > 0 && text[n - 1] == '=' && pad < 2) {
@@ -656,32 +689,30 @@ static int decode_key(uint8_t out[PC_SECRET_KEY_BYTES], const char *name, const 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
 		if (!b64_char(c)) {
-			fail(err, errlen, "%s is not valid base64 (it must be base64 of %d random bytes, as printed "
-			     "by `portcullis keygen`)", name, PC_SECRET_KEY_BYTES);
+			fail(err, errlen, "%s is malformed (a character outside base64); " HOWTO, name);
 			goto out;
 		}
 		std |= c == '+' || c == '/';
 		url |= c == '-' || c == '_';
 	}
 	if (std && url) {
-		fail(err, errlen, "%s mixes the standard and the URL-safe base64 alphabets", name);
+		fail(err, errlen, "%s is malformed (it mixes the standard and the URL-safe alphabet); " HOWTO, name);
 		goto out;
 	}
 	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0)) {
-		fail(err, errlen, "%s is not valid base64 (wrong length or padding)", name);
+		fail(err, errlen, "%s is malformed (wrong length or padding); " HOWTO, name);
 		goto out;
 	}
 	got = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
 	if (got != PC_SECRET_KEY_BYTES) {
-		fail(err, errlen, "%s must be base64 of exactly %d bytes, it decodes to %zu bytes", name,
-		     PC_SECRET_KEY_BYTES, got);
+		fail(err, errlen, "%s decodes to %zu bytes; " HOWTO, name, got);
 		goto out;
 	}
 	/* n <= 44 here; map onto the URL-safe alphabet for the strict decoder */
 	for (size_t i = 0; i < n; i++)
 		tmp[i] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : text[i];
 	if (pc_b64url_decode(out, PC_SECRET_KEY_BYTES, &got, tmp, n) != 0 || got != PC_SECRET_KEY_BYTES) {
-		fail(err, errlen, "%s is not canonical base64 (the last character carries stray bits)", name);
+		fail(err, errlen, "%s is malformed (stray bits in the last character); " HOWTO, name);
 		goto out;
 	}
 	for (size_t i = 0; i < PC_SECRET_KEY_BYTES; i++) {
@@ -808,11 +839,11 @@ static int load_keys(struct pc_config *cfg, const char *const *vals, const char 
 	bool prev_set = vals[V_SECRET_KEY_PREVIOUS] != NULL || files[V_SECRET_KEY_PREVIOUS] != NULL;
 
 	if (!cur_set) {
+		if (prev_set)
+			return fail(err, errlen, "%s is set but %s is not", prev, cur);
 		if (need_keys)
 			return fail(err, errlen, "%s is not set (nor %s_FILE); generate a key with `portcullis keygen`",
 			            cur, cur);
-		if (prev_set)
-			return fail(err, errlen, "%s is set but %s is not", prev, cur);
 		return 0;
 	}
 	k = sodium_malloc(sizeof(*k));
@@ -841,6 +872,27 @@ static int load_keys(struct pc_config *cfg, const char *const *vals, const char 
 			goto bad;
 		}
 		k->has_previous = true;
+	}
+	{
+		const char *jn = pc_config_vars[V_JWT_SIGNING_KEY].name;
+		rc = load_secret(k->jwt_seed, V_JWT_SIGNING_KEY, vals[V_JWT_SIGNING_KEY], files[V_JWT_SIGNING_KEY],
+		                 err, errlen);
+		if (rc < 0)
+			goto bad;
+		if (rc == 1 && cfg->jwt_alg != PC_CFG_JWT_EDDSA) {
+			fail(err, errlen, "%s is set but PORTCULLIS_JWT_ALG is not EdDSA", jn);
+			goto bad;
+		}
+		if (rc == 0 && cfg->jwt_alg == PC_CFG_JWT_EDDSA && need_keys) {
+			fail(err, errlen, "%s is not set (nor %s_FILE) but PORTCULLIS_JWT_ALG is EdDSA; generate one with "
+			     "`portcullis keygen`", jn, jn);
+			goto bad;
+		}
+		if (rc == 1 && sodium_memcmp(k->jwt_seed, k->current.master, PC_SECRET_KEY_BYTES) == 0) {
+			fail(err, errlen, "%s is the same key as %s; use a separate key", jn, cur);
+			goto bad;
+		}
+		k->has_jwt_seed = rc == 1;
 	}
 	if (sodium_mprotect_readonly(k) != 0) {
 		fail(err, errlen, "cannot protect the memory holding %s", cur);
@@ -936,7 +988,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 	}
 	for (size_t i = 0; i < V__COUNT; i++) {
 		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || i == V_TRUSTED_PROXIES ||
-		    i == V_COOKIE_DOMAIN)
+		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS)
 			continue;
 		return fail(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}
@@ -957,6 +1009,128 @@ static unsigned default_threads(void)
 	if (n < 1)
 		return 1;
 	return n > PC_MAX_THREADS ? PC_MAX_THREADS : (unsigned)n;
+}
+
+static int get_bool(bool *out, enum var_id id, const char *t, char *err, size_t errlen)
+{
+	if (strcmp(t, "true") == 0)
+		*out = true;
+	else if (strcmp(t, "false") == 0)
+		*out = false;
+	else
+		return fail(err, errlen, "%s must be true or false", pc_config_vars[id].name);
+	return 0;
+}
+
+/* scheme://host[:port], http or https, lowercase host of DNS characters or
+ * an [IPv6] literal, no path, no trailing slash: compared byte for byte
+ * with the Origin header. */
+static bool origin_valid(const char *s, size_t n)
+{
+	size_t i;
+	if (n > 7 && memcmp(s, "http://", 7) == 0)
+		i = 7;
+	else if (n > 8 && memcmp(s, "https://", 8) == 0)
+		i = 8;
+	else
+		return false;
+	size_t host = i;
+	if (i < n && s[i] == '[') {
+		while (i < n && s[i] != ']')
+			if (!(strchr("0123456789abcdef:.", s[i++]) || s[i - 1] == '['))
+				return false;
+		if (i >= n)
+			return false;
+		i++;
+	} else {
+		while (i < n && (s[i] == '-' || s[i] == '.' || (s[i] >= 'a' && s[i] <= 'z') ||
+		                 (s[i] >= '0' && s[i] <= '9')))
+			i++;
+	}
+	if (i == host)
+		return false;
+	if (i < n && s[i] == ':') {
+		size_t d = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d || i - d > 5)
+			return false;
+	}
+	return i == n;
+}
+
+static int parse_origins(struct pc_config *cfg, const char *s, char *err, size_t errlen)
+{
+	const char *name = pc_config_vars[V_ALLOWED_ORIGINS].name;
+	struct items it = {s, s[0] == '\0'};
+	const char *item;
+	size_t len;
+	while (items_next(&it, &item, &len) == 0) {
+		if (len == 0)
+			return fail(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
+		if (cfg->n_allowed_origins == PC_MAX_ALLOWED_ORIGINS)
+			return fail(err, errlen, "%s has more than %d origins", name, PC_MAX_ALLOWED_ORIGINS);
+		if (len >= sizeof(cfg->allowed_origins[0]) || !origin_valid(item, len))
+			return fail(err, errlen, "%s item %zu is not an origin like https://app.example.com (lowercase, "
+			            "no path)", name, cfg->n_allowed_origins + 1);
+		memcpy(cfg->allowed_origins[cfg->n_allowed_origins], item, len);
+		cfg->allowed_origins[cfg->n_allowed_origins][len] = '\0';
+		cfg->n_allowed_origins++;
+	}
+	return 0;
+}
+
+static int get_text(char *out, size_t cap, enum var_id id, const char *t, char *err, size_t errlen)
+{
+	size_t n = strlen(t);
+	if (n >= cap)
+		return fail(err, errlen, "%s is longer than %zu bytes", pc_config_vars[id].name, cap - 1);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+			return fail(err, errlen, "%s contains a control character", pc_config_vars[id].name);
+	memcpy(out, t, n + 1);
+	return 0;
+}
+
+/* The settings of the features above the HTTP layer. */
+static int load_feature_values(struct pc_config *cfg, const char *const *vals, char *err, size_t errlen)
+{
+	uint64_t v;
+	const char *t;
+	if (parse_origins(cfg, text_of(vals, V_ALLOWED_ORIGINS), err, errlen) != 0 ||
+	    get_bool(&cfg->api_keys_can_admin, V_API_KEYS_CAN_ADMIN, text_of(vals, V_API_KEYS_CAN_ADMIN), err,
+	             errlen) != 0 ||
+	    get_text(cfg->audit_log, sizeof(cfg->audit_log), V_AUDIT_LOG, text_of(vals, V_AUDIT_LOG), err,
+	             errlen) != 0 ||
+	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
+	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
+		return -1;
+	t = text_of(vals, V_AUDIT_FORMAT);
+	if (strcmp(t, "json") == 0)
+		cfg->audit_format = PC_AUDIT_JSON;
+	else if (strcmp(t, "text") == 0)
+		cfg->audit_format = PC_AUDIT_TEXT;
+	else
+		return fail(err, errlen, "%s must be json or text", pc_config_vars[V_AUDIT_FORMAT].name);
+	t = text_of(vals, V_JWT_ALG);
+	if (strcmp(t, "HS256") == 0)
+		cfg->jwt_alg = PC_CFG_JWT_HS256;
+	else if (strcmp(t, "EdDSA") == 0)
+		cfg->jwt_alg = PC_CFG_JWT_EDDSA;
+	else
+		return fail(err, errlen, "%s must be HS256 or EdDSA", pc_config_vars[V_JWT_ALG].name);
+	if (get_seconds(&cfg->access_token_lifetime_s, V_ACCESS_TOKEN_LIFETIME,
+	                text_of(vals, V_ACCESS_TOKEN_LIFETIME), 60, 86400, err, errlen) != 0 ||
+	    get_seconds(&cfg->jwt_leeway_s, V_JWT_LEEWAY, text_of(vals, V_JWT_LEEWAY), 0, 60, err, errlen) != 0 ||
+	    get_seconds(&cfg->refresh_token_lifetime_s, V_REFRESH_TOKEN_LIFETIME,
+	                text_of(vals, V_REFRESH_TOKEN_LIFETIME), 3600, 365 * 86400, err, errlen) != 0 ||
+	    get_uint(&v, V_REFRESH_LIMIT, text_of(vals, V_REFRESH_LIMIT), 1, 1000, err, errlen) != 0)
+		return -1;
+	cfg->refresh_limit = (unsigned)v;
+	if (cfg->refresh_token_lifetime_s <= cfg->access_token_lifetime_s)
+		return fail(err, errlen, "%s must be longer than %s", pc_config_vars[V_REFRESH_TOKEN_LIFETIME].name,
+		            pc_config_vars[V_ACCESS_TOKEN_LIFETIME].name);
+	return 0;
 }
 
 static int load_values(struct pc_config *cfg, const char *const *vals, char *err, size_t errlen)
@@ -1039,9 +1213,13 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	    get_seconds(&cfg->session_idle_s, V_SESSION_IDLE_TIMEOUT, text_of(vals, V_SESSION_IDLE_TIMEOUT),
 	                SESSION_S_MIN, SESSION_S_MAX, err, errlen) != 0)
 		return -1;
-	if (cfg->session_idle_s > cfg->session_lifetime_s)
-		return fail(err, errlen, "%s is longer than %s", pc_config_vars[V_SESSION_IDLE_TIMEOUT].name,
-		            pc_config_vars[V_SESSION_LIFETIME].name);
+	if (cfg->session_idle_s > cfg->session_lifetime_s) {
+		/* as above: the default follows a shorter lifetime */
+		if (vals[V_SESSION_IDLE_TIMEOUT] != NULL)
+			return fail(err, errlen, "%s is longer than %s", pc_config_vars[V_SESSION_IDLE_TIMEOUT].name,
+			            pc_config_vars[V_SESSION_LIFETIME].name);
+		cfg->session_idle_s = cfg->session_lifetime_s;
+	}
 
 	if (get_uint(&v, V_PASSWORD_OPSLIMIT, text_of(vals, V_PASSWORD_OPSLIMIT), OPSLIMIT_MIN, OPSLIMIT_MAX, err,
 	             errlen) != 0)
@@ -1060,7 +1238,7 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	if (get_seconds(&cfg->login_window_s, V_LOGIN_WINDOW, text_of(vals, V_LOGIN_WINDOW), LOGIN_WINDOW_S_MIN,
 	                LOGIN_WINDOW_S_MAX, err, errlen) != 0)
 		return -1;
-	return 0;
+	return load_feature_values(cfg, vals, err, errlen);
 }
 
 int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys, char *err, size_t errlen)
@@ -1095,13 +1273,14 @@ static void print_var(FILE *out, enum var_id id, const char *value)
 
 void pc_config_print(const struct pc_config *cfg, FILE *out)
 {
-	char b[1100];
+	char b[2048]; /* 32 proxies of at most 50 bytes each */
 	size_t off = 0;
 	b[0] = '\0';
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		const struct pc_listen *l = &cfg->listen[i];
-		const char *fmt = strchr(l->host, ':') ? "%s[%s]:%u" : "%s%s:%u";
-		off += (size_t)snprintf(b + off, sizeof(b) - off, fmt, i ? "," : "", l->host, (unsigned)l->port);
+		bool v6 = strchr(l->host, ':') != NULL;
+		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s%s%s:%u", i ? "," : "", v6 ? "[" : "", l->host,
+		                        v6 ? "]" : "", (unsigned)l->port);
 	}
 	print_var(out, V_LISTEN, b);
 	fprintf(out, "%s=%u\n", pc_config_vars[V_THREADS].name, cfg->threads);
@@ -1143,6 +1322,26 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	fprintf(out, "%s=%u\n", pc_config_vars[V_LOGIN_MAX_FAILURES].name, cfg->login_max_failures);
 	format_quantity(b, sizeof(b), (uint64_t)cfg->login_window_s, units_s);
 	print_var(out, V_LOGIN_WINDOW, b);
+	off = 0;
+	b[0] = '\0';
+	for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s", i ? "," : "", cfg->allowed_origins[i]);
+	print_var(out, V_ALLOWED_ORIGINS, b);
+	print_var(out, V_API_KEYS_CAN_ADMIN, cfg->api_keys_can_admin ? "true" : "false");
+	print_var(out, V_AUDIT_LOG, cfg->audit_log);
+	print_var(out, V_AUDIT_FORMAT, cfg->audit_format == PC_AUDIT_TEXT ? "text" : "json");
+	print_var(out, V_ISSUER, cfg->issuer);
+	print_var(out, V_AUDIENCE, cfg->audience);
+	print_var(out, V_JWT_ALG, cfg->jwt_alg == PC_CFG_JWT_EDDSA ? "EdDSA" : "HS256");
+	snprintf(b, sizeof(b), "(set, %d bytes)", PC_SECRET_KEY_BYTES);
+	print_var(out, V_JWT_SIGNING_KEY, cfg->keys && cfg->keys->has_jwt_seed ? b : "(not set)");
+	format_quantity(b, sizeof(b), (uint64_t)cfg->access_token_lifetime_s, units_s);
+	print_var(out, V_ACCESS_TOKEN_LIFETIME, b);
+	format_quantity(b, sizeof(b), (uint64_t)cfg->jwt_leeway_s, units_s);
+	print_var(out, V_JWT_LEEWAY, b);
+	format_quantity(b, sizeof(b), (uint64_t)cfg->refresh_token_lifetime_s, units_s);
+	print_var(out, V_REFRESH_TOKEN_LIFETIME, b);
+	fprintf(out, "%s=%u\n", pc_config_vars[V_REFRESH_LIMIT].name, cfg->refresh_limit);
 }
 
 int pc_config_keygen(FILE *out)

@@ -51,6 +51,9 @@ struct pc_keys {
 	struct pc_keyset current;
 	struct pc_keyset previous;
 	bool has_previous;
+	/* PORTCULLIS_JWT_SIGNING_KEY: the Ed25519 seed when PORTCULLIS_JWT_ALG=EdDSA */
+	uint8_t jwt_seed[PC_SECRET_KEY_BYTES];
+	bool has_jwt_seed;
 };
 
 struct pc_listen {
@@ -65,6 +68,8 @@ struct pc_cidr {
 };
 
 enum pc_xss_mode { PC_XSS_OFF = 0, PC_XSS_BLOCK = 1 };
+enum pc_jwt_alg_cfg { PC_CFG_JWT_HS256 = 0, PC_CFG_JWT_EDDSA = 1 };
+enum pc_audit_format { PC_AUDIT_JSON = 0, PC_AUDIT_TEXT = 1 };
 
 struct pc_config {
 	struct pc_listen listen[PC_MAX_LISTEN];
@@ -96,6 +101,22 @@ struct pc_config {
 	/* CSRF: origins (besides the service's own) allowed on unsafe requests */
 	char allowed_origins[PC_MAX_ALLOWED_ORIGINS][256];
 	size_t n_allowed_origins;
+
+	/* API keys */
+	bool api_keys_can_admin;           /* keys may manage users and keys */
+
+	/* audit stream: "stderr", "off" or a file path */
+	char audit_log[1024];
+	enum pc_audit_format audit_format;
+
+	/* tokens */
+	char issuer[256];
+	char audience[256];
+	enum pc_jwt_alg_cfg jwt_alg;
+	int64_t access_token_lifetime_s;   /* default 15 minutes */
+	int64_t jwt_leeway_s;              /* 0..60, default 30 */
+	int64_t refresh_token_lifetime_s;  /* default 30 days */
+	unsigned refresh_limit;            /* refreshes per user per hour, default 5 */
 };
 
 /*
