@@ -36,4 +36,17 @@ void pc_api_users_delete(struct pc_req *r);
 void pc_api_users_password(struct pc_req *r);
 void pc_api_users_reset_issue(struct pc_req *r);
 
+void pc_api_keys_list(struct pc_req *r);
+void pc_api_keys_create(struct pc_req *r);
+void pc_api_keys_get(struct pc_req *r);
+void pc_api_keys_rename(struct pc_req *r);
+void pc_api_keys_delete(struct pc_req *r);
+
+void pc_api_token(struct pc_req *r);
+void pc_api_refresh(struct pc_req *r);
+void pc_api_revoke(struct pc_req *r);
+void pc_api_jwks(struct pc_req *r);
+
+void pc_api_audit_list(struct pc_req *r);
+
 #endif

@@ -23,7 +23,7 @@ static const struct pc_field credential_fields[] = {
 };
 
 /* Validated email + password from the body, or -1 after answering. */
-static int credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1],
+int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1],
                                   const char **password, size_t *password_len, bool policy)
 {
 	struct pc_input in;
@@ -151,7 +151,7 @@ void pc_api_setup_post(struct pc_req *r)
 	if (st == NULL)
 		return;
 	const char *pw;
-	if (credentials_or_respond(r, st->email, &pw, &st->password_len, true) != 0)
+	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, true) != 0)
 		return;
 	st->password = (char *)pw;
 	pc_api_defer(r, setup_work, setup_done, st);
@@ -163,7 +163,6 @@ struct login_state {
 	char email[PC_EMAIL_MAX + 1];
 	char *password;
 	size_t password_len;
-	bool ok;
 	enum pc_err err;
 	struct pc_user user;
 	struct pc_session sess;
@@ -171,39 +170,59 @@ struct login_state {
 	struct pc_principal actor;
 };
 
-static void login_work(struct pc_req *r, void *data)
+enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const char *pw, size_t len,
+                                  struct pc_user *user)
 {
-	struct login_state *st = data;
 	struct pc_auth *a = pc_auth_of(r);
-	st->ok = false;
-	st->err = pc_store_user_get_by_email(a->store, st->email, &st->user);
-	if (st->err == PC_ERR_NOT_FOUND) {
-		pc_password_dummy_verify(st->password, st->password_len);
-	} else if (st->err == PC_OK) {
-		st->ok = pc_password_verify(st->user.password_hash, st->password, st->password_len) == 0;
-	}
-	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND)
-		return;
-	if (!st->ok) {
+	bool ok = false;
+	enum pc_err err = pc_store_user_get_by_email(a->store, email, user);
+	if (err == PC_ERR_NOT_FOUND)
+		pc_password_dummy_verify(pw, len);
+	else if (err == PC_OK)
+		ok = pc_password_verify(user->password_hash, pw, len) == 0;
+	else
+		return err;
+	if (!ok) {
 		struct pc_audit_event ev;
-		pc_audit_event_init(&ev, r->actor, "auth.login_failed", "user",
-		                    st->err == PC_OK ? st->user.id : "");
-		json_t *d = json_pack("{s:s}", "email", st->email);
+		pc_audit_event_init(&ev, r->actor, "auth.login_failed", "user", err == PC_OK ? user->id : "");
+		json_t *d = json_pack("{s:s}", "email", email);
 		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
 		if (ds != NULL && strlen(ds) < sizeof(ev.details))
 			snprintf(ev.details, sizeof(ev.details), "%s", ds);
 		free(ds);
 		json_decref(d);
 		(void)pc_store_audit_append(a->store, r->actor, &ev);
-		st->err = PC_ERR_NOT_FOUND;
-		return;
+		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		return PC_ERR_NOT_FOUND;
 	}
-	if (pc_password_needs_rehash(st->user.password_hash, &a->cost)) {
+	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
 		char h[PC_PWHASH_MAX];
-		if (pc_password_hash(h, st->password, st->password_len, &a->cost) == 0)
-			(void)pc_store_user_rehash(a->store, st->user.id, h);
+		if (pc_password_hash(h, pw, len, &a->cost) == 0)
+			(void)pc_store_user_rehash(a->store, user->id, h);
 		sodium_memzero(h, sizeof(h));
 	}
+	sodium_memzero(user->password_hash, sizeof(user->password_hash));
+	return PC_OK;
+}
+
+void pc_api_login_failed(struct pc_req *r, const char *email)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	int64_t ra1 = 0, ra2 = 0;
+	(void)pc_ratelimit_hit(a->kv, &a->login_account, email, &ra1);
+	(void)pc_ratelimit_hit(a->kv, &a->login_addr, r->actor->client_addr, &ra2);
+	pc_metrics_auth_failure(PC_AUTHF_BAD_CREDENTIALS);
+	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+	pc_respond_problem(r, 401, "Invalid email or password.");
+}
+
+static void login_work(struct pc_req *r, void *data)
+{
+	struct login_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user);
+	if (st->err != PC_OK)
+		return;
 	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
 	pc_principal_for_session(&st->actor, r, st->user.id, st->user.email, st->sess.id, r->now);
 	struct pc_audit_event ev;
@@ -217,12 +236,7 @@ static void login_done(struct pc_req *r, void *data)
 	struct pc_auth *a = pc_auth_of(r);
 	sodium_memzero(st->password, st->password_len);
 	if (st->err == PC_ERR_NOT_FOUND) {
-		int64_t ra1 = 0, ra2 = 0;
-		(void)pc_ratelimit_hit(a->kv, &a->login_account, st->email, &ra1);
-		(void)pc_ratelimit_hit(a->kv, &a->login_addr, r->actor->client_addr, &ra2);
-		pc_metrics_auth_failure(PC_AUTHF_BAD_CREDENTIALS);
-		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-		pc_respond_problem(r, 401, "Invalid email or password.");
+		pc_api_login_failed(r, st->email);
 		return;
 	}
 	if (st->err != PC_OK) {
@@ -262,7 +276,7 @@ void pc_api_login(struct pc_req *r)
 	if (st == NULL)
 		return;
 	const char *pw;
-	if (credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
+	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
 		return;
 	st->password = (char *)pw;
 	if (pc_api_throttle_or_respond(r, &a->login_account, st->email) != 0 ||
@@ -283,9 +297,18 @@ static void logout_work(struct pc_req *r, void *data)
 {
 	struct logout_state *st = data;
 	struct pc_audit_event ev;
+	if (r->principal->method == PC_AUTH_JWT) {
+		pc_audit_event_init(&ev, r->principal, "auth.logout", "access_token", "");
+		snprintf(ev.details, sizeof(ev.details), "{\"jti\":\"%s\"}", r->principal->token_jti);
+		st->err = pc_api_revoke_tokens(r, &ev, r->principal->token_jti, r->principal->token_exp, NULL,
+		                               NULL, NULL);
+		return;
+	}
 	pc_audit_event_init(&ev, r->principal, "auth.logout", "session", r->principal->session_id);
 	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
 	                                  r->principal->user_id, r->principal->session_id);
+	if (st->err == PC_OK)
+		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, r->principal->session_id, NULL);
 }
 
 static void logout_done(struct pc_req *r, void *data)
@@ -295,13 +318,15 @@ static void logout_done(struct pc_req *r, void *data)
 		pc_api_store_error(r, st->err, NULL, NULL);
 		return;
 	}
-	pc_api_clear_session_cookie(r);
+	if (r->principal->method == PC_AUTH_SESSION)
+		pc_api_clear_session_cookie(r);
 	pc_respond_empty(r, 204);
 }
 
 void pc_api_logout(struct pc_req *r)
 {
-	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {
+	if (r->principal == NULL ||
+	    (r->principal->method != PC_AUTH_SESSION && r->principal->method != PC_AUTH_JWT)) {
 		/* nothing to end: logging out is idempotent */
 		pc_api_clear_session_cookie(r);
 		pc_respond_empty(r, 204);

@@ -2,10 +2,13 @@
 #include "api/common.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "auth/csrf.h"
+#include "auth/revocation.h"
+#include "core/log.h"
 #include "config/config.h"
 #include "obs/metrics.h"
 
@@ -26,6 +29,40 @@ void pc_api_store_error(struct pc_req *r, enum pc_err e, const char *not_found, 
 		pc_respond_problem(r, 500, NULL);
 		return;
 	}
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int pc_api_time_parse(int64_t *out, const char *s, size_t len)
+{
+	/* exactly YYYY-MM-DDTHH:MM:SSZ, UTC */
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	if (len != sizeof(shape) - 1)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return -1;
+	}
+#define N2(i) ((unsigned)(s[i] - '0') * 10 + (unsigned)(s[(i) + 1] - '0'))
+	unsigned y = N2(0) * 100 + N2(2), mo = N2(5), d = N2(8), h = N2(11), mi = N2(14), se = N2(17);
+#undef N2
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    h > 23 || mi > 59 || se > 59)
+		return -1;
+	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	return 0;
 }
 
 void pc_api_time(char out[32], int64_t t)
@@ -131,4 +168,19 @@ void pc_api_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data
 		pc_resp_header(r, "Retry-After", "1");
 		pc_respond_problem(r, 503, "The server is overloaded.");
 	}
+}
+
+enum pc_err pc_api_revoke_tokens(struct pc_req *r, struct pc_audit_event *ev, const char *jti,
+                                 int64_t jti_exp, const char *family, const char *session,
+                                 const char *user)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	struct pc_revoked *list = NULL;
+	size_t n = 0;
+	enum pc_err e = pc_store_tokens_revoke(a->store, r->actor, ev, jti, jti_exp, family, session, user,
+	                                       r->now, &list, &n);
+	if (e == PC_OK && pc_revocation_add(a, list, n, r->now) != PC_OK)
+		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
+	free(list);
+	return e;
 }

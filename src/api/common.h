@@ -19,6 +19,8 @@ void pc_api_store_error(struct pc_req *r, enum pc_err e, const char *not_found,
 /* "2026-11-23T04:40:34Z" */
 void pc_api_time(char out[32], int64_t t);
 json_t *pc_api_time_json(int64_t t);
+/* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, valid date). 0 or -1. */
+int pc_api_time_parse(int64_t *out, const char *s, size_t len);
 
 json_t *pc_api_user_json(const struct pc_user *u);
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
@@ -42,6 +44,27 @@ void pc_api_clear_session_cookie(struct pc_req *r);
 /* 0 when subject is under the limit; otherwise answers 429 with
  * Retry-After and returns -1. */
 int pc_api_throttle_or_respond(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject);
+
+/* Validated email + password from the body, or -1 after answering.
+ * check_policy: whether the password must meet the policy (new passwords). */
+int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], const char **pw,
+                                  size_t *pw_len, bool check_policy);
+/* On the worker pool: looks the user up and checks the password (an
+ * unknown email still pays for one hash), writes "auth.login_failed" on
+ * failure, upgrades a weak hash on success; user->password_hash is wiped.
+ * PC_OK, PC_ERR_NOT_FOUND (bad credentials) or a store error. */
+enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const char *pw, size_t len,
+                                  struct pc_user *user);
+/* On the loop: counts a failed login (account and address) and answers the
+ * one generic 401. */
+void pc_api_login_failed(struct pc_req *r, const char *email);
+
+/* On the worker pool: revokes tokens in the store (pc_store_tokens_revoke,
+ * one selector non-NULL; ev may be NULL) and adds the revoked jtis to the
+ * in-memory list at once. */
+enum pc_err pc_api_revoke_tokens(struct pc_req *r, struct pc_audit_event *ev, const char *jti,
+                                 int64_t jti_exp, const char *family, const char *session,
+                                 const char *user);
 
 /* Whether a path parameter has the shape of our ids (32 lowercase hex). */
 bool pc_api_id_valid(struct pc_str id);

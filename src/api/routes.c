@@ -6,9 +6,11 @@
  * parameterised ones that could match the same path.
  */
 #include "api/api.h"
+#include "auth/auth.h"
 
 #define PUB PC_PUBLIC
 #define AUTH PC_AUTHENTICATED
+#define ADMIN PC_ROUTE_ADMIN
 
 struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/health", pc_api_health, PUB, "Liveness: the server answers.", PC_ROUTE_NO_CSRF, 0},
@@ -24,17 +26,30 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0},
 	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: 200 even if unknown).", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions (?all=true: the current one too).", 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/sessions/{id}", pc_api_sessions_delete, AUTH, "End one of your sessions.", 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", 0, 0},
+	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0},
+	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", ADMIN, 0},
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", ADMIN, 0},
+	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", ADMIN, 0},
+
+	{PC_METHOD_GET, "/api/v1/api-keys", pc_api_keys_list, AUTH, "List every API key (shared resources).", ADMIN, 0},
+	{PC_METHOD_POST, "/api/v1/api-keys", pc_api_keys_create, AUTH, "Create an API key; the secret is shown in this answer only.", ADMIN, 0},
+	{PC_METHOD_GET, "/api/v1/api-keys/{id}", pc_api_keys_get, AUTH, "One API key (never its secret).", ADMIN, 0},
+	{PC_METHOD_PATCH, "/api/v1/api-keys/{id}", pc_api_keys_rename, AUTH, "Rename an API key.", ADMIN, 0},
+	{PC_METHOD_DELETE, "/api/v1/api-keys/{id}", pc_api_keys_delete, AUTH, "Delete an API key.", ADMIN, 0},
+
+	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination.", 0, 0},
+
+	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF, 0},
 };
 
 const size_t pc_n_routes = sizeof(pc_routes) / sizeof(pc_routes[0]);

@@ -60,9 +60,18 @@ static void delete_all_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->principal, "session.delete_all", "session", "");
 	snprintf(ev.details, sizeof(ev.details), "{\"including_current\":%s}", st->all ? "true" : "false");
+	struct pc_session *before = NULL;
+	size_t n_before = 0;
+	/* the sessions that will end, for revoking the tokens issued from them */
+	if (pc_store_session_list(pc_auth_of(r)->store, r->principal->user_id, r->now, &before, &n_before) != PC_OK)
+		n_before = 0;
 	st->err = pc_store_session_delete_all(pc_auth_of(r)->store, r->principal, &ev,
 	                                      r->principal->user_id, keep, &st->ended);
 	st->ended_current = st->all && current_session(r) != NULL;
+	for (size_t i = 0; st->err == PC_OK && i < n_before; i++)
+		if (keep == NULL || strcmp(before[i].id, keep) != 0)
+			(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, before[i].id, NULL);
+	free(before);
 }
 
 static void delete_done(struct pc_req *r, void *data)
@@ -101,6 +110,8 @@ static void delete_one_work(struct pc_req *r, void *data)
 	pc_audit_event_init(&ev, r->principal, "session.delete", "session", st->id);
 	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
 	                                  r->principal->user_id, st->id);
+	if (st->err == PC_OK)
+		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, st->id, NULL);
 	const char *cur = current_session(r);
 	st->ended_current = cur != NULL && strcmp(cur, st->id) == 0;
 }

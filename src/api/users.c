@@ -133,7 +133,11 @@ static void delete_work(struct pc_req *r, void *data)
 	struct users_state *st = data;
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->principal, "user.delete", "user", st->id);
-	st->err = pc_store_user_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
+	/* revoke first: if the delete then fails, the user only has to log in
+	 * again; the other order could leave a deleted user's tokens valid */
+	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
+	if (st->err == PC_OK)
+		st->err = pc_store_user_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)
@@ -194,7 +198,9 @@ static void password_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->principal, "user.password_change", "user", st->user.id);
 	const char *keep = r->principal->method == PC_AUTH_SESSION ? r->principal->session_id : NULL;
-	st->err = pc_store_user_set_password(a->store, r->principal, &ev, st->user.id, h, keep);
+	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->user.id);
+	if (st->err == PC_OK)
+		st->err = pc_store_user_set_password(a->store, r->principal, &ev, st->user.id, h, keep);
 	sodium_memzero(h, sizeof(h));
 }
 
@@ -309,6 +315,8 @@ static void redeem_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->actor, "user.password_reset", "user", "");
 	st->err = pc_store_reset_redeem(a->store, r->actor, &ev, st->token_hash, h, r->now, st->id);
+	if (st->err == PC_OK)
+		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
 	sodium_memzero(h, sizeof(h));
 }
 

@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
@@ -34,8 +35,22 @@ struct pc_auth {
 	struct pc_ratelimit login_account;
 	struct pc_ratelimit login_addr;
 	struct pc_ratelimit reset_addr;
+	struct pc_ratelimit refresh_user; /* refreshes per user per hour */
 	atomic_bool setup_done; /* once true, stays true: setup is one-way */
+
+	/* access tokens: sodium_malloc'd, read-only after init */
+	struct pc_jws_keyring *ring;
+	struct pc_jwt_policy jwt;
+	char *jwks;             /* GET /.well-known/jwks.json body (malloc'd) */
 };
+
+/* Opens the store and the kv, prepares password hashing and the token
+ * keyring, loads the persisted revocation list. 0, or -1 with err. */
+int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
+void pc_auth_free(struct pc_auth *a);
+
+/* API keys may not use routes flagged PC_ROUTE_ADMIN unless configured. */
+#define PC_ROUTE_ADMIN 8u
 
 /* The app's auth state (app->features). */
 static inline struct pc_auth *pc_auth_of(const struct pc_req *r)

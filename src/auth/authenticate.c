@@ -1,16 +1,28 @@
 /*
  * authenticate.c — turning a request's credentials into a principal.
  *
- * Session cookie: opened (and so authenticated and checked for expiry) in
- * memory first; only a cookie that opens is looked up in the store, on the
- * worker pool. A cookie that fails to open is counted by reason and the
- * request continues anonymously: public routes still work, non-public ones
- * get 401 from pc_stage_require_auth.
+ * One credential per request. An Authorization or X-API-Key header, when
+ * present, is the credential and the cookie is not looked at (a request
+ * must not be authenticated as one principal and CSRF-checked as another):
+ *   - `Bearer pc_...` or `X-API-Key: pc_...`: an API key. Its shape and
+ *     checksum are checked in memory; only a well-formed key is looked up
+ *     (by its public prefix, on the worker pool) and compared in constant
+ *     time; expiry enforced; last_used_at written at most once a minute.
+ *   - `Bearer <JWT>`: verified in memory (jwt.h) and checked against the
+ *     revocation list; a kv that cannot answer fails closed (503).
+ * Otherwise the session cookie: opened (authenticated, expiry checked) in
+ * memory first; only a cookie that opens is looked up in the store.
+ *
+ * A credential that fails is counted by reason and the request continues
+ * anonymously: public routes still work, others get 401 from
+ * pc_stage_require_auth.
  */
 #include <sodium.h>
 #include <string.h>
 
+#include "auth/apikey.h"
 #include "auth/auth.h"
+#include "auth/revocation.h"
 #include "auth/session.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -83,6 +95,140 @@ static void lookup_done(struct pc_req *r, void *data)
 	pc_req_next(r);
 }
 
+struct key_lookup {
+	char prefix[PC_APIKEY_PREFIX_LEN + 1];
+	uint8_t hash[32];
+	struct pc_api_key key;
+	enum pc_err err;
+};
+
+static void key_work(struct pc_req *r, void *data)
+{
+	struct key_lookup *lk = data;
+	struct pc_auth *a = pc_auth_of(r);
+	lk->err = pc_store_apikey_get_by_prefix(a->store, lk->prefix, &lk->key);
+	if (lk->err == PC_OK && sodium_memcmp(lk->key.secret_hash, lk->hash, 32) != 0)
+		lk->err = PC_ERR_NOT_FOUND;
+	if (lk->err == PC_OK && (lk->key.expires_at == 0 || lk->key.expires_at > r->now) &&
+	    lk->key.last_used_at + PC_SESSION_TOUCH_INTERVAL <= r->now)
+		(void)pc_store_apikey_touch(a->store, lk->key.id, r->now);
+}
+
+static void key_done(struct pc_req *r, void *data)
+{
+	struct key_lookup *lk = data;
+	if (lk->err == PC_ERR_UNAVAILABLE || lk->err == PC_ERR_INTERNAL) {
+		fail(r, PC_AUTHF_BACKEND_UNAVAILABLE);
+		if (r->route->access != PC_PUBLIC) {
+			pc_resp_header(r, "Retry-After", "5");
+			pc_respond_problem(r, 503, "The key store is unavailable.");
+			return;
+		}
+	} else if (lk->err != PC_OK) {
+		fail(r, PC_AUTHF_INVALID_API_KEY);
+	} else if (lk->key.expires_at != 0 && lk->key.expires_at <= r->now) {
+		fail(r, PC_AUTHF_EXPIRED);
+	} else {
+		struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
+		if (p == NULL) {
+			pc_respond_problem(r, 500, NULL);
+			return;
+		}
+		pc_principal_anonymous(p, r);
+		p->method = PC_AUTH_API_KEY;
+		snprintf(p->session_id, sizeof(p->session_id), "%s", lk->key.id);
+		r->principal = p;
+		r->actor = p;
+	}
+	pc_req_next(r);
+}
+
+static enum pc_step by_api_key(struct pc_req *r, struct pc_str text)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	struct key_lookup *lk = pc_arena_alloc(&r->arena, sizeof(*lk));
+	if (lk == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return PC_DONE;
+	}
+	memset(lk, 0, sizeof(*lk));
+	if (!pc_apikey_parse(text.p, text.len, lk->prefix)) {
+		fail(r, PC_AUTHF_INVALID_API_KEY);
+		return PC_NEXT;
+	}
+	pc_apikey_hash(lk->hash, text.p, text.len, a->cfg->keys->current.sub[PC_SUBKEY_APIKEY]);
+	if (pc_req_defer(r, key_work, key_done, lk) != 0) {
+		pc_respond_problem(r, 503, "The server is overloaded.");
+		return PC_DONE;
+	}
+	return PC_ASYNC;
+}
+
+static enum pc_step by_jwt(struct pc_req *r, struct pc_str text)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	struct pc_jwt_claims c;
+	enum pc_jwt_status st = pc_jwt_verify(a->ring, &a->jwt, text.p, text.len, r->now, &c);
+	if (st != PC_JWT_OK) {
+		fail(r, st == PC_JWT_EXPIRED ? PC_AUTHF_EXPIRED : PC_AUTHF_INVALID_TOKEN);
+		return PC_NEXT;
+	}
+	/* our subjects and session ids are 32-hex ids: anything else was not
+	 * issued by us (and must not be truncated into one) */
+	size_t sub_len = strlen(c.sub), sid_len = strlen(c.sid);
+	if (sub_len != PC_ID_LEN || (sid_len != 0 && sid_len != PC_ID_LEN)) {
+		fail(r, PC_AUTHF_INVALID_TOKEN);
+		return PC_NEXT;
+	}
+	bool revoked = true;
+	if (pc_revocation_check(a, c.jti, &revoked) != PC_OK) {
+		fail(r, PC_AUTHF_BACKEND_UNAVAILABLE);
+		pc_resp_header(r, "Retry-After", "5");
+		pc_respond_problem(r, 503, "The revocation list is unavailable.");
+		return PC_DONE;
+	}
+	if (revoked) {
+		fail(r, PC_AUTHF_REVOKED_TOKEN);
+		return PC_NEXT;
+	}
+	struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
+	if (p == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return PC_DONE;
+	}
+	pc_principal_anonymous(p, r);
+	p->method = PC_AUTH_JWT;
+	memcpy(p->user_id, c.sub, PC_ID_LEN + 1);
+	memcpy(p->session_id, c.sid, sid_len + 1);
+	_Static_assert(sizeof(p->email) == sizeof(c.email), "same email bound");
+	_Static_assert(sizeof(p->token_jti) == sizeof(c.jti), "same jti bound");
+	memcpy(p->email, c.email, sizeof(p->email));
+	memcpy(p->token_jti, c.jti, sizeof(p->token_jti));
+	p->token_exp = c.exp;
+	p->authenticated_at = c.iat != 0 ? c.iat : r->now;
+	r->principal = p;
+	r->actor = p;
+	return PC_NEXT;
+}
+
+/* "Bearer <token>": scheme case-insensitive, one space, a token68 with no
+ * further spaces. Anything else is a malformed credential. */
+static bool bearer_token(struct pc_str v, struct pc_str *tok)
+{
+	if (v.len < 8 || !pc_str_ieq((struct pc_str){v.p, 6}, "bearer") || v.p[6] != ' ')
+		return false;
+	tok->p = v.p + 7;
+	tok->len = v.len - 7;
+	if (tok->len == 0 || memchr(tok->p, ' ', tok->len) != NULL || memchr(tok->p, '\t', tok->len) != NULL)
+		return false;
+	return true;
+}
+
+static bool is_api_key(struct pc_str t)
+{
+	return t.len >= 3 && memcmp(t.p, "pc_", 3) == 0;
+}
+
 enum pc_step pc_stage_authenticate(struct pc_req *r)
 {
 	struct pc_auth *a = pc_auth_of(r);
@@ -94,10 +240,26 @@ enum pc_step pc_stage_authenticate(struct pc_req *r)
 	pc_principal_anonymous(anon, r);
 	r->actor = anon;
 
+	const struct pc_http_header *authz = pc_http_header_get(r->http, "Authorization");
+	const struct pc_http_header *xkey = pc_http_header_get(r->http, "X-API-Key");
+	if (authz != NULL && xkey != NULL) {
+		fail(r, PC_AUTHF_INVALID_TOKEN); /* two credentials: use neither */
+		return PC_NEXT;
+	}
+	if (xkey != NULL)
+		return by_api_key(r, xkey->value);
+	if (authz != NULL) {
+		struct pc_str tok;
+		if (!bearer_token(authz->value, &tok)) {
+			fail(r, PC_AUTHF_INVALID_TOKEN);
+			return PC_NEXT;
+		}
+		return is_api_key(tok) ? by_api_key(r, tok) : by_jwt(r, tok);
+	}
+
 	const struct pc_http_cookie *ck = pc_http_cookie_get(r->http, pc_session_cookie_name(a->cfg));
 	if (ck == NULL)
 		return PC_NEXT;
-
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
 	int64_t exp;
 	enum pc_cookie_status st =
@@ -123,12 +285,21 @@ enum pc_step pc_stage_authenticate(struct pc_req *r)
 
 enum pc_step pc_stage_require_auth(struct pc_req *r)
 {
+	if (r->principal != NULL && r->principal->method == PC_AUTH_API_KEY &&
+	    (r->route->flags & PC_ROUTE_ADMIN) && !pc_auth_of(r)->cfg->api_keys_can_admin) {
+		pc_respond_problem(r, 403, "API keys cannot manage users or API keys "
+		                           "(PORTCULLIS_API_KEYS_CAN_ADMIN is false).");
+		return PC_DONE;
+	}
 	if (r->route->access == PC_PUBLIC || r->principal != NULL)
 		return PC_NEXT;
 	static const char *const details[PC_AUTHF__COUNT] = {
 		[PC_AUTHF_TAMPERED_COOKIE] = "The session cookie is not valid.",
 		[PC_AUTHF_EXPIRED] = "The session has expired.",
 		[PC_AUTHF_UNKNOWN_SESSION] = "The session has ended.",
+		[PC_AUTHF_INVALID_TOKEN] = "The bearer token is not valid.",
+		[PC_AUTHF_REVOKED_TOKEN] = "The token has been revoked.",
+		[PC_AUTHF_INVALID_API_KEY] = "The API key is not valid.",
 	};
 	const char *d = NULL;
 	if (r->auth_failure > 0 && r->auth_failure <= PC_AUTHF__COUNT)

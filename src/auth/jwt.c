@@ -211,6 +211,16 @@ static bool string_of(json_t *claims, const char *name, bool required, char *out
 	return true;
 }
 
+/* Our jtis are base64url; a foreign alphabet cannot name a kv key safely. */
+static bool jti_ok(const char *jti)
+{
+	for (const char *p = jti; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_'))
+			return false;
+	return true;
+}
+
 static bool audience_ok(json_t *claims, const char *aud)
 {
 	json_t *v = json_object_get(claims, "aud");
@@ -251,7 +261,9 @@ enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct
 	    !date_of(c, "iat", false, &out->iat) ||
 	    !string_of(c, "sub", true, out->sub, sizeof(out->sub), 1) ||
 	    !string_of(c, "jti", true, out->jti, sizeof(out->jti), 16) ||
-	    !string_of(c, "sid", false, out->sid, sizeof(out->sid), 1) || !json_is_string(iss) ||
+	    !string_of(c, "sid", false, out->sid, sizeof(out->sid), 1) ||
+	    !string_of(c, "email", false, out->email, sizeof(out->email), 1) || !jti_ok(out->jti) ||
+	    !json_is_string(iss) ||
 	    strcmp(json_string_value(iss), pol->issuer) != 0 || !audience_ok(c, pol->audience))
 		goto out;
 	if (out->exp + pol->leeway_s <= now) {
@@ -271,8 +283,8 @@ out:
 }
 
 int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
-                 const char *sub, const char *sid, int64_t now, int64_t lifetime_s,
-                 char *out, size_t cap, char *jti_out)
+                 const char *sub, const char *sid, const char *email, int64_t now,
+                 int64_t lifetime_s, char *out, size_t cap, char *jti_out)
 {
 	if (ring->n_keys == 0)
 		return -1;
@@ -292,6 +304,8 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 		goto out;
 	if (sid != NULL && sid[0] != '\0')
 		json_object_set_new(claims, "sid", json_string(sid));
+	if (email != NULL && email[0] != '\0')
+		json_object_set_new(claims, "email", json_string(email));
 	h = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (h != NULL && p != NULL)

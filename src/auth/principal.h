@@ -33,7 +33,9 @@ struct pc_principal {
 	enum pc_auth_method method;
 	char user_id[PC_ID_LEN + 1];    /* "" when anonymous or API key */
 	char email[PC_EMAIL_MAX + 1];   /* "" when anonymous */
-	char session_id[PC_ID_LEN + 1]; /* public session id / token jti / key id */
+	char session_id[PC_ID_LEN + 1]; /* public session id (cookie, or the JWT's sid) / API key id */
+	char token_jti[64 + 1];         /* JWT: the access token's jti, for logout */
+	int64_t token_exp;              /* JWT: its exp */
 	int64_t authenticated_at;       /* unix seconds */
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];

@@ -44,6 +44,37 @@ struct pc_store_ops {
 	enum pc_err (*reset_redeem)(struct pc_store *s, struct pc_audit_event *ev,
 	                            const uint8_t token_hash[32], const char *new_hash, int64_t now,
 	                            char user_id_out[PC_ID_LEN + 1]);
+	enum pc_err (*apikey_create)(struct pc_store *s, struct pc_audit_event *ev,
+	                             const struct pc_api_key *k);
+	enum pc_err (*apikey_get)(struct pc_store *s, const char *id, struct pc_api_key *out);
+	enum pc_err (*apikey_get_by_prefix)(struct pc_store *s, const char *prefix,
+	                                    struct pc_api_key *out);
+	enum pc_err (*apikey_list)(struct pc_store *s, struct pc_api_key **out, size_t *n);
+	enum pc_err (*apikey_rename)(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+	                             const char *name);
+	enum pc_err (*apikey_delete)(struct pc_store *s, struct pc_audit_event *ev, const char *id);
+	enum pc_err (*apikey_touch)(struct pc_store *s, const char *id, int64_t last_used_at);
+	enum pc_err (*refresh_create)(struct pc_store *s, struct pc_audit_event *ev,
+	                              const struct pc_refresh_token *t);
+	/* On a detected reuse: writes reuse_ev, returns PC_ERR_CONFLICT with the
+	 * revoked jtis; on any failure where reuse_ev was not committed its
+	 * store-filled fields are cleared again. */
+	enum pc_err (*refresh_rotate)(struct pc_store *s, struct pc_audit_event *ev,
+	                              struct pc_audit_event *reuse_ev, const uint8_t old_hash[32],
+	                              int64_t now, struct pc_refresh_token *next,
+	                              struct pc_refresh_token *old, struct pc_revoked **revoked,
+	                              size_t *n_revoked);
+	enum pc_err (*refresh_get)(struct pc_store *s, const uint8_t token_hash[32],
+	                           struct pc_refresh_token *out);
+	/* Exactly one selector non-NULL and non-empty (checked by store.c);
+	 * ev may be NULL. */
+	enum pc_err (*tokens_revoke)(struct pc_store *s, struct pc_audit_event *ev, const char *jti,
+	                             int64_t jti_exp, const char *family_id, const char *session_id,
+	                             const char *user_id, int64_t now, struct pc_revoked **revoked,
+	                             size_t *n_revoked);
+	enum pc_err (*revoked_list)(struct pc_store *s, int64_t now, struct pc_revoked **out,
+	                            size_t *n);
+	enum pc_err (*tokens_purge)(struct pc_store *s, int64_t now, size_t *purged);
 	enum pc_err (*audit_append)(struct pc_store *s, struct pc_audit_event *ev);
 	enum pc_err (*audit_list)(struct pc_store *s, const struct pc_audit_filter *f,
 	                          struct pc_audit_event **out, size_t *n);

@@ -64,6 +64,59 @@ static const char *const pc_sqlite_migrations[] = {
 	"CREATE INDEX audit_events_action ON audit_events(action, seq);"
 	"CREATE INDEX audit_events_resource_type ON audit_events(resource_type, seq);"
 	"CREATE INDEX audit_events_actor ON audit_events(actor_user_id, seq);",
+
+	/* 2: API keys, refresh-token families, recorded access tokens, revocations.
+	 * api_keys.created_by has no foreign key: keys are shared and outlive
+	 * their creator. revoked_tokens has none either: pc_store_tokens_revoke
+	 * by user runs BEFORE the user is deleted, and its entries must survive
+	 * the cascade that removes the user's access_tokens rows. A refresh
+	 * token keeps the jti and exp of the access token issued with it, so
+	 * pc_store_refresh_get can return the whole struct. */
+	"CREATE TABLE api_keys ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL UNIQUE,"
+	"  secret_hash BLOB NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX api_keys_created ON api_keys(created_at, id);"
+	"CREATE TABLE refresh_tokens ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  family_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  session_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  access_jti TEXT NOT NULL,"
+	"  access_exp INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	");"
+	"CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);"
+	"CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);"
+	"CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);"
+	"CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);"
+	"CREATE TABLE access_tokens ("
+	"  jti TEXT PRIMARY KEY,"
+	"  family_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  session_id TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX access_tokens_family ON access_tokens(family_id, expires_at);"
+	"CREATE INDEX access_tokens_user ON access_tokens(user_id, expires_at);"
+	"CREATE INDEX access_tokens_session ON access_tokens(session_id, expires_at);"
+	"CREATE INDEX access_tokens_expires ON access_tokens(expires_at);"
+	"CREATE TABLE revoked_tokens ("
+	"  jti TEXT PRIMARY KEY,"
+	"  expires_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at);"
+	/* purge deletes expired sessions and expired or used reset tokens */
+	"CREATE INDEX sessions_expires ON sessions(expires_at);"
+	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

@@ -67,6 +67,14 @@
 	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
 	" s.client_addr, s.user_agent"
 #define SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id"
+#define APIKEY_COLS                                                                     \
+	"k.id, k.name, k.prefix, k.secret_hash, coalesce(u.id, ''), k.created_at, k.expires_at," \
+	" k.last_used_at"
+/* created_by reads "" once the creator is gone (no foreign key: keys outlive it) */
+#define APIKEY_FROM " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by"
+#define REFRESH_COLS                                                                     \
+	"token_hash, family_id, user_id, session_id, created_at, expires_at, access_jti," \
+	" access_exp, used_at"
 #define EVENT_COLS                                                                         \
 	"seq, id, time_ms, action, resource_type, resource_id, actor_user_id, actor_email,"    \
 	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash"
@@ -102,6 +110,31 @@ enum stmt_id {
 	S_RESET_INSERT,
 	S_RESET_FIND,
 	S_RESET_BURN_USER,
+	S_APIKEY_INSERT,
+	S_APIKEY_GET,
+	S_APIKEY_GET_BY_PREFIX,
+	S_APIKEY_LIST,
+	S_APIKEY_RENAME,
+	S_APIKEY_DELETE,
+	S_APIKEY_TOUCH,
+	S_REFRESH_INSERT,
+	S_REFRESH_GET,
+	S_REFRESH_MARK_USED,
+	S_REFRESH_DELETE_FAMILY,
+	S_REFRESH_DELETE_SESSION,
+	S_REFRESH_DELETE_USER,
+	S_ACCESS_INSERT,
+	S_ACCESS_FAMILY_OF,
+	S_ACCESS_LIVE_FAMILY,
+	S_ACCESS_LIVE_SESSION,
+	S_ACCESS_LIVE_USER,
+	S_REVOKED_INSERT,
+	S_REVOKED_LIST,
+	S_PURGE_REVOKED,
+	S_PURGE_ACCESS,
+	S_PURGE_REFRESH,
+	S_PURGE_SESSIONS,
+	S_PURGE_RESET,
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,
@@ -144,6 +177,43 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                 " WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
 	[S_RESET_BURN_USER] =
 		"UPDATE reset_tokens SET used_at = ?2 WHERE user_id = ?1 AND used_at IS NULL",
+	[S_APIKEY_INSERT] =
+		"INSERT INTO api_keys(id, name, prefix, secret_hash, created_by, created_at, expires_at,"
+		" last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[S_APIKEY_GET] = "SELECT " APIKEY_COLS APIKEY_FROM " WHERE k.id = ?1",
+	[S_APIKEY_GET_BY_PREFIX] = "SELECT " APIKEY_COLS APIKEY_FROM " WHERE k.prefix = ?1",
+	[S_APIKEY_LIST] = "SELECT " APIKEY_COLS APIKEY_FROM " ORDER BY k.created_at, k.id",
+	[S_APIKEY_RENAME] = "UPDATE api_keys SET name = ?2 WHERE id = ?1",
+	[S_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
+	[S_APIKEY_TOUCH] =
+		"UPDATE api_keys SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
+	[S_REFRESH_INSERT] = "INSERT INTO refresh_tokens(" REFRESH_COLS ") VALUES"
+	                     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+	[S_REFRESH_GET] = "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
+	[S_REFRESH_MARK_USED] =
+		"UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
+	[S_REFRESH_DELETE_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id = ?1",
+	[S_REFRESH_DELETE_SESSION] = "DELETE FROM refresh_tokens WHERE session_id = ?1",
+	[S_REFRESH_DELETE_USER] = "DELETE FROM refresh_tokens WHERE user_id = ?1",
+	[S_ACCESS_INSERT] = "INSERT INTO access_tokens(jti, family_id, user_id, session_id, expires_at)"
+	                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_ACCESS_FAMILY_OF] = "SELECT family_id FROM access_tokens WHERE jti = ?1",
+	[S_ACCESS_LIVE_FAMILY] = "SELECT jti, expires_at FROM access_tokens"
+	                         " WHERE family_id = ?1 AND expires_at > ?2",
+	[S_ACCESS_LIVE_SESSION] = "SELECT jti, expires_at FROM access_tokens"
+	                          " WHERE session_id = ?1 AND expires_at > ?2",
+	[S_ACCESS_LIVE_USER] = "SELECT jti, expires_at FROM access_tokens"
+	                       " WHERE user_id = ?1 AND expires_at > ?2",
+	[S_REVOKED_INSERT] = "INSERT OR IGNORE INTO revoked_tokens(jti, expires_at) VALUES (?1, ?2)",
+	[S_REVOKED_LIST] = "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?1"
+	                   " ORDER BY expires_at, jti",
+	[S_PURGE_REVOKED] = "DELETE FROM revoked_tokens WHERE expires_at <= ?1",
+	[S_PURGE_ACCESS] = "DELETE FROM access_tokens WHERE expires_at <= ?1",
+	/* every token of a family carries the family's end */
+	[S_PURGE_REFRESH] = "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+	[S_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at <= ?1",
+	[S_PURGE_RESET] =
+		"DELETE FROM reset_tokens WHERE expires_at <= ?1 OR used_at IS NOT NULL",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" EVENT_COLS ") VALUES"
 	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -439,6 +509,43 @@ static int row_event(sqlite3_stmt *st, struct pc_audit_event *ev)
 	    COL_TEXT(st, 12, ev->details) != 0 || col_hash(st, 13, ev->prev_hash) != 0 ||
 	    col_hash(st, 14, ev->hash) != 0)
 		return -1;
+	return 0;
+}
+
+static int row_apikey(sqlite3_stmt *st, struct pc_api_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (COL_TEXT(st, 0, k->id) != 0 || COL_TEXT(st, 1, k->name) != 0 ||
+	    COL_TEXT(st, 2, k->prefix) != 0 || col_hash(st, 3, k->secret_hash) != 0 ||
+	    COL_TEXT(st, 4, k->created_by) != 0)
+		return -1;
+	k->created_at = sqlite3_column_int64(st, 5);
+	k->expires_at = sqlite3_column_int64(st, 6);
+	k->last_used_at = sqlite3_column_int64(st, 7);
+	return 0;
+}
+
+/* *used: whether used_at is set (the struct has no field for it). */
+static int row_refresh(sqlite3_stmt *st, struct pc_refresh_token *t, bool *used)
+{
+	memset(t, 0, sizeof(*t));
+	if (col_hash(st, 0, t->token_hash) != 0 || COL_TEXT(st, 1, t->family_id) != 0 ||
+	    COL_TEXT(st, 2, t->user_id) != 0 || COL_TEXT(st, 3, t->session_id) != 0 ||
+	    COL_TEXT(st, 6, t->access_jti) != 0)
+		return -1;
+	t->created_at = sqlite3_column_int64(st, 4);
+	t->expires_at = sqlite3_column_int64(st, 5);
+	t->access_exp = sqlite3_column_int64(st, 7);
+	*used = sqlite3_column_type(st, 8) != SQLITE_NULL;
+	return 0;
+}
+
+static int row_revoked(sqlite3_stmt *st, struct pc_revoked *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (COL_TEXT(st, 0, r->jti) != 0)
+		return -1;
+	r->expires_at = sqlite3_column_int64(st, 1);
 	return 0;
 }
 
@@ -1235,6 +1342,428 @@ static enum pc_err sq_reset_redeem(struct pc_store *s, struct pc_audit_event *ev
 }
 
 /* ------------------------------------------------------------------ */
+/* API keys                                                            */
+
+static enum pc_err sq_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
+                                    const struct pc_api_key *k)
+{
+	struct conn *c;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	/* the prefix is UNIQUE: a duplicate is PC_ERR_CONFLICT */
+	e = exec(c, S_APIKEY_INSERT,
+	         P(FIX(k->id), FIX(k->name), FIX(k->prefix), BLOB(k->secret_hash, 32),
+	           FIX(k->created_by), INT(k->created_at), INT(k->expires_at), INT(k->last_used_at)),
+	         NULL);
+	if (e == PC_OK)
+		e = append_event(SQ(s), c, ev);
+	return tx_end(c, e);
+}
+
+static enum pc_err get_one_apikey(struct pc_store *s, enum stmt_id id, const char *key,
+                                  struct pc_api_key *out)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = query(c, id, P(TXT(key)), &st)) != PC_OK)
+		return e;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = row_apikey(st, out) == 0 ? PC_OK : corrupt("api_keys");
+	else if (rc == SQLITE_DONE)
+		e = PC_ERR_NOT_FOUND;
+	else
+		e = fail_rc(sqlite3_sql(st), rc);
+	finish(st);
+	if (e != PC_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+static enum pc_err sq_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
+{
+	return get_one_apikey(s, S_APIKEY_GET, id, out);
+}
+
+static enum pc_err sq_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
+                                           struct pc_api_key *out)
+{
+	return get_one_apikey(s, S_APIKEY_GET_BY_PREFIX, prefix, out);
+}
+
+static enum pc_err sq_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
+{
+	struct conn *c;
+	sqlite3_stmt *st;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = query(c, S_APIKEY_LIST, NOP, &st)) != PC_OK)
+		return e;
+	struct pc_api_key *arr = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (grow((void **)&arr, &cap, len, sizeof(*arr)) != 0) {
+			e = PC_ERR_INTERNAL;
+			break;
+		}
+		if (row_apikey(st, &arr[len]) != 0) {
+			e = corrupt("api_keys");
+			break;
+		}
+		len++;
+	}
+	if (e == PC_OK && rc != SQLITE_DONE)
+		e = fail_rc(sqlite3_sql(st), rc);
+	finish(st);
+	if (e != PC_OK) {
+		if (arr != NULL)
+			sodium_memzero(arr, cap * sizeof(*arr));
+		free(arr);
+		return e;
+	}
+	*out = arr;
+	*n = len;
+	return PC_OK;
+}
+
+/* One statement that must change exactly the row named by id, and its
+ * event, in one write transaction. */
+static enum pc_err change_one(struct pc_store *s, struct pc_audit_event *ev, enum stmt_id id,
+                              const struct param *ps, size_t n)
+{
+	struct conn *c;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	int changed = 0;
+	e = exec(c, id, ps, n, &changed);
+	if (e == PC_OK && changed == 0)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK)
+		e = append_event(SQ(s), c, ev);
+	return tx_end(c, e);
+}
+
+static enum pc_err sq_apikey_rename(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                    const char *name)
+{
+	return change_one(s, ev, S_APIKEY_RENAME, P(TXT(id), TXT(name)));
+}
+
+static enum pc_err sq_apikey_delete(struct pc_store *s, struct pc_audit_event *ev, const char *id)
+{
+	return change_one(s, ev, S_APIKEY_DELETE, P(TXT(id)));
+}
+
+static enum pc_err sq_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at)
+{
+	return update_one(s, S_APIKEY_TOUCH, P(TXT(id), INT(last_used_at)));
+}
+
+/* ------------------------------------------------------------------ */
+/* refresh and access tokens, revocation                               */
+
+/* The jtis a call revokes, in the order found. */
+struct revoked_vec {
+	struct pc_revoked *v;
+	size_t n, cap;
+};
+
+static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp)
+{
+	size_t len = strlen(jti);
+	if (len > PC_JTI_MAX)
+		return PC_ERR_INTERNAL;
+	if (grow((void **)&rv->v, &rv->cap, rv->n, sizeof(*rv->v)) != 0)
+		return PC_ERR_INTERNAL;
+	struct pc_revoked *r = &rv->v[rv->n++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->jti, jti, len);
+	r->expires_at = exp;
+	return PC_OK;
+}
+
+/* Hands the vector to the caller on success, frees it otherwise. */
+static enum pc_err vec_out(struct revoked_vec *rv, enum pc_err e, struct pc_revoked **out,
+                           size_t *n)
+{
+	if (e != PC_OK) {
+		free(rv->v);
+		*rv = (struct revoked_vec){0};
+		return e;
+	}
+	*out = rv->v;
+	*n = rv->n;
+	*rv = (struct revoked_vec){0};
+	return PC_OK;
+}
+
+/* Appends the (jti, expires_at) rows of a query to rv, but skip. */
+static enum pc_err collect_revoked(struct conn *c, enum stmt_id id, const struct param *ps,
+                                   size_t n, const char *skip, struct revoked_vec *rv)
+{
+	sqlite3_stmt *st;
+	enum pc_err e = query(c, id, ps, n, &st);
+	if (e != PC_OK)
+		return e;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (grow((void **)&rv->v, &rv->cap, rv->n, sizeof(*rv->v)) != 0) {
+			e = PC_ERR_INTERNAL;
+			break;
+		}
+		if (row_revoked(st, &rv->v[rv->n]) != 0) {
+			e = corrupt(id == S_REVOKED_LIST ? "revoked_tokens" : "access_tokens");
+			break;
+		}
+		if (skip == NULL || strcmp(rv->v[rv->n].jti, skip) != 0)
+			rv->n++;
+	}
+	if (e == PC_OK && rc != SQLITE_DONE)
+		e = fail_rc(sqlite3_sql(st), rc);
+	finish(st);
+	return e;
+}
+
+/* Inside a transaction: every unexpired recorded access jti of the family
+ * (but skip) goes into rv, and the family's refresh tokens are deleted, so
+ * any later presentation of one is PC_ERR_NOT_FOUND. */
+static enum pc_err revoke_family(struct conn *c, const char *family_id, int64_t now,
+                                 const char *skip, struct revoked_vec *rv)
+{
+	enum pc_err e =
+		collect_revoked(c, S_ACCESS_LIVE_FAMILY, P(TXT(family_id), INT(now)), skip, rv);
+	if (e == PC_OK)
+		e = exec(c, S_REFRESH_DELETE_FAMILY, P(TXT(family_id)), NULL);
+	return e;
+}
+
+/* Inside a transaction: puts every jti of rv on the revocation list (an
+ * entry already there stays as it is). */
+static enum pc_err insert_revoked(struct conn *c, const struct revoked_vec *rv)
+{
+	enum pc_err e = PC_OK;
+	for (size_t i = 0; i < rv->n && e == PC_OK; i++)
+		e = exec(c, S_REVOKED_INSERT, P(FIX(rv->v[i].jti), INT(rv->v[i].expires_at)), NULL);
+	return e;
+}
+
+/* Inside a transaction: the refresh token and the access token issued with it. */
+static enum pc_err insert_refresh(struct conn *c, const struct pc_refresh_token *t)
+{
+	enum pc_err e = exec(c, S_REFRESH_INSERT,
+	                     P(BLOB(t->token_hash, 32), FIX(t->family_id), FIX(t->user_id),
+	                       FIX(t->session_id), INT(t->created_at), INT(t->expires_at),
+	                       FIX(t->access_jti), INT(t->access_exp)),
+	                     NULL);
+	if (e == PC_OK)
+		e = exec(c, S_ACCESS_INSERT,
+		         P(FIX(t->access_jti), FIX(t->family_id), FIX(t->user_id), FIX(t->session_id),
+		           INT(t->access_exp)),
+		         NULL);
+	return e;
+}
+
+static enum pc_err get_refresh(struct conn *c, const uint8_t token_hash[32],
+                               struct pc_refresh_token *out, bool *used)
+{
+	sqlite3_stmt *st;
+	*used = false;
+	enum pc_err e = query(c, S_REFRESH_GET, P(BLOB(token_hash, 32)), &st);
+	if (e != PC_OK)
+		return e;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = row_refresh(st, out, used) == 0 ? PC_OK : corrupt("refresh_tokens");
+	else if (rc == SQLITE_DONE)
+		e = PC_ERR_NOT_FOUND;
+	else
+		e = fail_rc(sqlite3_sql(st), rc);
+	finish(st);
+	if (e != PC_OK)
+		memset(out, 0, sizeof(*out));
+	return e;
+}
+
+static enum pc_err sq_refresh_create(struct pc_store *s, struct pc_audit_event *ev,
+                                     const struct pc_refresh_token *t)
+{
+	struct conn *c;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	/* the user's foreign key: a user that is gone is PC_ERR_NOT_FOUND */
+	e = insert_refresh(c, t);
+	if (e == PC_OK)
+		e = append_event(SQ(s), c, ev);
+	return tx_end(c, e);
+}
+
+static void clear_event(struct pc_audit_event *ev)
+{
+	ev->seq = 0;
+	memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
+	memset(ev->hash, 0, sizeof(ev->hash));
+}
+
+static enum pc_err sq_refresh_rotate(struct pc_store *s, struct pc_audit_event *ev,
+                                     struct pc_audit_event *reuse_ev, const uint8_t old_hash[32],
+                                     int64_t now, struct pc_refresh_token *next,
+                                     struct pc_refresh_token *old, struct pc_revoked **revoked,
+                                     size_t *n_revoked)
+{
+	struct conn *c;
+	struct pc_refresh_token cur, nx = *next;
+	struct revoked_vec rv = {0};
+	bool used = false;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	/* BEGIN IMMEDIATE holds the write lock from the read on: of two
+	 * rotations of one token, the second waits and then finds it used */
+	e = get_refresh(c, old_hash, &cur, &used);
+	if (e == PC_OK && cur.expires_at <= now)
+		e = PC_ERR_NOT_FOUND; /* the family has ended */
+	if (e == PC_OK && used) {
+		/* reuse: a stolen token was replayed, by the thief or by its
+		 * owner; the whole family goes, the new token of whoever
+		 * rotated first included */
+		e = revoke_family(c, cur.family_id, now, NULL, &rv);
+		if (e == PC_OK)
+			e = insert_revoked(c, &rv);
+		if (e == PC_OK)
+			e = append_event(SQ(s), c, reuse_ev);
+		e = tx_end(c, e);
+		if (e != PC_OK) {
+			clear_event(reuse_ev);
+			return vec_out(&rv, e, revoked, n_revoked);
+		}
+		(void)vec_out(&rv, PC_OK, revoked, n_revoked);
+		return PC_ERR_CONFLICT;
+	}
+	if (e == PC_OK) {
+		int changed = 0;
+		e = exec(c, S_REFRESH_MARK_USED, P(BLOB(old_hash, 32), INT(now)), &changed);
+		if (e == PC_OK && changed != 1)
+			e = PC_ERR_INTERNAL; /* cannot happen under the write lock */
+	}
+	if (e == PC_OK) {
+		memcpy(nx.family_id, cur.family_id, sizeof(nx.family_id));
+		memcpy(nx.user_id, cur.user_id, sizeof(nx.user_id));
+		memcpy(nx.session_id, cur.session_id, sizeof(nx.session_id));
+		nx.expires_at = cur.expires_at; /* rotation does not extend the family */
+		e = insert_refresh(c, &nx);
+	}
+	if (e == PC_OK)
+		e = append_event(SQ(s), c, ev);
+	e = tx_end(c, e);
+	if (e == PC_OK) {
+		*next = nx;
+		*old = cur;
+	}
+	return e;
+}
+
+static enum pc_err sq_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
+                                  struct pc_refresh_token *out)
+{
+	struct conn *c;
+	bool used;
+	enum pc_err e = conn_get(s, &c);
+	if (e == PC_OK)
+		e = get_refresh(c, token_hash, out, &used);
+	return e;
+}
+
+/* The family the access token jti was issued with; "" when not recorded. */
+static enum pc_err family_of(struct conn *c, const char *jti, char fam[PC_ID_LEN + 1])
+{
+	sqlite3_stmt *st;
+	fam[0] = '\0';
+	enum pc_err e = query(c, S_ACCESS_FAMILY_OF, P(TXT(jti)), &st);
+	if (e != PC_OK)
+		return e;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = col_text(st, 0, fam, PC_ID_LEN + 1) == 0 ? PC_OK : corrupt("access_tokens");
+	else if (rc != SQLITE_DONE)
+		e = fail_rc(sqlite3_sql(st), rc);
+	finish(st);
+	return e;
+}
+
+static enum pc_err sq_tokens_revoke(struct pc_store *s, struct pc_audit_event *ev, const char *jti,
+                                    int64_t jti_exp, const char *family_id,
+                                    const char *session_id, const char *user_id, int64_t now,
+                                    struct pc_revoked **revoked, size_t *n_revoked)
+{
+	struct conn *c;
+	struct revoked_vec rv = {0};
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	if (jti != NULL) {
+		char fam[PC_ID_LEN + 1];
+		e = vec_push(&rv, jti, jti_exp);
+		if (e == PC_OK)
+			e = family_of(c, jti, fam);
+		if (e == PC_OK && fam[0] != '\0')
+			e = revoke_family(c, fam, now, jti, &rv);
+	} else if (family_id != NULL) {
+		e = revoke_family(c, family_id, now, NULL, &rv);
+	} else if (session_id != NULL) {
+		/* every token of a family carries the session it was issued from */
+		e = collect_revoked(c, S_ACCESS_LIVE_SESSION, P(TXT(session_id), INT(now)), NULL, &rv);
+		if (e == PC_OK)
+			e = exec(c, S_REFRESH_DELETE_SESSION, P(TXT(session_id)), NULL);
+	} else {
+		e = collect_revoked(c, S_ACCESS_LIVE_USER, P(TXT(user_id), INT(now)), NULL, &rv);
+		if (e == PC_OK)
+			e = exec(c, S_REFRESH_DELETE_USER, P(TXT(user_id)), NULL);
+	}
+	if (e == PC_OK)
+		e = insert_revoked(c, &rv);
+	if (e == PC_OK && ev != NULL)
+		e = append_event(SQ(s), c, ev);
+	e = tx_end(c, e);
+	return vec_out(&rv, e, revoked, n_revoked);
+}
+
+static enum pc_err sq_revoked_list(struct pc_store *s, int64_t now, struct pc_revoked **out,
+                                   size_t *n)
+{
+	struct conn *c;
+	struct revoked_vec rv = {0};
+	enum pc_err e = conn_get(s, &c);
+	if (e == PC_OK)
+		e = collect_revoked(c, S_REVOKED_LIST, P(INT(now)), NULL, &rv);
+	return vec_out(&rv, e, out, n);
+}
+
+static enum pc_err sq_tokens_purge(struct pc_store *s, int64_t now, size_t *purged)
+{
+	static const enum stmt_id purges[] = {S_PURGE_REVOKED, S_PURGE_ACCESS, S_PURGE_REFRESH,
+	                                      S_PURGE_SESSIONS, S_PURGE_RESET};
+	struct conn *c;
+	enum pc_err e = conn_get(s, &c);
+	if (e != PC_OK || (e = tx_begin(c)) != PC_OK)
+		return e;
+	size_t total = 0;
+	for (size_t i = 0; i < sizeof(purges) / sizeof(purges[0]) && e == PC_OK; i++) {
+		int changed = 0;
+		e = exec(c, purges[i], P(INT(now)), &changed);
+		if (e == PC_OK && changed > 0)
+			total += (size_t)changed;
+	}
+	e = tx_end(c, e);
+	if (e == PC_OK)
+		*purged = total;
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
 /* audit                                                               */
 
 static enum pc_err sq_audit_append(struct pc_store *s, struct pc_audit_event *ev)
@@ -1343,6 +1872,19 @@ static const struct pc_store_ops sqlite_ops = {
 	.session_delete_all = sq_session_delete_all,
 	.reset_create = sq_reset_create,
 	.reset_redeem = sq_reset_redeem,
+	.apikey_create = sq_apikey_create,
+	.apikey_get = sq_apikey_get,
+	.apikey_get_by_prefix = sq_apikey_get_by_prefix,
+	.apikey_list = sq_apikey_list,
+	.apikey_rename = sq_apikey_rename,
+	.apikey_delete = sq_apikey_delete,
+	.apikey_touch = sq_apikey_touch,
+	.refresh_create = sq_refresh_create,
+	.refresh_rotate = sq_refresh_rotate,
+	.refresh_get = sq_refresh_get,
+	.tokens_revoke = sq_tokens_revoke,
+	.revoked_list = sq_revoked_list,
+	.tokens_purge = sq_tokens_purge,
 	.audit_append = sq_audit_append,
 	.audit_list = sq_audit_list,
 	.audit_verify = sq_audit_verify,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/stream.h"
 #include "store/backend.h"
 
 #define REQUIRE(c)                             \
@@ -77,6 +78,7 @@ static enum pc_err prepare_event(struct pc_audit_event *ev, const struct pc_prin
 	return PC_OK;
 }
 
+/* Committed events also go to the audit stream (audit/stream.h). */
 static enum pc_err finish_event(struct pc_audit_event *ev, enum pc_err e)
 {
 	if (e != PC_OK && ev != NULL) {
@@ -84,6 +86,8 @@ static enum pc_err finish_event(struct pc_audit_event *ev, enum pc_err e)
 		memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
 		memset(ev->hash, 0, sizeof(ev->hash));
 	}
+	if (e == PC_OK && ev != NULL && ev->seq > 0)
+		pc_audit_stream_emit(ev);
 	return e;
 }
 
@@ -282,6 +286,179 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 	if (e != PC_OK)
 		return e;
 	return finish_event(ev, s->ops->reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
+}
+
+/* ---- API keys ---- */
+
+static bool apikey_ok(const struct pc_api_key *k)
+{
+	return k != NULL && TERMINATED(k->id) && k->id[0] != '\0' && TERMINATED(k->name) &&
+	       TERMINATED(k->prefix) && k->prefix[0] != '\0' && TERMINATED(k->created_by);
+}
+
+enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const struct pc_api_key *k)
+{
+	REQUIRE(s != NULL && apikey_ok(k));
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->apikey_create(s, ev, k));
+}
+
+enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && id != NULL);
+	return s->ops->apikey_get(s, id, out);
+}
+
+enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
+                                          struct pc_api_key *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && prefix != NULL);
+	return s->ops->apikey_get_by_prefix(s, prefix, out);
+}
+
+enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL);
+	return s->ops->apikey_list(s, out, n);
+}
+
+enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *id, const char *name)
+{
+	/* a name that fills struct pc_api_key's array could never be read back */
+	REQUIRE(s != NULL && id != NULL && name != NULL &&
+	        strnlen(name, PC_APIKEY_NAME_MAX + 1) <= PC_APIKEY_NAME_MAX);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->apikey_rename(s, ev, id, name));
+}
+
+enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *id)
+{
+	REQUIRE(s != NULL && id != NULL);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->apikey_delete(s, ev, id));
+}
+
+enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at)
+{
+	REQUIRE(s != NULL && id != NULL);
+	return s->ops->apikey_touch(s, id, last_used_at);
+}
+
+/* ---- access and refresh tokens, revocation ---- */
+
+/* A selector or jti: non-empty (an empty session id would select every
+ * token issued by password) and short enough to be read back. */
+static bool key_ok(const char *k, size_t max)
+{
+	return k != NULL && k[0] != '\0' && strnlen(k, max + 1) <= max;
+}
+
+enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, const struct pc_refresh_token *t)
+{
+	REQUIRE(s != NULL && t != NULL && TERMINATED(t->family_id) && t->family_id[0] != '\0' &&
+	        TERMINATED(t->user_id) && t->user_id[0] != '\0' && TERMINATED(t->session_id) &&
+	        TERMINATED(t->access_jti) && t->access_jti[0] != '\0');
+	enum pc_err e = prepare_event(ev, actor);
+	if (e != PC_OK)
+		return e;
+	return finish_event(ev, s->ops->refresh_create(s, ev, t));
+}
+
+enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, struct pc_audit_event *reuse_ev,
+                                    const uint8_t old_hash[32], int64_t now,
+                                    struct pc_refresh_token *next, struct pc_refresh_token *old,
+                                    struct pc_revoked **revoked, size_t *n_revoked)
+{
+	REQUIRE(old != NULL && revoked != NULL && n_revoked != NULL);
+	memset(old, 0, sizeof(*old));
+	*revoked = NULL;
+	*n_revoked = 0;
+	REQUIRE(s != NULL && old_hash != NULL && next != NULL && TERMINATED(next->access_jti) &&
+	        next->access_jti[0] != '\0');
+	REQUIRE(ev != reuse_ev);
+	enum pc_err e = prepare_event(ev, actor);
+	if (e == PC_OK)
+		e = prepare_event(reuse_ev, actor);
+	if (e != PC_OK)
+		return e;
+	e = s->ops->refresh_rotate(s, ev, reuse_ev, old_hash, now, next, old, revoked, n_revoked);
+	/* reuse_ev is written only with the PC_ERR_CONFLICT of a detected reuse
+	 * (the backend clears it when that transaction fails) */
+	if (e != PC_ERR_CONFLICT)
+		finish_event(reuse_ev, PC_ERR_INTERNAL);
+	else if (reuse_ev->seq > 0)
+		pc_audit_stream_emit(reuse_ev);
+	return finish_event(ev, e);
+}
+
+enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
+                                 struct pc_refresh_token *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && token_hash != NULL);
+	return s->ops->refresh_get(s, token_hash, out);
+}
+
+enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
+                                   const char *family_id, const char *session_id,
+                                   const char *user_id, int64_t now,
+                                   struct pc_revoked **revoked, size_t *n_revoked)
+{
+	REQUIRE(revoked != NULL && n_revoked != NULL);
+	*revoked = NULL;
+	*n_revoked = 0;
+	REQUIRE(s != NULL && actor != NULL);
+	int selectors = (jti != NULL) + (family_id != NULL) + (session_id != NULL) + (user_id != NULL);
+	REQUIRE(selectors == 1);
+	REQUIRE(jti == NULL || key_ok(jti, PC_JTI_MAX));
+	REQUIRE(family_id == NULL || key_ok(family_id, PC_ID_LEN));
+	REQUIRE(session_id == NULL || key_ok(session_id, PC_ID_LEN));
+	REQUIRE(user_id == NULL || key_ok(user_id, PC_ID_LEN));
+	if (ev != NULL) {
+		enum pc_err e = prepare_event(ev, actor);
+		if (e != PC_OK)
+			return e;
+	}
+	return finish_event(ev, s->ops->tokens_revoke(s, ev, jti, jti_exp, family_id, session_id,
+	                                               user_id, now, revoked, n_revoked));
+}
+
+enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now, struct pc_revoked **out,
+                                  size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL);
+	return s->ops->revoked_list(s, now, out, n);
+}
+
+enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged)
+{
+	REQUIRE(purged != NULL);
+	*purged = 0;
+	REQUIRE(s != NULL);
+	return s->ops->tokens_purge(s, now, purged);
 }
 
 enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,

@@ -160,6 +160,117 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
                                   const char *new_hash, int64_t now,
                                   char user_id_out[PC_ID_LEN + 1]);
 
+/* ---- API keys (shared resources: no owner filter, by design) ---- */
+
+#define PC_APIKEY_NAME_MAX 100   /* bytes of UTF-8 */
+#define PC_APIKEY_PREFIX_LEN 12  /* public lookup prefix, [a-z0-9] */
+
+struct pc_api_key {
+	char id[PC_ID_LEN + 1];
+	char name[PC_APIKEY_NAME_MAX + 1];
+	char prefix[PC_APIKEY_PREFIX_LEN + 1];
+	uint8_t secret_hash[32];        /* keyed hash of the whole key (api-key subkey) */
+	char created_by[PC_ID_LEN + 1]; /* user id of the creator ("" if gone) */
+	int64_t created_at;
+	int64_t expires_at;             /* 0: never */
+	int64_t last_used_at;           /* 0: never */
+};
+
+/* PC_ERR_CONFLICT when the prefix exists (the caller draws another key). */
+enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const struct pc_api_key *k);
+enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out);
+enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
+                                          struct pc_api_key *out);
+/* Every key, ordered by created_at, id; malloc'd. */
+enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n);
+enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *id, const char *name);
+enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *id);
+/* Sets last_used_at (no event; the caller throttles it to one write a minute). */
+enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at);
+
+/* ---- access and refresh tokens, revocation ---- */
+
+#define PC_JTI_MAX 64
+
+/* One refresh token: opaque to the client, stored as a hash, single use.
+ * Tokens of one login form a family; each refresh uses one and adds the
+ * next. The access token issued with it is recorded (jti, exp) so that
+ * revoking the family revokes it too. */
+struct pc_refresh_token {
+	uint8_t token_hash[32];
+	char family_id[PC_ID_LEN + 1];
+	char user_id[PC_ID_LEN + 1];
+	char session_id[PC_ID_LEN + 1]; /* "" : issued by password, no browser session */
+	int64_t created_at;
+	int64_t expires_at;             /* the family's end: rotation does not extend it */
+	char access_jti[PC_JTI_MAX + 1];
+	int64_t access_exp;
+};
+
+/* A revoked access token: jti until its exp (the entry is useless after). */
+struct pc_revoked {
+	char jti[PC_JTI_MAX + 1];
+	int64_t expires_at;
+};
+
+/* Issues: inserts a refresh token that starts a new family, and records its
+ * access token. ev: "token.issue". */
+enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, const struct pc_refresh_token *t);
+
+/*
+ * Rotates, in one transaction: finds the token by old_hash;
+ *  - unknown, or its family expired or revoked: PC_ERR_NOT_FOUND;
+ *  - already used (REUSE: someone replayed a stolen token): revokes the
+ *    whole family — deletes its refresh tokens and adds every recorded,
+ *    unexpired access jti of the family to the revocation list — writes
+ *    reuse_ev ("token.reuse", required), and returns PC_ERR_CONFLICT with
+ *    the revoked jtis in *revoked (malloc'd, caller frees) so the caller can
+ *    update its in-memory list;
+ *  - otherwise marks it used at now, inserts `next` (same family and
+ *    expires_at, filled by the store from the old token: next->family_id,
+ *    user_id, session_id, expires_at), writes ev ("token.refresh") and
+ *    returns PC_OK with *old filled.
+ */
+enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, struct pc_audit_event *reuse_ev,
+                                    const uint8_t old_hash[32], int64_t now,
+                                    struct pc_refresh_token *next, struct pc_refresh_token *old,
+                                    struct pc_revoked **revoked, size_t *n_revoked);
+
+/* Finds the family a refresh token belongs to (for logout and revoke by
+ * refresh token). PC_ERR_NOT_FOUND when unknown. */
+enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
+                                 struct pc_refresh_token *out);
+
+/*
+ * Revokes tokens in one transaction and returns the access jtis added to the
+ * revocation list (malloc'd): by exactly one of
+ *   jti       — one access token (with its exp given in jti_exp), and the
+ *               family it was issued with, if any;
+ *   family_id — one family;
+ *   session_id — every family issued from that browser session;
+ *   user_id   — every family and every recorded access token of the user.
+ * The others NULL. Refresh tokens of the families are deleted. ev may be
+ * NULL when the revocation is part of an action audited by the caller
+ * (session end, user delete, password change). Already revoked: PC_OK.
+ */
+enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
+                                   const char *family_id, const char *session_id,
+                                   const char *user_id, int64_t now,
+                                   struct pc_revoked **revoked, size_t *n_revoked);
+
+/* Every unexpired revocation (loaded into memory at start); malloc'd. */
+enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now, struct pc_revoked **out,
+                                  size_t *n);
+/* Deletes expired revocations, refresh families and access-token records;
+ * *purged: rows deleted. */
+enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);
+
 /* ---- audit ---- */
 
 /* A security event with no other change (login failed, CSRF failure...). */

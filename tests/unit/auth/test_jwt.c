@@ -141,11 +141,12 @@ static void test_issue_verify(void **state)
 	ed_ring(&rings[1], "e1");
 	for (int i = 0; i < 2; i++) {
 		char tok[1024], jti[PC_JWT_JTI_MAX + 1];
-		assert_int_equal(pc_jwt_issue(&rings[i], &POL, "user-1", "sess-1", NOW, 900, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(&rings[i], &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
 		struct pc_jwt_claims c;
 		assert_int_equal(pc_jwt_verify(&rings[i], &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
 		assert_string_equal(c.sub, "user-1");
 		assert_string_equal(c.sid, "sess-1");
+		assert_string_equal(c.email, "a@example.com");
 		assert_string_equal(c.jti, jti);
 		assert_true(strlen(jti) >= 22); /* 128 bits */
 		assert_int_equal(c.exp, NOW + 900);
@@ -330,6 +331,8 @@ static void test_claims(void **state)
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"nbf\":1800000031,\"jti\":\"0123456789abcdef\""), PC_JWT_NOT_YET_VALID},
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"nbf\":1800000030,\"jti\":\"0123456789abcdef\""), PC_JWT_OK},
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"iat\":1800000031,\"jti\":\"0123456789abcdef\""), PC_JWT_NOT_YET_VALID},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789 abcdef\""), PC_JWT_BAD_CLAIMS}, /* jti alphabet */
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"email\":5"), PC_JWT_BAD_CLAIMS},
 		{"[1,2,3]", PC_JWT_MALFORMED},
 		{"not json", PC_JWT_MALFORMED},
 	};

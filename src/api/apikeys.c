@@ -1,0 +1,249 @@
+/*
+ * apikeys.c — API keys, shared resources: any authenticated user (not an
+ * API key, unless PORTCULLIS_API_KEYS_CAN_ADMIN) may list, create, rename
+ * and delete every key; there is no owner filter, by design. The secret is
+ * in the answer to POST only.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/common.h"
+#include "api/input.h"
+#include "audit/chain.h"
+#include "auth/apikey.h"
+#include "core/text.h"
+
+struct keys_state {
+	enum pc_err err;
+	struct pc_api_key key;
+	struct pc_api_key *list;
+	size_t n;
+	char secret[PC_APIKEY_LEN + 1];
+	char id[PC_ID_LEN + 1];
+	char name[PC_APIKEY_NAME_MAX + 1];
+};
+
+static json_t *key_json(const struct pc_api_key *k)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id", k->id, "name", k->name, "prefix", k->prefix,
+	                 "created_by", k->created_by, "created_at", pc_api_time_json(k->created_at),
+	                 "expires_at", k->expires_at ? pc_api_time_json(k->expires_at) : json_null(),
+	                 "last_used_at", k->last_used_at ? pc_api_time_json(k->last_used_at) : json_null());
+}
+
+/* A name: 1..100 bytes of valid UTF-8 without control characters. */
+static int name_or_respond(struct pc_req *r, char *out, const char *s, size_t len)
+{
+	if (len == 0 || len > PC_APIKEY_NAME_MAX || !pc_utf8_valid(s, len)) {
+		pc_respond_problem(r, 400, "Field \"name\" must be 1 to 100 bytes of UTF-8.");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			pc_respond_problem(r, 400, "Field \"name\" must not contain control characters.");
+			return -1;
+		}
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int id_or_respond(struct pc_req *r, char out[PC_ID_LEN + 1])
+{
+	struct pc_str id = pc_req_param(r, "id");
+	if (!pc_api_id_valid(id)) {
+		pc_respond_problem(r, 404, "No such API key.");
+		return -1;
+	}
+	memcpy(out, id.p, PC_ID_LEN);
+	out[PC_ID_LEN] = '\0';
+	return 0;
+}
+
+/* ---------- GET /api/v1/api-keys ---------- */
+
+static void list_work(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	st->err = pc_store_apikey_list(pc_auth_of(r)->store, &st->list, &st->n);
+}
+
+static void list_done(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_store_error(r, st->err, NULL, NULL);
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(arr, key_json(&st->list[i]));
+	free(st->list);
+	pc_respond_json(r, 200, json_pack("{s:o}", "api_keys", arr));
+}
+
+void pc_api_keys_list(struct pc_req *r)
+{
+	struct keys_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL)
+		pc_api_defer(r, list_work, list_done, st);
+}
+
+/* ---------- POST /api/v1/api-keys ---------- */
+
+static const struct pc_field create_fields[] = {
+	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
+	{"expires_at", PC_F_STRING, false, 32},
+};
+
+static void create_work(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	/* a prefix collision (62 bits) is astronomically rare; retry anyway */
+	for (int tries = 0; tries < 3; tries++) {
+		pc_random_id(st->key.id);
+		pc_apikey_generate(st->secret, st->key.prefix, st->key.secret_hash,
+		                   a->cfg->keys->current.sub[PC_SUBKEY_APIKEY]);
+		struct pc_audit_event ev;
+		pc_audit_event_init(&ev, r->principal, "api_key.create", "api_key", st->key.id);
+		json_t *d = json_pack("{s:s,s:s}", "name", st->key.name, "prefix", st->key.prefix);
+		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+		if (ds != NULL && strlen(ds) < sizeof(ev.details))
+			memcpy(ev.details, ds, strlen(ds) + 1);
+		free(ds);
+		json_decref(d);
+		st->err = pc_store_apikey_create(a->store, r->principal, &ev, &st->key);
+		if (st->err != PC_ERR_CONFLICT)
+			return;
+	}
+}
+
+static void create_done(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	if (st->err != PC_OK) {
+		sodium_memzero(st->secret, sizeof(st->secret));
+		pc_api_store_error(r, st->err, NULL, NULL);
+		return;
+	}
+	json_t *body = key_json(&st->key);
+	json_object_set_new(body, "key", json_string(st->secret));
+	sodium_memzero(st->secret, sizeof(st->secret));
+	char loc[64];
+	snprintf(loc, sizeof(loc), "/api/v1/api-keys/%s", st->key.id);
+	pc_resp_header(r, "Location", loc);
+	pc_respond_json(r, 201, body);
+}
+
+void pc_api_keys_create(struct pc_req *r)
+{
+	struct keys_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	struct pc_input in;
+	if (st == NULL || pc_input_or_respond(r, create_fields, 2, &in) != 0)
+		return;
+	if (name_or_respond(r, st->key.name, in.v[0].str.s, in.v[0].str.len) != 0)
+		return;
+	if (in.present[1]) {
+		if (pc_api_time_parse(&st->key.expires_at, in.v[1].str.s, in.v[1].str.len) != 0) {
+			pc_respond_problem(r, 400, "Field \"expires_at\" must be a time like 2027-01-31T12:00:00Z.");
+			return;
+		}
+		if (st->key.expires_at <= r->now) {
+			pc_respond_problem(r, 400, "Field \"expires_at\" must be in the future.");
+			return;
+		}
+	}
+	const struct pc_principal *p = r->principal;
+	memcpy(st->key.created_by, p->user_id, sizeof(st->key.created_by));
+	st->key.created_at = r->now;
+	pc_api_defer(r, create_work, create_done, st);
+}
+
+/* ---------- GET /api/v1/api-keys/{id} ---------- */
+
+static void get_work(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	st->err = pc_store_apikey_get(pc_auth_of(r)->store, st->id, &st->key);
+}
+
+static void get_done(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_store_error(r, st->err, "No such API key.", NULL);
+		return;
+	}
+	pc_respond_json(r, 200, key_json(&st->key));
+}
+
+void pc_api_keys_get(struct pc_req *r)
+{
+	struct keys_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL && id_or_respond(r, st->id) == 0)
+		pc_api_defer(r, get_work, get_done, st);
+}
+
+/* ---------- PATCH /api/v1/api-keys/{id} ---------- */
+
+static const struct pc_field rename_fields[] = {
+	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
+};
+
+static void rename_work(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	struct pc_auth *a = pc_auth_of(r);
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, r->principal, "api_key.update", "api_key", st->id);
+	json_t *d = json_pack("{s:s}", "name", st->name);
+	char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	if (ds != NULL && strlen(ds) < sizeof(ev.details))
+		memcpy(ev.details, ds, strlen(ds) + 1);
+	free(ds);
+	json_decref(d);
+	st->err = pc_store_apikey_rename(a->store, r->principal, &ev, st->id, st->name);
+	if (st->err == PC_OK)
+		st->err = pc_store_apikey_get(a->store, st->id, &st->key);
+}
+
+void pc_api_keys_rename(struct pc_req *r)
+{
+	struct keys_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	struct pc_input in;
+	if (st == NULL || id_or_respond(r, st->id) != 0 ||
+	    pc_input_or_respond(r, rename_fields, 1, &in) != 0 ||
+	    name_or_respond(r, st->name, in.v[0].str.s, in.v[0].str.len) != 0)
+		return;
+	pc_api_defer(r, rename_work, get_done, st);
+}
+
+/* ---------- DELETE /api/v1/api-keys/{id} ---------- */
+
+static void delete_work(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, r->principal, "api_key.delete", "api_key", st->id);
+	st->err = pc_store_apikey_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
+}
+
+static void delete_done(struct pc_req *r, void *data)
+{
+	struct keys_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_store_error(r, st->err, "No such API key.", NULL);
+		return;
+	}
+	pc_respond_empty(r, 204);
+}
+
+void pc_api_keys_delete(struct pc_req *r)
+{
+	struct keys_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL && id_or_respond(r, st->id) == 0)
+		pc_api_defer(r, delete_work, delete_done, st);
+}

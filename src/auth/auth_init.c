@@ -1,0 +1,124 @@
+/*
+ * auth_init.c — building the shared authentication state at start-up.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "auth/auth.h"
+#include "auth/revocation.h"
+#include "config/config.h"
+#include "core/b64url.h"
+#include "core/log.h"
+
+/* HS256 key id: public, names which master key the subkey came from
+ * (8 characters of base64url over a hash of the subkey). */
+static void hs_kid(char *out, size_t cap, const uint8_t sub[PC_SECRET_KEY_BYTES])
+{
+	uint8_t h[32];
+	crypto_generichash(h, sizeof(h), sub, PC_SECRET_KEY_BYTES, (const uint8_t *)"pc-jwt-kid", 10);
+	pc_b64url_encode(out, cap, h, 6);
+}
+
+/* EdDSA key id: the RFC 7638 JWK thumbprint, as jose computes it. */
+static void ed_kid(char *out, size_t cap, char *x, size_t xcap, const uint8_t pk[32])
+{
+	char json[128];
+	uint8_t h[crypto_hash_sha256_BYTES];
+	pc_b64url_encode(x, xcap, pk, 32);
+	snprintf(json, sizeof(json), "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"%s\"}", x);
+	crypto_hash_sha256(h, (const uint8_t *)json, strlen(json));
+	pc_b64url_encode(out, cap, h, sizeof(h));
+}
+
+static int build_ring(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
+{
+	struct pc_jws_keyring *ring = sodium_malloc(sizeof(*ring));
+	if (ring == NULL) {
+		snprintf(err, errlen, "cannot allocate locked memory for the token keys");
+		return -1;
+	}
+	memset(ring, 0, sizeof(*ring));
+	json_t *keys = json_array();
+	if (cfg->jwt_alg == PC_CFG_JWT_EDDSA) {
+		struct pc_jws_key *k = &ring->keys[0];
+		char x[64];
+		ring->alg = PC_JWS_EDDSA;
+		crypto_sign_seed_keypair(k->public_key, k->secret, cfg->keys->jwt_seed);
+		k->secret_len = crypto_sign_SECRETKEYBYTES;
+		k->can_sign = true;
+		ed_kid(k->kid, sizeof(k->kid), x, sizeof(x), k->public_key);
+		ring->n_keys = 1;
+		json_array_append_new(keys, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed25519",
+		                                      "x", x, "kid", k->kid, "alg", "EdDSA", "use", "sig"));
+	} else {
+		ring->alg = PC_JWS_HS256;
+		const struct pc_keyset *sets[2] = {&cfg->keys->current,
+		                                   cfg->keys->has_previous ? &cfg->keys->previous : NULL};
+		for (size_t i = 0; i < 2 && sets[i] != NULL; i++) {
+			struct pc_jws_key *k = &ring->keys[ring->n_keys++];
+			memcpy(k->secret, sets[i]->sub[PC_SUBKEY_JWT], PC_SECRET_KEY_BYTES);
+			k->secret_len = PC_SECRET_KEY_BYTES;
+			k->can_sign = i == 0; /* the previous key only verifies */
+			hs_kid(k->kid, sizeof(k->kid), k->secret);
+		}
+	}
+	json_t *doc = json_pack("{s:o}", "keys", keys);
+	a->jwks = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (a->jwks == NULL || sodium_mprotect_readonly(ring) != 0) {
+		sodium_free(ring);
+		snprintf(err, errlen, "cannot prepare the token keys");
+		return -1;
+	}
+	a->ring = ring;
+	a->jwt = (struct pc_jwt_policy){cfg->issuer, cfg->audience, cfg->jwt_leeway_s};
+	return 0;
+}
+
+int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->cost.opslimit = cfg->pwhash_opslimit;
+	a->cost.memlimit = cfg->pwhash_memlimit;
+	a->login_account = (struct pc_ratelimit){"login_fail_account", cfg->login_max_failures, cfg->login_window_s};
+	a->login_addr = (struct pc_ratelimit){"login_fail_addr", cfg->login_max_failures, cfg->login_window_s};
+	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
+	a->refresh_user = (struct pc_ratelimit){"refresh_user", cfg->refresh_limit, 3600};
+	if (pc_store_open(&a->store, cfg->database_url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen) != 0)
+		return -1;
+	if (pc_kv_open(&a->kv, NULL, err, errlen) != 0)
+		goto fail;
+	if (pc_password_init(&a->cost) != 0) {
+		snprintf(err, errlen, "cannot hash passwords with the configured cost (out of memory?)");
+		goto fail;
+	}
+	if (build_ring(a, cfg, err, errlen) != 0)
+		goto fail;
+	size_t loaded = 0;
+	int64_t now = (int64_t)time(NULL);
+	size_t purged = 0;
+	(void)pc_store_tokens_purge(a->store, now, &purged);
+	if (pc_revocation_load(a, now, &loaded) != PC_OK) {
+		snprintf(err, errlen, "cannot load the revocation list from the store");
+		goto fail;
+	}
+	return 0;
+fail:
+	pc_auth_free(a);
+	return -1;
+}
+
+void pc_auth_free(struct pc_auth *a)
+{
+	if (a->ring != NULL)
+		sodium_free(a->ring);
+	free(a->jwks);
+	pc_kv_close(a->kv);
+	pc_store_close(a->store);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,1388 @@
+/* test_tokens.c — the SQLite store, migration 2: API keys, refresh-token
+ * families with reuse detection (sequential and 8 threads racing over two
+ * handles), revocation by jti/family/session/user, the revocation list,
+ * purge, one audit event per change in the same transaction, and writes
+ * refused by a read-only database. Each test runs in a fresh temp directory;
+ * the test opens the file with libsqlite3 directly to look and to tamper. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit/chain.h"
+#include "store/backend.h"
+#include "store/store.h"
+
+static uint8_t KEY[32];
+static const int64_t NOW = 1800000000;
+
+struct fx {
+	char dir[64];
+	char path[128];
+	char url[160];
+	struct pc_store *s;
+	struct pc_principal sys; /* the command line */
+};
+
+/* ------------------------------------------------------------------ */
+/* fixture and helpers                                                 */
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -1;
+	strcpy(f->dir, "/tmp/pc_tokens_XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/pc.db", f->dir);
+	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+	char err[256];
+	if (pc_store_open(&f->s, f->url, KEY, err, sizeof(err)) != 0) {
+		fprintf(stderr, "open: %s\n", err);
+		return -1;
+	}
+	f->sys.method = PC_AUTH_SYSTEM;
+	strcpy(f->sys.client_addr, "local");
+	strcpy(f->sys.user_agent, "test");
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	pc_store_close(f->s);
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Runs sql on the file with a connection of our own; returns the first
+ * column of the first row as an integer (0 when none). */
+static int64_t raw(const struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	const char *tail = sql;
+	while (tail != NULL && *tail != '\0') {
+		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
+		if (st == NULL)
+			break;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		else if (rc != SQLITE_DONE)
+			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static int64_t count(const struct fx *f, const char *table)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return raw(f, sql);
+}
+
+/* count(*) of table WHERE col = 'val' */
+static int64_t count_where(const struct fx *f, const char *table, const char *col,
+                           const char *val)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s = '%s'", table, col, val);
+	return raw(f, sql);
+}
+
+static void mk_user(struct pc_user *u, const char *email)
+{
+	memset(u, 0, sizeof(*u));
+	pc_random_id(u->id);
+	snprintf(u->email, sizeof(u->email), "%s", email);
+	snprintf(u->password_hash, sizeof(u->password_hash),
+	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
+	u->created_at = NOW;
+	u->password_changed_at = NOW;
+}
+
+static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
+{
+	memset(p, 0, sizeof(*p));
+	p->method = PC_AUTH_SESSION;
+	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
+	snprintf(p->email, sizeof(p->email), "%s", u->email);
+	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
+	strcpy(p->client_addr, "198.51.100.1");
+	strcpy(p->user_agent, "ua");
+	p->authenticated_at = NOW;
+}
+
+static void add_user(struct fx *f, struct pc_user *u, const char *email)
+{
+	struct pc_audit_event ev;
+	mk_user(u, email);
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
+}
+
+static void add_session(struct fx *f, struct pc_session *s, const struct pc_user *u,
+                        int64_t expires)
+{
+	struct pc_audit_event ev;
+	struct pc_principal p;
+	memset(s, 0, sizeof(*s));
+	pc_random_id(s->id);
+	randombytes_buf(s->secret_hash, sizeof(s->secret_hash));
+	snprintf(s->user_id, sizeof(s->user_id), "%s", u->id);
+	s->created_at = NOW;
+	s->last_seen_at = NOW;
+	s->expires_at = expires;
+	strcpy(s->client_addr, "203.0.113.9");
+	strcpy(s->user_agent, "test");
+	as_user(&p, u, s->id);
+	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
+	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
+}
+
+static void newest(struct fx *f, struct pc_audit_event *out)
+{
+	struct pc_audit_filter flt = {.limit = 1};
+	struct pc_audit_event *evs;
+	size_t n;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
+	assert_int_equal(n, 1);
+	*out = evs[0];
+	free(evs);
+}
+
+static void assert_verify_ok(struct fx *f, int64_t want_checked)
+{
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
+	assert_int_equal(checked, want_checked);
+	assert_int_equal(bad, 0);
+}
+
+/* the chain verifies and holds exactly as many events as the table */
+static void assert_chain_ok(struct fx *f)
+{
+	assert_verify_ok(f, count(f, "audit_events"));
+}
+
+static void expect_event(struct fx *f, int64_t *events, const char *action)
+{
+	(*events)++;
+	assert_int_equal(count(f, "audit_events"), *events);
+	struct pc_audit_event last;
+	newest(f, &last);
+	assert_string_equal(last.action, action);
+	assert_int_equal(last.seq, *events);
+}
+
+static void mk_key(struct pc_api_key *k, const char *name, const char *prefix,
+                   const char *created_by, int64_t created_at)
+{
+	memset(k, 0, sizeof(*k));
+	pc_random_id(k->id);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	snprintf(k->prefix, sizeof(k->prefix), "%s", prefix);
+	randombytes_buf(k->secret_hash, sizeof(k->secret_hash));
+	snprintf(k->created_by, sizeof(k->created_by), "%s", created_by);
+	k->created_at = created_at;
+	k->expires_at = 0;
+	k->last_used_at = 0;
+}
+
+/* A fresh family's first token: access token valid 900 s, family 30 days. */
+static void mk_refresh(struct pc_refresh_token *t, const struct pc_user *u, const char *sid,
+                       int64_t expires_at)
+{
+	memset(t, 0, sizeof(*t));
+	randombytes_buf(t->token_hash, sizeof(t->token_hash));
+	pc_random_id(t->family_id);
+	snprintf(t->user_id, sizeof(t->user_id), "%s", u->id);
+	snprintf(t->session_id, sizeof(t->session_id), "%s", sid != NULL ? sid : "");
+	t->created_at = NOW;
+	t->expires_at = expires_at;
+	snprintf(t->access_jti, sizeof(t->access_jti), "jti-");
+	pc_random_id(t->access_jti + 4);
+	t->access_exp = NOW + 900;
+}
+
+static void issue(struct fx *f, struct pc_refresh_token *t, const struct pc_user *u,
+                  const char *sid, int64_t expires_at)
+{
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	mk_refresh(t, u, sid, expires_at);
+	as_user(&p, u, sid);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", t->family_id);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, t), PC_OK);
+	assert_true(ev.seq > 0);
+}
+
+/* What the caller of pc_store_refresh_rotate draws for the next token. */
+static void mk_next(struct pc_refresh_token *next, int64_t now, int64_t access_exp)
+{
+	memset(next, 0, sizeof(*next));
+	randombytes_buf(next->token_hash, sizeof(next->token_hash));
+	next->created_at = now;
+	snprintf(next->access_jti, sizeof(next->access_jti), "jti-");
+	pc_random_id(next->access_jti + 4);
+	next->access_exp = access_exp;
+}
+
+struct rot {
+	struct pc_audit_event ev, reuse_ev;
+	struct pc_refresh_token next, old;
+	struct pc_revoked *revoked;
+	size_t n;
+};
+
+static enum pc_err rotate(struct pc_store *s, const struct pc_principal *p, struct rot *r,
+                          const uint8_t old_hash[32], int64_t now)
+{
+	mk_next(&r->next, now, now + 900);
+	pc_audit_event_init(&r->ev, p, "token.refresh", "token", "");
+	pc_audit_event_init(&r->reuse_ev, p, "token.reuse", "token", "");
+	return pc_store_refresh_rotate(s, p, &r->ev, &r->reuse_ev, old_hash, now, &r->next, &r->old,
+	                               &r->revoked, &r->n);
+}
+
+static bool has_jti(const struct pc_revoked *v, size_t n, const char *jti, int64_t exp)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].jti, jti) == 0)
+			return v[i].expires_at == exp;
+	return false;
+}
+
+static bool is_revoked(struct fx *f, const char *jti)
+{
+	return count_where(f, "revoked_tokens", "jti", jti) == 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* schema                                                              */
+
+static void test_schema_v2(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	static const char *const tables[] = {"api_keys", "refresh_tokens", "access_tokens",
+	                                     "revoked_tokens"};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		assert_int_equal(count_where(f, "sqlite_master", "name", tables[i]), 1);
+	/* the queries by family, user and session use an index */
+	assert_int_equal(raw(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	                        " AND tbl_name IN ('refresh_tokens', 'access_tokens')"
+	                        " AND name NOT LIKE 'sqlite_autoindex%'"),
+	                 8);
+}
+
+/* A database of schema 1 with data is brought to 2, the data kept. */
+static void test_migrate_from_1(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	pc_store_close(f->s);
+	f->s = NULL;
+	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
+	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
+	       "DROP INDEX reset_tokens_expires; UPDATE schema_version SET version = 1");
+	char err[256];
+	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(count(f, "schema_version"), 1);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	struct pc_refresh_token t;
+	issue(f, &t, &u, NULL, NOW + 3600);
+	assert_chain_ok(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* API keys                                                            */
+
+static void test_apikey_crud(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user admin;
+	add_user(f, &admin, "admin@example.com");
+	int64_t events = count(f, "audit_events");
+	struct pc_principal pa;
+	as_user(&pa, &admin, NULL);
+	struct pc_audit_event ev;
+
+	struct pc_api_key a, b, c, got;
+	mk_key(&a, "deploy", "aaaaaaaaaaaa", admin.id, NOW);
+	a.expires_at = NOW + 86400;
+	mk_key(&b, "ci", "bbbbbbbbbbbb", admin.id, NOW - 10); /* listed first */
+	mk_key(&c, "backup", "cccccccccccc", admin.id, NOW);
+	const struct pc_api_key *all[] = {&a, &b, &c};
+	for (size_t i = 0; i < 3; i++) {
+		pc_audit_event_init(&ev, &pa, "api_key.create", "api_key", all[i]->id);
+		assert_int_equal(pc_store_apikey_create(f->s, &pa, &ev, all[i]), PC_OK);
+		assert_true(ev.seq > 0);
+		expect_event(f, &events, "api_key.create");
+	}
+
+	assert_int_equal(pc_store_apikey_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.id, a.id);
+	assert_string_equal(got.name, "deploy");
+	assert_string_equal(got.prefix, "aaaaaaaaaaaa");
+	assert_memory_equal(got.secret_hash, a.secret_hash, 32);
+	assert_string_equal(got.created_by, admin.id);
+	assert_int_equal(got.created_at, NOW);
+	assert_int_equal(got.expires_at, NOW + 86400);
+	assert_int_equal(got.last_used_at, 0);
+	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "cccccccccccc", &got), PC_OK);
+	assert_string_equal(got.id, c.id);
+	assert_int_equal(pc_store_apikey_get(f->s, "missing", &got), PC_ERR_NOT_FOUND);
+	assert_string_equal(got.id, "");
+	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "zzzzzzzzzzzz", &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "%", &got), PC_ERR_NOT_FOUND);
+
+	struct pc_api_key *list;
+	size_t n;
+	assert_int_equal(pc_store_apikey_list(f->s, &list, &n), PC_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].id, b.id);
+	const char *first = strcmp(a.id, c.id) < 0 ? a.id : c.id;
+	const char *second = strcmp(a.id, c.id) < 0 ? c.id : a.id;
+	assert_string_equal(list[1].id, first);
+	assert_string_equal(list[2].id, second);
+	free(list);
+
+	/* rename */
+	char longest[PC_APIKEY_NAME_MAX + 1];
+	memset(longest, 'n', PC_APIKEY_NAME_MAX);
+	longest[PC_APIKEY_NAME_MAX] = '\0';
+	pc_audit_event_init(&ev, &pa, "api_key.rename", "api_key", a.id);
+	assert_int_equal(pc_store_apikey_rename(f->s, &pa, &ev, a.id, longest), PC_OK);
+	expect_event(f, &events, "api_key.rename");
+	assert_int_equal(pc_store_apikey_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.name, longest);
+	pc_audit_event_init(&ev, &pa, "api_key.rename", "api_key", "missing");
+	assert_int_equal(pc_store_apikey_rename(f->s, &pa, &ev, "missing", "x"), PC_ERR_NOT_FOUND);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	/* touch: forwards only, no event */
+	assert_int_equal(pc_store_apikey_touch(f->s, b.id, NOW + 60), PC_OK);
+	assert_int_equal(pc_store_apikey_touch(f->s, b.id, NOW + 30), PC_OK);
+	assert_int_equal(pc_store_apikey_get(f->s, b.id, &got), PC_OK);
+	assert_int_equal(got.last_used_at, NOW + 60);
+	assert_int_equal(pc_store_apikey_touch(f->s, "missing", NOW), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	/* delete */
+	pc_audit_event_init(&ev, &pa, "api_key.delete", "api_key", c.id);
+	assert_int_equal(pc_store_apikey_delete(f->s, &pa, &ev, c.id), PC_OK);
+	expect_event(f, &events, "api_key.delete");
+	assert_int_equal(pc_store_apikey_get(f->s, c.id, &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "cccccccccccc", &got), PC_ERR_NOT_FOUND);
+	pc_audit_event_init(&ev, &pa, "api_key.delete", "api_key", c.id);
+	assert_int_equal(pc_store_apikey_delete(f->s, &pa, &ev, c.id), PC_ERR_NOT_FOUND);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(count(f, "api_keys"), 2);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+static void test_apikey_conflict(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user admin;
+	add_user(f, &admin, "admin@example.com");
+	struct pc_audit_event ev;
+	struct pc_api_key a, dup;
+	mk_key(&a, "one", "abcdefabcdef", admin.id, NOW);
+	pc_audit_event_init(&ev, &f->sys, "api_key.create", "api_key", a.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &f->sys, &ev, &a), PC_OK);
+	int64_t events = count(f, "audit_events");
+
+	/* the same prefix: the caller draws another key */
+	mk_key(&dup, "two", "abcdefabcdef", admin.id, NOW);
+	pc_audit_event_init(&ev, &f->sys, "api_key.create", "api_key", dup.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &f->sys, &ev, &dup), PC_ERR_CONFLICT);
+	assert_int_equal(ev.seq, 0);
+	/* the same id */
+	mk_key(&dup, "two", "012345012345", admin.id, NOW);
+	memcpy(dup.id, a.id, sizeof(dup.id));
+	pc_audit_event_init(&ev, &f->sys, "api_key.create", "api_key", dup.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &f->sys, &ev, &dup), PC_ERR_CONFLICT);
+	assert_int_equal(count(f, "api_keys"), 1);
+	assert_int_equal(count(f, "audit_events"), events);
+	/* a key needs no live creator (created by an API key: "") */
+	mk_key(&dup, "three", "012345012345", "", NOW);
+	pc_audit_event_init(&ev, &f->sys, "api_key.create", "api_key", dup.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &f->sys, &ev, &dup), PC_OK);
+	assert_chain_ok(f);
+}
+
+/* Keys are shared: one outlives its creator, who then reads as "". */
+static void test_apikey_outlives_creator(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user admin, creator;
+	add_user(f, &admin, "admin@example.com");
+	add_user(f, &creator, "creator@example.com");
+	struct pc_principal pc;
+	as_user(&pc, &creator, NULL);
+	struct pc_audit_event ev;
+	struct pc_api_key k, got;
+	mk_key(&k, "shared", "sharedshared", creator.id, NOW);
+	pc_audit_event_init(&ev, &pc, "api_key.create", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &pc, &ev, &k), PC_OK);
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", creator.id);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, creator.id), PC_OK);
+	assert_int_equal(pc_store_apikey_get(f->s, k.id, &got), PC_OK);
+	assert_string_equal(got.created_by, "");
+	assert_string_equal(got.name, "shared");
+	struct pc_api_key *list;
+	size_t n;
+	assert_int_equal(pc_store_apikey_list(f->s, &list, &n), PC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].created_by, "");
+	free(list);
+	/* any admin may still rename and delete it */
+	struct pc_principal pa;
+	as_user(&pa, &admin, NULL);
+	pc_audit_event_init(&ev, &pa, "api_key.rename", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_rename(f->s, &pa, &ev, k.id, "renamed"), PC_OK);
+	pc_audit_event_init(&ev, &pa, "api_key.delete", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_delete(f->s, &pa, &ev, k.id), PC_OK);
+	assert_chain_ok(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* refresh tokens                                                      */
+
+static void test_refresh_chain(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	struct pc_session sess;
+	add_user(f, &u, "u@example.com");
+	add_session(f, &sess, &u, NOW + 86400);
+	int64_t events = count(f, "audit_events");
+	struct pc_principal p;
+	as_user(&p, &u, sess.id);
+
+	struct pc_refresh_token t0, got;
+	issue(f, &t0, &u, sess.id, NOW + 30 * 86400);
+	expect_event(f, &events, "token.issue");
+	assert_int_equal(count(f, "refresh_tokens"), 1);
+	assert_int_equal(count_where(f, "access_tokens", "jti", t0.access_jti), 1);
+	assert_int_equal(pc_store_refresh_get(f->s, t0.token_hash, &got), PC_OK);
+	assert_memory_equal(got.token_hash, t0.token_hash, 32);
+	assert_string_equal(got.family_id, t0.family_id);
+	assert_string_equal(got.user_id, u.id);
+	assert_string_equal(got.session_id, sess.id);
+	assert_int_equal(got.created_at, NOW);
+	assert_int_equal(got.expires_at, NOW + 30 * 86400);
+	assert_string_equal(got.access_jti, t0.access_jti);
+	assert_int_equal(got.access_exp, NOW + 900);
+
+	/* first rotation */
+	struct rot r1;
+	assert_int_equal(rotate(f->s, &p, &r1, t0.token_hash, NOW + 100), PC_OK);
+	expect_event(f, &events, "token.refresh");
+	assert_true(r1.ev.seq > 0);
+	assert_int_equal(r1.reuse_ev.seq, 0);
+	assert_null(r1.revoked);
+	assert_int_equal(r1.n, 0);
+	assert_memory_equal(r1.old.token_hash, t0.token_hash, 32);
+	assert_string_equal(r1.old.family_id, t0.family_id);
+	assert_string_equal(r1.old.access_jti, t0.access_jti);
+	/* the store filled the family's fields in next */
+	assert_string_equal(r1.next.family_id, t0.family_id);
+	assert_string_equal(r1.next.user_id, u.id);
+	assert_string_equal(r1.next.session_id, sess.id);
+	assert_int_equal(r1.next.expires_at, NOW + 30 * 86400); /* not extended */
+	assert_int_equal(r1.next.created_at, NOW + 100);
+	assert_int_equal(pc_store_refresh_get(f->s, r1.next.token_hash, &got), PC_OK);
+	assert_string_equal(got.family_id, t0.family_id);
+	assert_string_equal(got.access_jti, r1.next.access_jti);
+	assert_int_equal(got.expires_at, NOW + 30 * 86400);
+	assert_int_equal(count_where(f, "access_tokens", "family_id", t0.family_id), 2);
+	assert_int_equal(raw(f, "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL"), 1);
+	/* the used one is still found (logout by an old token finds the family) */
+	assert_int_equal(pc_store_refresh_get(f->s, t0.token_hash, &got), PC_OK);
+
+	/* second rotation, of the newest */
+	struct rot r2;
+	assert_int_equal(rotate(f->s, &p, &r2, r1.next.token_hash, NOW + 200), PC_OK);
+	expect_event(f, &events, "token.refresh");
+	assert_string_equal(r2.next.family_id, t0.family_id);
+	assert_string_equal(r2.old.access_jti, r1.next.access_jti);
+	assert_int_equal(count_where(f, "refresh_tokens", "family_id", t0.family_id), 3);
+	assert_int_equal(count_where(f, "access_tokens", "family_id", t0.family_id), 3);
+	assert_int_equal(count(f, "revoked_tokens"), 0);
+
+	/* unknown token */
+	uint8_t unknown[32];
+	randombytes_buf(unknown, 32);
+	struct rot r3;
+	assert_int_equal(rotate(f->s, &p, &r3, unknown, NOW + 300), PC_ERR_NOT_FOUND);
+	assert_int_equal(r3.ev.seq, 0);
+	assert_int_equal(r3.reuse_ev.seq, 0);
+	assert_string_equal(r3.old.family_id, "");
+	assert_int_equal(pc_store_refresh_get(f->s, unknown, &got), PC_ERR_NOT_FOUND);
+	assert_string_equal(got.family_id, "");
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+static void test_refresh_create_errors(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, gone;
+	add_user(f, &u, "u@example.com");
+	mk_user(&gone, "gone@example.com"); /* never stored */
+	int64_t events = count(f, "audit_events");
+	struct pc_principal p;
+	as_user(&p, &u, NULL);
+	struct pc_audit_event ev;
+	struct pc_refresh_token t, dup;
+
+	mk_refresh(&t, &gone, NULL, NOW + 3600);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", t.family_id);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, &t), PC_ERR_NOT_FOUND);
+	assert_int_equal(ev.seq, 0);
+
+	issue(f, &t, &u, NULL, NOW + 3600);
+	events++;
+	/* the same token hash */
+	mk_refresh(&dup, &u, NULL, NOW + 3600);
+	memcpy(dup.token_hash, t.token_hash, 32);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", dup.family_id);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, &dup), PC_ERR_CONFLICT);
+	/* the same access jti: the refresh token goes with it */
+	mk_refresh(&dup, &u, NULL, NOW + 3600);
+	memcpy(dup.access_jti, t.access_jti, sizeof(dup.access_jti));
+	pc_audit_event_init(&ev, &p, "token.issue", "token", dup.family_id);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, &dup), PC_ERR_CONFLICT);
+	struct pc_refresh_token got;
+	assert_int_equal(pc_store_refresh_get(f->s, dup.token_hash, &got), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "refresh_tokens"), 1);
+	assert_int_equal(count(f, "access_tokens"), 1);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+/* Reuse of an old token revokes the whole family. */
+static void test_refresh_reuse(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	struct pc_session sess;
+	add_user(f, &u, "u@example.com");
+	add_session(f, &sess, &u, NOW + 86400);
+	struct pc_principal p;
+	as_user(&p, &u, sess.id);
+
+	struct pc_refresh_token t0, other, got;
+	issue(f, &t0, &u, sess.id, NOW + 30 * 86400);
+	t0.access_exp = NOW + 900;
+	issue(f, &other, &u, sess.id, NOW + 30 * 86400); /* another family */
+	struct rot r1, r2;
+	assert_int_equal(rotate(f->s, &p, &r1, t0.token_hash, NOW + 1000), PC_OK);
+	assert_int_equal(rotate(f->s, &p, &r2, r1.next.token_hash, NOW + 1500), PC_OK);
+	int64_t events = count(f, "audit_events");
+
+	/* t0 again at NOW + 1600: t0's access token expired at NOW + 900, so
+	 * only r1's (NOW + 1900) and r2's (NOW + 2400) are revoked */
+	struct rot bad;
+	struct pc_principal thief;
+	memset(&thief, 0, sizeof(thief));
+	strcpy(thief.client_addr, "192.0.2.66");
+	assert_int_equal(rotate(f->s, &thief, &bad, t0.token_hash, NOW + 1600), PC_ERR_CONFLICT);
+	expect_event(f, &events, "token.reuse");
+	assert_true(bad.reuse_ev.seq > 0);
+	assert_int_equal(bad.ev.seq, 0);
+	assert_int_equal(bad.n, 2);
+	assert_non_null(bad.revoked);
+	assert_true(has_jti(bad.revoked, bad.n, r1.next.access_jti, NOW + 1900));
+	assert_true(has_jti(bad.revoked, bad.n, r2.next.access_jti, NOW + 2400));
+	assert_false(has_jti(bad.revoked, bad.n, t0.access_jti, NOW + 900));
+	free(bad.revoked);
+	assert_true(is_revoked(f, r1.next.access_jti));
+	assert_true(is_revoked(f, r2.next.access_jti));
+	assert_false(is_revoked(f, t0.access_jti));
+	assert_false(is_revoked(f, other.access_jti));
+	struct pc_audit_event last;
+	newest(f, &last);
+	assert_string_equal(last.client_addr, "192.0.2.66");
+	assert_string_equal(last.auth_method, "anonymous");
+
+	/* the family's refresh tokens are gone: the newest is NOT_FOUND now */
+	assert_int_equal(count_where(f, "refresh_tokens", "family_id", t0.family_id), 0);
+	struct rot r3;
+	assert_int_equal(rotate(f->s, &p, &r3, r2.next.token_hash, NOW + 1700), PC_ERR_NOT_FOUND);
+	assert_int_equal(r3.reuse_ev.seq, 0);
+	assert_int_equal(pc_store_refresh_get(f->s, t0.token_hash, &got), PC_ERR_NOT_FOUND);
+	/* and so is the replayed one, a second time */
+	assert_int_equal(rotate(f->s, &thief, &r3, t0.token_hash, NOW + 1700), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	/* the other family is untouched */
+	assert_int_equal(rotate(f->s, &p, &r3, other.token_hash, NOW + 1700), PC_OK);
+	events++;
+	struct pc_revoked *list;
+	size_t n;
+	assert_int_equal(pc_store_revoked_list(f->s, NOW + 1700, &list, &n), PC_OK);
+	assert_int_equal(n, 2);
+	assert_true(has_jti(list, n, r1.next.access_jti, NOW + 1900));
+	assert_true(has_jti(list, n, r2.next.access_jti, NOW + 2400));
+	free(list);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+/* An ended family is NOT_FOUND, used or not: no reuse alarm for it. */
+static void test_refresh_expired(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	struct pc_principal p;
+	as_user(&p, &u, NULL);
+	struct pc_refresh_token t0;
+	issue(f, &t0, &u, NULL, NOW + 3600);
+	struct rot r1, r;
+	assert_int_equal(rotate(f->s, &p, &r1, t0.token_hash, NOW + 10), PC_OK);
+	int64_t events = count(f, "audit_events");
+
+	/* at and after expires_at */
+	assert_int_equal(rotate(f->s, &p, &r, r1.next.token_hash, NOW + 3600), PC_ERR_NOT_FOUND);
+	assert_int_equal(rotate(f->s, &p, &r, r1.next.token_hash, NOW + 9999), PC_ERR_NOT_FOUND);
+	assert_int_equal(rotate(f->s, &p, &r, t0.token_hash, NOW + 3600), PC_ERR_NOT_FOUND);
+	assert_null(r.revoked);
+	assert_int_equal(r.ev.seq, 0);
+	assert_int_equal(r.reuse_ev.seq, 0);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(count(f, "revoked_tokens"), 0);
+	assert_int_equal(count(f, "refresh_tokens"), 2);
+	/* one second before the end it still works */
+	assert_int_equal(rotate(f->s, &p, &r, r1.next.token_hash, NOW + 3599), PC_OK);
+	assert_int_equal(r.next.expires_at, NOW + 3600);
+	assert_chain_ok(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* rotation race: 8 threads, one token, two handles                    */
+
+#define ROT_THREADS 8
+#define ROT_ROUNDS 12
+
+struct rot_race {
+	struct pc_store *stores[2];
+	const struct pc_principal *p;
+	const uint8_t *hash;
+	atomic_int ready, go;
+	atomic_int ok, conflict, not_found, other;
+};
+
+static void *rot_thread(void *arg)
+{
+	struct rot_race *r = arg;
+	int idx = atomic_fetch_add(&r->ready, 1);
+	while (!atomic_load(&r->go))
+		;
+	struct rot x;
+	enum pc_err e = rotate(r->stores[idx % 2], r->p, &x, r->hash, NOW + 60);
+	if (e == PC_OK)
+		atomic_fetch_add(&r->ok, 1);
+	else if (e == PC_ERR_CONFLICT && x.reuse_ev.seq > 0)
+		atomic_fetch_add(&r->conflict, 1);
+	else if (e == PC_ERR_NOT_FOUND)
+		atomic_fetch_add(&r->not_found, 1);
+	else
+		atomic_fetch_add(&r->other, 1);
+	free(x.revoked);
+	return NULL;
+}
+
+static void test_rotate_race(void **state)
+{
+	struct fx *f = *state;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	struct pc_principal p;
+	as_user(&p, &u, NULL);
+	for (int round = 0; round < ROT_ROUNDS; round++) {
+		struct pc_refresh_token t;
+		issue(f, &t, &u, NULL, NOW + 3600);
+		int64_t events = count(f, "audit_events");
+		struct rot_race r = {.stores = {f->s, s2}, .p = &p, .hash = t.token_hash};
+		pthread_t th[ROT_THREADS];
+		for (int i = 0; i < ROT_THREADS; i++)
+			assert_int_equal(pthread_create(&th[i], NULL, rot_thread, &r), 0);
+		while (atomic_load(&r.ready) < ROT_THREADS)
+			;
+		atomic_store(&r.go, 1);
+		for (int i = 0; i < ROT_THREADS; i++)
+			pthread_join(th[i], NULL);
+		/* the first rotates; the second finds it used: reuse, the family
+		 * (the winner's new token too) is revoked; the rest find nothing */
+		assert_int_equal(atomic_load(&r.ok), 1);
+		assert_int_equal(atomic_load(&r.conflict), 1);
+		assert_int_equal(atomic_load(&r.not_found), ROT_THREADS - 2);
+		assert_int_equal(atomic_load(&r.other), 0);
+		assert_int_equal(count_where(f, "refresh_tokens", "family_id", t.family_id), 0);
+		/* the issued access token and the winner's */
+		assert_int_equal(count(f, "revoked_tokens"), 2 * (round + 1));
+		assert_int_equal(count(f, "audit_events"), events + 2);
+	}
+	assert_chain_ok(f);
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_OK);
+	assert_int_equal(checked, count(f, "audit_events"));
+	pc_store_close(s2);
+}
+
+/* ------------------------------------------------------------------ */
+/* revocation                                                          */
+
+struct world {
+	struct pc_user a, b;
+	struct pc_session sa1, sa2, sb;
+	struct pc_refresh_token a1x, a1y, a2, apw, b1; /* families: a1x, a1y from sa1 */
+	struct pc_refresh_token a1x_next;              /* a1x rotated once */
+};
+
+static void build_world(struct fx *f, struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+	add_user(f, &w->a, "a@example.com");
+	add_user(f, &w->b, "b@example.com");
+	add_session(f, &w->sa1, &w->a, NOW + 86400);
+	add_session(f, &w->sa2, &w->a, NOW + 86400);
+	add_session(f, &w->sb, &w->b, NOW + 86400);
+	issue(f, &w->a1x, &w->a, w->sa1.id, NOW + 86400);
+	issue(f, &w->a1y, &w->a, w->sa1.id, NOW + 86400);
+	issue(f, &w->a2, &w->a, w->sa2.id, NOW + 86400);
+	issue(f, &w->apw, &w->a, NULL, NOW + 86400); /* by password: no session */
+	issue(f, &w->b1, &w->b, w->sb.id, NOW + 86400);
+	struct pc_principal p;
+	struct rot r;
+	as_user(&p, &w->a, w->sa1.id);
+	assert_int_equal(rotate(f->s, &p, &r, w->a1x.token_hash, NOW + 10), PC_OK);
+	w->a1x_next = r.next;
+}
+
+static enum pc_err revoke_by(struct fx *f, struct pc_audit_event *ev, const char *jti,
+                          int64_t jti_exp, const char *fam, const char *sid, const char *uid,
+                          int64_t now, struct pc_revoked **out, size_t *n)
+{
+	if (ev != NULL)
+		pc_audit_event_init(ev, &f->sys, "token.revoke", "token", "");
+	return pc_store_tokens_revoke(f->s, &f->sys, ev, jti, jti_exp, fam, sid, uid, now, out, n);
+}
+
+static void test_revoke_jti(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	int64_t events = count(f, "audit_events");
+	struct pc_audit_event ev;
+	struct pc_revoked *out;
+	size_t n;
+
+	/* a jti not recorded (issued without a refresh token): just that one */
+	assert_int_equal(revoke_by(f, &ev, "unrecorded-jti", NOW + 500, NULL, NULL, NULL, NOW + 20,
+	                        &out, &n),
+	                 PC_OK);
+	expect_event(f, &events, "token.revoke");
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].jti, "unrecorded-jti");
+	assert_int_equal(out[0].expires_at, NOW + 500);
+	free(out);
+	assert_true(is_revoked(f, "unrecorded-jti"));
+	assert_int_equal(count(f, "refresh_tokens"), 6);
+
+	/* a recorded jti: its family goes with it, the jti listed once */
+	assert_int_equal(revoke_by(f, &ev, w.a1x.access_jti, w.a1x.access_exp, NULL, NULL, NULL,
+	                        NOW + 20, &out, &n),
+	                 PC_OK);
+	expect_event(f, &events, "token.revoke");
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].jti, w.a1x.access_jti);
+	assert_true(has_jti(out, n, w.a1x_next.access_jti, w.a1x_next.access_exp));
+	free(out);
+	assert_int_equal(count_where(f, "refresh_tokens", "family_id", w.a1x.family_id), 0);
+	assert_int_equal(count(f, "refresh_tokens"), 4);
+	assert_false(is_revoked(f, w.a1y.access_jti)); /* same session, other family */
+
+	/* again: PC_OK, and the jtis, already present, are reported again
+	 * (the access-token records outlive the family's refresh tokens) */
+	assert_int_equal(revoke_by(f, NULL, w.a1x.access_jti, w.a1x.access_exp, NULL, NULL, NULL,
+	                        NOW + 20, &out, &n),
+	                 PC_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].jti, w.a1x.access_jti);
+	assert_true(has_jti(out, n, w.a1x_next.access_jti, w.a1x_next.access_exp));
+	free(out);
+	assert_int_equal(count(f, "revoked_tokens"), 3);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+static void test_revoke_family(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	int64_t events = count(f, "audit_events");
+	struct pc_audit_event ev;
+	struct pc_revoked *out;
+	size_t n;
+
+	/* only unexpired access tokens are listed: a1x's first one ends at
+	 * NOW + 900, its rotated one at NOW + 910 */
+	assert_int_equal(revoke_by(f, &ev, NULL, 0, w.a1x.family_id, NULL, NULL, NOW + 905, &out, &n),
+	                 PC_OK);
+	expect_event(f, &events, "token.revoke");
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].jti, w.a1x_next.access_jti);
+	assert_int_equal(out[0].expires_at, NOW + 910);
+	free(out);
+	assert_int_equal(count_where(f, "refresh_tokens", "family_id", w.a1x.family_id), 0);
+	assert_int_equal(count(f, "refresh_tokens"), 4);
+	struct pc_principal p;
+	struct rot r;
+	as_user(&p, &w.a, w.sa1.id);
+	assert_int_equal(rotate(f->s, &p, &r, w.a1x_next.token_hash, NOW + 906), PC_ERR_NOT_FOUND);
+
+	/* again: its live access jti is reported again */
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, w.a1x.family_id, NULL, NULL, NOW + 905, &out, &n),
+	                 PC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].jti, w.a1x_next.access_jti);
+	free(out);
+	/* a family that never was: nothing to do */
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, "0123456789abcdef0123456789abcdef", NULL, NULL,
+	                           NOW, &out, &n),
+	                 PC_OK);
+	assert_int_equal(n, 0);
+	assert_null(out);
+	assert_int_equal(count(f, "revoked_tokens"), 1);
+	assert_int_equal(count(f, "refresh_tokens"), 4);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+static void test_revoke_session(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	int64_t events = count(f, "audit_events");
+	struct pc_revoked *out;
+	size_t n;
+
+	/* part of a session end the caller audits: no event of its own */
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, NULL, w.sa1.id, NULL, NOW + 20, &out, &n), PC_OK);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(n, 3);
+	assert_true(has_jti(out, n, w.a1x.access_jti, w.a1x.access_exp));
+	assert_true(has_jti(out, n, w.a1x_next.access_jti, w.a1x_next.access_exp));
+	assert_true(has_jti(out, n, w.a1y.access_jti, w.a1y.access_exp));
+	free(out);
+	assert_int_equal(count_where(f, "refresh_tokens", "session_id", w.sa1.id), 0);
+	/* the user's other session, the password-issued family and the other user's stay */
+	assert_int_equal(count(f, "refresh_tokens"), 3);
+	assert_false(is_revoked(f, w.a2.access_jti));
+	assert_false(is_revoked(f, w.apw.access_jti));
+	assert_false(is_revoked(f, w.b1.access_jti));
+	struct pc_refresh_token got;
+	assert_int_equal(pc_store_refresh_get(f->s, w.a2.token_hash, &got), PC_OK);
+	assert_int_equal(pc_store_refresh_get(f->s, w.a1y.token_hash, &got), PC_ERR_NOT_FOUND);
+	assert_chain_ok(f);
+}
+
+static void test_revoke_user(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	int64_t events = count(f, "audit_events");
+	struct pc_audit_event ev;
+	struct pc_revoked *out;
+	size_t n;
+
+	/* the caller revokes first, then deletes the user */
+	assert_int_equal(revoke_by(f, &ev, NULL, 0, NULL, NULL, w.a.id, NOW + 20, &out, &n), PC_OK);
+	expect_event(f, &events, "token.revoke");
+	assert_int_equal(n, 5);
+	const struct pc_refresh_token *mine[] = {&w.a1x, &w.a1x_next, &w.a1y, &w.a2, &w.apw};
+	for (size_t i = 0; i < 5; i++)
+		assert_true(has_jti(out, n, mine[i]->access_jti, mine[i]->access_exp));
+	free(out);
+	assert_int_equal(count_where(f, "refresh_tokens", "user_id", w.a.id), 0);
+	assert_int_equal(count(f, "refresh_tokens"), 1);
+	assert_false(is_revoked(f, w.b1.access_jti));
+
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", w.a.id);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, w.a.id), PC_OK);
+	events++;
+	/* the records went with the user; the revocations did not */
+	assert_int_equal(count_where(f, "access_tokens", "user_id", w.a.id), 0);
+	assert_int_equal(count(f, "revoked_tokens"), 5);
+	struct pc_revoked *list;
+	assert_int_equal(pc_store_revoked_list(f->s, NOW + 20, &list, &n), PC_OK);
+	assert_int_equal(n, 5);
+	free(list);
+	/* a user with nothing left: PC_OK, nothing */
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, NULL, NULL, w.a.id, NOW + 20, &out, &n), PC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+/* More than one selector, or none, is misuse: an assert, PC_ERR_INTERNAL
+ * without asserts. Run in a child, which aborts in a debug build. */
+static void test_revoke_selector_misuse(void **state)
+{
+	struct fx *f = *state;
+	static const int cases = 3;
+	for (int i = 0; i < cases; i++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			signal(SIGABRT, SIG_DFL);
+			if (freopen("/dev/null", "w", stderr) == NULL)
+				_exit(2);
+			struct pc_revoked *out;
+			size_t n;
+			enum pc_err e;
+			if (i == 0)
+				e = pc_store_tokens_revoke(f->s, &f->sys, NULL, NULL, 0, NULL, NULL, NULL, NOW,
+				                           &out, &n);
+			else if (i == 1)
+				e = pc_store_tokens_revoke(f->s, &f->sys, NULL, "jti", NOW, "fam", NULL, NULL,
+				                           NOW, &out, &n);
+			else
+				e = pc_store_tokens_revoke(f->s, &f->sys, NULL, NULL, 0, NULL, "", NULL, NOW,
+				                           &out, &n);
+			_exit(e == PC_ERR_INTERNAL && out == NULL && n == 0 ? 0 : 1);
+		}
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		bool aborted = WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+		bool internal = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (!aborted && !internal)
+			fail_msg("case %d: status %d", i, status);
+	}
+	assert_int_equal(count(f, "revoked_tokens"), 0);
+}
+
+static void test_revoked_list(void **state)
+{
+	struct fx *f = *state;
+	struct pc_revoked *out, *list;
+	size_t n;
+	static const int64_t exps[] = {NOW - 5, NOW, NOW + 1, NOW + 100};
+	char jti[32];
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(jti, sizeof(jti), "j%zu", i);
+		assert_int_equal(revoke_by(f, NULL, jti, exps[i], NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+		free(out);
+	}
+	assert_int_equal(count(f, "revoked_tokens"), 4);
+	assert_int_equal(pc_store_revoked_list(f->s, NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 2);
+	assert_true(has_jti(list, n, "j2", NOW + 1));
+	assert_true(has_jti(list, n, "j3", NOW + 100));
+	free(list);
+	assert_int_equal(pc_store_revoked_list(f->s, NOW + 100, &list, &n), PC_OK);
+	assert_int_equal(n, 0);
+	assert_null(list);
+	/* the longest jti the header allows round-trips */
+	char longest[PC_JTI_MAX + 1];
+	memset(longest, 'x', PC_JTI_MAX);
+	longest[PC_JTI_MAX] = '\0';
+	assert_int_equal(revoke_by(f, NULL, longest, NOW + 5, NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+	free(out);
+	assert_int_equal(pc_store_revoked_list(f->s, NOW, &list, &n), PC_OK);
+	assert_true(has_jti(list, n, longest, NOW + 5));
+	free(list);
+}
+
+/* ------------------------------------------------------------------ */
+/* purge                                                               */
+
+static void test_purge(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	add_user(f, &u, "u@example.com");
+	struct pc_session live, dead;
+	add_session(f, &live, &u, NOW + 1000);
+	add_session(f, &dead, &u, NOW + 100);
+	struct pc_audit_event ev;
+	uint8_t th[32];
+	/* reset tokens: one live, one expired, one used (redeemed) */
+	randombytes_buf(th, 32);
+	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, u.id, th, NOW + 100), PC_OK);
+	randombytes_buf(th, 32);
+	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, u.id, th, NOW + 1000), PC_OK);
+	raw(f, "UPDATE reset_tokens SET used_at = 1 WHERE rowid = (SELECT max(rowid) FROM reset_tokens)");
+	randombytes_buf(th, 32);
+	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, u.id, th, NOW + 1000), PC_OK);
+
+	/* a family ending at NOW + 100 (2 refresh tokens, 2 access tokens ending
+	 * at NOW + 900 and NOW + 960), one ending at NOW + 5000 (1 + 1, the
+	 * access token ending at NOW + 900) */
+	struct pc_refresh_token t1, t2;
+	issue(f, &t1, &u, NULL, NOW + 100);
+	issue(f, &t2, &u, NULL, NOW + 5000);
+	struct pc_principal p;
+	as_user(&p, &u, NULL);
+	struct rot r;
+	assert_int_equal(rotate(f->s, &p, &r, t1.token_hash, NOW + 60), PC_OK);
+	/* revocations ending at NOW + 50 and NOW + 2000 */
+	struct pc_revoked *out;
+	size_t n;
+	assert_int_equal(revoke_by(f, NULL, "r-short", NOW + 50, NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+	free(out);
+	assert_int_equal(revoke_by(f, NULL, "r-long", NOW + 2000, NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+	free(out);
+	int64_t events = count(f, "audit_events");
+
+	size_t purged = 99;
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW, &purged), PC_OK);
+	assert_int_equal(purged, 1); /* only the used reset token */
+	assert_int_equal(count(f, "reset_tokens"), 2);
+
+	/* at NOW + 100: r-short, t1's family (2 refresh tokens), the dead
+	 * session and the expired reset token */
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 100, &purged), PC_OK);
+	assert_int_equal(purged, 1 + 2 + 1 + 1);
+	assert_int_equal(count(f, "revoked_tokens"), 1);
+	assert_int_equal(count(f, "refresh_tokens"), 1);
+	assert_int_equal(count(f, "sessions"), 1);
+	assert_int_equal(count(f, "reset_tokens"), 1);
+	assert_int_equal(count(f, "access_tokens"), 3);
+	struct pc_session gs;
+	assert_int_equal(pc_store_session_get(f->s, live.secret_hash, &gs), PC_OK);
+	assert_int_equal(pc_store_session_get(f->s, dead.secret_hash, &gs), PC_ERR_NOT_FOUND);
+
+	/* at NOW + 960: 3 access-token records */
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 960, &purged), PC_OK);
+	assert_int_equal(purged, 3);
+	/* nothing left to do */
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 960, &purged), PC_OK);
+	assert_int_equal(purged, 0);
+	/* at the far end, everything */
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 10000, &purged), PC_OK);
+	assert_int_equal(purged, 1 + 1 + 1 + 1);
+	assert_int_equal(count(f, "revoked_tokens") + count(f, "refresh_tokens") +
+	                     count(f, "access_tokens") + count(f, "sessions") +
+	                     count(f, "reset_tokens"),
+	                 0);
+	/* housekeeping is not audited */
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+/* ------------------------------------------------------------------ */
+/* atomicity and unavailability                                        */
+
+/* An event that cannot be inserted (its id duplicates a stored one) takes
+ * its change down with it. */
+static void test_atomicity(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	struct pc_audit_event first;
+	struct pc_audit_filter flt = {.limit = 200};
+	struct pc_audit_event *evs;
+	size_t nev;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &nev), PC_OK);
+	first = evs[nev - 1];
+	free(evs);
+	const char *dup = first.id;
+	int64_t events = count(f, "audit_events");
+	struct pc_principal p;
+	as_user(&p, &w.a, w.sa1.id);
+	struct pc_audit_event ev;
+
+	/* api keys */
+	struct pc_api_key k, got;
+	mk_key(&k, "k", "kkkkkkkkkkkk", w.a.id, NOW);
+	pc_audit_event_init(&ev, &p, "api_key.create", "api_key", k.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_apikey_create(f->s, &p, &ev, &k), PC_ERR_CONFLICT);
+	assert_int_equal(ev.seq, 0);
+	assert_int_equal(pc_store_apikey_get(f->s, k.id, &got), PC_ERR_NOT_FOUND);
+	pc_audit_event_init(&ev, &p, "api_key.create", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &p, &ev, &k), PC_OK);
+	events++;
+	pc_audit_event_init(&ev, &p, "api_key.rename", "api_key", k.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_apikey_rename(f->s, &p, &ev, k.id, "new"), PC_ERR_CONFLICT);
+	pc_audit_event_init(&ev, &p, "api_key.delete", "api_key", k.id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_apikey_delete(f->s, &p, &ev, k.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_apikey_get(f->s, k.id, &got), PC_OK);
+	assert_string_equal(got.name, "k");
+
+	/* refresh create */
+	struct pc_refresh_token t, gt;
+	mk_refresh(&t, &w.a, NULL, NOW + 3600);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", t.family_id);
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, &t), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_refresh_get(f->s, t.token_hash, &gt), PC_ERR_NOT_FOUND);
+	assert_int_equal(count_where(f, "access_tokens", "jti", t.access_jti), 0);
+
+	/* rotate: the old token stays unused, no new one, no access record */
+	struct rot r;
+	mk_next(&r.next, NOW + 20, NOW + 920);
+	pc_audit_event_init(&r.ev, &p, "token.refresh", "token", "");
+	strcpy(r.ev.id, dup);
+	pc_audit_event_init(&r.reuse_ev, &p, "token.reuse", "token", "");
+	assert_int_equal(pc_store_refresh_rotate(f->s, &p, &r.ev, &r.reuse_ev, w.a2.token_hash,
+	                                         NOW + 20, &r.next, &r.old, &r.revoked, &r.n),
+	                 PC_ERR_CONFLICT);
+	assert_int_equal(r.reuse_ev.seq, 0); /* not a reuse */
+	assert_int_equal(r.ev.seq, 0);
+	assert_null(r.revoked);
+	assert_string_equal(r.old.family_id, "");
+	assert_string_equal(r.next.family_id, ""); /* not filled on failure */
+	assert_int_equal(pc_store_refresh_get(f->s, r.next.token_hash, &gt), PC_ERR_NOT_FOUND);
+	assert_int_equal(raw(f, "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL"), 1);
+
+	/* reuse: the family survives a failed reuse event */
+	pc_audit_event_init(&r.ev, &p, "token.refresh", "token", "");
+	pc_audit_event_init(&r.reuse_ev, &p, "token.reuse", "token", "");
+	strcpy(r.reuse_ev.id, dup);
+	mk_next(&r.next, NOW + 20, NOW + 920);
+	assert_int_equal(pc_store_refresh_rotate(f->s, &p, &r.ev, &r.reuse_ev, w.a1x.token_hash,
+	                                         NOW + 20, &r.next, &r.old, &r.revoked, &r.n),
+	                 PC_ERR_CONFLICT);
+	assert_int_equal(r.reuse_ev.seq, 0);
+	assert_null(r.revoked);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(count_where(f, "refresh_tokens", "family_id", w.a1x.family_id), 2);
+	assert_int_equal(count(f, "revoked_tokens"), 0);
+
+	/* revoke */
+	struct pc_revoked *out = (struct pc_revoked *)1;
+	size_t n = 7;
+	pc_audit_event_init(&ev, &f->sys, "token.revoke", "token", "");
+	strcpy(ev.id, dup);
+	assert_int_equal(pc_store_tokens_revoke(f->s, &f->sys, &ev, NULL, 0, NULL, NULL, w.a.id,
+	                                        NOW + 20, &out, &n),
+	                 PC_ERR_CONFLICT);
+	assert_null(out);
+	assert_int_equal(n, 0);
+	assert_int_equal(count(f, "revoked_tokens"), 0);
+	assert_int_equal(count(f, "refresh_tokens"), 6);
+
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_chain_ok(f);
+}
+
+/* A database that refuses writes: every write answers PC_ERR_UNAVAILABLE
+ * and changes nothing; reads still work. */
+static void test_read_only(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	struct pc_api_key k, got;
+	struct pc_audit_event ev;
+	mk_key(&k, "k", "kkkkkkkkkkkk", w.a.id, NOW);
+	pc_audit_event_init(&ev, &f->sys, "api_key.create", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &f->sys, &ev, &k), PC_OK);
+	/* an expired session and an expired revocation for purge */
+	raw(f, "UPDATE sessions SET expires_at = 1 WHERE id = (SELECT min(id) FROM sessions)");
+	struct pc_revoked *out;
+	size_t n;
+	assert_int_equal(revoke_by(f, NULL, "old", NOW - 1, NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+	free(out);
+	int64_t events = count(f, "audit_events");
+	static const char *const tables[] = {"api_keys",       "refresh_tokens", "access_tokens",
+	                                     "revoked_tokens", "sessions",       "audit_events"};
+	int64_t before[6];
+	for (size_t i = 0; i < 6; i++)
+		before[i] = count(f, tables[i]);
+	int64_t used_before = raw(f, "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL");
+
+	assert_int_equal(pc_store_sqlite_set_query_only(f->s, true), 0);
+	struct pc_principal p;
+	as_user(&p, &w.a, w.sa1.id);
+
+	struct pc_api_key k2;
+	mk_key(&k2, "k2", "k2k2k2k2k2k2", w.a.id, NOW);
+	pc_audit_event_init(&ev, &p, "api_key.create", "api_key", k2.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &p, &ev, &k2), PC_ERR_UNAVAILABLE);
+	assert_int_equal(ev.seq, 0);
+	pc_audit_event_init(&ev, &p, "api_key.rename", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_rename(f->s, &p, &ev, k.id, "new"), PC_ERR_UNAVAILABLE);
+	pc_audit_event_init(&ev, &p, "api_key.delete", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_delete(f->s, &p, &ev, k.id), PC_ERR_UNAVAILABLE);
+	assert_int_equal(pc_store_apikey_touch(f->s, k.id, NOW + 60), PC_ERR_UNAVAILABLE);
+
+	struct pc_refresh_token t;
+	mk_refresh(&t, &w.a, NULL, NOW + 3600);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", t.family_id);
+	assert_int_equal(pc_store_refresh_create(f->s, &p, &ev, &t), PC_ERR_UNAVAILABLE);
+	struct rot r;
+	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 20), PC_ERR_UNAVAILABLE);
+	assert_int_equal(r.ev.seq, 0);
+	/* a reuse that cannot be recorded is not reported as one */
+	assert_int_equal(rotate(f->s, &p, &r, w.a1x.token_hash, NOW + 20), PC_ERR_UNAVAILABLE);
+	assert_int_equal(r.reuse_ev.seq, 0);
+	assert_null(r.revoked);
+	assert_int_equal(revoke_by(f, &ev, NULL, 0, NULL, NULL, w.a.id, NOW + 20, &out, &n),
+	                 PC_ERR_UNAVAILABLE);
+	assert_null(out);
+	assert_int_equal(revoke_by(f, NULL, "j", NOW + 20, NULL, NULL, NULL, NOW + 20, &out, &n),
+	                 PC_ERR_UNAVAILABLE);
+	size_t purged = 99;
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 10000, &purged), PC_ERR_UNAVAILABLE);
+	assert_int_equal(purged, 0);
+
+	/* reads still work */
+	assert_int_equal(pc_store_apikey_get(f->s, k.id, &got), PC_OK);
+	assert_string_equal(got.name, "k");
+	assert_int_equal(got.last_used_at, 0);
+	struct pc_refresh_token gt;
+	assert_int_equal(pc_store_refresh_get(f->s, w.a2.token_hash, &gt), PC_OK);
+	struct pc_revoked *list;
+	assert_int_equal(pc_store_revoked_list(f->s, NOW - 10, &list, &n), PC_OK);
+	assert_int_equal(n, 1);
+	free(list);
+
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(count(f, tables[i]), before[i]);
+	assert_int_equal(raw(f, "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL"),
+	                 used_before);
+	assert_int_equal(count(f, "audit_events"), events);
+
+	/* and writable again */
+	assert_int_equal(pc_store_sqlite_set_query_only(f->s, false), 0);
+	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 20), PC_OK);
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW, &purged), PC_OK);
+	assert_int_equal(purged, 2); /* the expired session and revocation */
+	assert_chain_ok(f);
+}
+
+/* Everything of this file in one database: the chain still verifies. */
+static void test_chain_after_everything(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	struct pc_principal p;
+	as_user(&p, &w.a, w.sa2.id);
+	struct pc_audit_event ev;
+	struct pc_api_key k;
+	mk_key(&k, "k", "kkkkkkkkkkkk", w.a.id, NOW);
+	pc_audit_event_init(&ev, &p, "api_key.create", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_create(f->s, &p, &ev, &k), PC_OK);
+	pc_audit_event_init(&ev, &p, "api_key.rename", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_rename(f->s, &p, &ev, k.id, "k2"), PC_OK);
+	assert_int_equal(pc_store_apikey_touch(f->s, k.id, NOW), PC_OK);
+	struct rot r;
+	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 30), PC_OK);
+	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 40), PC_ERR_CONFLICT);
+	free(r.revoked);
+	struct pc_revoked *out;
+	size_t n;
+	assert_int_equal(revoke_by(f, &ev, w.b1.access_jti, w.b1.access_exp, NULL, NULL, NULL, NOW + 50,
+	                        &out, &n),
+	                 PC_OK);
+	free(out);
+	assert_int_equal(revoke_by(f, &ev, NULL, 0, NULL, w.sa1.id, NULL, NOW + 50, &out, &n), PC_OK);
+	free(out);
+	size_t purged;
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 100000, &purged), PC_OK);
+	pc_audit_event_init(&ev, &p, "api_key.delete", "api_key", k.id);
+	assert_int_equal(pc_store_apikey_delete(f->s, &p, &ev, k.id), PC_OK);
+	/* 2 users + 3 sessions + 5 issues + 1 refresh (world), then create,
+	 * rename, refresh, reuse, 2 revocations, delete */
+	assert_int_equal(count(f, "audit_events"), 11 + 7);
+	assert_verify_ok(f, 18);
+	/* and a tampered event is still caught */
+	raw(f, "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 15");
+	int64_t checked, bad;
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(bad, 15);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	randombytes_buf(KEY, sizeof(KEY));
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_schema_v2),
+		T(test_migrate_from_1),
+		T(test_apikey_crud),
+		T(test_apikey_conflict),
+		T(test_apikey_outlives_creator),
+		T(test_refresh_chain),
+		T(test_refresh_create_errors),
+		T(test_refresh_reuse),
+		T(test_refresh_expired),
+		T(test_rotate_race),
+		T(test_revoke_jti),
+		T(test_revoke_family),
+		T(test_revoke_session),
+		T(test_revoke_user),
+		T(test_revoke_selector_misuse),
+		T(test_revoked_list),
+		T(test_purge),
+		T(test_atomicity),
+		T(test_read_only),
+		T(test_chain_after_everything),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
