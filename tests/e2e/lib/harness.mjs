@@ -488,6 +488,8 @@ export class RawConn {
     });
     socket.on('end', () => {
       this.ended = true;
+      // allowHalfOpen: 'close' waits for our side; the server closed now
+      if (this.closedAt === null) this.closedAt = Date.now();
       this.notify();
     });
     socket.on('error', (e) => {
@@ -496,7 +498,7 @@ export class RawConn {
     });
     socket.on('close', () => {
       this.closed = true;
-      this.closedAt = Date.now();
+      if (this.closedAt === null) this.closedAt = Date.now();
       sockets.delete(socket);
       this.notify();
     });
