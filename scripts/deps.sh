@@ -12,7 +12,7 @@ build=(build-essential cmake pkg-config
        libpq-dev libhiredis-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light chromium
-      prometheus curl nodejs npm)
+      prometheus curl sqlite3 nodejs npm)
 bench=(wrk nginx-light)
 
 want=("${build[@]}")
