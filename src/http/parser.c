@@ -571,7 +571,7 @@ static int parse_content_length(struct pc_http_request *req, struct pc_str v, co
  * optional spaces around each pair. Names are exact (case-sensitive); a
  * repeated name is refused because which copy a reader takes would differ
  * between components (cookie tossing). Empty pairs ("a=1;;b=2", a trailing
- * ";") carry no name and are skipped. */
+ * ";") and pairs without "=" carry no name and are skipped. */
 static int parse_cookies(struct pc_http_request *req, struct pc_str v, const char **why)
 {
 	size_t i = 0;
@@ -586,7 +586,9 @@ static int parse_cookies(struct pc_http_request *req, struct pc_str v, const cha
 			continue;
 		const char *eq = memchr(s, '=', n);
 		if (eq == NULL)
-			return fail(why, 400, "A cookie has no '='.");
+			continue; /* a nameless cookie (document.cookie = "x") as browsers
+			           * send it: not ours, and refusing it would lock the
+			           * protected app's users out */
 		size_t nlen = (size_t)(eq - s);
 		if (nlen == 0 || !all_of(s, nlen, C_TCHAR))
 			return fail(why, 400, "A cookie name is not a valid token.");

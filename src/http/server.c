@@ -63,6 +63,8 @@ struct conn {
 	bool in_process;
 	bool sent_continue;
 	bool writing;
+	bool reading;    /* uv_read_start in effect */
+	bool eof;        /* the client half-closed: never read again */
 	bool peer_trusted;
 	bool counted;
 	struct pc_addrkey key;
@@ -268,6 +270,26 @@ static void out_put(struct conn *c, const char *s, size_t n)
 }
 
 static void after_write(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Back-pressure: reading stops while the buffer is full of bytes behind a
+ * request in flight, and resumes once that request is answered. */
+static void read_pause(struct conn *c)
+{
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
+}
+
+static void read_resume(struct conn *c)
+{
+	if (!c->reading && !c->eof && !c->closing) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+			c->reading = true;
+	}
+}
 
 static void on_write(uv_write_t *w, int status)
 {
@@ -598,19 +620,13 @@ void pc_req_next(struct pc_req *r)
 
 /* ---------- requests ---------- */
 
-/* Client address: the peer, or from a trusted peer the right-most
- * X-Forwarded-For entry that is not itself a trusted proxy. */
-static void resolve_client(struct conn *c, struct pc_req *r)
+/* One X-Forwarded-For value, right to left. Returns true when the client
+ * is found (an untrusted address, or garbage: then the last trusted hop
+ * stays), false to go on with the previous header line. */
+static bool xff_walk(struct conn *c, struct pc_req *r, struct pc_str v)
 {
-	memcpy(r->client_addr, c->peer, sizeof(r->client_addr));
-	r->peer_trusted = c->peer_trusted;
-	if (!c->peer_trusted)
-		return;
-	const struct pc_http_header *xff = pc_http_header_get(r->http, "X-Forwarded-For");
-	if (xff == NULL)
-		return;
-	const char *start = xff->value.p;
-	const char *end = start + xff->value.len;
+	const char *start = v.p;
+	const char *end = start + v.len;
 	while (end > start) {
 		const char *comma = end;
 		while (comma > start && comma[-1] != ',')
@@ -623,7 +639,7 @@ static void resolve_client(struct conn *c, struct pc_req *r)
 		char tmp[PC_CLIENT_ADDR_MAX];
 		size_t n = (size_t)(b - a);
 		if (n == 0 || n >= sizeof(tmp))
-			return;
+			return true;
 		memcpy(tmp, a, n);
 		tmp[n] = '\0';
 		struct sockaddr_storage ss;
@@ -635,11 +651,31 @@ static void resolve_client(struct conn *c, struct pc_req *r)
 		else if (inet_pton(AF_INET6, tmp, &s6->sin6_addr) == 1)
 			s6->sin6_family = AF_INET6;
 		else
-			return; /* garbage: keep the last trusted hop */
+			return true; /* garbage: keep the last trusted hop */
 		memcpy(r->client_addr, tmp, n + 1);
 		if (!pc_config_addr_trusted(c->lc->srv->cfg, (struct sockaddr *)&ss))
-			return;
+			return true;
 		end = comma > start ? comma - 1 : start;
+	}
+	return false;
+}
+
+/* Client address: the peer, or from a trusted peer the right-most
+ * X-Forwarded-For entry that is not itself a trusted proxy. Several
+ * X-Forwarded-For lines form one list in order (RFC 9110 5.3): a proxy that
+ * appends its own line must not leave the client's first line in charge. */
+static void resolve_client(struct conn *c, struct pc_req *r)
+{
+	memcpy(r->client_addr, c->peer, sizeof(r->client_addr));
+	r->peer_trusted = c->peer_trusted;
+	if (!c->peer_trusted)
+		return;
+	const struct pc_http_request *h = r->http;
+	for (size_t i = h->n_headers; i-- > 0;) {
+		if (!pc_str_ieq(h->headers[i].name, "X-Forwarded-For"))
+			continue;
+		if (xff_walk(c, r, h->headers[i].value))
+			return;
 	}
 }
 
@@ -757,6 +793,7 @@ static void after_write(struct conn *c)
 			return;
 		}
 	}
+	read_resume(c);
 	if (!c->in_process)
 		process(c);
 }
@@ -771,6 +808,20 @@ static void process(struct conn *c)
 		if (c->state == CS_IDLE) {
 			c->state = CS_HEAD;
 			arm(c, srv->cfg->header_timeout_ms);
+		}
+		if (c->state == CS_HEAD && c->parser.scanned == 0) {
+			/* RFC 9112 2.2: ignore empty lines before a request line (old
+			 * clients send a CRLF after a POST body). The header deadline
+			 * already runs, so CRLFs cannot hold a connection open. */
+			size_t skip = 0;
+			while (skip + 1 < c->len && c->buf[skip] == '\r' && c->buf[skip + 1] == '\n')
+				skip += 2;
+			if (skip > 0) {
+				memmove(c->buf, c->buf + skip, c->len - skip);
+				c->len -= skip;
+				if (c->len == 0)
+					break;
+			}
 		}
 		if (c->state == CS_HEAD) {
 			const char *why = NULL;
@@ -871,14 +922,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread == UV_ENOBUFS) {
 		/* buffer full of pipelined bytes behind a request in flight:
 		 * stop reading until it is answered (back-pressure) */
-		uv_read_stop(s);
+		read_pause(c);
 		return;
 	}
 	if (nread < 0) {
 		if (c->state == CS_HANDLING && nread == UV_EOF) {
 			/* half-close: answer what was asked, then close */
 			c->close_after = true;
-			uv_read_stop(s);
+			c->eof = true;
+			read_pause(c);
 			return;
 		}
 		close_conn(c);
@@ -894,7 +946,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->len += (size_t)nread;
 	if (c->state == CS_HANDLING && c->len == c->cap)
-		uv_read_stop(s);
+		read_pause(c);
 	process(c);
 }
 
@@ -958,7 +1010,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c->state = CS_IDLE;
 	/* a fresh connection gets the header deadline to send its first byte */
 	arm(c, lc->srv->cfg->header_timeout_ms);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+	read_resume(c);
+	if (!c->reading)
 		close_conn(c);
 }
 

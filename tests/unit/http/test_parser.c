@@ -641,7 +641,10 @@ static void test_cookies(void **state)
 	assert_int_equal(HDR("Cookie: =1\r\n"), 400);
 	assert_int_equal(HDR("Cookie: a@b=1\r\n"), 400);
 	assert_int_equal(HDR("Cookie: a(b)=1\r\n"), 400);
-	assert_int_equal(HDR("Cookie: novalue\r\n"), 400);
+	/* a nameless cookie, as browsers send document.cookie = "novalue" */
+	assert_int_equal(HDR("Cookie: novalue; a=1\r\n"), PC_HTTP_DONE);
+	assert_int_equal(rq.n_cookies, 1);
+	assert_true(str_is(pc_http_cookie_get(&rq, "a")->value, "1"));
 	assert_int_equal(HDR("Cookie: a=1\r\nCookie: b=2\r\n"), 400);
 
 	char r[2048];
