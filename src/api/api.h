@@ -48,5 +48,7 @@ void pc_api_revoke(struct pc_req *r);
 void pc_api_jwks(struct pc_req *r);
 
 void pc_api_audit_list(struct pc_req *r);
+void pc_api_verify(struct pc_req *r);
+void pc_api_continue(struct pc_req *r);
 
 #endif

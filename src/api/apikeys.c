@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "auth/cache.h"
 #include "api/input.h"
 #include "audit/chain.h"
 #include "auth/apikey.h"
@@ -229,6 +230,8 @@ static void delete_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->principal, "api_key.delete", "api_key", st->id);
 	st->err = pc_store_apikey_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
+	if (st->err == PC_OK)
+		pc_cache_drop(st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "auth/cache.h"
 #include "api/input.h"
 #include "audit/chain.h"
 #include "auth/csrf.h"
@@ -307,6 +308,8 @@ static void logout_work(struct pc_req *r, void *data)
 	pc_audit_event_init(&ev, r->principal, "auth.logout", "session", r->principal->session_id);
 	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
 	                                  r->principal->user_id, r->principal->session_id);
+	if (st->err == PC_OK || st->err == PC_ERR_NOT_FOUND)
+		pc_cache_drop(r->principal->session_id);
 	if (st->err == PC_OK)
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, r->principal->session_id, NULL);
 }

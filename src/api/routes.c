@@ -29,6 +29,8 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: 200 even if unknown).", 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0},
+	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0},

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "auth/cache.h"
 #include "api/input.h"
 #include "audit/chain.h"
 #include "core/b64url.h"
@@ -138,6 +139,8 @@ static void delete_work(struct pc_req *r, void *data)
 	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
 	if (st->err == PC_OK)
 		st->err = pc_store_user_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
+	if (st->err == PC_OK)
+		pc_cache_drop(st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)
@@ -201,6 +204,8 @@ static void password_work(struct pc_req *r, void *data)
 	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->user.id);
 	if (st->err == PC_OK)
 		st->err = pc_store_user_set_password(a->store, r->principal, &ev, st->user.id, h, keep);
+	if (st->err == PC_OK)
+		pc_cache_drop(st->user.id);
 	sodium_memzero(h, sizeof(h));
 }
 
@@ -315,8 +320,10 @@ static void redeem_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->actor, "user.password_reset", "user", "");
 	st->err = pc_store_reset_redeem(a->store, r->actor, &ev, st->token_hash, h, r->now, st->id);
-	if (st->err == PC_OK)
+	if (st->err == PC_OK) {
+		pc_cache_drop(st->id);
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
+	}
 	sodium_memzero(h, sizeof(h));
 }
 

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "auth/auth.h"
+#include "auth/cache.h"
 #include "auth/revocation.h"
 #include "config/config.h"
 #include "core/b64url.h"
@@ -99,6 +100,11 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 	}
 	if (build_ring(a, cfg, err, errlen) != 0)
 		goto fail;
+	if (pc_cache_init() != 0) {
+		snprintf(err, errlen, "cannot allocate the verify cache");
+		goto fail;
+	}
+	pc_cache_set_ttl(cfg->verify_cache_s);
 	size_t loaded = 0;
 	int64_t now = (int64_t)time(NULL);
 	size_t purged = 0;

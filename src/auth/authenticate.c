@@ -22,6 +22,7 @@
 
 #include "auth/apikey.h"
 #include "auth/auth.h"
+#include "auth/cache.h"
 #include "auth/revocation.h"
 #include "auth/session.h"
 #include "config/config.h"
@@ -44,7 +45,41 @@ struct lookup {
 	uint8_t hash[32];
 	struct pc_session sess;
 	enum pc_err err;
+	uint64_t gen; /* cache generation before the store was asked */
 };
+
+/* A principal from a cache hit or a store answer. NULL: answered 500. */
+static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cache_hit *h)
+{
+	struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
+	if (p == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return NULL;
+	}
+	pc_principal_anonymous(p, r);
+	p->method = h->method;
+	memcpy(p->user_id, h->user_id, sizeof(p->user_id));
+	memcpy(p->email, h->email, sizeof(p->email));
+	memcpy(p->session_id, h->session_id, sizeof(p->session_id));
+	p->authenticated_at = h->authenticated_at;
+	r->principal = p;
+	r->actor = p;
+	return p;
+}
+
+static struct pc_cache_hit session_hit(const struct pc_session *s)
+{
+	struct pc_cache_hit h;
+	memset(&h, 0, sizeof(h));
+	h.method = PC_AUTH_SESSION;
+	memcpy(h.user_id, s->user_id, sizeof(h.user_id));
+	memcpy(h.email, s->email, sizeof(h.email));
+	memcpy(h.session_id, s->id, sizeof(h.session_id));
+	h.authenticated_at = s->created_at;
+	h.expires_at = s->expires_at;
+	h.last_seen_at = s->last_seen_at;
+	return h;
+}
 
 static void fail(struct pc_req *r, enum pc_auth_failure why)
 {
@@ -82,15 +117,10 @@ static void lookup_done(struct pc_req *r, void *data)
 	           lk->sess.last_seen_at + a->cfg->session_idle_s <= r->now) {
 		fail(r, PC_AUTHF_EXPIRED);
 	} else {
-		struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
-		if (p == NULL) {
-			pc_respond_problem(r, 500, NULL);
+		struct pc_cache_hit h = session_hit(&lk->sess);
+		if (principal_for(r, &h) == NULL)
 			return;
-		}
-		pc_principal_for_session(p, r, lk->sess.user_id, lk->sess.email, lk->sess.id,
-		                         lk->sess.created_at);
-		r->principal = p;
-		r->actor = p;
+		pc_cache_put(lk->hash, r->now, &h, lk->gen);
 	}
 	pc_req_next(r);
 }
@@ -100,6 +130,7 @@ struct key_lookup {
 	uint8_t hash[32];
 	struct pc_api_key key;
 	enum pc_err err;
+	uint64_t gen;
 };
 
 static void key_work(struct pc_req *r, void *data)
@@ -129,16 +160,15 @@ static void key_done(struct pc_req *r, void *data)
 	} else if (lk->key.expires_at != 0 && lk->key.expires_at <= r->now) {
 		fail(r, PC_AUTHF_EXPIRED);
 	} else {
-		struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
-		if (p == NULL) {
-			pc_respond_problem(r, 500, NULL);
+		struct pc_cache_hit h;
+		memset(&h, 0, sizeof(h));
+		h.method = PC_AUTH_API_KEY;
+		memcpy(h.session_id, lk->key.id, sizeof(h.session_id));
+		h.authenticated_at = r->now;
+		h.expires_at = lk->key.expires_at;
+		if (principal_for(r, &h) == NULL)
 			return;
-		}
-		pc_principal_anonymous(p, r);
-		p->method = PC_AUTH_API_KEY;
-		snprintf(p->session_id, sizeof(p->session_id), "%s", lk->key.id);
-		r->principal = p;
-		r->actor = p;
+		pc_cache_put(lk->hash, r->now, &h, lk->gen);
 	}
 	pc_req_next(r);
 }
@@ -157,6 +187,16 @@ static enum pc_step by_api_key(struct pc_req *r, struct pc_str text)
 		return PC_NEXT;
 	}
 	pc_apikey_hash(lk->hash, text.p, text.len, a->cfg->keys->current.sub[PC_SUBKEY_APIKEY]);
+	struct pc_cache_hit h;
+	if (pc_cache_get(lk->hash, r->now, &h)) {
+		if (h.expires_at != 0 && h.expires_at <= r->now) {
+			fail(r, PC_AUTHF_EXPIRED);
+			return PC_NEXT;
+		}
+		h.authenticated_at = r->now;
+		return principal_for(r, &h) != NULL ? PC_NEXT : PC_DONE;
+	}
+	lk->gen = pc_cache_generation();
 	if (pc_req_defer(r, key_work, key_done, lk) != 0) {
 		pc_respond_problem(r, 503, "The server is overloaded.");
 		return PC_DONE;
@@ -276,6 +316,15 @@ enum pc_step pc_stage_authenticate(struct pc_req *r)
 	}
 	pc_session_secret_hash(lk->hash, secret);
 	sodium_memzero(secret, sizeof(secret));
+	struct pc_cache_hit h;
+	if (pc_cache_get(lk->hash, r->now, &h)) {
+		if (h.expires_at <= r->now || h.last_seen_at + a->cfg->session_idle_s <= r->now) {
+			fail(r, PC_AUTHF_EXPIRED);
+			return PC_NEXT;
+		}
+		return principal_for(r, &h) != NULL ? PC_NEXT : PC_DONE;
+	}
+	lk->gen = pc_cache_generation();
 	if (pc_req_defer(r, lookup_work, lookup_done, lk) != 0) {
 		pc_respond_problem(r, 503, "The server is overloaded.");
 		return PC_DONE;

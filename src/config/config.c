@@ -106,6 +106,10 @@ enum var_id {
 	V_JWT_LEEWAY,
 	V_REFRESH_TOKEN_LIFETIME,
 	V_REFRESH_LIMIT,
+	V_VERIFY_CSRF,
+	V_AUTH_ASSERTION,
+	V_VERIFY_CACHE,
+	V_ALLOWED_REDIRECTS,
 	V__COUNT
 };
 
@@ -203,6 +207,18 @@ const struct pc_config_var pc_config_vars[] = {
 	                              "lifetime of a refresh token family; same units, from 1h to 365d", false},
 	[V_REFRESH_LIMIT] = {"PORTCULLIS_REFRESH_LIMIT", "5",
 	                     "refreshes allowed per user per hour, 1 to 1000; past it 429 with Retry-After", false},
+	[V_VERIFY_CSRF] = {"PORTCULLIS_VERIFY_CSRF", "true",
+	                   "forward auth: a forwarded POST, PUT, PATCH or DELETE authenticated by the session "
+	                   "cookie needs a valid CSRF token, else 403: true or false", false},
+	[V_AUTH_ASSERTION] = {"PORTCULLIS_AUTH_ASSERTION", "false",
+	                      "forward auth: also send X-Auth-Assertion, a 60-second JWT (audience "
+	                      "portcullis-upstream) the app can verify with the JWKS: true or false", false},
+	[V_VERIFY_CACHE] = {"PORTCULLIS_VERIFY_CACHE", "10s",
+	                    "how long a checked session or API key is trusted without asking the store again; "
+	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false},
+	[V_ALLOWED_REDIRECTS] = {"PORTCULLIS_ALLOWED_REDIRECTS", NULL,
+	                         "origins the login page may send you back to besides its own: comma-separated "
+	                         "scheme://host[:port] (up to 16); unset or empty: none", false},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -988,7 +1004,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 	}
 	for (size_t i = 0; i < V__COUNT; i++) {
 		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || i == V_TRUSTED_PROXIES ||
-		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS)
+		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS)
 			continue;
 		return fail(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}
@@ -1059,23 +1075,24 @@ static bool origin_valid(const char *s, size_t n)
 	return i == n;
 }
 
-static int parse_origins(struct pc_config *cfg, const char *s, char *err, size_t errlen)
+static int parse_origins(char (*list)[256], size_t *count, enum var_id id, const char *s, char *err,
+                         size_t errlen)
 {
-	const char *name = pc_config_vars[V_ALLOWED_ORIGINS].name;
+	const char *name = pc_config_vars[id].name;
 	struct items it = {s, s[0] == '\0'};
 	const char *item;
 	size_t len;
 	while (items_next(&it, &item, &len) == 0) {
 		if (len == 0)
 			return fail(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (cfg->n_allowed_origins == PC_MAX_ALLOWED_ORIGINS)
+		if (*count == PC_MAX_ALLOWED_ORIGINS)
 			return fail(err, errlen, "%s has more than %d origins", name, PC_MAX_ALLOWED_ORIGINS);
-		if (len >= sizeof(cfg->allowed_origins[0]) || !origin_valid(item, len))
+		if (len >= 256 || !origin_valid(item, len))
 			return fail(err, errlen, "%s item %zu is not an origin like https://app.example.com (lowercase, "
-			            "no path)", name, cfg->n_allowed_origins + 1);
-		memcpy(cfg->allowed_origins[cfg->n_allowed_origins], item, len);
-		cfg->allowed_origins[cfg->n_allowed_origins][len] = '\0';
-		cfg->n_allowed_origins++;
+			            "no path)", name, *count + 1);
+		memcpy(list[*count], item, len);
+		list[*count][len] = '\0';
+		(*count)++;
 	}
 	return 0;
 }
@@ -1097,7 +1114,13 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 {
 	uint64_t v;
 	const char *t;
-	if (parse_origins(cfg, text_of(vals, V_ALLOWED_ORIGINS), err, errlen) != 0 ||
+	if (parse_origins(cfg->allowed_origins, &cfg->n_allowed_origins, V_ALLOWED_ORIGINS,
+	                  text_of(vals, V_ALLOWED_ORIGINS), err, errlen) != 0 ||
+	    parse_origins(cfg->allowed_redirects, &cfg->n_allowed_redirects, V_ALLOWED_REDIRECTS,
+	                  text_of(vals, V_ALLOWED_REDIRECTS), err, errlen) != 0 ||
+	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
+	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
+	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
 	    get_bool(&cfg->api_keys_can_admin, V_API_KEYS_CAN_ADMIN, text_of(vals, V_API_KEYS_CAN_ADMIN), err,
 	             errlen) != 0 ||
 	    get_text(cfg->audit_log, sizeof(cfg->audit_log), V_AUDIT_LOG, text_of(vals, V_AUDIT_LOG), err,
@@ -1342,6 +1365,15 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	format_quantity(b, sizeof(b), (uint64_t)cfg->refresh_token_lifetime_s, units_s);
 	print_var(out, V_REFRESH_TOKEN_LIFETIME, b);
 	fprintf(out, "%s=%u\n", pc_config_vars[V_REFRESH_LIMIT].name, cfg->refresh_limit);
+	print_var(out, V_VERIFY_CSRF, cfg->verify_csrf ? "true" : "false");
+	print_var(out, V_AUTH_ASSERTION, cfg->auth_assertion ? "true" : "false");
+	format_quantity(b, sizeof(b), (uint64_t)cfg->verify_cache_s, units_s);
+	print_var(out, V_VERIFY_CACHE, b);
+	off = 0;
+	b[0] = '\0';
+	for (size_t i = 0; i < cfg->n_allowed_redirects; i++)
+		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s", i ? "," : "", cfg->allowed_redirects[i]);
+	print_var(out, V_ALLOWED_REDIRECTS, b);
 }
 
 int pc_config_keygen(FILE *out)

@@ -117,6 +117,13 @@ struct pc_config {
 	int64_t jwt_leeway_s;              /* 0..60, default 30 */
 	int64_t refresh_token_lifetime_s;  /* default 30 days */
 	unsigned refresh_limit;            /* refreshes per user per hour, default 5 */
+
+	/* forward auth */
+	bool verify_csrf;                  /* forwarded unsafe methods need a CSRF token */
+	bool auth_assertion;               /* send X-Auth-Assertion to the upstream */
+	int64_t verify_cache_s;            /* session/API key validity cache, 0 = off */
+	char allowed_redirects[PC_MAX_ALLOWED_ORIGINS][256];
+	size_t n_allowed_redirects;
 };
 
 /*

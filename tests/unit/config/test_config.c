@@ -203,7 +203,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 34);
+	assert_int_equal(pc_config_n_vars, 38);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -794,7 +794,7 @@ static void test_empty_values(void **state)
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const char *name = pc_config_vars[i].name;
 		if (strcmp(name, "PORTCULLIS_TRUSTED_PROXIES") == 0 || strcmp(name, "PORTCULLIS_COOKIE_DOMAIN") == 0 ||
-		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0) {
+		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0 || strcmp(name, "PORTCULLIS_ALLOWED_REDIRECTS") == 0) {
 			OK(kv(name, ""));
 			pc_config_free(&cfg);
 			continue;
@@ -1041,6 +1041,15 @@ static void test_feature_values(void **state)
 	FAILS("PORTCULLIS_REFRESH_TOKEN_LIFETIME", "PORTCULLIS_ACCESS_TOKEN_LIFETIME=2h",
 	      "PORTCULLIS_REFRESH_TOKEN_LIFETIME=1h");
 	FAILS("PORTCULLIS_ISSUER", "PORTCULLIS_ISSUER=a\tb");
+	FAILS("PORTCULLIS_VERIFY_CACHE", "PORTCULLIS_VERIFY_CACHE=61s");
+	FAILS("PORTCULLIS_ALLOWED_REDIRECTS", "PORTCULLIS_ALLOWED_REDIRECTS=//evil.example");
+	OK("PORTCULLIS_VERIFY_CACHE=0", "PORTCULLIS_VERIFY_CSRF=false", "PORTCULLIS_AUTH_ASSERTION=true",
+	   "PORTCULLIS_ALLOWED_REDIRECTS=https://app.example.com");
+	assert_int_equal(cfg.verify_cache_s, 0);
+	assert_false(cfg.verify_csrf);
+	assert_true(cfg.auth_assertion);
+	assert_int_equal(cfg.n_allowed_redirects, 1);
+	pc_config_free(&cfg);
 
 	/* the Ed25519 signing key: required with EdDSA, refused without it,
 	 * never equal to the master key, checked like every secret */

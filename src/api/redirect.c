@@ -1,0 +1,125 @@
+/*
+ * redirect.c — see redirect.h; and GET /api/v1/auth/continue.
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "api/redirect.h"
+#include "auth/auth.h"
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int pc_query_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '%') {
+			if (i + 2 >= len)
+				return -1;
+			int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+			if (h < 0 || l < 0)
+				return -1;
+			c = (char)(h * 16 + l);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (c == '\0' || n + 1 >= cap)
+			return -1;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	*out_len = n;
+	return 0;
+}
+
+int pc_query_get(struct pc_str query, const char *name, struct pc_str *value)
+{
+	size_t nl = strlen(name);
+	int found = 0;
+	const char *p = query.p, *end = query.p ? query.p + query.len : NULL;
+	while (p != NULL && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			if (found)
+				return -1;
+			found = 1;
+			value->p = p + nl + 1;
+			value->len = (size_t)(stop - p - (ptrdiff_t)nl - 1);
+		}
+		p = amp ? amp + 1 : end;
+	}
+	return found;
+}
+
+static bool ieq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char x = a[i], y = b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg)
+{
+	if (len == 0 || len > PC_HTTP_MAX_URI_BYTES)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)rd[i];
+		if (c <= 0x20 || c >= 0x7f || c == '\\')
+			return false;
+	}
+	if (rd[0] == '/')
+		return len == 1 || rd[1] != '/';
+	size_t scheme;
+	if (len > 8 && ieq_n(rd, "https://", 8))
+		scheme = 8;
+	else if (len > 7 && ieq_n(rd, "http://", 7))
+		scheme = 7;
+	else
+		return false; /* "https:evil", "javascript:", "evil.example/..." */
+	const char *auth = rd + scheme;
+	size_t alen = strcspn(auth, "/?#");
+	if (alen == 0 || memchr(auth, '@', alen) != NULL)
+		return false; /* userinfo: "https://site@evil" */
+	if (host.p != NULL && alen == host.len && ieq_n(auth, host.p, alen))
+		return true;
+	size_t olen = scheme + alen;
+	for (size_t i = 0; i < cfg->n_allowed_redirects; i++) {
+		const char *o = cfg->allowed_redirects[i];
+		if (strlen(o) == olen && ieq_n(o, rd, olen))
+			return true;
+	}
+	return false;
+}
+
+void pc_api_continue(struct pc_req *r)
+{
+	struct pc_str v;
+	char rd[PC_HTTP_MAX_URI_BYTES + 1];
+	size_t n = 0;
+	const char *location = "/admin";
+	if (pc_query_get(r->http->query, "rd", &v) == 1 &&
+	    pc_query_decode(rd, sizeof(rd), &n, v.p, v.len) == 0 &&
+	    pc_redirect_allowed(rd, n, r->http->host, pc_auth_of(r)->cfg))
+		location = rd;
+	pc_resp_header(r, "Location", location);
+	pc_respond_empty(r, 303);
+}
