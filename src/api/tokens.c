@@ -354,6 +354,5 @@ void pc_api_revoke(struct pc_req *r)
 void pc_api_jwks(struct pc_req *r)
 {
 	const char *body = pc_auth_of(r)->jwks;
-	pc_resp_header(r, "Cache-Control", "public, max-age=300");
 	pc_respond(r, 200, "application/jwk-set+json", body, strlen(body));
 }

@@ -1,0 +1,161 @@
+// The admin console: who you are, your sessions, users, API keys, audit.
+'use strict';
+
+let me = null;
+let auditCursor = null;
+
+function fail(res) {
+  if (res.status === 401) {
+    location.assign('/login?rd=' + encodeURIComponent('/admin'));
+    return true;
+  }
+  if (res.status >= 400) {
+    PC.status(PC.problem(res), true);
+    return true;
+  }
+  return false;
+}
+
+function fill(tableId, rows) {
+  const tbody = document.querySelector(`#${tableId} tbody`);
+  tbody.replaceChildren(...rows);
+}
+
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const td = document.createElement('td');
+    if (c instanceof Node) td.append(c);
+    else if (Array.isArray(c)) td.append(...c);
+    else td.textContent = c === null || c === undefined ? '—' : String(c);
+    tr.append(td);
+  }
+  return tr;
+}
+
+async function loadSessions() {
+  const res = await PC.api('GET', '/api/v1/sessions');
+  if (fail(res)) return;
+  fill('sessions', res.data.sessions.map((s) => row([
+    PC.time(s.created_at), PC.time(s.last_seen_at), s.client_address, s.user_agent,
+    s.current ? PC.el('span', 'this session', { class: 'muted' })
+      : PC.button('End', async () => {
+        const r = await PC.api('DELETE', `/api/v1/sessions/${s.id}`);
+        if (!fail(r)) { PC.status('Session ended.'); loadSessions(); }
+      }, `End session from ${s.client_address}`),
+  ])));
+}
+
+async function loadUsers() {
+  const res = await PC.api('GET', '/api/v1/users');
+  if (fail(res)) return;
+  fill('users', res.data.users.map((u) => row([u.email, PC.time(u.created_at), [
+    PC.button('Reset token', async () => {
+      const r = await PC.api('POST', `/api/v1/users/${u.id}/password-reset`);
+      if (fail(r)) return;
+      const p = document.getElementById('reset-token');
+      p.hidden = false;
+      p.textContent = `One-time reset token for ${u.email} (1 hour): ${r.data.token}`;
+    }, `Issue a reset token for ${u.email}`),
+    PC.button('Delete', async () => {
+      if (!confirm(`Delete ${u.email}?`)) return;
+      const r = await PC.api('DELETE', `/api/v1/users/${u.id}`);
+      if (!fail(r)) { PC.status('User deleted.'); loadUsers(); }
+    }, `Delete ${u.email}`),
+  ]])));
+}
+
+async function loadKeys() {
+  const res = await PC.api('GET', '/api/v1/api-keys');
+  if (fail(res)) return;
+  fill('keys', res.data.api_keys.map((k) => row([k.name, k.prefix, PC.time(k.created_at),
+    PC.time(k.expires_at), PC.time(k.last_used_at), [
+      PC.button('Rename', async () => {
+        const name = prompt('New name', k.name);
+        if (!name) return;
+        const r = await PC.api('PATCH', `/api/v1/api-keys/${k.id}`, { name });
+        if (!fail(r)) loadKeys();
+      }, `Rename key ${k.name}`),
+      PC.button('Delete', async () => {
+        if (!confirm(`Delete key ${k.name}?`)) return;
+        const r = await PC.api('DELETE', `/api/v1/api-keys/${k.id}`);
+        if (!fail(r)) { PC.status('Key deleted.'); loadKeys(); loadAudit(true); }
+      }, `Delete key ${k.name}`),
+    ]])));
+}
+
+async function loadAudit(reset) {
+  if (reset) auditCursor = null;
+  const q = new URLSearchParams({ limit: '20' });
+  const action = document.getElementById('audit-action').value.trim();
+  if (action) q.set('action', action);
+  if (auditCursor) q.set('cursor', auditCursor);
+  const res = await PC.api('GET', '/api/v1/audit?' + q.toString());
+  if (fail(res)) return;
+  const rows = res.data.events.map((e) => row([PC.time(e.time), e.action,
+    `${e.resource_type} ${e.resource_id}`.trim(), e.actor.email || e.actor.auth_method, e.actor.client_address]));
+  const tbody = document.querySelector('#audit tbody');
+  if (reset) tbody.replaceChildren(...rows); else tbody.append(...rows);
+  auditCursor = res.data.next_cursor;
+  document.getElementById('audit-more').hidden = !auditCursor;
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  await PC.api('POST', '/api/v1/auth/logout');
+  location.assign('/login');
+});
+
+document.getElementById('end-others').addEventListener('click', async () => {
+  const r = await PC.api('DELETE', '/api/v1/sessions');
+  if (!fail(r)) { PC.status('Other sessions ended.'); loadSessions(); }
+});
+
+document.getElementById('add-user').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const email = document.getElementById('user-email').value;
+  const password = document.getElementById('user-password').value;
+  const r = await PC.api('POST', '/api/v1/users', { email, password });
+  if (fail(r)) return;
+  e.target.reset();
+  PC.status(`Added ${r.data.user.email}.`);
+  loadUsers();
+});
+
+document.getElementById('add-key').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = { name: document.getElementById('key-name').value };
+  const exp = document.getElementById('key-expiry').value;
+  if (exp) body.expires_at = `${exp}T23:59:59Z`;
+  const r = await PC.api('POST', '/api/v1/api-keys', body);
+  if (fail(r)) return;
+  e.target.reset();
+  document.getElementById('new-key').hidden = false;
+  document.getElementById('new-key-value').textContent = r.data.key;
+  document.getElementById('copy-key').focus();
+  loadKeys();
+  loadAudit(true);
+});
+
+document.getElementById('copy-key').addEventListener('click', async () => {
+  const v = document.getElementById('new-key-value').textContent;
+  try {
+    await navigator.clipboard.writeText(v);
+    PC.status('Key copied.');
+  } catch {
+    PC.status('Copy failed: select the key and copy it by hand.', true);
+  }
+});
+
+document.getElementById('audit-filter').addEventListener('submit', (e) => {
+  e.preventDefault();
+  loadAudit(true);
+});
+document.getElementById('audit-more').addEventListener('click', () => loadAudit(false));
+
+(async () => {
+  const res = await PC.api('GET', '/api/v1/auth/me');
+  if (fail(res)) return;
+  me = res.data;
+  document.getElementById('whoami').textContent = `Signed in as ${me.email} (${me.auth_method})`;
+  await Promise.all([loadSessions(), loadUsers(), loadKeys(), loadAudit(true)]);
+})();
