@@ -6,6 +6,7 @@
  * path parameters. The end-to-end route walk reads it to prove every
  * authenticated operation answers 401 to an anonymous request.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -43,10 +44,10 @@ static json_t *build(void)
 			json_object_set_new(paths, rt->pattern, item);
 		}
 		char method[16];
-		const char *name = pc_http_method_name(rt->method);
-		size_t n = strlen(name);
-		for (size_t k = 0; k <= n && k < sizeof(method); k++)
-			method[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] - 'A' + 'a' : name[k]);
+		snprintf(method, sizeof(method), "%s", pc_http_method_name(rt->method));
+		for (char *m = method; *m; m++)
+			if (*m >= 'A' && *m <= 'Z')
+				*m = (char)(*m - 'A' + 'a');
 		json_t *op = json_pack("{s:s,s:o,s:{s:{s:s},s:o}}", "summary", rt->summary, "parameters",
 		                       path_params(rt->pattern), "responses", "default", "description",
 		                       "Success", "4XX", problem_response("Client error"));

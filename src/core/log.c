@@ -40,9 +40,9 @@ void pc_log_time(char *out, size_t cap)
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	         ts.tv_nsec / 1000000);
+	char b[40];
+	size_t k = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%.*s.%03dZ", (int)k, b, (int)(ts.tv_nsec / 1000000));
 }
 
 size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
