@@ -1,0 +1,30 @@
+// The README stays true: its configuration table lists exactly the
+// variables the binary knows, with the same defaults, and its API table
+// names every route of the route table.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { E2E_DIR, runCli } from './lib/harness.mjs';
+
+const ROOT = path.resolve(E2E_DIR, '..', '..');
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+describe('README', () => {
+  it('documents every configuration variable the binary knows, and no other', async () => {
+    const r = await runCli(['config', 'check', '--help']);
+    assert.equal(r.code, 0);
+    const known = new Set([...r.stdout.matchAll(/\b(PORTCULLIS_[A-Z0-9_]+)\b/g)].map((m) => m[1]).filter((n) => !n.endsWith('_FILE')));
+    const documented = new Set([...readme.matchAll(/^\| `(PORTCULLIS_[A-Z0-9_]+)`/gm)].map((m) => m[1]));
+    assert.ok(known.size >= 30, `the help lists ${known.size} variables`);
+    for (const k of known) assert.ok(documented.has(k), `${k} is missing from the README's configuration table`);
+    for (const d of documented) assert.ok(known.has(d), `README documents ${d}, which the binary does not know`);
+  });
+
+  it('names every route of the route table in its API table', () => {
+    const routes = fs.readFileSync(path.join(ROOT, 'src', 'api', 'routes.c'), 'utf8');
+    const paths = new Set([...routes.matchAll(/\{PC_METHOD_[A-Z]+, "([^"]+)"/g)].map((m) => m[1]));
+    assert.ok(paths.size > 20);
+    for (const p of paths) assert.ok(readme.includes(p), `README's API table does not mention ${p}`);
+  });
+});
