@@ -67,6 +67,7 @@ static int build_ring(struct pc_auth *a, const struct pc_config *cfg, char *err,
 			hs_kid(k->kid, sizeof(k->kid), k->secret);
 		}
 	}
+	pc_jws_ring_prepare(ring);
 	json_t *doc = json_pack("{s:o}", "keys", keys);
 	a->jwks = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);

@@ -31,7 +31,10 @@ const char *pc_jwt_status_name(enum pc_jwt_status st)
 static void hs256(uint8_t out[HS256_SIG], const struct pc_jws_key *k, const char *in, size_t len)
 {
 	crypto_auth_hmacsha256_state st;
-	crypto_auth_hmacsha256_init(&st, k->secret, k->secret_len);
+	if (k->prepared)
+		st = k->hmac_state;
+	else
+		crypto_auth_hmacsha256_init(&st, k->secret, k->secret_len);
 	crypto_auth_hmacsha256_update(&st, (const uint8_t *)in, len);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
@@ -101,9 +104,12 @@ static enum pc_jwt_status check_header(const struct pc_jws_keyring *ring, const 
 	return st;
 }
 
-enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
-                                 uint8_t *payload, size_t cap, size_t *payload_len)
+/* *ours: the header was byte for byte one we issue (so, after the
+ * signature, the payload is one pc_jwt_issue wrote). */
+static enum pc_jwt_status jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
+                                     uint8_t *payload, size_t cap, size_t *payload_len, bool *ours)
 {
+	*ours = false;
 	if (len == 0 || len > PC_JWT_MAX_BYTES)
 		return PC_JWT_MALFORMED;
 	const char *d1 = memchr(token, '.', len);
@@ -116,14 +122,22 @@ enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *
 	size_t plen = (size_t)(d2 - d1 - 1);
 	size_t slen = len - (size_t)(d2 + 1 - token);
 
-	uint8_t hdr[MAX_HEADER];
-	size_t hn = 0;
-	if (hlen == 0 || pc_b64url_decode(hdr, sizeof(hdr), &hn, token, hlen) != 0)
-		return PC_JWT_MALFORMED;
 	const struct pc_jws_key *key = NULL;
-	enum pc_jwt_status st = check_header(ring, hdr, hn, &key);
-	if (st != PC_JWT_OK)
-		return st;
+	/* our own header, byte for byte: already known to be valid */
+	for (size_t i = 0; i < ring->n_keys && key == NULL; i++)
+		if (ring->keys[i].prepared && ring->keys[i].header_b64_len == hlen &&
+		    memcmp(ring->keys[i].header_b64, token, hlen) == 0)
+			key = &ring->keys[i];
+	*ours = key != NULL;
+	if (key == NULL) {
+		uint8_t hdr[MAX_HEADER];
+		size_t hn = 0;
+		if (hlen == 0 || pc_b64url_decode(hdr, sizeof(hdr), &hn, token, hlen) != 0)
+			return PC_JWT_MALFORMED;
+		enum pc_jwt_status st = check_header(ring, hdr, hn, &key);
+		if (st != PC_JWT_OK)
+			return st;
+	}
 
 	uint8_t sig[EDDSA_SIG];
 	size_t sn = 0;
@@ -145,6 +159,13 @@ enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *
 	if (pc_b64url_decode(payload, cap, payload_len, d1 + 1, plen) != 0)
 		return PC_JWT_MALFORMED;
 	return PC_JWT_OK;
+}
+
+enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
+                                 uint8_t *payload, size_t cap, size_t *payload_len)
+{
+	bool ours;
+	return jws_verify(ring, token, len, payload, cap, payload_len, &ours);
 }
 
 int pc_jws_sign(const struct pc_jws_keyring *ring, const char *header_json,
@@ -240,15 +261,111 @@ static bool audience_ok(json_t *claims, const char *aud)
 	return found;
 }
 
+/* ---- the fast path: claims we wrote ourselves ----
+ *
+ * Only for a token whose header is byte for byte ours and whose signature
+ * verified under our key: its payload is then exactly what pc_jwt_issue
+ * wrote (compact, fixed member order, integers, strings without escapes
+ * for every value we put there). A scanner for that one shape replaces the
+ * general JSON parse (3 of the 7 microseconds of a verify). Anything else —
+ * an escape, another order, a missing member — falls back to jansson, so
+ * the verdict never depends on the path. */
+
+struct scan {
+	const char *p, *end;
+};
+
+static bool lit(struct scan *sc, const char *s)
+{
+	size_t n = strlen(s);
+	if ((size_t)(sc->end - sc->p) < n || memcmp(sc->p, s, n) != 0)
+		return false;
+	sc->p += n;
+	return true;
+}
+
+/* a string without escapes up to the next '"' (not consumed) */
+static bool str(struct scan *sc, char *out, size_t cap)
+{
+	const char *q = sc->p;
+	while (q < sc->end && *q != '"') {
+		if (*q == '\\' || (unsigned char)*q < 0x20)
+			return false;
+		q++;
+	}
+	size_t n = (size_t)(q - sc->p);
+	if (q == sc->end || n >= cap)
+		return false;
+	memcpy(out, sc->p, n);
+	out[n] = '\0';
+	sc->p = q;
+	return true;
+}
+
+static bool num(struct scan *sc, int64_t *out)
+{
+	int64_t v = 0;
+	const char *q = sc->p;
+	if (q == sc->end || *q < '1' || *q > '9')
+		return false;
+	while (q < sc->end && *q >= '0' && *q <= '9') {
+		v = v * 10 + (*q - '0');
+		if (v > MAX_DATE)
+			return false;
+		q++;
+	}
+	sc->p = q;
+	*out = v;
+	return true;
+}
+
+static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *out, char *iss,
+                        char *aud, size_t cap)
+{
+	struct scan sc = {(const char *)payload, (const char *)payload + n};
+	out->sid[0] = out->email[0] = '\0';
+	if (!lit(&sc, "{\"iss\":\"") || !str(&sc, iss, cap) || !lit(&sc, "\",\"sub\":\"") ||
+	    !str(&sc, out->sub, sizeof(out->sub)) || !lit(&sc, "\",\"aud\":\"") || !str(&sc, aud, cap) ||
+	    !lit(&sc, "\",\"exp\":") || !num(&sc, &out->exp) || !lit(&sc, ",\"nbf\":") ||
+	    !num(&sc, &out->nbf) || !lit(&sc, ",\"iat\":") || !num(&sc, &out->iat) ||
+	    !lit(&sc, ",\"jti\":\"") || !str(&sc, out->jti, sizeof(out->jti)) || !lit(&sc, "\""))
+		return false;
+	if (lit(&sc, ",\"sid\":\"") && (!str(&sc, out->sid, sizeof(out->sid)) || !lit(&sc, "\"")))
+		return false;
+	if (lit(&sc, ",\"email\":\"") && (!str(&sc, out->email, sizeof(out->email)) || !lit(&sc, "\"")))
+		return false;
+	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
+}
+
+/* The checks every claim set passes, however it was parsed. */
+static enum pc_jwt_status check_claims(const struct pc_jwt_policy *pol, int64_t now,
+                                       const struct pc_jwt_claims *c)
+{
+	if (c->exp + pol->leeway_s <= now)
+		return PC_JWT_EXPIRED;
+	if ((c->nbf != 0 && c->nbf > now + pol->leeway_s) || (c->iat != 0 && c->iat > now + pol->leeway_s))
+		return PC_JWT_NOT_YET_VALID;
+	return PC_JWT_OK;
+}
+
 enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                                  const char *token, size_t len, int64_t now,
                                  struct pc_jwt_claims *out)
 {
 	uint8_t payload[PC_JWT_MAX_BYTES];
 	size_t pn = 0;
-	enum pc_jwt_status st = pc_jws_verify(ring, token, len, payload, sizeof(payload), &pn);
+	bool ours = false;
+	enum pc_jwt_status st = jws_verify(ring, token, len, payload, sizeof(payload), &pn, &ours);
 	if (st != PC_JWT_OK)
 		return st;
+	char iss[256], aud[256];
+	if (ours && fast_claims(payload, pn, out, iss, aud, sizeof(iss))) {
+		sodium_memzero(payload, pn);
+		if (strcmp(iss, pol->issuer) != 0 || strcmp(aud, pol->audience) != 0 ||
+		    strlen(out->jti) < 16 || !jti_ok(out->jti))
+			return PC_JWT_BAD_CLAIMS;
+		return check_claims(pol, now, out);
+	}
 	json_error_t jerr;
 	json_t *c = json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, &jerr);
 	if (c == NULL || !json_is_object(c)) {
@@ -256,30 +373,52 @@ enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct
 		return PC_JWT_MALFORMED;
 	}
 	st = PC_JWT_BAD_CLAIMS;
-	json_t *iss = json_object_get(c, "iss");
+	json_t *iss_v = json_object_get(c, "iss");
 	if (!date_of(c, "exp", true, &out->exp) || !date_of(c, "nbf", false, &out->nbf) ||
 	    !date_of(c, "iat", false, &out->iat) ||
 	    !string_of(c, "sub", true, out->sub, sizeof(out->sub), 1) ||
 	    !string_of(c, "jti", true, out->jti, sizeof(out->jti), 16) ||
 	    !string_of(c, "sid", false, out->sid, sizeof(out->sid), 1) ||
 	    !string_of(c, "email", false, out->email, sizeof(out->email), 1) || !jti_ok(out->jti) ||
-	    !json_is_string(iss) ||
-	    strcmp(json_string_value(iss), pol->issuer) != 0 || !audience_ok(c, pol->audience))
+	    !json_is_string(iss_v) || strcmp(json_string_value(iss_v), pol->issuer) != 0 ||
+	    !audience_ok(c, pol->audience))
 		goto out;
-	if (out->exp + pol->leeway_s <= now) {
-		st = PC_JWT_EXPIRED;
-		goto out;
-	}
-	if ((out->nbf != 0 && out->nbf > now + pol->leeway_s) ||
-	    (out->iat != 0 && out->iat > now + pol->leeway_s)) {
-		st = PC_JWT_NOT_YET_VALID;
-		goto out;
-	}
-	st = PC_JWT_OK;
+	st = check_claims(pol, now, out);
 out:
 	json_decref(c);
 	sodium_memzero(payload, pn);
 	return st;
+}
+
+/* The header we issue with key k (compact JSON, fixed member order). */
+static char *header_json(const struct pc_jws_keyring *ring, const struct pc_jws_key *k)
+{
+	json_t *hdr = k->kid[0] != '\0'
+		? json_pack("{s:s,s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT", "kid", k->kid)
+		: json_pack("{s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT");
+	char *h = hdr ? json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(hdr);
+	return h;
+}
+
+void pc_jws_ring_prepare(struct pc_jws_keyring *ring)
+{
+	for (size_t i = 0; i < ring->n_keys; i++) {
+		struct pc_jws_key *k = &ring->keys[i];
+		k->prepared = false;
+		char *h = header_json(ring, k);
+		if (h == NULL || sodium_base64_ENCODED_LEN(strlen(h), sodium_base64_VARIANT_URLSAFE_NO_PADDING) >
+		                     sizeof(k->header_b64)) {
+			free(h);
+			continue;
+		}
+		pc_b64url_encode(k->header_b64, sizeof(k->header_b64), (const uint8_t *)h, strlen(h));
+		k->header_b64_len = strlen(k->header_b64);
+		free(h);
+		if (ring->alg == PC_JWS_HS256)
+			crypto_auth_hmacsha256_init(&k->hmac_state, k->secret, k->secret_len);
+		k->prepared = true;
+	}
 }
 
 int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
@@ -291,29 +430,24 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 	uint8_t raw[16];
 	randombytes_buf(raw, sizeof(raw));
 	pc_b64url_encode(jti_out, PC_JWT_JTI_MAX + 1, raw, sizeof(raw));
-	json_t *hdr = ring->keys[0].kid[0] != '\0'
-		? json_pack("{s:s,s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT", "kid",
-		            ring->keys[0].kid)
-		: json_pack("{s:s,s:s}", "alg", alg_names[ring->alg], "typ", "JWT");
 	json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", pol->issuer, "sub", sub,
 	                           "aud", pol->audience, "exp", (json_int_t)(now + lifetime_s),
 	                           "nbf", (json_int_t)now, "iat", (json_int_t)now, "jti", jti_out);
 	int rc = -1;
 	char *h = NULL, *p = NULL;
-	if (hdr == NULL || claims == NULL)
+	if (claims == NULL)
 		goto out;
 	if (sid != NULL && sid[0] != '\0')
 		json_object_set_new(claims, "sid", json_string(sid));
 	if (email != NULL && email[0] != '\0')
 		json_object_set_new(claims, "email", json_string(email));
-	h = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	h = header_json(ring, &ring->keys[0]);
 	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (h != NULL && p != NULL)
 		rc = pc_jws_sign(ring, h, (const uint8_t *)p, strlen(p), out, cap);
 out:
 	free(h);
 	free(p);
-	json_decref(hdr);
 	json_decref(claims);
 	return rc;
 }

@@ -39,6 +39,11 @@ struct pc_jws_key {
 	size_t secret_len;            /* HS256: 32..64 */
 	uint8_t public_key[crypto_sign_PUBLICKEYBYTES]; /* EdDSA */
 	bool can_sign;                /* false for a verify-only (previous) key */
+	/* filled by pc_jws_ring_prepare (optional: a speed-up, same results) */
+	bool prepared;
+	crypto_auth_hmacsha256_state hmac_state; /* after init with the key */
+	char header_b64[192];        /* the header segment we issue with this key */
+	size_t header_b64_len;
 };
 
 struct pc_jws_keyring {
@@ -57,6 +62,12 @@ enum pc_jwt_status {
 	PC_JWT_EXPIRED,
 	PC_JWT_NOT_YET_VALID,
 };
+
+/* Precomputes per key the HMAC state after the key block and the header
+ * segment we issue, so verifying our own tokens skips two compression
+ * rounds and the header's JSON parse. Call before making the ring
+ * read-only. */
+void pc_jws_ring_prepare(struct pc_jws_keyring *ring);
 
 /* Name for logs and the problem detail. */
 const char *pc_jwt_status_name(enum pc_jwt_status st);

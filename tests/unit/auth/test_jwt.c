@@ -139,11 +139,17 @@ static void test_issue_verify(void **state)
 	struct pc_jws_keyring rings[2];
 	hs_ring(&rings[0], "k1");
 	ed_ring(&rings[1], "e1");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 4; i++) {
+		if (i == 2) { /* the same again with the fast path */
+			pc_jws_ring_prepare(&rings[0]);
+			pc_jws_ring_prepare(&rings[1]);
+			assert_true(rings[0].keys[0].prepared && rings[1].keys[0].prepared);
+		}
+		struct pc_jws_keyring *rg = &rings[i % 2];
 		char tok[1024], jti[PC_JWT_JTI_MAX + 1];
-		assert_int_equal(pc_jwt_issue(&rings[i], &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
 		struct pc_jwt_claims c;
-		assert_int_equal(pc_jwt_verify(&rings[i], &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
+		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
 		assert_string_equal(c.sub, "user-1");
 		assert_string_equal(c.sid, "sess-1");
 		assert_string_equal(c.email, "a@example.com");
@@ -151,8 +157,8 @@ static void test_issue_verify(void **state)
 		assert_true(strlen(jti) >= 22); /* 128 bits */
 		assert_int_equal(c.exp, NOW + 900);
 		/* expired at exp + leeway, valid just before */
-		assert_int_equal(pc_jwt_verify(&rings[i], &POL, tok, strlen(tok), NOW + 900 + 29, &c), PC_JWT_OK);
-		assert_int_equal(pc_jwt_verify(&rings[i], &POL, tok, strlen(tok), NOW + 900 + 30, &c), PC_JWT_EXPIRED);
+		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW + 900 + 29, &c), PC_JWT_OK);
+		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW + 900 + 30, &c), PC_JWT_EXPIRED);
 		/* every single bit flipped: refused */
 		size_t len = strlen(tok);
 		for (size_t p = 0; p < len; p++)
@@ -160,7 +166,7 @@ static void test_issue_verify(void **state)
 				char m[1024];
 				memcpy(m, tok, len + 1);
 				m[p] = (char)(m[p] ^ (1 << b));
-				assert_int_not_equal(pc_jwt_verify(&rings[i], &POL, m, len, NOW, &c), PC_JWT_OK);
+				assert_int_not_equal(pc_jwt_verify(rg, &POL, m, len, NOW, &c), PC_JWT_OK);
 			}
 	}
 }
@@ -345,6 +351,51 @@ static void test_claims(void **state)
 	}
 }
 
+/* A prepared ring refuses exactly what an unprepared one does. */
+static void test_prepared_same_verdicts(void **state)
+{
+	(void)state;
+	struct pc_jws_keyring plain, fast;
+	hs_ring(&plain, "k1");
+	fast = plain;
+	pc_jws_ring_prepare(&fast);
+	const char *hdrs[] = {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}", "{\"alg\":\"HS256\",\"kid\":\"k1\"}",
+	                      "{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"k1\"}", "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k2\"}",
+	                      "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\",\"crit\":[]}"};
+	for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
+		char tok[1024];
+		craft(&plain, hdrs[i], GOOD_CLAIMS, tok, sizeof(tok));
+		assert_int_equal(check(&fast, tok), check(&plain, tok));
+	}
+	/* our exact header and member order (the scanner's shape), with every
+	 * kind of wrong value: the same verdict as the general parser */
+#define OURS(iss, aud, exp, jti, tail) "{\"iss\":\"" iss "\",\"sub\":\"u1\",\"aud\":\"" aud "\",\"exp\":" exp ",\"nbf\":1800000000,\"iat\":1800000000,\"jti\":\"" jti "\"" tail "}"
+	const char *claims[] = {
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"sid\":\"s1\",\"email\":\"a@b.c\""),
+		OURS("https://evil.example", "app", "1800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "other", "1800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1700000000", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1800000600", "short", ""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789 abcdef", ""),
+		OURS("https:\\/\\/auth.example", "app", "1800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "01800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1800000600.0", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"sid\":5"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"jti\":\"0123456789abcdeg\""),
+	};
+#undef OURS
+	for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
+		char tok[1024];
+		craft(&plain, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}", claims[i], tok, sizeof(tok));
+		if (check(&fast, tok) != check(&plain, tok))
+			fail_msg("claims %zu: fast %s, general %s", i, pc_jwt_status_name(check(&fast, tok)),
+			         pc_jwt_status_name(check(&plain, tok)));
+	}
+	assert_true(fast.keys[0].prepared);
+	assert_int_equal(fast.keys[0].header_b64_len, strlen("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsxIn0"));
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -357,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_header_rules),
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_prepared_same_verdicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
