@@ -169,12 +169,46 @@ struct login_state {
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
 	struct pc_principal actor;
+	int64_t retry_after;
 };
 
+int64_t pc_api_throttled(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
+{
+	int64_t retry = 0;
+	if (pc_ratelimit_check(pc_auth_of(r)->kv, rl, subject, &retry) != PC_OK)
+		return 0;
+	return retry;
+}
+
+void pc_api_count_failure(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
+{
+	int64_t retry = 0;
+	(void)pc_ratelimit_hit(pc_auth_of(r)->kv, rl, subject, &retry);
+}
+
+void pc_api_respond_throttled(struct pc_req *r, int64_t retry_after)
+{
+	char ra[24];
+	snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
+	pc_resp_header(r, "Retry-After", ra);
+	pc_metrics_auth_failure(PC_AUTHF_THROTTLED);
+	pc_respond_problem(r, 429, "Too many failed attempts; try again later.");
+}
+
 enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const char *pw, size_t len,
-                                  struct pc_user *user)
+                                  struct pc_user *user, int64_t *retry_after)
 {
 	struct pc_auth *a = pc_auth_of(r);
+	const char *addr = r->actor->client_addr;
+	/* the address: checked, counted on failure; the account: every attempt
+	 * counted before it is evaluated (atomically, so a concurrent burst of
+	 * guesses cannot all slip under the limit), cleared on success */
+	*retry_after = pc_api_throttled(r, &a->login_addr, addr);
+	if (*retry_after > 0)
+		return PC_ERR_CONFLICT;
+	if (pc_ratelimit_take(a->kv, &a->login_account, email, retry_after) == PC_OK && *retry_after > 0)
+		return PC_ERR_CONFLICT;
+	*retry_after = 0;
 	bool ok = false;
 	enum pc_err err = pc_store_user_get_by_email(a->store, email, user);
 	if (err == PC_ERR_NOT_FOUND)
@@ -194,8 +228,10 @@ enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const cha
 		json_decref(d);
 		(void)pc_store_audit_append(a->store, r->actor, &ev);
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		pc_api_count_failure(r, &a->login_addr, addr);
 		return PC_ERR_NOT_FOUND;
 	}
+	(void)pc_ratelimit_reset(a->kv, &a->login_account, email);
 	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
 		char h[PC_PWHASH_MAX];
 		if (pc_password_hash(h, pw, len, &a->cost) == 0)
@@ -206,12 +242,16 @@ enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const cha
 	return PC_OK;
 }
 
-void pc_api_login_failed(struct pc_req *r, const char *email)
+void pc_api_login_failed(struct pc_req *r, enum pc_err e, int64_t retry_after)
 {
-	struct pc_auth *a = pc_auth_of(r);
-	int64_t ra1 = 0, ra2 = 0;
-	(void)pc_ratelimit_hit(a->kv, &a->login_account, email, &ra1);
-	(void)pc_ratelimit_hit(a->kv, &a->login_addr, r->actor->client_addr, &ra2);
+	if (e == PC_ERR_CONFLICT && retry_after > 0) {
+		pc_api_respond_throttled(r, retry_after);
+		return;
+	}
+	if (e != PC_ERR_NOT_FOUND) {
+		pc_api_store_error(r, e, NULL, NULL);
+		return;
+	}
 	pc_metrics_auth_failure(PC_AUTHF_BAD_CREDENTIALS);
 	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
 	pc_respond_problem(r, 401, "Invalid email or password.");
@@ -221,7 +261,8 @@ static void login_work(struct pc_req *r, void *data)
 {
 	struct login_state *st = data;
 	struct pc_auth *a = pc_auth_of(r);
-	st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user);
+	st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user,
+	                                &st->retry_after);
 	if (st->err != PC_OK)
 		return;
 	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
@@ -234,18 +275,12 @@ static void login_work(struct pc_req *r, void *data)
 static void login_done(struct pc_req *r, void *data)
 {
 	struct login_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
 	sodium_memzero(st->password, st->password_len);
-	if (st->err == PC_ERR_NOT_FOUND) {
-		pc_api_login_failed(r, st->email);
-		return;
-	}
 	if (st->err != PC_OK) {
 		sodium_memzero(st->secret, sizeof(st->secret));
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_login_failed(r, st->err, st->retry_after);
 		return;
 	}
-	(void)pc_ratelimit_reset(a->kv, &a->login_account, st->email);
 	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.id, st->sess.expires_at);
 	sodium_memzero(st->secret, sizeof(st->secret));
 	if (rc != 0) {
@@ -256,23 +291,8 @@ static void login_done(struct pc_req *r, void *data)
 	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
 }
 
-/* 0 when not throttled; otherwise answers 429 and returns -1. */
-int pc_api_throttle_or_respond(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
-{
-	int64_t retry = 0;
-	if (pc_ratelimit_check(pc_auth_of(r)->kv, rl, subject, &retry) != PC_OK || retry <= 0)
-		return 0;
-	char ra[24];
-	snprintf(ra, sizeof(ra), "%lld", (long long)retry);
-	pc_resp_header(r, "Retry-After", ra);
-	pc_metrics_auth_failure(PC_AUTHF_THROTTLED);
-	pc_respond_problem(r, 429, "Too many failed attempts; try again later.");
-	return -1;
-}
-
 void pc_api_login(struct pc_req *r)
 {
-	struct pc_auth *a = pc_auth_of(r);
 	struct login_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
@@ -280,11 +300,6 @@ void pc_api_login(struct pc_req *r)
 	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
 		return;
 	st->password = (char *)pw;
-	if (pc_api_throttle_or_respond(r, &a->login_account, st->email) != 0 ||
-	    pc_api_throttle_or_respond(r, &a->login_addr, r->actor->client_addr) != 0) {
-		sodium_memzero(st->password, st->password_len);
-		return;
-	}
 	pc_api_defer(r, login_work, login_done, st);
 }
 

@@ -41,23 +41,33 @@ int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token
 /* Adds a Set-Cookie that clears the session cookie. */
 void pc_api_clear_session_cookie(struct pc_req *r);
 
-/* 0 when subject is under the limit; otherwise answers 429 with
- * Retry-After and returns -1. */
-int pc_api_throttle_or_respond(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject);
+/* On the worker pool (the kv may be remote): seconds until subject may try
+ * again under rl, 0 when it may try now. A kv that cannot answer does not
+ * throttle (the limit is a brake; the credential check still runs). */
+int64_t pc_api_throttled(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject);
+/* On the worker pool: counts one failure of subject under rl. */
+void pc_api_count_failure(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject);
+/* On the loop: 429 with Retry-After, counted. */
+void pc_api_respond_throttled(struct pc_req *r, int64_t retry_after);
 
 /* Validated email + password from the body, or -1 after answering.
  * check_policy: whether the password must meet the policy (new passwords). */
 int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], const char **pw,
                                   size_t *pw_len, bool check_policy);
-/* On the worker pool: looks the user up and checks the password (an
- * unknown email still pays for one hash), writes "auth.login_failed" on
- * failure, upgrades a weak hash on success; user->password_hash is wiped.
- * PC_OK, PC_ERR_NOT_FOUND (bad credentials) or a store error. */
+/* On the worker pool: the throttles first (per account and per client
+ * address: a throttled attempt does not hash — PC_ERR_CONFLICT with
+ * *retry_after > 0), then looks the user up and checks the password (an
+ * unknown email still pays for one hash). A failure is counted against
+ * both throttles and written as "auth.login_failed"; a success clears the
+ * account's counter and upgrades a weak hash. user->password_hash is wiped.
+ * PC_OK, PC_ERR_NOT_FOUND (bad credentials), PC_ERR_CONFLICT (throttled)
+ * or a store error. */
 enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const char *pw, size_t len,
-                                  struct pc_user *user);
-/* On the loop: counts a failed login (account and address) and answers the
- * one generic 401. */
-void pc_api_login_failed(struct pc_req *r, const char *email);
+                                  struct pc_user *user, int64_t *retry_after);
+/* On the loop: answers a pc_api_check_password failure: 429 for
+ * PC_ERR_CONFLICT, the one generic 401 for PC_ERR_NOT_FOUND, else the
+ * store error. */
+void pc_api_login_failed(struct pc_req *r, enum pc_err e, int64_t retry_after);
 
 /* On the worker pool: revokes tokens in the store (pc_store_tokens_revoke,
  * one selector non-NULL; ev may be NULL) and adds the revoked jtis to the

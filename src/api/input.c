@@ -57,9 +57,16 @@ int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t 
 	}
 	root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		/* jansson's text names the problem and a position, never echoes input
-		 * beyond a token; keep only the position to be safe */
-		snprintf(detail, sizeof(detail), "The body is not valid JSON (at byte %d).", jerr.position);
+		/* jansson's text may quote input: never echo it; name the class of
+		 * problem from it and give the position */
+		const char *what = "is not valid JSON";
+		if (strstr(jerr.text, "duplicate") != NULL)
+			what = "has a duplicate member name";
+		else if (strstr(jerr.text, "\\u0000") != NULL)
+			what = "contains a NUL character (\\u0000) in a string";
+		else if (strstr(jerr.text, "UTF-8") != NULL || strstr(jerr.text, "utf-8") != NULL)
+			what = "is not valid UTF-8";
+		snprintf(detail, sizeof(detail), "The body %s (at byte %d).", what, jerr.position);
 		pc_respond_problem(r, 400, detail);
 		return -1;
 	}

@@ -99,7 +99,8 @@ static void token_work(struct pc_req *r, void *data)
 	const struct pc_principal *by = r->principal;
 	struct pc_principal actor;
 	if (st->password != NULL) {
-		st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user);
+		st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user,
+		                                &st->retry_after);
 		if (st->err != PC_OK)
 			return;
 		pc_principal_anonymous(&actor, r);
@@ -129,22 +130,19 @@ static void token_done(struct pc_req *r, void *data)
 	struct token_state *st = data;
 	if (st->password != NULL)
 		sodium_memzero(st->password, st->password_len);
-	if (st->err == PC_ERR_NOT_FOUND && st->password != NULL) {
-		pc_api_login_failed(r, st->email);
+	if (st->err != PC_OK && st->password != NULL) {
+		pc_api_login_failed(r, st->err, st->retry_after);
 		return;
 	}
 	if (st->err != PC_OK) {
 		pc_api_store_error(r, st->err, NULL, NULL);
 		return;
 	}
-	if (st->password != NULL)
-		(void)pc_ratelimit_reset(pc_auth_of(r)->kv, &pc_auth_of(r)->login_account, st->email);
 	respond_pair(r, st);
 }
 
 void pc_api_token(struct pc_req *r)
 {
-	struct pc_auth *a = pc_auth_of(r);
 	struct token_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
@@ -156,11 +154,6 @@ void pc_api_token(struct pc_req *r)
 	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
 		return;
 	st->password = (char *)pw;
-	if (pc_api_throttle_or_respond(r, &a->login_account, st->email) != 0 ||
-	    pc_api_throttle_or_respond(r, &a->login_addr, r->actor->client_addr) != 0) {
-		sodium_memzero(st->password, st->password_len);
-		return;
-	}
 	pc_api_defer(r, token_work, token_done, st);
 }
 

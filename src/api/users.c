@@ -34,6 +34,8 @@ struct users_state {
 	uint8_t token_hash[32];
 	int64_t expires_at;
 	bool wrong_password;
+	bool bad_token;
+	int64_t retry_after;
 };
 
 /* ---------- GET /api/v1/users ---------- */
@@ -186,11 +188,16 @@ static void password_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	struct pc_auth *a = pc_auth_of(r);
+	/* guessing the current password through this route counts as failed logins */
+	st->retry_after = pc_api_throttled(r, &a->login_account, r->principal->email);
+	if (st->retry_after > 0)
+		return;
 	st->err = pc_store_user_get(a->store, r->principal->user_id, &st->user);
 	if (st->err != PC_OK)
 		return;
 	if (pc_password_verify(st->user.password_hash, st->password, st->password_len) != 0) {
 		st->wrong_password = true;
+		pc_api_count_failure(r, &a->login_account, r->principal->email);
 		return;
 	}
 	char h[PC_PWHASH_MAX];
@@ -212,13 +219,14 @@ static void password_work(struct pc_req *r, void *data)
 static void password_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
 	sodium_memzero(st->password, st->password_len);
 	sodium_memzero(st->new_password, st->new_password_len);
 	sodium_memzero(st->user.password_hash, sizeof(st->user.password_hash));
+	if (st->retry_after > 0) {
+		pc_api_respond_throttled(r, st->retry_after);
+		return;
+	}
 	if (st->wrong_password) {
-		int64_t ra;
-		(void)pc_ratelimit_hit(a->kv, &a->login_account, r->principal->email, &ra);
 		pc_respond_problem(r, 403, "The current password is not correct.");
 		return;
 	}
@@ -231,7 +239,6 @@ static void password_done(struct pc_req *r, void *data)
 
 void pc_api_users_password(struct pc_req *r)
 {
-	struct pc_auth *a = pc_auth_of(r);
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
@@ -247,9 +254,6 @@ void pc_api_users_password(struct pc_req *r)
 		pc_respond_problem(r, 400, why);
 		return;
 	}
-	/* guessing the current password through this route counts as failed logins */
-	if (pc_api_throttle_or_respond(r, &a->login_account, r->principal->email) != 0)
-		return;
 	st->password = (char *)in.v[0].str.s;
 	st->password_len = in.v[0].str.len;
 	st->new_password = (char *)in.v[1].str.s;
@@ -312,6 +316,13 @@ static void redeem_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	struct pc_auth *a = pc_auth_of(r);
+	st->retry_after = pc_api_throttled(r, &a->reset_addr, r->actor->client_addr);
+	if (st->retry_after > 0)
+		return;
+	if (st->bad_token) {
+		pc_api_count_failure(r, &a->reset_addr, r->actor->client_addr);
+		return;
+	}
 	char h[PC_PWHASH_MAX];
 	if (pc_password_hash(h, st->new_password, st->new_password_len, &a->cost) != 0) {
 		st->err = PC_ERR_INTERNAL;
@@ -320,6 +331,8 @@ static void redeem_work(struct pc_req *r, void *data)
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->actor, "user.password_reset", "user", "");
 	st->err = pc_store_reset_redeem(a->store, r->actor, &ev, st->token_hash, h, r->now, st->id);
+	if (st->err == PC_ERR_NOT_FOUND)
+		pc_api_count_failure(r, &a->reset_addr, r->actor->client_addr);
 	if (st->err == PC_OK) {
 		pc_cache_drop(st->id);
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
@@ -330,11 +343,12 @@ static void redeem_work(struct pc_req *r, void *data)
 static void redeem_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
 	sodium_memzero(st->new_password, st->new_password_len);
-	if (st->err == PC_ERR_NOT_FOUND) {
-		int64_t ra;
-		(void)pc_ratelimit_hit(a->kv, &a->reset_addr, r->actor->client_addr, &ra);
+	if (st->retry_after > 0) {
+		pc_api_respond_throttled(r, st->retry_after);
+		return;
+	}
+	if (st->bad_token || st->err == PC_ERR_NOT_FOUND) {
 		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");
 		return;
 	}
@@ -347,14 +361,11 @@ static void redeem_done(struct pc_req *r, void *data)
 
 void pc_api_password_reset(struct pc_req *r)
 {
-	struct pc_auth *a = pc_auth_of(r);
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
 	struct pc_input in;
 	if (pc_input_or_respond(r, redeem_fields, 2, &in) != 0)
-		return;
-	if (pc_api_throttle_or_respond(r, &a->reset_addr, r->actor->client_addr) != 0)
 		return;
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
@@ -365,9 +376,9 @@ void pc_api_password_reset(struct pc_req *r)
 	if (in.v[0].str.len != RESET_TOKEN_B64 ||
 	    pc_b64url_decode(st->token, sizeof(st->token), &bin_len, in.v[0].str.s, in.v[0].str.len) != 0 ||
 	    bin_len != sizeof(st->token)) {
-		int64_t ra;
-		(void)pc_ratelimit_hit(a->kv, &a->reset_addr, r->actor->client_addr, &ra);
-		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");
+		/* counted on the worker pool like any other bad token */
+		st->bad_token = true;
+		pc_api_defer(r, redeem_work, redeem_done, st);
 		return;
 	}
 	crypto_generichash(st->token_hash, sizeof(st->token_hash), st->token, sizeof(st->token), NULL, 0);

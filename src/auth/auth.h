@@ -36,6 +36,11 @@ struct pc_auth {
 	struct pc_ratelimit login_addr;
 	struct pc_ratelimit reset_addr;
 	struct pc_ratelimit refresh_user; /* refreshes per user per hour */
+	/* security events an anonymous client can cause at will (tampered
+	 * cookies, CSRF failures) are audited at most this often per address,
+	 * so garbage requests cannot flood the audit trail; the metrics count
+	 * every one */
+	struct pc_ratelimit audit_noise;
 	atomic_bool setup_done; /* once true, stays true: setup is one-way */
 
 	/* access tokens: sodium_malloc'd, read-only after init */
@@ -48,6 +53,10 @@ struct pc_auth {
  * keyring, loads the persisted revocation list. 0, or -1 with err. */
 int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
 void pc_auth_free(struct pc_auth *a);
+
+/* On the worker pool: appends a security event caused by an anonymous
+ * client, unless its address is over the audit_noise limit. */
+void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *details);
 
 /* API keys may not use routes flagged PC_ROUTE_ADMIN unless configured. */
 #define PC_ROUTE_ADMIN 8u

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit/chain.h"
 #include "auth/auth.h"
 #include "auth/cache.h"
 #include "auth/revocation.h"
@@ -91,6 +92,7 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 	a->login_addr = (struct pc_ratelimit){"login_fail_addr", cfg->login_max_failures, cfg->login_window_s};
 	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
 	a->refresh_user = (struct pc_ratelimit){"refresh_user", cfg->refresh_limit, 3600};
+	a->audit_noise = (struct pc_ratelimit){"audit_noise_addr", 10, 60};
 	if (pc_store_open(&a->store, cfg->database_url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen) != 0)
 		return -1;
 	if (pc_kv_open(&a->kv, NULL, err, errlen) != 0)
@@ -128,4 +130,16 @@ void pc_auth_free(struct pc_auth *a)
 	pc_kv_close(a->kv);
 	pc_store_close(a->store);
 	memset(a, 0, sizeof(*a));
+}
+
+void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *details)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	int64_t retry = 0;
+	if (pc_ratelimit_take(a->kv, &a->audit_noise, r->actor->client_addr, &retry) == PC_OK && retry > 0)
+		return;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, r->actor, action, "request", "");
+	snprintf(ev.details, sizeof(ev.details), "%s", details);
+	(void)pc_store_audit_append(a->store, r->actor, &ev);
 }

@@ -264,6 +264,21 @@ static bool bearer_token(struct pc_str v, struct pc_str *tok)
 	return true;
 }
 
+static void tamper_work(struct pc_req *r, void *data)
+{
+	(void)data;
+	char details[256];
+	snprintf(details, sizeof(details), "{\"cookie\":\"%s\",\"route\":\"%s\"}",
+	         pc_session_cookie_name(pc_auth_of(r)->cfg), r->route->pattern);
+	pc_auth_audit_noise(r, "auth.tampered_cookie", details);
+}
+
+static void tamper_done(struct pc_req *r, void *data)
+{
+	(void)data;
+	pc_req_next(r);
+}
+
 static bool is_api_key(struct pc_str t)
 {
 	return t.len >= 3 && memcmp(t.p, "pc_", 3) == 0;
@@ -304,9 +319,16 @@ enum pc_step pc_stage_authenticate(struct pc_req *r)
 	int64_t exp;
 	enum pc_cookie_status st =
 		pc_session_open(secret, &exp, ck->value.p, ck->value.len, a->cfg->keys, r->now);
-	if (st != PC_COOKIE_OK) {
-		fail(r, st == PC_COOKIE_EXPIRED ? PC_AUTHF_EXPIRED : PC_AUTHF_TAMPERED_COOKIE);
+	if (st == PC_COOKIE_EXPIRED) {
+		fail(r, PC_AUTHF_EXPIRED);
 		return PC_NEXT;
+	}
+	if (st != PC_COOKIE_OK) {
+		/* a security event: audited (rate-limited per address) */
+		fail(r, PC_AUTHF_TAMPERED_COOKIE);
+		if (pc_req_defer(r, tamper_work, tamper_done, NULL) != 0)
+			return PC_NEXT;
+		return PC_ASYNC;
 	}
 	struct lookup *lk = pc_arena_alloc(&r->arena, sizeof(*lk));
 	if (lk == NULL) {

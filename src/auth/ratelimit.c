@@ -53,6 +53,22 @@ enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
 	return PC_OK;
 }
 
+enum pc_err pc_ratelimit_take(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                              const char *subject, int64_t *retry_after)
+{
+	char key[PC_KV_KEY_MAX + 1];
+	*retry_after = 0;
+	if (key_for(key, sizeof(key), rl, subject) != 0)
+		return PC_ERR_INTERNAL;
+	int64_t value = 0, ttl = 0;
+	enum pc_err rc = pc_kv_incr(kv, key, rl->window_seconds, &value, &ttl);
+	if (rc != PC_OK)
+		return rc;
+	if (value > (int64_t)rl->limit)
+		*retry_after = ttl > 0 ? ttl : 1;
+	return PC_OK;
+}
+
 enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
                                const char *subject)
 {

@@ -36,6 +36,13 @@ enum pc_err pc_ratelimit_check(struct pc_kv *kv, const struct pc_ratelimit *rl,
 enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
                              const char *subject, int64_t *retry_after);
 
+/* Counts an attempt BEFORE it is evaluated, atomically: *retry_after > 0
+ * when this attempt is over the limit (and must not be evaluated). Used
+ * where concurrent attempts must not all slip under the limit (a burst of
+ * guesses at one account); reset() on success. */
+enum pc_err pc_ratelimit_take(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                              const char *subject, int64_t *retry_after);
+
 /* Forgets the subject's failures. */
 enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
                                const char *subject);

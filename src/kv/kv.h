@@ -96,6 +96,8 @@ size_t pc_kv_count(struct pc_kv *kv);
  * WARNING: after the Redis subscription was lost and is live again, every cb
  * is called once with msg == NULL, len == 0: messages may have been missed,
  * drop everything cached — before pc_kv_subscription_healthy turns true.
+ * WARNING: a cb must not call pc_kv_subscribe or pc_kv_close (the Redis
+ * subscriber thread would wait on itself).
  *
  * pc_kv_publish: PC_OK, PC_ERR_UNAVAILABLE (Redis unreachable),
  * PC_ERR_INTERNAL (bad channel, len > PC_KV_MSG_MAX).
@@ -104,7 +106,8 @@ size_t pc_kv_count(struct pc_kv *kv);
  * connection is found dead (at once when Redis closes it, within about two
  * seconds when the network goes silent) until every subscription is live
  * again; a caller must not trust what it cached while it is false. Always
- * true for local, and for Redis while there is no subscription.
+ * true for local, and for Redis while there is no subscription. Never
+ * blocks (loop threads may call it); pc_kv_subscribe and pc_kv_publish do.
  */
 int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
                     void (*cb)(const char *msg, size_t len, void *ctx), void *ctx);

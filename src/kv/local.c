@@ -8,6 +8,11 @@
  * when full, it sweeps expired keys, and if still full refuses new keys
  * (PC_ERR_UNAVAILABLE) rather than growing without bound under a flood of
  * distinct subjects.
+ *
+ * This file also owns the handle and the dispatch: every public function
+ * checks its arguments once, for both backends, then runs on the table or
+ * forwards to redis.c (kv->redis != NULL; the table is then unused). Local
+ * pub/sub calls the subscribers at once on the publisher's thread.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "kv/backend.h"
 #include "kv/kv.h"
 
 #define PC_KV_LOCAL_MAX_KEYS (1u << 20)
@@ -30,6 +36,8 @@ struct kv_entry {
 };
 
 struct pc_kv {
+	struct pc_kv_redis *redis; /* NULL: the local table below */
+	struct pc_kv_subs subs;
 	pthread_mutex_t mu;
 	struct kv_entry **buckets;
 	size_t n_buckets; /* power of two */
@@ -66,11 +74,26 @@ static size_t bucket_of(const struct pc_kv *kv, const char *key, size_t len)
 	return (size_t)(v & (kv->n_buckets - 1));
 }
 
+static bool msg_valid(const char *msg, size_t len)
+{
+	return len <= PC_KV_MSG_MAX && (msg != NULL || len == 0);
+}
+
+static int64_t ttl_clamp(int64_t ttl)
+{
+	if (ttl < 1)
+		return 1;
+	if (ttl > PC_KV_TTL_MAX)
+		return PC_KV_TTL_MAX;
+	return ttl;
+}
+
 int pc_kv_open(struct pc_kv **out, const char *url, char *err, size_t errlen)
 {
 	*out = NULL;
-	if (url != NULL && url[0] != '\0' && strcmp(url, "local:") != 0) {
-		snprintf(err, errlen, "kv: unsupported URL scheme (expected local:)");
+	bool redis = url != NULL && (strncmp(url, "redis://", 8) == 0 || strncmp(url, "rediss://", 9) == 0);
+	if (!redis && url != NULL && url[0] != '\0' && strcmp(url, "local:") != 0) {
+		snprintf(err, errlen, "kv: unsupported URL scheme (expected local: or redis://)");
 		return -1;
 	}
 	struct pc_kv *kv = calloc(1, sizeof(*kv));
@@ -78,16 +101,34 @@ int pc_kv_open(struct pc_kv **out, const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "kv: out of memory");
 		return -1;
 	}
-	kv->n_buckets = PC_KV_LOCAL_MIN_BUCKETS;
-	kv->buckets = calloc(kv->n_buckets, sizeof(*kv->buckets));
-	if (kv->buckets == NULL || pthread_mutex_init(&kv->mu, NULL) != 0) {
-		free(kv->buckets);
+	if (pthread_mutex_init(&kv->mu, NULL) != 0) {
 		free(kv);
 		snprintf(err, errlen, "kv: out of memory");
 		return -1;
 	}
-	crypto_shorthash_keygen(kv->hash_key);
+	if (pthread_mutex_init(&kv->subs.mu, NULL) != 0) {
+		pthread_mutex_destroy(&kv->mu);
+		free(kv);
+		snprintf(err, errlen, "kv: out of memory");
+		return -1;
+	}
 	kv->now = wall_now;
+	if (redis) {
+		if (pc_kv_redis_open(&kv->redis, url, &kv->subs, err, errlen) != 0) {
+			pc_kv_close(kv);
+			return -1;
+		}
+		*out = kv;
+		return 0;
+	}
+	kv->n_buckets = PC_KV_LOCAL_MIN_BUCKETS;
+	kv->buckets = calloc(kv->n_buckets, sizeof(*kv->buckets));
+	if (kv->buckets == NULL) {
+		pc_kv_close(kv);
+		snprintf(err, errlen, "kv: out of memory");
+		return -1;
+	}
+	crypto_shorthash_keygen(kv->hash_key);
 	*out = kv;
 	return 0;
 }
@@ -96,6 +137,7 @@ void pc_kv_close(struct pc_kv *kv)
 {
 	if (kv == NULL)
 		return;
+	pc_kv_redis_close(kv->redis);
 	for (size_t i = 0; i < kv->n_buckets; i++) {
 		struct kv_entry *e = kv->buckets[i];
 		while (e != NULL) {
@@ -105,9 +147,15 @@ void pc_kv_close(struct pc_kv *kv)
 		}
 	}
 	free(kv->buckets);
+	pthread_mutex_destroy(&kv->subs.mu);
 	pthread_mutex_destroy(&kv->mu);
 	sodium_memzero(kv->hash_key, sizeof(kv->hash_key));
 	free(kv);
+}
+
+bool pc_kv_is_local(const struct pc_kv *kv)
+{
+	return kv->redis == NULL;
 }
 
 void pc_kv_set_clock(struct pc_kv *kv, int64_t (*now)(void))
@@ -203,22 +251,14 @@ static struct kv_entry *insert(struct pc_kv *kv, const char *key, size_t len, in
 	return e;
 }
 
-static int64_t ttl_clamp(int64_t ttl)
-{
-	/* at least one second; at most ten years, so now + ttl cannot overflow */
-	if (ttl < 1)
-		return 1;
-	if (ttl > 315360000)
-		return 315360000;
-	return ttl;
-}
-
 enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
                        int64_t *value, int64_t *ttl_left)
 {
 	size_t len;
 	if (!key_valid(key, &len))
 		return PC_ERR_INTERNAL;
+	if (kv->redis != NULL)
+		return pc_kv_redis_incr(kv->redis, key, ttl_clamp(ttl_seconds), value, ttl_left);
 	enum pc_err rc = PC_OK;
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
@@ -247,6 +287,8 @@ enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t
 	size_t len;
 	if (!key_valid(key, &len))
 		return PC_ERR_INTERNAL;
+	if (kv->redis != NULL)
+		return pc_kv_redis_get(kv->redis, key, value, ttl_left);
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
 	struct kv_entry **link = find(kv, key, len, now);
@@ -265,6 +307,8 @@ enum pc_err pc_kv_set(struct pc_kv *kv, const char *key, int64_t value, int64_t 
 	size_t len;
 	if (!key_valid(key, &len))
 		return PC_ERR_INTERNAL;
+	if (kv->redis != NULL)
+		return pc_kv_redis_set(kv->redis, key, value, ttl_clamp(ttl_seconds));
 	enum pc_err rc = PC_OK;
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
@@ -285,6 +329,8 @@ enum pc_err pc_kv_del(struct pc_kv *kv, const char *key)
 	size_t len;
 	if (!key_valid(key, &len))
 		return PC_ERR_INTERNAL;
+	if (kv->redis != NULL)
+		return pc_kv_redis_del(kv->redis, key);
 	pthread_mutex_lock(&kv->mu);
 	struct kv_entry **link = find(kv, key, len, kv->now());
 	if (link != NULL) {
@@ -299,6 +345,8 @@ enum pc_err pc_kv_del(struct pc_kv *kv, const char *key)
 
 size_t pc_kv_sweep(struct pc_kv *kv)
 {
+	if (kv->redis != NULL)
+		return 0; /* Redis expires keys itself */
 	pthread_mutex_lock(&kv->mu);
 	size_t n = sweep_locked(kv, kv->now());
 	pthread_mutex_unlock(&kv->mu);
@@ -307,9 +355,81 @@ size_t pc_kv_sweep(struct pc_kv *kv)
 
 size_t pc_kv_count(struct pc_kv *kv)
 {
+	if (kv->redis != NULL)
+		return pc_kv_redis_count(kv->redis);
 	pthread_mutex_lock(&kv->mu);
 	sweep_locked(kv, kv->now());
 	size_t n = kv->n_keys;
 	pthread_mutex_unlock(&kv->mu);
 	return n;
+}
+
+enum pc_err pc_kv_ping(struct pc_kv *kv)
+{
+	return kv->redis != NULL ? pc_kv_redis_ping(kv->redis) : PC_OK;
+}
+
+/* ---- pub/sub ---------------------------------------------------------------- */
+
+size_t pc_kv_subs_count(struct pc_kv_subs *s)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t n = s->n;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void pc_kv_subs_deliver(struct pc_kv_subs *s, const char *channel, size_t channel_len,
+                        const char *msg, size_t len)
+{
+	size_t n = pc_kv_subs_count(s);
+	for (size_t i = 0; i < n; i++) {
+		const struct pc_kv_sub *e = &s->e[i];
+		if (channel == NULL ||
+		    (e->channel_len == channel_len && memcmp(e->channel, channel, channel_len) == 0))
+			e->cb(msg, len, e->ctx);
+	}
+}
+
+int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
+                    void (*cb)(const char *msg, size_t len, void *ctx), void *ctx)
+{
+	size_t len;
+	if (cb == NULL || !key_valid(channel, &len))
+		return -1;
+	if (kv->redis != NULL && pc_kv_redis_sub_start(kv->redis) != 0)
+		return -1;
+	pthread_mutex_lock(&kv->subs.mu);
+	if (kv->subs.n == PC_KV_SUBSCRIPTIONS_MAX) {
+		pthread_mutex_unlock(&kv->subs.mu);
+		return -1;
+	}
+	size_t i = kv->subs.n;
+	struct pc_kv_sub *e = &kv->subs.e[i];
+	memcpy(e->channel, channel, len);
+	e->channel[len] = '\0';
+	e->channel_len = len;
+	e->cb = cb;
+	e->ctx = ctx;
+	kv->subs.n = i + 1;
+	pthread_mutex_unlock(&kv->subs.mu);
+	if (kv->redis != NULL)
+		pc_kv_redis_sub_wait(kv->redis, i);
+	return 0;
+}
+
+enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len)
+{
+	size_t channel_len;
+	if (!key_valid(channel, &channel_len) || !msg_valid(msg, len))
+		return PC_ERR_INTERNAL;
+	if (kv->redis != NULL)
+		return pc_kv_redis_publish(kv->redis, channel, msg != NULL ? msg : "", len);
+	pc_kv_subs_deliver(&kv->subs, channel, channel_len, msg != NULL ? msg : "", len);
+	return PC_OK;
+}
+
+bool pc_kv_subscription_healthy(struct pc_kv *kv)
+{
+	return kv->redis != NULL ? pc_kv_redis_sub_healthy(kv->redis) : true;
 }

@@ -154,6 +154,13 @@ describe('API keys', () => {
     }
     // Non-admin routes work with a key.
     assertStatus(await get(server, '/api/v1/audit?limit=1', { apiKey: key.key }), 200, 'GET /api/v1/audit with a key');
+    // Forward auth answers for it too.
+    for (const opts of [{ bearer: key.key }, { apiKey: key.key }]) {
+      const v = await get(server, '/api/v1/auth/verify', opts);
+      assertStatus(v, 200, 'GET /api/v1/auth/verify with a key');
+      assert.equal(v.headers.get('x-auth-method'), 'api_key');
+      assert.equal(v.headers.get('x-auth-session'), key.id);
+    }
   });
 
   it('both credential headers at once are refused (401)', async () => {
@@ -235,6 +242,9 @@ describe('API keys', () => {
     const { jar } = await login(server, other.email, other.password);
     const mine = await createApiKey(server, admin.jar, { name: 'to be deleted by someone else' });
     assertStatus(await get(server, '/api/v1/auth/me', { apiKey: mine.key }), 200, 'the key works before deletion');
+    // Warm the forward-auth path (it may cache a checked key).
+    assertStatus(await get(server, '/api/v1/auth/verify', { apiKey: mine.key }), 200, 'verify before deletion');
+    assertStatus(await get(server, '/api/v1/auth/verify', { bearer: mine.key }), 200, 'verify before deletion');
 
     const list = await get(server, '/api/v1/api-keys', { jar });
     assertStatus(list, 200);
@@ -247,6 +257,8 @@ describe('API keys', () => {
     assertStatus(del, 204, "DELETE of another user's key");
     assertProblemRes(await get(server, '/api/v1/auth/me', { apiKey: mine.key }), 401, 'deleted key, X-API-Key');
     assertProblemRes(await get(server, '/api/v1/auth/me', { bearer: mine.key }), 401, 'deleted key, Bearer');
+    assertProblemRes(await get(server, '/api/v1/auth/verify', { apiKey: mine.key }), 401, 'deleted key, forward auth');
+    assertProblemRes(await get(server, '/api/v1/auth/verify', { bearer: mine.key }), 401, 'deleted key, forward auth (Bearer)');
     assertProblemRes(await get(server, `/api/v1/api-keys/${mine.id}`, { jar: admin.jar }), 404, 'GET a deleted key');
     assertProblemRes(await request(server, 'DELETE', `/api/v1/api-keys/${mine.id}`, { jar: admin.jar }), 404, 'DELETE twice');
     assertProblemRes(await request(server, 'PATCH', `/api/v1/api-keys/${mine.id}`, { jar, json: { name: 'x' } }), 404, 'PATCH a deleted key');
@@ -295,8 +307,10 @@ describe('API keys', () => {
     const k = await createApiKey(server, admin.jar, { name: 'short-lived', expires_at: isoSeconds(exp) });
     assert.equal(k.expires_at, isoSeconds(exp));
     assertStatus(await get(server, '/api/v1/auth/me', { apiKey: k.key }), 200, 'before expiry');
+    assertStatus(await get(server, '/api/v1/auth/verify', { apiKey: k.key }), 200, 'verify before expiry');
     const wait = exp * 1000 - Date.now() + 300;
     if (wait > 0) await sleep(wait);
+    assertProblemRes(await get(server, '/api/v1/auth/verify', { apiKey: k.key }), 401, 'verify after expiry');
     assertProblemRes(await get(server, '/api/v1/auth/me', { apiKey: k.key }), 401, 'after expiry (X-API-Key)');
     assertProblemRes(await get(server, '/api/v1/auth/me', { bearer: k.key }), 401, 'after expiry (Bearer)');
     // Still listed (it was not deleted), with its expiry.

@@ -185,6 +185,38 @@ static void test_ratelimit_reset_and_odd_subjects(void **state)
 	}
 }
 
+struct take_arg {
+	struct pc_kv *kv;
+	int admitted;
+};
+
+static void *take_thread(void *p)
+{
+	struct take_arg *a = p;
+	struct pc_ratelimit rl = {"take", 10, 60};
+	int64_t ra;
+	if (pc_ratelimit_take(a->kv, &rl, "victim@example.com", &ra) == PC_OK && ra == 0)
+		__atomic_fetch_add(&a->admitted, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* 30 concurrent attempts at one account: exactly the limit is admitted. */
+static void test_ratelimit_take_concurrent(void **state)
+{
+	struct take_arg a = {*state, 0};
+	pthread_t t[30];
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, take_thread, &a), 0);
+	for (int i = 0; i < 30; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(a.admitted, 10);
+	struct pc_ratelimit rl = {"take", 10, 60};
+	int64_t ra;
+	assert_int_equal(pc_ratelimit_reset(a.kv, &rl, "victim@example.com"), PC_OK);
+	assert_int_equal(pc_ratelimit_take(a.kv, &rl, "victim@example.com", &ra), PC_OK);
+	assert_int_equal(ra, 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -197,6 +229,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_incr_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_reset_and_odd_subjects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ratelimit_take_concurrent, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
