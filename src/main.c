@@ -253,8 +253,27 @@ out_cfg:
 	return rc;
 }
 
-static int cmd_audit_verify(void)
+/* "SEQ:HEX" of an event's hash, as the audit stream and verify print it. */
+static int parse_anchor(const char *s, int64_t *seq, uint8_t hash[32])
 {
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	size_t bin = 0;
+	if (end == s || *end != ':' || v < 1 || strlen(end + 1) != 64 ||
+	    sodium_hex2bin(hash, 32, end + 1, 64, NULL, &bin, NULL) != 0 || bin != 32)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+static int cmd_audit_verify(const char *anchor)
+{
+	int64_t want_seq = 0;
+	uint8_t want_hash[32];
+	if (anchor != NULL && parse_anchor(anchor, &want_seq, want_hash) != 0) {
+		fprintf(stderr, "portcullis: audit verify: --anchor wants SEQ:HASH (64 hex digits)\n");
+		return EX_USAGE;
+	}
 	struct pc_config cfg;
 	int rc = load_config(&cfg, true);
 	if (rc != 0)
@@ -271,6 +290,33 @@ static int cmd_audit_verify(void)
 	if (e == PC_OK) {
 		printf("audit chain intact: %lld events verified\n", (long long)checked);
 		rc = 0;
+		/* the head, to write down elsewhere: a chain cut at its end is still
+		 * a valid chain, so only an outside copy of the head (this line, or
+		 * the audit stream's seq and hash) can prove nothing was cut */
+		struct pc_audit_filter f = {.limit = 1};
+		struct pc_audit_event *ev = NULL;
+		size_t n = 0;
+		if (pc_store_audit_list(store, &f, &ev, &n) == PC_OK && n == 1) {
+			char hex[65];
+			sodium_bin2hex(hex, sizeof(hex), ev[0].hash, 32);
+			printf("head: %lld:%s\n", (long long)ev[0].seq, hex);
+		}
+		free(ev);
+		if (anchor != NULL) {
+			struct pc_audit_filter g = {.limit = 1, .before_seq = want_seq + 1};
+			ev = NULL;
+			n = 0;
+			if (pc_store_audit_list(store, &g, &ev, &n) != PC_OK || n != 1 || ev[0].seq != want_seq ||
+			    sodium_memcmp(ev[0].hash, want_hash, 32) != 0) {
+				printf("audit chain does NOT contain the anchor event %lld with that hash: events were "
+				       "cut from the end or the chain was rewritten\n",
+				       (long long)want_seq);
+				rc = 2;
+			} else {
+				printf("anchor %lld found: nothing before it was cut or rewritten\n", (long long)want_seq);
+			}
+			free(ev);
+		}
 	} else if (e == PC_ERR_CONFLICT) {
 		printf("audit chain BROKEN at event %lld (edited, deleted, inserted or reordered); "
 		       "%lld events before it verified\n", (long long)bad, (long long)checked);
@@ -353,14 +399,23 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "audit") == 0) {
 		bool help = wants_help(argc, argv, 2);
-		if (help || argc != 3 || strcmp(argv[2], "verify") != 0) {
-			fputs("usage: portcullis audit verify\n\nWalks the stored audit trail and recomputes every event's keyed\n"
-			      "hash chain. Exit 0: intact; 2: broken (the first bad event is named);\n"
-			      "1: the store could not be read; 78: bad configuration.\n",
+		const char *anchor = NULL;
+		bool ok = argc >= 3 && strcmp(argv[2], "verify") == 0;
+		if (ok && argc == 5 && strcmp(argv[3], "--anchor") == 0)
+			anchor = argv[4];
+		else if (ok && argc != 3)
+			ok = false;
+		if (help || !ok) {
+			fputs("usage: portcullis audit verify [--anchor SEQ:HASH]\n\nWalks the stored audit trail and recomputes every event's keyed\n"
+			      "hash chain, then prints the head (SEQ:HASH). With --anchor, also proves the\n"
+			      "chain still holds an event you wrote down earlier (from this output or the\n"
+			      "audit stream), so events cut from the end are noticed too.\n"
+			      "Exit 0: intact; 2: broken (the first bad event is named) or the anchor is\n"
+			      "missing; 1: the store could not be read; 78: bad configuration.\n",
 			      help ? stdout : stderr);
 			return help ? 0 : EX_USAGE;
 		}
-		return cmd_audit_verify();
+		return cmd_audit_verify(anchor);
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		if (wants_help(argc, argv, 2)) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "audit/stream.h"
 
@@ -92,12 +93,14 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 		             ds ? ds : "{}");
 		free(ds);
 	} else {
-		json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "event", "audit",
+		char hex[65];
+		sodium_bin2hex(hex, sizeof(hex), ev->hash, sizeof(ev->hash));
+		json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s}", "event", "audit",
 		                      "time", t, "id", ev->id, "seq", (json_int_t)ev->seq, "action", ev->action,
 		                      "resource_type", ev->resource_type, "resource_id", ev->resource_id,
 		                      "user_id", ev->actor_user_id, "user_email", ev->actor_email, "session_id",
 		                      ev->actor_session_id, "auth_method", ev->auth_method, "client_address",
-		                      ev->client_addr, "user_agent", ev->user_agent, "details", details);
+		                      ev->client_addr, "user_agent", ev->user_agent, "details", details, "hash", hex);
 		char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
 		n = s ? snprintf(out, cap, "%s\n", s) : -1;
 		free(s);

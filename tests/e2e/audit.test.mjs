@@ -590,6 +590,26 @@ describe('audit chain: portcullis audit verify detects tampering', { skip: SQLIT
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('events cut from the end are caught against an anchor (the head printed by verify, or the stream)', async () => {
+    const pristine = copyDb('anchor-pristine');
+    const r0 = await verify(pristine);
+    assert.equal(r0.code, 0);
+    const head = /head: (\d+:[0-9a-f]{64})/.exec(r0.stdout)?.[1];
+    assert.ok(head, `verify prints the head: ${r0.stdout}`);
+    assert.equal(Number(head.split(':')[0]), eventCount);
+    const cut = copyDb('anchor-cut');
+    sqlite(cut, `DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events);`);
+    // the chain that is left is still a valid chain: without an anchor, intact
+    assert.equal((await verify(cut)).code, 0);
+    const withAnchor = (f) => runCli(['audit', 'verify', '--anchor', head], { PORTCULLIS_SECRET_KEY: env.PORTCULLIS_SECRET_KEY, PORTCULLIS_DATABASE_URL: `sqlite:${f}` });
+    const rc = await withAnchor(cut);
+    assert.equal(rc.code, 2, `the anchor catches the cut: ${rc.stdout}`);
+    const rp = await withAnchor(copyDb('anchor-pristine2'));
+    assert.equal(rp.code, 0, rp.stdout);
+    const bad = await runCli(['audit', 'verify', '--anchor', 'x'], { PORTCULLIS_SECRET_KEY: env.PORTCULLIS_SECRET_KEY, PORTCULLIS_DATABASE_URL: `sqlite:${pristine}` });
+    assert.equal(bad.code, 64);
+  });
+
   it('an untouched database verifies (exit 0)', async () => {
     const r = await verify(copyDb('pristine'));
     assert.equal(r.code, 0, `exit status; stdout ${r.stdout} stderr ${r.stderr}`);
