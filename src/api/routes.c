@@ -24,7 +24,7 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/api/v1/auth/csrf-token", pc_api_csrf_token, PUB, "A CSRF token (also set as the __Host-portcullis_csrf cookie), bound to your session or, before login, to a pre-session id.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0},
-	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", PC_ROUTE_CSRF_IF_AUTH, 0},
 	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0},

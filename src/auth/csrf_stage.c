@@ -96,6 +96,8 @@ enum pc_step pc_stage_csrf(struct pc_req *r)
 	if (m == PC_METHOD_GET || m == PC_METHOD_HEAD || m == PC_METHOD_OPTIONS ||
 	    (r->route->flags & PC_ROUTE_NO_CSRF))
 		return PC_NEXT;
+	if ((r->route->flags & PC_ROUTE_CSRF_IF_AUTH) && r->principal == NULL)
+		return PC_NEXT;
 	const struct pc_auth *a = pc_auth_of(r);
 	if (!(r->route->flags & PC_ROUTE_SETS_SESSION) &&
 	    pc_http_cookie_get(r->http, pc_session_cookie_name(a->cfg)) == NULL)

@@ -59,6 +59,9 @@ struct pc_route {
 #define PC_ROUTE_NO_CSRF 2u
 /* Sets the session cookie (login, setup): CSRF-checked even without one. */
 #define PC_ROUTE_SETS_SESSION 4u
+/* CSRF-checked only when the request is authenticated (logout: with a dead
+ * session there is nothing a forged request could end). */
+#define PC_ROUTE_CSRF_IF_AUTH 16u
 
 /* Stages run in order for every routed request; each either continues
  * (PC_NEXT), has answered (PC_DONE), or has deferred work whose `done`
