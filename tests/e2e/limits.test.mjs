@@ -296,3 +296,43 @@ describe('slowloris from one address (default limits, header timeout 30s)', () =
     assert.equal(res.status, 200, '127.0.0.2 must be served again once its connections are gone');
   });
 });
+
+describe('1,000 slow half-open connections actually held (per-address limit raised)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ env: { PORTCULLIS_HEADER_TIMEOUT: '30s', PORTCULLIS_MAX_CONNECTIONS_PER_ADDRESS: '2000' }, label: 'slowloris-held' });
+  });
+  after(async () => {
+    await stopServer(srv);
+  });
+
+  it('the server holds all 1,000 trickling connections from 127.0.0.2 and still serves 127.0.0.1 before any deadline', { timeout: 60000 }, async () => {
+    const attackers = [];
+    try {
+      for (let batch = 0; batch < 10; batch++) {
+        const opened = await Promise.all(
+          Array.from({ length: 100 }, () => openConnection(srv.port, { localAddress: '127.0.0.2', timeoutMs: 5000 })),
+        );
+        for (const c of opened) {
+          attackers.push(c);
+          // half a request head, never finished
+          c.write(`GET /health HTTP/1.1\r\n${H}X-Slow: `);
+        }
+      }
+      await sleep(1000);
+      const open = attackers.filter((c) => !c.serverClosed).length;
+      assert.equal(open, 1000, `${open} of 1,000 slow connections are held open`);
+      const m = await rawGet(srv.port, '/metrics', { timeoutMs: 3000 });
+      const gauge = Number(/^http_open_connections (\d+)/m.exec(m.text)?.[1]);
+      assert.ok(gauge >= 1000, `http_open_connections ${gauge} while 1,000 are held`);
+      // a legitimate client is answered long before the 30 s header deadline
+      // would free anything: the loops are not blocked by the slow ones
+      for (let i = 0; i < 5; i++) {
+        const res = await rawGet(srv.port, '/health', { timeoutMs: 3000 });
+        assert.equal(res.status, 200);
+      }
+    } finally {
+      for (const c of attackers) c.destroy();
+    }
+  });
+});
