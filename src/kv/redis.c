@@ -36,11 +36,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,7 +377,7 @@ static int setup_step(struct pc_kv_redis *r, redisContext *c, int argc, const ch
 	if (rep == NULL) {
 		char why[128];
 		copy_printable(why, sizeof(why), c->errstr, strnlen(c->errstr, sizeof(c->errstr)));
-		snprintf(err, errlen, "kv: connection to redis at %s failed: %s", r->where, why);
+		snprintf(err, errlen, "kv: connection to redis at %.200s failed: %s", r->where, why);
 		return -1;
 	}
 	int rc = 0;
@@ -387,7 +385,7 @@ static int setup_step(struct pc_kv_redis *r, redisContext *c, int argc, const ch
 		char why[128];
 		copy_printable(why, sizeof(why), rep->str, rep->len);
 		/* argv[0] only: AUTH's arguments are the credentials */
-		snprintf(err, errlen, "kv: redis at %s refused %s: %s", r->where, argv[0], why);
+		snprintf(err, errlen, "kv: redis at %.200s refused %s: %s", r->where, argv[0], why);
 		*rejected = !transient_error(rep->str);
 		rc = -1;
 	}
@@ -412,12 +410,12 @@ static redisContext *connect_ctx(struct pc_kv_redis *r, bool probe, char *err, s
 		char why[128] = "out of memory";
 		if (c != NULL)
 			copy_printable(why, sizeof(why), c->errstr, strnlen(c->errstr, sizeof(c->errstr)));
-		snprintf(err, errlen, "kv: cannot connect to redis at %s: %s", r->where, why);
+		snprintf(err, errlen, "kv: cannot connect to redis at %.200s: %s", r->where, why);
 		redisFree(c);
 		return NULL;
 	}
 	if (redisSetTimeout(c, tv) != REDIS_OK || redisEnableKeepAlive(c) != REDIS_OK) {
-		snprintf(err, errlen, "kv: cannot set up the connection to redis at %s", r->where);
+		snprintf(err, errlen, "kv: cannot set up the connection to redis at %.200s", r->where);
 		redisFree(c);
 		return NULL;
 	}
@@ -496,7 +494,7 @@ static enum pc_err acquire(struct pc_kv_redis *r, redisContext **out)
 		if (r->n_open < POOL_MAX) {
 			r->n_open++;
 			pthread_mutex_unlock(&r->mu);
-			char err[256];
+			char err[512];
 			bool rejected;
 			redisContext *c = connect_ctx(r, false, err, sizeof(err), &rejected);
 			sodium_memzero(err, sizeof(err));
@@ -907,9 +905,9 @@ static void *sub_main(void *arg)
 	struct pc_kv_redis *r = arg;
 	int backoff = SUB_BACKOFF_MIN_MS;
 	bool down = false;
-	char last_err[256] = "";
+	char last_err[512] = "";
 	while (!stopping(r)) {
-		char err[256];
+		char err[512];
 		bool rejected;
 		redisContext *c = connect_ctx(r, false, err, sizeof(err), &rejected);
 		if (c == NULL) {
@@ -1020,7 +1018,7 @@ int pc_kv_redis_open(struct pc_kv_redis **out, const char *url, struct pc_kv_sub
 	struct sigpipe_guard g;
 	sigpipe_block(&g);
 	bool rejected;
-	char why[256];
+	char why[512];
 	redisContext *c = connect_ctx(r, true, why, sizeof(why), &rejected);
 	sigpipe_restore(&g);
 	if (c == NULL && rejected) {

@@ -42,16 +42,23 @@ struct rh_server {
 
 static pid_t rh_pids[RH_MAX_SERVERS];
 
+/* Kills and reaps every server still running (kill and waitpid are
+ * async-signal-safe: this also runs in the signal handler). */
 static void rh_kill_all(void)
 {
 	for (int i = 0; i < RH_MAX_SERVERS; i++)
 		if (rh_pids[i] > 0)
 			kill(rh_pids[i], SIGKILL);
+	for (int i = 0; i < RH_MAX_SERVERS; i++)
+		if (rh_pids[i] > 0) {
+			waitpid(rh_pids[i], NULL, 0);
+			rh_pids[i] = 0;
+		}
 }
 
 static void rh_on_fatal(int sig)
 {
-	rh_kill_all(); /* kill(2) is async-signal-safe */
+	rh_kill_all();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
