@@ -90,6 +90,11 @@ static int store_probe(struct pc_app *app)
 	return pc_store_ping(app->store) == PC_OK ? 0 : -1;
 }
 
+static int redis_probe(struct pc_app *app)
+{
+	return pc_kv_ping(app->kv) == PC_OK ? 0 : -1;
+}
+
 /* Opens the backends and fills the auth state. 0, or 1 after logging why. */
 static int open_backends(struct pc_auth *a, const struct pc_config *cfg)
 {
@@ -132,8 +137,8 @@ static int cmd_serve(void)
 		.n_routes = pc_n_routes,
 		.stages = {pc_stage_authenticate, pc_stage_require_auth, pc_stage_csrf},
 		.n_stages = 3,
-		.probes = {{"store", store_probe}},
-		.n_probes = 1,
+		.probes = {{"store", store_probe}, {"redis", redis_probe}},
+		.n_probes = pc_kv_is_local(auth.kv) ? 1 : 2,
 		.store = auth.store,
 		.kv = auth.kv,
 		.features = &auth,

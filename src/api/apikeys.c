@@ -231,7 +231,7 @@ static void delete_work(struct pc_req *r, void *data)
 	pc_audit_event_init(&ev, r->principal, "api_key.delete", "api_key", st->id);
 	st->err = pc_store_apikey_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
 	if (st->err == PC_OK)
-		pc_cache_drop(st->id);
+		pc_auth_invalidate(pc_auth_of(r), st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)

@@ -324,7 +324,7 @@ static void logout_work(struct pc_req *r, void *data)
 	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
 	                                  r->principal->user_id, r->principal->session_id);
 	if (st->err == PC_OK || st->err == PC_ERR_NOT_FOUND)
-		pc_cache_drop(r->principal->session_id);
+		pc_auth_invalidate(pc_auth_of(r), r->principal->session_id);
 	if (st->err == PC_OK)
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, r->principal->session_id, NULL);
 }

@@ -70,7 +70,7 @@ static void delete_all_work(struct pc_req *r, void *data)
 	                                      r->principal->user_id, keep, &st->ended);
 	st->ended_current = st->all && current_session(r) != NULL;
 	if (st->err == PC_OK)
-		pc_cache_drop(r->principal->user_id);
+		pc_auth_invalidate(pc_auth_of(r), r->principal->user_id);
 	for (size_t i = 0; st->err == PC_OK && i < n_before; i++)
 		if (keep == NULL || strcmp(before[i].id, keep) != 0)
 			(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, before[i].id, NULL);
@@ -114,7 +114,7 @@ static void delete_one_work(struct pc_req *r, void *data)
 	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
 	                                  r->principal->user_id, st->id);
 	if (st->err == PC_OK) {
-		pc_cache_drop(st->id);
+		pc_auth_invalidate(pc_auth_of(r), st->id);
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, st->id, NULL);
 	}
 	const char *cur = current_session(r);

@@ -142,7 +142,7 @@ static void delete_work(struct pc_req *r, void *data)
 	if (st->err == PC_OK)
 		st->err = pc_store_user_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
 	if (st->err == PC_OK)
-		pc_cache_drop(st->id);
+		pc_auth_invalidate(pc_auth_of(r), st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)
@@ -212,7 +212,7 @@ static void password_work(struct pc_req *r, void *data)
 	if (st->err == PC_OK)
 		st->err = pc_store_user_set_password(a->store, r->principal, &ev, st->user.id, h, keep);
 	if (st->err == PC_OK)
-		pc_cache_drop(st->user.id);
+		pc_auth_invalidate(pc_auth_of(r), st->user.id);
 	sodium_memzero(h, sizeof(h));
 }
 
@@ -334,7 +334,7 @@ static void redeem_work(struct pc_req *r, void *data)
 	if (st->err == PC_ERR_NOT_FOUND)
 		pc_api_count_failure(r, &a->reset_addr, r->actor->client_addr);
 	if (st->err == PC_OK) {
-		pc_cache_drop(st->id);
+		pc_auth_invalidate(pc_auth_of(r), st->id);
 		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
 	}
 	sodium_memzero(h, sizeof(h));

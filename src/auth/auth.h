@@ -54,6 +54,11 @@ struct pc_auth {
 int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
 void pc_auth_free(struct pc_auth *a);
 
+/* On the worker pool: drops cached validity for tag (a session, key or
+ * user id) in this instance at once, and tells every other instance
+ * through the kv's invalidation channel. */
+void pc_auth_invalidate(struct pc_auth *a, const char *tag);
+
 /* On the worker pool: appends a security event caused by an anonymous
  * client, unless its address is over the audit_noise limit. */
 void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *details);

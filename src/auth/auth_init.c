@@ -82,6 +82,79 @@ static int build_ring(struct pc_auth *a, const struct pc_config *cfg, char *err,
 	return 0;
 }
 
+#define PC_INVALIDATE_CHANNEL "invalidate"
+
+static bool kv_healthy(void *ctx)
+{
+	return pc_kv_subscription_healthy(ctx);
+}
+
+/* Another instance (or this one) ended a session, key or user. NULL: the
+ * subscription was lost and is back; anything may have been missed. */
+static void on_invalidate(const char *msg, size_t len, void *ctx)
+{
+	(void)ctx;
+	char tag[PC_ID_LEN + 1];
+	if (msg == NULL || len != PC_ID_LEN) {
+		pc_cache_clear();
+		return;
+	}
+	memcpy(tag, msg, len);
+	tag[len] = '\0';
+	pc_cache_drop(tag);
+}
+
+void pc_auth_invalidate(struct pc_auth *a, const char *tag)
+{
+	pc_cache_drop(tag);
+	if (!pc_kv_is_local(a->kv) && tag != NULL && strlen(tag) == PC_ID_LEN &&
+	    pc_kv_publish(a->kv, PC_INVALIDATE_CHANNEL, tag, PC_ID_LEN) != PC_OK)
+		pc_log("error", "invalidate", "could not publish an invalidation: other instances keep their cache "
+		                              "until PORTCULLIS_VERIFY_CACHE runs out");
+}
+
+static void pct_encode(char *out, size_t cap, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *in && o + 4 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* The kv: in-process, or Redis with the password from the URL or from
+ * PORTCULLIS_REDIS_PASSWORD_FILE (put into the URL here, wiped after). */
+static int open_kv(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->redis_url[0] == '\0')
+		return pc_kv_open(&a->kv, NULL, err, errlen);
+	const char *pw = cfg->keys->redis_password;
+	if (pw[0] == '\0')
+		return pc_kv_open(&a->kv, cfg->redis_url, err, errlen);
+	const char *rest = cfg->redis_url + 8; /* after "redis://" */
+	if (strchr(rest, '@') != NULL) {
+		snprintf(err, errlen, "PORTCULLIS_REDIS_URL has a password and PORTCULLIS_REDIS_PASSWORD_FILE is set: "
+		                      "use one");
+		return -1;
+	}
+	char enc[800], url[2048];
+	pct_encode(enc, sizeof(enc), pw);
+	snprintf(url, sizeof(url), "redis://:%s@%s", enc, rest);
+	int rc = pc_kv_open(&a->kv, url, err, errlen);
+	sodium_memzero(enc, sizeof(enc));
+	sodium_memzero(url, sizeof(url));
+	return rc;
+}
+
 int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
@@ -95,7 +168,7 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 	a->audit_noise = (struct pc_ratelimit){"audit_noise_addr", 10, 60};
 	if (pc_store_open(&a->store, cfg->database_url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen) != 0)
 		return -1;
-	if (pc_kv_open(&a->kv, NULL, err, errlen) != 0)
+	if (open_kv(a, cfg, err, errlen) != 0)
 		goto fail;
 	if (pc_password_init(&a->cost) != 0) {
 		snprintf(err, errlen, "cannot hash passwords with the configured cost (out of memory?)");
@@ -108,14 +181,28 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 		goto fail;
 	}
 	pc_cache_set_ttl(cfg->verify_cache_s);
+	if (!pc_kv_is_local(a->kv)) {
+		pc_cache_set_health(kv_healthy, a->kv);
+		if (pc_kv_subscribe(a->kv, PC_INVALIDATE_CHANNEL, on_invalidate, a) != 0) {
+			snprintf(err, errlen, "cannot subscribe to the invalidation channel");
+			goto fail;
+		}
+	}
 	size_t loaded = 0;
 	int64_t now = (int64_t)time(NULL);
 	size_t purged = 0;
 	(void)pc_store_tokens_purge(a->store, now, &purged);
 	if (pc_revocation_load(a, now, &loaded) != PC_OK) {
-		snprintf(err, errlen, "cannot load the revocation list from the store");
-		goto fail;
+		if (pc_kv_is_local(a->kv)) {
+			snprintf(err, errlen, "cannot load the revocation list from the store");
+			goto fail;
+		}
+		/* Redis holds the list itself; the store's copy is a backup */
+		pc_log("warning", "startup", "could not copy the stored revocation list into Redis");
 	}
+	if (!pc_kv_is_local(a->kv) && cfg->revocation_fail_open)
+		pc_log("warning", "startup", "PORTCULLIS_REVOCATION_FAIL_OPEN=true: while Redis is unreachable, "
+		                             "REVOKED BEARER TOKENS ARE ACCEPTED until they expire");
 	return 0;
 fail:
 	pc_auth_free(a);

@@ -204,51 +204,95 @@ static enum pc_step by_api_key(struct pc_req *r, struct pc_str text)
 	return PC_ASYNC;
 }
 
+struct jwt_check {
+	struct pc_jwt_claims c;
+	enum pc_err err;
+	bool revoked;
+};
+
+/* The revocation answer is in: 503 when it could not be had (unless
+ * PORTCULLIS_REVOCATION_FAIL_OPEN), anonymous when revoked, else the
+ * principal. PC_NEXT or PC_DONE. */
+static enum pc_step jwt_finish(struct pc_req *r, struct jwt_check *jc)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	if (jc->err != PC_OK) {
+		if (!a->cfg->revocation_fail_open) {
+			fail(r, PC_AUTHF_BACKEND_UNAVAILABLE);
+			pc_resp_header(r, "Retry-After", "5");
+			pc_respond_problem(r, 503, "The revocation list is unavailable.");
+			return PC_DONE;
+		}
+		jc->revoked = false; /* fail open, as configured (and logged at start) */
+	}
+	if (jc->revoked) {
+		fail(r, PC_AUTHF_REVOKED_TOKEN);
+		return PC_NEXT;
+	}
+	const struct pc_jwt_claims *c = &jc->c;
+	struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
+	if (p == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return PC_DONE;
+	}
+	size_t sid_len = strlen(c->sid);
+	pc_principal_anonymous(p, r);
+	p->method = PC_AUTH_JWT;
+	memcpy(p->user_id, c->sub, PC_ID_LEN + 1);
+	memcpy(p->session_id, c->sid, sid_len + 1);
+	_Static_assert(sizeof(p->email) == sizeof(c->email), "same email bound");
+	_Static_assert(sizeof(p->token_jti) == sizeof(c->jti), "same jti bound");
+	memcpy(p->email, c->email, sizeof(p->email));
+	memcpy(p->token_jti, c->jti, sizeof(p->token_jti));
+	p->token_exp = c->exp;
+	p->authenticated_at = c->iat != 0 ? c->iat : r->now;
+	r->principal = p;
+	r->actor = p;
+	return PC_NEXT;
+}
+
+static void jwt_work(struct pc_req *r, void *data)
+{
+	struct jwt_check *jc = data;
+	jc->err = pc_revocation_check(pc_auth_of(r), jc->c.jti, &jc->revoked);
+}
+
+static void jwt_done(struct pc_req *r, void *data)
+{
+	if (jwt_finish(r, data) == PC_NEXT)
+		pc_req_next(r);
+}
+
 static enum pc_step by_jwt(struct pc_req *r, struct pc_str text)
 {
 	struct pc_auth *a = pc_auth_of(r);
-	struct pc_jwt_claims c;
-	enum pc_jwt_status st = pc_jwt_verify(a->ring, &a->jwt, text.p, text.len, r->now, &c);
+	struct jwt_check *jc = pc_arena_alloc(&r->arena, sizeof(*jc));
+	if (jc == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return PC_DONE;
+	}
+	enum pc_jwt_status st = pc_jwt_verify(a->ring, &a->jwt, text.p, text.len, r->now, &jc->c);
 	if (st != PC_JWT_OK) {
 		fail(r, st == PC_JWT_EXPIRED ? PC_AUTHF_EXPIRED : PC_AUTHF_INVALID_TOKEN);
 		return PC_NEXT;
 	}
 	/* our subjects and session ids are 32-hex ids: anything else was not
 	 * issued by us (and must not be truncated into one) */
-	size_t sub_len = strlen(c.sub), sid_len = strlen(c.sid);
+	size_t sub_len = strlen(jc->c.sub), sid_len = strlen(jc->c.sid);
 	if (sub_len != PC_ID_LEN || (sid_len != 0 && sid_len != PC_ID_LEN)) {
 		fail(r, PC_AUTHF_INVALID_TOKEN);
 		return PC_NEXT;
 	}
-	bool revoked = true;
-	if (pc_revocation_check(a, c.jti, &revoked) != PC_OK) {
-		fail(r, PC_AUTHF_BACKEND_UNAVAILABLE);
-		pc_resp_header(r, "Retry-After", "5");
-		pc_respond_problem(r, 503, "The revocation list is unavailable.");
-		return PC_DONE;
+	if (!pc_kv_is_local(a->kv)) {
+		/* Redis: a network round trip, off the loop */
+		if (pc_req_defer(r, jwt_work, jwt_done, jc) != 0) {
+			pc_respond_problem(r, 503, "The server is overloaded.");
+			return PC_DONE;
+		}
+		return PC_ASYNC;
 	}
-	if (revoked) {
-		fail(r, PC_AUTHF_REVOKED_TOKEN);
-		return PC_NEXT;
-	}
-	struct pc_principal *p = pc_arena_alloc(&r->arena, sizeof(*p));
-	if (p == NULL) {
-		pc_respond_problem(r, 500, NULL);
-		return PC_DONE;
-	}
-	pc_principal_anonymous(p, r);
-	p->method = PC_AUTH_JWT;
-	memcpy(p->user_id, c.sub, PC_ID_LEN + 1);
-	memcpy(p->session_id, c.sid, sid_len + 1);
-	_Static_assert(sizeof(p->email) == sizeof(c.email), "same email bound");
-	_Static_assert(sizeof(p->token_jti) == sizeof(c.jti), "same jti bound");
-	memcpy(p->email, c.email, sizeof(p->email));
-	memcpy(p->token_jti, c.jti, sizeof(p->token_jti));
-	p->token_exp = c.exp;
-	p->authenticated_at = c.iat != 0 ? c.iat : r->now;
-	r->principal = p;
-	r->actor = p;
-	return PC_NEXT;
+	jc->err = pc_revocation_check(a, jc->c.jti, &jc->revoked);
+	return jwt_finish(r, jc);
 }
 
 /* "Bearer <token>": scheme case-insensitive, one space, a token68 with no

@@ -22,6 +22,14 @@ static struct slot *slots;
 static _Atomic int64_t ttl;
 static atomic_bool trusted = true;
 static uint64_t generation; /* under mu */
+static bool (*health_fn)(void *);
+static void *health_ctx;
+
+void pc_cache_set_health(bool (*healthy)(void *ctx), void *ctx)
+{
+	health_ctx = ctx;
+	health_fn = healthy;
+}
 
 int pc_cache_init(void)
 {
@@ -56,7 +64,8 @@ void pc_cache_set_trusted(bool t)
 
 bool pc_cache_enabled(void)
 {
-	return slots != NULL && atomic_load(&ttl) > 0 && atomic_load(&trusted);
+	return slots != NULL && atomic_load(&ttl) > 0 && atomic_load(&trusted) &&
+	       (health_fn == NULL || health_fn(health_ctx));
 }
 
 static size_t index_of(const uint8_t key[32])

@@ -44,6 +44,8 @@ void pc_cache_set_ttl(int64_t ttl_seconds);
  * healthy — see pc_cache_set_trusted). */
 bool pc_cache_enabled(void);
 void pc_cache_set_trusted(bool trusted);
+/* The invalidation channel's health, asked on every use (never blocks). */
+void pc_cache_set_health(bool (*healthy)(void *ctx), void *ctx);
 
 bool pc_cache_get(const uint8_t key[32], int64_t now, struct pc_cache_hit *out);
 

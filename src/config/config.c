@@ -110,6 +110,10 @@ enum var_id {
 	V_AUTH_ASSERTION,
 	V_VERIFY_CACHE,
 	V_ALLOWED_REDIRECTS,
+	V_REDIS_URL,
+	V_REDIS_PASSWORD_FILE,
+	V_DATABASE_PASSWORD_FILE,
+	V_REVOCATION_FAIL_OPEN,
 	V__COUNT
 };
 
@@ -219,6 +223,18 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_ALLOWED_REDIRECTS] = {"PORTCULLIS_ALLOWED_REDIRECTS", NULL,
 	                         "origins the login page may send you back to besides its own: comma-separated "
 	                         "scheme://host[:port] (up to 16); unset or empty: none", false},
+	[V_REDIS_URL] = {"PORTCULLIS_REDIS_URL", NULL,
+	                 "redis://[:password@]host:port[/db] shared by every instance for revocations, "
+	                 "throttles, refresh limits and cache invalidation; unset or empty: in-process "
+	                 "(one instance); always shown with the password masked", false},
+	[V_REDIS_PASSWORD_FILE] = {"PORTCULLIS_REDIS_PASSWORD_FILE", NULL,
+	                           "a file holding the Redis password (instead of putting it in the URL); unset or empty: none", false},
+	[V_DATABASE_PASSWORD_FILE] = {"PORTCULLIS_DATABASE_PASSWORD_FILE", NULL,
+	                              "a file holding the PostgreSQL password (instead of putting it in the URL); unset or empty: none",
+	                              false},
+	[V_REVOCATION_FAIL_OPEN] = {"PORTCULLIS_REVOCATION_FAIL_OPEN", "false",
+	                            "with Redis unreachable, accept bearer tokens without the revocation check "
+	                            "(logged loudly at start); false: answer 503: true or false", false},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -835,6 +851,31 @@ static int load_secret(uint8_t out[PC_SECRET_KEY_BYTES], enum var_id id, const c
 	return rc == 0 ? 1 : -1;
 }
 
+/* A password file (any printable text, one trailing newline allowed) into
+ * out; nothing when path is empty. */
+static int load_password_file(char *out, size_t cap, enum var_id id, const char *path, char *err, size_t errlen)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	size_t len = 0;
+	const char *name = pc_config_vars[id].name;
+	if (path[0] == '\0')
+		return 0;
+	if (read_secret_file(buf, &len, name, path, err, errlen) != 0)
+		return -1;
+	int rc = 0;
+	if (len == 0 || len >= cap)
+		rc = fail(err, errlen, "%s: the password must be 1 to %zu bytes", name, cap - 1);
+	for (size_t i = 0; rc == 0 && i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			rc = fail(err, errlen, "%s: the password contains a control character", name);
+	if (rc == 0) {
+		memcpy(out, buf, len);
+		out[len] = '\0';
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
 static void derive(struct pc_keyset *ks)
 {
 	uint8_t h[crypto_generichash_BYTES];
@@ -910,6 +951,11 @@ static int load_keys(struct pc_config *cfg, const char *const *vals, const char 
 		}
 		k->has_jwt_seed = rc == 1;
 	}
+	if (load_password_file(k->redis_password, sizeof(k->redis_password), V_REDIS_PASSWORD_FILE,
+	                       cfg->redis_password_file, err, errlen) != 0 ||
+	    load_password_file(k->database_password, sizeof(k->database_password), V_DATABASE_PASSWORD_FILE,
+	                       cfg->database_password_file, err, errlen) != 0)
+		goto bad;
 	if (sodium_mprotect_readonly(k) != 0) {
 		fail(err, errlen, "cannot protect the memory holding %s", cur);
 		goto bad;
@@ -1004,7 +1050,8 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 	}
 	for (size_t i = 0; i < V__COUNT; i++) {
 		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || i == V_TRUSTED_PROXIES ||
-		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS)
+		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS || i == V_REDIS_URL ||
+		    i == V_REDIS_PASSWORD_FILE || i == V_DATABASE_PASSWORD_FILE)
 			continue;
 		return fail(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}
@@ -1121,6 +1168,12 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
 	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
+	    get_bool(&cfg->revocation_fail_open, V_REVOCATION_FAIL_OPEN, text_of(vals, V_REVOCATION_FAIL_OPEN), err,
+	             errlen) != 0 ||
+	    get_text(cfg->redis_password_file, sizeof(cfg->redis_password_file), V_REDIS_PASSWORD_FILE,
+	             text_of(vals, V_REDIS_PASSWORD_FILE), err, errlen) != 0 ||
+	    get_text(cfg->database_password_file, sizeof(cfg->database_password_file), V_DATABASE_PASSWORD_FILE,
+	             text_of(vals, V_DATABASE_PASSWORD_FILE), err, errlen) != 0 ||
 	    get_bool(&cfg->api_keys_can_admin, V_API_KEYS_CAN_ADMIN, text_of(vals, V_API_KEYS_CAN_ADMIN), err,
 	             errlen) != 0 ||
 	    get_text(cfg->audit_log, sizeof(cfg->audit_log), V_AUDIT_LOG, text_of(vals, V_AUDIT_LOG), err,
@@ -1150,6 +1203,16 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	    get_uint(&v, V_REFRESH_LIMIT, text_of(vals, V_REFRESH_LIMIT), 1, 1000, err, errlen) != 0)
 		return -1;
 	cfg->refresh_limit = (unsigned)v;
+	t = text_of(vals, V_REDIS_URL);
+	if (t[0] != '\0') {
+		if (strncmp(t, "redis://", 8) != 0 || strlen(t) >= sizeof(cfg->redis_url))
+			return fail(err, errlen, "%s must be redis://[:password@]host:port[/db] (rediss:// is not "
+			            "supported by this build)", pc_config_vars[V_REDIS_URL].name);
+		memcpy(cfg->redis_url, t, strlen(t) + 1);
+	}
+	if (cfg->redis_password_file[0] != '\0' && cfg->redis_url[0] == '\0')
+		return fail(err, errlen, "%s is set but %s is not", pc_config_vars[V_REDIS_PASSWORD_FILE].name,
+		            pc_config_vars[V_REDIS_URL].name);
 	if (cfg->refresh_token_lifetime_s <= cfg->access_token_lifetime_s)
 		return fail(err, errlen, "%s must be longer than %s", pc_config_vars[V_REFRESH_TOKEN_LIFETIME].name,
 		            pc_config_vars[V_ACCESS_TOKEN_LIFETIME].name);
@@ -1374,6 +1437,11 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_allowed_redirects; i++)
 		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s", i ? "," : "", cfg->allowed_redirects[i]);
 	print_var(out, V_ALLOWED_REDIRECTS, b);
+	pc_config_mask_url(b, sizeof(b), cfg->redis_url);
+	print_var(out, V_REDIS_URL, b);
+	print_var(out, V_REDIS_PASSWORD_FILE, cfg->redis_password_file);
+	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
+	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
 }
 
 int pc_config_keygen(FILE *out)

@@ -54,6 +54,9 @@ struct pc_keys {
 	/* PORTCULLIS_JWT_SIGNING_KEY: the Ed25519 seed when PORTCULLIS_JWT_ALG=EdDSA */
 	uint8_t jwt_seed[PC_SECRET_KEY_BYTES];
 	bool has_jwt_seed;
+	/* from PORTCULLIS_REDIS_PASSWORD_FILE / PORTCULLIS_DATABASE_PASSWORD_FILE */
+	char redis_password[256];
+	char database_password[256];
 };
 
 struct pc_listen {
@@ -124,6 +127,12 @@ struct pc_config {
 	int64_t verify_cache_s;            /* session/API key validity cache, 0 = off */
 	char allowed_redirects[PC_MAX_ALLOWED_ORIGINS][256];
 	size_t n_allowed_redirects;
+
+	/* many instances */
+	char redis_url[1024];              /* "" : the in-process kv */
+	bool revocation_fail_open;         /* Redis down: accept bearer tokens unchecked */
+	char redis_password_file[1024];
+	char database_password_file[1024];
 };
 
 /*

@@ -203,7 +203,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 38);
+	assert_int_equal(pc_config_n_vars, 42);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -794,7 +794,9 @@ static void test_empty_values(void **state)
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const char *name = pc_config_vars[i].name;
 		if (strcmp(name, "PORTCULLIS_TRUSTED_PROXIES") == 0 || strcmp(name, "PORTCULLIS_COOKIE_DOMAIN") == 0 ||
-		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0 || strcmp(name, "PORTCULLIS_ALLOWED_REDIRECTS") == 0) {
+		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0 || strcmp(name, "PORTCULLIS_ALLOWED_REDIRECTS") == 0 ||
+		    strcmp(name, "PORTCULLIS_REDIS_URL") == 0 || strcmp(name, "PORTCULLIS_REDIS_PASSWORD_FILE") == 0 ||
+		    strcmp(name, "PORTCULLIS_DATABASE_PASSWORD_FILE") == 0) {
 			OK(kv(name, ""));
 			pc_config_free(&cfg);
 			continue;
@@ -1042,6 +1044,29 @@ static void test_feature_values(void **state)
 	      "PORTCULLIS_REFRESH_TOKEN_LIFETIME=1h");
 	FAILS("PORTCULLIS_ISSUER", "PORTCULLIS_ISSUER=a\tb");
 	FAILS("PORTCULLIS_VERIFY_CACHE", "PORTCULLIS_VERIFY_CACHE=61s");
+	FAILS("PORTCULLIS_REDIS_URL", "PORTCULLIS_REDIS_URL=rediss://h:6379");
+	FAILS("PORTCULLIS_REDIS_URL", "PORTCULLIS_REDIS_URL=http://h:6379");
+	FAILS("PORTCULLIS_REDIS_URL", "PORTCULLIS_REDIS_PASSWORD_FILE=/nonexistent");
+	FAILS("PORTCULLIS_REDIS_PASSWORD_FILE", "PORTCULLIS_REDIS_URL=redis://127.0.0.1:1", "PORTCULLIS_REDIS_PASSWORD_FILE=/nonexistent");
+	{
+		char path[] = "/tmp/pc-redis-pw-XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "s3cret-redis-pass\n", 18), 18);
+		close(fd);
+		OK("PORTCULLIS_REDIS_URL=redis://:inline-pass@127.0.0.1:6379/2", kv("PORTCULLIS_REDIS_PASSWORD_FILE", path),
+		   "PORTCULLIS_REVOCATION_FAIL_OPEN=true");
+		assert_string_equal(cfg.keys->redis_password, "s3cret-redis-pass");
+		assert_true(cfg.revocation_fail_open);
+		char out[8192];
+		FILE *f = fmemopen(out, sizeof(out), "w");
+		pc_config_print(&cfg, f);
+		fclose(f);
+		assert_null(strstr(out, "s3cret-redis-pass"));
+		assert_null(strstr(out, "inline-pass"));
+		pc_config_free(&cfg);
+		unlink(path);
+	}
 	FAILS("PORTCULLIS_ALLOWED_REDIRECTS", "PORTCULLIS_ALLOWED_REDIRECTS=//evil.example");
 	OK("PORTCULLIS_VERIFY_CACHE=0", "PORTCULLIS_VERIFY_CSRF=false", "PORTCULLIS_AUTH_ASSERTION=true",
 	   "PORTCULLIS_ALLOWED_REDIRECTS=https://app.example.com");
@@ -1343,7 +1368,7 @@ static void test_print(void **state)
 	struct pc_config first = cfg;
 	first.keys = NULL;
 	pc_config_free(&cfg);
-	const char *list[40];
+	const char *list[64];
 	size_t n = 0;
 	list[n++] = env_key_a;
 	char *line = s;
