@@ -122,6 +122,11 @@ static int cmd_serve(void)
 		return rc;
 	static struct pc_auth auth;
 	char err[512];
+	/* The worker pool carries the store, the kv when remote, and password
+	 * hashing (itself limited to half the cores, password.c): enough
+	 * threads that hashes waiting their turn never starve a store lookup.
+	 * Set before libuv's pool starts; an operator's own value wins. */
+	(void)setenv("UV_THREADPOOL_SIZE", "16", 0);
 	if (pc_audit_stream_open(cfg.audit_log, cfg.audit_format, err, sizeof(err)) != 0) {
 		pc_log("error", "startup", err);
 		pc_config_free(&cfg);
