@@ -305,6 +305,40 @@ stop_pid "$pc_pid"
   echo "- idle RSS after the load above, with 10^6 audit events in the store: $idle MiB"
 } >>"$report"
 
+# ---- Redis: the revocation check over the network, and verify with it ----
+redis_url=""
+if command -v redis-server >/dev/null; then
+  rport=$(free_port)
+  mkdir -p "$work/redis"
+  redis-server --port "$rport" --bind 127.0.0.1 --dir "$work/redis" --save "" --appendonly no --daemonize no >/dev/null &
+  pids+=($!)
+  for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis_url="redis://127.0.0.1:$rport"
+  pport=$(free_port)
+  PORTCULLIS_REDIS_URL_BENCH="$redis_url"
+  mkdir -p "$work/pcr" && cp "$work/pc/bench.db" "$work/pcr/bench.db"
+  sqlite3 "$work/pcr/bench.db" "DELETE FROM audit_events;"
+  start_pc_redis() {
+    mkdir -p "$1"
+    { pc_env "$1" "$2"; echo "export PORTCULLIS_REDIS_URL=$redis_url"; } >"$1/env"
+    ( cd "$1"; . ./env; exec "$bin" serve 2>"$1/server.log" ) &
+    pc_pid=$!
+    pids+=("$pc_pid")
+    wait_up "$2"
+  }
+  start_pc_redis "$work/pcr" "$pport"
+  read -r rr_rps rr_50 rr_99 < <(run_wrk "verify-jwt-redis" "http://127.0.0.1:$pport/api/v1/auth/verify" -H "Authorization: Bearer $jwt")
+  stop_pid "$pc_pid"
+  {
+    echo
+    echo "## Verify (bearer JWT) with the revocation list in Redis"
+    echo
+    echo "| | req/s | p50 ms | p99 ms |"
+    echo "|---|---|---|---|"
+    echo "| PORTCULLIS_REDIS_URL on loopback | $rr_rps | $rr_50 | $rr_99 |"
+  } >>"$report"
+fi
+
 # ---- micro-benchmarks ----
 if [ -x "$micro" ]; then
   {
@@ -312,7 +346,7 @@ if [ -x "$micro" ]; then
     echo "## Micro-benchmarks (bench/micro.c, best of 5 rounds, with a same-run baseline)"
     echo
     echo '```'
-    "$micro"
+    "$micro" 200000 $redis_url
     echo '```'
   } >>"$report"
 fi

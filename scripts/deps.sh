@@ -13,7 +13,7 @@ build=(build-essential cmake pkg-config
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light chromium
       prometheus curl sqlite3 nodejs npm)
-bench=(wrk nginx-light)
+bench=(wrk nginx-light redis-server sqlite3)
 
 want=("${build[@]}")
 for profile in "$@"; do
