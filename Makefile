@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 TEST_FUZZ_SECONDS ?= 30
 
-.PHONY: all build run test unit e2e fuzz fuzz-build bench clean deps deps-test
+.PHONY: all build run test unit e2e fuzz fuzz-build bench soak clean deps deps-test
 
 all: build
 
@@ -54,6 +54,15 @@ fuzz-build: deps-test
 
 fuzz: fuzz-build
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# A long soak (default 10 minutes) of mixed traffic against the sanitized
+# binary: zero 5xx, flat RSS and descriptors, then kill -9 while writing.
+SOAK_SECONDS ?= 600
+soak: $(TEST_BUILD)/portcullis
+	@cd tests/e2e && npm ci --no-audit --no-fund >/dev/null && \
+	  PORTCULLIS_BIN=$(CURDIR)/$(TEST_BUILD)/portcullis PORTCULLIS_SOAK_SECONDS=$(SOAK_SECONDS) \
+	  PORTCULLIS_E2E_OUT=$(CURDIR)/bench/results/raw node --test soak.test.mjs
+	@cp bench/results/raw/soak.json bench/results/soak.json && echo "soak: bench/results/soak.json"
 
 bench: build
 	@scripts/deps.sh bench
