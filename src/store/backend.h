@@ -90,6 +90,12 @@ struct pc_store {
 int pc_store_sqlite_open(struct pc_store **out, const char *path, const uint8_t audit_key[32],
                          char *err, size_t errlen);
 
+/* Opens "postgresql://..." or "postgres://..." (the whole URL, handed to
+ * libpq as its connection URI). Same contract as pc_store_open; err never
+ * holds the password (the URL is named masked). */
+int pc_store_postgres_open(struct pc_store **out, const char *url, const uint8_t audit_key[32],
+                           char *err, size_t errlen);
+
 /* TESTING ONLY: from the next call on, every connection of this SQLite store
  * refuses writes (PRAGMA query_only) the way a read-only database file does,
  * so a test running as root (which ignores file modes) can check that writes

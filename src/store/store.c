@@ -103,8 +103,11 @@ int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_ke
 	}
 	if (strncmp(url, "sqlite:", 7) == 0)
 		return pc_store_sqlite_open(out, url + 7, audit_key, err, errlen);
+	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+		return pc_store_postgres_open(out, url, audit_key, err, errlen);
 	/* the URL may carry a password: never echo it */
-	snprintf(err, errlen, "unsupported database URL scheme (expected sqlite:PATH)");
+	snprintf(err, errlen,
+	         "unsupported database URL scheme (expected sqlite:PATH or postgresql://...)");
 	return -1;
 }
 

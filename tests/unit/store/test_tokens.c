@@ -1,9 +1,10 @@
-/* test_tokens.c — the SQLite store, migration 2: API keys, refresh-token
- * families with reuse detection (sequential and 8 threads racing over two
- * handles), revocation by jti/family/session/user, the revocation list,
- * purge, one audit event per change in the same transaction, and writes
- * refused by a read-only database. Each test runs in a fresh temp directory;
- * the test opens the file with libsqlite3 directly to look and to tamper. */
+/* test_tokens.c — the store's migration 2, on SQLite and on PostgreSQL
+ * (store_fx.h): API keys, refresh-token families with reuse detection
+ * (sequential and 8 threads racing over two handles), revocation by
+ * jti/family/session/user, the revocation list, purge, one audit event per
+ * change in the same transaction, and writes refused by a read-only
+ * database. Each test runs in a fresh database; the test opens it with the
+ * backend's own client library to look and to tamper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,92 +28,9 @@
 #include "store/backend.h"
 #include "store/store.h"
 
-static uint8_t KEY[32];
 static const int64_t NOW = 1800000000;
 
-struct fx {
-	char dir[64];
-	char path[128];
-	char url[160];
-	struct pc_store *s;
-	struct pc_principal sys; /* the command line */
-};
-
-/* ------------------------------------------------------------------ */
-/* fixture and helpers                                                 */
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	if (f == NULL)
-		return -1;
-	strcpy(f->dir, "/tmp/pc_tokens_XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/pc.db", f->dir);
-	snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-	char err[256];
-	if (pc_store_open(&f->s, f->url, KEY, err, sizeof(err)) != 0) {
-		fprintf(stderr, "open: %s\n", err);
-		return -1;
-	}
-	f->sys.method = PC_AUTH_SYSTEM;
-	strcpy(f->sys.client_addr, "local");
-	strcpy(f->sys.user_agent, "test");
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	pc_store_close(f->s);
-	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-/* Runs sql on the file with a connection of our own; returns the first
- * column of the first row as an integer (0 when none). */
-static int64_t raw(const struct fx *f, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int64_t v = 0;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	const char *tail = sql;
-	while (tail != NULL && *tail != '\0') {
-		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
-		if (rc != SQLITE_OK)
-			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
-		if (st == NULL)
-			break;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		else if (rc != SQLITE_DONE)
-			fail_msg("raw sql: %s: %s", sql, sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
-
-static int64_t count(const struct fx *f, const char *table)
-{
-	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	return raw(f, sql);
-}
+#include "store_fx.h"
 
 /* count(*) of table WHERE col = 'val' */
 static int64_t count_where(const struct fx *f, const char *table, const char *col,
@@ -301,11 +219,18 @@ static void test_schema_v2(void **state)
 	static const char *const tables[] = {"api_keys", "refresh_tokens", "access_tokens",
 	                                     "revoked_tokens"};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		assert_int_equal(count_where(f, "sqlite_master", "name", tables[i]), 1);
-	/* the queries by family, user and session use an index */
-	assert_int_equal(raw(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-	                        " AND tbl_name IN ('refresh_tokens', 'access_tokens')"
-	                        " AND name NOT LIKE 'sqlite_autoindex%'"),
+		assert_int_equal(count_where(f, SQL(f, "sqlite_master", "pg_tables"),
+		                             SQL(f, "name", "tablename"), tables[i]),
+		                 1);
+	/* the queries by family, user and session use an index (not counting
+	 * those of primary keys) */
+	assert_int_equal(raw(f, SQL(f,
+	                            "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	                            " AND tbl_name IN ('refresh_tokens', 'access_tokens')"
+	                            " AND name NOT LIKE 'sqlite_autoindex%'",
+	                            "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'"
+	                            " AND tablename IN ('refresh_tokens', 'access_tokens')"
+	                            " AND indexname NOT LIKE '%_pkey'")),
 	                 8);
 }
 
@@ -1066,7 +991,17 @@ static void test_purge(void **state)
 	randombytes_buf(th, 32);
 	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", u.id);
 	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, u.id, th, NOW + 1000), PC_OK);
-	raw(f, "UPDATE reset_tokens SET used_at = 1 WHERE rowid = (SELECT max(rowid) FROM reset_tokens)");
+	{
+		/* this one: by its hash (x'..' in SQLite, '\x..' in PostgreSQL) */
+		char hex[65], sql[200];
+		sodium_bin2hex(hex, sizeof(hex), th, sizeof(th));
+		snprintf(sql, sizeof(sql),
+		         SQL(f, "UPDATE reset_tokens SET used_at = 1 WHERE token_hash = x'%s'",
+		             "UPDATE reset_tokens SET used_at = 1 WHERE token_hash = '\\x%s'::bytea"),
+		         hex);
+		assert_int_equal(raw(f, sql), 0);
+		assert_int_equal(raw(f, "SELECT count(*) FROM reset_tokens WHERE used_at = 1"), 1);
+	}
 	randombytes_buf(th, 32);
 	pc_audit_event_init(&ev, &f->sys, "user.password_reset_issue", "user", u.id);
 	assert_int_equal(pc_store_reset_create(f->s, &f->sys, &ev, u.id, th, NOW + 1000), PC_OK);
@@ -1252,7 +1187,7 @@ static void test_read_only(void **state)
 		before[i] = count(f, tables[i]);
 	int64_t used_before = raw(f, "SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL");
 
-	assert_int_equal(pc_store_sqlite_set_query_only(f->s, true), 0);
+	fx_set_read_only(f, true);
 	struct pc_principal p;
 	as_user(&p, &w.a, w.sa1.id);
 
@@ -1305,7 +1240,7 @@ static void test_read_only(void **state)
 	assert_int_equal(count(f, "audit_events"), events);
 
 	/* and writable again */
-	assert_int_equal(pc_store_sqlite_set_query_only(f->s, false), 0);
+	fx_set_read_only(f, false);
 	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 20), PC_OK);
 	assert_int_equal(pc_store_tokens_purge(f->s, NOW, &purged), PC_OK);
 	assert_int_equal(purged, 2); /* the expired session and revocation */
@@ -1361,7 +1296,7 @@ int main(void)
 		return 1;
 	randombytes_buf(KEY, sizeof(KEY));
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest both[] = {
 		T(test_schema_v2),
 		T(test_migrate_from_1),
 		T(test_apikey_crud),
@@ -1383,6 +1318,8 @@ int main(void)
 		T(test_read_only),
 		T(test_chain_after_everything),
 	};
+	const struct CMUnitTest sqlite_only[] = {FX_NONE};
+	const struct CMUnitTest postgres_only[] = {FX_NONE};
 #undef T
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return FX_RUN(both, sqlite_only, postgres_only);
 }

@@ -1,0 +1,137 @@
+/*
+ * migrations_postgres.h — the PostgreSQL schema, as numbered migrations.
+ *
+ * Included by postgres.c only. Migration N (1-based) is
+ * pc_postgres_migrations[N-1]; each runs in its own transaction under a
+ * transaction-scoped advisory lock together with the bump of
+ * schema_version, so two instances starting at the same moment apply it
+ * once, and a crash leaves all of a migration or none of it (PostgreSQL's
+ * DDL is transactional).
+ *
+ * The same schema as migrations_sqlite.h, in PostgreSQL's types: BIGINT
+ * for times and counters, BYTEA for hashes. Two deliberate differences:
+ *  - every TEXT column is COLLATE "C": comparisons and ORDER BY are by
+ *    bytes, as in SQLite, whatever the database's default collation;
+ *  - user_agent is BYTEA: it is copied from a request header, which may
+ *    carry obs-text bytes that are not UTF-8 (RFC 9110 5.5); a TEXT column
+ *    of a UTF-8 database would refuse them and fail the login that stores
+ *    them. Every other text is ours or validated (ids, ASCII emails, JSON
+ *    written by the features).
+ *
+ * WARNING: never edit a migration that has shipped; append a new one.
+ *
+ * No foreign key on audit_events: the trail outlives the users it names.
+ */
+#ifndef PC_STORE_MIGRATIONS_POSTGRES_H
+#define PC_STORE_MIGRATIONS_POSTGRES_H
+
+#define PC_T "TEXT COLLATE \"C\""
+
+static const char *const pc_postgres_migrations[] = {
+	/* 1: users, the first-user guard, sessions, reset tokens, audit trail */
+	"CREATE TABLE users ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  email " PC_T " NOT NULL UNIQUE,"
+	"  password_hash " PC_T " NOT NULL,"
+	"  created_at BIGINT NOT NULL,"
+	"  password_changed_at BIGINT NOT NULL"
+	");"
+	"CREATE TABLE setup_guard ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  done_at BIGINT NOT NULL"
+	");"
+	"CREATE TABLE sessions ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  secret_hash BYTEA NOT NULL UNIQUE,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  created_at BIGINT NOT NULL,"
+	"  last_seen_at BIGINT NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  client_addr " PC_T " NOT NULL,"
+	"  user_agent BYTEA NOT NULL"
+	");"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	"CREATE TABLE reset_tokens ("
+	"  token_hash BYTEA PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  expires_at BIGINT NOT NULL,"
+	"  used_at BIGINT"
+	");"
+	"CREATE INDEX reset_tokens_user ON reset_tokens(user_id);"
+	"CREATE TABLE audit_events ("
+	"  seq BIGINT PRIMARY KEY,"
+	"  id " PC_T " NOT NULL UNIQUE,"
+	"  time_ms BIGINT NOT NULL,"
+	"  action " PC_T " NOT NULL,"
+	"  resource_type " PC_T " NOT NULL,"
+	"  resource_id " PC_T " NOT NULL,"
+	"  actor_user_id " PC_T " NOT NULL,"
+	"  actor_email " PC_T " NOT NULL,"
+	"  actor_session_id " PC_T " NOT NULL,"
+	"  auth_method " PC_T " NOT NULL,"
+	"  client_addr " PC_T " NOT NULL,"
+	"  user_agent BYTEA NOT NULL,"
+	"  details " PC_T " NOT NULL,"
+	"  prev_hash BYTEA NOT NULL,"
+	"  hash BYTEA NOT NULL"
+	");"
+	"CREATE INDEX audit_events_action ON audit_events(action, seq);"
+	"CREATE INDEX audit_events_resource_type ON audit_events(resource_type, seq);"
+	"CREATE INDEX audit_events_actor ON audit_events(actor_user_id, seq);",
+
+	/* 2: API keys, refresh-token families, recorded access tokens,
+	 * revocations; the reasons for the missing foreign keys are those of
+	 * migrations_sqlite.h (keys outlive their creator; revocations outlive
+	 * the user's access_tokens rows). */
+	"CREATE TABLE api_keys ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  name " PC_T " NOT NULL,"
+	"  prefix " PC_T " NOT NULL UNIQUE,"
+	"  secret_hash BYTEA NOT NULL,"
+	"  created_by " PC_T " NOT NULL,"
+	"  created_at BIGINT NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  last_used_at BIGINT NOT NULL"
+	");"
+	"CREATE INDEX api_keys_created ON api_keys(created_at, id);"
+	"CREATE TABLE refresh_tokens ("
+	"  token_hash BYTEA PRIMARY KEY,"
+	"  family_id " PC_T " NOT NULL,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  session_id " PC_T " NOT NULL,"
+	"  created_at BIGINT NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  access_jti " PC_T " NOT NULL,"
+	"  access_exp BIGINT NOT NULL,"
+	"  used_at BIGINT"
+	");"
+	"CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);"
+	"CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);"
+	"CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);"
+	"CREATE INDEX refresh_tokens_expires ON refresh_tokens(expires_at);"
+	"CREATE TABLE access_tokens ("
+	"  jti " PC_T " PRIMARY KEY,"
+	"  family_id " PC_T " NOT NULL,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  session_id " PC_T " NOT NULL,"
+	"  expires_at BIGINT NOT NULL"
+	");"
+	"CREATE INDEX access_tokens_family ON access_tokens(family_id, expires_at);"
+	"CREATE INDEX access_tokens_user ON access_tokens(user_id, expires_at);"
+	"CREATE INDEX access_tokens_session ON access_tokens(session_id, expires_at);"
+	"CREATE INDEX access_tokens_expires ON access_tokens(expires_at);"
+	"CREATE TABLE revoked_tokens ("
+	"  jti " PC_T " PRIMARY KEY,"
+	"  expires_at BIGINT NOT NULL"
+	");"
+	"CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at);"
+	"CREATE INDEX sessions_expires ON sessions(expires_at);"
+	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
+};
+
+#undef PC_T
+
+#define PC_POSTGRES_SCHEMA_VERSION \
+	((int)(sizeof(pc_postgres_migrations) / sizeof(pc_postgres_migrations[0])))
+
+#endif
