@@ -290,7 +290,12 @@ static int cmd_audit_verify(const char *anchor)
 		return rc;
 	struct pc_store *store;
 	char err[512];
-	if (pc_store_open(&store, cfg.database_url, cfg.keys->current.sub[PC_SUBKEY_AUDIT], err, sizeof(err)) != 0) {
+	char url[2048];
+	int orc = pc_auth_store_url(&cfg, url, sizeof(url)) == 0
+		? pc_store_open(&store, url, cfg.keys->current.sub[PC_SUBKEY_AUDIT], err, sizeof(err))
+		: -1;
+	sodium_memzero(url, sizeof(url));
+	if (orc != 0) {
 		fprintf(stderr, "portcullis: audit verify: %s\n", err);
 		pc_config_free(&cfg);
 		return 1;

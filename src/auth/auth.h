@@ -54,6 +54,11 @@ struct pc_auth {
 int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
 void pc_auth_free(struct pc_auth *a);
 
+/* PORTCULLIS_DATABASE_URL with the password from
+ * PORTCULLIS_DATABASE_PASSWORD_FILE added (PostgreSQL). out holds a secret:
+ * wipe it after use. 0 or -1 (does not fit). */
+int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
+
 /* On the worker pool: drops cached validity for tag (a session, key or
  * user id) in this instance at once, and tells every other instance
  * through the kv's invalidation channel. */

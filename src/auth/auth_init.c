@@ -155,6 +155,22 @@ static int open_kv(struct pc_auth *a, const struct pc_config *cfg, char *err, si
 	return rc;
 }
 
+int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap)
+{
+	const char *pw = cfg->keys != NULL ? cfg->keys->database_password : "";
+	const char *url = cfg->database_url;
+	bool pg = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+	if (pw[0] == '\0' || !pg) {
+		int n = snprintf(out, cap, "%s", url);
+		return n >= 0 && (size_t)n < cap ? 0 : -1;
+	}
+	char enc[800];
+	pct_encode(enc, sizeof(enc), pw);
+	int n = snprintf(out, cap, "%s%spassword=%s", url, strchr(url, '?') ? "&" : "?", enc);
+	sodium_memzero(enc, sizeof(enc));
+	return n >= 0 && (size_t)n < cap ? 0 : -1;
+}
+
 int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
@@ -166,7 +182,14 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
 	a->refresh_user = (struct pc_ratelimit){"refresh_user", cfg->refresh_limit, 3600};
 	a->audit_noise = (struct pc_ratelimit){"audit_noise_addr", 10, 60};
-	if (pc_store_open(&a->store, cfg->database_url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen) != 0)
+	char url[2048];
+	if (pc_auth_store_url(cfg, url, sizeof(url)) != 0) {
+		snprintf(err, errlen, "PORTCULLIS_DATABASE_URL with its password is too long");
+		return -1;
+	}
+	int rc = pc_store_open(&a->store, url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen);
+	sodium_memzero(url, sizeof(url));
+	if (rc != 0)
 		return -1;
 	if (open_kv(a, cfg, err, errlen) != 0)
 		goto fail;

@@ -5,8 +5,12 @@
 // under load loses no acknowledged change; Redis down fails closed and
 // recovers by itself.
 //
-// The store is SQLite shared by both processes (WAL); the PostgreSQL
-// backend runs the same store test suite in tests/unit/store.
+// Run twice: with PostgreSQL (a throwaway cluster, password from
+// PORTCULLIS_DATABASE_PASSWORD_FILE) and with one SQLite file shared by both
+// processes. PostgreSQL adds: 100 concurrent setups spread across the two
+// instances, 20 rounds, exactly one user each; and PostgreSQL stopped (/ready
+// 503 naming the store, writes 503 with nothing half-done, JWT verify goes
+// on).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +19,7 @@ import path from 'node:path';
 
 import { startServer, stopServer, generateSecretKey, makeTempDir, sleep } from './lib/harness.mjs';
 import { REDIS_SERVER, startRedis, freePort } from './lib/redis.mjs';
+import { PG_BIN, startPostgres } from './lib/postgres.mjs';
 import { Jar, fetchCsrf, setupFirstUser, issueToken, meBearer, post, get, request, assertStatus, newEmail, newPassword, secret } from './lib/flows.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p)) || null;
@@ -68,15 +73,37 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).joi
   };
 }
 
-describe('two instances behind nginx, sharing the store and Redis', { skip }, () => {
+let pg = null;
+async function pgDatabaseEnv() {
+  pg ??= await startPostgres();
+  const d = pg.newDatabase();
+  const dir = makeTempDir('portcullis-e2e-pgpw-');
+  const file = path.join(dir, 'db.pw');
+  fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
+  return { PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+}
+function sqliteDatabaseEnv() {
+  const dir = makeTempDir('portcullis-e2e-instances-');
+  return { PORTCULLIS_DATABASE_URL: `sqlite:${path.join(dir, 'shared.db')}` };
+}
+
+const backends = [
+  ['PostgreSQL', pgDatabaseEnv, PG_BIN ? false : 'PostgreSQL is not installed (scripts/deps.sh test installs it)'],
+  ['SQLite', async () => sqliteDatabaseEnv(), false],
+];
+
+after(async () => {
+  await pg?.stop();
+});
+
+for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instances behind nginx, sharing ${backend} and Redis`, { skip: skip || backendSkip }, () => {
   let redis, a, b, front, env, admin;
 
   before(async () => {
     redis = await startRedis();
-    const dir = makeTempDir('portcullis-e2e-instances-');
     env = {
       PORTCULLIS_SECRET_KEY: generateSecretKey(),
-      PORTCULLIS_DATABASE_URL: `sqlite:${path.join(dir, 'shared.db')}`,
+      ...(await databaseEnv()),
       PORTCULLIS_REDIS_URL: redis.url,
       PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32',
       PORTCULLIS_REFRESH_LIMIT: '5',
@@ -165,6 +192,29 @@ describe('two instances behind nginx, sharing the store and Redis', { skip }, ()
     }
   });
 
+  it('the store stopped: /ready says 503 naming it, writes answer 503 and leave nothing half-done, JWT verify goes on', { skip: backend !== 'PostgreSQL' }, async () => {
+    const pair = await issueToken(a, admin.email, admin.password);
+    const before = (await get(a, '/api/v1/api-keys', { jar: admin.jar })).body.api_keys.length;
+    await pg.stop();
+    const ready = await get(a, '/ready');
+    assert.equal(ready.status, 503);
+    assert.match(ready.body.detail, /store/);
+    const w = await post(a, '/api/v1/api-keys', { bearer: pair.access_token, json: { name: 'during the outage' } });
+    assert.ok([403, 503].includes(w.status), `a write while the store is down: ${w.status}`);
+    const w2 = await post(a, '/api/v1/users', { jar: admin.jar, json: { email: newEmail('outage'), password: newPassword() } });
+    assert.equal(w2.status, 503, `POST /api/v1/users with the store down: ${w2.status} ${w2.text}`);
+    assertStatus(await get(a, '/api/v1/auth/verify', { bearer: pair.access_token }), 200);
+    await pg.restart();
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = (await get(a, '/ready')).status === 200;
+      if (!ok) await sleep(100);
+    }
+    assert.ok(ok, '/ready recovers');
+    const after = (await get(a, '/api/v1/api-keys', { jar: admin.jar })).body.api_keys.length;
+    assert.equal(after, before, 'nothing was written during the outage');
+  });
+
   it('kill -9 of one instance under load: the other keeps serving and no acknowledged change is missing', async () => {
     const acked = [];
     let stop = false;
@@ -196,5 +246,28 @@ describe('two instances behind nginx, sharing the store and Redis', { skip }, ()
     const have = new Set(list.body.api_keys.map((k) => k.id));
     const missing = acked.filter((id) => !have.has(id));
     assert.deepEqual(missing, [], `acknowledged but missing after kill -9 (errors during the kill: ${errors})`);
+  });
+});
+
+describe('first user on PostgreSQL: 100 concurrent setups across two instances, 20 rounds', { skip: skip || (PG_BIN ? false : 'PostgreSQL is not installed') }, () => {
+  it('exactly one 201 per round, every other answer 409, exactly one user', { timeout: 240000 }, async () => {
+    const key = generateSecretKey();
+    for (let round = 0; round < 20; round++) {
+      const env = { PORTCULLIS_SECRET_KEY: key, ...(await pgDatabaseEnv()) };
+      const pair = [await startServer({ env, label: `pg-setup-a${round}` }), await startServer({ env, label: `pg-setup-b${round}` })];
+      try {
+        const jars = await Promise.all(Array.from({ length: 100 }, (_, i) => fetchCsrf(pair[i % 2])));
+        const answers = await Promise.all(jars.map((jar, i) => post(pair[i % 2], '/api/v1/setup', { jar, json: { email: newEmail(`race${round}`), password: newPassword('race') } })));
+        const statuses = answers.map((r) => r.status);
+        assert.equal(statuses.filter((x) => x === 201).length, 1, `round ${round}: ${JSON.stringify(statuses)}`);
+        assert.equal(statuses.filter((x) => x === 409).length, 99, `round ${round}: ${JSON.stringify(statuses)}`);
+        const winner = jars[statuses.indexOf(201)];
+        const users = await get(pair[1], '/api/v1/users', { jar: winner });
+        assertStatus(users, 200);
+        assert.equal(users.body.users.length, 1);
+      } finally {
+        for (const s of pair) await stopServer(s);
+      }
+    }
   });
 });
