@@ -539,7 +539,8 @@ static void auth_body(void *p)
 	 * logs, and still nothing shows the password */
 	snprintf(url, sizeof(url), "redis://:%s@127.0.0.1:%d", PW_URL, a->srv->port);
 	kv = open_ok(url);
-	struct rec rc = REC_INIT;
+	/* static: a late delivery after the test returned must not touch a dead frame */
+	static struct rec rc = REC_INIT;
 	assert_int_equal(pc_kv_subscribe(kv, "c", on_msg, &rc), 0);
 	assert_true(pc_kv_subscription_healthy(kv));
 	rh_stop(a->srv);
@@ -575,7 +576,8 @@ static void test_local_pubsub(void **state)
 {
 	(void)state;
 	struct pc_kv *kv = open_ok(NULL);
-	struct rec a = REC_INIT, b = REC_INIT;
+	/* static: a late delivery after the test returned must not touch a dead frame */
+	static struct rec a = REC_INIT, b = REC_INIT;
 	assert_true(pc_kv_subscription_healthy(kv));
 	assert_int_equal(pc_kv_subscribe(kv, "inv", on_msg, &a), 0);
 	assert_int_equal(pc_kv_subscribe(kv, "other", on_msg, &b), 0);
@@ -605,7 +607,8 @@ static void test_pubsub_across_handles(void **state)
 {
 	struct pc_kv *a = *state;
 	struct pc_kv *b = open_ok(main_url);
-	struct rec ra = REC_INIT, ra2 = REC_INIT, rb = REC_INIT;
+	/* static: a late delivery after the test returned must not touch a dead frame */
+	static struct rec ra = REC_INIT, ra2 = REC_INIT, rb = REC_INIT;
 	assert_true(pc_kv_subscription_healthy(a)); /* nothing subscribed yet */
 	double t0 = rh_now();
 	assert_int_equal(pc_kv_subscribe(a, "inv", on_msg, &ra), 0);
@@ -653,7 +656,8 @@ static void test_subscription_health(void **state)
 {
 	struct pc_kv *a = *state;
 	struct pc_kv *b = open_ok(main_url);
-	struct rec ra = REC_INIT;
+	/* static: a late delivery after the test returned must not touch a dead frame */
+	static struct rec ra = REC_INIT;
 	ra.kv = a;
 	assert_int_equal(pc_kv_subscribe(a, "inv", on_msg, &ra), 0);
 	assert_true(pc_kv_subscription_healthy(a));
@@ -692,7 +696,8 @@ static void test_subscription_health(void **state)
 static void test_subscribe_while_down(void **state)
 {
 	struct pc_kv *a = *state;
-	struct rec ra = REC_INIT;
+	/* static: a late delivery after the test returned must not touch a dead frame */
+	static struct rec ra = REC_INIT;
 	rh_stop(&main_srv);
 	double t0 = rh_now();
 	assert_int_equal(pc_kv_subscribe(a, "inv", on_msg, &ra), 0);
