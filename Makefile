@@ -59,7 +59,7 @@ fuzz: fuzz-build
 # binary: zero 5xx, flat RSS and descriptors, then kill -9 while writing.
 SOAK_SECONDS ?= 600
 soak: $(TEST_BUILD)/portcullis
-	@cd tests/e2e && npm ci --no-audit --no-fund >/dev/null && \
+	@cd tests/e2e && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && \
 	  PORTCULLIS_BIN=$(CURDIR)/$(TEST_BUILD)/portcullis PORTCULLIS_SOAK_SECONDS=$(SOAK_SECONDS) \
 	  PORTCULLIS_E2E_OUT=$(CURDIR)/bench/results/raw node --test soak.test.mjs
 	@cp bench/results/raw/soak.json bench/results/soak.json && echo "soak: bench/results/soak.json"
