@@ -13,14 +13,7 @@
 #include <string.h>
 
 #include "http/parser.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                   \
-	do {                          \
-		if (!(cond))          \
-			abort();      \
-	} while (0)
+#include "fuzz.h"
 
 static struct pc_http_request whole, split;
 

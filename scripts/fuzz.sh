@@ -5,7 +5,9 @@
 # The seeds are copied to a temporary directory first, so the corpus the
 # fuzzer grows never lands in the repository. A crash, leak, timeout or
 # sanitizer report keeps its input in fuzz/artifacts/ (git-ignored) and makes
-# the script exit non-zero after all targets have run. Prints one summary
+# the script exit non-zero after all targets have run. Inputs that once failed
+# live in fuzz/regressions/<target>-*, are replayed with the seeds, and have a
+# unit test beside the fix. Prints one summary
 # line per target.
 set -euo pipefail
 
@@ -53,6 +55,10 @@ for exe in "${targets[@]}"; do
 	if [[ -d $root/fuzz/corpus/$name ]]; then
 		cp -R "$root/fuzz/corpus/$name/." "$corpus/"
 	fi
+	# every input that once failed is replayed first, as part of the corpus
+	for r in "$root"/fuzz/regressions/"$name"-*; do
+		[[ -f $r ]] && cp "$r" "$corpus/"
+	done
 	seeds=$(find "$corpus" -type f | wc -l)
 	log=$work/$name.log
 	status=ok

@@ -284,12 +284,14 @@ static bool lit(struct scan *sc, const char *s)
 	return true;
 }
 
-/* a string without escapes up to the next '"' (not consumed) */
+/* a printable-ASCII string without escapes up to the next '"' (not
+ * consumed). Anything else — an escape, a control byte, any byte of 0x80 or
+ * more — is for jansson, which alone decides what is valid UTF-8. */
 static bool str(struct scan *sc, char *out, size_t cap)
 {
 	const char *q = sc->p;
 	while (q < sc->end && *q != '"') {
-		if (*q == '\\' || (unsigned char)*q < 0x20)
+		if (*q == '\\' || (unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
 			return false;
 		q++;
 	}
@@ -330,9 +332,12 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 	    !num(&sc, &out->nbf) || !lit(&sc, ",\"iat\":") || !num(&sc, &out->iat) ||
 	    !lit(&sc, ",\"jti\":\"") || !str(&sc, out->jti, sizeof(out->jti)) || !lit(&sc, "\""))
 		return false;
-	if (lit(&sc, ",\"sid\":\"") && (!str(&sc, out->sid, sizeof(out->sid)) || !lit(&sc, "\"")))
+	/* optional, but never empty when present (the general path's minimum) */
+	if (lit(&sc, ",\"sid\":\"") &&
+	    (!str(&sc, out->sid, sizeof(out->sid)) || out->sid[0] == '\0' || !lit(&sc, "\"")))
 		return false;
-	if (lit(&sc, ",\"email\":\"") && (!str(&sc, out->email, sizeof(out->email)) || !lit(&sc, "\"")))
+	if (lit(&sc, ",\"email\":\"") &&
+	    (!str(&sc, out->email, sizeof(out->email)) || out->email[0] == '\0' || !lit(&sc, "\"")))
 		return false;
 	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
 }

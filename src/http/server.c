@@ -39,6 +39,7 @@
 #include "core/log.h"
 #include "http/connlimit.h"
 #include "http/router.h"
+#include "http/xff.h"
 #include "obs/metrics.h"
 
 #define INITIAL_BUF 4096
@@ -620,63 +621,15 @@ void pc_req_next(struct pc_req *r)
 
 /* ---------- requests ---------- */
 
-/* One X-Forwarded-For value, right to left. Returns true when the client
- * is found (an untrusted address, or garbage: then the last trusted hop
- * stays), false to go on with the previous header line. */
-static bool xff_walk(struct conn *c, struct pc_req *r, struct pc_str v)
-{
-	const char *start = v.p;
-	const char *end = start + v.len;
-	while (end > start) {
-		const char *comma = end;
-		while (comma > start && comma[-1] != ',')
-			comma--;
-		const char *a = comma, *b = end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		char tmp[PC_CLIENT_ADDR_MAX];
-		size_t n = (size_t)(b - a);
-		if (n == 0 || n >= sizeof(tmp))
-			return true;
-		memcpy(tmp, a, n);
-		tmp[n] = '\0';
-		struct sockaddr_storage ss;
-		memset(&ss, 0, sizeof(ss));
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		if (inet_pton(AF_INET, tmp, &s4->sin_addr) == 1)
-			s4->sin_family = AF_INET;
-		else if (inet_pton(AF_INET6, tmp, &s6->sin6_addr) == 1)
-			s6->sin6_family = AF_INET6;
-		else
-			return true; /* garbage: keep the last trusted hop */
-		memcpy(r->client_addr, tmp, n + 1);
-		if (!pc_config_addr_trusted(c->lc->srv->cfg, (struct sockaddr *)&ss))
-			return true;
-		end = comma > start ? comma - 1 : start;
-	}
-	return false;
-}
-
-/* Client address: the peer, or from a trusted peer the right-most
- * X-Forwarded-For entry that is not itself a trusted proxy. Several
- * X-Forwarded-For lines form one list in order (RFC 9110 5.3): a proxy that
- * appends its own line must not leave the client's first line in charge. */
+/* Client address: the peer, or from a trusted peer what its
+ * X-Forwarded-For says (xff.h). */
+_Static_assert(PC_CLIENT_ADDR_MAX == PC_XFF_ADDR_MAX, "one address size");
 static void resolve_client(struct conn *c, struct pc_req *r)
 {
 	memcpy(r->client_addr, c->peer, sizeof(r->client_addr));
 	r->peer_trusted = c->peer_trusted;
-	if (!c->peer_trusted)
-		return;
-	const struct pc_http_request *h = r->http;
-	for (size_t i = h->n_headers; i-- > 0;) {
-		if (!pc_str_ieq(h->headers[i].name, "X-Forwarded-For"))
-			continue;
-		if (xff_walk(c, r, h->headers[i].value))
-			return;
-	}
+	if (c->peer_trusted)
+		pc_xff_client(c->lc->srv->cfg, r->http, r->client_addr);
 }
 
 static void dispatch(struct conn *c)

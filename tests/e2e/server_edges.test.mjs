@@ -50,6 +50,15 @@ describe('server edges', () => {
     await rawRequest(srv.port, `GET /xff-probe2 HTTP/1.1\r\n${H}X-Forwarded-For: 198.51.100.66, 203.0.113.10, 10.2.2.2\r\nConnection: close\r\n\r\n`, { responses: 1 });
     const line2 = await srv.waitForLog((l) => l.event === 'access' && l.path === '/xff-probe2', 5000);
     assert.equal(line2.client, '203.0.113.10');
+    // empty list items are skipped (RFC 9110 5.6.1), wherever they are
+    await rawRequest(srv.port, `GET /xff-probe3 HTTP/1.1\r\n${H}X-Forwarded-For: 198.51.100.67, 203.0.113.11,, 10.3.3.3,\r\nX-Forwarded-For: , 10.4.4.4\r\nConnection: close\r\n\r\n`, { responses: 1 });
+    const line3 = await srv.waitForLog((l) => l.event === 'access' && l.path === '/xff-probe3', 5000);
+    assert.equal(line3.client, '203.0.113.11');
+    // garbage left of a trusted hop: that hop is the client, never the
+    // garbage and never anything further left
+    await rawRequest(srv.port, `GET /xff-probe4 HTTP/1.1\r\n${H}X-Forwarded-For: 198.51.100.68, unknown, 10.5.5.5\r\nConnection: close\r\n\r\n`, { responses: 1 });
+    const line4 = await srv.waitForLog((l) => l.event === 'access' && l.path === '/xff-probe4', 5000);
+    assert.equal(line4.client, '10.5.5.5');
   });
 
   it('skips a nameless cookie instead of refusing the request', async () => {

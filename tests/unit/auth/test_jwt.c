@@ -383,6 +383,15 @@ static void test_prepared_same_verdicts(void **state)
 		OURS("https://auth.example", "app", "1800000600.0", "0123456789abcdef", ""),
 		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"sid\":5"),
 		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"jti\":\"0123456789abcdeg\""),
+		/* found by fuzz_jwt (fuzz/regressions/fuzz_jwt-2.bin): an empty sid
+		 * or email is refused by the general path, so by the scanner too */
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"sid\":\"\""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"sid\":\"s1\",\"email\":\"\""),
+		/* fuzz_jwt-1.bin: bytes that are not UTF-8 (jansson refuses the
+		 * document), and valid UTF-8 beyond ASCII (accepted by both) */
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"a\xff@b.c\""),
+		OURS("https://auth.ex\xc3" "ample", "app", "1800000600", "0123456789abcdef", ""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"j\xc3\xb6rg@b.c\""),
 	};
 #undef OURS
 	for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
