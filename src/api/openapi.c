@@ -33,6 +33,43 @@ static json_t *path_params(const char *pattern)
 	return params;
 }
 
+/*
+ * operationId from method and pattern, so it is unique exactly when the
+ * (method, path) rows are: "GET /api/v1/api-keys/{id}" -> "getApiKeysById",
+ * "POST /api/v1/users/{id}/password-reset" -> "postUsersByIdPasswordReset",
+ * "GET /.well-known/jwks.json" -> "getWellKnownJwksJson". The "/api/v1"
+ * prefix is left out (no unprefixed route has the same rest).
+ */
+static void operation_id(char *out, size_t cap, const char *method_lower, const char *pattern)
+{
+	size_t n = 0;
+	for (const char *m = method_lower; *m && n + 1 < cap; m++)
+		out[n++] = *m;
+	const char *p = pattern;
+	if (strncmp(p, "/api/v1/", 8) == 0)
+		p += 7;
+	int upper = 1;
+	for (; *p && n + 3 < cap; p++) {
+		char c = *p;
+		if (c == '{') {
+			out[n++] = 'B';
+			out[n++] = 'y';
+			upper = 1;
+			continue;
+		}
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum) {
+			upper = 1;
+			continue;
+		}
+		if (upper && c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		out[n++] = c;
+		upper = 0;
+	}
+	out[n] = '\0';
+}
+
 static json_t *build(void)
 {
 	json_t *paths = json_object();
@@ -48,9 +85,12 @@ static json_t *build(void)
 		for (char *m = method; *m; m++)
 			if (*m >= 'A' && *m <= 'Z')
 				*m = (char)(*m - 'A' + 'a');
-		json_t *op = json_pack("{s:s,s:o,s:{s:{s:s},s:o}}", "summary", rt->summary, "parameters",
-		                       path_params(rt->pattern), "responses", "default", "description",
-		                       "Success", "4XX", problem_response("Client error"));
+		char op_id[128];
+		operation_id(op_id, sizeof(op_id), method, rt->pattern);
+		json_t *op = json_pack("{s:s,s:s,s:o,s:{s:{s:s},s:o}}", "operationId", op_id, "summary",
+		                       rt->summary, "parameters", path_params(rt->pattern), "responses",
+		                       "default", "description", "Success", "4XX",
+		                       problem_response("Client error"));
 		if (rt->access == PC_AUTHENTICATED) {
 			json_object_set_new(op, "security",
 			                    json_pack("[{s:[]},{s:[]},{s:[]}]", "session", "bearer", "apiKey"));
@@ -62,9 +102,10 @@ static json_t *build(void)
 		json_object_set_new(item, method, op);
 	}
 	return json_pack(
-		"{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s,s:s},s:{s:s,s:s},s:{s:s,s:s,s:s}},s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}}}}",
+		"{s:s,s:{s:s,s:s,s:s},s:[{s:s,s:s}],s:o,s:{s:{s:{s:s,s:s,s:s},s:{s:s,s:s},s:{s:s,s:s,s:s}},s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}}}}}}",
 		"openapi", "3.1.0", "info", "title", "portcullis", "version", PC_VERSION, "description",
-		"Authentication gateway API. Errors are application/problem+json (RFC 9457).", "paths",
+		"Authentication gateway API. Errors are application/problem+json (RFC 9457).", "servers",
+		"url", "/", "description", "The host that served this document.", "paths",
 		paths, "components", "securitySchemes", "session", "type", "apiKey", "in", "cookie", "name",
 		"__Host-portcullis_session", "bearer", "type", "http", "scheme", "bearer", "apiKey", "type",
 		"apiKey", "in", "header", "name", "X-API-Key", "schemas", "Problem", "type", "object",

@@ -7,11 +7,16 @@
  * path without a store round trip (JWTs verify in memory; sessions and keys
  * come from the validity cache). Here:
  *   - no principal: 401 (the proxy turns it into a redirect to /login);
+ *     with the original URI (X-Original-URI from nginx, X-Forwarded-Uri from
+ *     Traefik/Caddy, from PORTCULLIS_TRUSTED_PROXIES only) the 401 also
+ *     carries X-Auth-Redirect: /login?rd=<that URI, percent-encoded> — nginx
+ *     cannot encode, and a raw ?rd=$request_uri loses all after its first "&";
  *   - the original method (X-Original-Method from nginx, X-Forwarded-Method
  *     from Traefik/Caddy — believed only from PORTCULLIS_TRUSTED_PROXIES) is
  *     unsafe and the credential is the session cookie: the forwarded
  *     request must pass the same CSRF check as our own API, else 403
- *     (PORTCULLIS_VERIFY_CSRF);
+ *     (PORTCULLIS_VERIFY_CSRF). Each proxy passes the client's copy of the
+ *     other header through, so when both arrive an unsafe one wins;
  *   - otherwise 200 with X-Auth-User-Id, X-Auth-Email, X-Auth-Method,
  *     X-Auth-Session, and optionally X-Auth-Assertion, a 60-second JWT
  *     (audience "portcullis-upstream") the app can verify with the JWKS.
@@ -29,27 +34,79 @@
 #define ASSERTION_LIFETIME 60
 #define ASSERTION_AUDIENCE "portcullis-upstream"
 
-/* The forwarded method, from a trusted proxy only; NULL when none. */
-static const struct pc_http_header *original_method(const struct pc_req *r)
-{
-	if (!r->peer_trusted)
-		return NULL;
-	const struct pc_http_header *m = pc_http_header_get(r->http, "X-Original-Method");
-	return m != NULL ? m : pc_http_header_get(r->http, "X-Forwarded-Method");
-}
-
 static bool unsafe(struct pc_str m)
 {
 	return !(pc_str_ieq(m, "GET") || pc_str_ieq(m, "HEAD") || pc_str_ieq(m, "OPTIONS"));
 }
 
-/* The CSRF rule of csrf_stage.c for a forwarded request. 0 or a reason. */
+/* The forwarded method, from a trusted proxy only; NULL when none. nginx
+ * sets X-Original-Method and passes a client's X-Forwarded-Method; Traefik
+ * and Caddy set X-Forwarded-Method and pass a client's X-Original-Method:
+ * an unsafe one wins, so a client cannot talk a forwarded POST down to GET. */
+static const struct pc_http_header *original_method(const struct pc_req *r)
+{
+	if (!r->peer_trusted)
+		return NULL;
+	const struct pc_http_header *o = pc_http_header_get(r->http, "X-Original-Method");
+	const struct pc_http_header *f = pc_http_header_get(r->http, "X-Forwarded-Method");
+	if (o == NULL || (f != NULL && !unsafe(o->value)))
+		return f != NULL ? f : o;
+	return o;
+}
+
+/* 401: X-Auth-Redirect, the login page with the original URI as ?rd=,
+ * every byte but unreserved ones percent-encoded (no CR/LF can reach the
+ * header); none from an untrusted peer, for a URI that is not a path, or
+ * one too long to carry (the proxy then sends the browser to /login). */
+static void login_redirect(struct pc_req *r)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	static const char login[] = "/login?rd=";
+	if (!r->peer_trusted)
+		return;
+	const struct pc_http_header *u = pc_http_header_get(r->http, "X-Original-URI");
+	if (u == NULL)
+		u = pc_http_header_get(r->http, "X-Forwarded-Uri");
+	if (u == NULL || u->value.len == 0 || u->value.p[0] != '/')
+		return;
+	char out[1024];
+	size_t n = sizeof(login) - 1;
+	memcpy(out, login, n);
+	for (size_t i = 0; i < u->value.len; i++) {
+		unsigned char c = (unsigned char)u->value.p[i];
+		bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		            c == '-' || c == '.' || c == '_' || c == '~';
+		if (n + (keep ? 1 : 3) >= sizeof(out))
+			return;
+		if (keep) {
+			out[n++] = (char)c;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		}
+	}
+	out[n] = '\0';
+	pc_resp_header(r, "X-Auth-Redirect", out);
+}
+
+/* The CSRF rule of csrf_stage.c for a forwarded request (Origin included:
+ * the same check, as the README promises). 0 or a reason. */
 static int forwarded_csrf(const struct pc_req *r, enum pc_csrf_failure *why)
 {
 	const struct pc_auth *a = pc_auth_of(r);
 	const struct pc_http_header *site = pc_http_header_get(r->http, "Sec-Fetch-Site");
 	if (site != NULL && pc_str_ieq(site->value, "cross-site")) {
 		*why = PC_CSRFF_CROSS_SITE;
+		return -1;
+	}
+	/* the app's host: nginx and Caddy pass its Host on; Traefik asks with
+	 * our own Host and names the app's in X-Forwarded-Host */
+	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
+	const struct pc_http_header *fhost = pc_http_header_get(r->http, "X-Forwarded-Host");
+	if (origin != NULL && !pc_csrf_origin_ok(a->cfg, origin->value, r->http->host) &&
+	    (fhost == NULL || !pc_csrf_origin_ok(a->cfg, origin->value, fhost->value))) {
+		*why = PC_CSRFF_FOREIGN_ORIGIN;
 		return -1;
 	}
 	const struct pc_http_header *hdr = pc_http_header_get(r->http, PC_CSRF_HEADER);
@@ -87,6 +144,7 @@ void pc_api_verify(struct pc_req *r)
 	const struct pc_auth *a = pc_auth_of(r);
 	if (p == NULL) {
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+		login_redirect(r);
 		pc_respond_problem(r, 401, "Authentication is required.");
 		return;
 	}

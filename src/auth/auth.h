@@ -81,6 +81,11 @@ enum pc_step pc_stage_authenticate(struct pc_req *r);
 enum pc_step pc_stage_require_auth(struct pc_req *r);
 enum pc_step pc_stage_csrf(struct pc_req *r);
 
+/* Whether an Origin ("scheme://host[:port]") names this service: its
+ * authority equals host (what the request was sent to), or the whole
+ * origin is listed in PORTCULLIS_ALLOWED_ORIGINS. */
+bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host);
+
 /* Builds a session principal for user/session (after login or setup). */
 void pc_principal_for_session(struct pc_principal *p, const struct pc_req *r,
                               const char *user_id, const char *email, const char *session_id,

@@ -59,27 +59,24 @@ static enum pc_step refuse(struct pc_req *r, enum pc_csrf_failure why)
 	return PC_DONE;
 }
 
-/* Whether "scheme://host[:port]" names this service: its authority equals
- * the Host the request was sent to, or the whole origin is allowed. */
-static bool origin_ok(const struct pc_req *r, struct pc_str origin)
+bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host)
 {
-	const struct pc_config *cfg = pc_auth_of(r)->cfg;
 	for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
 		size_t n = strlen(cfg->allowed_origins[i]);
 		if (n == origin.len && memcmp(cfg->allowed_origins[i], origin.p, n) == 0)
 			return true;
 	}
 	const char *sep = memmem(origin.p, origin.len, "://", 3);
-	if (sep == NULL || r->http->host.p == NULL)
+	if (sep == NULL || host.p == NULL)
 		return false;
 	struct pc_str scheme = {origin.p, (size_t)(sep - origin.p)};
 	if (!pc_str_ieq(scheme, "https") && !pc_str_ieq(scheme, "http"))
 		return false;
 	struct pc_str auth = {sep + 3, origin.len - (size_t)(sep + 3 - origin.p)};
-	if (auth.len != r->http->host.len)
+	if (auth.len != host.len)
 		return false;
 	for (size_t i = 0; i < auth.len; i++) {
-		char a = auth.p[i], b = r->http->host.p[i];
+		char a = auth.p[i], b = host.p[i];
 		if (a >= 'A' && a <= 'Z')
 			a = (char)(a - 'A' + 'a');
 		if (b >= 'A' && b <= 'Z')
@@ -107,7 +104,7 @@ enum pc_step pc_stage_csrf(struct pc_req *r)
 	if (site != NULL && pc_str_ieq(site->value, "cross-site"))
 		return refuse(r, PC_CSRFF_CROSS_SITE);
 	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
-	if (origin != NULL && !origin_ok(r, origin->value))
+	if (origin != NULL && !pc_csrf_origin_ok(pc_auth_of(r)->cfg, origin->value, r->http->host))
 		return refuse(r, PC_CSRFF_FOREIGN_ORIGIN);
 
 	const struct pc_http_header *hdr = pc_http_header_get(r->http, PC_CSRF_HEADER);
