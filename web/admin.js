@@ -41,7 +41,7 @@ async function loadSessions() {
     s.current ? PC.el('span', 'this session', { class: 'muted' })
       : PC.button('End', async () => {
         const r = await PC.api('DELETE', `/api/v1/sessions/${s.id}`);
-        if (!fail(r)) { PC.status('Session ended.'); loadSessions(); }
+        if (!fail(r)) { PC.status('Session ended.'); loadSessions(); loadAudit(true); }
       }, `End session from ${s.client_address}`),
   ])));
 }
@@ -56,11 +56,12 @@ async function loadUsers() {
       const p = document.getElementById('reset-token');
       p.hidden = false;
       p.textContent = `One-time reset token for ${u.email} (1 hour): ${r.data.token}`;
+      loadAudit(true);
     }, `Issue a reset token for ${u.email}`),
     PC.button('Delete', async () => {
       if (!confirm(`Delete ${u.email}?`)) return;
       const r = await PC.api('DELETE', `/api/v1/users/${u.id}`);
-      if (!fail(r)) { PC.status('User deleted.'); loadUsers(); }
+      if (!fail(r)) { PC.status('User deleted.'); loadUsers(); loadAudit(true); }
     }, `Delete ${u.email}`),
   ]])));
 }
@@ -74,7 +75,7 @@ async function loadKeys() {
         const name = prompt('New name', k.name);
         if (!name) return;
         const r = await PC.api('PATCH', `/api/v1/api-keys/${k.id}`, { name });
-        if (!fail(r)) loadKeys();
+        if (!fail(r)) { loadKeys(); loadAudit(true); }
       }, `Rename key ${k.name}`),
       PC.button('Delete', async () => {
         if (!confirm(`Delete key ${k.name}?`)) return;
@@ -107,7 +108,7 @@ document.getElementById('logout').addEventListener('click', async () => {
 
 document.getElementById('end-others').addEventListener('click', async () => {
   const r = await PC.api('DELETE', '/api/v1/sessions');
-  if (!fail(r)) { PC.status('Other sessions ended.'); loadSessions(); }
+  if (!fail(r)) { PC.status('Other sessions ended.'); loadSessions(); loadAudit(true); }
 });
 
 document.getElementById('add-user').addEventListener('submit', async (e) => {
@@ -119,6 +120,7 @@ document.getElementById('add-user').addEventListener('submit', async (e) => {
   e.target.reset();
   PC.status(`Added ${r.data.user.email}.`);
   loadUsers();
+  loadAudit(true);
 });
 
 document.getElementById('add-key').addEventListener('submit', async (e) => {

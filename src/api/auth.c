@@ -15,6 +15,7 @@
 #include "api/input.h"
 #include "audit/chain.h"
 #include "auth/csrf.h"
+#include "auth/session.h"
 #include "core/log.h"
 #include "obs/metrics.h"
 
@@ -345,8 +346,12 @@ void pc_api_logout(struct pc_req *r)
 {
 	if (r->principal == NULL ||
 	    (r->principal->method != PC_AUTH_SESSION && r->principal->method != PC_AUTH_JWT)) {
-		/* nothing to end: logging out is idempotent */
-		pc_api_clear_session_cookie(r);
+		/* nothing to end: logging out is idempotent. A dead cookie that
+		 * came along is cleared; none is set otherwise, or a cross-site
+		 * form (which SameSite=Strict sends without the cookie, so with no
+		 * CSRF check) could still delete the victim's live session cookie. */
+		if (pc_http_cookie_get(r->http, pc_session_cookie_name(pc_auth_of(r)->cfg)) != NULL)
+			pc_api_clear_session_cookie(r);
 		pc_respond_empty(r, 204);
 		return;
 	}
