@@ -5,9 +5,11 @@
  * its own: it stops at an unknown byte and still succeeds (a partial
  * decode), and its constant-time character mapping accepts the byte 0xDF as
  * if it were '_' (found by flipping every bit of a sealed cookie in
- * tests/unit/auth/test_session.c). This wrapper checks the alphabet itself,
- * requires every byte consumed, refuses length % 4 == 1 and non-zero spare
- * bits, so exactly one text decodes to a given value.
+ * tests/unit/auth/test_session.c). It is also slow. The decoder here is our
+ * own, constant-time per character like libsodium's: it refuses any byte
+ * outside the alphabet, length % 4 == 1 and non-zero spare bits, so exactly
+ * one text decodes to a given value (fuzz/fuzz_b64url.c checks it against a
+ * model). On failure nothing decoded is left in out.
  */
 #ifndef PC_CORE_B64URL_H
 #define PC_CORE_B64URL_H
