@@ -25,6 +25,7 @@
 #include "auth/session.h"
 #include "config/config.h"
 #include "core/b64url.h"
+#include "http/head.h"
 #include "kv/kv.h"
 
 static volatile unsigned sink;
@@ -152,6 +153,34 @@ static void op_b64_sodium(void *ctx, unsigned i)
 	if (sodium_base642bin(b64_out, sizeof(b64_out), b64_text, b64_len, NULL, &n, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0)
 		sink += b64_out[0] + (unsigned)n;
+}
+
+/* the head of a verify answer (200, identity headers) with the security
+ * headers, against copying the same bytes */
+static char sec_block[1024], head_out[4096], head_copy[4096];
+static size_t head_copy_len;
+static struct pc_head head = {
+	.status = 200,
+	.request_id = "0123456789abcdef0123456789abcdef",
+	.date = "Date: Mon, 23 Nov 2026 11:00:00 GMT\r\n",
+	.date_len = 37,
+	.ctype = "application/json",
+	.body_len = 2,
+	.extra = "X-Auth-User-Id: 0123456789abcdef0123456789abcdef\r\nX-Auth-Email: user@example.com\r\n"
+	         "X-Auth-Method: jwt\r\nX-Auth-Session: fedcba9876543210fedcba9876543210\r\n",
+};
+static void op_head_write(void *ctx, unsigned i)
+{
+	(void)ctx;
+	head.body_len = 2 + (i & 7);
+	sink += (unsigned)pc_head_write(head_out, &head);
+}
+
+static void op_head_copy(void *ctx, unsigned i)
+{
+	(void)ctx;
+	memcpy(head_out, head_copy, head_copy_len - (i & 1));
+	sink += (unsigned char)head_out[i & 63];
 }
 
 static char cookie[PC_SESSION_COOKIE_LEN + 1];
@@ -284,6 +313,13 @@ int main(int argc, char **argv)
 	b64_len = strlen(b64_text);
 	report("b64url decode, 340 chars", bench(op_b64_ours, NULL, ops), "sodium_base642bin, same",
 	       bench(op_b64_sodium, NULL, ops));
+
+	head.security_len = pc_head_security(sec_block, sizeof(sec_block), false);
+	head.security = sec_block;
+	head.extra_len = strlen(head.extra);
+	head_copy_len = pc_head_write(head_copy, &head);
+	report("response head + security headers", bench(op_head_write, NULL, ops), "memcpy of the same bytes",
+	       bench(op_head_copy, NULL, ops));
 
 	struct rev_ctx *rc = calloc(1, sizeof(*rc));
 	for (int i = 0; i < 64; i++)

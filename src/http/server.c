@@ -38,6 +38,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "http/connlimit.h"
+#include "http/head.h"
 #include "http/router.h"
 #include "http/xff.h"
 #include "obs/metrics.h"
@@ -371,39 +372,28 @@ static void build_response(struct conn *c, int status, const char *ctype, const 
 	if (c->lc->stopping)
 		c->close_after = true;
 
-	size_t need = 256 + srv->sec_headers_len + c->lc->date_len + r->extra_len +
-	              (ctype ? strlen(ctype) : 0) + (head_only ? 0 : body_len);
+	struct pc_head h = {
+		.status = status,
+		.security = srv->sec_headers,
+		.security_len = srv->sec_headers_len,
+		.request_id = r->request_id,
+		.date = c->lc->date,
+		.date_len = c->lc->date_len,
+		.cacheable = cacheable,
+		.ctype = ctype,
+		.body_len = body_len,
+		.conn = c->close_after ? PC_HEAD_CONN_CLOSE
+		        : r->http != NULL && r->http->version_minor == 0 ? PC_HEAD_CONN_KEEP_ALIVE
+		                                                          : PC_HEAD_CONN_NONE,
+		.extra = r->extra,
+		.extra_len = r->extra_len,
+	};
 	c->out_len = 0;
-	if (out_reserve(c, need) != 0) {
+	if (out_reserve(c, pc_head_size(&h) + (head_only ? 0 : body_len)) != 0) {
 		close_conn(c);
 		return;
 	}
-	char line[160];
-	int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status, pc_http_reason(status));
-	out_put(c, line, (size_t)n);
-	out_put(c, srv->sec_headers, srv->sec_headers_len);
-	n = snprintf(line, sizeof(line), "X-Request-Id: %s\r\n", r->request_id);
-	out_put(c, line, (size_t)n);
-	out_put(c, c->lc->date, c->lc->date_len);
-	if (cacheable)
-		out_put(c, "Cache-Control: no-cache\r\n", 25);
-	else
-		out_put(c, "Cache-Control: no-store\r\n", 25);
-	if (ctype) {
-		out_put(c, "Content-Type: ", 14);
-		out_put(c, ctype, strlen(ctype));
-		out_put(c, "\r\n", 2);
-	}
-	if (status != 204 && status != 304 && !(status >= 100 && status < 200)) {
-		n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", body_len);
-		out_put(c, line, (size_t)n);
-	}
-	if (c->close_after)
-		out_put(c, "Connection: close\r\n", 19);
-	else if (r->http != NULL && r->http->version_minor == 0)
-		out_put(c, "Connection: keep-alive\r\n", 24);
-	out_put(c, r->extra, r->extra_len);
-	out_put(c, "\r\n", 2);
+	c->out_len = pc_head_write(c->out, &h);
 	if (!head_only && body_len > 0)
 		out_put(c, body, body_len);
 
@@ -1072,18 +1062,10 @@ bad:
 
 static void build_security_headers(struct server *srv)
 {
-	int n = snprintf(srv->sec_headers, sizeof(srv->sec_headers),
-	                 "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n"
-	                 "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
-	                 "X-Frame-Options: DENY\r\n"
-	                 "X-Content-Type-Options: nosniff\r\n"
-	                 "Referrer-Policy: no-referrer\r\n"
-	                 "Cross-Origin-Opener-Policy: same-origin\r\n"
-	                 "Cross-Origin-Resource-Policy: same-origin\r\n"
-	                 "Permissions-Policy: accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()\r\n"
-	                 "X-XSS-Protection: %s\r\n",
-	                 srv->cfg->xss_protection == PC_XSS_BLOCK ? "1; mode=block" : "0");
-	srv->sec_headers_len = (size_t)n;
+	srv->sec_headers_len = pc_head_security(srv->sec_headers, sizeof(srv->sec_headers),
+	                                        srv->cfg->xss_protection == PC_XSS_BLOCK);
+	if (srv->sec_headers_len == 0)
+		abort(); /* the buffer is sized for the block: never answer without it */
 }
 
 static void raise_fd_limit(void)
