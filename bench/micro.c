@@ -105,6 +105,15 @@ static void op_jwt_verify(void *ctx, unsigned i)
 	sink += (unsigned)pc_jwt_verify(&c->ring, &c->pol, c->tok, c->len, 1800000000, &cl);
 }
 
+static struct pc_jwt_cache jwt_cache;
+static void op_jwt_cached(void *ctx, unsigned i)
+{
+	(void)i;
+	struct jwt_ctx *c = ctx;
+	struct pc_jwt_claims cl;
+	sink += (unsigned)pc_jwt_verify_cached(&jwt_cache, &c->ring, &c->pol, c->tok, c->len, 1800000000, &cl);
+}
+
 static void op_hmac_token(void *ctx, unsigned i)
 {
 	(void)i;
@@ -305,6 +314,9 @@ int main(int argc, char **argv)
 		report(alg == 0 ? "jwt_verify HS256" : "jwt_verify EdDSA",
 		       bench(op_jwt_verify, jc, alg == 0 ? ops : ops / 10), "hmac-sha256(token text)",
 		       bench(op_hmac_token, jc, ops));
+		if (alg == 0)
+			report("jwt_verify HS256, seen before", bench(op_jwt_cached, jc, ops),
+			       "hmac-sha256(token text)", bench(op_hmac_token, jc, ops));
 	}
 
 	uint8_t raw[255];

@@ -26,7 +26,8 @@
  * Every verification runs twice, with the ring as configured and with a
  * copy passed through pc_jws_ring_prepare (precomputed HMAC state, our own
  * header recognised byte for byte, a scanner for the claims we write):
- * jwt.h promises "same results", so status and claims must be identical.
+ * jwt.h promises "same results", so status and claims must be identical;
+ * so must pc_jwt_verify_cached, asked twice with one cache for every input.
  * Mode 3 with no NUL in the input signs under exactly the header we issue,
  * so arbitrary payloads reach that scanner.
  *
@@ -208,6 +209,17 @@ static enum pc_jwt_status verify_checked(int r, const char *tok, size_t len, str
 	enum pc_jwt_status st = verify_one(&rings[r], tok, len, c, payload, pn);
 	enum pc_jwt_status st2 = verify_one(&prep[r], tok, len, &c2, payload2, &pn2);
 	CHECK(st == st2);
+	/* through the cache of verified tokens, twice (a miss, then maybe a
+	 * hit): the same verdict and claims */
+	static struct pc_jwt_cache cache;
+	for (int k = 0; k < 2; k++) {
+		struct pc_jwt_claims c3;
+		CHECK(pc_jwt_verify_cached(&cache, &prep[r], &POL, tok, len, NOW, &c3) == st);
+		if (st == PC_JWT_OK)
+			CHECK(strcmp(c->sub, c3.sub) == 0 && strcmp(c->sid, c3.sid) == 0 &&
+			      strcmp(c->jti, c3.jti) == 0 && strcmp(c->email, c3.email) == 0 &&
+			      c->exp == c3.exp && c->nbf == c3.nbf && c->iat == c3.iat);
+	}
 	if (st == PC_JWT_OK) {
 		CHECK(strcmp(c->sub, c2.sub) == 0 && strcmp(c->sid, c2.sid) == 0);
 		CHECK(strcmp(c->jti, c2.jti) == 0 && strcmp(c->email, c2.email) == 0);

@@ -17,7 +17,9 @@
  * anonymously: public routes still work, others get 401 from
  * pc_stage_require_auth.
  */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/apikey.h"
@@ -263,6 +265,33 @@ static void jwt_done(struct pc_req *r, void *data)
 		pc_req_next(r);
 }
 
+/* Each loop thread's cache of verified tokens (jwt.h), freed when the
+ * thread ends. NULL when it cannot be had: then every token is verified. */
+static pthread_key_t jwt_cache_key;
+static pthread_once_t jwt_cache_once = PTHREAD_ONCE_INIT;
+static bool jwt_cache_usable;
+
+static void jwt_cache_init(void)
+{
+	jwt_cache_usable = pthread_key_create(&jwt_cache_key, free) == 0;
+}
+
+static struct pc_jwt_cache *thread_jwt_cache(void)
+{
+	pthread_once(&jwt_cache_once, jwt_cache_init);
+	if (!jwt_cache_usable)
+		return NULL;
+	struct pc_jwt_cache *c = pthread_getspecific(jwt_cache_key);
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c != NULL && pthread_setspecific(jwt_cache_key, c) != 0) {
+			free(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
 static enum pc_step by_jwt(struct pc_req *r, struct pc_str text)
 {
 	struct pc_auth *a = pc_auth_of(r);
@@ -271,7 +300,10 @@ static enum pc_step by_jwt(struct pc_req *r, struct pc_str text)
 		pc_respond_problem(r, 500, NULL);
 		return PC_DONE;
 	}
-	enum pc_jwt_status st = pc_jwt_verify(a->ring, &a->jwt, text.p, text.len, r->now, &jc->c);
+	struct pc_jwt_cache *cache = thread_jwt_cache();
+	enum pc_jwt_status st =
+		cache != NULL ? pc_jwt_verify_cached(cache, a->ring, &a->jwt, text.p, text.len, r->now, &jc->c)
+		              : pc_jwt_verify(a->ring, &a->jwt, text.p, text.len, r->now, &jc->c);
 	if (st != PC_JWT_OK) {
 		fail(r, st == PC_JWT_EXPIRED ? PC_AUTHF_EXPIRED : PC_AUTHF_INVALID_TOKEN);
 		return PC_NEXT;

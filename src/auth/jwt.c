@@ -395,6 +395,37 @@ out:
 	return st;
 }
 
+enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, const struct pc_jws_keyring *ring,
+                                        const struct pc_jwt_policy *pol, const char *token, size_t len,
+                                        int64_t now, struct pc_jwt_claims *out)
+{
+	if (len > PC_JWT_MAX_BYTES)
+		return pc_jwt_verify(ring, pol, token, len, now, out);
+	if (!cache->keyed) {
+		randombytes_buf(cache->key, sizeof(cache->key));
+		cache->keyed = true;
+	}
+	uint8_t tag[crypto_shorthash_siphashx24_BYTES];
+	crypto_shorthash_siphashx24(tag, (const unsigned char *)token, len, cache->key);
+	size_t i = ((size_t)tag[0] | (size_t)tag[1] << 8) & (PC_JWT_CACHE_SLOTS - 1);
+	if (cache->slot[i].ring == ring && cache->slot[i].pol == pol &&
+	    sodium_memcmp(cache->slot[i].tag, tag, sizeof(tag)) == 0) {
+		*out = cache->slot[i].c;
+		enum pc_jwt_status st = check_claims(pol, now, out);
+		if (st != PC_JWT_OK)
+			cache->slot[i].ring = NULL; /* expired: it never comes back */
+		return st;
+	}
+	enum pc_jwt_status st = pc_jwt_verify(ring, pol, token, len, now, out);
+	if (st == PC_JWT_OK) {
+		memcpy(cache->slot[i].tag, tag, sizeof(tag));
+		cache->slot[i].ring = ring;
+		cache->slot[i].pol = pol;
+		cache->slot[i].c = *out;
+	}
+	return st;
+}
+
 /* The header we issue with key k (compact JSON, fixed member order). */
 static char *header_json(const struct pc_jws_keyring *ring, const struct pc_jws_key *k)
 {

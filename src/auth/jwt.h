@@ -106,6 +106,35 @@ enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct
                                  const char *token, size_t len, int64_t now,
                                  struct pc_jwt_claims *out);
 
+/*
+ * A cache of verified tokens for one thread (no lock): a token seen before
+ * skips the signature and the claims parse, not the time checks. A slot is
+ * found by a 128-bit SipHash (crypto_shorthash_siphashx24) of the whole
+ * token under a random per-cache key, compared in constant time: to be
+ * served a cached verdict a token must collide with a verified one under a
+ * key the attacker never sees. Only a PC_JWT_OK verdict is kept, with the
+ * ring and policy it was reached under; on a hit exp, nbf and iat are
+ * checked against `now` again, and revocation stays the caller's check on
+ * every request. Zero-initialise; the key is drawn on first use.
+ */
+#define PC_JWT_CACHE_SLOTS 256 /* a power of two */
+struct pc_jwt_cache {
+	bool keyed;
+	uint8_t key[crypto_shorthash_siphashx24_KEYBYTES];
+	struct {
+		uint8_t tag[crypto_shorthash_siphashx24_BYTES];
+		const struct pc_jws_keyring *ring; /* NULL: empty slot */
+		const struct pc_jwt_policy *pol;
+		struct pc_jwt_claims c;
+	} slot[PC_JWT_CACHE_SLOTS];
+};
+
+/* pc_jwt_verify through the cache: the same verdicts and claims. */
+__attribute__((warn_unused_result))
+enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, const struct pc_jws_keyring *ring,
+                                        const struct pc_jwt_policy *pol, const char *token, size_t len,
+                                        int64_t now, struct pc_jwt_claims *out);
+
 /* Issues an access token with iss, sub, aud, exp = now + lifetime, nbf =
  * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JWT_JTI_MAX + 1
  * bytes), sid and email (either may be NULL). 0 or -1. */

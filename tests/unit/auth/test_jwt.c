@@ -405,6 +405,61 @@ static void test_prepared_same_verdicts(void **state)
 	assert_int_equal(fast.keys[0].header_b64_len, strlen("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsxIn0"));
 }
 
+/* The per-thread cache of verified tokens gives exactly pc_jwt_verify's
+ * verdicts and claims: for the same token later (expiry checked again),
+ * for every one-byte change of a cached token, under another key, and with
+ * slots evicted by many tokens. */
+static void test_verify_cached(void **state)
+{
+	(void)state;
+	struct pc_jws_keyring ring, other;
+	hs_ring(&ring, "k1");
+	hs_ring(&other, "k1");
+	other.keys[0].secret[1] = 2; /* same kid, another key */
+	static struct pc_jwt_cache cache;
+	memset(&cache, 0, sizeof(cache));
+	char tok[1024], jti[PC_JWT_JTI_MAX + 1];
+	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", NOW, 600, tok, sizeof(tok), jti), 0);
+	size_t len = strlen(tok);
+	struct pc_jwt_claims want, got;
+	memset(&want, 0, sizeof(want));
+	assert_int_equal(pc_jwt_verify(&ring, &POL, tok, len, NOW, &want), PC_JWT_OK);
+	for (int k = 0; k < 2; k++) { /* a miss, then a hit */
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, len, NOW + k, &got), PC_JWT_OK);
+		assert_memory_equal(&got, &want, sizeof(got));
+	}
+	/* cached, then expired: the time is checked on a hit */
+	assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, len, NOW + 600 + 30, &got), PC_JWT_EXPIRED);
+	assert_int_equal(pc_jwt_verify(&ring, &POL, tok, len, NOW + 600 + 30, &got), PC_JWT_EXPIRED);
+	assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, len, NOW, &got), PC_JWT_OK);
+	/* another key with the same kid: not served from the cache */
+	assert_int_equal(pc_jwt_verify_cached(&cache, &other, &POL, tok, len, NOW, &got), PC_JWT_BAD_SIGNATURE);
+	/* every one-byte change of the cached token: the uncached verdict */
+	char bad[1024];
+	for (size_t i = 0; i < len; i++) {
+		memcpy(bad, tok, len + 1);
+		bad[i] = bad[i] == 'A' ? 'B' : 'A';
+		assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, len, NOW, &got), PC_JWT_OK);
+		enum pc_jwt_status plain = pc_jwt_verify(&ring, &POL, bad, len, NOW, &got);
+		assert_int_not_equal(plain, PC_JWT_OK);
+		assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, bad, len, NOW, &got), plain);
+	}
+	/* a prefix of the token (same bytes, shorter) */
+	assert_int_not_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, len - 1, NOW, &got), PC_JWT_OK);
+	/* many tokens through the slots: every verdict and claim set right */
+	for (int i = 0; i < 4 * PC_JWT_CACHE_SLOTS; i++) {
+		char sub[16];
+		snprintf(sub, sizeof(sub), "u%d", i);
+		assert_int_equal(pc_jwt_issue(&ring, &POL, sub, NULL, NULL, NOW, 600, tok, sizeof(tok), jti), 0);
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, strlen(tok), NOW, &got), PC_JWT_OK);
+			assert_string_equal(got.sub, sub);
+			assert_string_equal(got.jti, jti);
+		}
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -418,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_prepared_same_verdicts),
+		cmocka_unit_test(test_verify_cached),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
