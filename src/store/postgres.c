@@ -58,7 +58,6 @@
 #include <assert.h>
 #include <endian.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -74,6 +73,7 @@
 #include "core/log.h"
 #include "store/backend.h"
 #include "store/migrations_postgres.h"
+#include "store/pq.h"
 
 /* How long a statement waits for a lock (the write lock included) before
  * PC_ERR_UNAVAILABLE: SQLite's busy timeout. */
@@ -1250,6 +1250,8 @@ int pc_store_postgres_open(struct pc_store **out, const char *url, const uint8_t
 		snprintf(err, errlen, "cannot initialise libsodium");
 		return -1;
 	}
+	if (pc_pq_load(err, errlen) != 0)
+		return -1;
 	if (!PQisthreadsafe()) {
 		snprintf(err, errlen, "libpq was built without thread support");
 		return -1;

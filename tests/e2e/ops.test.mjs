@@ -97,6 +97,14 @@ describe('operations', () => {
     await stopServer(srv);
   });
 
+  it('a server on SQLite never loads libpq or what comes with it (TLS, Kerberos, LDAP)', () => {
+    const maps = fs.readFileSync(`/proc/${srv.proc.pid}/maps`, 'utf8');
+    const libs = new Set(maps.split('\n').map((l) => l.split(/\s+/)[5]).filter((p) => p && p.includes('.so')));
+    const unwanted = [...libs].filter((p) => /libpq|libkrb5|libgssapi|libldap|libgnutls|libcrypto/.test(p));
+    assert.deepEqual(unwanted, [], 'shared libraries mapped by a SQLite server');
+    assert.ok([...libs].some((p) => p.includes('libsqlite3')), 'the maps were read (libsqlite3 is there)');
+  });
+
   describe('routes', () => {
     it('GET /health is 200 application/json {"status":"ok"}', async () => {
       const res = await fetch(srv.url('/health'));
