@@ -34,15 +34,35 @@ static void write_all(const char *p, size_t n)
 	}
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of the current second, per thread: formatted once
+ * a second instead of once a line (every request writes an access line) */
+static _Thread_local time_t tl_sec = -1;
+static _Thread_local char tl_date[32];
+static _Thread_local size_t tl_date_len;
+
 void pc_log_time(char *out, size_t cap)
 {
 	struct timespec ts;
-	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	char b[40];
-	size_t k = strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, cap, "%.*s.%03dZ", (int)k, b, (int)(ts.tv_nsec / 1000000));
+	if (ts.tv_sec != tl_sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		tl_date_len = strftime(tl_date, sizeof(tl_date), "%Y-%m-%dT%H:%M:%S", &tm);
+		tl_sec = ts.tv_sec;
+	}
+	int ms = (int)(ts.tv_nsec / 1000000);
+	if (cap < tl_date_len + 6) {
+		snprintf(out, cap, "%.*s.%03dZ", (int)tl_date_len, tl_date, ms);
+		return;
+	}
+	memcpy(out, tl_date, tl_date_len);
+	char *p = out + tl_date_len;
+	p[0] = '.';
+	p[1] = (char)('0' + ms / 100);
+	p[2] = (char)('0' + ms / 10 % 10);
+	p[3] = (char)('0' + ms % 10);
+	p[4] = 'Z';
+	p[5] = '\0';
 }
 
 size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
@@ -148,9 +168,16 @@ void pc_logline_strn(struct pc_logline *l, const char *key, const char *value, s
 void pc_logline_int(struct pc_logline *l, const char *key, int64_t value)
 {
 	char n[24];
-	int w = snprintf(n, sizeof(n), "%lld", (long long)value);
+	size_t w = sizeof(n);
+	uint64_t u = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+	do {
+		n[--w] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (value < 0)
+		n[--w] = '-';
 	put_key(l, key);
-	put_raw(l, n, (size_t)w);
+	put_raw(l, n + w, sizeof(n) - w);
 }
 
 void pc_logline_bool(struct pc_logline *l, const char *key, bool value)

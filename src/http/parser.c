@@ -253,7 +253,17 @@ static int scan_head(struct pc_http_parser *p, const char *buf, size_t len, size
 	size_t i;
 	int rc = 0;
 
+	size_t lim = len < PC_HTTP_MAX_HEAD_BYTES ? len : PC_HTTP_MAX_HEAD_BYTES;
 	for (i = p->scanned; i < len; i++) {
+		/* In the fields, a run of field-value bytes (VCHAR, obs-text, SP,
+		 * HTAB) needs none of the checks below: skip it in a tight loop.
+		 * Not after a CR, whose next byte must be judged. */
+		if (p->request_line_done && (i == 0 || buf[i - 1] != '\r')) {
+			while (i < lim && is((unsigned char)buf[i], C_FVALUE))
+				i++;
+			if (i == len)
+				break;
+		}
 		unsigned char c = (unsigned char)buf[i];
 
 		if (i >= PC_HTTP_MAX_HEAD_BYTES)
