@@ -830,6 +830,32 @@ static void test_split_points(void **state)
 }
 
 /* The detail sentences are static text, never bytes from the request. */
+/* Every byte value at every position of a long field value (the scan and
+ * the value check go eight bytes at a time): refused exactly when it is a
+ * control character other than HTAB, or DEL; CR and LF break the line. */
+static void test_field_value_bytes(void **state)
+{
+	(void)state;
+	char req[160];
+	const char *pre = "GET / HTTP/1.1\r\nHost: example.com\r\nX-Long: ";
+	size_t pl = strlen(pre);
+	for (int pos = 0; pos < 24; pos++) {
+		for (int b = 0; b < 256; b++) {
+			if (pos == 0 && (b == ' ' || b == '\t'))
+				continue; /* leading whitespace is trimmed, not a byte of the value */
+			memcpy(req, pre, pl);
+			char *v = req + pl;
+			memset(v, 'a', 32);
+			v[pos] = (char)b;
+			memcpy(v + 32, "\r\n\r\n", 4);
+			int want = (b < 0x20 && b != '\t') || b == 0x7f ? 400 : PC_HTTP_DONE;
+			int got = check(req, pl + 36);
+			if (got != want)
+				fail_msg("byte 0x%02x at %d: got %d, want %d", b, pos, got, want);
+		}
+	}
+}
+
 static void test_why_is_static(void **state)
 {
 	(void)state;
@@ -846,6 +872,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_field_value_bytes),
 		cmocka_unit_test(test_need_more),
 		cmocka_unit_test(test_methods),
 		cmocka_unit_test(test_targets),
