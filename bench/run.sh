@@ -4,7 +4,7 @@
 #   bench/run.sh PATH_TO_BINARY
 #
 # Scenarios (wrk, same settings for both sides: BENCH_THREADS, BENCH_CONNS,
-# BENCH_SECONDS):
+# BENCH_SECONDS; BENCH_ROUNDS alternating runs per side, default 3, median reported):
 #   health          GET /health            vs nginx `return 200` (2 workers)
 #   verify-cookie   GET /api/v1/auth/verify with a session cookie  vs nginx /verify
 #   verify-jwt      ... with a bearer JWT                         vs nginx /verify
@@ -136,6 +136,10 @@ run_wrk() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
+# median_run "rps p50 p99" ... -> the run with the median rps
+median_run() { printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$(( ($# + 1) / 2 ))p"; }
+rounds=${BENCH_ROUNDS:-3}
+
 report="$work/report.md"
 {
   echo "# portcullis benchmarks"
@@ -168,6 +172,8 @@ stop_pid "$pc_pid"
 {
   echo "## Side by side with nginx"
   echo
+  echo "Each row: the median of $rounds alternating runs per side; the ratio of the medians, and in brackets the lowest and highest ratio of a single round."
+  echo
   echo "| scenario | pinning | portcullis req/s | p50 ms | p99 ms | nginx req/s | p50 ms | p99 ms | throughput ratio | target |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
 } >>"$report"
@@ -196,9 +202,22 @@ for pin in unpinned pinned; do
       verify-jwt) purl=/api/v1/auth/verify; nurl=/verify; hdr=(-H "Authorization: Bearer $jwt"); target="≥ 1.0" ;;
       verify-apikey) purl=/api/v1/auth/verify; nurl=/verify; hdr=(-H "X-API-Key: $apikey"); target="≥ 0.8" ;;
     esac
-    read -r p_rps p_50 p_99 < <(WRK_PREFIX="$WRK_PREFIX" run_wrk "$sc-$pin-portcullis" "http://127.0.0.1:$pport$purl" "${hdr[@]}")
-    read -r n_rps n_50 n_99 < <(WRK_PREFIX="$WRK_PREFIX" run_wrk "$sc-$pin-nginx" "http://127.0.0.1:$nport$nurl" "${hdr[@]}")
-    echo "| $sc | $pin | $p_rps | $p_50 | $p_99 | $n_rps | $n_50 | $n_99 | $(ratio "$p_rps" "$n_rps")x | $target |" >>"$report"
+    # BENCH_ROUNDS alternating runs of each side; the median run of each
+    # side is reported, and the spread of the per-round ratios
+    p_runs=()
+    n_runs=()
+    ratios=()
+    for ((round = 1; round <= rounds; round++)); do
+      read -r a b c < <(WRK_PREFIX="$WRK_PREFIX" run_wrk "$sc-$pin-portcullis-$round" "http://127.0.0.1:$pport$purl" "${hdr[@]}")
+      p_runs+=("$a $b $c")
+      read -r d e f < <(WRK_PREFIX="$WRK_PREFIX" run_wrk "$sc-$pin-nginx-$round" "http://127.0.0.1:$nport$nurl" "${hdr[@]}")
+      n_runs+=("$d $e $f")
+      ratios+=("$(ratio "$a" "$d")")
+    done
+    read -r p_rps p_50 p_99 < <(median_run "${p_runs[@]}")
+    read -r n_rps n_50 n_99 < <(median_run "${n_runs[@]}")
+    spread=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n '1p;$p' | paste -sd- -)
+    echo "| $sc | $pin | $p_rps | $p_50 | $p_99 | $n_rps | $n_50 | $n_99 | $(ratio "$p_rps" "$n_rps")x ($spread) | $target |" >>"$report"
   done
   stop_pid "$pc_pid"
   stop_pid "$ng_pid"
