@@ -180,6 +180,28 @@ function checkRefused(c) {
   assertSecurityHeaders(rs[0]);
 }
 
+// A held connection that has been answered once: the server has accepted
+// and counted it (a bare connect only proves the kernel's handshake; under
+// load the server may accept it after a later one).
+async function openServed(port, localAddress) {
+  const c = await openConnection(port, { localAddress });
+  c.write('GET /health HTTP/1.1\r\nHost: portcullis.test\r\n\r\n');
+  await c.waitResponses(1, 5000);
+  return c;
+}
+
+// Until the server has closed what an earlier test left (its count of open
+// connections is back to the one asking).
+async function waitDrained(srv) {
+  for (let i = 0; i < 100; i++) {
+    const r = await rawGet(srv.port, '/metrics', { timeoutMs: 3000 });
+    const m = /^http_open_connections (\d+)$/m.exec(r.text ?? r.body ?? '');
+    if (m && Number(m[1]) <= 1) return;
+    await sleep(50);
+  }
+  assert.fail('the server still counts connections an earlier test closed');
+}
+
 describe('connection limits (per address 4, total 8)', () => {
   let srv;
   before(async () => {
@@ -195,8 +217,7 @@ describe('connection limits (per address 4, total 8)', () => {
   it('a 5th connection from one address is closed at once; others are served; a freed slot is reusable', async () => {
     const held = [];
     try {
-      for (let i = 0; i < 4; i++) held.push(await openConnection(srv.port, { localAddress: '127.0.0.3' }));
-      await sleep(300);
+      for (let i = 0; i < 4; i++) held.push(await openServed(srv.port, '127.0.0.3'));
       const extra = await openConnection(srv.port, { localAddress: '127.0.0.3' });
       held.push(extra);
       assert.ok(await extra.waitClosed(1500), 'the 5th connection from 127.0.0.3 was not closed');
@@ -216,11 +237,11 @@ describe('connection limits (per address 4, total 8)', () => {
   });
 
   it('the 9th connection overall is closed at once, whatever its address', async () => {
+    await waitDrained(srv);
     const held = [];
     try {
-      for (let i = 0; i < 4; i++) held.push(await openConnection(srv.port, { localAddress: '127.0.0.5' }));
-      for (let i = 0; i < 4; i++) held.push(await openConnection(srv.port, { localAddress: '127.0.0.6' }));
-      await sleep(300);
+      for (let i = 0; i < 4; i++) held.push(await openServed(srv.port, '127.0.0.5'));
+      for (let i = 0; i < 4; i++) held.push(await openServed(srv.port, '127.0.0.6'));
       const extra = await openConnection(srv.port, { localAddress: '127.0.0.7' });
       held.push(extra);
       assert.ok(await extra.waitClosed(1500), 'the 9th connection was not closed (global limit 8)');
