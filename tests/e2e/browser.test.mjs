@@ -310,7 +310,7 @@ test('full flow: setup, API key, audit, sessions, users, reset token, rename/del
     await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1);
     assert.equal(await rowsOf(page, 'sessions').filter({ hasText: 'this session' }).count(), 1);
     // the second context's next /admin load ends on the login page
-    await pageB.goto('/admin');
+    await pageB.goto('/admin', { waitUntil: 'commit' }); // the page sends itself on
     await pageB.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('rd') === '/admin');
     await pageB.locator('#login').waitFor();
     assert.equal((await (await agentOf(b, srv)).me()).status, 401, 'the ended session is refused by the API too');
@@ -405,7 +405,7 @@ test('full flow: setup, API key, audit, sessions, users, reset token, rename/del
     await page.waitForURL(onPath('/login'));
     await page.locator('#login').waitFor();
     assert.equal((await agent.me()).status, 401, 'the session ended at sign-out');
-    await page.goto('/admin');
+    await page.goto('/admin', { waitUntil: 'commit' }); // the page sends itself on
     await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('rd') === '/admin');
     await page.locator('#login').waitFor();
 
@@ -440,7 +440,7 @@ test('document.cookie never shows the session cookie', { timeout: TEST_TIMEOUT }
     assert.ok(!seen.includes(session.value), 'the session value is not readable by script');
     assert.ok(seen.includes(CSRF_COOKIE), 'the CSRF cookie, by design, is readable (double submit)');
     // nor after a reload of the login page (which sends signed-in users on)
-    await page.goto('/login');
+    await page.goto('/login', { waitUntil: 'commit' }); // the page sends itself on
     await waitSignedIn(page, email);
     assert.ok(!(await page.evaluate(() => document.cookie)).includes(SESSION_COOKIE));
     assertNoProblems(ctx);
@@ -869,7 +869,9 @@ test('?rd=: same-site targets are honoured, foreign ones never leave the origin'
     }
     // signed in already: the login page passes straight through, same rule
     for (const [rd, expect] of cases) {
-      await page.goto(`/login?rd=${encodeURIComponent(rd)}`);
+      // 'commit': the page redirects itself at once; waiting for its load
+      // would race that navigation ("interrupted by another navigation")
+      await page.goto(`/login?rd=${encodeURIComponent(rd)}`, { waitUntil: 'commit' });
       await landed(rd, expect, 'already signed in');
     }
     assert.deepEqual(offsite, [], 'no request left the origin');
