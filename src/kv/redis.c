@@ -39,6 +39,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,10 @@ struct pc_kv_redis {
 	bool sub_started;
 	bool stopping;
 	size_t live_n;      /* subscriptions live on the subscriber's connection */
+	/* the subscriber's socket while a session runs, else -1; rx_gen is odd
+	 * while what was read from it is being delivered (see healthy) */
+	atomic_int sub_fd;
+	atomic_uint rx_gen;
 	pthread_t sub_thread;
 	int wake[2];        /* pipe: a new subscription or close */
 };
@@ -832,6 +837,7 @@ static bool sub_session(struct pc_kv_redis *r, redisContext *c, bool *down)
 	size_t sent = 0, confirmed = 0, published = 0;
 	bool was_live = false;
 	int64_t last_rx = mono_ms(), ping_sent = -1;
+	atomic_store(&r->sub_fd, c->fd);
 	for (;;) {
 		if (stopping(r))
 			return was_live;
@@ -884,19 +890,22 @@ static bool sub_session(struct pc_kv_redis *r, redisContext *c, bool *down)
 			drain(r->wake[0]);
 		if (p[0].revents == 0)
 			continue;
-		if (redisBufferRead(c) != REDIS_OK)
-			return was_live;
+		atomic_fetch_add(&r->rx_gen, 1); /* odd: delivering */
+		bool ok = redisBufferRead(c) == REDIS_OK;
 		last_rx = mono_ms();
 		ping_sent = -1;
-		for (;;) {
+		while (ok) {
 			void *rep = NULL;
 			if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
-				return was_live;
+				ok = false;
 			if (rep == NULL)
 				break;
 			sub_handle(r, rep, &confirmed);
 			freeReplyObject(rep);
 		}
+		atomic_fetch_add(&r->rx_gen, 1); /* even: delivered */
+		if (!ok)
+			return was_live;
 	}
 }
 
@@ -923,6 +932,7 @@ static void *sub_main(void *arg)
 		last_err[0] = '\0';
 		bool was_live = sub_session(r, c, &down);
 		set_live(r, 0); /* unhealthy from this moment */
+		atomic_store(&r->sub_fd, -1);
 		redisFree(c);
 		if (stopping(r))
 			break;
@@ -971,13 +981,31 @@ void pc_kv_redis_sub_wait(struct pc_kv_redis *r, size_t index)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/*
+ * Live, and nothing published is waiting to be delivered: no unread bytes on
+ * the subscriber's socket and no delivery under way (rx_gen even and
+ * unchanged around the look). Redis writes a message to its subscribers
+ * before the publisher has its answer, so once an instance has answered a
+ * logout, every other instance either has dropped the entry or sees the
+ * message waiting here and bypasses its cache: the very next request, on
+ * any instance, is refused. One poll(2) of a socket, no round trip.
+ */
 bool pc_kv_redis_sub_healthy(struct pc_kv_redis *r)
 {
 	size_t n = pc_kv_subs_count(r->subs);
 	pthread_mutex_lock(&r->mu);
 	bool h = r->live_n >= n;
 	pthread_mutex_unlock(&r->mu);
-	return h;
+	if (!h || n == 0)
+		return h;
+	unsigned g1 = atomic_load(&r->rx_gen);
+	int fd = atomic_load(&r->sub_fd);
+	if ((g1 & 1) != 0 || fd < 0)
+		return false;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 0) != 0)
+		return false; /* something to read (or an error): not now */
+	return atomic_load(&r->rx_gen) == g1;
 }
 
 /* ---- open / close ----------------------------------------------------------- */
@@ -993,6 +1021,8 @@ int pc_kv_redis_open(struct pc_kv_redis **out, const char *url, struct pc_kv_sub
 	}
 	r->subs = subs;
 	r->wake[0] = r->wake[1] = -1;
+	atomic_init(&r->sub_fd, -1);
+	atomic_init(&r->rx_gen, 0u);
 	pthread_condattr_t ca;
 	bool ok = pthread_mutex_init(&r->mu, NULL) == 0;
 	if (ok && pthread_condattr_init(&ca) == 0) {
