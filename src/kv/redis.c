@@ -984,11 +984,11 @@ void pc_kv_redis_sub_wait(struct pc_kv_redis *r, size_t index)
 /*
  * Live, and nothing published is waiting to be delivered: no unread bytes on
  * the subscriber's socket and no delivery under way (rx_gen even and
- * unchanged around the look). Redis writes a message to its subscribers
- * before the publisher has its answer, so once an instance has answered a
- * logout, every other instance either has dropped the entry or sees the
- * message waiting here and bypasses its cache: the very next request, on
- * any instance, is refused. One poll(2) of a socket, no round trip.
+ * unchanged around the look). Redis queues a message for its subscribers
+ * before its answer to the publisher and sends both in the same pass, so
+ * once an instance has answered a logout, every other instance has dropped
+ * the entry or finds the message waiting here and bypasses its cache: the
+ * next request, on any instance, is refused. One poll(2), no round trip.
  */
 bool pc_kv_redis_sub_healthy(struct pc_kv_redis *r)
 {
