@@ -18,6 +18,32 @@ static json_t *problem_response(const char *description)
 	                 "#/components/schemas/Problem");
 }
 
+static json_t *string_header(const char *description)
+{
+	return json_pack("{s:s,s:{s:s}}", "description", description, "schema", "type", "string");
+}
+
+/* The forward-auth contract of /api/v1/auth/verify: the identity headers of
+ * a 200 and the login redirect of a 401 (the proxy's side of it). */
+static void forward_auth_responses(json_t *responses)
+{
+	json_t *ok = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o}}", "description",
+	                       "Authenticated: the proxy lets the request through with these headers",
+	                       "headers", "X-Auth-User-Id", string_header("The user's id (absent for an API key)"),
+	                       "X-Auth-Email", string_header("The user's email (absent for an API key)"),
+	                       "X-Auth-Method", string_header("session, jwt or api_key"),
+	                       "X-Auth-Session", string_header("The session id, when there is one"),
+	                       "X-Auth-Assertion",
+	                       string_header("With PORTCULLIS_AUTH_ASSERTION: a 60-second JWT for the app"));
+	json_t *no = problem_response("Not authenticated");
+	json_object_set_new(no, "headers",
+	                    json_pack("{s:o}", "X-Auth-Redirect",
+	                              string_header("From a trusted proxy that sent the original URI: "
+	                                            "/login?rd=<that URI, percent-encoded>")));
+	json_object_set_new(responses, "200", ok);
+	json_object_set_new(responses, "401", no);
+}
+
 /* {"name":"id","in":"path","required":true,...} for each {param} in pattern */
 static json_t *path_params(const char *pattern)
 {
@@ -99,6 +125,8 @@ static json_t *build(void)
 		} else {
 			json_object_set_new(op, "security", json_array());
 		}
+		if (strcmp(rt->pattern, "/api/v1/auth/verify") == 0)
+			forward_auth_responses(json_object_get(op, "responses"));
 		json_object_set_new(item, method, op);
 	}
 	return json_pack(

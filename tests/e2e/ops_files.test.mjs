@@ -119,6 +119,14 @@ describe('GET /api/v1/openapi.json', () => {
     }
   });
 
+  it('describes the forward-auth contract of /api/v1/auth/verify: the identity headers of a 200, X-Auth-Redirect on a 401', () => {
+    const r = doc.paths['/api/v1/auth/verify'].get.responses;
+    assert.deepEqual(Object.keys(r['200'].headers).sort(),
+      ['X-Auth-Assertion', 'X-Auth-Email', 'X-Auth-Method', 'X-Auth-Session', 'X-Auth-User-Id']);
+    assert.ok(r['401'].headers['X-Auth-Redirect'], 'the 401 documents X-Auth-Redirect');
+    assert.equal(r['401'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
+  });
+
   it('lists exactly the rows of the route table (src/api/routes.c), each with its access rule and a unique operationId', () => {
     const src = fs.readFileSync(path.join(ROOT, 'src', 'api', 'routes.c'), 'utf8');
     const rows = [...src.matchAll(/\{\s*PC_METHOD_([A-Z]+)\s*,\s*"([^"]+)"\s*,\s*\w+\s*,\s*(\w+)\s*,/g)].map(([, m, p, access]) => ({ key: `${m} ${p}`, access }));
