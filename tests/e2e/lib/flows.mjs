@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
+import { blake2b } from './api.mjs';
 import { recordSecret } from './harness.mjs';
 
 export const SESSION_COOKIE = '__Host-portcullis_session';
@@ -299,72 +300,10 @@ export async function pool(items, limit, fn) {
 }
 
 // ---------------------------------------------------------------------------
-// BLAKE2b (RFC 7693), unkeyed, any output length 1..64 — node:crypto only
-// offers BLAKE2b-512, and the API key checksum is the first 4 bytes of
-// BLAKE2b-256 (a different function, not a truncation). BigInt is slow but
-// the inputs here are a few dozen bytes.
-
-const B2_IV = [
-  0x6a09e667f3bcc908n, 0xbb67ae8584caa73bn, 0x3c6ef372fe94f82bn, 0xa54ff53a5f1d36f1n,
-  0x510e527fade682d1n, 0x9b05688c2b3e6c1fn, 0x1f83d9abfb41bd6bn, 0x5be0cd19137e2179n,
-];
-const B2_SIGMA = [
-  [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-  [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-  [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-  [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-  [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-  [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-  [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-  [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-  [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-  [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-];
-const M64 = (1n << 64n) - 1n;
-const rotr64 = (x, n) => ((x >> n) | (x << (64n - n))) & M64;
-
-export function blake2b(data, outlen = 32) {
-  const input = Buffer.from(data);
-  const h = B2_IV.slice();
-  h[0] ^= 0x01010000n ^ BigInt(outlen);
-  const blocks = Math.max(1, Math.ceil(input.length / 128));
-  for (let b = 0; b < blocks; b++) {
-    const block = Buffer.alloc(128);
-    input.copy(block, 0, b * 128, Math.min(input.length, (b + 1) * 128));
-    const last = b === blocks - 1;
-    const t = BigInt(last ? input.length : (b + 1) * 128);
-    const m = Array.from({ length: 16 }, (_, i) => block.readBigUInt64LE(i * 8));
-    const v = [...h, ...B2_IV];
-    v[12] ^= t & M64;
-    v[13] ^= t >> 64n;
-    if (last) v[14] ^= M64;
-    const G = (a, bb, c, d, x, y) => {
-      v[a] = (v[a] + v[bb] + x) & M64;
-      v[d] = rotr64(v[d] ^ v[a], 32n);
-      v[c] = (v[c] + v[d]) & M64;
-      v[bb] = rotr64(v[bb] ^ v[c], 24n);
-      v[a] = (v[a] + v[bb] + y) & M64;
-      v[d] = rotr64(v[d] ^ v[a], 16n);
-      v[c] = (v[c] + v[d]) & M64;
-      v[bb] = rotr64(v[bb] ^ v[c], 63n);
-    };
-    for (let r = 0; r < 12; r++) {
-      const s = B2_SIGMA[r % 10];
-      G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-      G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-      G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-      G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-      G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-      G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-      G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-      G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-    for (let i = 0; i < 8; i++) h[i] ^= v[i] ^ v[i + 8];
-  }
-  const out = Buffer.alloc(64);
-  h.forEach((x, i) => out.writeBigUInt64LE(x, i * 8));
-  return out.subarray(0, outlen);
-}
+// BLAKE2b (RFC 7693) of any output length: node:crypto only offers
+// BLAKE2b-512, and the API key checksum is the first 4 bytes of BLAKE2b-256
+// (a different function, not a truncation). One implementation, in api.mjs.
+export { blake2b };
 
 // The checksum of an API key body "pc_<prefix>_<secret>" (src/auth/apikey.h).
 export function apiKeyChecksum(body) {
