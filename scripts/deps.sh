@@ -12,7 +12,8 @@ build=(build-essential cmake pkg-config
        libpq-dev libhiredis-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light chromium
-      prometheus curl sqlite3 nodejs npm)
+      prometheus curl sqlite3 nodejs npm
+      e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
 bench=(wrk nginx-light redis-server sqlite3)
 
 want=("${build[@]}")

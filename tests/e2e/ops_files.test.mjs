@@ -171,6 +171,7 @@ const ALERTS = {
   revocationSlow: 'PortcullisRevocationCheckSlow', // p95 > 20 ms
   revocationGrowth: 'PortcullisRevocationListGrowth', // > 100k live entries
   loginSpike: 'PortcullisLoginFailureSpike', // login failures > 5/s
+  writesRefused: 'PortcullisWritesRefused', // > 1% of unsafe requests answered 5xx
   down: 'PortcullisInstanceDown',
 };
 // Series Prometheus makes itself, not the server.
@@ -247,7 +248,7 @@ describe('deploy/prometheus/alerts.yml', { skip: PROMTOOL && fs.existsSync(PROMT
     assert.match(r.stdout, /SUCCESS: \d+ rules found/);
   });
 
-  it('has the alerts of the plan: CSRF failure rate, slow revocation checks, revocation list growth, login failure spike, instance down', () => {
+  it('has the alerts of the plan: CSRF failure rate, slow revocation checks, revocation list growth, login failure spike, instance down, and writes refused', () => {
     const names = rules.map((r) => r.alert);
     for (const [what, name] of Object.entries(ALERTS)) assert.ok(names.includes(name), `${what}: no alert named ${name} in ${names.join(', ')}`);
     for (const r of rules) {
@@ -338,6 +339,18 @@ describe('deploy/prometheus/alerts.yml', { skip: PROMTOOL && fs.existsSync(PROMT
           [series('security_auth_failures_total', { ...I, reason: 'bad_credentials' }), `0+240x${N}`],
           [series('security_auth_failures_total', { ...I, reason: 'tampered_cookie' }), `0+1800x${N}`],
           [series('security_auth_failures_total', { ...I, reason: 'invalid_api_key' }), `0+1800x${N}`],
+        ],
+      },
+      {
+        alert: ALERTS.writesRefused,
+        firesBy: '9m', // for: 5m
+        bad: '2% of writes answered 503 (a read-only disk); a flood of 503 reads does not matter',
+        input: [req('POST', '201', 98, '/api/v1/users'), req('POST', '503', 2, '/api/v1/users'), req('DELETE', '204', 0, '/api/v1/sessions')],
+        good: '0.5% of writes answered 503, and GET verify answering 503 (Redis) does not count as a write',
+        goodInput: [
+          req('POST', '201', 199, '/api/v1/users'),
+          req('POST', '503', 1, '/api/v1/users'),
+          req('GET', '503', 500, '/api/v1/auth/verify'),
         ],
       },
       {
