@@ -28,6 +28,15 @@
 #include <stddef.h>
 #include <string.h>
 
+/* validate_head zeroes a request up to `headers` and sets n_cookies: no
+ * other field may sit after `headers`. */
+static_assert(offsetof(struct pc_http_request, n_cookies) ==
+                  offsetof(struct pc_http_request, headers) + sizeof(((struct pc_http_request *)0)->headers),
+              "n_cookies follows the headers array");
+static_assert(offsetof(struct pc_http_request, cookies) + sizeof(((struct pc_http_request *)0)->cookies) ==
+                  sizeof(struct pc_http_request),
+              "the cookies array ends the request");
+
 /* Character classes. Percent-encoding is checked by the callers, so '%' is
  * in none of the RFC 3986 classes. */
 #define C_TCHAR 0x01   /* RFC 9110 5.6.2 tchar */
@@ -778,7 +787,7 @@ static int validate_head(struct pc_http_request *req, const char *buf, size_t he
 	int rc;
 
 	/* everything but the two arrays (5 KiB), which are only ever read up
-	 * to their counts */
+	 * to their counts; the layout this relies on is asserted below */
 	memset(req, 0, offsetof(struct pc_http_request, headers));
 	req->n_cookies = 0;
 	memset(&f, 0, sizeof(f));

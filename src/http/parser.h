@@ -98,6 +98,8 @@ struct pc_http_request {
 	uint64_t content_length;  /* 0 when absent */
 	size_t head_len;          /* bytes of the head including the final CRLFCRLF */
 
+	/* The two arrays stay last, each after its count: validate_head zeroes
+	 * only what comes before `headers` (parser.c asserts the layout). */
 	size_t n_headers;
 	struct pc_http_header headers[PC_HTTP_MAX_HEADERS];
 

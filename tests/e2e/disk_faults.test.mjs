@@ -54,6 +54,37 @@ const skip = canMount();
 const skipLoop = skip || canLoop();
 const SQLITE3 = ['/usr/bin/sqlite3'].find((p) => fs.existsSync(p));
 
+// A one-loop server whose SQLite store lives in dir, signed in as its admin.
+async function startOnDisk(dir, label) {
+  const env = {
+    PORTCULLIS_SECRET_KEY: generateSecretKey(),
+    PORTCULLIS_DATABASE_URL: `sqlite:${dir}/portcullis.db`,
+    PORTCULLIS_THREADS: '1',
+  };
+  const srv = await startServer({ env, label });
+  return { env, srv, admin: (await setupAdmin(srv)).agent };
+}
+
+// With the server stopped: the audit chain verifies and SQLite finds the
+// database file sound.
+async function assertStoreIntact(env, dir, what) {
+  const v = await runCli(['audit', 'verify'], env);
+  assert.equal(v.code, 0, `audit verify after ${what}: ${v.stdout} ${v.stderr}`);
+  if (SQLITE3) {
+    const ic = execFileSync(SQLITE3, [path.join(dir, 'portcullis.db'), 'PRAGMA integrity_check;']).toString().trim();
+    assert.equal(ic, 'ok', `integrity_check after ${what}`);
+  }
+}
+
+// Every write answered 201 left its user, none answered 503 did.
+async function assertUsers(agent, { kept, refused }) {
+  const list = await agent.get('/api/v1/users');
+  assert.equal(list.status, 200, list.text);
+  const emails = new Set(list.data.users.map((u) => u.email));
+  for (const e of kept) assert.ok(emails.has(e), `${e} was answered 201 but is missing`);
+  for (const e of refused) assert.ok(!emails.has(e), `${e} was answered 503 but exists`);
+}
+
 describe('a full disk under the SQLite store', { skip }, () => {
   let mnt, env, srv, admin;
   const filler = () => path.join(mnt, 'filler');
@@ -61,13 +92,7 @@ describe('a full disk under the SQLite store', { skip }, () => {
   before(async () => {
     mnt = makeTempDir('portcullis-e2e-disk-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', mnt]);
-    env = {
-      PORTCULLIS_SECRET_KEY: generateSecretKey(),
-      PORTCULLIS_DATABASE_URL: `sqlite:${mnt}/portcullis.db`,
-      PORTCULLIS_THREADS: '1',
-    };
-    srv = await startServer({ env, label: 'disk-full' });
-    admin = (await setupAdmin(srv)).agent;
+    ({ env, srv, admin } = await startOnDisk(mnt, 'disk-full'));
   });
 
   after(async () => {
@@ -139,20 +164,11 @@ describe('a full disk under the SQLite store', { skip }, () => {
     assert.equal(again.status, 201, `write after space came back: ${again.text}`);
 
     // every 201 is there, no 503 left anything behind
-    const list = await admin.get('/api/v1/users');
-    assert.equal(list.status, 200);
-    const emails = new Set(list.data.users.map((u) => u.email));
-    for (const e of created) assert.ok(emails.has(e), `${e} was answered 201 but is missing`);
-    for (const e of refused) assert.ok(!emails.has(e), `${e} was answered 503 but exists`);
+    await assertUsers(admin, { kept: created, refused });
 
     await stopServer(srv);
     srv = null;
-    const v = await runCli(['audit', 'verify'], env);
-    assert.equal(v.code, 0, `audit verify after the full disk: ${v.stdout} ${v.stderr}`);
-    if (SQLITE3) {
-      const ic = execFileSync(SQLITE3, [path.join(mnt, 'portcullis.db'), 'PRAGMA integrity_check;']).toString().trim();
-      assert.equal(ic, 'ok');
-    }
+    await assertStoreIntact(env, mnt, 'the full disk');
   });
 });
 
@@ -179,13 +195,7 @@ describe('a disk that turns read-only under the SQLite store', { skip: skipLoop 
     run('mkfs.ext4', ['-q', '-F', img]);
     attach();
     fs.chmodSync(mnt, 0o700);
-    env = {
-      PORTCULLIS_SECRET_KEY: generateSecretKey(),
-      PORTCULLIS_DATABASE_URL: `sqlite:${mnt}/portcullis.db`,
-      PORTCULLIS_THREADS: '1',
-    };
-    srv = await startServer({ env, label: 'disk-ro' });
-    admin = (await setupAdmin(srv)).agent;
+    ({ env, srv, admin } = await startOnDisk(mnt, 'disk-ro'));
   });
 
   after(async () => {
@@ -223,7 +233,11 @@ describe('a disk that turns read-only under the SQLite store', { skip: skipLoop 
 
     const refused = [];
     const writes = [
-      () => admin.post('/api/v1/users', { email: refused[refused.push(newEmail('ro-after')) - 1], password: newPassword() }),
+      () => {
+        const email = newEmail('ro-after');
+        refused.push(email);
+        return admin.post('/api/v1/users', { email, password: newPassword() });
+      },
       () => admin.post('/api/v1/api-keys', { name: 'ro-refused' }),
       () => new Agent(srv).login(readerEmail, pw, { expect: null }),
       () => admin.post('/api/v1/auth/token', { email: readerEmail, password: pw }),
@@ -269,23 +283,14 @@ describe('a disk that turns read-only under the SQLite store', { skip: skipLoop 
     assert.ok(fsck.status === 0 || fsck.status === 1, `e2fsck exit ${fsck.status}: ${fsck.stdout}${fsck.stderr}`);
     attach();
 
-    if (SQLITE3) {
-      const ic = execFileSync(SQLITE3, [path.join(mnt, 'portcullis.db'), 'PRAGMA integrity_check;']).toString().trim();
-      assert.equal(ic, 'ok');
-    }
-    const av = await runCli(['audit', 'verify'], env);
-    assert.equal(av.code, 0, `audit verify after the read-only disk: ${av.stdout} ${av.stderr}`);
+    await assertStoreIntact(env, mnt, 'the read-only disk');
 
     srv = await startServer({ env, label: 'disk-ro-after' });
     const again = await loginAgent(srv, readerEmail, pw);
     assert.equal((await again.me()).status, 200);
     const admin2 = new Agent(srv);
-    admin2.jar = new Map(admin.jar);
-    const list = await admin2.get('/api/v1/users');
-    assert.equal(list.status, 200, list.text);
-    const emails = new Set(list.data.users.map((u) => u.email));
-    for (const e of acked) assert.ok(emails.has(e), `${e} was answered 201 before the fault but is missing`);
-    for (const e of refused) assert.ok(!emails.has(e), `${e} was answered 503 but exists`);
+    admin2.jar = new Map(admin.jar); // the admin's session, on the new process
+    await assertUsers(admin2, { kept: acked, refused });
     const created = await admin2.post('/api/v1/users', { email: newEmail('ro-healed'), password: newPassword() });
     assert.equal(created.status, 201, `a write on the repaired disk: ${created.text}`);
   });

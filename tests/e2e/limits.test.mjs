@@ -195,7 +195,7 @@ async function openServed(port, localAddress) {
 async function waitDrained(srv) {
   for (let i = 0; i < 100; i++) {
     const r = await rawGet(srv.port, '/metrics', { timeoutMs: 3000 });
-    const m = /^http_open_connections (\d+)$/m.exec(r.text ?? r.body ?? '');
+    const m = /^http_open_connections (\d+)$/m.exec(r.text);
     if (m && Number(m[1]) <= 1) return;
     await sleep(50);
   }

@@ -829,7 +829,6 @@ static void test_split_points(void **state)
 	}
 }
 
-/* The detail sentences are static text, never bytes from the request. */
 /* Every byte value at every position of a long field value (the scan and
  * the value check go eight bytes at a time): refused exactly when it is a
  * control character other than HTAB, or DEL; CR and LF break the line. */
@@ -856,6 +855,7 @@ static void test_field_value_bytes(void **state)
 	}
 }
 
+/* The detail sentences are static text, never bytes from the request. */
 static void test_why_is_static(void **state)
 {
 	(void)state;
