@@ -3,7 +3,8 @@
  * handler and access rule. Nothing is routed that is not here, and a test
  * walks this table (GET /api/v1/openapi.json lists it) to prove every
  * non-public row answers 401 anonymously. Literal patterns come before
- * parameterised ones that could match the same path.
+ * parameterised ones that could match the same path. The two zeros that end
+ * each row (metric index, literal length) are filled in by pc_router_init.
  */
 #include "api/api.h"
 #include "auth/auth.h"
@@ -13,49 +14,49 @@
 #define ADMIN PC_ROUTE_ADMIN
 
 struct pc_route pc_routes[] = {
-	{PC_METHOD_GET, "/health", pc_api_health, PUB, "Liveness: the server answers.", PC_ROUTE_NO_CSRF, 0},
-	{PC_METHOD_GET, "/ready", pc_api_ready, PUB, "Readiness: every configured backend answers.", PC_ROUTE_NO_CSRF, 0},
-	{PC_METHOD_GET, "/metrics", pc_api_metrics, PUB, "Prometheus metrics.", PC_ROUTE_NO_CSRF, 0},
+	{PC_METHOD_GET, "/health", pc_api_health, PUB, "Liveness: the server answers.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/ready", pc_api_ready, PUB, "Readiness: every configured backend answers.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/metrics", pc_api_metrics, PUB, "Prometheus metrics.", PC_ROUTE_NO_CSRF, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/openapi.json", pc_api_openapi, PUB, "This description of the API, generated from the route table.", PC_ROUTE_NO_CSRF, 0},
+	{PC_METHOD_GET, "/api/v1/openapi.json", pc_api_openapi, PUB, "This description of the API, generated from the route table.", PC_ROUTE_NO_CSRF, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/setup", pc_api_setup_get, PUB, "Whether the first user still has to be created.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/setup", pc_api_setup_post, PUB, "Create the first user (only while there is none) and sign in.", PC_ROUTE_SETS_SESSION, 0},
+	{PC_METHOD_GET, "/api/v1/setup", pc_api_setup_get, PUB, "Whether the first user still has to be created.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/setup", pc_api_setup_post, PUB, "Create the first user (only while there is none) and sign in.", PC_ROUTE_SETS_SESSION, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/auth/csrf-token", pc_api_csrf_token, PUB, "A CSRF token (also set as the __Host-portcullis_csrf cookie), bound to your session or, before login, to a pre-session id.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0},
-	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", PC_ROUTE_CSRF_IF_AUTH, 0},
-	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0},
-	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: 200 even if unknown).", 0, 0},
-	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0},
-	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0},
-	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/csrf-token", pc_api_csrf_token, PUB, "A CSRF token (also set as the __Host-portcullis_csrf cookie), bound to your session or, before login, to a pre-session id.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", PC_ROUTE_CSRF_IF_AUTH, 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: 200 even if unknown).", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions (?all=true: the current one too).", 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/sessions/{id}", pc_api_sessions_delete, AUTH, "End one of your sessions.", 0, 0},
+	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions (?all=true: the current one too).", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/sessions/{id}", pc_api_sessions_delete, AUTH, "End one of your sessions.", 0, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0},
-	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", ADMIN, 0},
-	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", ADMIN, 0},
-	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", ADMIN, 0},
+	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", ADMIN, 0, 0},
+	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", ADMIN, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/api-keys", pc_api_keys_list, AUTH, "List every API key (shared resources).", ADMIN, 0},
-	{PC_METHOD_POST, "/api/v1/api-keys", pc_api_keys_create, AUTH, "Create an API key; the secret is shown in this answer only.", ADMIN, 0},
-	{PC_METHOD_GET, "/api/v1/api-keys/{id}", pc_api_keys_get, AUTH, "One API key (never its secret).", ADMIN, 0},
-	{PC_METHOD_PATCH, "/api/v1/api-keys/{id}", pc_api_keys_rename, AUTH, "Rename an API key.", ADMIN, 0},
-	{PC_METHOD_DELETE, "/api/v1/api-keys/{id}", pc_api_keys_delete, AUTH, "Delete an API key.", ADMIN, 0},
+	{PC_METHOD_GET, "/api/v1/api-keys", pc_api_keys_list, AUTH, "List every API key (shared resources).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/api-keys", pc_api_keys_create, AUTH, "Create an API key; the secret is shown in this answer only.", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/api-keys/{id}", pc_api_keys_get, AUTH, "One API key (never its secret).", ADMIN, 0, 0},
+	{PC_METHOD_PATCH, "/api/v1/api-keys/{id}", pc_api_keys_rename, AUTH, "Rename an API key.", ADMIN, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/api-keys/{id}", pc_api_keys_delete, AUTH, "Delete an API key.", ADMIN, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination.", 0, 0},
+	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination.", 0, 0, 0},
 
-	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0},
+	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 
-	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0},
-	{PC_METHOD_GET, "/admin", pc_web_admin, PUB, "The admin console (it signs you in first).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0},
-	{PC_METHOD_GET, "/static/{file}", pc_web_static, PUB, "Scripts and styles of the pages.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0},
+	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
+	{PC_METHOD_GET, "/admin", pc_web_admin, PUB, "The admin console (it signs you in first).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
+	{PC_METHOD_GET, "/static/{file}", pc_web_static, PUB, "Scripts and styles of the pages.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 };
 
 const size_t pc_n_routes = sizeof(pc_routes) / sizeof(pc_routes[0]);

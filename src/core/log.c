@@ -71,6 +71,18 @@ size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
 	size_t o = 0;
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
+		/* a run of bytes that stand for themselves, copied at once */
+		size_t run = i;
+		while (run < n && u[run] >= 0x20 && u[run] < 0x7f && u[run] != '"' && u[run] != '\\')
+			run++;
+		if (run > i) {
+			if (o + (run - i) > cap)
+				return cap + 1;
+			memcpy(out + o, u + i, run - i);
+			o += run - i;
+			i = run;
+			continue;
+		}
 		char tmp[8];
 		size_t tl = 0;
 		size_t adv = 1;
@@ -84,10 +96,7 @@ size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
 			tmp[4] = hex[c >> 4];
 			tmp[5] = hex[c & 15];
 			tl = 6;
-		} else if (c < 0x80) {
-			tmp[0] = (char)c;
-			tl = 1;
-		} else {
+		} else { /* 0x80 and above: a whole UTF-8 sequence, or U+FFFD */
 			adv = pc_utf8_seq_len(u + i, n - i);
 			if (adv == 0) {
 				memcpy(tmp, "\\ufffd", 6);

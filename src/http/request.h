@@ -51,6 +51,7 @@ struct pc_route {
 	const char *summary; /* one line for the OpenAPI document */
 	unsigned flags;      /* PC_ROUTE_* */
 	size_t metric_index; /* filled by pc_router_init: same for all rows of a pattern */
+	size_t literal_len;  /* filled by pc_router_init: strlen(pattern) with no {name}, else 0 */
 };
 
 /* The route's responses may be cached (static files); others: no-store. */

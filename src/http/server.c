@@ -55,6 +55,8 @@ struct loop_ctx;
 struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
+	uint64_t deadline;  /* loop ms when the connection's current phase ends; 0: none */
+	uint64_t timer_due; /* loop ms when timer fires; 0: not running */
 	struct loop_ctx *lc;
 	struct conn *prev, *next;
 	int handles_open;
@@ -239,9 +241,42 @@ static void close_conn(struct conn *c)
 
 static void on_timeout(uv_timer_t *t);
 
+/*
+ * Deadlines are lazy. A connection has one deadline (header, body, idle,
+ * write or linger; none while a handler works) and one timer that never
+ * fires after it. The timer is started only when a deadline comes earlier
+ * than the timer's; one that fires early re-arms to the deadline then in
+ * force (on_timeout). A keep-alive connection moves its idle deadline on
+ * every answer without touching libuv's timer heap: three heap operations
+ * a request fewer, and the timer fires about once per idle timeout.
+ */
+static void sync_timer(struct conn *c)
+{
+	if (c->closing || c->deadline == 0 || (c->timer_due != 0 && c->timer_due <= c->deadline))
+		return;
+	uint64_t now = uv_now(&c->lc->loop);
+	c->timer_due = c->deadline;
+	uv_timer_start(&c->timer, on_timeout, c->deadline > now ? c->deadline - now : 0, 0);
+}
+
+/* The deadline ms from now (loop time), set but not yet synced: process()
+ * syncs when it returns, so a request that completes within the same call
+ * never starts a timer for its header deadline. */
+static void set_deadline(struct conn *c, unsigned ms)
+{
+	c->deadline = uv_now(&c->lc->loop) + (ms > 0 ? ms : 1);
+}
+
 static void arm(struct conn *c, unsigned ms)
 {
-	uv_timer_start(&c->timer, on_timeout, ms, 0);
+	set_deadline(c, ms);
+	sync_timer(c);
+}
+
+/* No deadline while a handler works; a running timer fires and finds none. */
+static void disarm(struct conn *c)
+{
+	c->deadline = 0;
 }
 
 /* ---------- building a response ---------- */
@@ -629,7 +664,7 @@ static void dispatch(struct conn *c)
 	struct pc_req *r = &c->req;
 
 	c->state = CS_HANDLING;
-	uv_timer_stop(&c->timer);
+	disarm(c);
 	r->http = &c->http;
 	r->body = c->http.content_length > 0 ? c->buf + c->http.head_len : NULL;
 	r->body_len = (size_t)c->http.content_length;
@@ -750,7 +785,7 @@ static void process(struct conn *c)
 			break;
 		if (c->state == CS_IDLE) {
 			c->state = CS_HEAD;
-			arm(c, srv->cfg->header_timeout_ms);
+			set_deadline(c, srv->cfg->header_timeout_ms); /* synced below */
 		}
 		if (c->state == CS_HEAD && c->parser.scanned == 0) {
 			/* RFC 9112 2.2: ignore empty lines before a request line (old
@@ -814,6 +849,7 @@ static void process(struct conn *c)
 		dispatch(c);
 	}
 	c->in_process = false;
+	sync_timer(c);
 }
 
 /* ---------- libuv callbacks ---------- */
@@ -821,8 +857,13 @@ static void process(struct conn *c)
 static void on_timeout(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	if (c->closing)
+	c->timer_due = 0;
+	if (c->closing || c->deadline == 0)
 		return;
+	if (uv_now(&c->lc->loop) < c->deadline) {
+		sync_timer(c); /* fired for a deadline since moved later */
+		return;
+	}
 	if (c->writing || c->state == CS_IDLE || c->state == CS_LINGER || c->state == CS_HANDLING) {
 		close_conn(c);
 		return;

@@ -119,6 +119,30 @@ describe('deadlines (header 2s, body 1500ms, idle 1) and a 2048-byte body limit'
     }
   });
 
+  it('the idle deadline moves with each answer: a connection asking every 400 ms outlives its first 1 s deadline', async () => {
+    // The timer runs lazily (server.c): it may fire at a deadline that has
+    // since moved, and must then re-arm, not close.
+    const c = await openConnection(srv.port);
+    try {
+      let lastAt = 0;
+      for (let i = 1; i <= 8; i++) {
+        await c.write(`GET /health HTTP/1.1\r\n${H}\r\n`);
+        const rs = await c.waitResponses(i, 3000);
+        assert.equal(rs.length, i, `answer ${i} of 8 missing (closed: ${c.serverClosed})`);
+        assert.equal(rs[i - 1].status, 200);
+        lastAt = Date.now();
+        if (i < 8) await sleep(400);
+      }
+      assert.ok(!c.serverClosed, 'closed while it was asking every 400 ms (idle 1 s)');
+      const closed = await c.waitClosed(5000);
+      assert.ok(closed, 'not closed within 5 s of its last answer (idle 1 s)');
+      const after_ = c.closedAt - lastAt;
+      assert.ok(after_ >= 800 && after_ <= 4000, `closed ${after_} ms after the last answer`);
+    } finally {
+      c.destroy();
+    }
+  });
+
   it('a body that never completes is closed with 408 after the body timeout', async () => {
     const c = await openConnection(srv.port);
     try {
@@ -167,6 +191,61 @@ describe('deadlines (header 2s, body 1500ms, idle 1) and a 2048-byte body limit'
   it('the server keeps serving others while slow clients wait', async () => {
     const res = await rawGet(srv.port, '/health', { timeoutMs: 2000 });
     assert.equal(res.status, 200);
+  });
+});
+
+describe('deadlines on a kept-alive connection (header 2s, idle 30s)', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      env: { PORTCULLIS_HEADER_TIMEOUT: '2s', PORTCULLIS_IDLE_TIMEOUT: '30s' },
+      label: 'deadlines-keepalive',
+    });
+  });
+  after(async () => {
+    await stopServer(srv);
+  });
+
+  it('a second request trickled on a kept-alive connection is cut off 2 s after its first byte, not at the 30 s idle deadline', async () => {
+    const c = await openConnection(srv.port);
+    try {
+      await c.write(`GET /health HTTP/1.1\r\n${H}\r\n`);
+      const rs = await c.waitResponses(1, 3000);
+      assert.equal(rs[0]?.status, 200);
+      await sleep(300);
+      const t0 = Date.now();
+      const slow = `GET /health HTTP/1.1\r\nX-Slow: ${'a'.repeat(200)}`;
+      for (let i = 0; !c.serverClosed && Date.now() - t0 < 8000; i++) {
+        await c.write(slow[i % slow.length]);
+        await c.waitFor((x) => x.serverClosed, 200);
+      }
+      assert.ok(c.serverClosed, 'a trickled second request kept the connection open for 8 s (header timeout 2 s)');
+      const took = c.closedAt - t0;
+      assert.ok(took >= 1900 && took <= 5000, `closed ${took} ms after the second request's first byte`);
+      const all = parseResponses(c.data, { closed: true }).responses;
+      assert.ok(all.length === 1 || all.length === 2, `received ${JSON.stringify(c.text.slice(0, 300))}`);
+      if (all.length === 2) {
+        assertProblem(all[1], 408);
+        assert.ok(connectionClose(all[1]), '408 must carry Connection: close');
+      }
+    } finally {
+      c.destroy();
+    }
+  });
+
+  it('a kept-alive connection that goes quiet is still open after the header timeout (idle 30 s governs)', async () => {
+    const c = await openConnection(srv.port);
+    try {
+      await c.write(`GET /health HTTP/1.1\r\n${H}\r\n`);
+      assert.equal((await c.waitResponses(1, 3000))[0]?.status, 200);
+      const closed = await c.waitClosed(3500);
+      assert.ok(!closed, 'an idle kept-alive connection was closed at the 2 s header deadline, not the 30 s idle one');
+      await c.write(`GET /health HTTP/1.1\r\n${H}\r\n`);
+      const rs = await c.waitResponses(2, 3000);
+      assert.equal(rs[1]?.status, 200);
+    } finally {
+      c.destroy();
+    }
   });
 });
 
