@@ -4,7 +4,7 @@
 #   bench/run.sh PATH_TO_BINARY
 #
 # Scenarios (wrk, same settings for both sides: BENCH_THREADS, BENCH_CONNS,
-# BENCH_SECONDS; BENCH_ROUNDS alternating runs per side, default 3, median reported):
+# BENCH_SECONDS; BENCH_ROUNDS alternating runs per side, default 5, median reported):
 #   health          GET /health            vs nginx `return 200` (2 workers)
 #   verify-cookie   GET /api/v1/auth/verify with a session cookie  vs nginx /verify
 #   verify-jwt      ... with a bearer JWT                         vs nginx /verify
@@ -138,7 +138,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 
 # median_run "rps p50 p99" ... -> the run with the median rps
 median_run() { printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$(( ($# + 1) / 2 ))p"; }
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 
 report="$work/report.md"
 {
