@@ -269,23 +269,50 @@ logins=$(awk '/^Requests\/sec:/ {print $2}' "$raw/login-flood.txt")
 stop_pid "$pc_pid"
 
 # ---- revocation list scaling: 10^3, 10^5, 10^6 revoked tokens ----
+# One server per size, each on its own copy of the store, all up at once;
+# BENCH_ROUNDS alternating runs over the three, so that "flat" compares
+# medians taken side by side, not three runs minutes apart.
 {
   echo
   echo "## Verify (bearer JWT) with a large revocation list"
   echo
-  echo "| revoked tokens | req/s | p99 ms | RSS after load, MiB |"
-  echo "|---|---|---|---|"
+  echo "Three servers, one per list size, up at once; the median of $rounds alternating runs each, and the ratio to the 10^3 server (in brackets the lowest and highest single-round ratio)."
+  echo
+  echo "| revoked tokens | req/s | p99 ms | ratio to 10^3 | RSS after load, MiB |"
+  echo "|---|---|---|---|---|"
 } >>"$report"
-for n in 1000 100000 1000000; do
-  exp=$(( $(date +%s) + 3600 ))
-  sqlite3 "$work/pc/bench.db" "DELETE FROM revoked_tokens; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < $n) INSERT INTO revoked_tokens SELECT 'benchrevoked' || printf('%012d', i), $exp FROM c;"
-  pport=$(free_port)
-  start_pc "$work/pc" "$pport"
-  read -r r_rps r_50 r_99 < <(run_wrk "verify-jwt-revoked-$n" "http://127.0.0.1:$pport/api/v1/auth/verify" -H "Authorization: Bearer $jwt")
-  echo "| $n | $r_rps | $r_99 | $(rss_mib "$pc_pid") |" >>"$report"
-  stop_pid "$pc_pid"
+sizes=(1000 100000 1000000)
+declare -A rev_pid rev_port rev_runs rev_ratios
+exp=$(( $(date +%s) + 3600 ))
+for n in "${sizes[@]}"; do
+  d="$work/rev-$n"
+  mkdir -p "$d" && chmod 700 "$d"
+  sqlite3 "$work/pc/bench.db" ".backup '$d/bench.db'"
+  sqlite3 "$d/bench.db" "DELETE FROM revoked_tokens; WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < $n) INSERT INTO revoked_tokens SELECT 'benchrevoked' || printf('%012d', i), $exp FROM c;"
+  rev_port[$n]=$(free_port)
+  start_pc "$d" "${rev_port[$n]}"
+  rev_pid[$n]=$pc_pid
 done
-sqlite3 "$work/pc/bench.db" "DELETE FROM revoked_tokens;"
+for ((round = 1; round <= rounds; round++)); do
+  base_rps=""
+  for n in "${sizes[@]}"; do
+    read -r a b c < <(run_wrk "verify-jwt-revoked-$n-$round" "http://127.0.0.1:${rev_port[$n]}/api/v1/auth/verify" -H "Authorization: Bearer $jwt")
+    rev_runs[$n]+="$a $b $c"$'\n'
+    [ -z "$base_rps" ] && base_rps=$a
+    rev_ratios[$n]+="$(ratio "$a" "$base_rps")"$'\n'
+  done
+done
+read -r base_rps _ _ < <(mapfile -t r <<<"${rev_runs[1000]%$'\n'}"; median_run "${r[@]}")
+for n in "${sizes[@]}"; do
+  mapfile -t r <<<"${rev_runs[$n]%$'\n'}"
+  read -r r_rps r_50 r_99 < <(median_run "${r[@]}")
+  spread=$(printf '%s' "${rev_ratios[$n]}" | sort -n | sed -n '1p;$p' | paste -sd- -)
+  echo "| $n | $r_rps | $r_99 | $(ratio "$r_rps" "$base_rps")x ($spread) | $(rss_mib "${rev_pid[$n]}") |" >>"$report"
+done
+for n in "${sizes[@]}"; do
+  stop_pid "${rev_pid[$n]}"
+  rm -rf "$work/rev-$n"
+done
 
 # ---- audit listing with 10^6 events ----
 sqlite3 "$work/pc/bench.db" "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 1000000) INSERT INTO audit_events (seq,id,time_ms,action,resource_type,resource_id,actor_user_id,actor_email,actor_session_id,auth_method,client_addr,user_agent,details,prev_hash,hash) SELECT (SELECT COALESCE(MAX(seq),0) FROM audit_events)+i, printf('%032x', i + 1000000000), 1700000000000+i, CASE i % 3 WHEN 0 THEN 'auth.login' WHEN 1 THEN 'api_key.create' ELSE 'user.create' END, 'bench', '', '', 'bench@example.com', '', 'session', '127.0.0.1', 'bench', '{}', zeroblob(32), zeroblob(32) FROM c;"
