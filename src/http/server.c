@@ -235,6 +235,7 @@ static void close_conn(struct conn *c)
 		return;
 	c->closing = true;
 	uv_timer_stop(&c->timer);
+	c->timer_due = 0;
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -741,6 +742,9 @@ static void after_write(struct conn *c)
 		c->lingered = 0;
 		c->sd.data = c;
 		c->writing = true; /* the shutdown request refers to c */
+		/* libuv shuts down once the socket is writable: a client that
+		 * does not read gets the body deadline for that too */
+		arm(c, lc->srv->cfg->body_timeout_ms);
 		if (uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0) {
 			c->writing = false;
 			close_conn(c);
