@@ -55,8 +55,7 @@ struct loop_ctx;
 struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer;
-	uint64_t deadline;  /* loop ms when the connection's current phase ends; 0: none */
-	uint64_t timer_due; /* loop ms when timer fires; 0: not running */
+	uint64_t deadline; /* loop ms when the connection's current phase ends; 0: none */
 	struct loop_ctx *lc;
 	struct conn *prev, *next;
 	int handles_open;
@@ -235,7 +234,6 @@ static void close_conn(struct conn *c)
 		return;
 	c->closing = true;
 	uv_timer_stop(&c->timer);
-	c->timer_due = 0;
 	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -253,10 +251,11 @@ static void on_timeout(uv_timer_t *t);
  */
 static void sync_timer(struct conn *c)
 {
-	if (c->closing || c->deadline == 0 || (c->timer_due != 0 && c->timer_due <= c->deadline))
+	if (c->closing || c->deadline == 0)
 		return;
 	uint64_t now = uv_now(&c->lc->loop);
-	c->timer_due = c->deadline;
+	if (uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->deadline)
+		return; /* it fires first, and re-arms then */
 	uv_timer_start(&c->timer, on_timeout, c->deadline > now ? c->deadline - now : 0, 0);
 }
 
@@ -265,7 +264,7 @@ static void sync_timer(struct conn *c)
  * never starts a timer for its header deadline. */
 static void set_deadline(struct conn *c, unsigned ms)
 {
-	c->deadline = uv_now(&c->lc->loop) + (ms > 0 ? ms : 1);
+	c->deadline = uv_now(&c->lc->loop) + ms;
 }
 
 static void arm(struct conn *c, unsigned ms)
@@ -861,7 +860,6 @@ static void process(struct conn *c)
 static void on_timeout(uv_timer_t *t)
 {
 	struct conn *c = t->data;
-	c->timer_due = 0;
 	if (c->closing || c->deadline == 0)
 		return;
 	if (uv_now(&c->lc->loop) < c->deadline) {
