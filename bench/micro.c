@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 			crypto_sign_keypair(jc->ring.keys[0].public_key, jc->ring.keys[0].secret);
 		}
 		pc_jws_ring_prepare(&jc->ring);
-		char jti[PC_JWT_JTI_MAX + 1];
+		char jti[PC_JTI_MAX + 1];
 		if (pc_jwt_issue(&jc->ring, &jc->pol, sid, sid, "user@example.com", 1800000000, 900, jc->tok,
 		                 sizeof(jc->tok), jti) != 0)
 			return 1;

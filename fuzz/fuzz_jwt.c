@@ -68,7 +68,7 @@ static const char *const default_header[N_RINGS] = {
 struct issued {
 	char tok[1024];
 	size_t len;
-	char jti[PC_JWT_JTI_MAX + 1];
+	char jti[PC_JTI_MAX + 1];
 };
 static struct issued issued[N_VERIFY_RINGS];
 
@@ -126,7 +126,7 @@ static void init(void)
 		                   issued[r].tok, sizeof(issued[r].tok), issued[r].jti) == 0);
 		issued[r].len = strlen(issued[r].tok);
 		/* a prepared ring issues the very same token */
-		char again[1024], jti[PC_JWT_JTI_MAX + 1];
+		char again[1024], jti[PC_JTI_MAX + 1];
 		rng_counter = (uint64_t)r;
 		CHECK(pc_jwt_issue(&prep[r], &POL, "user-1", "sess-1", "a@example.com", NOW, 900, again,
 		                   sizeof(again), jti) == 0);
@@ -158,7 +158,7 @@ static void check_claims(const struct pc_jwt_claims *c)
 	CHECK(terminated(c->email, sizeof(c->email)));
 	CHECK(strlen(c->sub) >= 1);
 	size_t jl = strlen(c->jti);
-	CHECK(jl >= 16 && jl <= PC_JWT_JTI_MAX);
+	CHECK(jl >= 16 && jl <= PC_JTI_MAX);
 	for (size_t i = 0; i < jl; i++)
 		CHECK(jti_char(c->jti[i]));
 	CHECK(c->exp > 0 && c->exp <= MAX_DATE && c->exp + POL.leeway_s > NOW);
@@ -269,8 +269,8 @@ static enum pc_jwt_status model_claims(const uint8_t *payload, size_t pn)
 	}
 	enum pc_jwt_status st = PC_JWT_BAD_CLAIMS;
 	bool ok = m_date(c, "exp", true) && m_date(c, "nbf", false) && m_date(c, "iat", false) &&
-	          m_string(c, "sub", true, 1, PC_JWT_SUB_MAX) && m_string(c, "jti", true, 16, PC_JWT_JTI_MAX) &&
-	          m_string(c, "sid", false, 1, PC_JWT_SUB_MAX) && m_string(c, "email", false, 1, PC_JWT_EMAIL_MAX) &&
+	          m_string(c, "sub", true, 1, PC_JWT_SUB_MAX) && m_string(c, "jti", true, 16, PC_JTI_MAX) &&
+	          m_string(c, "sid", false, 1, PC_JWT_SUB_MAX) && m_string(c, "email", false, 1, PC_EMAIL_MAX) &&
 	          m_equal(json_object_get(c, "iss"), POL.issuer);
 	if (ok) {
 		const char *jti = json_string_value(json_object_get(c, "jti"));

@@ -66,7 +66,7 @@ struct item {
 #define MAX_ITEMS 4096
 
 /* The rule of xff.h, items first. */
-static void model(const struct pc_http_request *h, char out[PC_XFF_ADDR_MAX])
+static void model(const struct pc_http_request *h, char out[PC_CLIENT_ADDR_MAX])
 {
 	static struct item items[MAX_ITEMS];
 	size_t n_items = 0;
@@ -92,7 +92,7 @@ static void model(const struct pc_http_request *h, char out[PC_XFF_ADDR_MAX])
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
 		size_t n = (size_t)(b - a);
-		char tmp[PC_XFF_ADDR_MAX];
+		char tmp[PC_CLIENT_ADDR_MAX];
 		if (n == 0)
 			continue;
 		if (n >= sizeof(tmp))
@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	struct {
-		char client[PC_XFF_ADDR_MAX];
+		char client[PC_CLIENT_ADDR_MAX];
 		char canary[8];
 	} got;
 	memset(got.canary, 0x5a, sizeof(got.canary));
@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK((unsigned char)got.canary[k] == 0x5a);
 	CHECK(memchr(got.client, '\0', sizeof(got.client)) != NULL);
 
-	char want[PC_XFF_ADDR_MAX];
+	char want[PC_CLIENT_ADDR_MAX];
 	model(&req, want);
 	CHECK(strcmp(got.client, want) == 0);
 	if (strcmp(got.client, PEER) != 0) {

@@ -14,7 +14,6 @@
 #include "api/common.h"
 
 #define AUDIT_LIMIT_DEFAULT 50
-#define AUDIT_LIMIT_MAX 200
 #define VALUE_MAX 64
 
 struct audit_state {
@@ -93,7 +92,7 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 		int64_t x;
 		switch (k) {
 		case 0:
-			if (number_of(v, vl, AUDIT_LIMIT_MAX, &x) != 0) {
+			if (number_of(v, vl, PC_AUDIT_PAGE_MAX, &x) != 0) {
 				pc_respond_problem(r, 400, "Query parameter \"limit\" must be 1 to 200.");
 				return -1;
 			}

@@ -41,7 +41,7 @@ struct token_state {
 	struct pc_revoked *revoked;
 	size_t n_revoked;
 	char access[ACCESS_MAX];
-	char jti[PC_JWT_JTI_MAX + 1];
+	char jti[PC_JTI_MAX + 1];
 	char refresh[REFRESH_LEN + 1];
 	char sid[PC_ID_LEN + 1];
 	int64_t retry_after; /* > 0: over the refresh limit */

@@ -162,7 +162,7 @@ void pc_api_verify(struct pc_req *r)
 	pc_resp_header(r, "X-Auth-Method", pc_auth_method_name(p->method));
 	pc_resp_header(r, "X-Auth-Session", p->session_id);
 	if (a->cfg->auth_assertion && p->user_id[0] != '\0') {
-		char tok[2048], jti[PC_JWT_JTI_MAX + 1];
+		char tok[2048], jti[PC_JTI_MAX + 1];
 		struct pc_jwt_policy pol = {a->jwt.issuer, ASSERTION_AUDIENCE, a->jwt.leeway_s};
 		if (pc_jwt_issue(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email,
 		                 r->now, ASSERTION_LIFETIME, tok, sizeof(tok), jti) == 0)

@@ -465,7 +465,7 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 		return -1;
 	uint8_t raw[16];
 	randombytes_buf(raw, sizeof(raw));
-	pc_b64url_encode(jti_out, PC_JWT_JTI_MAX + 1, raw, sizeof(raw));
+	pc_b64url_encode(jti_out, PC_JTI_MAX + 1, raw, sizeof(raw));
 	json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:s}", "iss", pol->issuer, "sub", sub,
 	                           "aud", pol->audience, "exp", (json_int_t)(now + lifetime_s),
 	                           "nbf", (json_int_t)now, "iat", (json_int_t)now, "jti", jti_out);

@@ -22,14 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
+
 #include <sodium.h>
 
 #define PC_JWT_MAX_BYTES 8192
 #define PC_JWT_KID_MAX 64
-#define PC_JWT_JTI_MAX 64
 #define PC_JWT_SUB_MAX 64
 #define PC_JWT_MAX_KEYS 2 /* current and previous */
-#define PC_JWT_EMAIL_MAX 254
 
 enum pc_jws_alg { PC_JWS_HS256 = 0, PC_JWS_EDDSA = 1 };
 
@@ -95,8 +95,8 @@ struct pc_jwt_policy {
 struct pc_jwt_claims {
 	char sub[PC_JWT_SUB_MAX + 1];
 	char sid[PC_JWT_SUB_MAX + 1]; /* "" when absent */
-	char jti[PC_JWT_JTI_MAX + 1]; /* 16..64 characters of [A-Za-z0-9_-] */
-	char email[PC_JWT_EMAIL_MAX + 1]; /* private claim, "" when absent */
+	char jti[PC_JTI_MAX + 1]; /* 16..64 characters of [A-Za-z0-9_-] */
+	char email[PC_EMAIL_MAX + 1]; /* private claim, "" when absent */
 	int64_t exp, nbf, iat;        /* nbf/iat 0 when absent */
 };
 
@@ -136,7 +136,7 @@ enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, const struct
                                         int64_t now, struct pc_jwt_claims *out);
 
 /* Issues an access token with iss, sub, aud, exp = now + lifetime, nbf =
- * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JWT_JTI_MAX + 1
+ * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JTI_MAX + 1
  * bytes), sid and email (either may be NULL). 0 or -1. */
 int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                  const char *sub, const char *sid, const char *email, int64_t now,

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PC_PASSWORD_MIN 12
-#define PC_PASSWORD_MAX 1024
+#include "core/limits.h"
+
 /* OWASP's Argon2id minimum: m = 19 MiB, t = 2, p = 1 (libsodium uses p = 1). */
 #define PC_PWHASH_OPSLIMIT_MIN 2
 #define PC_PWHASH_MEMLIMIT_MIN (19u * 1024u * 1024u)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/principal.h"
+#include "http/request.h"
 
 const char *pc_auth_method_name(enum pc_auth_method m)
 {

@@ -15,11 +15,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "http/request.h"
+#include "core/limits.h"
 
-#define PC_ID_LEN 32      /* hex of 16 random bytes */
-#define PC_EMAIL_MAX 254  /* RFC 5321 path limit */
-#define PC_UA_MAX 255
+struct pc_req;
+
 
 enum pc_auth_method {
 	PC_AUTH_ANONYMOUS = 0,

@@ -25,12 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
+
 #include "core/arena.h"
 #include "http/parser.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
 #define PC_RESP_EXTRA_HEADERS 2048
-#define PC_CLIENT_ADDR_MAX 46 /* INET6_ADDRSTRLEN */
 
 struct pc_req;
 struct pc_app;

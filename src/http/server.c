@@ -648,7 +648,7 @@ void pc_req_next(struct pc_req *r)
 
 /* Client address: the peer, or from a trusted peer what its
  * X-Forwarded-For says (xff.h). */
-_Static_assert(PC_CLIENT_ADDR_MAX == PC_XFF_ADDR_MAX, "one address size");
+_Static_assert(PC_CLIENT_ADDR_MAX == PC_CLIENT_ADDR_MAX, "one address size");
 static void resolve_client(struct conn *c, struct pc_req *r)
 {
 	memcpy(r->client_addr, c->peer, sizeof(r->client_addr));

@@ -13,7 +13,7 @@
  * is found (an untrusted address, or garbage: then the last trusted hop
  * stays), false to go on with the previous header line. Empty items are
  * skipped, as RFC 9110 5.6.1 asks of every list. */
-static bool walk(const struct pc_config *cfg, struct pc_str v, char client[PC_XFF_ADDR_MAX])
+static bool walk(const struct pc_config *cfg, struct pc_str v, char client[PC_CLIENT_ADDR_MAX])
 {
 	const char *start = v.p;
 	const char *end = start + v.len; /* the current item is [comma, end) */
@@ -28,7 +28,7 @@ static bool walk(const struct pc_config *cfg, struct pc_str v, char client[PC_XF
 			b--;
 		size_t n = (size_t)(b - a);
 		if (n > 0) {
-			char tmp[PC_XFF_ADDR_MAX];
+			char tmp[PC_CLIENT_ADDR_MAX];
 			if (n >= sizeof(tmp))
 				return true;
 			memcpy(tmp, a, n);
@@ -54,7 +54,7 @@ static bool walk(const struct pc_config *cfg, struct pc_str v, char client[PC_XF
 }
 
 void pc_xff_client(const struct pc_config *cfg, const struct pc_http_request *h,
-                   char client[PC_XFF_ADDR_MAX])
+                   char client[PC_CLIENT_ADDR_MAX])
 {
 	for (size_t i = h->n_headers; i-- > 0;) {
 		if (!pc_str_ieq(h->headers[i].name, "X-Forwarded-For"))

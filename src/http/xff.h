@@ -20,12 +20,11 @@
 #include "config/config.h"
 #include "http/parser.h"
 
-#define PC_XFF_ADDR_MAX 46 /* INET6_ADDRSTRLEN, = PC_CLIENT_ADDR_MAX */
 
 /* `client` holds the (trusted) peer's address on entry and the client's on
- * return, always NUL-terminated within PC_XFF_ADDR_MAX bytes. Call it only
+ * return, always NUL-terminated within PC_CLIENT_ADDR_MAX bytes. Call it only
  * for a trusted peer. */
 void pc_xff_client(const struct pc_config *cfg, const struct pc_http_request *h,
-                   char client[PC_XFF_ADDR_MAX]);
+                   char client[PC_CLIENT_ADDR_MAX]);
 
 #endif

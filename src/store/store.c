@@ -30,7 +30,6 @@
 /* A fixed array holds a NUL-terminated string. */
 #define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
 
-#define PC_AUDIT_LIST_MAX 200
 
 static bool user_ok(const struct pc_user *u)
 {
@@ -484,8 +483,8 @@ enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter
 	struct pc_audit_filter c = *f;
 	if (c.limit < 1)
 		c.limit = 1;
-	if (c.limit > PC_AUDIT_LIST_MAX)
-		c.limit = PC_AUDIT_LIST_MAX;
+	if (c.limit > PC_AUDIT_PAGE_MAX)
+		c.limit = PC_AUDIT_PAGE_MAX;
 	if (c.before_seq < 0)
 		c.before_seq = 0;
 	return s->ops->audit_list(s, &c, out, n);

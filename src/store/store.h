@@ -32,7 +32,6 @@
 #include "auth/principal.h"
 #include "core/err.h"
 
-#define PC_PWHASH_MAX 128 /* crypto_pwhash_STRBYTES */
 
 struct pc_store;
 
@@ -162,8 +161,6 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 
 /* ---- API keys (shared resources: no owner filter, by design) ---- */
 
-#define PC_APIKEY_NAME_MAX 100   /* bytes of UTF-8 */
-#define PC_APIKEY_PREFIX_LEN 12  /* public lookup prefix, [a-z0-9] */
 
 struct pc_api_key {
 	char id[PC_ID_LEN + 1];
@@ -193,7 +190,6 @@ enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t la
 
 /* ---- access and refresh tokens, revocation ---- */
 
-#define PC_JTI_MAX 64
 
 /* One refresh token: opaque to the client, stored as a hash, single use.
  * Tokens of one login form a family; each refresh uses one and adds the

@@ -146,7 +146,7 @@ static void test_issue_verify(void **state)
 			assert_true(rings[0].keys[0].prepared && rings[1].keys[0].prepared);
 		}
 		struct pc_jws_keyring *rg = &rings[i % 2];
-		char tok[1024], jti[PC_JWT_JTI_MAX + 1];
+		char tok[1024], jti[PC_JTI_MAX + 1];
 		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
 		struct pc_jwt_claims c;
 		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
@@ -418,7 +418,7 @@ static void test_verify_cached(void **state)
 	other.keys[0].secret[1] = 2; /* same kid, another key */
 	static struct pc_jwt_cache cache;
 	memset(&cache, 0, sizeof(cache));
-	char tok[1024], jti[PC_JWT_JTI_MAX + 1];
+	char tok[1024], jti[PC_JTI_MAX + 1];
 	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", NOW, 600, tok, sizeof(tok), jti), 0);
 	size_t len = strlen(tok);
 	struct pc_jwt_claims want, got;
