@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "core/b64url.h"
+#include "core/url.h"
 
 #define PREFIX "PORTCULLIS_"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -1392,7 +1393,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_TRUSTED_PROXIES, b);
 	print_var(out, V_ACCESS_LOG, cfg->access_log ? "true" : "false");
 	print_var(out, V_XSS_PROTECTION, cfg->xss_protection == PC_XSS_BLOCK ? "block" : "off");
-	pc_config_mask_url(b, sizeof(b), cfg->database_url);
+	pc_url_mask(b, sizeof(b), cfg->database_url);
 	print_var(out, V_DATABASE_URL, b);
 	snprintf(b, sizeof(b), "(set, %d bytes)", PC_SECRET_KEY_BYTES);
 	print_var(out, V_SECRET_KEY, cfg->keys ? b : "(not set)");
@@ -1437,7 +1438,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_allowed_redirects; i++)
 		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s", i ? "," : "", cfg->allowed_redirects[i]);
 	print_var(out, V_ALLOWED_REDIRECTS, b);
-	pc_config_mask_url(b, sizeof(b), cfg->redis_url);
+	pc_url_mask(b, sizeof(b), cfg->redis_url);
 	print_var(out, V_REDIS_URL, b);
 	print_var(out, V_REDIS_PASSWORD_FILE, cfg->redis_password_file);
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
@@ -1463,79 +1464,4 @@ int pc_config_keygen(FILE *out)
 	sodium_memzero(check, sizeof(check));
 	sodium_memzero(text, sizeof(text));
 	return rc;
-}
-
-/* ---- URL masking ------------------------------------------------------------ */
-
-struct sbuf {
-	char *p;
-	size_t cap, len;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n && b->len + 1 < b->cap; i++)
-		b->p[b->len++] = s[i];
-	b->p[b->len] = '\0';
-}
-
-/* Copies s[0..n) masking the value of every key ending in "password"
- * (password=, sslpassword=; any case), whether in a URL query
- * (value ends at '&' or '#') or a libpq keyword string (ends at a blank,
- * or at the closing quote of a quoted value). */
-static void put_masking_params(struct sbuf *b, const char *s, size_t n)
-{
-	static const char key[] = "password=";
-	const size_t kl = sizeof(key) - 1;
-	size_t i = 0;
-	while (i < n) {
-		if (n - i >= kl && strncasecmp(s + i, key, kl) == 0) {
-			put(b, s + i, kl);
-			i += kl;
-			size_t j = i;
-			if (j < n && s[j] == '\'') {
-				for (j++; j < n && s[j] != '\''; j++)
-					if (s[j] == '\\' && j + 1 < n)
-						j++;
-				if (j < n)
-					j++;
-			} else {
-				while (j < n && s[j] != '&' && s[j] != '#' && s[j] != ' ' && s[j] != '\t')
-					j++;
-			}
-			if (j > i)
-				put(b, "****", 4);
-			i = j;
-			continue;
-		}
-		put(b, s + i, 1);
-		i++;
-	}
-}
-
-void pc_config_mask_url(char *out, size_t outlen, const char *url)
-{
-	struct sbuf b = {out, outlen, 0};
-	if (out == NULL || outlen == 0)
-		return;
-	out[0] = '\0';
-	if (url == NULL)
-		return;
-	size_t n = strlen(url);
-	const char *sep = strstr(url, "://");
-	if (sep != NULL) {
-		const char *auth = sep + 3;
-		/* The last '@' ends the userinfo: a password with an unescaped '@',
-		 * '/' or '?' is still hidden (too much is masked rather than too
-		 * little when the query has an '@' too). */
-		const char *at = strrchr(auth, '@');
-		const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-		if (colon != NULL) {
-			put_masking_params(&b, url, (size_t)(colon + 1 - url));
-			put(&b, "****", 4);
-			put_masking_params(&b, at, n - (size_t)(at - url));
-			return;
-		}
-	}
-	put_masking_params(&b, url, n);
 }

@@ -156,8 +156,6 @@ void pc_config_print(const struct pc_config *cfg, FILE *out);
 /* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
 int pc_config_keygen(FILE *out);
 
-/* Copies url into out with any password replaced by "****". */
-void pc_config_mask_url(char *out, size_t outlen, const char *url);
 
 /* Whether addr (AF_INET/AF_INET6 sockaddr) is inside one of the CIDRs. */
 bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr);

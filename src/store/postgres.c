@@ -46,7 +46,7 @@
  * lost during COMMIT answers PC_ERR_UNAVAILABLE (the outcome is unknown).
  *
  * Secrets: the URL (which may hold the password) lives in sodium_malloc'd
- * read-only memory; messages name it masked (pc_config_mask_url) and have
+ * read-only memory; messages name it masked (pc_url_mask) and have
  * the password scrubbed from anything libpq says. Logged errors carry the
  * statement's SQL (placeholders only), the SQLSTATE and the server's primary
  * message, except for data exceptions (class 22), whose messages may quote
@@ -71,6 +71,7 @@
 #include "audit/chain.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "store/backend.h"
 #include "store/migrations_postgres.h"
 #include "store/pq.h"
@@ -1263,7 +1264,7 @@ int pc_store_postgres_open(struct pc_store **out, const char *url, const uint8_t
 	}
 	ps->base.ops = &pg_ops;
 	ps->gen = atomic_fetch_add(&next_gen, 1);
-	pc_config_mask_url(ps->masked, sizeof(ps->masked), url);
+	pc_url_mask(ps->masked, sizeof(ps->masked), url);
 	if (pthread_mutex_init(&ps->mu, NULL) != 0) {
 		snprintf(err, errlen, "cannot initialise a mutex");
 		free(ps);

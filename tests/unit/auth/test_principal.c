@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "auth/principal.h"
+#include "http/request.h"
 
 static struct pc_http_request http;
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/url.h"
 
 static struct pc_config cfg;
 static char err[512];
@@ -1305,7 +1306,7 @@ static void test_mask_url(void **state)
 	};
 	char out[256];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		pc_config_mask_url(out, sizeof(out), cases[i].in);
+		pc_url_mask(out, sizeof(out), cases[i].in);
 		if (strcmp(out, cases[i].out) != 0)
 			fail_msg("mask(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out, cases[i].out);
 		assert_null(strstr(out, "hunter2"));
@@ -1314,14 +1315,14 @@ static void test_mask_url(void **state)
 	/* truncation never shows more than the masked form */
 	for (size_t cap = 1; cap < 40; cap++) {
 		memset(out, 'Z', sizeof(out));
-		pc_config_mask_url(out, cap, "postgres://u:hunter2@h/db?password=swordfish99");
+		pc_url_mask(out, cap, "postgres://u:hunter2@h/db?password=swordfish99");
 		assert_true(strlen(out) < cap);
 		assert_null(strstr(out, "hunt"));
 		assert_null(strstr(out, "fish")); /* "swor" is in "password" */
 	}
-	pc_config_mask_url(out, sizeof(out), NULL);
+	pc_url_mask(out, sizeof(out), NULL);
 	assert_string_equal(out, "");
-	pc_config_mask_url(NULL, 0, "x");
+	pc_url_mask(NULL, 0, "x");
 }
 
 /* ---- printing ------------------------------------------------------------------------- */
