@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 TEST_FUZZ_SECONDS ?= 20
 
-.PHONY: all build run test unit e2e fuzz fuzz-build bench soak clean deps deps-test
+.PHONY: all build run test unit e2e fuzz fuzz-build bench soak clean deps deps-test install install-files uninstall
 
 all: build
 
@@ -67,6 +67,34 @@ soak: $(TEST_BUILD)/portcullis
 bench: build
 	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD)/portcullis
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the release binary, the man
+# page, the systemd unit (its ExecStart pointed at $(PREFIX)/bin) and the
+# deploy/ examples. The Debian package (debian/) installs through it.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+UNITDIR  ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+install: build
+	@$(MAKE) --no-print-directory install-files
+
+# The files of an existing release build ($(BUILD)/portcullis), no build step:
+# what debian/rules calls after its own build.
+install-files:
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/portcullis/examples
+	install -m 0755 $(BUILD)/portcullis $(DESTDIR)$(PREFIX)/bin/portcullis
+	install -m 0644 man/portcullis.1 $(DESTDIR)$(PREFIX)/share/man/man1/portcullis.1
+	sed 's|^ExecStart=/usr/bin/portcullis|ExecStart=$(PREFIX)/bin/portcullis|' \
+	  deploy/systemd/portcullis.service >$(DESTDIR)$(UNITDIR)/portcullis.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portcullis.service
+	cp -R deploy/. $(DESTDIR)$(PREFIX)/share/doc/portcullis/examples/
+	chmod -R u=rwX,go=rX $(DESTDIR)$(PREFIX)/share/doc/portcullis/examples
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/portcullis $(DESTDIR)$(PREFIX)/share/man/man1/portcullis.1 \
+	  $(DESTDIR)$(UNITDIR)/portcullis.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/portcullis/examples
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

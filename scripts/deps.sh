@@ -13,6 +13,7 @@ build=(build-essential cmake pkg-config
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light chromium
       prometheus curl sqlite3 nodejs npm
+      debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
       e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
 bench=(wrk nginx-light redis-server sqlite3)
 
