@@ -84,7 +84,7 @@ install-files:
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/doc/portcullis/examples
 	install -m 0755 $(BUILD)/portcullis $(DESTDIR)$(PREFIX)/bin/portcullis
-	install -m 0644 man/portcullis.1 $(DESTDIR)$(PREFIX)/share/man/man1/portcullis.1
+	install -m 0644 man/man1/portcullis.1 $(DESTDIR)$(PREFIX)/share/man/man1/portcullis.1
 	sed 's|^ExecStart=/usr/bin/portcullis|ExecStart=$(PREFIX)/bin/portcullis|' \
 	  deploy/systemd/portcullis.service >$(DESTDIR)$(UNITDIR)/portcullis.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/portcullis.service

@@ -479,7 +479,9 @@ describe('deploy/systemd/portcullis.service', () => {
   it('passes `systemd-analyze verify` without a warning', { skip: SYSTEMD_ANALYZE ? false : 'systemd-analyze is not installed' }, () => {
     const { dir, file } = unitCopy();
     try {
-      const r = run(SYSTEMD_ANALYZE, ['verify', file], { cwd: dir });
+      // Documentation=man:portcullis(1): verify runs man(1), which finds
+      // the tree's page through MANPATH (the package installs it)
+      const r = run(SYSTEMD_ANALYZE, ['verify', file], { cwd: dir, env: { ...process.env, MANPATH: path.join(ROOT, 'man') } });
       const about = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('portcullis.service'));
       assert.equal(r.status, 0, `systemd-analyze verify exited ${r.status}\n${r.stdout}\n${r.stderr}`);
       assert.deepEqual(about, [], 'systemd-analyze verify warnings about the unit');

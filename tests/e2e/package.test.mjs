@@ -58,12 +58,12 @@ describe('make install', () => {
   });
 
   it('the man page renders without a warning and names every command of --help', () => {
-    const r = run('groff', ['-man', '-Tutf8', '-ww', '-z', path.join(ROOT, 'man', 'portcullis.1')]);
+    const r = run('groff', ['-man', '-Tutf8', '-ww', '-z', path.join(ROOT, 'man', 'man1', 'portcullis.1')]);
     if (r.error) return; // groff absent: man-db brings it on Debian
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr.trim(), '', 'groff warnings');
     const help = run(binaryPath(), ['--help']);
-    const page = fs.readFileSync(path.join(ROOT, 'man', 'portcullis.1'), 'utf8').replace(/\\-/g, '-');
+    const page = fs.readFileSync(path.join(ROOT, 'man', 'man1', 'portcullis.1'), 'utf8').replace(/\\-/g, '-');
     const commands = [...`${help.stdout}${help.stderr}`.matchAll(/^ {2}([a-z]+(?: [a-z]+)?) {2,}/gm)].map((m) => m[1]);
     assert.ok(commands.length >= 5, `commands in --help: ${commands}`);
     for (const c of commands) assert.ok(page.includes(`.B ${c}`) || page.includes(`.BI "${c}`) || page.includes(`.BR "${c}`), `man page lacks ${c}`);
