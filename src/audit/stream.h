@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "store/store.h"
+#include "audit/event.h"
 
 /* dest: "stderr", "off", or a file path (opened O_APPEND, created 0600).
  * 0, or -1 with err. */

@@ -142,7 +142,7 @@ static void *race_thread(void *arg)
 		enum pc_err e = pc_store_setup(s, &p, &ev, &u, &sess);
 		if (e == PC_OK && ev.seq == 1)
 			atomic_fetch_add(&r->ok, 1);
-		else if (e == PC_ERR_CONFLICT && ev.seq == 0)
+		else if (e == PC_ERR_SET_UP && ev.seq == 0)
 			atomic_fetch_add(&r->conflict, 1);
 		else
 			atomic_fetch_add(&r->other, 1);
@@ -556,7 +556,7 @@ static void test_retry_transactions(void **state)
 		} else {
 			/* the same token again: reuse; the family's two live access
 			 * tokens once each, not once per attempt */
-			assert_int_equal(e, PC_ERR_CONFLICT);
+			assert_int_equal(e, PC_ERR_REUSED);
 			assert_true(rev.seq > 0);
 			assert_int_equal(ev.seq, 0);
 			assert_int_equal(n, 2);

@@ -1,0 +1,92 @@
+/*
+ * tx_apikeys.c — API keys, shared resources with no owner filter (by
+ * design), over driver.h for both dialects.
+ *
+ * The public prefix is UNIQUE: a second key with a taken prefix is
+ * PC_ERR_CONFLICT and the caller draws another. apikey_get_by_prefix is the
+ * hot path of every API-key request: one statement, no allocation. Touch
+ * writes no event (the caller throttles it); every other change commits
+ * with its audit event.
+ */
+#include "store/backend.h"
+#include "store/driver.h"
+
+static int rd_apikey(struct pc_sql *c, void *out)
+{
+	return pc_row_apikey(c, out);
+}
+
+enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
+                                const struct pc_api_key *k)
+{
+	return pc_sql_change(s, PC_SQL_WRITE, ev, S_APIKEY_INSERT,
+	                     ARGS(A_FIX(k->id), A_FIX(k->name), A_FIX(k->prefix),
+	                          A_HASH(k->secret_hash), A_FIX(k->created_by), A_INT(k->created_at),
+	                          A_INT(k->expires_at), A_INT(k->last_used_at)),
+	                     false, NULL);
+}
+
+struct get {
+	enum pc_stmt id;
+	const char *key;
+	struct pc_api_key *out;
+};
+
+static enum pc_err get_script(struct pc_sql *c, void *ctx)
+{
+	struct get *x = ctx;
+	return pc_sql_one(c, x->id, ARGS(A_TXT(x->key)), rd_apikey, x->out, sizeof(*x->out),
+	                  "api_keys");
+}
+
+enum pc_err pc_tx_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
+{
+	struct get x = {S_APIKEY_GET, id, out};
+	return sql_run(s, PC_SQL_READ, get_script, &x);
+}
+
+enum pc_err pc_tx_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
+                                       struct pc_api_key *out)
+{
+	struct get x = {S_APIKEY_GET_BY_PREFIX, prefix, out};
+	return sql_run(s, PC_SQL_READ, get_script, &x);
+}
+
+struct list {
+	struct pc_api_key **out;
+	size_t *n;
+};
+
+static enum pc_err list_script(struct pc_sql *c, void *ctx)
+{
+	struct list *x = ctx;
+	void *arr;
+	enum pc_err e = pc_sql_all(c, S_APIKEY_LIST, NOARGS, rd_apikey, sizeof(**x->out), 0,
+	                           "api_keys", &arr, x->n);
+	*x->out = arr;
+	return e;
+}
+
+enum pc_err pc_tx_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
+{
+	struct list x = {out, n};
+	return sql_run(s, PC_SQL_READ, list_script, &x);
+}
+
+enum pc_err pc_tx_apikey_rename(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                const char *name)
+{
+	return pc_sql_change(s, PC_SQL_WRITE, ev, S_APIKEY_RENAME, ARGS(A_TXT(id), A_TXT(name)),
+	                     true, NULL);
+}
+
+enum pc_err pc_tx_apikey_delete(struct pc_store *s, struct pc_audit_event *ev, const char *id)
+{
+	return pc_sql_change(s, PC_SQL_WRITE, ev, S_APIKEY_DELETE, ARGS(A_TXT(id)), true, NULL);
+}
+
+enum pc_err pc_tx_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at)
+{
+	return pc_sql_change(s, PC_SQL_UPDATE, NULL, S_APIKEY_TOUCH,
+	                     ARGS(A_TXT(id), A_INT(last_used_at)), true, NULL);
+}
