@@ -170,6 +170,24 @@ PC_MUST_USE enum pc_err pc_sql_all(struct pc_sql *c, enum pc_stmt id, const stru
                                    size_t n, pc_row_reader rd, size_t size, size_t max,
                                    const char *what, void **out, size_t *len);
 
+/* A whole read as its own script (PC_SQL_READ): pc_sql_one, pc_sql_all. */
+PC_MUST_USE enum pc_err pc_sql_get_one(struct pc_store *s, enum pc_stmt id,
+                                       const struct pc_sql_arg *a, size_t n, pc_row_reader rd,
+                                       void *out, size_t size, const char *what);
+PC_MUST_USE enum pc_err pc_sql_get_all(struct pc_store *s, enum pc_stmt id,
+                                       const struct pc_sql_arg *a, size_t n, pc_row_reader rd,
+                                       size_t size, size_t max, const char *what, void **out,
+                                       size_t *len);
+
+/* Makes room in a malloc'd array for element n (capacity *cap, doubled as
+ * needed). The old block is wiped before it is freed: arrays may hold
+ * password hashes. -1 on overflow or OOM (the array is then unchanged). */
+PC_MUST_USE int pc_sql_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+/* The SQL of the audit list with filter mask (stmt.h), its placeholders
+ * written mark + number ('?' for SQLite, '$' for PostgreSQL). */
+void pc_sql_audit_list_text(char *out, size_t cap, unsigned mask, char mark);
+
 /* Appends ev to the chain: reads the tail and inserts ev with seq, prev_hash
  * and hash filled. Inside a WRITE script only (the write lock keeps the
  * chain linear). */

@@ -12,6 +12,7 @@
  * (users carry password hashes).
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +139,7 @@ enum pc_err pc_sql_exists(struct pc_sql *c, enum pc_stmt id, const struct pc_sql
 	return e;
 }
 
-/* Grows a malloc'd array to hold one more element; -1 on overflow/OOM. */
-static int grow(unsigned char **arr, size_t *cap, size_t n, size_t elem)
+int pc_sql_grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
 	if (n < *cap)
 		return 0;
@@ -150,7 +150,7 @@ static int grow(unsigned char **arr, size_t *cap, size_t n, size_t elem)
 	unsigned char *p = malloc(ncap * elem);
 	if (p == NULL)
 		return -1;
-	/* not realloc: the old block may hold password hashes, wiped below */
+	/* not realloc: the old block is wiped first */
 	if (*arr != NULL) {
 		memcpy(p, *arr, n * elem);
 		sodium_memzero(*arr, *cap * elem);
@@ -165,16 +165,16 @@ enum pc_err pc_sql_all(struct pc_sql *c, enum pc_stmt id, const struct pc_sql_ar
                        pc_row_reader rd, size_t size, size_t max, const char *what, void **out,
                        size_t *len)
 {
-	unsigned char *arr = NULL;
+	void *arr = NULL;
 	size_t cap = 0, k = 0;
 	bool row = false;
 	*out = NULL;
 	*len = 0;
 	enum pc_err e = sql_query(c, id, a, n);
 	while (e == PC_OK && (max == 0 || k < max) && (e = sql_step(c, &row)) == PC_OK && row) {
-		if (grow(&arr, &cap, k, size) != 0)
+		if (pc_sql_grow(&arr, &cap, k, size) != 0)
 			e = PC_ERR_INTERNAL;
-		else if (rd(c, arr + k * size) != 0)
+		else if (rd(c, (unsigned char *)arr + k * size) != 0)
 			e = pc_sql_corrupt(c, what);
 		else
 			k++;
@@ -217,6 +217,57 @@ enum pc_err pc_sql_append_event(struct pc_sql *c, struct pc_audit_event *ev)
 	                     A_FIX(ev->client_addr), A_RAW(ev->user_agent), A_FIX(ev->details),
 	                     A_HASH(ev->prev_hash), A_HASH(ev->hash)),
 	                NULL);
+}
+
+struct get {
+	enum pc_stmt id;
+	const struct pc_sql_arg *a;
+	size_t n, size, max;
+	pc_row_reader rd;
+	const char *what;
+	void *out;
+	void **all;
+	size_t *len;
+};
+
+static enum pc_err get_script(struct pc_sql *c, void *ctx)
+{
+	struct get *x = ctx;
+	if (x->all == NULL)
+		return pc_sql_one(c, x->id, x->a, x->n, x->rd, x->out, x->size, x->what);
+	return pc_sql_all(c, x->id, x->a, x->n, x->rd, x->size, x->max, x->what, x->all, x->len);
+}
+
+enum pc_err pc_sql_get_one(struct pc_store *s, enum pc_stmt id, const struct pc_sql_arg *a,
+                           size_t n, pc_row_reader rd, void *out, size_t size, const char *what)
+{
+	struct get x = {.id = id, .a = a, .n = n, .size = size, .rd = rd, .what = what, .out = out};
+	return sql_run(s, PC_SQL_READ, get_script, &x);
+}
+
+enum pc_err pc_sql_get_all(struct pc_store *s, enum pc_stmt id, const struct pc_sql_arg *a,
+                           size_t n, pc_row_reader rd, size_t size, size_t max, const char *what,
+                           void **out, size_t *len)
+{
+	struct get x = {.id = id, .a = a, .n = n, .size = size, .max = max, .rd = rd, .what = what,
+	                .all = out, .len = len};
+	return sql_run(s, PC_SQL_READ, get_script, &x);
+}
+
+void pc_sql_audit_list_text(char *out, size_t cap, unsigned mask, char mark)
+{
+	/* every variant takes the same five arguments, an unused filter NULL */
+	char action[32] = "", type[40] = "", actor[40] = "";
+	if (mask & PC_F_ACTION)
+		snprintf(action, sizeof(action), " AND action = %c1", mark);
+	if (mask & PC_F_RESOURCE)
+		snprintf(type, sizeof(type), " AND resource_type = %c2", mark);
+	if (mask & PC_F_ACTOR)
+		snprintf(actor, sizeof(actor), " AND actor_user_id = %c3", mark);
+	snprintf(out, cap,
+	         "SELECT " PC_EVENT_COLS " FROM audit_events WHERE seq < %c4%s%s%s"
+	         " ORDER BY seq DESC LIMIT %c5",
+	         mark, action, type, actor, mark);
 }
 
 void pc_event_clear(struct pc_audit_event *ev)

@@ -183,15 +183,6 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_AUDIT_ALL] = "SELECT " PC_EVENT_COLS " FROM audit_events ORDER BY seq",
 };
 
-static void audit_list_sql(char *out, size_t cap, unsigned mask)
-{
-	snprintf(out, cap, "SELECT " PC_EVENT_COLS " FROM audit_events WHERE seq < $4%s%s%s"
-	         " ORDER BY seq DESC LIMIT $5",
-	         (mask & PC_F_ACTION) ? " AND action = $1" : "",
-	         (mask & PC_F_RESOURCE) ? " AND resource_type = $2" : "",
-	         (mask & PC_F_ACTOR) ? " AND actor_user_id = $3" : "");
-}
-
 struct pg_store;
 
 struct conn {
@@ -370,7 +361,7 @@ static enum pc_err ensure_prepared(struct conn *c, enum pc_stmt id, const struct
 	char name[16], buf[1024];
 	const char *sql = sql_of(id);
 	if (id >= S_AUDIT_LIST) {
-		audit_list_sql(buf, sizeof(buf), (unsigned)(id - S_AUDIT_LIST));
+		pc_sql_audit_list_text(buf, sizeof(buf), (unsigned)(id - S_AUDIT_LIST), '$');
 		sql = buf;
 	}
 	Oid types[MAX_PARAMS];

@@ -138,15 +138,6 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_AUDIT_ALL] = "SELECT " PC_EVENT_COLS " FROM audit_events ORDER BY seq",
 };
 
-static void audit_list_sql(char *out, size_t cap, unsigned mask)
-{
-	snprintf(out, cap, "SELECT " PC_EVENT_COLS " FROM audit_events WHERE seq < ?4%s%s%s"
-	         " ORDER BY seq DESC LIMIT ?5",
-	         (mask & PC_F_ACTION) ? " AND action = ?1" : "",
-	         (mask & PC_F_RESOURCE) ? " AND resource_type = ?2" : "",
-	         (mask & PC_F_ACTOR) ? " AND actor_user_id = ?3" : "");
-}
-
 /* Transaction control, prepared like the others. */
 enum { T_BEGIN, T_COMMIT, T_ROLLBACK, T__COUNT };
 static const char *const tx_sql[T__COUNT] = {"BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};
@@ -256,7 +247,7 @@ static int get_stmt(struct conn *c, enum pc_stmt id, sqlite3_stmt **out)
 		char buf[1024];
 		const char *sql = stmt_sql[id < S_AUDIT_LIST ? id : 0];
 		if (id >= S_AUDIT_LIST) {
-			audit_list_sql(buf, sizeof(buf), (unsigned)(id - S_AUDIT_LIST));
+			pc_sql_audit_list_text(buf, sizeof(buf), (unsigned)(id - S_AUDIT_LIST), '?');
 			sql = buf;
 		}
 		int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL);

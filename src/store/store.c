@@ -71,7 +71,8 @@ static void stamp_actor(struct pc_audit_event *ev, const struct pc_principal *a)
 	snprintf(ev->auth_method, sizeof(ev->auth_method), "%s", pc_auth_method_name(a->method));
 }
 
-PC_MUST_USE static enum pc_err prepare_event(struct pc_audit_event *ev, const struct pc_principal *actor)
+PC_MUST_USE static enum pc_err prepare_event(struct pc_audit_event *ev,
+                                             const struct pc_principal *actor)
 {
 	REQUIRE(actor != NULL);
 	REQUIRE(event_ok(ev));

@@ -72,14 +72,12 @@ struct pc_session {
  * audit_key: the 32-byte audit subkey that keys the event chain (copied).
  * Returns 0, or -1 with one line in err (no secrets: URLs masked).
  */
-PC_MUST_USE
-int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_key[32],
-                  char *err, size_t errlen);
+PC_MUST_USE int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_key[32],
+                              char *err, size_t errlen);
 /* Closes every thread's connection; NULL is a no-op. */
 void pc_store_close(struct pc_store *s);
 /* Cheap round trip (readiness). */
-PC_MUST_USE
-enum pc_err pc_store_ping(struct pc_store *s);
+PC_MUST_USE enum pc_err pc_store_ping(struct pc_store *s);
 
 /* ---- users ---- */
 
@@ -90,37 +88,31 @@ enum pc_err pc_store_ping(struct pc_store *s);
  * so any number of concurrent calls yield exactly one user. PC_ERR_SET_UP
  * for every other caller. ev: action "setup", required.
  */
-PC_MUST_USE
-enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
-                           struct pc_audit_event *ev, const struct pc_user *user,
-                           const struct pc_session *sess);
+PC_MUST_USE enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
+                                       struct pc_audit_event *ev, const struct pc_user *user,
+                                       const struct pc_session *sess);
 /* Whether a first user exists (the guard row). */
-PC_MUST_USE
-enum pc_err pc_store_setup_done(struct pc_store *s, bool *done);
+PC_MUST_USE enum pc_err pc_store_setup_done(struct pc_store *s, bool *done);
 
-PC_MUST_USE
-enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
-                                 struct pc_audit_event *ev, const struct pc_user *user);
-PC_MUST_USE
-enum pc_err pc_store_user_get(struct pc_store *s, const char *id, struct pc_user *out);
-PC_MUST_USE
-enum pc_err pc_store_user_get_by_email(struct pc_store *s, const char *email, struct pc_user *out);
+PC_MUST_USE enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const struct pc_user *user);
+PC_MUST_USE enum pc_err pc_store_user_get(struct pc_store *s, const char *id, struct pc_user *out);
+PC_MUST_USE enum pc_err pc_store_user_get_by_email(struct pc_store *s, const char *email,
+                                                   struct pc_user *out);
 /* *out: malloc'd array ordered by created_at, id (caller frees); *n its length. */
-PC_MUST_USE
-enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t *n);
+PC_MUST_USE enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t *n);
 /* Deletes the user and everything of theirs (sessions, reset tokens).
  * PC_ERR_LAST_USER when it is the last user. */
-PC_MUST_USE
-enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
-                                 struct pc_audit_event *ev, const char *id);
-/* Sets a new password hash; password_changed_at is the store's clock at the
- * call. keep_session: the one session of this user that
- * stays (NULL: every session ends). ev may be NULL only for the silent hash
+PC_MUST_USE enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const char *id);
+/* Sets a new password hash (password_changed_at: the store's clock at the
+ * call). keep_session: the one session of this user that stays (NULL: every
+ * session ends). ev may be NULL only for the silent hash
  * upgrade at login (same password, stronger parameters). */
-PC_MUST_USE
-enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,
-                                       struct pc_audit_event *ev, const char *user_id,
-                                       const char *new_hash, const char *keep_session);
+PC_MUST_USE enum pc_err pc_store_user_set_password(struct pc_store *s,
+                                                   const struct pc_principal *actor,
+                                                   struct pc_audit_event *ev, const char *user_id,
+                                                   const char *new_hash, const char *keep_session);
 
 /* Replaces the hash with one of stronger parameters for the SAME password
  * (upgrade at login): no session ends, no audit event (nothing changed for
@@ -129,44 +121,41 @@ enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const 
 
 /* ---- sessions ---- */
 
-PC_MUST_USE
-enum pc_err pc_store_session_create(struct pc_store *s, const struct pc_principal *actor,
-                                    struct pc_audit_event *ev, const struct pc_session *sess);
+PC_MUST_USE enum pc_err pc_store_session_create(struct pc_store *s,
+                                                const struct pc_principal *actor,
+                                                struct pc_audit_event *ev,
+                                                const struct pc_session *sess);
 /* By the hash of the cookie's secret; fills the user's email too. */
-PC_MUST_USE
-enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[32],
-                                 struct pc_session *out);
+PC_MUST_USE enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[32],
+                                             struct pc_session *out);
 /* Updates last_seen_at (no audit event: not a change of state anyone audits). */
 enum pc_err pc_store_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at);
 /* The user's live sessions (expires_at > now), newest first; malloc'd. */
-PC_MUST_USE
-enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64_t now,
-                                  struct pc_session **out, size_t *n);
+PC_MUST_USE enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64_t now,
+                                              struct pc_session **out, size_t *n);
 /* Deletes one session of user_id (PC_ERR_NOT_FOUND when not theirs). */
-PC_MUST_USE
-enum pc_err pc_store_session_delete(struct pc_store *s, const struct pc_principal *actor,
-                                    struct pc_audit_event *ev, const char *user_id,
-                                    const char *id);
+PC_MUST_USE enum pc_err pc_store_session_delete(struct pc_store *s,
+                                                const struct pc_principal *actor,
+                                                struct pc_audit_event *ev, const char *user_id,
+                                                const char *id);
 /* Deletes all of user_id's sessions but keep (NULL: all). *ended: how many. */
-PC_MUST_USE
-enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_principal *actor,
-                                        struct pc_audit_event *ev, const char *user_id,
-                                        const char *keep, size_t *ended);
+PC_MUST_USE enum pc_err pc_store_session_delete_all(struct pc_store *s,
+                                                    const struct pc_principal *actor,
+                                                    struct pc_audit_event *ev, const char *user_id,
+                                                    const char *keep, size_t *ended);
 
 /* ---- password reset tokens (one-time, stored hashed) ---- */
 
-PC_MUST_USE
-enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
-                                  struct pc_audit_event *ev, const char *user_id,
-                                  const uint8_t token_hash[32], int64_t expires_at);
+PC_MUST_USE enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
+                                              struct pc_audit_event *ev, const char *user_id,
+                                              const uint8_t token_hash[32], int64_t expires_at);
 /* Redeems an unexpired, unused token: sets the new hash, ends every session
  * of the user, burns the token — one transaction. PC_ERR_NOT_FOUND for an
  * unknown, used or expired token. *user_id_out: whose password changed. */
-PC_MUST_USE
-enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
-                                  struct pc_audit_event *ev, const uint8_t token_hash[32],
-                                  const char *new_hash, int64_t now,
-                                  char user_id_out[PC_ID_LEN + 1]);
+PC_MUST_USE enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
+                                              struct pc_audit_event *ev,
+                                              const uint8_t token_hash[32], const char *new_hash,
+                                              int64_t now, char user_id_out[PC_ID_LEN + 1]);
 
 /* ---- API keys (shared resources: no owner filter, by design) ---- */
 
@@ -183,23 +172,21 @@ struct pc_api_key {
 };
 
 /* PC_ERR_CONFLICT when the prefix exists (the caller draws another key). */
-PC_MUST_USE
-enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
-                                   struct pc_audit_event *ev, const struct pc_api_key *k);
-PC_MUST_USE
-enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out);
-PC_MUST_USE
-enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
-                                          struct pc_api_key *out);
+PC_MUST_USE enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev,
+                                               const struct pc_api_key *k);
+PC_MUST_USE enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id,
+                                            struct pc_api_key *out);
+PC_MUST_USE enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
+                                                      struct pc_api_key *out);
 /* Every key, ordered by created_at, id; malloc'd. */
-PC_MUST_USE
-enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n);
-PC_MUST_USE
-enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal *actor,
-                                   struct pc_audit_event *ev, const char *id, const char *name);
-PC_MUST_USE
-enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
-                                   struct pc_audit_event *ev, const char *id);
+PC_MUST_USE enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out,
+                                             size_t *n);
+PC_MUST_USE enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev, const char *id,
+                                               const char *name);
+PC_MUST_USE enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev, const char *id);
 /* Sets last_used_at (no event; the caller throttles it to one write a minute). */
 enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at);
 
@@ -229,9 +216,10 @@ struct pc_revoked {
 
 /* Issues: inserts a refresh token that starts a new family, and records its
  * access token. ev: "token.issue". */
-PC_MUST_USE
-enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principal *actor,
-                                    struct pc_audit_event *ev, const struct pc_refresh_token *t);
+PC_MUST_USE enum pc_err pc_store_refresh_create(struct pc_store *s,
+                                                const struct pc_principal *actor,
+                                                struct pc_audit_event *ev,
+                                                const struct pc_refresh_token *t);
 
 /*
  * Rotates, in one transaction: finds the token by old_hash;
@@ -247,18 +235,19 @@ enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principa
  *    user_id, session_id, expires_at), writes ev ("token.refresh") and
  *    returns PC_OK with *old filled.
  */
-PC_MUST_USE
-enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principal *actor,
-                                    struct pc_audit_event *ev, struct pc_audit_event *reuse_ev,
-                                    const uint8_t old_hash[32], int64_t now,
-                                    struct pc_refresh_token *next, struct pc_refresh_token *old,
-                                    struct pc_revoked **revoked, size_t *n_revoked);
+PC_MUST_USE enum pc_err pc_store_refresh_rotate(struct pc_store *s,
+                                                const struct pc_principal *actor,
+                                                struct pc_audit_event *ev,
+                                                struct pc_audit_event *reuse_ev,
+                                                const uint8_t old_hash[32], int64_t now,
+                                                struct pc_refresh_token *next,
+                                                struct pc_refresh_token *old,
+                                                struct pc_revoked **revoked, size_t *n_revoked);
 
 /* Finds the family a refresh token belongs to (for logout and revoke by
  * refresh token). PC_ERR_NOT_FOUND when unknown. */
-PC_MUST_USE
-enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
-                                 struct pc_refresh_token *out);
+PC_MUST_USE enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
+                                             struct pc_refresh_token *out);
 
 /*
  * Revokes tokens in one transaction and returns the access jtis added to the
@@ -272,17 +261,16 @@ enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32
  * NULL when the revocation is part of an action audited by the caller
  * (session end, user delete, password change). Already revoked: PC_OK.
  */
-PC_MUST_USE
-enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
-                                   struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
-                                   const char *family_id, const char *session_id,
-                                   const char *user_id, int64_t now,
-                                   struct pc_revoked **revoked, size_t *n_revoked);
+PC_MUST_USE enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev, const char *jti,
+                                               int64_t jti_exp, const char *family_id,
+                                               const char *session_id, const char *user_id,
+                                               int64_t now, struct pc_revoked **revoked,
+                                               size_t *n_revoked);
 
 /* Every unexpired revocation (loaded into memory at start); malloc'd. */
-PC_MUST_USE
-enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now, struct pc_revoked **out,
-                                  size_t *n);
+PC_MUST_USE enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now,
+                                              struct pc_revoked **out, size_t *n);
 /* Deletes expired revocations, refresh families and access-token records;
  * *purged: rows deleted. */
 enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);
@@ -301,13 +289,12 @@ struct pc_audit_filter {
 	size_t limit;              /* 1..200 */
 };
 /* Newest first. *out malloc'd. */
-PC_MUST_USE
-enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
-                                struct pc_audit_event **out, size_t *n);
+PC_MUST_USE enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
+                                            struct pc_audit_event **out, size_t *n);
 /* Walks the whole chain in order, recomputing every hash. Returns PC_OK when
  * unbroken; otherwise PC_ERR_TAMPERED with *bad_seq the first bad event
  * (edited, deleted, inserted or reordered). */
-PC_MUST_USE
-enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked, int64_t *bad_seq);
+PC_MUST_USE enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked,
+                                              int64_t *bad_seq);
 
 #endif

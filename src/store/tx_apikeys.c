@@ -26,51 +26,26 @@ enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
 	                     false, NULL);
 }
 
-struct get {
-	enum pc_stmt id;
-	const char *key;
-	struct pc_api_key *out;
-};
-
-static enum pc_err get_script(struct pc_sql *c, void *ctx)
-{
-	struct get *x = ctx;
-	return pc_sql_one(c, x->id, ARGS(A_TXT(x->key)), rd_apikey, x->out, sizeof(*x->out),
-	                  "api_keys");
-}
-
 enum pc_err pc_tx_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
 {
-	struct get x = {S_APIKEY_GET, id, out};
-	return sql_run(s, PC_SQL_READ, get_script, &x);
+	return pc_sql_get_one(s, S_APIKEY_GET, ARGS(A_TXT(id)), rd_apikey, out, sizeof(*out),
+	                      "api_keys");
 }
 
 enum pc_err pc_tx_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
                                        struct pc_api_key *out)
 {
-	struct get x = {S_APIKEY_GET_BY_PREFIX, prefix, out};
-	return sql_run(s, PC_SQL_READ, get_script, &x);
-}
-
-struct list {
-	struct pc_api_key **out;
-	size_t *n;
-};
-
-static enum pc_err list_script(struct pc_sql *c, void *ctx)
-{
-	struct list *x = ctx;
-	void *arr;
-	enum pc_err e = pc_sql_all(c, S_APIKEY_LIST, NOARGS, rd_apikey, sizeof(**x->out), 0,
-	                           "api_keys", &arr, x->n);
-	*x->out = arr;
-	return e;
+	return pc_sql_get_one(s, S_APIKEY_GET_BY_PREFIX, ARGS(A_TXT(prefix)), rd_apikey, out,
+	                      sizeof(*out), "api_keys");
 }
 
 enum pc_err pc_tx_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
 {
-	struct list x = {out, n};
-	return sql_run(s, PC_SQL_READ, list_script, &x);
+	void *arr = NULL;
+	enum pc_err e = pc_sql_get_all(s, S_APIKEY_LIST, NOARGS, rd_apikey, sizeof(**out), 0, "api_keys",
+	                               &arr, n);
+	*out = arr;
+	return e;
 }
 
 enum pc_err pc_tx_apikey_rename(struct pc_store *s, struct pc_audit_event *ev, const char *id,

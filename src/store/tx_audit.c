@@ -35,34 +35,21 @@ static int rd_event(struct pc_sql *c, void *out)
 	return pc_row_event(c, out);
 }
 
-struct list {
-	const struct pc_audit_filter *f;
-	struct pc_audit_event **out;
-	size_t *n;
-};
-
-static enum pc_err list_script(struct pc_sql *c, void *ctx)
-{
-	struct list *x = ctx;
-	const struct pc_audit_filter *f = x->f;
-	unsigned mask = (f->action != NULL ? PC_F_ACTION : 0) |
-	                (f->resource_type != NULL ? PC_F_RESOURCE : 0) |
-	                (f->user_id != NULL ? PC_F_ACTOR : 0);
-	void *arr;
-	enum pc_err e = pc_sql_all(c, (enum pc_stmt)(S_AUDIT_LIST + mask),
-	                           ARGS(A_OPT(f->action), A_OPT(f->resource_type), A_OPT(f->user_id),
-	                                A_INT(f->before_seq > 0 ? f->before_seq : INT64_MAX),
-	                                A_INT((int64_t)f->limit)),
-	                           rd_event, sizeof(**x->out), f->limit, "audit_events", &arr, x->n);
-	*x->out = arr;
-	return e;
-}
-
 enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
                              struct pc_audit_event **out, size_t *n)
 {
-	struct list x = {f, out, n};
-	return sql_run(s, PC_SQL_READ, list_script, &x);
+	unsigned mask = (f->action != NULL ? PC_F_ACTION : 0) |
+	                (f->resource_type != NULL ? PC_F_RESOURCE : 0) |
+	                (f->user_id != NULL ? PC_F_ACTOR : 0);
+	const struct pc_sql_arg a[] = {
+		A_OPT(f->action), A_OPT(f->resource_type), A_OPT(f->user_id),
+		A_INT(f->before_seq > 0 ? f->before_seq : INT64_MAX), A_INT((int64_t)f->limit),
+	};
+	void *arr = NULL;
+	enum pc_err e = pc_sql_get_all(s, (enum pc_stmt)(S_AUDIT_LIST + mask), a, 5, rd_event,
+	                               sizeof(**out), f->limit, "audit_events", &arr, n);
+	*out = arr;
+	return e;
 }
 
 struct verify {

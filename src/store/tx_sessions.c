@@ -46,23 +46,11 @@ enum pc_err pc_tx_session_create(struct pc_store *s, struct pc_audit_event *ev,
 	return sql_run(s, PC_SQL_WRITE, create_script, &x);
 }
 
-struct get {
-	const uint8_t *secret_hash;
-	struct pc_session *out;
-};
-
-static enum pc_err get_script(struct pc_sql *c, void *ctx)
-{
-	struct get *x = ctx;
-	return pc_sql_one(c, S_SESSION_GET, ARGS(A_HASH(x->secret_hash)), rd_session, x->out,
-	                  sizeof(*x->out), "sessions");
-}
-
 enum pc_err pc_tx_session_get(struct pc_store *s, const uint8_t secret_hash[32],
                               struct pc_session *out)
 {
-	struct get x = {secret_hash, out};
-	return sql_run(s, PC_SQL_READ, get_script, &x);
+	return pc_sql_get_one(s, S_SESSION_GET, ARGS(A_HASH(secret_hash)), rd_session, out,
+	                      sizeof(*out), "sessions");
 }
 
 enum pc_err pc_tx_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at)
@@ -71,28 +59,14 @@ enum pc_err pc_tx_session_touch(struct pc_store *s, const char *id, int64_t last
 	                     ARGS(A_TXT(id), A_INT(last_seen_at)), true, NULL);
 }
 
-struct list {
-	const char *user_id;
-	int64_t now;
-	struct pc_session **out;
-	size_t *n;
-};
-
-static enum pc_err list_script(struct pc_sql *c, void *ctx)
-{
-	struct list *x = ctx;
-	void *arr;
-	enum pc_err e = pc_sql_all(c, S_SESSION_LIST, ARGS(A_TXT(x->user_id), A_INT(x->now)),
-	                           rd_session, sizeof(**x->out), 0, "sessions", &arr, x->n);
-	*x->out = arr;
-	return e;
-}
-
 enum pc_err pc_tx_session_list(struct pc_store *s, const char *user_id, int64_t now,
                                struct pc_session **out, size_t *n)
 {
-	struct list x = {user_id, now, out, n};
-	return sql_run(s, PC_SQL_READ, list_script, &x);
+	void *arr = NULL;
+	enum pc_err e = pc_sql_get_all(s, S_SESSION_LIST, ARGS(A_TXT(user_id), A_INT(now)), rd_session,
+	                               sizeof(**out), 0, "sessions", &arr, n);
+	*out = arr;
+	return e;
 }
 
 enum pc_err pc_tx_session_delete(struct pc_store *s, struct pc_audit_event *ev,

@@ -35,18 +35,10 @@ static void vec_reset(struct revoked_vec *rv)
 /* Makes room for one more; -1 on overflow/OOM. */
 static int vec_grow(struct revoked_vec *rv)
 {
-	if (rv->n < rv->cap)
-		return 0;
-	size_t ncap = rv->cap == 0 ? 16 : rv->cap;
-	if (ncap > SIZE_MAX / 2 / sizeof(*rv->v))
-		return -1;
-	ncap *= 2;
-	struct pc_revoked *p = realloc(rv->v, ncap * sizeof(*p));
-	if (p == NULL)
-		return -1;
-	rv->v = p;
-	rv->cap = ncap;
-	return 0;
+	void *v = rv->v;
+	int rc = pc_sql_grow(&v, &rv->cap, rv->n, sizeof(*rv->v));
+	rv->v = v;
+	return rc;
 }
 
 static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp)

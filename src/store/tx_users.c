@@ -102,49 +102,24 @@ enum pc_err pc_tx_setup_done(struct pc_store *s, bool *done)
 
 /* ---- reads ---- */
 
-struct user_get {
-	enum pc_stmt id;
-	const char *key;
-	struct pc_user *out;
-};
-
-static enum pc_err user_get_script(struct pc_sql *c, void *ctx)
-{
-	struct user_get *x = ctx;
-	return pc_sql_one(c, x->id, ARGS(A_TXT(x->key)), rd_user, x->out, sizeof(*x->out), "users");
-}
-
 enum pc_err pc_tx_user_get(struct pc_store *s, const char *id, struct pc_user *out)
 {
-	struct user_get x = {S_USER_GET, id, out};
-	return sql_run(s, PC_SQL_READ, user_get_script, &x);
+	return pc_sql_get_one(s, S_USER_GET, ARGS(A_TXT(id)), rd_user, out, sizeof(*out), "users");
 }
 
 enum pc_err pc_tx_user_get_by_email(struct pc_store *s, const char *email, struct pc_user *out)
 {
-	struct user_get x = {S_USER_GET_BY_EMAIL, email, out};
-	return sql_run(s, PC_SQL_READ, user_get_script, &x);
-}
-
-struct user_list {
-	struct pc_user **out;
-	size_t *n;
-};
-
-static enum pc_err user_list_script(struct pc_sql *c, void *ctx)
-{
-	struct user_list *x = ctx;
-	void *arr;
-	enum pc_err e =
-		pc_sql_all(c, S_USER_LIST, NOARGS, rd_user, sizeof(**x->out), 0, "users", &arr, x->n);
-	*x->out = arr;
-	return e;
+	return pc_sql_get_one(s, S_USER_GET_BY_EMAIL, ARGS(A_TXT(email)), rd_user, out,
+	                      sizeof(*out), "users");
 }
 
 enum pc_err pc_tx_user_list(struct pc_store *s, struct pc_user **out, size_t *n)
 {
-	struct user_list x = {out, n};
-	return sql_run(s, PC_SQL_READ, user_list_script, &x);
+	void *arr = NULL;
+	enum pc_err e = pc_sql_get_all(s, S_USER_LIST, NOARGS, rd_user, sizeof(**out), 0, "users",
+	                               &arr, n);
+	*out = arr;
+	return e;
 }
 
 /* ---- delete ---- */

@@ -1,4 +1,5 @@
-/* test_sqlite.c — the store, on SQLite and on PostgreSQL (store_fx.h):
+/* test_store_conformance.c — the store, on SQLite and on PostgreSQL
+ * (store_fx.h), asserting the same behaviour of both:
  * migrations, the first-user race (threads, and two handles as two
  * processes would), users, sessions, reset tokens, one audit event per
  * change in the same transaction, the hash chain against

@@ -1,10 +1,10 @@
-/* test_postgres.c — what only the PostgreSQL backend has: two instances
+/* test_store_postgres.c — what only the PostgreSQL backend has: two instances
  * (two store handles, two connection pools) racing the first-user setup and
  * appending to one audit chain; URLs and their passwords in errors; the
  * encoding check; reconnecting after the server ended our sessions or
  * restarted; the SQLSTATE mapping and the retry of serialisation failures
  * and deadlocks; the bound on connections. The shared behaviour of both
- * backends is tested by test_sqlite.c and test_tokens.c. Needs the
+ * backends is tested by test_store_conformance*.c. Needs the
  * cluster of pg_harness.h (PC_SKIP_POSTGRES=1 skips). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@ static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
 
-/* PG_MAX_CONNS and PG_TX_RETRIES of src/store/postgres.c */
+/* PG_MAX_CONNS and PG_TX_RETRIES of src/store/sql_postgres.c */
 #define MAX_CONNS 64
 #define TX_RETRIES 5
 

@@ -1,10 +1,11 @@
-/* test_tokens.c — the store's migration 2, on SQLite and on PostgreSQL
- * (store_fx.h): API keys, refresh-token families with reuse detection
- * (sequential and 8 threads racing over two handles), revocation by
- * jti/family/session/user, the revocation list, purge, one audit event per
- * change in the same transaction, and writes refused by a read-only
- * database. Each test runs in a fresh database; the test opens it with the
- * backend's own client library to look and to tamper. */
+/* test_store_conformance_tokens.c — the store's migration 2, on SQLite and
+ * on PostgreSQL (store_fx.h), asserting the same behaviour of both: API
+ * keys, refresh-token families with reuse detection (sequential and 8
+ * threads racing over two handles), revocation by jti/family/session/user,
+ * the revocation list, purge, one audit event per change in the same
+ * transaction, and writes refused by a read-only database. Each test runs in
+ * a fresh database; the test opens it with the backend's own client library
+ * to look and to tamper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
