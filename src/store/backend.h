@@ -34,9 +34,6 @@ PC_MUST_USE int pc_store_postgres_open(struct pc_store **out, const char *url,
  * not a SQLite store. */
 PC_MUST_USE int pc_store_sqlite_set_query_only(struct pc_store *s, bool on);
 
-/* Closes every thread's connection of the dialect. */
-void pc_tx_close(struct pc_store *s);
-
 /* ---- the operations (tx_*.c), store.h's contracts ---- */
 
 PC_MUST_USE enum pc_err pc_tx_ping(struct pc_store *s);

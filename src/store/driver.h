@@ -142,19 +142,23 @@ static inline void sql_done(struct pc_sql *c)
 /* ---- row readers and shared steps (rows.c) ---- */
 
 /* Logs a stored value that does not fit its field; returns PC_ERR_INTERNAL. */
-enum pc_err pc_sql_corrupt(struct pc_sql *c, const char *what);
-
-/* The current row into the struct; -1 when a column does not fit (the
- * struct is then cleared). Column orders: stmt.h's *_COLS. */
-PC_MUST_USE int pc_row_user(struct pc_sql *c, struct pc_user *u);
-PC_MUST_USE int pc_row_session(struct pc_sql *c, struct pc_session *s);
-PC_MUST_USE int pc_row_apikey(struct pc_sql *c, struct pc_api_key *k);
-/* *used: whether used_at is set (the struct has no field for it). */
-PC_MUST_USE int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used);
-PC_MUST_USE int pc_row_revoked(struct pc_sql *c, struct pc_revoked *r);
-PC_MUST_USE int pc_row_event(struct pc_sql *c, struct pc_audit_event *ev);
+PC_MUST_USE enum pc_err pc_sql_corrupt(struct pc_sql *c, const char *what);
 
 typedef int (*pc_row_reader)(struct pc_sql *c, void *out);
+
+/* Row readers (pc_row_reader): the current row into the struct out points
+ * to (pc_user, pc_session, pc_api_key, pc_revoked, pc_audit_event); -1 when
+ * a column does not fit (the struct is then cleared). Column orders:
+ * stmt.h's *_COLS. */
+PC_MUST_USE int pc_row_user(struct pc_sql *c, void *out);
+PC_MUST_USE int pc_row_session(struct pc_sql *c, void *out);
+PC_MUST_USE int pc_row_apikey(struct pc_sql *c, void *out);
+PC_MUST_USE int pc_row_revoked(struct pc_sql *c, void *out);
+PC_MUST_USE int pc_row_event(struct pc_sql *c, void *out);
+/* Column 0 as an id into char out[PC_ID_LEN + 1]. */
+PC_MUST_USE int pc_row_id(struct pc_sql *c, void *out);
+/* *used: whether used_at is set (the struct has no field for it). */
+PC_MUST_USE int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used);
 
 /* Runs a query for at most one row: its row read into out, or
  * PC_ERR_NOT_FOUND (out cleared on every failure). what: the table, for the log. */

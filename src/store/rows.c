@@ -30,8 +30,9 @@ enum pc_err pc_sql_corrupt(struct pc_sql *c, const char *what)
 	return PC_ERR_INTERNAL;
 }
 
-int pc_row_user(struct pc_sql *c, struct pc_user *u)
+int pc_row_user(struct pc_sql *c, void *out)
 {
+	struct pc_user *u = out;
 	memset(u, 0, sizeof(*u));
 	if (COL_TEXT(c, 0, u->id) != 0 || COL_TEXT(c, 1, u->email) != 0 ||
 	    COL_TEXT(c, 2, u->password_hash) != 0 || COL_INT(c, 3, &u->created_at) != 0 ||
@@ -42,8 +43,9 @@ int pc_row_user(struct pc_sql *c, struct pc_user *u)
 	return 0;
 }
 
-int pc_row_session(struct pc_sql *c, struct pc_session *s)
+int pc_row_session(struct pc_sql *c, void *out)
 {
+	struct pc_session *s = out;
 	memset(s, 0, sizeof(*s));
 	if (COL_TEXT(c, 0, s->id) != 0 || COL_HASH(c, 1, s->secret_hash) != 0 ||
 	    COL_TEXT(c, 2, s->user_id) != 0 || COL_TEXT(c, 3, s->email) != 0 ||
@@ -56,8 +58,9 @@ int pc_row_session(struct pc_sql *c, struct pc_session *s)
 	return 0;
 }
 
-int pc_row_apikey(struct pc_sql *c, struct pc_api_key *k)
+int pc_row_apikey(struct pc_sql *c, void *out)
 {
+	struct pc_api_key *k = out;
 	memset(k, 0, sizeof(*k));
 	if (COL_TEXT(c, 0, k->id) != 0 || COL_TEXT(c, 1, k->name) != 0 ||
 	    COL_TEXT(c, 2, k->prefix) != 0 || COL_HASH(c, 3, k->secret_hash) != 0 ||
@@ -67,6 +70,11 @@ int pc_row_apikey(struct pc_sql *c, struct pc_api_key *k)
 		return -1;
 	}
 	return 0;
+}
+
+int pc_row_id(struct pc_sql *c, void *out)
+{
+	return c->drv->col_text(c, 0, out, PC_ID_LEN + 1);
 }
 
 int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used)
@@ -84,8 +92,9 @@ int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used)
 	return 0;
 }
 
-int pc_row_revoked(struct pc_sql *c, struct pc_revoked *r)
+int pc_row_revoked(struct pc_sql *c, void *out)
 {
+	struct pc_revoked *r = out;
 	memset(r, 0, sizeof(*r));
 	if (COL_TEXT(c, 0, r->jti) != 0 || COL_INT(c, 1, &r->expires_at) != 0) {
 		memset(r, 0, sizeof(*r));
@@ -94,8 +103,9 @@ int pc_row_revoked(struct pc_sql *c, struct pc_revoked *r)
 	return 0;
 }
 
-int pc_row_event(struct pc_sql *c, struct pc_audit_event *ev)
+int pc_row_event(struct pc_sql *c, void *out)
 {
+	struct pc_audit_event *ev = out;
 	memset(ev, 0, sizeof(*ev));
 	if (COL_INT(c, 0, &ev->seq) != 0 || COL_TEXT(c, 1, ev->id) != 0 ||
 	    COL_INT(c, 2, &ev->time_ms) != 0 || COL_TEXT(c, 3, ev->action) != 0 ||

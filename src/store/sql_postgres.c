@@ -183,8 +183,6 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_AUDIT_ALL] = "SELECT " PC_EVENT_COLS " FROM audit_events ORDER BY seq",
 };
 
-struct pg_store;
-
 struct conn {
 	struct pc_sql base; /* first: driver.h */
 	pthread_t owner;

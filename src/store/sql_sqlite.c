@@ -338,16 +338,14 @@ static enum pc_err sq_exec(struct pc_sql *pc, enum pc_stmt id, const struct pc_s
                            size_t n, int64_t *changes)
 {
 	struct conn *c = C(pc);
+	bool row = false;
 	enum pc_err e = sq_query(pc, id, a, n);
-	if (e != PC_OK)
-		return e;
-	int rc = sqlite3_step(c->cur);
-	if (rc == SQLITE_DONE) {
-		if (changes != NULL)
-			*changes = sqlite3_changes(c->db);
-	} else {
-		e = fail_rc(sqlite3_sql(c->cur), rc == SQLITE_ROW ? SQLITE_MISUSE : rc);
-	}
+	if (e == PC_OK)
+		e = sq_step(pc, &row);
+	if (e == PC_OK && row)
+		e = fail_rc(sqlite3_sql(c->cur), SQLITE_MISUSE); /* a statement that returns rows */
+	if (e == PC_OK && changes != NULL)
+		*changes = sqlite3_changes(c->db);
 	sq_done(pc);
 	return e;
 }

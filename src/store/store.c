@@ -48,37 +48,32 @@ static bool session_ok(const struct pc_session *s)
 	       TERMINATED(s->client_addr) && TERMINATED(s->user_agent);
 }
 
-static bool event_ok(const struct pc_audit_event *ev)
-{
-	return ev != NULL && TERMINATED(ev->id) && ev->id[0] != '\0' && TERMINATED(ev->action) &&
-	       ev->action[0] != '\0' && TERMINATED(ev->resource_type) &&
-	       TERMINATED(ev->resource_id) && TERMINATED(ev->user_agent) &&
-	       TERMINATED(ev->client_addr) && TERMINATED(ev->details);
-}
-
 static bool hash_ok(const char *h)
 {
 	return h != NULL && memchr(h, '\0', PC_PWHASH_MAX) != NULL;
 }
 
-/* The principal passed to the call is the actor of record. */
-static void stamp_actor(struct pc_audit_event *ev, const struct pc_principal *a)
+/* An event the caller filled (what/who) for the principal that acts. */
+static bool event_ok(const struct pc_audit_event *ev, const struct pc_principal *actor)
 {
+	return actor != NULL && ev != NULL && TERMINATED(ev->id) && ev->id[0] != '\0' &&
+	       TERMINATED(ev->action) && ev->action[0] != '\0' && TERMINATED(ev->resource_type) &&
+	       TERMINATED(ev->resource_id) && TERMINATED(ev->user_agent) &&
+	       TERMINATED(ev->client_addr) && TERMINATED(ev->details);
+}
+
+/* The principal passed to the call is the actor of record; what the store
+ * fills starts clear. ev NULL: nothing. */
+static void begin_event(struct pc_audit_event *ev, const struct pc_principal *a)
+{
+	if (ev == NULL)
+		return;
 	snprintf(ev->actor_user_id, sizeof(ev->actor_user_id), "%.*s", PC_ID_LEN, a->user_id);
 	snprintf(ev->actor_email, sizeof(ev->actor_email), "%.*s", PC_EMAIL_MAX, a->email);
 	snprintf(ev->actor_session_id, sizeof(ev->actor_session_id), "%.*s", PC_ID_LEN,
 	         a->session_id);
 	snprintf(ev->auth_method, sizeof(ev->auth_method), "%s", pc_auth_method_name(a->method));
-}
-
-PC_MUST_USE static enum pc_err prepare_event(struct pc_audit_event *ev,
-                                             const struct pc_principal *actor)
-{
-	REQUIRE(actor != NULL);
-	REQUIRE(event_ok(ev));
-	stamp_actor(ev, actor);
 	pc_event_clear(ev);
-	return PC_OK;
 }
 
 /* Committed events also go to the audit stream (audit/stream.h). */
@@ -129,9 +124,8 @@ enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
 {
 	REQUIRE(s != NULL && user_ok(user));
 	REQUIRE(sess == NULL || session_ok(sess));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_setup(s, ev, user, sess));
 }
 
@@ -146,10 +140,8 @@ enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
 enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const struct pc_user *user)
 {
-	REQUIRE(s != NULL && user_ok(user));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && user_ok(user) && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_user_create(s, ev, user));
 }
 
@@ -181,10 +173,8 @@ enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t 
 enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const char *id)
 {
-	REQUIRE(s != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_user_delete(s, ev, id));
 }
 
@@ -193,11 +183,8 @@ enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_princ
                                        const char *new_hash, const char *keep_session)
 {
 	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash));
-	if (ev != NULL) {
-		enum pc_err e = prepare_event(ev, actor);
-		if (e != PC_OK)
-			return e;
-	}
+	REQUIRE(ev == NULL || event_ok(ev, actor));
+	begin_event(ev, actor);
 	/* the time of record, taken once here for every dialect */
 	int64_t now = (int64_t)time(NULL);
 	return finish_event(ev,
@@ -213,10 +200,8 @@ enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const 
 enum pc_err pc_store_session_create(struct pc_store *s, const struct pc_principal *actor,
                                     struct pc_audit_event *ev, const struct pc_session *sess)
 {
-	REQUIRE(s != NULL && session_ok(sess));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && session_ok(sess) && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_session_create(s, ev, sess));
 }
 
@@ -249,10 +234,8 @@ enum pc_err pc_store_session_delete(struct pc_store *s, const struct pc_principa
                                     struct pc_audit_event *ev, const char *user_id,
                                     const char *id)
 {
-	REQUIRE(s != NULL && user_id != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && user_id != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_session_delete(s, ev, user_id, id));
 }
 
@@ -262,10 +245,8 @@ enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_prin
 {
 	REQUIRE(ended != NULL);
 	*ended = 0;
-	REQUIRE(s != NULL && user_id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_session_delete_all(s, ev, user_id, keep, ended));
 }
 
@@ -273,10 +254,8 @@ enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal 
                                   struct pc_audit_event *ev, const char *user_id,
                                   const uint8_t token_hash[32], int64_t expires_at)
 {
-	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_reset_create(s, ev, user_id, token_hash, expires_at));
 }
 
@@ -287,10 +266,8 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 {
 	REQUIRE(user_id_out != NULL);
 	user_id_out[0] = '\0';
-	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash) && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
 }
 
@@ -305,10 +282,8 @@ static bool apikey_ok(const struct pc_api_key *k)
 enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
                                    struct pc_audit_event *ev, const struct pc_api_key *k)
 {
-	REQUIRE(s != NULL && apikey_ok(k));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && apikey_ok(k) && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_apikey_create(s, ev, k));
 }
 
@@ -344,19 +319,16 @@ enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal
 	/* a name that fills struct pc_api_key's array could never be read back */
 	REQUIRE(s != NULL && id != NULL && name != NULL &&
 	        strnlen(name, PC_APIKEY_NAME_MAX + 1) <= PC_APIKEY_NAME_MAX);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_apikey_rename(s, ev, id, name));
 }
 
 enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
                                    struct pc_audit_event *ev, const char *id)
 {
-	REQUIRE(s != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_apikey_delete(s, ev, id));
 }
 
@@ -381,9 +353,8 @@ enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principa
 	REQUIRE(s != NULL && t != NULL && TERMINATED(t->family_id) && t->family_id[0] != '\0' &&
 	        TERMINATED(t->user_id) && t->user_id[0] != '\0' && TERMINATED(t->session_id) &&
 	        TERMINATED(t->access_jti) && t->access_jti[0] != '\0');
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_refresh_create(s, ev, t));
 }
 
@@ -399,13 +370,11 @@ enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principa
 	*n_revoked = 0;
 	REQUIRE(s != NULL && old_hash != NULL && next != NULL && TERMINATED(next->access_jti) &&
 	        next->access_jti[0] != '\0');
-	REQUIRE(ev != reuse_ev);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e == PC_OK)
-		e = prepare_event(reuse_ev, actor);
-	if (e != PC_OK)
-		return e;
-	e = pc_tx_refresh_rotate(s, ev, reuse_ev, old_hash, now, next, old, revoked, n_revoked);
+	REQUIRE(ev != reuse_ev && event_ok(ev, actor) && event_ok(reuse_ev, actor));
+	begin_event(ev, actor);
+	begin_event(reuse_ev, actor);
+	enum pc_err e =
+		pc_tx_refresh_rotate(s, ev, reuse_ev, old_hash, now, next, old, revoked, n_revoked);
 	/* reuse_ev is written only with the PC_ERR_REUSED of a detected reuse
 	 * (the operation clears it when that transaction fails) */
 	if (e != PC_ERR_REUSED)
@@ -440,11 +409,8 @@ enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal
 	REQUIRE(family_id == NULL || key_ok(family_id, PC_ID_LEN));
 	REQUIRE(session_id == NULL || key_ok(session_id, PC_ID_LEN));
 	REQUIRE(user_id == NULL || key_ok(user_id, PC_ID_LEN));
-	if (ev != NULL) {
-		enum pc_err e = prepare_event(ev, actor);
-		if (e != PC_OK)
-			return e;
-	}
+	REQUIRE(ev == NULL || event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_tokens_revoke(s, ev, jti, jti_exp, family_id, session_id,
 	                                               user_id, now, revoked, n_revoked));
 }
@@ -470,10 +436,8 @@ enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purge
 enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev)
 {
-	REQUIRE(s != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
+	REQUIRE(s != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_audit_append(s, ev));
 }
 

@@ -11,11 +11,6 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-static int rd_apikey(struct pc_sql *c, void *out)
-{
-	return pc_row_apikey(c, out);
-}
-
 enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
                                 const struct pc_api_key *k)
 {
@@ -28,21 +23,21 @@ enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
 
 enum pc_err pc_tx_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
 {
-	return pc_sql_get_one(s, S_APIKEY_GET, ARGS(A_TXT(id)), rd_apikey, out, sizeof(*out),
+	return pc_sql_get_one(s, S_APIKEY_GET, ARGS(A_TXT(id)), pc_row_apikey, out, sizeof(*out),
 	                      "api_keys");
 }
 
 enum pc_err pc_tx_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
                                        struct pc_api_key *out)
 {
-	return pc_sql_get_one(s, S_APIKEY_GET_BY_PREFIX, ARGS(A_TXT(prefix)), rd_apikey, out,
+	return pc_sql_get_one(s, S_APIKEY_GET_BY_PREFIX, ARGS(A_TXT(prefix)), pc_row_apikey, out,
 	                      sizeof(*out), "api_keys");
 }
 
 enum pc_err pc_tx_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
 {
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, S_APIKEY_LIST, NOARGS, rd_apikey, sizeof(**out), 0, "api_keys",
+	enum pc_err e = pc_sql_get_all(s, S_APIKEY_LIST, NOARGS, pc_row_apikey, sizeof(**out), 0, "api_keys",
 	                               &arr, n);
 	*out = arr;
 	return e;

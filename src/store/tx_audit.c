@@ -30,11 +30,6 @@ enum pc_err pc_tx_audit_append(struct pc_store *s, struct pc_audit_event *ev)
 	return sql_run(s, PC_SQL_WRITE, append_script, ev);
 }
 
-static int rd_event(struct pc_sql *c, void *out)
-{
-	return pc_row_event(c, out);
-}
-
 enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
                              struct pc_audit_event **out, size_t *n)
 {
@@ -46,7 +41,7 @@ enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f
 		A_INT(f->before_seq > 0 ? f->before_seq : INT64_MAX), A_INT((int64_t)f->limit),
 	};
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, (enum pc_stmt)(S_AUDIT_LIST + mask), a, 5, rd_event,
+	enum pc_err e = pc_sql_get_all(s, (enum pc_stmt)(S_AUDIT_LIST + mask), a, 5, pc_row_event,
 	                               sizeof(**out), f->limit, "audit_events", &arr, n);
 	*out = arr;
 	return e;

@@ -10,11 +10,6 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-static int rd_session(struct pc_sql *c, void *out)
-{
-	return pc_row_session(c, out);
-}
-
 enum pc_err pc_sql_insert_session(struct pc_sql *c, const struct pc_session *s)
 {
 	return sql_exec(c, S_SESSION_INSERT,
@@ -49,7 +44,7 @@ enum pc_err pc_tx_session_create(struct pc_store *s, struct pc_audit_event *ev,
 enum pc_err pc_tx_session_get(struct pc_store *s, const uint8_t secret_hash[32],
                               struct pc_session *out)
 {
-	return pc_sql_get_one(s, S_SESSION_GET, ARGS(A_HASH(secret_hash)), rd_session, out,
+	return pc_sql_get_one(s, S_SESSION_GET, ARGS(A_HASH(secret_hash)), pc_row_session, out,
 	                      sizeof(*out), "sessions");
 }
 
@@ -63,7 +58,7 @@ enum pc_err pc_tx_session_list(struct pc_store *s, const char *user_id, int64_t 
                                struct pc_session **out, size_t *n)
 {
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, S_SESSION_LIST, ARGS(A_TXT(user_id), A_INT(now)), rd_session,
+	enum pc_err e = pc_sql_get_all(s, S_SESSION_LIST, ARGS(A_TXT(user_id), A_INT(now)), pc_row_session,
 	                               sizeof(**out), 0, "sessions", &arr, n);
 	*out = arr;
 	return e;

@@ -273,11 +273,6 @@ enum pc_err pc_tx_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
 	return sql_run(s, PC_SQL_READ, refresh_get_script, &x);
 }
 
-static int rd_family(struct pc_sql *c, void *out)
-{
-	return c->drv->col_text(c, 0, out, PC_ID_LEN + 1);
-}
-
 struct revoke {
 	struct pc_audit_event *ev; /* NULL: audited by the caller */
 	const char *jti, *family_id, *session_id, *user_id;
@@ -296,7 +291,7 @@ static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
 		char fam[PC_ID_LEN + 1] = "";
 		e = vec_push(&x->rv, x->jti, x->jti_exp);
 		if (e == PC_OK)
-			e = pc_sql_one(c, S_ACCESS_FAMILY_OF, ARGS(A_TXT(x->jti)), rd_family, fam,
+			e = pc_sql_one(c, S_ACCESS_FAMILY_OF, ARGS(A_TXT(x->jti)), pc_row_id, fam,
 			               sizeof(fam), "access_tokens");
 		if (e == PC_ERR_NOT_FOUND)
 			e = PC_OK;

@@ -17,11 +17,6 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-static int rd_user(struct pc_sql *c, void *out)
-{
-	return pc_row_user(c, out);
-}
-
 static enum pc_err insert_user(struct pc_sql *c, const struct pc_user *u)
 {
 	return sql_exec(c, S_USER_INSERT,
@@ -104,25 +99,30 @@ enum pc_err pc_tx_setup_done(struct pc_store *s, bool *done)
 
 enum pc_err pc_tx_user_get(struct pc_store *s, const char *id, struct pc_user *out)
 {
-	return pc_sql_get_one(s, S_USER_GET, ARGS(A_TXT(id)), rd_user, out, sizeof(*out), "users");
+	return pc_sql_get_one(s, S_USER_GET, ARGS(A_TXT(id)), pc_row_user, out, sizeof(*out), "users");
 }
 
 enum pc_err pc_tx_user_get_by_email(struct pc_store *s, const char *email, struct pc_user *out)
 {
-	return pc_sql_get_one(s, S_USER_GET_BY_EMAIL, ARGS(A_TXT(email)), rd_user, out,
+	return pc_sql_get_one(s, S_USER_GET_BY_EMAIL, ARGS(A_TXT(email)), pc_row_user, out,
 	                      sizeof(*out), "users");
 }
 
 enum pc_err pc_tx_user_list(struct pc_store *s, struct pc_user **out, size_t *n)
 {
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, S_USER_LIST, NOARGS, rd_user, sizeof(**out), 0, "users",
+	enum pc_err e = pc_sql_get_all(s, S_USER_LIST, NOARGS, pc_row_user, sizeof(**out), 0, "users",
 	                               &arr, n);
 	*out = arr;
 	return e;
 }
 
 /* ---- delete ---- */
+
+static int rd_count(struct pc_sql *c, void *out)
+{
+	return COL_INT(c, 0, out);
+}
 
 struct user_delete {
 	struct pc_audit_event *ev;
@@ -132,22 +132,15 @@ struct user_delete {
 static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 {
 	struct user_delete *x = ctx;
-	bool found = false, row = false;
+	bool found = false;
 	int64_t users = 0;
 	pc_event_clear(x->ev);
 	enum pc_err e = pc_sql_exists(c, S_USER_EXISTS, ARGS(A_TXT(x->id)), &found);
 	if (e == PC_OK && !found)
 		e = PC_ERR_NOT_FOUND;
-	if (e == PC_OK) {
-		/* counted under the write lock: two deletes cannot both see two
-		 * users */
-		e = sql_query(c, S_USER_COUNT, NOARGS);
-		if (e == PC_OK)
-			e = sql_step(c, &row);
-		if (e == PC_OK && (!row || COL_INT(c, 0, &users) != 0))
-			e = pc_sql_corrupt(c, "users");
-		sql_done(c);
-	}
+	/* counted under the write lock: two deletes cannot both see two users */
+	if (e == PC_OK)
+		e = pc_sql_one(c, S_USER_COUNT, NOARGS, rd_count, &users, sizeof(users), "users");
 	if (e == PC_OK && users <= 1)
 		e = PC_ERR_LAST_USER;
 	if (e == PC_OK)
@@ -229,11 +222,6 @@ struct redeem {
 	bool filled; /* whether ev->resource_id was ours to fill */
 };
 
-static int rd_uid(struct pc_sql *c, void *out)
-{
-	return c->drv->col_text(c, 0, out, PC_ID_LEN + 1);
-}
-
 static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 {
 	struct redeem *x = ctx;
@@ -244,7 +232,7 @@ static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 	/* locked where the dialect can (FOR UPDATE): of two redemptions of one
 	 * token the second waits, then finds it used */
 	enum pc_err e = pc_sql_one(c, S_RESET_FIND, ARGS(A_HASH(x->token_hash), A_INT(x->now)),
-	                           rd_uid, x->uid, sizeof(x->uid), "reset_tokens");
+	                           pc_row_id, x->uid, sizeof(x->uid), "reset_tokens");
 	/* burn this token and every other outstanding one of the user: a
 	 * password just reset must not be resettable by an older link */
 	if (e == PC_OK)
