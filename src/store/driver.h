@@ -147,7 +147,8 @@ PC_MUST_USE enum pc_err pc_sql_corrupt(struct pc_sql *c, const char *what);
 typedef int (*pc_row_reader)(struct pc_sql *c, void *out);
 
 /* Row readers (pc_row_reader): the current row into the struct out points
- * to (pc_user, pc_session, pc_api_key, pc_revoked, pc_audit_event); -1 when
+ * to (pc_user, pc_session, pc_api_key, pc_revoked, pc_audit_event,
+ * pc_refresh_row, an id); -1 when
  * a column does not fit (the struct is then cleared). Column orders:
  * stmt.h's *_COLS. */
 PC_MUST_USE int pc_row_user(struct pc_sql *c, void *out);
@@ -157,8 +158,13 @@ PC_MUST_USE int pc_row_revoked(struct pc_sql *c, void *out);
 PC_MUST_USE int pc_row_event(struct pc_sql *c, void *out);
 /* Column 0 as an id into char out[PC_ID_LEN + 1]. */
 PC_MUST_USE int pc_row_id(struct pc_sql *c, void *out);
-/* *used: whether used_at is set (the struct has no field for it). */
-PC_MUST_USE int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used);
+/* A refresh token and whether its used_at is set (the struct has no field
+ * for it): what pc_row_refresh reads. */
+struct pc_refresh_row {
+	struct pc_refresh_token t;
+	bool used;
+};
+PC_MUST_USE int pc_row_refresh(struct pc_sql *c, void *out);
 
 /* Runs a query for at most one row: its row read into out, or
  * PC_ERR_NOT_FOUND (out cleared on every failure). what: the table, for the log. */

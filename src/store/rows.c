@@ -1,6 +1,7 @@
 /*
- * rows.c — reading rows into the structs of store.h, and the steps every
- * transaction script shares (one row, all rows, the audit-chain append).
+ * rows.c — reading rows into the structs of store.h, and what every
+ * transaction script shares: one row, all rows, the audit-chain append, and
+ * the two scripts most operations are (a read; one change with its event).
  *
  * Written once over driver.h for both dialects. Every value read from the
  * database is copied into its fixed array with the driver's bounds checks:
@@ -77,18 +78,19 @@ int pc_row_id(struct pc_sql *c, void *out)
 	return c->drv->col_text(c, 0, out, PC_ID_LEN + 1);
 }
 
-int pc_row_refresh(struct pc_sql *c, struct pc_refresh_token *t, bool *used)
+int pc_row_refresh(struct pc_sql *c, void *out)
 {
-	memset(t, 0, sizeof(*t));
-	*used = false;
+	struct pc_refresh_row *r = out;
+	struct pc_refresh_token *t = &r->t;
+	memset(r, 0, sizeof(*r));
 	if (COL_HASH(c, 0, t->token_hash) != 0 || COL_TEXT(c, 1, t->family_id) != 0 ||
 	    COL_TEXT(c, 2, t->user_id) != 0 || COL_TEXT(c, 3, t->session_id) != 0 ||
 	    COL_INT(c, 4, &t->created_at) != 0 || COL_INT(c, 5, &t->expires_at) != 0 ||
 	    COL_TEXT(c, 6, t->access_jti) != 0 || COL_INT(c, 7, &t->access_exp) != 0) {
-		memset(t, 0, sizeof(*t));
+		memset(r, 0, sizeof(*r));
 		return -1;
 	}
-	*used = !COL_NULL(c, 8);
+	r->used = !COL_NULL(c, 8);
 	return 0;
 }
 
@@ -240,7 +242,7 @@ struct get {
 	size_t *len;
 };
 
-static enum pc_err get_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err get_script(struct pc_sql *c, void *ctx)
 {
 	struct get *x = ctx;
 	if (x->all == NULL)
@@ -298,7 +300,7 @@ struct change {
 	int64_t changed;
 };
 
-static enum pc_err change_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err change_script(struct pc_sql *c, void *ctx)
 {
 	struct change *x = ctx;
 	pc_event_clear(x->ev);

@@ -297,7 +297,7 @@ static bool retry_state(const char *st)
 	return strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
 }
 
-static enum pc_err map_state(const char *st, bool lost)
+PC_MUST_USE static enum pc_err map_state(const char *st, bool lost)
 {
 	if (lost)
 		return PC_ERR_UNAVAILABLE;
@@ -323,7 +323,7 @@ static enum pc_err map_state(const char *st, bool lost)
 
 /* Records the failure on c for the retry decision, maps it, and logs what an
  * operator should see (not conflicts or misses). r may be NULL. */
-static enum pc_err fail_res(struct conn *c, const char *what, const PGresult *r)
+PC_MUST_USE static enum pc_err fail_res(struct conn *c, const char *what, const PGresult *r)
 {
 	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	snprintf(c->state, sizeof(c->state), "%s", st != NULL ? st : "");
@@ -350,8 +350,8 @@ static const char *sql_of(enum pc_stmt id)
 
 /* Prepares statement id on c once, typed by the kinds of its arguments
  * (a NULL is always a missing text). */
-static enum pc_err ensure_prepared(struct conn *c, enum pc_stmt id, const struct pc_sql_arg *a,
-                                   size_t n)
+PC_MUST_USE static enum pc_err ensure_prepared(struct conn *c, enum pc_stmt id,
+                                               const struct pc_sql_arg *a, size_t n)
 {
 	assert(id < S__COUNT && n <= MAX_PARAMS);
 	if (c->prepared[id])
@@ -387,7 +387,7 @@ struct bound {
 
 /* Text goes as C strings: every one is NUL-terminated (store.c checks the
  * fixed arrays), and PostgreSQL text cannot hold a NUL anyway. */
-static enum pc_err bind_params(struct bound *b, const struct pc_sql_arg *a, size_t n)
+PC_MUST_USE static enum pc_err bind_params(struct bound *b, const struct pc_sql_arg *a, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
 		const struct pc_sql_arg *p = &a[k];
@@ -427,8 +427,8 @@ static void drain(struct conn *c)
 		PQclear(r);
 }
 
-static enum pc_err pg_query(struct pc_sql *pc, enum pc_stmt id, const struct pc_sql_arg *a,
-                            size_t n)
+PC_MUST_USE static enum pc_err pg_query(struct pc_sql *pc, enum pc_stmt id,
+                                        const struct pc_sql_arg *a, size_t n)
 {
 	struct conn *c = C(pc);
 	assert(c->res == NULL && !c->streaming);
@@ -464,7 +464,7 @@ static enum pc_err pg_query(struct pc_sql *pc, enum pc_stmt id, const struct pc_
 	return PC_OK;
 }
 
-static enum pc_err pg_step(struct pc_sql *pc, bool *row)
+PC_MUST_USE static enum pc_err pg_step(struct pc_sql *pc, bool *row)
 {
 	struct conn *c = C(pc);
 	*row = false;
@@ -507,8 +507,8 @@ static void pg_done(struct pc_sql *pc)
 	c->streaming = false;
 }
 
-static enum pc_err pg_exec(struct pc_sql *pc, enum pc_stmt id, const struct pc_sql_arg *a,
-                           size_t n, int64_t *changes)
+PC_MUST_USE static enum pc_err pg_exec(struct pc_sql *pc, enum pc_stmt id,
+                                       const struct pc_sql_arg *a, size_t n, int64_t *changes)
 {
 	struct conn *c = C(pc);
 	enum pc_err e = pg_query(pc, id, a, n);
@@ -617,7 +617,8 @@ static void conn_free(struct conn *c)
 }
 
 /* Opens a connection; on failure one line in err. */
-static enum pc_err conn_open(struct pg_store *ps, struct conn **out, char *err, size_t errlen)
+PC_MUST_USE static enum pc_err conn_open(struct pg_store *ps, struct conn **out, char *err,
+                                         size_t errlen)
 {
 	*out = NULL;
 	struct conn *c = calloc(1, sizeof(*c));
@@ -648,7 +649,7 @@ static enum pc_err conn_open(struct pg_store *ps, struct conn **out, char *err, 
 }
 
 /* Reconnects a broken connection once. */
-static enum pc_err conn_reset(struct conn *c)
+PC_MUST_USE static enum pc_err conn_reset(struct conn *c)
 {
 	PQreset(c->pg);
 	if (PQstatus(c->pg) == CONNECTION_OK && conn_setup(c) == 0)
@@ -665,7 +666,8 @@ static enum pc_err conn_reset(struct conn *c)
 }
 
 /* This thread's connection, opened on first use, reset when broken. */
-static enum pc_err conn_get_err(struct pg_store *ps, struct conn **out, char *err, size_t errlen)
+PC_MUST_USE static enum pc_err conn_get_err(struct pg_store *ps, struct conn **out, char *err,
+                                            size_t errlen)
 {
 	struct conn *c = NULL;
 	*out = NULL;
@@ -715,7 +717,7 @@ static enum pc_err conn_get_err(struct pg_store *ps, struct conn **out, char *er
 	return PC_OK;
 }
 
-static enum pc_err conn_get(struct pg_store *ps, struct conn **out)
+PC_MUST_USE static enum pc_err conn_get(struct pg_store *ps, struct conn **out)
 {
 	char err[600] = "";
 	enum pc_err e = conn_get_err(ps, out, err, sizeof(err));
@@ -735,7 +737,7 @@ static void tx_rollback(struct conn *c)
 }
 
 /* BEGIN and take the write lock, in one round trip. */
-static enum pc_err tx_begin(struct conn *c)
+PC_MUST_USE static enum pc_err tx_begin(struct conn *c)
 {
 	PGresult *r = PQexec(c->pg, BEGIN_SQL "; SELECT pg_advisory_xact_lock(" LOCK_WRITE ")");
 	enum pc_err e = PC_OK;
@@ -748,7 +750,7 @@ static enum pc_err tx_begin(struct conn *c)
 }
 
 /* Commits when e is PC_OK, else rolls back; returns the outcome. */
-static enum pc_err tx_end(struct conn *c, enum pc_err e)
+PC_MUST_USE static enum pc_err tx_end(struct conn *c, enum pc_err e)
 {
 	if (e == PC_OK) {
 		PGresult *r = PQexec(c->pg, "COMMIT");
@@ -803,7 +805,8 @@ static bool retry(struct conn *c, struct retry *rt)
 
 /* Runs a script: WRITE inside BEGIN + the write lock, committed when it
  * returns PC_OK; READ and UPDATE in autocommit. Retried whole (retry()). */
-static enum pc_err pg_run(struct pc_store *s, enum pc_sql_mode mode, pc_sql_script fn, void *ctx)
+PC_MUST_USE static enum pc_err pg_run(struct pc_store *s, enum pc_sql_mode mode, pc_sql_script fn,
+                                      void *ctx)
 {
 	struct pg_store *ps = PS(s);
 	bool tx = mode == PC_SQL_WRITE;

@@ -196,7 +196,7 @@ static void log_rc(const char *level, const char *what, int rc)
 	pc_logline_emit(&l);
 }
 
-static enum pc_err map_rc(int rc)
+PC_MUST_USE static enum pc_err map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -227,7 +227,7 @@ static enum pc_err map_rc(int rc)
 }
 
 /* Maps rc and logs what an operator should see (not conflicts or misses). */
-static enum pc_err fail_rc(const char *what, int rc)
+PC_MUST_USE static enum pc_err fail_rc(const char *what, int rc)
 {
 	enum pc_err e = map_rc(rc);
 	if (e == PC_ERR_INTERNAL)
@@ -296,8 +296,8 @@ static int bind(sqlite3_stmt *st, const struct pc_sql_arg *a, size_t n)
 	return SQLITE_OK;
 }
 
-static enum pc_err sq_query(struct pc_sql *pc, enum pc_stmt id, const struct pc_sql_arg *a,
-                            size_t n)
+PC_MUST_USE static enum pc_err sq_query(struct pc_sql *pc, enum pc_stmt id,
+                                        const struct pc_sql_arg *a, size_t n)
 {
 	struct conn *c = C(pc);
 	sqlite3_stmt *st;
@@ -314,7 +314,7 @@ static enum pc_err sq_query(struct pc_sql *pc, enum pc_stmt id, const struct pc_
 	return PC_OK;
 }
 
-static enum pc_err sq_step(struct pc_sql *pc, bool *row)
+PC_MUST_USE static enum pc_err sq_step(struct pc_sql *pc, bool *row)
 {
 	struct conn *c = C(pc);
 	*row = false;
@@ -334,8 +334,8 @@ static void sq_done(struct pc_sql *pc)
 	c->cur = NULL;
 }
 
-static enum pc_err sq_exec(struct pc_sql *pc, enum pc_stmt id, const struct pc_sql_arg *a,
-                           size_t n, int64_t *changes)
+PC_MUST_USE static enum pc_err sq_exec(struct pc_sql *pc, enum pc_stmt id,
+                                       const struct pc_sql_arg *a, size_t n, int64_t *changes)
 {
 	struct conn *c = C(pc);
 	bool row = false;
@@ -471,8 +471,8 @@ fail:
 }
 
 /* This thread's connection, opened on first use. */
-static enum pc_err conn_get_err(struct sqlite_store *ss, struct conn **out, char *err,
-                                size_t errlen)
+PC_MUST_USE static enum pc_err conn_get_err(struct sqlite_store *ss, struct conn **out, char *err,
+                                            size_t errlen)
 {
 	struct conn *c = NULL;
 	if (tls_conn.gen == ss->gen && tls_conn.c != NULL) {
@@ -514,7 +514,7 @@ static enum pc_err conn_get_err(struct sqlite_store *ss, struct conn **out, char
 	return PC_OK;
 }
 
-static enum pc_err conn_get(struct sqlite_store *ss, struct conn **out)
+PC_MUST_USE static enum pc_err conn_get(struct sqlite_store *ss, struct conn **out)
 {
 	char err[512] = "";
 	enum pc_err e = conn_get_err(ss, out, err, sizeof(err));
@@ -526,7 +526,7 @@ static enum pc_err conn_get(struct sqlite_store *ss, struct conn **out)
 /* ------------------------------------------------------------------ */
 /* transactions                                                        */
 
-static enum pc_err tx_exec(struct conn *c, int which)
+PC_MUST_USE static enum pc_err tx_exec(struct conn *c, int which)
 {
 	int rc = SQLITE_OK;
 	if (c->tx[which] == NULL)
@@ -542,13 +542,14 @@ static enum pc_err tx_exec(struct conn *c, int which)
 static void tx_rollback(struct conn *c)
 {
 	/* some errors (full disk, I/O) have already rolled back */
-	if (!sqlite3_get_autocommit(c->db))
-		(void)tx_exec(c, T_ROLLBACK);
+	if (!sqlite3_get_autocommit(c->db) && tx_exec(c, T_ROLLBACK) != PC_OK)
+		return; /* logged by tx_exec */
 }
 
 /* Runs a script: reads as they come, writes (UPDATE included) between
  * BEGIN IMMEDIATE and COMMIT, rolled back on any failure. */
-static enum pc_err sq_run(struct pc_store *s, enum pc_sql_mode mode, pc_sql_script fn, void *ctx)
+PC_MUST_USE static enum pc_err sq_run(struct pc_store *s, enum pc_sql_mode mode, pc_sql_script fn,
+                                      void *ctx)
 {
 	struct conn *c;
 	enum pc_err e = conn_get(SQ(s), &c);

@@ -37,8 +37,8 @@ enum pc_err pc_tx_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
 enum pc_err pc_tx_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
 {
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, S_APIKEY_LIST, NOARGS, pc_row_apikey, sizeof(**out), 0, "api_keys",
-	                               &arr, n);
+	enum pc_err e = pc_sql_get_all(s, S_APIKEY_LIST, NOARGS, pc_row_apikey, sizeof(**out), 0,
+	                               "api_keys", &arr, n);
 	*out = arr;
 	return e;
 }

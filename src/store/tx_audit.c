@@ -19,7 +19,7 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-static enum pc_err append_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err append_script(struct pc_sql *c, void *ctx)
 {
 	pc_event_clear(ctx);
 	return pc_sql_append_event(c, ctx);
@@ -70,7 +70,7 @@ static bool verify_row(struct pc_sql *c, int64_t expect, uint8_t prev[32], int64
 	return ok;
 }
 
-static enum pc_err verify_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err verify_script(struct pc_sql *c, void *ctx)
 {
 	struct verify *x = ctx;
 	uint8_t prev[32] = {0};

@@ -24,7 +24,7 @@ struct create {
 	const struct pc_session *sess;
 };
 
-static enum pc_err create_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err create_script(struct pc_sql *c, void *ctx)
 {
 	struct create *x = ctx;
 	pc_event_clear(x->ev);

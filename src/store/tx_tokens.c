@@ -41,7 +41,7 @@ static int vec_grow(struct revoked_vec *rv)
 	return rc;
 }
 
-static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp)
+PC_MUST_USE static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp)
 {
 	size_t len = strlen(jti);
 	if (len > PC_JTI_MAX || vec_grow(rv) != 0)
@@ -54,8 +54,8 @@ static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp
 }
 
 /* Hands the vector to the caller on success, frees it otherwise. */
-static enum pc_err vec_out(struct revoked_vec *rv, enum pc_err e, struct pc_revoked **out,
-                           size_t *n)
+PC_MUST_USE static enum pc_err vec_out(struct revoked_vec *rv, enum pc_err e,
+                                       struct pc_revoked **out, size_t *n)
 {
 	if (e != PC_OK) {
 		vec_reset(rv);
@@ -68,8 +68,9 @@ static enum pc_err vec_out(struct revoked_vec *rv, enum pc_err e, struct pc_revo
 }
 
 /* Appends the (jti, expires_at) rows of a query to rv, but skip. */
-static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id, const struct pc_sql_arg *a,
-                                   size_t n, const char *skip, struct revoked_vec *rv)
+PC_MUST_USE static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id,
+                                               const struct pc_sql_arg *a, size_t n,
+                                               const char *skip, struct revoked_vec *rv)
 {
 	bool row = false;
 	enum pc_err e = sql_query(c, id, a, n);
@@ -88,8 +89,8 @@ static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id, const stru
 /* Inside a transaction: every unexpired recorded access jti of the family
  * (but skip) goes into rv, and the family's refresh tokens are deleted, so
  * any later presentation of one is PC_ERR_NOT_FOUND. */
-static enum pc_err revoke_family(struct pc_sql *c, const char *family_id, int64_t now,
-                                 const char *skip, struct revoked_vec *rv)
+PC_MUST_USE static enum pc_err revoke_family(struct pc_sql *c, const char *family_id, int64_t now,
+                                             const char *skip, struct revoked_vec *rv)
 {
 	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_FAMILY, ARGS(A_TXT(family_id), A_INT(now)),
 	                                skip, rv);
@@ -100,7 +101,7 @@ static enum pc_err revoke_family(struct pc_sql *c, const char *family_id, int64_
 
 /* Inside a transaction: puts every jti of rv on the revocation list (an
  * entry already there stays as it is). */
-static enum pc_err insert_revoked(struct pc_sql *c, const struct revoked_vec *rv)
+PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, const struct revoked_vec *rv)
 {
 	enum pc_err e = PC_OK;
 	for (size_t i = 0; i < rv->n && e == PC_OK; i++)
@@ -110,7 +111,7 @@ static enum pc_err insert_revoked(struct pc_sql *c, const struct revoked_vec *rv
 }
 
 /* Inside a transaction: the refresh token and the access token issued with it. */
-static enum pc_err insert_refresh(struct pc_sql *c, const struct pc_refresh_token *t)
+PC_MUST_USE static enum pc_err insert_refresh(struct pc_sql *c, const struct pc_refresh_token *t)
 {
 	enum pc_err e = sql_exec(c, S_REFRESH_INSERT,
 	                         ARGS(A_HASH(t->token_hash), A_FIX(t->family_id), A_FIX(t->user_id),
@@ -126,27 +127,16 @@ static enum pc_err insert_refresh(struct pc_sql *c, const struct pc_refresh_toke
 	return e;
 }
 
-struct refresh_read {
-	struct pc_refresh_token *out;
-	bool used;
-};
-
-static int rd_refresh(struct pc_sql *c, void *p)
-{
-	struct refresh_read *r = p;
-	return pc_row_refresh(c, r->out, &r->used);
-}
-
 /* The token by its hash; out cleared on failure. */
-static enum pc_err get_refresh(struct pc_sql *c, enum pc_stmt id, const uint8_t hash[32],
-                               struct pc_refresh_token *out, bool *used)
+PC_MUST_USE static enum pc_err get_refresh(struct pc_sql *c, enum pc_stmt id,
+                                           const uint8_t hash[32], struct pc_refresh_token *out,
+                                           bool *used)
 {
-	struct refresh_read r = {out, false};
-	enum pc_err e = pc_sql_one(c, id, ARGS(A_HASH(hash)), rd_refresh, &r, sizeof(r),
+	struct pc_refresh_row r = {0};
+	enum pc_err e = pc_sql_one(c, id, ARGS(A_HASH(hash)), pc_row_refresh, &r, sizeof(r),
 	                           "refresh_tokens");
-	*used = e == PC_OK && r.used;
-	if (e != PC_OK)
-		memset(out, 0, sizeof(*out));
+	*out = r.t;
+	*used = r.used;
 	return e;
 }
 
@@ -155,7 +145,7 @@ struct refresh_create {
 	const struct pc_refresh_token *t;
 };
 
-static enum pc_err refresh_create_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err refresh_create_script(struct pc_sql *c, void *ctx)
 {
 	struct refresh_create *x = ctx;
 	pc_event_clear(x->ev);
@@ -183,7 +173,7 @@ struct rotate {
 	bool reused;
 };
 
-static enum pc_err rotate_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err rotate_script(struct pc_sql *c, void *ctx)
 {
 	struct rotate *x = ctx;
 	bool used = false;
@@ -244,8 +234,8 @@ enum pc_err pc_tx_refresh_rotate(struct pc_store *s, struct pc_audit_event *ev,
 	}
 	if (x.reused) {
 		pc_event_clear(ev);
-		(void)vec_out(&x.rv, PC_OK, revoked, n_revoked);
-		return PC_ERR_REUSED;
+		e = vec_out(&x.rv, PC_OK, revoked, n_revoked);
+		return e == PC_OK ? PC_ERR_REUSED : e;
 	}
 	pc_event_clear(reuse_ev);
 	vec_reset(&x.rv);
@@ -259,7 +249,7 @@ struct refresh_get {
 	struct pc_refresh_token *out;
 };
 
-static enum pc_err refresh_get_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err refresh_get_script(struct pc_sql *c, void *ctx)
 {
 	struct refresh_get *x = ctx;
 	bool used;
@@ -280,7 +270,7 @@ struct revoke {
 	struct revoked_vec rv;
 };
 
-static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
 {
 	struct revoke *x = ctx;
 	enum pc_err e;
@@ -334,7 +324,7 @@ struct revoked_list {
 	struct revoked_vec rv;
 };
 
-static enum pc_err revoked_list_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err revoked_list_script(struct pc_sql *c, void *ctx)
 {
 	struct revoked_list *x = ctx;
 	vec_reset(&x->rv);
@@ -354,7 +344,7 @@ struct purge {
 	size_t total;
 };
 
-static enum pc_err purge_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err purge_script(struct pc_sql *c, void *ctx)
 {
 	static const enum pc_stmt purges[] = {S_PURGE_REVOKED, S_PURGE_ACCESS, S_PURGE_REFRESH,
 	                                      S_PURGE_SESSIONS, S_PURGE_RESET};

@@ -17,15 +17,7 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-static enum pc_err insert_user(struct pc_sql *c, const struct pc_user *u)
-{
-	return sql_exec(c, S_USER_INSERT,
-	                ARGS(A_FIX(u->id), A_FIX(u->email), A_FIX(u->password_hash),
-	                     A_INT(u->created_at), A_INT(u->password_changed_at)),
-	                NULL);
-}
-
-static enum pc_err ping_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err ping_script(struct pc_sql *c, void *ctx)
 {
 	bool found;
 	(void)ctx;
@@ -46,24 +38,28 @@ struct setup {
 	bool first;                    /* setup: only the first user */
 };
 
-static enum pc_err create_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err create_script(struct pc_sql *c, void *ctx)
 {
 	struct setup *x = ctx;
+	const struct pc_user *u = x->user;
 	pc_event_clear(x->ev);
 	enum pc_err e;
 	if (x->first) {
 		/* the guard's primary key is what lets exactly one caller through
 		 * (PostgreSQL: a second inserter waits on the unique index, then
 		 * fails) */
-		e = sql_exec(c, S_GUARD_INSERT, ARGS(A_INT(x->user->created_at)), NULL);
+		e = sql_exec(c, S_GUARD_INSERT, ARGS(A_INT(u->created_at)), NULL);
 		if (e == PC_ERR_CONFLICT)
 			e = PC_ERR_SET_UP;
 	} else {
 		/* a user created any way counts as set up */
-		e = sql_exec(c, S_GUARD_INSERT_OR_IGNORE, ARGS(A_INT(x->user->created_at)), NULL);
+		e = sql_exec(c, S_GUARD_INSERT_OR_IGNORE, ARGS(A_INT(u->created_at)), NULL);
 	}
 	if (e == PC_OK)
-		e = insert_user(c, x->user);
+		e = sql_exec(c, S_USER_INSERT,
+		             ARGS(A_FIX(u->id), A_FIX(u->email), A_FIX(u->password_hash),
+		                  A_INT(u->created_at), A_INT(u->password_changed_at)),
+		             NULL);
 	if (e == PC_OK && x->sess != NULL)
 		e = pc_sql_insert_session(c, x->sess);
 	if (e == PC_OK)
@@ -85,7 +81,7 @@ enum pc_err pc_tx_user_create(struct pc_store *s, struct pc_audit_event *ev,
 	return sql_run(s, PC_SQL_WRITE, create_script, &x);
 }
 
-static enum pc_err setup_done_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err setup_done_script(struct pc_sql *c, void *ctx)
 {
 	return pc_sql_exists(c, S_GUARD_GET, NOARGS, ctx);
 }
@@ -129,7 +125,7 @@ struct user_delete {
 	const char *id;
 };
 
-static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 {
 	struct user_delete *x = ctx;
 	bool found = false;
@@ -160,8 +156,8 @@ enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev, con
 
 /* Inside a transaction: the new hash, and every session of the user ends
  * but keep (NULL: all). */
-static enum pc_err set_password(struct pc_sql *c, const char *user_id, const char *new_hash,
-                                int64_t now, const char *keep)
+PC_MUST_USE static enum pc_err set_password(struct pc_sql *c, const char *user_id,
+                                            const char *new_hash, int64_t now, const char *keep)
 {
 	int64_t changed = 0;
 	enum pc_err e = sql_exec(c, S_USER_SET_PASSWORD,
@@ -179,7 +175,7 @@ struct set_pw {
 	int64_t now;
 };
 
-static enum pc_err set_password_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err set_password_script(struct pc_sql *c, void *ctx)
 {
 	struct set_pw *x = ctx;
 	pc_event_clear(x->ev);
@@ -222,7 +218,7 @@ struct redeem {
 	bool filled; /* whether ev->resource_id was ours to fill */
 };
 
-static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
+PC_MUST_USE static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 {
 	struct redeem *x = ctx;
 	pc_event_clear(x->ev);
