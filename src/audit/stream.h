@@ -12,12 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "audit/event.h"
 #include "config/config.h"
-#include "store/store.h"
+#include "core/err.h"
 
 /* dest: "stderr", "off", or a file path (opened O_APPEND, created 0600).
  * 0, or -1 with err. */
-int pc_audit_stream_open(const char *dest, enum pc_audit_format fmt, char *err, size_t errlen);
+PC_MUST_USE int pc_audit_stream_open(const char *dest, enum pc_audit_format fmt, char *err,
+                                     size_t errlen);
 void pc_audit_stream_close(void);
 
 /* Formats one event as a line (with '\n') into out; returns its length, or

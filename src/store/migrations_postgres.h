@@ -1,7 +1,7 @@
 /*
  * migrations_postgres.h — the PostgreSQL schema, as numbered migrations.
  *
- * Included by postgres.c only. Migration N (1-based) is
+ * Included by sql_postgres.c only. Migration N (1-based) is
  * pc_postgres_migrations[N-1]; each runs in its own transaction under a
  * transaction-scoped advisory lock together with the bump of
  * schema_version, so two instances starting at the same moment apply it

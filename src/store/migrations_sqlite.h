@@ -1,7 +1,7 @@
 /*
  * migrations_sqlite.h — the SQLite schema, as numbered migrations.
  *
- * Included by sqlite.c only. Migration N (1-based) is pc_sqlite_migrations[N-1];
+ * Included by sql_sqlite.c only. Migration N (1-based) is pc_sqlite_migrations[N-1];
  * each runs in its own BEGIN IMMEDIATE transaction together with the bump
  * of schema_version, so a crash or a second process opening the same file
  * at the same moment sees either all of a migration or none of it.

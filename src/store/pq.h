@@ -3,7 +3,7 @@
  *
  * The binary does not link libpq: with it come libcrypto, GnuTLS, Kerberos
  * and LDAP, 4 MiB of resident pages and a larger surface in every process,
- * even one that only ever opens SQLite. postgres.c includes this header
+ * even one that only ever opens SQLite. sql_postgres.c includes this header
  * instead of calling libpq directly; every PQ* name below then goes through
  * a table that pc_pq_load() fills from libpq.so.5 with dlopen on first use.
  */

@@ -6,9 +6,12 @@
  * would make the backend read past it, and a value that fills its array
  * could never be read back), limits are clamped, and the acting principal
  * is stamped into the event's actor fields, so the event always names the
- * principal the change was made with. Only then is the backend called
- * through its ops table (backend.h). On failure the store-filled fields of
- * the event (seq, hashes) are cleared again: nothing was written.
+ * principal the change was made with. Only then is the operation called
+ * (backend.h: one transaction script each, tx_*.c, over the dialect's SQL
+ * driver). On failure the store-filled fields of the event (seq, hashes,
+ * a resource_id the store supplied) are cleared again: nothing was written.
+ * Clocks the store records on its own (password_changed_at) are read here,
+ * once, so every dialect records the same time.
  *
  * Misuse (a NULL where the header forbids it, an unterminated string) is an
  * assert, and PC_ERR_INTERNAL when asserts are compiled out.
@@ -16,9 +19,11 @@
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/stream.h"
 #include "store/backend.h"
+#include "store/driver.h"
 
 #define REQUIRE(c)                             \
 	do {                                       \
@@ -43,48 +48,39 @@ static bool session_ok(const struct pc_session *s)
 	       TERMINATED(s->client_addr) && TERMINATED(s->user_agent);
 }
 
-static bool event_ok(const struct pc_audit_event *ev)
-{
-	return ev != NULL && TERMINATED(ev->id) && ev->id[0] != '\0' && TERMINATED(ev->action) &&
-	       ev->action[0] != '\0' && TERMINATED(ev->resource_type) &&
-	       TERMINATED(ev->resource_id) && TERMINATED(ev->user_agent) &&
-	       TERMINATED(ev->client_addr) && TERMINATED(ev->details);
-}
-
 static bool hash_ok(const char *h)
 {
 	return h != NULL && memchr(h, '\0', PC_PWHASH_MAX) != NULL;
 }
 
-/* The principal passed to the call is the actor of record. */
-static void stamp_actor(struct pc_audit_event *ev, const struct pc_principal *a)
+/* An event the caller filled (what/who) for the principal that acts. */
+static bool event_ok(const struct pc_audit_event *ev, const struct pc_principal *actor)
 {
+	return actor != NULL && ev != NULL && TERMINATED(ev->id) && ev->id[0] != '\0' &&
+	       TERMINATED(ev->action) && ev->action[0] != '\0' && TERMINATED(ev->resource_type) &&
+	       TERMINATED(ev->resource_id) && TERMINATED(ev->user_agent) &&
+	       TERMINATED(ev->client_addr) && TERMINATED(ev->details);
+}
+
+/* The principal passed to the call is the actor of record; what the store
+ * fills starts clear. ev NULL: nothing. */
+static void begin_event(struct pc_audit_event *ev, const struct pc_principal *a)
+{
+	if (ev == NULL)
+		return;
 	snprintf(ev->actor_user_id, sizeof(ev->actor_user_id), "%.*s", PC_ID_LEN, a->user_id);
 	snprintf(ev->actor_email, sizeof(ev->actor_email), "%.*s", PC_EMAIL_MAX, a->email);
 	snprintf(ev->actor_session_id, sizeof(ev->actor_session_id), "%.*s", PC_ID_LEN,
 	         a->session_id);
 	snprintf(ev->auth_method, sizeof(ev->auth_method), "%s", pc_auth_method_name(a->method));
-}
-
-static enum pc_err prepare_event(struct pc_audit_event *ev, const struct pc_principal *actor)
-{
-	REQUIRE(actor != NULL);
-	REQUIRE(event_ok(ev));
-	stamp_actor(ev, actor);
-	ev->seq = 0;
-	memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
-	memset(ev->hash, 0, sizeof(ev->hash));
-	return PC_OK;
+	pc_event_clear(ev);
 }
 
 /* Committed events also go to the audit stream (audit/stream.h). */
-static enum pc_err finish_event(struct pc_audit_event *ev, enum pc_err e)
+PC_MUST_USE static enum pc_err finish_event(struct pc_audit_event *ev, enum pc_err e)
 {
-	if (e != PC_OK && ev != NULL) {
-		ev->seq = 0;
-		memset(ev->prev_hash, 0, sizeof(ev->prev_hash));
-		memset(ev->hash, 0, sizeof(ev->hash));
-	}
+	if (e != PC_OK)
+		pc_event_clear(ev);
 	if (e == PC_OK && ev != NULL && ev->seq > 0)
 		pc_audit_stream_emit(ev);
 	return e;
@@ -113,13 +109,13 @@ int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_ke
 void pc_store_close(struct pc_store *s)
 {
 	if (s != NULL)
-		s->ops->close(s);
+		s->drv->close(s);
 }
 
 enum pc_err pc_store_ping(struct pc_store *s)
 {
 	REQUIRE(s != NULL);
-	return s->ops->ping(s);
+	return pc_tx_ping(s);
 }
 
 enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
@@ -128,10 +124,9 @@ enum pc_err pc_store_setup(struct pc_store *s, const struct pc_principal *actor,
 {
 	REQUIRE(s != NULL && user_ok(user));
 	REQUIRE(sess == NULL || session_ok(sess));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->setup(s, ev, user, sess));
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_setup(s, ev, user, sess));
 }
 
 enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
@@ -139,17 +134,15 @@ enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
 	REQUIRE(done != NULL);
 	*done = false;
 	REQUIRE(s != NULL);
-	return s->ops->setup_done(s, done);
+	return pc_tx_setup_done(s, done);
 }
 
 enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const struct pc_user *user)
 {
-	REQUIRE(s != NULL && user_ok(user));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->user_create(s, ev, user));
+	REQUIRE(s != NULL && user_ok(user) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_user_create(s, ev, user));
 }
 
 enum pc_err pc_store_user_get(struct pc_store *s, const char *id, struct pc_user *out)
@@ -157,7 +150,7 @@ enum pc_err pc_store_user_get(struct pc_store *s, const char *id, struct pc_user
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && id != NULL);
-	return s->ops->user_get(s, id, out);
+	return pc_tx_user_get(s, id, out);
 }
 
 enum pc_err pc_store_user_get_by_email(struct pc_store *s, const char *email, struct pc_user *out)
@@ -165,7 +158,7 @@ enum pc_err pc_store_user_get_by_email(struct pc_store *s, const char *email, st
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && email != NULL);
-	return s->ops->user_get_by_email(s, email, out);
+	return pc_tx_user_get_by_email(s, email, out);
 }
 
 enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t *n)
@@ -174,17 +167,15 @@ enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t 
 	*out = NULL;
 	*n = 0;
 	REQUIRE(s != NULL);
-	return s->ops->user_list(s, out, n);
+	return pc_tx_user_list(s, out, n);
 }
 
 enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const char *id)
 {
-	REQUIRE(s != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->user_delete(s, ev, id));
+	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_user_delete(s, ev, id));
 }
 
 enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,
@@ -192,28 +183,26 @@ enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_princ
                                        const char *new_hash, const char *keep_session)
 {
 	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash));
-	if (ev != NULL) {
-		enum pc_err e = prepare_event(ev, actor);
-		if (e != PC_OK)
-			return e;
-	}
-	return finish_event(ev, s->ops->user_set_password(s, ev, user_id, new_hash, keep_session));
+	REQUIRE(ev == NULL || event_ok(ev, actor));
+	begin_event(ev, actor);
+	/* the time of record, taken once here for every dialect */
+	int64_t now = (int64_t)time(NULL);
+	return finish_event(ev,
+	                    pc_tx_user_set_password(s, ev, user_id, new_hash, keep_session, now));
 }
 
 enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
 {
 	REQUIRE(s != NULL && user_id != NULL && hash_ok(new_hash));
-	return s->ops->user_rehash(s, user_id, new_hash);
+	return pc_tx_user_rehash(s, user_id, new_hash);
 }
 
 enum pc_err pc_store_session_create(struct pc_store *s, const struct pc_principal *actor,
                                     struct pc_audit_event *ev, const struct pc_session *sess)
 {
-	REQUIRE(s != NULL && session_ok(sess));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->session_create(s, ev, sess));
+	REQUIRE(s != NULL && session_ok(sess) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_session_create(s, ev, sess));
 }
 
 enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[32],
@@ -222,13 +211,13 @@ enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[3
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && secret_hash != NULL);
-	return s->ops->session_get(s, secret_hash, out);
+	return pc_tx_session_get(s, secret_hash, out);
 }
 
 enum pc_err pc_store_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at)
 {
 	REQUIRE(s != NULL && id != NULL);
-	return s->ops->session_touch(s, id, last_seen_at);
+	return pc_tx_session_touch(s, id, last_seen_at);
 }
 
 enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64_t now,
@@ -238,18 +227,16 @@ enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64
 	*out = NULL;
 	*n = 0;
 	REQUIRE(s != NULL && user_id != NULL);
-	return s->ops->session_list(s, user_id, now, out, n);
+	return pc_tx_session_list(s, user_id, now, out, n);
 }
 
 enum pc_err pc_store_session_delete(struct pc_store *s, const struct pc_principal *actor,
                                     struct pc_audit_event *ev, const char *user_id,
                                     const char *id)
 {
-	REQUIRE(s != NULL && user_id != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->session_delete(s, ev, user_id, id));
+	REQUIRE(s != NULL && user_id != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_session_delete(s, ev, user_id, id));
 }
 
 enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_principal *actor,
@@ -258,22 +245,18 @@ enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_prin
 {
 	REQUIRE(ended != NULL);
 	*ended = 0;
-	REQUIRE(s != NULL && user_id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->session_delete_all(s, ev, user_id, keep, ended));
+	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_session_delete_all(s, ev, user_id, keep, ended));
 }
 
 enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev, const char *user_id,
                                   const uint8_t token_hash[32], int64_t expires_at)
 {
-	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->reset_create(s, ev, user_id, token_hash, expires_at));
+	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_reset_create(s, ev, user_id, token_hash, expires_at));
 }
 
 enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
@@ -283,11 +266,9 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 {
 	REQUIRE(user_id_out != NULL);
 	user_id_out[0] = '\0';
-	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
+	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
 }
 
 /* ---- API keys ---- */
@@ -301,11 +282,9 @@ static bool apikey_ok(const struct pc_api_key *k)
 enum pc_err pc_store_apikey_create(struct pc_store *s, const struct pc_principal *actor,
                                    struct pc_audit_event *ev, const struct pc_api_key *k)
 {
-	REQUIRE(s != NULL && apikey_ok(k));
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->apikey_create(s, ev, k));
+	REQUIRE(s != NULL && apikey_ok(k) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_apikey_create(s, ev, k));
 }
 
 enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id, struct pc_api_key *out)
@@ -313,7 +292,7 @@ enum pc_err pc_store_apikey_get(struct pc_store *s, const char *id, struct pc_ap
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && id != NULL);
-	return s->ops->apikey_get(s, id, out);
+	return pc_tx_apikey_get(s, id, out);
 }
 
 enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix,
@@ -322,7 +301,7 @@ enum pc_err pc_store_apikey_get_by_prefix(struct pc_store *s, const char *prefix
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && prefix != NULL);
-	return s->ops->apikey_get_by_prefix(s, prefix, out);
+	return pc_tx_apikey_get_by_prefix(s, prefix, out);
 }
 
 enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out, size_t *n)
@@ -331,7 +310,7 @@ enum pc_err pc_store_apikey_list(struct pc_store *s, struct pc_api_key **out, si
 	*out = NULL;
 	*n = 0;
 	REQUIRE(s != NULL);
-	return s->ops->apikey_list(s, out, n);
+	return pc_tx_apikey_list(s, out, n);
 }
 
 enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal *actor,
@@ -340,26 +319,23 @@ enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct pc_principal
 	/* a name that fills struct pc_api_key's array could never be read back */
 	REQUIRE(s != NULL && id != NULL && name != NULL &&
 	        strnlen(name, PC_APIKEY_NAME_MAX + 1) <= PC_APIKEY_NAME_MAX);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->apikey_rename(s, ev, id, name));
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_apikey_rename(s, ev, id, name));
 }
 
 enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
                                    struct pc_audit_event *ev, const char *id)
 {
-	REQUIRE(s != NULL && id != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->apikey_delete(s, ev, id));
+	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_apikey_delete(s, ev, id));
 }
 
 enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at)
 {
 	REQUIRE(s != NULL && id != NULL);
-	return s->ops->apikey_touch(s, id, last_used_at);
+	return pc_tx_apikey_touch(s, id, last_used_at);
 }
 
 /* ---- access and refresh tokens, revocation ---- */
@@ -377,10 +353,9 @@ enum pc_err pc_store_refresh_create(struct pc_store *s, const struct pc_principa
 	REQUIRE(s != NULL && t != NULL && TERMINATED(t->family_id) && t->family_id[0] != '\0' &&
 	        TERMINATED(t->user_id) && t->user_id[0] != '\0' && TERMINATED(t->session_id) &&
 	        TERMINATED(t->access_jti) && t->access_jti[0] != '\0');
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->refresh_create(s, ev, t));
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_refresh_create(s, ev, t));
 }
 
 enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principal *actor,
@@ -395,17 +370,15 @@ enum pc_err pc_store_refresh_rotate(struct pc_store *s, const struct pc_principa
 	*n_revoked = 0;
 	REQUIRE(s != NULL && old_hash != NULL && next != NULL && TERMINATED(next->access_jti) &&
 	        next->access_jti[0] != '\0');
-	REQUIRE(ev != reuse_ev);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e == PC_OK)
-		e = prepare_event(reuse_ev, actor);
-	if (e != PC_OK)
-		return e;
-	e = s->ops->refresh_rotate(s, ev, reuse_ev, old_hash, now, next, old, revoked, n_revoked);
-	/* reuse_ev is written only with the PC_ERR_CONFLICT of a detected reuse
-	 * (the backend clears it when that transaction fails) */
-	if (e != PC_ERR_CONFLICT)
-		finish_event(reuse_ev, PC_ERR_INTERNAL);
+	REQUIRE(ev != reuse_ev && event_ok(ev, actor) && event_ok(reuse_ev, actor));
+	begin_event(ev, actor);
+	begin_event(reuse_ev, actor);
+	enum pc_err e =
+		pc_tx_refresh_rotate(s, ev, reuse_ev, old_hash, now, next, old, revoked, n_revoked);
+	/* reuse_ev is written only with the PC_ERR_REUSED of a detected reuse
+	 * (the operation clears it when that transaction fails) */
+	if (e != PC_ERR_REUSED)
+		pc_event_clear(reuse_ev);
 	else if (reuse_ev->seq > 0)
 		pc_audit_stream_emit(reuse_ev);
 	return finish_event(ev, e);
@@ -417,7 +390,7 @@ enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && token_hash != NULL);
-	return s->ops->refresh_get(s, token_hash, out);
+	return pc_tx_refresh_get(s, token_hash, out);
 }
 
 enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
@@ -436,12 +409,9 @@ enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal
 	REQUIRE(family_id == NULL || key_ok(family_id, PC_ID_LEN));
 	REQUIRE(session_id == NULL || key_ok(session_id, PC_ID_LEN));
 	REQUIRE(user_id == NULL || key_ok(user_id, PC_ID_LEN));
-	if (ev != NULL) {
-		enum pc_err e = prepare_event(ev, actor);
-		if (e != PC_OK)
-			return e;
-	}
-	return finish_event(ev, s->ops->tokens_revoke(s, ev, jti, jti_exp, family_id, session_id,
+	REQUIRE(ev == NULL || event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_tokens_revoke(s, ev, jti, jti_exp, family_id, session_id,
 	                                               user_id, now, revoked, n_revoked));
 }
 
@@ -452,7 +422,7 @@ enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now, struct pc_rev
 	*out = NULL;
 	*n = 0;
 	REQUIRE(s != NULL);
-	return s->ops->revoked_list(s, now, out, n);
+	return pc_tx_revoked_list(s, now, out, n);
 }
 
 enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged)
@@ -460,17 +430,15 @@ enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purge
 	REQUIRE(purged != NULL);
 	*purged = 0;
 	REQUIRE(s != NULL);
-	return s->ops->tokens_purge(s, now, purged);
+	return pc_tx_tokens_purge(s, now, purged);
 }
 
 enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev)
 {
-	REQUIRE(s != NULL);
-	enum pc_err e = prepare_event(ev, actor);
-	if (e != PC_OK)
-		return e;
-	return finish_event(ev, s->ops->audit_append(s, ev));
+	REQUIRE(s != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_audit_append(s, ev));
 }
 
 enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
@@ -487,7 +455,7 @@ enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter
 		c.limit = PC_AUDIT_PAGE_MAX;
 	if (c.before_seq < 0)
 		c.before_seq = 0;
-	return s->ops->audit_list(s, &c, out, n);
+	return pc_tx_audit_list(s, &c, out, n);
 }
 
 enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked, int64_t *bad_seq)
@@ -496,5 +464,5 @@ enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked, int64_t 
 	*checked = 0;
 	*bad_seq = 0;
 	REQUIRE(s != NULL);
-	return s->ops->audit_verify(s, checked, bad_seq);
+	return pc_tx_audit_verify(s, checked, bad_seq);
 }

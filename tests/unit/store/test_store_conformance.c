@@ -1,4 +1,5 @@
-/* test_sqlite.c — the store, on SQLite and on PostgreSQL (store_fx.h):
+/* test_store_conformance.c — the store, on SQLite and on PostgreSQL
+ * (store_fx.h), asserting the same behaviour of both:
  * migrations, the first-user race (threads, and two handles as two
  * processes would), users, sessions, reset tokens, one audit event per
  * change in the same transaction, the hash chain against
@@ -114,7 +115,7 @@ static void assert_verify_ok(struct fx *f, int64_t want_checked)
 static void assert_verify_bad(struct fx *f, int64_t want_bad, int64_t want_checked)
 {
 	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_TAMPERED);
 	assert_int_equal(bad, want_bad);
 	assert_int_equal(checked, want_checked);
 }
@@ -337,7 +338,7 @@ static void test_setup_once(void **state)
 	mk_user(&u2, "second@example.com");
 	as_user(&p, &u2, NULL);
 	pc_audit_event_init(&ev, &p, "setup", "user", u2.id);
-	assert_int_equal(pc_store_setup(f->s, &p, &ev, &u2, NULL), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_setup(f->s, &p, &ev, &u2, NULL), PC_ERR_SET_UP);
 	assert_int_equal(ev.seq, 0);
 	assert_int_equal(count(f, "users"), 1);
 	assert_int_equal(count(f, "audit_events"), 1);
@@ -361,7 +362,7 @@ static void test_user_create_sets_guard(void **state)
 	struct pc_audit_event ev;
 	mk_user(&u2, "web@example.com");
 	pc_audit_event_init(&ev, &f->sys, "setup", "user", u2.id);
-	assert_int_equal(pc_store_setup(f->s, &f->sys, &ev, &u2, NULL), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_setup(f->s, &f->sys, &ev, &u2, NULL), PC_ERR_SET_UP);
 	/* and a second user add still works */
 	add_user(f, &u2, "cli2@example.com");
 	assert_int_equal(count(f, "users"), 2);
@@ -403,7 +404,7 @@ static void *race_thread(void *p)
 		enum pc_err e = pc_store_setup(s, &pr, &ev, &u, &sess);
 		if (e == PC_OK)
 			atomic_fetch_add(&r->ok, 1);
-		else if (e == PC_ERR_CONFLICT)
+		else if (e == PC_ERR_SET_UP)
 			atomic_fetch_add(&r->conflict, 1);
 		else
 			atomic_fetch_add(&r->other, 1);
@@ -509,7 +510,7 @@ static void test_user_delete(void **state)
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", "nope");
 	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, "nope"), PC_ERR_NOT_FOUND);
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", a.id);
-	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, a.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, a.id), PC_ERR_LAST_USER);
 	assert_int_equal(count(f, "users"), 1);
 
 	add_user(f, &b, "b@example.com");
@@ -540,7 +541,7 @@ static void test_user_delete(void **state)
 	assert_verify_ok(f, events + 1);
 	/* a is the last one now */
 	pc_audit_event_init(&ev, &pa, "user.delete", "user", a.id);
-	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, a.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, a.id), PC_ERR_LAST_USER);
 }
 
 static void test_set_password(void **state)
@@ -1130,7 +1131,7 @@ static void test_verify_edit_each_column(void **state)
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
 		raw(f, SQL(f, edits[i], pg_edits[i]));
 		int64_t checked, bad;
-		if (pc_store_audit_verify(f->s, &checked, &bad) != PC_ERR_CONFLICT || bad != 3)
+		if (pc_store_audit_verify(f->s, &checked, &bad) != PC_ERR_TAMPERED || bad != 3)
 			fail_msg("edit not detected: %s", edits[i]);
 		raw(f, "DELETE FROM audit_events; INSERT INTO audit_events SELECT * FROM backup");
 		assert_verify_ok(f, 4);
@@ -1228,7 +1229,7 @@ static void test_verify_needs_the_key(void **state)
 	char err[256];
 	assert_int_equal(pc_store_open(&s2, f->url, other, err, sizeof(err)), 0);
 	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_ERR_TAMPERED);
 	assert_int_equal(bad, 1);
 	pc_store_close(s2);
 }

@@ -1,10 +1,10 @@
-/* test_postgres.c — what only the PostgreSQL backend has: two instances
+/* test_store_postgres.c — what only the PostgreSQL backend has: two instances
  * (two store handles, two connection pools) racing the first-user setup and
  * appending to one audit chain; URLs and their passwords in errors; the
  * encoding check; reconnecting after the server ended our sessions or
  * restarted; the SQLSTATE mapping and the retry of serialisation failures
  * and deadlocks; the bound on connections. The shared behaviour of both
- * backends is tested by test_sqlite.c and test_tokens.c. Needs the
+ * backends is tested by test_store_conformance*.c. Needs the
  * cluster of pg_harness.h (PC_SKIP_POSTGRES=1 skips). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@ static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
 
-/* PG_MAX_CONNS and PG_TX_RETRIES of src/store/postgres.c */
+/* PG_MAX_CONNS and PG_TX_RETRIES of src/store/sql_postgres.c */
 #define MAX_CONNS 64
 #define TX_RETRIES 5
 
@@ -142,7 +142,7 @@ static void *race_thread(void *arg)
 		enum pc_err e = pc_store_setup(s, &p, &ev, &u, &sess);
 		if (e == PC_OK && ev.seq == 1)
 			atomic_fetch_add(&r->ok, 1);
-		else if (e == PC_ERR_CONFLICT && ev.seq == 0)
+		else if (e == PC_ERR_SET_UP && ev.seq == 0)
 			atomic_fetch_add(&r->conflict, 1);
 		else
 			atomic_fetch_add(&r->other, 1);
@@ -556,7 +556,7 @@ static void test_retry_transactions(void **state)
 		} else {
 			/* the same token again: reuse; the family's two live access
 			 * tokens once each, not once per attempt */
-			assert_int_equal(e, PC_ERR_CONFLICT);
+			assert_int_equal(e, PC_ERR_REUSED);
 			assert_true(rev.seq > 0);
 			assert_int_equal(ev.seq, 0);
 			assert_int_equal(n, 2);

@@ -1,10 +1,11 @@
-/* test_tokens.c — the store's migration 2, on SQLite and on PostgreSQL
- * (store_fx.h): API keys, refresh-token families with reuse detection
- * (sequential and 8 threads racing over two handles), revocation by
- * jti/family/session/user, the revocation list, purge, one audit event per
- * change in the same transaction, and writes refused by a read-only
- * database. Each test runs in a fresh database; the test opens it with the
- * backend's own client library to look and to tamper. */
+/* test_store_conformance_tokens.c — the store's migration 2, on SQLite and
+ * on PostgreSQL (store_fx.h), asserting the same behaviour of both: API
+ * keys, refresh-token families with reuse detection (sequential and 8
+ * threads racing over two handles), revocation by jti/family/session/user,
+ * the revocation list, purge, one audit event per change in the same
+ * transaction, and writes refused by a read-only database. Each test runs in
+ * a fresh database; the test opens it with the backend's own client library
+ * to look and to tamper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -553,7 +554,7 @@ static void test_refresh_reuse(void **state)
 	struct pc_principal thief;
 	memset(&thief, 0, sizeof(thief));
 	strcpy(thief.client_addr, "192.0.2.66");
-	assert_int_equal(rotate(f->s, &thief, &bad, t0.token_hash, NOW + 1600), PC_ERR_CONFLICT);
+	assert_int_equal(rotate(f->s, &thief, &bad, t0.token_hash, NOW + 1600), PC_ERR_REUSED);
 	expect_event(f, &events, "token.reuse");
 	assert_true(bad.reuse_ev.seq > 0);
 	assert_int_equal(bad.ev.seq, 0);
@@ -650,7 +651,7 @@ static void *rot_thread(void *arg)
 	enum pc_err e = rotate(r->stores[idx % 2], r->p, &x, r->hash, NOW + 60);
 	if (e == PC_OK)
 		atomic_fetch_add(&r->ok, 1);
-	else if (e == PC_ERR_CONFLICT && x.reuse_ev.seq > 0)
+	else if (e == PC_ERR_REUSED && x.reuse_ev.seq > 0)
 		atomic_fetch_add(&r->conflict, 1);
 	else if (e == PC_ERR_NOT_FOUND)
 		atomic_fetch_add(&r->not_found, 1);
@@ -1265,7 +1266,7 @@ static void test_chain_after_everything(void **state)
 	assert_int_equal(pc_store_apikey_touch(f->s, k.id, NOW), PC_OK);
 	struct rot r;
 	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 30), PC_OK);
-	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 40), PC_ERR_CONFLICT);
+	assert_int_equal(rotate(f->s, &p, &r, w.a2.token_hash, NOW + 40), PC_ERR_REUSED);
 	free(r.revoked);
 	struct pc_revoked *out;
 	size_t n;
@@ -1286,7 +1287,7 @@ static void test_chain_after_everything(void **state)
 	/* and a tampered event is still caught */
 	raw(f, "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 15");
 	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_ERR_TAMPERED);
 	assert_int_equal(bad, 15);
 }
 

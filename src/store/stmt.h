@@ -1,0 +1,94 @@
+/*
+ * stmt.h — the statements of the store, by id, for both dialects (private
+ * to src/store/).
+ *
+ * Each dialect holds one SQL text for every id (sql_sqlite.c: ?1
+ * placeholders; sql_postgres.c: $1), with the same parameters in the same
+ * order and the same result columns, so a transaction script names a
+ * statement without knowing the dialect. The column lists below are shared
+ * text: the row readers of rows.c read them by position.
+ */
+#ifndef PC_STORE_STMT_H
+#define PC_STORE_STMT_H
+
+#define PC_USER_COLS "id, email, password_hash, created_at, password_changed_at"
+#define PC_SESSION_COLS                                                                  \
+	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
+	" s.client_addr, s.user_agent"
+#define PC_SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id"
+#define PC_APIKEY_COLS                                                                   \
+	"k.id, k.name, k.prefix, k.secret_hash, coalesce(u.id, ''), k.created_at, k.expires_at," \
+	" k.last_used_at"
+/* created_by reads "" once the creator is gone (no foreign key: keys outlive it) */
+#define PC_APIKEY_FROM " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by"
+#define PC_REFRESH_COLS                                                                  \
+	"token_hash, family_id, user_id, session_id, created_at, expires_at, access_jti," \
+	" access_exp, used_at"
+#define PC_EVENT_COLS                                                                      \
+	"seq, id, time_ms, action, resource_type, resource_id, actor_user_id, actor_email,"    \
+	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash"
+
+/* Audit list filters: one statement per combination, so each can use its
+ * index. Parameters of every one: action, resource_type, actor, before_seq,
+ * limit (an unused filter is NULL). */
+#define PC_F_ACTION 1u
+#define PC_F_RESOURCE 2u
+#define PC_F_ACTOR 4u
+
+enum pc_stmt {
+	S_PING,
+	S_GUARD_INSERT,
+	S_GUARD_INSERT_OR_IGNORE,
+	S_GUARD_GET,
+	S_USER_INSERT,
+	S_USER_GET,
+	S_USER_GET_BY_EMAIL,
+	S_USER_LIST,
+	S_USER_EXISTS,
+	S_USER_COUNT,
+	S_USER_DELETE,
+	S_USER_SET_PASSWORD,
+	S_USER_REHASH,
+	S_SESSION_INSERT,
+	S_SESSION_GET,
+	S_SESSION_TOUCH,
+	S_SESSION_LIST,
+	S_SESSION_DELETE,
+	S_SESSION_DELETE_ALL,
+	S_RESET_INSERT,
+	S_RESET_FIND,       /* locks the row where the dialect can (FOR UPDATE) */
+	S_RESET_BURN_USER,
+	S_APIKEY_INSERT,
+	S_APIKEY_GET,
+	S_APIKEY_GET_BY_PREFIX,
+	S_APIKEY_LIST,
+	S_APIKEY_RENAME,
+	S_APIKEY_DELETE,
+	S_APIKEY_TOUCH,
+	S_REFRESH_INSERT,
+	S_REFRESH_GET,
+	S_REFRESH_GET_LOCK, /* S_REFRESH_GET, locking the row where the dialect can */
+	S_REFRESH_MARK_USED,
+	S_REFRESH_DELETE_FAMILY,
+	S_REFRESH_DELETE_SESSION,
+	S_REFRESH_DELETE_USER,
+	S_ACCESS_INSERT,
+	S_ACCESS_FAMILY_OF,
+	S_ACCESS_LIVE_FAMILY,
+	S_ACCESS_LIVE_SESSION,
+	S_ACCESS_LIVE_USER,
+	S_REVOKED_INSERT,   /* an entry already there stays as it is */
+	S_REVOKED_LIST,
+	S_PURGE_REVOKED,
+	S_PURGE_ACCESS,
+	S_PURGE_REFRESH,
+	S_PURGE_SESSIONS,
+	S_PURGE_RESET,
+	S_AUDIT_LAST,
+	S_AUDIT_INSERT,
+	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */
+	S_AUDIT_LIST,       /* + filter mask: 8 statements */
+	S__COUNT = S_AUDIT_LIST + 8,
+};
+
+#endif
