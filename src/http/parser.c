@@ -74,12 +74,6 @@ static const unsigned char cls[256] = {
 #define REQUEST_LINE_MAX (PC_HTTP_MAX_METHOD_BYTES + 1 + PC_HTTP_MAX_URI_BYTES + 1 + VERSION_BYTES)
 #define NO_SP ((size_t)-1)
 
-static const char *const method_names[PC_METHOD__COUNT] = {
-	[PC_METHOD_GET] = "GET",       [PC_METHOD_HEAD] = "HEAD",     [PC_METHOD_POST] = "POST",
-	[PC_METHOD_PUT] = "PUT",       [PC_METHOD_PATCH] = "PATCH",   [PC_METHOD_DELETE] = "DELETE",
-	[PC_METHOD_OPTIONS] = "OPTIONS",
-};
-
 /* Fields the parser interprets. The first F_SINGLETONS may appear once:
  * a second copy of any of them is how a request smuggles a value past a
  * component that reads the other copy. */
@@ -567,13 +561,10 @@ static int parse_request_line(struct pc_http_request *req, struct fields *f, con
 	rc = parse_version(req, sp2 + 1, (size_t)(end - sp2 - 1), why);
 	if (rc != 0)
 		return rc;
-	int m = 0;
-	while (m < PC_METHOD__COUNT &&
-	       !(strlen(method_names[m]) == mlen && memcmp(method_names[m], line, mlen) == 0))
-		m++;
+	enum pc_method m = pc_method_lookup(line, mlen);
 	if (m == PC_METHOD__COUNT)
 		return fail(why, 501, "The method is not implemented.");
-	req->method = (enum pc_method)m;
+	req->method = m;
 	return parse_target(req, f, sp1 + 1, (size_t)(sp2 - sp1 - 1), why);
 }
 
@@ -861,9 +852,7 @@ const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *re
 
 const char *pc_http_method_name(enum pc_method m)
 {
-	if ((unsigned)m >= PC_METHOD__COUNT)
-		return "UNKNOWN";
-	return method_names[m];
+	return pc_method_name(m);
 }
 
 bool pc_str_ieq(struct pc_str s, const char *lit)

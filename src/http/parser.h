@@ -54,17 +54,8 @@
 #include <stdint.h>
 
 #include "core/limits.h"
+#include "core/method.h"
 
-enum pc_method {
-	PC_METHOD_GET = 0,
-	PC_METHOD_HEAD,
-	PC_METHOD_POST,
-	PC_METHOD_PUT,
-	PC_METHOD_PATCH,
-	PC_METHOD_DELETE,
-	PC_METHOD_OPTIONS,
-	PC_METHOD__COUNT
-};
 
 /* Return values of pc_http_parse_head(); errors are HTTP status codes. */
 #define PC_HTTP_NEED_MORE 0
@@ -139,7 +130,8 @@ const struct pc_http_header *pc_http_header_get(const struct pc_http_request *re
 const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *req,
                                                 const char *name);
 
-/* "GET", "POST", ... */
+/* "GET", "POST", ...: pc_method_name (core/method.h); kept for src/api/openapi.c
+ * until it calls pc_method_name itself. */
 const char *pc_http_method_name(enum pc_method m);
 
 /* Case-insensitive ASCII comparison of a pc_str with a NUL-terminated literal. */

@@ -120,7 +120,7 @@ void pc_router_allow_string(char *out, size_t cap, unsigned allow)
 		if (!(allow & (1u << m)))
 			continue;
 		int w = snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
-		                 pc_http_method_name((enum pc_method)m));
+		                 pc_method_name((enum pc_method)m));
 		if (w < 0 || (size_t)w >= cap - len)
 			return;
 		len += (size_t)w;

@@ -372,7 +372,7 @@ static void log_access(struct conn *c, const struct pc_req *r, int status, size_
 	pc_logline_str(&l, "request_id", r->request_id);
 	pc_logline_str(&l, "client", r->client_addr[0] ? r->client_addr : c->peer);
 	if (r->http) {
-		pc_logline_str(&l, "method", pc_http_method_name(r->http->method));
+		pc_logline_str(&l, "method", pc_method_name(r->http->method));
 		pc_logline_strn(&l, "path", r->http->path.p, r->http->path.len);
 	} else {
 		pc_logline_str(&l, "method", "-");

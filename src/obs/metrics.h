@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/parser.h"
+#include "core/method.h"
 
 enum pc_counter {
 	PC_CTR_TOKENS_BLACKLISTED = 0,
