@@ -31,6 +31,10 @@ struct pc_head {
 	size_t extra_len;
 };
 
+/* Standard reason phrase ("Not Found"), "Unknown" for others. Static
+ * storage. */
+const char *pc_http_reason(int status);
+
 /* The security headers block (CRLF-terminated lines) into out; returns its
  * length, 0 when cap is too small. */
 size_t pc_head_security(char *out, size_t cap, bool xss_block);

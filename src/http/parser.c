@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/num.h"
+
 /* validate_head zeroes a request up to `headers` and sets n_cookies: no
  * other field may sit after `headers`. */
 static_assert(offsetof(struct pc_http_request, n_cookies) ==
@@ -409,13 +411,9 @@ static bool reg_name_ok(const char *s, size_t n)
  * RFC 3986 but no client we serve sends it; refusing it keeps one spelling. */
 static bool port_ok(const char *s, size_t n)
 {
-	unsigned v = 0;
+	uint64_t v;
 
-	if (n == 0 || n > 5 || !all_of(s, n, C_DIGIT))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (unsigned)(s[i] - '0');
-	return v <= 65535;
+	return n <= 5 && pc_num_u64(&v, s, n, 0, 65535) == 0;
 }
 
 /* uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2). Empty is refused:
@@ -578,7 +576,9 @@ static enum field field_of(const char *name, size_t n)
 
 /* Content-Length = 1*DIGIT (RFC 9110 8.6): no sign, no space, no list, one
  * field line. Too large values saturate instead of overflowing; the 413
- * is decided after all fields are read. */
+ * is decided after all fields are read. Its own digit loop, not pc_num_u64
+ * (core/num.h): the digits were checked by all_of's table already on this
+ * per-request path, and an overflow must saturate (413), not fail (400). */
 static int parse_content_length(struct pc_http_request *req, struct pc_str v, const char **why)
 {
 	uint64_t n = 0;

@@ -156,7 +156,4 @@ void pc_req_next(struct pc_req *r);
 /* Route parameter by name ("id"), or a pc_str with p == NULL. */
 struct pc_str pc_req_param(const struct pc_req *r, const char *name);
 
-/* Standard reason phrase ("Not Found"), "Unknown" for others. */
-const char *pc_http_reason(int status);
-
 #endif

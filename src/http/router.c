@@ -126,14 +126,3 @@ void pc_router_allow_string(char *out, size_t cap, unsigned allow)
 		len += (size_t)w;
 	}
 }
-
-struct pc_str pc_req_param(const struct pc_req *r, const char *name)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i < r->n_params; i++) {
-		const char *pn = r->param_names[i];
-		if (strncmp(pn, name, nl) == 0 && pn[nl] == '}')
-			return r->params[i];
-	}
-	return (struct pc_str){NULL, 0};
-}
