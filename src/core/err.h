@@ -12,6 +12,14 @@
  * a caller that drops the result would read "fine". */
 #define PC_MUST_USE __attribute__((warn_unused_result))
 
+#include <stddef.h>
+
+/* Formats one error line into err[errlen] (nothing when err is NULL or
+ * errlen 0) and returns -1, so a parser can `return pc_errf(...)`. The line
+ * must quote no secret: callers name the variable or field, not its value. */
+__attribute__((format(printf, 3, 4)))
+int pc_errf(char *err, size_t errlen, const char *fmt, ...);
+
 enum pc_err {
 	PC_OK = 0,
 	PC_ERR_INTERNAL = -1,    /* a bug or corruption: 500 */

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "config/addr.h"
 #include "core/log.h"
 #include "http/conn.h"
 #include "http/head.h"
