@@ -22,6 +22,7 @@
 #include "http/request.h"
 #include "kv/kv.h"
 #include "store/store.h"
+#include "core/err.h"
 
 /* Refresh last_seen_at at most this often (seconds): one write per session
  * per minute at most, not one per request. */
@@ -51,13 +52,13 @@ struct pc_auth {
 
 /* Opens the store and the kv, prepares password hashing and the token
  * keyring, loads the persisted revocation list. 0, or -1 with err. */
-int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
+PC_MUST_USE int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
 void pc_auth_free(struct pc_auth *a);
 
 /* PORTCULLIS_DATABASE_URL with the password from
  * PORTCULLIS_DATABASE_PASSWORD_FILE added (PostgreSQL). out holds a secret:
  * wipe it after use. 0 or -1 (does not fit). */
-int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
+PC_MUST_USE int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
 
 /* On the worker pool: drops cached validity for tag (a session, key or
  * user id) in this instance at once, and tells every other instance
@@ -84,7 +85,7 @@ enum pc_step pc_stage_csrf(struct pc_req *r);
 /* Whether an Origin ("scheme://host[:port]") names this service: its
  * authority equals host (what the request was sent to), or the whole
  * origin is listed in PORTCULLIS_ALLOWED_ORIGINS. */
-bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host);
+PC_MUST_USE bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host);
 
 /* Builds a session principal for user/session (after login or setup). */
 void pc_principal_for_session(struct pc_principal *p, const struct pc_req *r,

@@ -144,7 +144,7 @@ struct pc_config {
  * On success the caller owns cfg->keys: release with pc_config_free().
  */
 PC_MUST_USE int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys,
-                   char *err, size_t errlen);
+                               char *err, size_t errlen);
 
 /* Wipes and frees the keys; safe on a zeroed or already freed config. */
 void pc_config_free(struct pc_config *cfg);
@@ -154,7 +154,7 @@ void pc_config_free(struct pc_config *cfg);
 void pc_config_print(const struct pc_config *cfg, FILE *out);
 
 /* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
-int pc_config_keygen(FILE *out);
+PC_MUST_USE int pc_config_keygen(FILE *out);
 
 
 /* The variable table, for `--help` and the README: name, default, meaning. */

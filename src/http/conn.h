@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "http/connlimit.h"
 #include "http/request.h"
+#include "core/err.h"
 
 enum conn_state { CS_IDLE, CS_HEAD, CS_BODY, CS_HANDLING, CS_LINGER };
 
@@ -125,7 +126,7 @@ void pc_req_route(struct pc_req *r);
 
 /* Binds every PORTCULLIS_LISTEN address once per loop (srv->loops[t].fds)
  * and logs each address. 0, or -1 after logging why. */
-int pc_listen_bind(struct server *srv);
+PC_MUST_USE int pc_listen_bind(struct server *srv);
 /* Starts one loop thread per srv->loops entry on its bound sockets; returns
  * how many started (all of them on success). */
 unsigned pc_listen_start(struct server *srv);

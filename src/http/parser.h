@@ -55,6 +55,7 @@
 
 #include "core/limits.h"
 #include "core/method.h"
+#include "core/err.h"
 
 
 /* Return values of pc_http_parse_head(); errors are HTTP status codes. */
@@ -116,10 +117,9 @@ void pc_http_parser_init(struct pc_http_parser *p);
  * detail. max_body is the body limit used for the 413 decision.
  * `req` is only meaningful after PC_HTTP_DONE.
  */
-__attribute__((warn_unused_result))
-int pc_http_parse_head(struct pc_http_parser *p, struct pc_http_request *req,
-                       const char *buf, size_t len, uint64_t max_body,
-                       const char **why);
+PC_MUST_USE int pc_http_parse_head(struct pc_http_parser *p, struct pc_http_request *req,
+                                   const char *buf, size_t len, uint64_t max_body,
+                                   const char **why);
 
 /* Case-insensitive lookup of a header field by name; NULL when absent.
  * For singleton fields the parser guarantees at most one. */

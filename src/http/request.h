@@ -29,6 +29,7 @@
 
 #include "core/arena.h"
 #include "http/parser.h"
+#include "core/err.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
 #define PC_RESP_EXTRA_HEADERS 2048
@@ -148,7 +149,7 @@ void pc_respond_problem(struct pc_req *r, int status, const char *detail);
  * meanwhile, done still runs and its answer is discarded. Returns 0, or -1
  * when the work could not be queued (the caller answers 503). */
 typedef void (*pc_work_fn)(struct pc_req *r, void *data);
-int pc_req_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data);
+PC_MUST_USE int pc_req_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data);
 
 /* Continues with the next stage (or the handler) after PC_ASYNC. */
 void pc_req_next(struct pc_req *r);

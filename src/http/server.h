@@ -12,7 +12,8 @@
 #define PC_HTTP_SERVER_H
 
 #include "http/request.h"
+#include "core/err.h"
 
-int pc_server_run(struct pc_app *app);
+PC_MUST_USE int pc_server_run(struct pc_app *app);
 
 #endif

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "kv/kv.h"
+#include "core/err.h"
 
 /* At most ten years, so now + ttl cannot overflow. */
 #define PC_KV_TTL_MAX 315360000
@@ -83,11 +84,11 @@ struct pc_kv {
 };
 
 /* The in-process table (local.c). 0, or -1 with err. */
-int pc_kv_local_open(struct pc_kv **out, char *err, size_t errlen);
+PC_MUST_USE int pc_kv_local_open(struct pc_kv **out, char *err, size_t errlen);
 
 /* Redis (redis.c): url starts with "redis://" or "rediss://" (refused).
  * 0, or -1 with err (never the password). */
-int pc_kv_redis_open(struct pc_kv **out, const char *url, char *err, size_t errlen);
+PC_MUST_USE int pc_kv_redis_open(struct pc_kv **out, const char *url, char *err, size_t errlen);
 
 /* ---- the registry's read side ------------------------------------------- */
 

@@ -68,7 +68,7 @@ static void holdoff_locked(struct pc_kv_redis *r)
 /* A connection for one command: PC_OK, or PC_ERR_UNAVAILABLE at once while
  * held off, after a failed connect, or when none is free within the
  * timeout. Caller blocks SIGPIPE. */
-static enum pc_err acquire(struct pc_kv_redis *r, redisContext **out)
+PC_MUST_USE static enum pc_err acquire(struct pc_kv_redis *r, redisContext **out)
 {
 	*out = NULL;
 	struct timespec deadline = pc_kv_redis_mono_deadline(PC_KV_REDIS_TIMEOUT_MS);
@@ -141,8 +141,8 @@ static enum pc_err reply_error(const redisReply *rep)
 
 /* Runs one command. PC_OK with *out (caller frees with freeReplyObject),
  * or an error and *out NULL. */
-static enum pc_err exec_argv(struct pc_kv_redis *r, redisReply **out, int argc,
-                             const char **argv, const size_t *lens)
+PC_MUST_USE static enum pc_err exec_argv(struct pc_kv_redis *r, redisReply **out, int argc,
+                                         const char **argv, const size_t *lens)
 {
 	*out = NULL;
 	struct sigpipe_guard g;

@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "kv/backend.h"
+#include "core/err.h"
 
 #define PREFIX "portcullis:"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -88,7 +89,7 @@ bool pc_kv_redis_transient_error(const char *s);
 
 /* Fills host, port, db, user, password from url. 0, or -1 with err, which
  * never quotes the URL. */
-int pc_kv_redis_parse_url(struct pc_kv_redis *r, const char *url, char *err, size_t errlen);
+PC_MUST_USE int pc_kv_redis_parse_url(struct pc_kv_redis *r, const char *url, char *err, size_t errlen);
 
 /*
  * A new connection, authenticated and on the right db; NULL on failure with
@@ -102,7 +103,7 @@ redisContext *pc_kv_redis_connect(struct pc_kv_redis *r, bool probe, char *err, 
 /* ---- redis_sub.c ------------------------------------------------------------ */
 
 /* Starts the subscriber thread if it is not running: 0 or -1. */
-int pc_kv_redis_sub_start(struct pc_kv *kv);
+PC_MUST_USE int pc_kv_redis_sub_start(struct pc_kv *kv);
 /* Tells the thread that subscription index was registered and waits (about
  * a second at most) until it is live. */
 void pc_kv_redis_sub_wait(struct pc_kv *kv, size_t index);
