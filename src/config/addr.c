@@ -39,26 +39,39 @@ static int items_next(struct items *it, const char **item, size_t *len)
 	return 0;
 }
 
+/* An address list's next item (the n-th so far, at most max of them, each
+ * named `what` in the error), copied NUL-terminated into buf[80]. 1: no
+ * more items; 0: one in buf; -1: an error in err. */
+static int next_address(struct items *it, char buf[80], size_t n, size_t max, const char *what,
+                        const char *name, char *err, size_t errlen)
+{
+	const char *item;
+	size_t len;
+	if (items_next(it, &item, &len) != 0)
+		return 1;
+	if (len == 0)
+		return pc_errf(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
+	if (n == max)
+		return pc_errf(err, errlen, "%s has more than %zu %s", name, max, what);
+	if (len >= 80)
+		return pc_errf(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
+	memcpy(buf, item, len);
+	buf[len] = '\0';
+	return 0;
+}
+
 int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
 {
 	struct items it = {s, s[0] == '\0'};
-	const char *item;
-	size_t len, n = 0;
+	size_t n = 0;
 	uint8_t seen[PC_MAX_LISTEN][17]; /* address, then 4 or 6 */
-	while (items_next(&it, &item, &len) == 0) {
-		char buf[80];
+	char buf[80];
+	int rc;
+	while ((rc = next_address(&it, buf, n, PC_MAX_LISTEN, "addresses", name, err, errlen)) == 0) {
 		const char *host, *port;
 		int family;
 		uint8_t addr[16];
 		uint64_t p;
-		if (len == 0)
-			return pc_errf(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (n == PC_MAX_LISTEN)
-			return pc_errf(err, errlen, "%s has more than %d addresses", name, PC_MAX_LISTEN);
-		if (len >= sizeof(buf))
-			return pc_errf(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
-		memcpy(buf, item, len);
-		buf[len] = '\0';
 		if (buf[0] == '[') {
 			char *close = strstr(buf, "]:");
 			if (close == NULL)
@@ -96,6 +109,8 @@ int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *
 		cfg->listen[n].port = (uint16_t)p;
 		n++;
 	}
+	if (rc < 0)
+		return -1;
 	if (n == 0)
 		return pc_errf(err, errlen, "%s lists no address", name);
 	cfg->n_listen = n;
@@ -116,19 +131,11 @@ static bool host_bits_zero(const uint8_t *addr, unsigned bytes, unsigned prefix)
 int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
 {
 	struct items it = {s, s[0] == '\0'};
-	const char *item;
-	size_t len, n = 0;
-	while (items_next(&it, &item, &len) == 0) {
-		char buf[80];
+	size_t n = 0;
+	char buf[80];
+	int rc;
+	while ((rc = next_address(&it, buf, n, PC_MAX_TRUSTED_PROXIES, "entries", name, err, errlen)) == 0) {
 		struct pc_cidr *c;
-		if (len == 0)
-			return pc_errf(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (n == PC_MAX_TRUSTED_PROXIES)
-			return pc_errf(err, errlen, "%s has more than %d entries", name, PC_MAX_TRUSTED_PROXIES);
-		if (len >= sizeof(buf))
-			return pc_errf(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
-		memcpy(buf, item, len);
-		buf[len] = '\0';
 		c = &cfg->trusted_proxies[n];
 		c->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
 		unsigned maxp = c->family == AF_INET ? 32 : 128;
@@ -153,6 +160,8 @@ int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char 
 			            "address)", name, n + 1);
 		n++;
 	}
+	if (rc < 0)
+		return -1;
 	cfg->n_trusted_proxies = n;
 	return 0;
 }
