@@ -321,7 +321,7 @@ static void protocol_error(struct conn *c, int status, const char *why)
 	c->state = CS_HANDLING;
 	char body[768];
 	size_t len;
-	pc_req_problem_body(body, sizeof(body), &len, status, why);
+	pc_head_problem_body(body, sizeof(body), &len, status, why);
 	pc_conn_respond(c, status, "application/problem+json", body, len);
 }
 
@@ -368,7 +368,7 @@ static void dispatch(struct conn *c)
 	if (!c->http.keep_alive || lc->stopping)
 		c->close_after = true;
 
-	pc_req_route(r);
+	srv->on_request(r);
 }
 
 static void on_shutdown_done(uv_shutdown_t *sd, int status)

@@ -7,6 +7,11 @@
  *   listen.c   sockets (SO_REUSEPORT), one loop thread per core, stopping
  *   server.c   pc_server_run: start-up, the signal wait, teardown
  *
+ * Calls point one way: server.c -> listen.c -> conn.c <- request.c, and
+ * server.c, conn.c, request.c -> head.c (status line, headers, problem
+ * bodies). The connection reaches the pipeline only through
+ * srv->on_request.
+ *
  * Everything here runs on the connection's loop thread, except what
  * request.c's deferred work runs on the worker pool (it sees only its
  * struct pc_req).
@@ -92,6 +97,9 @@ struct server {
 	char sec_headers[1024];
 	size_t sec_headers_len;
 	size_t max_buf;
+	/* the pipeline a complete request goes to: pc_req_route, installed by
+	 * server.c, so the connection calls nothing of request.c by name */
+	void (*on_request)(struct pc_req *r);
 };
 
 /* ---- conn.c ---------------------------------------------------------------- */
@@ -115,9 +123,6 @@ void pc_conn_respond(struct conn *c, int status, const char *ctype, const char *
 
 /* ---- request.c --------------------------------------------------------------- */
 
-/* The RFC 9457 problem document for status into out[cap]; *len 0 when it
- * does not fit. detail (may be NULL) is JSON-escaped. */
-void pc_req_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail);
 /* Routes a request whose fields the connection has filled (OPTIONS *, 404,
  * 405 with Allow) and runs the stages and the handler. */
 void pc_req_route(struct pc_req *r);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+
 const char *pc_http_reason(int status)
 {
 	switch (status) {
@@ -127,4 +129,24 @@ size_t pc_head_write(char *out, const struct pc_head *h)
 	p = put(p, h->extra, h->extra_len);
 	p = PUT_LIT(p, "\r\n");
 	return (size_t)(p - out);
+}
+
+void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail)
+{
+	char esc[512];
+	size_t el = 0;
+	if (detail) {
+		el = pc_json_escape(esc, sizeof(esc), detail, strlen(detail));
+		if (el > sizeof(esc))
+			el = 0;
+	}
+	int n;
+	if (detail)
+		n = snprintf(out, cap,
+		             "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%.*s\"}",
+		             pc_http_reason(status), status, (int)el, esc);
+	else
+		n = snprintf(out, cap, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d}",
+		             pc_http_reason(status), status);
+	*len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }

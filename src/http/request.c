@@ -25,26 +25,6 @@ struct work {
 	void *data;
 };
 
-void pc_req_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail)
-{
-	char esc[512];
-	size_t el = 0;
-	if (detail) {
-		el = pc_json_escape(esc, sizeof(esc), detail, strlen(detail));
-		if (el > sizeof(esc))
-			el = 0;
-	}
-	int n;
-	if (detail)
-		n = snprintf(out, cap,
-		             "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%.*s\"}",
-		             pc_http_reason(status), status, (int)el, esc);
-	else
-		n = snprintf(out, cap, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d}",
-		             pc_http_reason(status), status);
-	*len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
-}
-
 /* ---------- the handler-facing API (request.h) ---------- */
 
 static bool field_name_ok(const char *s)
@@ -132,7 +112,7 @@ void pc_respond_problem(struct pc_req *r, int status, const char *detail)
 {
 	char body[768];
 	size_t len;
-	pc_req_problem_body(body, sizeof(body), &len, status, status >= 500 && status != 503 ? NULL : detail);
+	pc_head_problem_body(body, sizeof(body), &len, status, status >= 500 && status != 503 ? NULL : detail);
 	pc_respond(r, status, "application/problem+json", body, len);
 }
 

@@ -49,6 +49,7 @@ int pc_server_run(struct pc_app *app)
 	srv.app = app;
 	srv.cfg = cfg;
 	srv.max_buf = PC_HTTP_MAX_HEAD_BYTES + (size_t)cfg->max_body_bytes;
+	srv.on_request = pc_req_route;
 	build_security_headers(&srv);
 	int np = pc_router_init((struct pc_route *)app->routes, app->n_routes, names, 256);
 	if (np < 0) {
