@@ -17,6 +17,8 @@
  *  - A connection's memory is freed only when both its handles are closed
  *    and no deferred work refers to it.
  */
+#include "http/conn.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -28,7 +30,6 @@
 
 #include "config/addr.h"
 #include "core/log.h"
-#include "http/conn.h"
 #include "http/head.h"
 #include "http/xff.h"
 #include "obs/metrics.h"
@@ -164,7 +165,7 @@ static int out_reserve(struct conn *c, size_t need)
 
 static void out_put(struct conn *c, const char *s, size_t n)
 {
-	/* reserved beforehand by build_response */
+	/* reserved beforehand by pc_conn_respond */
 	memcpy(c->out + c->out_len, s, n);
 	c->out_len += n;
 }

@@ -9,6 +9,8 @@
  * header and flushes the thread's log buffer, and the shutdown timer that
  * closes what is still open shutdown_timeout after a stop was asked.
  */
+#include "http/conn.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,7 +25,6 @@
 #include <uv.h>
 
 #include "core/log.h"
-#include "http/conn.h"
 #include "obs/metrics.h"
 
 #define TICK_MS 100

@@ -8,6 +8,8 @@
  * the write, moves on to the next pipelined request. Handlers never see the
  * connection.
  */
+#include "http/request.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

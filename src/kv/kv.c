@@ -7,12 +7,13 @@
  * bytes), TTLs clamped to 1..PC_KV_TTL_MAX, messages bounded by
  * PC_KV_MSG_MAX; a backend sees nothing else (backend.h).
  */
+#include "kv/kv.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kv/backend.h"
-#include "kv/kv.h"
 
 static bool key_valid(const char *key, size_t *len)
 {

@@ -10,6 +10,8 @@
  * distinct subjects. Arguments were checked by kv.c (backend.h). Local
  * pub/sub calls the subscribers at once on the publisher's thread.
  */
+#include "kv/backend.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,6 @@
 #include <time.h>
 
 #include <sodium.h>
-
-#include "kv/backend.h"
 
 #define PC_KV_LOCAL_MAX_KEYS (1u << 20)
 #define PC_KV_LOCAL_MIN_BUCKETS 1024u

@@ -24,6 +24,8 @@
  * (the URL, AUTH and SELECT, the SIGPIPE guard: SIGPIPE is blocked around
  * every command, and a SIGPIPE we caused is consumed, as libpq does).
  */
+#include "kv/redis.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,7 +39,6 @@
 
 #include "core/log.h"
 #include "core/num.h"
-#include "kv/redis.h"
 
 _Static_assert(PC_KV_REDIS_TIMEOUT_MS >= 10 && PC_KV_REDIS_TIMEOUT_MS <= 10000, "timeout sane");
 _Static_assert(HOLDOFF_MS < PC_KV_REDIS_TIMEOUT_MS * 2, "a restarted Redis is used again soon");

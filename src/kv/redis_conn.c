@@ -8,6 +8,8 @@
  * command is freed, not wiped (caveat). A host name is resolved by
  * getaddrinfo, which the timeout does not bound.
  */
+#include "kv/redis.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +20,6 @@
 
 #include "core/num.h"
 #include "core/pct.h"
-#include "kv/redis.h"
 
 int64_t pc_kv_redis_mono_ms(void)
 {
@@ -65,7 +66,7 @@ void pc_kv_redis_sigpipe_restore(struct sigpipe_guard *g)
 
 size_t pc_kv_redis_prefixed(char *out, const char *name)
 {
-	size_t n = strlen(name); /* checked by local.c: <= PC_KV_KEY_MAX */
+	size_t n = strlen(name); /* checked by kv.c: <= PC_KV_KEY_MAX */
 	memcpy(out, PREFIX, PREFIX_LEN);
 	memcpy(out + PREFIX_LEN, name, n);
 	out[PREFIX_LEN + n] = '\0';

@@ -10,6 +10,8 @@
  * with every signal blocked. Messages go to the handle's registry
  * (backend.h), the publisher's own included.
  */
+#include "kv/redis.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -20,7 +22,6 @@
 #include <sodium.h>
 
 #include "core/log.h"
-#include "kv/redis.h"
 
 static bool stopping(struct pc_kv_redis *r)
 {
