@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
 #include "core/err.h"
+#include "store/store.h"
 
 #define PC_APIKEY_SECRET_HEX 64
 #define PC_APIKEY_CHECK_HEX 8

@@ -19,10 +19,10 @@
 #include "auth/password.h"
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
+#include "core/err.h"
 #include "http/request.h"
 #include "kv/kv.h"
 #include "store/store.h"
-#include "core/err.h"
 
 /* Refresh last_seen_at at most this often (seconds): one write per session
  * per minute at most, not one per request. */
@@ -52,13 +52,13 @@ struct pc_auth {
 
 /* Opens the store and the kv, prepares password hashing and the token
  * keyring, loads the persisted revocation list. 0, or -1 with err. */
-PC_MUST_USE int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
+int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
 void pc_auth_free(struct pc_auth *a);
 
 /* PORTCULLIS_DATABASE_URL with the password from
  * PORTCULLIS_DATABASE_PASSWORD_FILE added (PostgreSQL). out holds a secret:
  * wipe it after use. 0 or -1 (does not fit). */
-PC_MUST_USE int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
+int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
 
 /* On the worker pool: drops cached validity for tag (a session, key or
  * user id) in this instance at once, and tells every other instance

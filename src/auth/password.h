@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/limits.h"
 #include "core/err.h"
+#include "core/limits.h"
 
 /* OWASP's Argon2id minimum: m = 19 MiB, t = 2, p = 1 (libsodium uses p = 1). */
 #define PC_PWHASH_OPSLIMIT_MIN 2

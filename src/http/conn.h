@@ -26,9 +26,9 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "core/err.h"
 #include "http/connlimit.h"
 #include "http/request.h"
-#include "core/err.h"
 
 enum conn_state { CS_IDLE, CS_HEAD, CS_BODY, CS_HANDLING, CS_LINGER };
 

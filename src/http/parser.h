@@ -53,9 +53,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/limits.h"
 #include "core/method.h"
-#include "core/err.h"
 
 
 /* Return values of pc_http_parse_head(); errors are HTTP status codes. */

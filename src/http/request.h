@@ -28,8 +28,8 @@
 #include "core/limits.h"
 
 #include "core/arena.h"
-#include "http/parser.h"
 #include "core/err.h"
+#include "http/parser.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
 #define PC_RESP_EXTRA_HEADERS 2048

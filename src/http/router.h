@@ -9,8 +9,8 @@
 #ifndef PC_HTTP_ROUTER_H
 #define PC_HTTP_ROUTER_H
 
-#include "http/request.h"
 #include "core/err.h"
+#include "http/request.h"
 
 /* Assigns metric indices (one per distinct pattern) and checks the table:
  * patterns well formed, no two rows with the same method and pattern, at

@@ -11,8 +11,8 @@
 #ifndef PC_HTTP_SERVER_H
 #define PC_HTTP_SERVER_H
 
-#include "http/request.h"
 #include "core/err.h"
+#include "http/request.h"
 
 PC_MUST_USE int pc_server_run(struct pc_app *app);
 

@@ -28,8 +28,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "kv/kv.h"
 #include "core/err.h"
+#include "kv/kv.h"
 
 /* At most ten years, so now + ttl cannot overflow. */
 #define PC_KV_TTL_MAX 315360000

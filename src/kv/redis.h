@@ -17,8 +17,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "kv/backend.h"
 #include "core/err.h"
+#include "kv/backend.h"
 
 #define PREFIX "portcullis:"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/method.h"
 #include "core/err.h"
+#include "core/method.h"
 
 enum pc_counter {
 	PC_CTR_TOKENS_BLACKLISTED = 0,
