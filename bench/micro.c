@@ -225,7 +225,10 @@ static struct pc_kv *revocation_list(size_t n)
 		char b[40];
 		sodium_bin2base64(b, sizeof(b), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 		snprintf(key, sizeof(key), "jti:%s", b);
-		pc_kv_set(kv, key, 1, 900);
+		if (pc_kv_set(kv, key, 1, 900) != PC_OK) {
+			fprintf(stderr, "micro: cannot fill the kv\n");
+			exit(1);
+		}
 	}
 	return kv;
 }
@@ -248,7 +251,11 @@ static void redis_latency(const char *url, unsigned n)
 	{
 		char key[64];
 		snprintf(key, sizeof(key), "jti:benchrevoked%06d", i);
-		pc_kv_set(kv, key, 1, 600);
+		if (pc_kv_set(kv, key, 1, 600) != PC_OK) {
+			fprintf(stderr, "micro: cannot fill %s\n", url);
+			pc_kv_close(kv);
+			return;
+		}
 	}
 	uint64_t *get = calloc(n, sizeof(*get)), *ping = calloc(n, sizeof(*ping));
 	for (unsigned i = 0; i < n; i++) {

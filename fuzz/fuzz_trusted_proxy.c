@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/addr.h"
 #include "config/config.h"
 #include "fuzz.h"
 

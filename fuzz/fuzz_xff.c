@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/addr.h"
 #include "config/config.h"
 #include "http/parser.h"
 #include "http/xff.h"

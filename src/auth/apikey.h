@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "store/store.h"
 
 #define PC_APIKEY_SECRET_HEX 64
@@ -32,7 +33,7 @@
 void pc_apikey_generate(char *out, char *prefix, uint8_t hash[32], const uint8_t subkey[32]);
 
 /* Whether text has the exact shape and a valid checksum; fills prefix. */
-bool pc_apikey_parse(const char *text, size_t len, char *prefix);
+PC_MUST_USE bool pc_apikey_parse(const char *text, size_t len, char *prefix);
 
 /* The keyed hash of a (parsed) key. */
 void pc_apikey_hash(uint8_t hash[32], const char *text, size_t len, const uint8_t subkey[32]);

@@ -19,6 +19,7 @@
 #include "auth/password.h"
 #include "auth/principal.h"
 #include "auth/ratelimit.h"
+#include "core/err.h"
 #include "http/request.h"
 #include "kv/kv.h"
 #include "store/store.h"
@@ -84,7 +85,7 @@ enum pc_step pc_stage_csrf(struct pc_req *r);
 /* Whether an Origin ("scheme://host[:port]") names this service: its
  * authority equals host (what the request was sent to), or the whole
  * origin is listed in PORTCULLIS_ALLOWED_ORIGINS. */
-bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host);
+PC_MUST_USE bool pc_csrf_origin_ok(const struct pc_config *cfg, struct pc_str origin, struct pc_str host);
 
 /* Builds a session principal for user/session (after login or setup). */
 void pc_principal_for_session(struct pc_principal *p, const struct pc_req *r,

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "auth/principal.h"
+#include "core/err.h"
 
 #define PC_CACHE_SLOTS 8192
 
@@ -34,7 +35,7 @@ struct pc_cache_hit {
 	int64_t last_seen_at; /* sessions: for the idle timeout */
 };
 
-int pc_cache_init(void);
+PC_MUST_USE int pc_cache_init(void);
 void pc_cache_free(void);
 
 /* Turns the cache on (ttl > 0) or off. */
@@ -47,7 +48,7 @@ void pc_cache_set_trusted(bool trusted);
 /* The invalidation channel's health, asked on every use (never blocks). */
 void pc_cache_set_health(bool (*healthy)(void *ctx), void *ctx);
 
-bool pc_cache_get(const uint8_t key[32], int64_t now, struct pc_cache_hit *out);
+PC_MUST_USE bool pc_cache_get(const uint8_t key[32], int64_t now, struct pc_cache_hit *out);
 
 /* Read the generation BEFORE asking the store; pc_cache_put refuses the
  * entry when a drop happened since (a lookup that raced a logout must not

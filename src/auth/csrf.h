@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/err.h"
 
 #define PC_CSRF_RAW_BYTES (1 + 1 + 32 + 8 + 32)
 #define PC_CSRF_TOKEN_LEN 99
@@ -43,12 +44,11 @@ void pc_csrf_issue(char out[PC_CSRF_TOKEN_LEN + 1], const struct pc_keys *keys,
 
 /* Verifies a token for a request whose session is session_id (NULL: none).
  * Constant time in the MAC comparison. */
-__attribute__((warn_unused_result))
-enum pc_csrf_status pc_csrf_verify(const char *token, size_t len, const struct pc_keys *keys,
-                                   const char *session_id, int64_t now);
+PC_MUST_USE enum pc_csrf_status pc_csrf_verify(const char *token, size_t len, const struct pc_keys *keys,
+                                               const char *session_id, int64_t now);
 
 /* Set-Cookie value for the token (not HttpOnly; Secure; SameSite=Strict;
  * Path=/; Max-Age = its lifetime). 0, or -1 when it does not fit. */
-int pc_csrf_cookie_header(char *out, size_t cap, const char *token);
+PC_MUST_USE int pc_csrf_cookie_header(char *out, size_t cap, const char *token);
 
 #endif

@@ -35,7 +35,7 @@ static void audit_work(struct pc_req *r, void *data)
 	struct csrf_fail *f = data;
 	char details[512];
 	snprintf(details, sizeof(details), "{\"reason\":\"%s\",\"method\":\"%s\",\"route\":\"%s\"}",
-	         pc_metrics_csrf_failure_name(f->why), pc_http_method_name(r->http->method), r->route->pattern);
+	         pc_metrics_csrf_failure_name(f->why), pc_method_name(r->http->method), r->route->pattern);
 	pc_auth_audit_noise(r, "csrf.failed", details);
 }
 

@@ -304,6 +304,9 @@ static bool str(struct scan *sc, char *out, size_t cap)
 	return true;
 }
 
+/* A NumericDate as pc_jwt_issue writes it: no sign, no leading zero, at
+ * most MAX_DATE. Its own loop rather than pc_num_i64 (core/num.h): it finds
+ * the number's end itself, on the verify hot path. */
 static bool num(struct scan *sc, int64_t *out)
 {
 	int64_t v = 0;
@@ -321,6 +324,15 @@ static bool num(struct scan *sc, int64_t *out)
 	return true;
 }
 
+/*
+ * WARNING: the place to update when a claim is added to (or reordered in)
+ * pc_jwt_issue, or to struct pc_jwt_claims: this scanner accepts exactly
+ * the members pc_jwt_issue writes, in its order. A claim it does not know
+ * makes every token we issue fall back to jansson (correct, but the fast
+ * path silently stops being taken); a claim read here but not by the
+ * general path below it in pc_jwt_verify would make the verdict depend on
+ * the path. Keep pc_jwt_issue, this scanner and that path in step.
+ */
 static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *out, char *iss,
                         char *aud, size_t cap)
 {

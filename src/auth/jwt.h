@@ -25,6 +25,7 @@
 #include "core/limits.h"
 
 #include <sodium.h>
+#include "core/err.h"
 
 #define PC_JWT_MAX_BYTES 8192
 #define PC_JWT_KID_MAX 64
@@ -77,14 +78,13 @@ const char *pc_jwt_status_name(enum pc_jwt_status st);
  * signature under the keyring. On PC_JWT_OK, payload (cap bytes) holds the
  * decoded payload and *payload_len its length.
  */
-__attribute__((warn_unused_result))
-enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
-                                 uint8_t *payload, size_t cap, size_t *payload_len);
+PC_MUST_USE enum pc_jwt_status pc_jws_verify(const struct pc_jws_keyring *ring, const char *token, size_t len,
+                                             uint8_t *payload, size_t cap, size_t *payload_len);
 
 /* Signs header.payload (both given as JSON text) into out. 0, or -1 when it
  * does not fit or no key can sign. */
-int pc_jws_sign(const struct pc_jws_keyring *ring, const char *header_json,
-                const uint8_t *payload, size_t payload_len, char *out, size_t cap);
+PC_MUST_USE int pc_jws_sign(const struct pc_jws_keyring *ring, const char *header_json,
+                            const uint8_t *payload, size_t payload_len, char *out, size_t cap);
 
 struct pc_jwt_policy {
 	const char *issuer;
@@ -101,10 +101,9 @@ struct pc_jwt_claims {
 };
 
 /* Verifies signature and claims at time now. */
-__attribute__((warn_unused_result))
-enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
-                                 const char *token, size_t len, int64_t now,
-                                 struct pc_jwt_claims *out);
+PC_MUST_USE enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                                             const char *token, size_t len, int64_t now,
+                                             struct pc_jwt_claims *out);
 
 /*
  * A cache of verified tokens for one thread (no lock): a token seen before
@@ -130,16 +129,15 @@ struct pc_jwt_cache {
 };
 
 /* pc_jwt_verify through the cache: the same verdicts and claims. */
-__attribute__((warn_unused_result))
-enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, const struct pc_jws_keyring *ring,
-                                        const struct pc_jwt_policy *pol, const char *token, size_t len,
-                                        int64_t now, struct pc_jwt_claims *out);
+PC_MUST_USE enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, const struct pc_jws_keyring *ring,
+                                                    const struct pc_jwt_policy *pol, const char *token, size_t len,
+                                                    int64_t now, struct pc_jwt_claims *out);
 
 /* Issues an access token with iss, sub, aud, exp = now + lifetime, nbf =
  * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JTI_MAX + 1
  * bytes), sid and email (either may be NULL). 0 or -1. */
-int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
-                 const char *sub, const char *sid, const char *email, int64_t now,
-                 int64_t lifetime_s, char *out, size_t cap, char *jti_out);
+PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                             const char *sub, const char *sid, const char *email, int64_t now,
+                             int64_t lifetime_s, char *out, size_t cap, char *jti_out);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/limits.h"
 
 /* OWASP's Argon2id minimum: m = 19 MiB, t = 2, p = 1 (libsodium uses p = 1). */
@@ -25,15 +26,13 @@ struct pc_pwcost {
 };
 
 /* 0 when acceptable; -1 with *why a sentence for the client. */
-int pc_password_policy(const char *pw, size_t len, const char **why);
+PC_MUST_USE int pc_password_policy(const char *pw, size_t len, const char **why);
 
 /* Hashes into out (crypto_pwhash_STRBYTES). 0, or -1 out of memory. */
-__attribute__((warn_unused_result))
-int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost);
+PC_MUST_USE int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost);
 
 /* 0 when pw matches hash; -1 otherwise (including a malformed hash). */
-__attribute__((warn_unused_result))
-int pc_password_verify(const char *hash, const char *pw, size_t len);
+PC_MUST_USE int pc_password_verify(const char *hash, const char *pw, size_t len);
 
 /* Whether hash was made with parameters other than cost (upgrade it). */
 bool pc_password_needs_rehash(const char *hash, const struct pc_pwcost *cost);
@@ -41,7 +40,7 @@ bool pc_password_needs_rehash(const char *hash, const struct pc_pwcost *cost);
 /* Verifies pw against a fixed dummy hash of the same cost, so a login for an
  * unknown account costs what a real one costs (no timing oracle). Call
  * pc_password_init once at start. */
-int pc_password_init(const struct pc_pwcost *cost);
+PC_MUST_USE int pc_password_init(const struct pc_pwcost *cost);
 void pc_password_dummy_verify(const char *pw, size_t len);
 
 #endif

@@ -29,22 +29,22 @@ struct pc_ratelimit {
 /* PC_OK with *retry_after = 0 when the subject may try, or > 0 (seconds)
  * when it has used up its window. A kv error is returned as is, with
  * *retry_after = 0: the caller decides whether to fail open or closed. */
-enum pc_err pc_ratelimit_check(struct pc_kv *kv, const struct pc_ratelimit *rl,
-                               const char *subject, int64_t *retry_after);
+PC_MUST_USE enum pc_err pc_ratelimit_check(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                                           const char *subject, int64_t *retry_after);
 
 /* Counts one failure; *retry_after as for check() after counting. */
-enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
-                             const char *subject, int64_t *retry_after);
+PC_MUST_USE_PENDING enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                                                 const char *subject, int64_t *retry_after);
 
 /* Counts an attempt BEFORE it is evaluated, atomically: *retry_after > 0
  * when this attempt is over the limit (and must not be evaluated). Used
  * where concurrent attempts must not all slip under the limit (a burst of
  * guesses at one account); reset() on success. */
-enum pc_err pc_ratelimit_take(struct pc_kv *kv, const struct pc_ratelimit *rl,
-                              const char *subject, int64_t *retry_after);
+PC_MUST_USE enum pc_err pc_ratelimit_take(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                                          const char *subject, int64_t *retry_after);
 
 /* Forgets the subject's failures. */
-enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
-                               const char *subject);
+PC_MUST_USE_PENDING enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
+                                                   const char *subject);
 
 #endif

@@ -14,16 +14,19 @@
 #include <stdbool.h>
 
 #include "auth/auth.h"
+#include "core/err.h"
 
 /* Adds the entries to the kv (the store already has them). Counts
  * security_tokens_blacklisted_total. */
-enum pc_err pc_revocation_add(struct pc_auth *a, const struct pc_revoked *list, size_t n, int64_t now);
+PC_MUST_USE_PENDING enum pc_err pc_revocation_add(struct pc_auth *a, const struct pc_revoked *list, size_t n, int64_t now);
 
 /* Whether jti is revoked; PC_ERR_UNAVAILABLE when the kv cannot say (the
- * caller fails closed). Timed in security_revocation_check_duration_seconds. */
-enum pc_err pc_revocation_check(struct pc_auth *a, const char *jti, bool *revoked);
+ * caller fails closed). *revoked is true on every error too.
+ * WARNING: the verdict is the out-parameter: a caller must check the
+ * returned error before it believes *revoked == false. Timed in security_revocation_check_duration_seconds. */
+PC_MUST_USE enum pc_err pc_revocation_check(struct pc_auth *a, const char *jti, bool *revoked);
 
 /* Loads the store's unexpired revocations into the kv (start-up). */
-enum pc_err pc_revocation_load(struct pc_auth *a, int64_t now, size_t *loaded);
+PC_MUST_USE enum pc_err pc_revocation_load(struct pc_auth *a, int64_t now, size_t *loaded);
 
 #endif

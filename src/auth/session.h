@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/err.h"
 
 #define PC_SESSION_SECRET_BYTES 32
 #define PC_SESSION_SEALED_BYTES (1 + 24 + PC_SESSION_SECRET_BYTES + 8 + 16)
@@ -33,10 +34,9 @@ void pc_session_seal(char out[PC_SESSION_COOKIE_LEN + 1], const uint8_t secret[P
 
 /* Opens a cookie value. On PC_COOKIE_OK, secret and *expires_at are set; on
  * any failure secret is zeroed. */
-__attribute__((warn_unused_result))
-enum pc_cookie_status pc_session_open(uint8_t secret[PC_SESSION_SECRET_BYTES], int64_t *expires_at,
-                                      const char *value, size_t len,
-                                      const struct pc_keys *keys, int64_t now);
+PC_MUST_USE enum pc_cookie_status pc_session_open(uint8_t secret[PC_SESSION_SECRET_BYTES], int64_t *expires_at,
+                                                  const char *value, size_t len,
+                                                  const struct pc_keys *keys, int64_t now);
 
 /* BLAKE2b-256 of the secret: what the store keeps. */
 void pc_session_secret_hash(uint8_t out[32], const uint8_t secret[PC_SESSION_SECRET_BYTES]);
@@ -46,7 +46,7 @@ const char *pc_session_cookie_name(const struct pc_config *cfg);
 
 /* Writes a Set-Cookie value (without the header name) for the sealed value;
  * max_age 0 clears the cookie. Returns 0 or -1 (does not fit). */
-int pc_session_cookie_header(char *out, size_t cap, const struct pc_config *cfg,
-                             const char *value, int64_t max_age);
+PC_MUST_USE int pc_session_cookie_header(char *out, size_t cap, const struct pc_config *cfg,
+                                         const char *value, int64_t max_age);
 
 #endif

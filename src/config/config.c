@@ -11,9 +11,9 @@
  *   not even of a non-secret variable: a database URL can hold a password,
  *   and a secret pasted into the wrong variable is still a secret. List
  *   items are referred to by position ("item 2").
- * - Secret text is held only in buffers on the stack that are wiped with
- *   sodium_memzero on every path; decoded keys go straight into
- *   sodium_malloc'd memory that is read-only once the subkeys are derived.
+ * - Secrets are secrets.c's and network addresses addr.c's; this file holds
+ *   the variable table, the scan of the environment, the other values
+ *   (numbers, quantities, names, URLs), and printing.
  *
  * Caveats: the value of PORTCULLIS_SECRET_KEY stays in the process
  * environment (/proc/PID/environ, readable by the same user); prefer
@@ -23,40 +23,21 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
-#include "core/b64url.h"
+#include "config/addr.h"
+#include "config/secrets.h"
+#include "core/num.h"
 #include "core/url.h"
 
 #define PREFIX "PORTCULLIS_"
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
-#define FILE_SUFFIX "_FILE"
+#define FILE_SUFFIX PC_CONFIG_FILE_SUFFIX
 #define FILE_SUFFIX_LEN (sizeof(FILE_SUFFIX) - 1)
-
-/* Secret files: a key is 44 characters; 4 KiB is far above any sane file
- * and bounds what we read from a path we were handed. */
-#define SECRET_FILE_MAX 4096
-
-/* A key text longer than this cannot be base64 of 32 bytes (44 + slack). */
-#define SECRET_TEXT_MAX 64
-
-/* Fewer distinct byte values than this in 32 bytes: not random. For 32
- * random bytes the chance is below 2^-100. */
-#define KEY_MIN_DISTINCT 8
-
-#define KDF_CONTEXT "portcull"
-_Static_assert(sizeof(KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context is 8 bytes");
-_Static_assert(PC_SECRET_KEY_BYTES == crypto_kdf_KEYBYTES, "master key is a kdf key");
-_Static_assert(PC_SECRET_KEY_BYTES >= crypto_kdf_BYTES_MIN && PC_SECRET_KEY_BYTES <= crypto_kdf_BYTES_MAX,
-               "subkeys are kdf outputs");
 
 /* Session-scale durations, in seconds. */
 #define SESSION_S_MIN 60
@@ -242,18 +223,6 @@ _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "
 
 /* ---- errors ------------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* A variable name from the environment, made safe to print: printable
  * ASCII only, at most 64 bytes. Only names are printed, never values. */
 static void printable_name(char out[72], const char *name, size_t len)
@@ -271,27 +240,6 @@ static void printable_name(char out[72], const char *name, size_t len)
 }
 
 /* ---- numbers and quantities ---------------------------------------------- */
-
-/* Strict unsigned decimal: digits only (no sign, space or base prefix),
- * at least one, no overflow. The strtonum habit without strtoull's
- * leniency towards "+", "-" and leading blanks. */
-static int parse_u64(uint64_t *out, const char *s, size_t len)
-{
-	uint64_t v = 0;
-	*out = 0;
-	if (len == 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
 
 struct unit {
 	const char *suffix;
@@ -319,7 +267,7 @@ static int parse_quantity(uint64_t *out, const char *s, const struct unit *units
 			if (strcmp(s + nd, u->suffix) == 0)
 				mult = u->mult;
 	}
-	if (mult == 0 || parse_u64(&v, s, nd) != 0 || v > UINT64_MAX / mult)
+	if (mult == 0 || pc_num_u64(&v, s, nd, 0, UINT64_MAX / mult) != 0)
 		return -1;
 	*out = v * mult;
 	return 0;
@@ -341,11 +289,11 @@ static int get_uint(uint64_t *out, enum var_id id, const char *text, uint64_t mi
                     size_t errlen)
 {
 	const char *name = pc_config_vars[id].name;
-	if (parse_u64(out, text, strlen(text)) != 0)
-		return fail(err, errlen, "%s is not a whole number (digits only, %llu to %llu)", name,
+	if (pc_num_u64(out, text, strlen(text), 0, UINT64_MAX) != 0)
+		return pc_errf(err, errlen, "%s is not a whole number (digits only, %llu to %llu)", name,
 		            (unsigned long long)min, (unsigned long long)max);
 	if (*out < min || *out > max)
-		return fail(err, errlen, "%s is out of range (%llu to %llu)", name, (unsigned long long)min,
+		return pc_errf(err, errlen, "%s is out of range (%llu to %llu)", name, (unsigned long long)min,
 		            (unsigned long long)max);
 	return 0;
 }
@@ -359,9 +307,9 @@ static int get_quantity(uint64_t *out, enum var_id id, const char *text, const s
 	format_quantity(lo, sizeof(lo), min, units);
 	format_quantity(hi, sizeof(hi), max, units);
 	if (parse_quantity(out, text, units, bare_mult) != 0)
-		return fail(err, errlen, "%s is not valid (expected %s, %s to %s)", name, forms, lo, hi);
+		return pc_errf(err, errlen, "%s is not valid (expected %s, %s to %s)", name, forms, lo, hi);
 	if (*out < min || *out > max)
-		return fail(err, errlen, "%s is out of range (%s to %s)", name, lo, hi);
+		return pc_errf(err, errlen, "%s is out of range (%s to %s)", name, lo, hi);
 	return 0;
 }
 
@@ -387,195 +335,6 @@ static int get_seconds(int64_t *out, enum var_id id, const char *text, uint64_t 
 	return 0;
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-/* Walks a comma-separated list. An empty list has no items; "a,,b" and
- * "a," have an empty item, which the callers refuse. */
-struct items {
-	const char *p;
-	bool done;
-};
-
-static int items_next(struct items *it, const char **item, size_t *len)
-{
-	if (it->done)
-		return 1;
-	const char *comma = strchr(it->p, ',');
-	*item = it->p;
-	if (comma != NULL) {
-		*len = (size_t)(comma - it->p);
-		it->p = comma + 1;
-	} else {
-		*len = strlen(it->p);
-		it->done = true;
-	}
-	return 0;
-}
-
-static int parse_listen(struct pc_config *cfg, const char *s, char *err, size_t errlen)
-{
-	const char *name = pc_config_vars[V_LISTEN].name;
-	struct items it = {s, s[0] == '\0'};
-	const char *item;
-	size_t len, n = 0;
-	uint8_t seen[PC_MAX_LISTEN][17]; /* address, then 4 or 6 */
-	while (items_next(&it, &item, &len) == 0) {
-		char buf[80];
-		const char *host, *port;
-		int family;
-		uint8_t addr[16];
-		uint64_t p;
-		if (len == 0)
-			return fail(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (n == PC_MAX_LISTEN)
-			return fail(err, errlen, "%s has more than %d addresses", name, PC_MAX_LISTEN);
-		if (len >= sizeof(buf))
-			return fail(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
-		memcpy(buf, item, len);
-		buf[len] = '\0';
-		if (buf[0] == '[') {
-			char *close = strstr(buf, "]:");
-			if (close == NULL)
-				return fail(err, errlen, "%s: item %zu is not [IPv6]:port", name, n + 1);
-			*close = '\0';
-			host = buf + 1;
-			port = close + 2;
-			family = AF_INET6;
-		} else {
-			char *colon = strrchr(buf, ':');
-			if (colon == NULL)
-				return fail(err, errlen, "%s: item %zu has no port (expected a.b.c.d:port or [IPv6]:port)",
-				            name, n + 1);
-			*colon = '\0';
-			if (strchr(buf, ':') != NULL)
-				return fail(err, errlen, "%s: item %zu is an IPv6 address without brackets (write [IPv6]:port)",
-				            name, n + 1);
-			host = buf;
-			port = colon + 1;
-			family = AF_INET;
-		}
-		if (inet_pton(family, host, addr) != 1)
-			return fail(err, errlen, "%s: item %zu is not a numeric %s address (host names are not accepted)",
-			            name, n + 1, family == AF_INET ? "IPv4" : "IPv6");
-		if (parse_u64(&p, port, strlen(port)) != 0 || p > 65535)
-			return fail(err, errlen, "%s: item %zu has an invalid port (0 to 65535)", name, n + 1);
-		uint8_t key[17] = {0};
-		memcpy(key, addr, family == AF_INET ? 4 : 16);
-		key[16] = family == AF_INET ? 4 : 6;
-		for (size_t j = 0; j < n; j++)
-			if (memcmp(seen[j], key, sizeof(key)) == 0 && cfg->listen[j].port == p)
-				return fail(err, errlen, "%s: item %zu repeats item %zu", name, n + 1, j + 1);
-		memcpy(seen[n], key, sizeof(key));
-		inet_ntop(family, addr, cfg->listen[n].host, sizeof(cfg->listen[n].host));
-		cfg->listen[n].port = (uint16_t)p;
-		n++;
-	}
-	if (n == 0)
-		return fail(err, errlen, "%s lists no address", name);
-	cfg->n_listen = n;
-	return 0;
-}
-
-static bool host_bits_zero(const uint8_t *addr, unsigned bytes, unsigned prefix)
-{
-	for (unsigned i = 0; i < bytes; i++) {
-		unsigned bit0 = i * 8;
-		uint8_t keep = prefix >= bit0 + 8 ? 0xff : prefix <= bit0 ? 0 : (uint8_t)(0xff << (8 - (prefix - bit0)));
-		if (addr[i] & (uint8_t)~keep)
-			return false;
-	}
-	return true;
-}
-
-static int parse_proxies(struct pc_config *cfg, const char *s, char *err, size_t errlen)
-{
-	const char *name = pc_config_vars[V_TRUSTED_PROXIES].name;
-	struct items it = {s, s[0] == '\0'};
-	const char *item;
-	size_t len, n = 0;
-	while (items_next(&it, &item, &len) == 0) {
-		char buf[80];
-		struct pc_cidr *c;
-		if (len == 0)
-			return fail(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (n == PC_MAX_TRUSTED_PROXIES)
-			return fail(err, errlen, "%s has more than %d entries", name, PC_MAX_TRUSTED_PROXIES);
-		if (len >= sizeof(buf))
-			return fail(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
-		memcpy(buf, item, len);
-		buf[len] = '\0';
-		c = &cfg->trusted_proxies[n];
-		c->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
-		unsigned maxp = c->family == AF_INET ? 32 : 128;
-		char *slash = strchr(buf, '/');
-		uint64_t prefix = maxp;
-		if (slash != NULL) {
-			*slash = '\0';
-			if (parse_u64(&prefix, slash + 1, strlen(slash + 1)) != 0 || prefix > maxp)
-				return fail(err, errlen, "%s: item %zu has an invalid prefix length (0 to %u)", name,
-				            n + 1, maxp);
-			/* /0 would believe X-Forwarded-For from the whole internet */
-			if (prefix == 0)
-				return fail(err, errlen, "%s: item %zu trusts every address (prefix /0); name the proxies",
-				            name, n + 1);
-		}
-		if (inet_pton(c->family, buf, c->addr) != 1)
-			return fail(err, errlen, "%s: item %zu is not a numeric IPv4 or IPv6 address or CIDR", name,
-			            n + 1);
-		c->prefix = (unsigned)prefix;
-		if (!host_bits_zero(c->addr, maxp / 8, c->prefix))
-			return fail(err, errlen, "%s: item %zu has host bits set after the prefix (write the network "
-			            "address)", name, n + 1);
-		n++;
-	}
-	cfg->n_trusted_proxies = n;
-	return 0;
-}
-
-static bool prefix_match(const uint8_t *net, const uint8_t *a, unsigned prefix)
-{
-	unsigned full = prefix / 8, rest = prefix % 8;
-	if (memcmp(net, a, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (net[full] & mask) == (a[full] & mask);
-}
-
-bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr)
-{
-	uint8_t v6[16];
-	const uint8_t *v4 = NULL;
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (cfg == NULL || addr == NULL)
-		return false;
-	if (addr->sa_family == AF_INET) {
-		struct sockaddr_in sin;
-		memcpy(&sin, addr, sizeof(sin));
-		/* also as ::ffff:a.b.c.d, for a proxy list written that way */
-		memcpy(v6, mapped, 12);
-		memcpy(v6 + 12, &sin.sin_addr, 4);
-		v4 = v6 + 12;
-	} else if (addr->sa_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-		memcpy(&sin6, addr, sizeof(sin6));
-		memcpy(v6, &sin6.sin6_addr, 16);
-		if (memcmp(v6, mapped, 12) == 0)
-			v4 = v6 + 12;
-	} else {
-		return false;
-	}
-	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
-		const struct pc_cidr *c = &cfg->trusted_proxies[i];
-		if (c->family == AF_INET && v4 != NULL && prefix_match(c->addr, v4, c->prefix))
-			return true;
-		if (c->family == AF_INET6 && prefix_match(c->addr, v6, c->prefix))
-			return true;
-	}
-	return false;
-}
-
 /* ---- other values -------------------------------------------------------- */
 
 /* RFC 1035 §2.3.1 preferred name syntax, lowercase, at least two labels,
@@ -586,12 +345,12 @@ static int check_cookie_domain(const char *s, char *err, size_t errlen)
 	const char *name = pc_config_vars[V_COOKIE_DOMAIN].name;
 	size_t len = strlen(s), labels = 0;
 	if (len > 253)
-		return fail(err, errlen, "%s is longer than 253 characters", name);
+		return pc_errf(err, errlen, "%s is longer than 253 characters", name);
 	if (s[0] == '.')
-		return fail(err, errlen, "%s must not start with a dot (a cookie for example.com already covers "
+		return pc_errf(err, errlen, "%s must not start with a dot (a cookie for example.com already covers "
 		            "its subdomains)", name);
 	if (s[len - 1] == '.')
-		return fail(err, errlen, "%s must not end with a dot", name);
+		return pc_errf(err, errlen, "%s must not end with a dot", name);
 	const char *p = s;
 	bool numeric = false;
 	while (*p != '\0') {
@@ -599,27 +358,27 @@ static int check_cookie_domain(const char *s, char *err, size_t errlen)
 		size_t l = dot ? (size_t)(dot - p) : strlen(p);
 		numeric = true;
 		if (l == 0)
-			return fail(err, errlen, "%s has an empty label", name);
+			return pc_errf(err, errlen, "%s has an empty label", name);
 		if (l > 63)
-			return fail(err, errlen, "%s has a label longer than 63 characters", name);
+			return pc_errf(err, errlen, "%s has a label longer than 63 characters", name);
 		for (size_t i = 0; i < l; i++) {
 			char c = p[i];
 			if (c >= 'A' && c <= 'Z')
-				return fail(err, errlen, "%s must be lowercase", name);
+				return pc_errf(err, errlen, "%s must be lowercase", name);
 			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-				return fail(err, errlen, "%s is not a DNS name (letters, digits, '-' and '.' only)", name);
+				return pc_errf(err, errlen, "%s is not a DNS name (letters, digits, '-' and '.' only)", name);
 			if (c < '0' || c > '9')
 				numeric = false;
 		}
 		if (p[0] == '-' || p[l - 1] == '-')
-			return fail(err, errlen, "%s has a label that starts or ends with '-'", name);
+			return pc_errf(err, errlen, "%s has a label that starts or ends with '-'", name);
 		labels++;
 		p += l + (dot ? 1 : 0);
 	}
 	if (numeric)
-		return fail(err, errlen, "%s is an IP address; a cookie domain must be a DNS name", name);
+		return pc_errf(err, errlen, "%s is an IP address; a cookie domain must be a DNS name", name);
 	if (labels < 2)
-		return fail(err, errlen, "%s is a bare top-level domain; browsers refuse such a cookie", name);
+		return pc_errf(err, errlen, "%s is a bare top-level domain; browsers refuse such a cookie", name);
 	return 0;
 }
 
@@ -629,343 +388,20 @@ static int check_database_url(const char *s, char *err, size_t errlen)
 	char room[sizeof(((struct pc_config *)0)->database_url)];
 	size_t len = strlen(s);
 	if (len >= sizeof(room))
-		return fail(err, errlen, "%s is longer than %zu bytes", name, sizeof(room) - 1);
+		return pc_errf(err, errlen, "%s is longer than %zu bytes", name, sizeof(room) - 1);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return fail(err, errlen, "%s contains a control character", name);
+			return pc_errf(err, errlen, "%s contains a control character", name);
 	static const char *const schemes[] = {"sqlite:", "postgres://", "postgresql://"};
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		size_t l = strlen(schemes[i]);
 		if (strncmp(s, schemes[i], l) == 0) {
 			if (s[l] == '\0')
-				return fail(err, errlen, "%s has nothing after %s", name, schemes[i]);
+				return pc_errf(err, errlen, "%s has nothing after %s", name, schemes[i]);
 			return 0;
 		}
 	}
-	return fail(err, errlen, "%s must be sqlite:PATH, postgres://... or postgresql://...", name);
-}
-
-/* ---- secrets ------------------------------------------------------------- */
-
-/* Words that mark a value someone meant to replace. Matched in the text
- * lowercased with everything but letters and digits removed, so
- * CHANGE_ME, change-me and changeme are all one word. Six characters or
- * more, so a random key (43 base64 characters, each letter matching with
- * probability 1/32) contains one by chance with probability below 1e-7;
- * keygen draws again in that case, so it never prints one. */
-static const char *const placeholders[] = {
-	"changeme", "secret", "example", "placeholder", "replaceme", "password", "default",
-	"insecure", "yourkey", "keyhere", "xxxxxxxx", "letmein", "123456",
-};
-
-static bool looks_like_placeholder(const char *text, size_t len)
-{
-	char norm[SECRET_FILE_MAX];
-	size_t n = 0;
-	bool found = false;
-	for (size_t i = 0; i < len && n < sizeof(norm); i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c >= 'A' && c <= 'Z')
-			norm[n++] = (char)(c - 'A' + 'a');
-		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			norm[n++] = (char)c;
-	}
-	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]) && !found; i++)
-		found = memmem(norm, n, placeholders[i], strlen(placeholders[i])) != NULL;
-	sodium_memzero(norm, sizeof(norm));
-	return found;
-}
-
-/* Error wording: no value is quoted, and the fixed text avoids phrases a
- * malformed value might share (" base64 ", " is not "), so a test that
- * looks for any 8 characters of the value in the output stays meaningful. */
-#define HOWTO "expected 32 random bytes, base64-encoded, from `portcullis keygen`"
-_Static_assert(PC_SECRET_KEY_BYTES == 32, "HOWTO names the key size");
-
-static bool b64_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-	       c == '-' || c == '_';
-}
-
-/*
- * Turns key text into 32 key bytes, refusing everything config.h lists.
- * Accepts standard (RFC 4648 §4) or URL-safe (§5) base64, padded or not,
- * but only canonically: one alphabet, exact padding if any, zero spare
- * bits. `name` is used in the error; the text never is. out is wiped on
- * failure.
- */
-static int decode_key(uint8_t out[PC_SECRET_KEY_BYTES], const char *name, const char *text, size_t len,
-                      char *err, size_t errlen)
-{
-	char tmp[SECRET_TEXT_MAX];
-	bool seen[256];
-	size_t n = len, pad = 0, got, distinct = 0;
-	bool std = false, url = false;
-	int rc = -1;
-
-	sodium_memzero(out, PC_SECRET_KEY_BYTES);
-	memset(seen, 0, sizeof(seen));
-	if (len == 0) {
-		fail(err, errlen, "%s is empty; generate a key with `portcullis keygen`", name);
-		goto out;
-	}
-	if (looks_like_placeholder(text, len)) {
-		fail(err, errlen, "%s looks like a value meant to be replaced, not a key; generate one with "
-		     "`portcullis keygen`", name);
-		goto out;
-	}
-	while (n > 0 && text[n - 1] == '=' && pad < 2) {
-		n--;
-		pad++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (!b64_char(c)) {
-			fail(err, errlen, "%s is malformed (a character outside base64); " HOWTO, name);
-			goto out;
-		}
-		std |= c == '+' || c == '/';
-		url |= c == '-' || c == '_';
-	}
-	if (std && url) {
-		fail(err, errlen, "%s is malformed (it mixes the standard and the URL-safe alphabet); " HOWTO, name);
-		goto out;
-	}
-	if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0)) {
-		fail(err, errlen, "%s is malformed (wrong length or padding); " HOWTO, name);
-		goto out;
-	}
-	got = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
-	if (got != PC_SECRET_KEY_BYTES) {
-		fail(err, errlen, "%s decodes to %zu bytes; " HOWTO, name, got);
-		goto out;
-	}
-	/* n <= 44 here; map onto the URL-safe alphabet for the strict decoder */
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = text[i] == '+' ? '-' : text[i] == '/' ? '_' : text[i];
-	if (pc_b64url_decode(out, PC_SECRET_KEY_BYTES, &got, tmp, n) != 0 || got != PC_SECRET_KEY_BYTES) {
-		fail(err, errlen, "%s is malformed (stray bits in the last character); " HOWTO, name);
-		goto out;
-	}
-	for (size_t i = 0; i < PC_SECRET_KEY_BYTES; i++) {
-		distinct += !seen[out[i]];
-		seen[out[i]] = true;
-	}
-	if (sodium_is_zero(out, PC_SECRET_KEY_BYTES)) {
-		fail(err, errlen, "%s is all zero bytes; generate a key with `portcullis keygen`", name);
-		goto out;
-	}
-	if (distinct == 1) {
-		fail(err, errlen, "%s repeats a single byte value; generate a key with `portcullis keygen`", name);
-		goto out;
-	}
-	if (distinct < KEY_MIN_DISTINCT) {
-		fail(err, errlen, "%s is repetitive (fewer than %d distinct byte values), not random; generate a "
-		     "key with `portcullis keygen`", name, KEY_MIN_DISTINCT);
-		goto out;
-	}
-	rc = 0;
-out:
-	sodium_memzero(tmp, sizeof(tmp));
-	sodium_memzero(seen, sizeof(seen));
-	if (rc != 0)
-		sodium_memzero(out, PC_SECRET_KEY_BYTES);
-	return rc;
-}
-
-/* Reads a secret file into buf (SECRET_FILE_MAX + 1 bytes), dropping one
- * trailing "\n" or "\r\n". Only regular files: a FIFO could block start-up
- * forever. The path is not quoted in errors (it is the variable's value). */
-static int read_secret_file(char *buf, size_t *len, const char *fname, const char *path, char *err,
-                            size_t errlen)
-{
-	struct stat st;
-	size_t n = 0;
-	int fd, rc = -1;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return fail(err, errlen, "%s: cannot open the file: %s", fname, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		fail(err, errlen, "%s: cannot read the file: %s", fname, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(err, errlen, "%s does not name a regular file", fname);
-		goto out;
-	}
-	while (n < SECRET_FILE_MAX + 1) {
-		ssize_t r = read(fd, buf + n, SECRET_FILE_MAX + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fail(err, errlen, "%s: cannot read the file: %s", fname, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > SECRET_FILE_MAX) {
-		fail(err, errlen, "%s: the file is larger than %d bytes", fname, SECRET_FILE_MAX);
-		goto out;
-	}
-	if (n > 0 && buf[n - 1] == '\n') {
-		n--;
-		if (n > 0 && buf[n - 1] == '\r')
-			n--;
-	}
-	*len = n;
-	rc = 0;
-out:
-	close(fd);
-	if (rc != 0)
-		sodium_memzero(buf, SECRET_FILE_MAX + 1);
-	return rc;
-}
-
-/* Decodes secret variable id from its value or its _FILE into out.
- * Returns 1 when loaded, 0 when neither is set, -1 on error. */
-static int load_secret(uint8_t out[PC_SECRET_KEY_BYTES], enum var_id id, const char *value, const char *path,
-                       char *err, size_t errlen)
-{
-	const char *name = pc_config_vars[id].name;
-	char fname[64];
-	char buf[SECRET_FILE_MAX + 1];
-	size_t len = 0;
-	int rc = -1;
-	snprintf(fname, sizeof(fname), "%s" FILE_SUFFIX, name);
-	if (value == NULL && path == NULL)
-		return 0;
-	if (value != NULL && path != NULL)
-		return fail(err, errlen, "both %s and %s are set; set only one", name, fname);
-	if (value != NULL) {
-		rc = decode_key(out, name, value, strlen(value), err, errlen);
-	} else if (path[0] == '\0') {
-		rc = fail(err, errlen, "%s is empty; unset it or name the key file", fname);
-	} else if (read_secret_file(buf, &len, fname, path, err, errlen) == 0) {
-		/* the problem is in the file's content: name the _FILE variable */
-		rc = decode_key(out, fname, buf, len, err, errlen);
-	}
-	sodium_memzero(buf, sizeof(buf));
-	return rc == 0 ? 1 : -1;
-}
-
-/* A password file (any printable text, one trailing newline allowed) into
- * out; nothing when path is empty. */
-static int load_password_file(char *out, size_t cap, enum var_id id, const char *path, char *err, size_t errlen)
-{
-	char buf[SECRET_FILE_MAX + 1];
-	size_t len = 0;
-	const char *name = pc_config_vars[id].name;
-	if (path[0] == '\0')
-		return 0;
-	if (read_secret_file(buf, &len, name, path, err, errlen) != 0)
-		return -1;
-	int rc = 0;
-	if (len == 0 || len >= cap)
-		rc = fail(err, errlen, "%s: the password must be 1 to %zu bytes", name, cap - 1);
-	for (size_t i = 0; rc == 0 && i < len; i++)
-		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-			rc = fail(err, errlen, "%s: the password contains a control character", name);
-	if (rc == 0) {
-		memcpy(out, buf, len);
-		out[len] = '\0';
-	}
-	sodium_memzero(buf, sizeof(buf));
-	return rc;
-}
-
-static void derive(struct pc_keyset *ks)
-{
-	uint8_t h[crypto_generichash_BYTES];
-	crypto_generichash(h, sizeof(h), ks->master, sizeof(ks->master), NULL, 0);
-	ks->id = h[0];
-	sodium_memzero(h, sizeof(h));
-	for (uint64_t i = 1; i < PC_SUBKEY__COUNT; i++)
-		crypto_kdf_derive_from_key(ks->sub[i], sizeof(ks->sub[i]), i, KDF_CONTEXT, ks->master);
-}
-
-static int load_keys(struct pc_config *cfg, const char *const *vals, const char *const *files, bool need_keys,
-                     char *err, size_t errlen)
-{
-	const char *cur = pc_config_vars[V_SECRET_KEY].name, *prev = pc_config_vars[V_SECRET_KEY_PREVIOUS].name;
-	struct pc_keys *k;
-	int rc;
-	bool cur_set = vals[V_SECRET_KEY] != NULL || files[V_SECRET_KEY] != NULL;
-	bool prev_set = vals[V_SECRET_KEY_PREVIOUS] != NULL || files[V_SECRET_KEY_PREVIOUS] != NULL;
-
-	if (!cur_set) {
-		if (prev_set)
-			return fail(err, errlen, "%s is set but %s is not", prev, cur);
-		if (need_keys)
-			return fail(err, errlen, "%s is not set (nor %s_FILE); generate a key with `portcullis keygen`",
-			            cur, cur);
-		return 0;
-	}
-	k = sodium_malloc(sizeof(*k));
-	if (k == NULL)
-		return fail(err, errlen, "cannot allocate locked memory for %s (check RLIMIT_MEMLOCK)", cur);
-	sodium_memzero(k, sizeof(*k));
-	rc = load_secret(k->current.master, V_SECRET_KEY, vals[V_SECRET_KEY], files[V_SECRET_KEY], err, errlen);
-	if (rc < 0)
-		goto bad;
-	derive(&k->current);
-	rc = load_secret(k->previous.master, V_SECRET_KEY_PREVIOUS, vals[V_SECRET_KEY_PREVIOUS],
-	                 files[V_SECRET_KEY_PREVIOUS], err, errlen);
-	if (rc < 0)
-		goto bad;
-	if (rc == 1) {
-		if (sodium_memcmp(k->previous.master, k->current.master, PC_SECRET_KEY_BYTES) == 0) {
-			fail(err, errlen, "%s is the same key as %s; after a rotation it holds the old key", prev, cur);
-			goto bad;
-		}
-		derive(&k->previous);
-		/* sealed values carry the id byte; two keys with one id would be
-		 * ambiguous (a 1 in 256 chance for two random keys) */
-		if (k->previous.id == k->current.id) {
-			fail(err, errlen, "%s has the same key id as %s; generate a new key with `portcullis keygen`",
-			     cur, prev);
-			goto bad;
-		}
-		k->has_previous = true;
-	}
-	{
-		const char *jn = pc_config_vars[V_JWT_SIGNING_KEY].name;
-		rc = load_secret(k->jwt_seed, V_JWT_SIGNING_KEY, vals[V_JWT_SIGNING_KEY], files[V_JWT_SIGNING_KEY],
-		                 err, errlen);
-		if (rc < 0)
-			goto bad;
-		if (rc == 1 && cfg->jwt_alg != PC_CFG_JWT_EDDSA) {
-			fail(err, errlen, "%s is set but PORTCULLIS_JWT_ALG is not EdDSA", jn);
-			goto bad;
-		}
-		if (rc == 0 && cfg->jwt_alg == PC_CFG_JWT_EDDSA && need_keys) {
-			fail(err, errlen, "%s is not set (nor %s_FILE) but PORTCULLIS_JWT_ALG is EdDSA; generate one with "
-			     "`portcullis keygen`", jn, jn);
-			goto bad;
-		}
-		if (rc == 1 && sodium_memcmp(k->jwt_seed, k->current.master, PC_SECRET_KEY_BYTES) == 0) {
-			fail(err, errlen, "%s is the same key as %s; use a separate key", jn, cur);
-			goto bad;
-		}
-		k->has_jwt_seed = rc == 1;
-	}
-	if (load_password_file(k->redis_password, sizeof(k->redis_password), V_REDIS_PASSWORD_FILE,
-	                       cfg->redis_password_file, err, errlen) != 0 ||
-	    load_password_file(k->database_password, sizeof(k->database_password), V_DATABASE_PASSWORD_FILE,
-	                       cfg->database_password_file, err, errlen) != 0)
-		goto bad;
-	if (sodium_mprotect_readonly(k) != 0) {
-		fail(err, errlen, "cannot protect the memory holding %s", cur);
-		goto bad;
-	}
-	cfg->keys = k;
-	return 0;
-bad:
-	sodium_free(k);
-	return -1;
+	return pc_errf(err, errlen, "%s must be sqlite:PATH, postgres://... or postgresql://...", name);
 }
 
 /* ---- the environment ------------------------------------------------------ */
@@ -1010,8 +446,8 @@ static int unknown_variable(const char *name, size_t len, char *err, size_t errl
 		}
 	}
 	if (best != NULL)
-		return fail(err, errlen, "unknown variable %s (typo? did you mean %s?)", shown, best);
-	return fail(err, errlen, "unknown variable %s (typo?)", shown);
+		return pc_errf(err, errlen, "unknown variable %s (typo? did you mean %s?)", shown, best);
+	return pc_errf(err, errlen, "unknown variable %s (typo?)", shown);
 }
 
 /* Collects the PORTCULLIS_* entries of envp into vals and files (by table
@@ -1035,7 +471,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 			} else if (len == vl + FILE_SUFFIX_LEN && memcmp(entry, vn, vl) == 0 &&
 			           memcmp(entry + vl, FILE_SUFFIX, FILE_SUFFIX_LEN) == 0) {
 				if (!pc_config_vars[i].secret)
-					return fail(err, errlen, "%s" FILE_SUFFIX ": only secrets can be read from a file; set "
+					return pc_errf(err, errlen, "%s" FILE_SUFFIX ": only secrets can be read from a file; set "
 					            "%s itself", vn, vn);
 				slot = &files[i];
 			}
@@ -1045,7 +481,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 		if (*slot != NULL) {
 			char shown[72];
 			printable_name(shown, entry, len);
-			return fail(err, errlen, "%s is set more than once in the environment", shown);
+			return pc_errf(err, errlen, "%s is set more than once in the environment", shown);
 		}
 		*slot = value;
 	}
@@ -1054,7 +490,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS || i == V_REDIS_URL ||
 		    i == V_REDIS_PASSWORD_FILE || i == V_DATABASE_PASSWORD_FILE)
 			continue;
-		return fail(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
+		return pc_errf(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}
 	return 0;
 }
@@ -1082,66 +518,7 @@ static int get_bool(bool *out, enum var_id id, const char *t, char *err, size_t 
 	else if (strcmp(t, "false") == 0)
 		*out = false;
 	else
-		return fail(err, errlen, "%s must be true or false", pc_config_vars[id].name);
-	return 0;
-}
-
-/* scheme://host[:port], http or https, lowercase host of DNS characters or
- * an [IPv6] literal, no path, no trailing slash: compared byte for byte
- * with the Origin header. */
-static bool origin_valid(const char *s, size_t n)
-{
-	size_t i;
-	if (n > 7 && memcmp(s, "http://", 7) == 0)
-		i = 7;
-	else if (n > 8 && memcmp(s, "https://", 8) == 0)
-		i = 8;
-	else
-		return false;
-	size_t host = i;
-	if (i < n && s[i] == '[') {
-		while (i < n && s[i] != ']')
-			if (!(strchr("0123456789abcdef:.", s[i++]) || s[i - 1] == '['))
-				return false;
-		if (i >= n)
-			return false;
-		i++;
-	} else {
-		while (i < n && (s[i] == '-' || s[i] == '.' || (s[i] >= 'a' && s[i] <= 'z') ||
-		                 (s[i] >= '0' && s[i] <= '9')))
-			i++;
-	}
-	if (i == host)
-		return false;
-	if (i < n && s[i] == ':') {
-		size_t d = ++i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == d || i - d > 5)
-			return false;
-	}
-	return i == n;
-}
-
-static int parse_origins(char (*list)[256], size_t *count, enum var_id id, const char *s, char *err,
-                         size_t errlen)
-{
-	const char *name = pc_config_vars[id].name;
-	struct items it = {s, s[0] == '\0'};
-	const char *item;
-	size_t len;
-	while (items_next(&it, &item, &len) == 0) {
-		if (len == 0)
-			return fail(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
-		if (*count == PC_MAX_ALLOWED_ORIGINS)
-			return fail(err, errlen, "%s has more than %d origins", name, PC_MAX_ALLOWED_ORIGINS);
-		if (len >= 256 || !origin_valid(item, len))
-			return fail(err, errlen, "%s item %zu is not an origin like https://app.example.com (lowercase, "
-			            "no path)", name, *count + 1);
-		memcpy(list[*count], item, len);
-		list[*count][len] = '\0';
-		(*count)++;
-	}
+		return pc_errf(err, errlen, "%s must be true or false", pc_config_vars[id].name);
 	return 0;
 }
 
@@ -1149,10 +526,10 @@ static int get_text(char *out, size_t cap, enum var_id id, const char *t, char *
 {
 	size_t n = strlen(t);
 	if (n >= cap)
-		return fail(err, errlen, "%s is longer than %zu bytes", pc_config_vars[id].name, cap - 1);
+		return pc_errf(err, errlen, "%s is longer than %zu bytes", pc_config_vars[id].name, cap - 1);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
-			return fail(err, errlen, "%s contains a control character", pc_config_vars[id].name);
+			return pc_errf(err, errlen, "%s contains a control character", pc_config_vars[id].name);
 	memcpy(out, t, n + 1);
 	return 0;
 }
@@ -1162,9 +539,9 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 {
 	uint64_t v;
 	const char *t;
-	if (parse_origins(cfg->allowed_origins, &cfg->n_allowed_origins, V_ALLOWED_ORIGINS,
+	if (pc_config_parse_origins(cfg->allowed_origins, &cfg->n_allowed_origins, pc_config_vars[V_ALLOWED_ORIGINS].name,
 	                  text_of(vals, V_ALLOWED_ORIGINS), err, errlen) != 0 ||
-	    parse_origins(cfg->allowed_redirects, &cfg->n_allowed_redirects, V_ALLOWED_REDIRECTS,
+	    pc_config_parse_origins(cfg->allowed_redirects, &cfg->n_allowed_redirects, pc_config_vars[V_ALLOWED_REDIRECTS].name,
 	                  text_of(vals, V_ALLOWED_REDIRECTS), err, errlen) != 0 ||
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
@@ -1188,14 +565,14 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	else if (strcmp(t, "text") == 0)
 		cfg->audit_format = PC_AUDIT_TEXT;
 	else
-		return fail(err, errlen, "%s must be json or text", pc_config_vars[V_AUDIT_FORMAT].name);
+		return pc_errf(err, errlen, "%s must be json or text", pc_config_vars[V_AUDIT_FORMAT].name);
 	t = text_of(vals, V_JWT_ALG);
 	if (strcmp(t, "HS256") == 0)
 		cfg->jwt_alg = PC_CFG_JWT_HS256;
 	else if (strcmp(t, "EdDSA") == 0)
 		cfg->jwt_alg = PC_CFG_JWT_EDDSA;
 	else
-		return fail(err, errlen, "%s must be HS256 or EdDSA", pc_config_vars[V_JWT_ALG].name);
+		return pc_errf(err, errlen, "%s must be HS256 or EdDSA", pc_config_vars[V_JWT_ALG].name);
 	if (get_seconds(&cfg->access_token_lifetime_s, V_ACCESS_TOKEN_LIFETIME,
 	                text_of(vals, V_ACCESS_TOKEN_LIFETIME), 60, 86400, err, errlen) != 0 ||
 	    get_seconds(&cfg->jwt_leeway_s, V_JWT_LEEWAY, text_of(vals, V_JWT_LEEWAY), 0, 60, err, errlen) != 0 ||
@@ -1207,15 +584,15 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	t = text_of(vals, V_REDIS_URL);
 	if (t[0] != '\0') {
 		if (strncmp(t, "redis://", 8) != 0 || strlen(t) >= sizeof(cfg->redis_url))
-			return fail(err, errlen, "%s must be redis://[:password@]host:port[/db] (rediss:// is not "
+			return pc_errf(err, errlen, "%s must be redis://[:password@]host:port[/db] (rediss:// is not "
 			            "supported by this build)", pc_config_vars[V_REDIS_URL].name);
 		memcpy(cfg->redis_url, t, strlen(t) + 1);
 	}
 	if (cfg->redis_password_file[0] != '\0' && cfg->redis_url[0] == '\0')
-		return fail(err, errlen, "%s is set but %s is not", pc_config_vars[V_REDIS_PASSWORD_FILE].name,
+		return pc_errf(err, errlen, "%s is set but %s is not", pc_config_vars[V_REDIS_PASSWORD_FILE].name,
 		            pc_config_vars[V_REDIS_URL].name);
 	if (cfg->refresh_token_lifetime_s <= cfg->access_token_lifetime_s)
-		return fail(err, errlen, "%s must be longer than %s", pc_config_vars[V_REFRESH_TOKEN_LIFETIME].name,
+		return pc_errf(err, errlen, "%s must be longer than %s", pc_config_vars[V_REFRESH_TOKEN_LIFETIME].name,
 		            pc_config_vars[V_ACCESS_TOKEN_LIFETIME].name);
 	return 0;
 }
@@ -1225,7 +602,7 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	uint64_t v;
 	const char *t;
 
-	if (parse_listen(cfg, text_of(vals, V_LISTEN), err, errlen) != 0)
+	if (pc_config_parse_listen(cfg, pc_config_vars[V_LISTEN].name, text_of(vals, V_LISTEN), err, errlen) != 0)
 		return -1;
 
 	if (vals[V_THREADS] == NULL)
@@ -1264,7 +641,8 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	             PC_HTTP_MAX_BODY_MAX, err, errlen) != 0)
 		return -1;
 
-	if (parse_proxies(cfg, text_of(vals, V_TRUSTED_PROXIES), err, errlen) != 0)
+	if (pc_config_parse_proxies(cfg, pc_config_vars[V_TRUSTED_PROXIES].name, text_of(vals, V_TRUSTED_PROXIES), err,
+	                            errlen) != 0)
 		return -1;
 
 	t = text_of(vals, V_ACCESS_LOG);
@@ -1273,7 +651,7 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	else if (strcmp(t, "false") == 0)
 		cfg->access_log = false;
 	else
-		return fail(err, errlen, "%s must be true or false", pc_config_vars[V_ACCESS_LOG].name);
+		return pc_errf(err, errlen, "%s must be true or false", pc_config_vars[V_ACCESS_LOG].name);
 
 	t = text_of(vals, V_XSS_PROTECTION);
 	if (strcmp(t, "off") == 0)
@@ -1281,7 +659,7 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	else if (strcmp(t, "block") == 0)
 		cfg->xss_protection = PC_XSS_BLOCK;
 	else
-		return fail(err, errlen, "%s must be off or block", pc_config_vars[V_XSS_PROTECTION].name);
+		return pc_errf(err, errlen, "%s must be off or block", pc_config_vars[V_XSS_PROTECTION].name);
 
 	t = text_of(vals, V_DATABASE_URL);
 	if (check_database_url(t, err, errlen) != 0)
@@ -1303,7 +681,7 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	if (cfg->session_idle_s > cfg->session_lifetime_s) {
 		/* as above: the default follows a shorter lifetime */
 		if (vals[V_SESSION_IDLE_TIMEOUT] != NULL)
-			return fail(err, errlen, "%s is longer than %s", pc_config_vars[V_SESSION_IDLE_TIMEOUT].name,
+			return pc_errf(err, errlen, "%s is longer than %s", pc_config_vars[V_SESSION_IDLE_TIMEOUT].name,
 			            pc_config_vars[V_SESSION_LIFETIME].name);
 		cfg->session_idle_s = cfg->session_lifetime_s;
 	}
@@ -1326,6 +704,21 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	                LOGIN_WINDOW_S_MAX, err, errlen) != 0)
 		return -1;
 	return load_feature_values(cfg, vals, err, errlen);
+}
+
+static int load_keys(struct pc_config *cfg, const char *const *vals, const char *const *files, bool need_keys,
+                     char *err, size_t errlen)
+{
+#define SOURCE(id) {pc_config_vars[id].name, vals[id], files[id]}
+	const struct pc_secret_sources src = {
+		.key = SOURCE(V_SECRET_KEY),
+		.previous = SOURCE(V_SECRET_KEY_PREVIOUS),
+		.jwt = SOURCE(V_JWT_SIGNING_KEY),
+		.redis_password_file = pc_config_vars[V_REDIS_PASSWORD_FILE].name,
+		.database_password_file = pc_config_vars[V_DATABASE_PASSWORD_FILE].name,
+	};
+#undef SOURCE
+	return pc_config_load_keys(cfg, &src, need_keys, err, errlen);
 }
 
 int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys, char *err, size_t errlen)
@@ -1447,21 +840,10 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 
 int pc_config_keygen(FILE *out)
 {
-	uint8_t key[PC_SECRET_KEY_BYTES], check[PC_SECRET_KEY_BYTES];
-	char text[sodium_base64_ENCODED_LEN(PC_SECRET_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-	int rc = -1;
-	/* print only what pc_config_load accepts: a random key trips the
-	 * placeholder or repetition checks with probability below 1e-6, and
-	 * then we draw again */
-	for (int tries = 0; tries < 16 && rc != 0; tries++) {
-		randombytes_buf(key, sizeof(key));
-		sodium_bin2base64(text, sizeof(text), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
-		rc = decode_key(check, "key", text, strlen(text), NULL, 0);
-	}
+	char text[PC_CONFIG_KEY_TEXT_MAX];
+	int rc = pc_config_key_new(text, sizeof(text));
 	if (rc == 0 && (fprintf(out, "%s=%s\n", pc_config_vars[V_SECRET_KEY].name, text) < 0 || fflush(out) != 0))
 		rc = -1;
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(check, sizeof(check));
 	sodium_memzero(text, sizeof(text));
 	return rc;
 }

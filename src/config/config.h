@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 
+#include "core/err.h"
 #include "core/limits.h"
 
 #define PC_EX_CONFIG 78
@@ -142,9 +143,8 @@ struct pc_config {
  * Returns 0, or -1 with one line (no trailing newline) in err.
  * On success the caller owns cfg->keys: release with pc_config_free().
  */
-__attribute__((warn_unused_result))
-int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys,
-                   char *err, size_t errlen);
+PC_MUST_USE int pc_config_load(struct pc_config *cfg, char *const *envp, bool need_keys,
+                               char *err, size_t errlen);
 
 /* Wipes and frees the keys; safe on a zeroed or already freed config. */
 void pc_config_free(struct pc_config *cfg);
@@ -154,11 +154,8 @@ void pc_config_free(struct pc_config *cfg);
 void pc_config_print(const struct pc_config *cfg, FILE *out);
 
 /* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
-int pc_config_keygen(FILE *out);
+PC_MUST_USE int pc_config_keygen(FILE *out);
 
-
-/* Whether addr (AF_INET/AF_INET6 sockaddr) is inside one of the CIDRs. */
-bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr);
 
 /* The variable table, for `--help` and the README: name, default, meaning. */
 struct pc_config_var {

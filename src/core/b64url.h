@@ -16,11 +16,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/err.h"
 
 /* Decodes in[0..len) into out (cap bytes). Returns 0 with *out_len, or -1
  * for anything non-canonical or too long for out. */
-__attribute__((warn_unused_result))
-int pc_b64url_decode(uint8_t *out, size_t cap, size_t *out_len, const char *in, size_t len);
+PC_MUST_USE int pc_b64url_decode(uint8_t *out, size_t cap, size_t *out_len, const char *in, size_t len);
 
 /* Encodes; out needs 4*ceil(n/3)+1 bytes (sodium_base64_ENCODED_LEN). */
 void pc_b64url_encode(char *out, size_t cap, const uint8_t *in, size_t n);

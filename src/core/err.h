@@ -11,6 +11,18 @@
  * every security predicate (a bool that says "allowed", "valid", "revoked"):
  * a caller that drops the result would read "fine". */
 #define PC_MUST_USE __attribute__((warn_unused_result))
+/* The same mark, not yet in force: a caller in src/api/ still drops the
+ * result on purpose with a (void) cast, which GCC does not honour. Becomes
+ * PC_MUST_USE once those callers check (or log) it. */
+#define PC_MUST_USE_PENDING
+
+#include <stddef.h>
+
+/* Formats one error line into err[errlen] (nothing when err is NULL or
+ * errlen 0) and returns -1, so a parser can `return pc_errf(...)`. The line
+ * must quote no secret: callers name the variable or field, not its value. */
+__attribute__((format(printf, 3, 4)))
+int pc_errf(char *err, size_t errlen, const char *fmt, ...);
 
 enum pc_err {
 	PC_OK = 0,

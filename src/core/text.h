@@ -4,11 +4,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "core/err.h"
 
 /* Length of the valid UTF-8 sequence at s (n bytes available): 1-4, or 0
  * when invalid (overlong, surrogate, above U+10FFFF, truncated). */
 size_t pc_utf8_seq_len(const unsigned char *s, size_t n);
 /* Whole buffer is valid UTF-8 with no NUL. */
-bool pc_utf8_valid(const char *s, size_t n);
+PC_MUST_USE bool pc_utf8_valid(const char *s, size_t n);
 
 #endif

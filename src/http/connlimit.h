@@ -12,16 +12,17 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/err.h"
 
 struct pc_addrkey {
 	uint8_t bytes[16]; /* IPv4 as ::ffff:a.b.c.d */
 };
 
-int pc_connlimit_init(unsigned max_total, unsigned max_per_addr);
+PC_MUST_USE int pc_connlimit_init(unsigned max_total, unsigned max_per_addr);
 void pc_connlimit_free(void);
 /* Counts one connection; false (nothing counted) when over a limit.
  * exempt: the peer is a trusted proxy and only the global limit applies. */
-bool pc_connlimit_acquire(const struct pc_addrkey *k, bool exempt);
+PC_MUST_USE bool pc_connlimit_acquire(const struct pc_addrkey *k, bool exempt);
 void pc_connlimit_release(const struct pc_addrkey *k, bool exempt);
 
 #endif

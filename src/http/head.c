@@ -1,10 +1,50 @@
-/* head.c — see head.h. */
+/* head.c — see head.h; and the reason phrases (RFC 9110 15), whose one user
+ * is the status line written here (and the problem title, request.c). */
 #include "http/head.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "http/request.h"
+#include "core/log.h"
+
+const char *pc_http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
 
 size_t pc_head_security(char *out, size_t cap, bool xss_block)
 {
@@ -89,4 +129,24 @@ size_t pc_head_write(char *out, const struct pc_head *h)
 	p = put(p, h->extra, h->extra_len);
 	p = PUT_LIT(p, "\r\n");
 	return (size_t)(p - out);
+}
+
+void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail)
+{
+	char esc[512];
+	size_t el = 0;
+	if (detail) {
+		el = pc_json_escape(esc, sizeof(esc), detail, strlen(detail));
+		if (el > sizeof(esc))
+			el = 0;
+	}
+	int n;
+	if (detail)
+		n = snprintf(out, cap,
+		             "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%.*s\"}",
+		             pc_http_reason(status), status, (int)el, esc);
+	else
+		n = snprintf(out, cap, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d}",
+		             pc_http_reason(status), status);
+	*len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }

@@ -31,12 +31,22 @@ struct pc_head {
 	size_t extra_len;
 };
 
+/* Standard reason phrase ("Not Found"), "Unknown" for others. Static
+ * storage. */
+const char *pc_http_reason(int status);
+
 /* The security headers block (CRLF-terminated lines) into out; returns its
  * length, 0 when cap is too small. */
 size_t pc_head_security(char *out, size_t cap, bool xss_block);
 
 /* An upper bound of what pc_head_write writes for h. */
 size_t pc_head_size(const struct pc_head *h);
+
+/* The RFC 9457 problem document for status into out[cap]:
+ * {"type":"about:blank","title":<reason>,"status":<status>[,"detail":...]};
+ * *len 0 when it does not fit. detail (may be NULL) is JSON-escaped. Every
+ * error body, the handlers' and the HTTP layer's own, is written here. */
+void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail);
 
 /* Writes the head into out (pc_head_size(h) bytes available); returns the
  * bytes written. */

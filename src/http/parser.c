@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/num.h"
+
 /* validate_head zeroes a request up to `headers` and sets n_cookies: no
  * other field may sit after `headers`. */
 static_assert(offsetof(struct pc_http_request, n_cookies) ==
@@ -73,12 +75,6 @@ static const unsigned char cls[256] = {
  * has a method or target over its limit, or a malformed version. */
 #define REQUEST_LINE_MAX (PC_HTTP_MAX_METHOD_BYTES + 1 + PC_HTTP_MAX_URI_BYTES + 1 + VERSION_BYTES)
 #define NO_SP ((size_t)-1)
-
-static const char *const method_names[PC_METHOD__COUNT] = {
-	[PC_METHOD_GET] = "GET",       [PC_METHOD_HEAD] = "HEAD",     [PC_METHOD_POST] = "POST",
-	[PC_METHOD_PUT] = "PUT",       [PC_METHOD_PATCH] = "PATCH",   [PC_METHOD_DELETE] = "DELETE",
-	[PC_METHOD_OPTIONS] = "OPTIONS",
-};
 
 /* Fields the parser interprets. The first F_SINGLETONS may appear once:
  * a second copy of any of them is how a request smuggles a value past a
@@ -415,13 +411,9 @@ static bool reg_name_ok(const char *s, size_t n)
  * RFC 3986 but no client we serve sends it; refusing it keeps one spelling. */
 static bool port_ok(const char *s, size_t n)
 {
-	unsigned v = 0;
+	uint64_t v;
 
-	if (n == 0 || n > 5 || !all_of(s, n, C_DIGIT))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		v = v * 10 + (unsigned)(s[i] - '0');
-	return v <= 65535;
+	return n <= 5 && pc_num_u64(&v, s, n, 0, 65535) == 0;
 }
 
 /* uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2). Empty is refused:
@@ -567,13 +559,10 @@ static int parse_request_line(struct pc_http_request *req, struct fields *f, con
 	rc = parse_version(req, sp2 + 1, (size_t)(end - sp2 - 1), why);
 	if (rc != 0)
 		return rc;
-	int m = 0;
-	while (m < PC_METHOD__COUNT &&
-	       !(strlen(method_names[m]) == mlen && memcmp(method_names[m], line, mlen) == 0))
-		m++;
+	enum pc_method m = pc_method_lookup(line, mlen);
 	if (m == PC_METHOD__COUNT)
 		return fail(why, 501, "The method is not implemented.");
-	req->method = (enum pc_method)m;
+	req->method = m;
 	return parse_target(req, f, sp1 + 1, (size_t)(sp2 - sp1 - 1), why);
 }
 
@@ -587,7 +576,9 @@ static enum field field_of(const char *name, size_t n)
 
 /* Content-Length = 1*DIGIT (RFC 9110 8.6): no sign, no space, no list, one
  * field line. Too large values saturate instead of overflowing; the 413
- * is decided after all fields are read. */
+ * is decided after all fields are read. Its own digit loop, not pc_num_u64
+ * (core/num.h): the digits were checked by all_of's table already on this
+ * per-request path, and an overflow must saturate (413), not fail (400). */
 static int parse_content_length(struct pc_http_request *req, struct pc_str v, const char **why)
 {
 	uint64_t n = 0;
@@ -861,9 +852,7 @@ const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *re
 
 const char *pc_http_method_name(enum pc_method m)
 {
-	if ((unsigned)m >= PC_METHOD__COUNT)
-		return "UNKNOWN";
-	return method_names[m];
+	return pc_method_name(m);
 }
 
 bool pc_str_ieq(struct pc_str s, const char *lit)

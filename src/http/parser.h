@@ -53,18 +53,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/limits.h"
+#include "core/method.h"
 
-enum pc_method {
-	PC_METHOD_GET = 0,
-	PC_METHOD_HEAD,
-	PC_METHOD_POST,
-	PC_METHOD_PUT,
-	PC_METHOD_PATCH,
-	PC_METHOD_DELETE,
-	PC_METHOD_OPTIONS,
-	PC_METHOD__COUNT
-};
 
 /* Return values of pc_http_parse_head(); errors are HTTP status codes. */
 #define PC_HTTP_NEED_MORE 0
@@ -125,10 +117,9 @@ void pc_http_parser_init(struct pc_http_parser *p);
  * detail. max_body is the body limit used for the 413 decision.
  * `req` is only meaningful after PC_HTTP_DONE.
  */
-__attribute__((warn_unused_result))
-int pc_http_parse_head(struct pc_http_parser *p, struct pc_http_request *req,
-                       const char *buf, size_t len, uint64_t max_body,
-                       const char **why);
+PC_MUST_USE int pc_http_parse_head(struct pc_http_parser *p, struct pc_http_request *req,
+                                   const char *buf, size_t len, uint64_t max_body,
+                                   const char **why);
 
 /* Case-insensitive lookup of a header field by name; NULL when absent.
  * For singleton fields the parser guarantees at most one. */
@@ -139,7 +130,8 @@ const struct pc_http_header *pc_http_header_get(const struct pc_http_request *re
 const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *req,
                                                 const char *name);
 
-/* "GET", "POST", ... */
+/* "GET", "POST", ...: pc_method_name (core/method.h); kept for src/api/openapi.c
+ * until it calls pc_method_name itself. */
 const char *pc_http_method_name(enum pc_method m);
 
 /* Case-insensitive ASCII comparison of a pc_str with a NUL-terminated literal. */

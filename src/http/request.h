@@ -28,6 +28,7 @@
 #include "core/limits.h"
 
 #include "core/arena.h"
+#include "core/err.h"
 #include "http/parser.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
@@ -148,15 +149,12 @@ void pc_respond_problem(struct pc_req *r, int status, const char *detail);
  * meanwhile, done still runs and its answer is discarded. Returns 0, or -1
  * when the work could not be queued (the caller answers 503). */
 typedef void (*pc_work_fn)(struct pc_req *r, void *data);
-int pc_req_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data);
+PC_MUST_USE int pc_req_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data);
 
 /* Continues with the next stage (or the handler) after PC_ASYNC. */
 void pc_req_next(struct pc_req *r);
 
 /* Route parameter by name ("id"), or a pc_str with p == NULL. */
 struct pc_str pc_req_param(const struct pc_req *r, const char *name);
-
-/* Standard reason phrase ("Not Found"), "Unknown" for others. */
-const char *pc_http_reason(int status);
 
 #endif

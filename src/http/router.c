@@ -120,20 +120,9 @@ void pc_router_allow_string(char *out, size_t cap, unsigned allow)
 		if (!(allow & (1u << m)))
 			continue;
 		int w = snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
-		                 pc_http_method_name((enum pc_method)m));
+		                 pc_method_name((enum pc_method)m));
 		if (w < 0 || (size_t)w >= cap - len)
 			return;
 		len += (size_t)w;
 	}
-}
-
-struct pc_str pc_req_param(const struct pc_req *r, const char *name)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i < r->n_params; i++) {
-		const char *pn = r->param_names[i];
-		if (strncmp(pn, name, nl) == 0 && pn[nl] == '}')
-			return r->params[i];
-	}
-	return (struct pc_str){NULL, 0};
 }

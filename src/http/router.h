@@ -9,13 +9,14 @@
 #ifndef PC_HTTP_ROUTER_H
 #define PC_HTTP_ROUTER_H
 
+#include "core/err.h"
 #include "http/request.h"
 
 /* Assigns metric indices (one per distinct pattern) and checks the table:
  * patterns well formed, no two rows with the same method and pattern, at
  * most PC_ROUTE_MAX_PARAMS parameters. Returns the number of distinct
  * patterns, or -1 (a programming error: main refuses to start). */
-int pc_router_init(struct pc_route *routes, size_t n_routes, const char **names, size_t names_cap);
+PC_MUST_USE int pc_router_init(struct pc_route *routes, size_t n_routes, const char **names, size_t names_cap);
 
 enum pc_match { PC_MATCH_OK = 0, PC_MATCH_NOT_FOUND, PC_MATCH_METHOD };
 

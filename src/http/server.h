@@ -11,8 +11,9 @@
 #ifndef PC_HTTP_SERVER_H
 #define PC_HTTP_SERVER_H
 
+#include "core/err.h"
 #include "http/request.h"
 
-int pc_server_run(struct pc_app *app);
+PC_MUST_USE int pc_server_run(struct pc_app *app);
 
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config/addr.h"
+
 /* One X-Forwarded-For value, right to left. Returns true when the client
  * is found (an untrusted address, or garbage: then the last trusted hop
  * stays), false to go on with the previous header line. Empty items are

@@ -43,7 +43,7 @@ struct pc_kv;
  * Returns 0, or -1 with one line in err that never holds the password.
  * pc_kv_close(NULL) is a no-op; no call may be in flight on kv.
  */
-int pc_kv_open(struct pc_kv **out, const char *url, char *err, size_t errlen);
+PC_MUST_USE int pc_kv_open(struct pc_kv **out, const char *url, char *err, size_t errlen);
 void pc_kv_close(struct pc_kv *kv);
 
 /* true: the in-process table, whose calls never block (loop threads may call
@@ -53,7 +53,7 @@ bool pc_kv_is_local(const struct pc_kv *kv);
 
 /* Readiness: PC_OK when the backend answers now (always for local),
  * PC_ERR_UNAVAILABLE otherwise. */
-enum pc_err pc_kv_ping(struct pc_kv *kv);
+PC_MUST_USE enum pc_err pc_kv_ping(struct pc_kv *kv);
 
 /* Clock injection for tests: the kv uses now() in seconds; NULL restores
  * time(NULL). */
@@ -65,14 +65,14 @@ void pc_kv_set_clock(struct pc_kv *kv, int64_t (*now)(void));
  * increments). *value: the new value; *ttl_left: seconds until it expires
  * (>= 1). PC_ERR_INTERNAL for a bad key or out of memory.
  */
-enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
-                       int64_t *value, int64_t *ttl_left);
+PC_MUST_USE enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
+                                   int64_t *value, int64_t *ttl_left);
 /* Reads a live key; PC_ERR_NOT_FOUND when absent or expired. */
-enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t *ttl_left);
+PC_MUST_USE enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t *ttl_left);
 /* Sets key = value with a TTL (replacing any old value and TTL). */
-enum pc_err pc_kv_set(struct pc_kv *kv, const char *key, int64_t value, int64_t ttl_seconds);
+PC_MUST_USE enum pc_err pc_kv_set(struct pc_kv *kv, const char *key, int64_t value, int64_t ttl_seconds);
 /* Deletes; PC_OK whether or not it existed. */
-enum pc_err pc_kv_del(struct pc_kv *kv, const char *key);
+PC_MUST_USE enum pc_err pc_kv_del(struct pc_kv *kv, const char *key);
 /* Drops every expired key; returns how many. */
 size_t pc_kv_sweep(struct pc_kv *kv);
 /* Live keys now (for metrics and tests). Redis: the keys under our prefix,
@@ -109,9 +109,9 @@ size_t pc_kv_count(struct pc_kv *kv);
  * true for local, and for Redis while there is no subscription. Never
  * blocks (loop threads may call it); pc_kv_subscribe and pc_kv_publish do.
  */
-int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
-                    void (*cb)(const char *msg, size_t len, void *ctx), void *ctx);
-enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len);
-bool pc_kv_subscription_healthy(struct pc_kv *kv);
+PC_MUST_USE int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
+                                void (*cb)(const char *msg, size_t len, void *ctx), void *ctx);
+PC_MUST_USE enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len);
+PC_MUST_USE bool pc_kv_subscription_healthy(struct pc_kv *kv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * local.c — the in-process kv: a chained hash table under one mutex.
+ * local.c — the in-process kv backend: a chained hash table under one mutex.
  *
  * Operations are O(1) and never block on I/O, so loop threads may call them.
  * Buckets are chosen with keyed SipHash (crypto_shorthash, a fresh key per
@@ -7,22 +7,18 @@
  * land in one bucket. The table holds at most PC_KV_LOCAL_MAX_KEYS live keys;
  * when full, it sweeps expired keys, and if still full refuses new keys
  * (PC_ERR_UNAVAILABLE) rather than growing without bound under a flood of
- * distinct subjects.
- *
- * This file also owns the handle and the dispatch: every public function
- * checks its arguments once, for both backends, then runs on the table or
- * forwards to redis.c (kv->redis != NULL; the table is then unused). Local
+ * distinct subjects. Arguments were checked by kv.c (backend.h). Local
  * pub/sub calls the subscribers at once on the publisher's thread.
  */
+#include "kv/backend.h"
+
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
-
-#include "kv/backend.h"
-#include "kv/kv.h"
 
 #define PC_KV_LOCAL_MAX_KEYS (1u << 20)
 #define PC_KV_LOCAL_MIN_BUCKETS 1024u
@@ -35,9 +31,8 @@ struct kv_entry {
 	char key[];
 };
 
-struct pc_kv {
-	struct pc_kv_redis *redis; /* NULL: the local table below */
-	struct pc_kv_subs subs;
+struct kv_local {
+	struct pc_kv kv; /* first: the handle kv.c sees */
 	pthread_mutex_t mu;
 	struct kv_entry **buckets;
 	size_t n_buckets; /* power of two */
@@ -51,21 +46,7 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
-static bool key_valid(const char *key, size_t *len)
-{
-	if (key == NULL)
-		return false;
-	size_t n = strnlen(key, PC_KV_KEY_MAX + 1);
-	if (n == 0 || n > PC_KV_KEY_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (key[i] < 0x21 || key[i] > 0x7e)
-			return false;
-	*len = n;
-	return true;
-}
-
-static size_t bucket_of(const struct pc_kv *kv, const char *key, size_t len)
+static size_t bucket_of(const struct kv_local *kv, const char *key, size_t len)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	crypto_shorthash(h, (const unsigned char *)key, len, kv->hash_key);
@@ -74,70 +55,9 @@ static size_t bucket_of(const struct pc_kv *kv, const char *key, size_t len)
 	return (size_t)(v & (kv->n_buckets - 1));
 }
 
-static bool msg_valid(const char *msg, size_t len)
+static void local_close(struct pc_kv *base)
 {
-	return len <= PC_KV_MSG_MAX && (msg != NULL || len == 0);
-}
-
-static int64_t ttl_clamp(int64_t ttl)
-{
-	if (ttl < 1)
-		return 1;
-	if (ttl > PC_KV_TTL_MAX)
-		return PC_KV_TTL_MAX;
-	return ttl;
-}
-
-int pc_kv_open(struct pc_kv **out, const char *url, char *err, size_t errlen)
-{
-	*out = NULL;
-	bool redis = url != NULL && (strncmp(url, "redis://", 8) == 0 || strncmp(url, "rediss://", 9) == 0);
-	if (!redis && url != NULL && url[0] != '\0' && strcmp(url, "local:") != 0) {
-		snprintf(err, errlen, "kv: unsupported URL scheme (expected local: or redis://)");
-		return -1;
-	}
-	struct pc_kv *kv = calloc(1, sizeof(*kv));
-	if (kv == NULL) {
-		snprintf(err, errlen, "kv: out of memory");
-		return -1;
-	}
-	if (pthread_mutex_init(&kv->mu, NULL) != 0) {
-		free(kv);
-		snprintf(err, errlen, "kv: out of memory");
-		return -1;
-	}
-	if (pthread_mutex_init(&kv->subs.mu, NULL) != 0) {
-		pthread_mutex_destroy(&kv->mu);
-		free(kv);
-		snprintf(err, errlen, "kv: out of memory");
-		return -1;
-	}
-	kv->now = wall_now;
-	if (redis) {
-		if (pc_kv_redis_open(&kv->redis, url, &kv->subs, err, errlen) != 0) {
-			pc_kv_close(kv);
-			return -1;
-		}
-		*out = kv;
-		return 0;
-	}
-	kv->n_buckets = PC_KV_LOCAL_MIN_BUCKETS;
-	kv->buckets = calloc(kv->n_buckets, sizeof(*kv->buckets));
-	if (kv->buckets == NULL) {
-		pc_kv_close(kv);
-		snprintf(err, errlen, "kv: out of memory");
-		return -1;
-	}
-	crypto_shorthash_keygen(kv->hash_key);
-	*out = kv;
-	return 0;
-}
-
-void pc_kv_close(struct pc_kv *kv)
-{
-	if (kv == NULL)
-		return;
-	pc_kv_redis_close(kv->redis);
+	struct kv_local *kv = (struct kv_local *)base;
 	for (size_t i = 0; i < kv->n_buckets; i++) {
 		struct kv_entry *e = kv->buckets[i];
 		while (e != NULL) {
@@ -147,19 +67,13 @@ void pc_kv_close(struct pc_kv *kv)
 		}
 	}
 	free(kv->buckets);
-	pthread_mutex_destroy(&kv->subs.mu);
 	pthread_mutex_destroy(&kv->mu);
 	sodium_memzero(kv->hash_key, sizeof(kv->hash_key));
-	free(kv);
 }
 
-bool pc_kv_is_local(const struct pc_kv *kv)
+static void local_set_clock(struct pc_kv *base, int64_t (*now)(void))
 {
-	return kv->redis == NULL;
-}
-
-void pc_kv_set_clock(struct pc_kv *kv, int64_t (*now)(void))
-{
+	struct kv_local *kv = (struct kv_local *)base;
 	pthread_mutex_lock(&kv->mu);
 	kv->now = now != NULL ? now : wall_now;
 	pthread_mutex_unlock(&kv->mu);
@@ -167,7 +81,7 @@ void pc_kv_set_clock(struct pc_kv *kv, int64_t (*now)(void))
 
 /* Finds a key; an expired entry found on the way is unlinked and freed.
  * Returns the link that points at the live entry, or NULL. Caller locks. */
-static struct kv_entry **find(struct pc_kv *kv, const char *key, size_t len, int64_t now)
+static struct kv_entry **find(struct kv_local *kv, const char *key, size_t len, int64_t now)
 {
 	struct kv_entry **link = &kv->buckets[bucket_of(kv, key, len)];
 	while (*link != NULL) {
@@ -185,7 +99,7 @@ static struct kv_entry **find(struct pc_kv *kv, const char *key, size_t len, int
 	return NULL;
 }
 
-static size_t sweep_locked(struct pc_kv *kv, int64_t now)
+static size_t sweep_locked(struct kv_local *kv, int64_t now)
 {
 	size_t dropped = 0;
 	for (size_t i = 0; i < kv->n_buckets; i++) {
@@ -207,7 +121,7 @@ static size_t sweep_locked(struct pc_kv *kv, int64_t now)
 
 /* Doubles the bucket array when the load passes 1; failure just keeps the
  * longer chains. Caller locks. */
-static void maybe_grow(struct pc_kv *kv)
+static void maybe_grow(struct kv_local *kv)
 {
 	if (kv->n_keys < kv->n_buckets)
 		return;
@@ -233,7 +147,7 @@ static void maybe_grow(struct pc_kv *kv)
 }
 
 /* A new entry at the head of its bucket. Caller locks. */
-static struct kv_entry *insert(struct pc_kv *kv, const char *key, size_t len, int64_t now)
+static struct kv_entry *insert(struct kv_local *kv, const char *key, size_t len, int64_t now)
 {
 	if (kv->n_keys >= PC_KV_LOCAL_MAX_KEYS && sweep_locked(kv, now) == 0)
 		return NULL;
@@ -251,14 +165,10 @@ static struct kv_entry *insert(struct pc_kv *kv, const char *key, size_t len, in
 	return e;
 }
 
-enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
-                       int64_t *value, int64_t *ttl_left)
+static enum pc_err local_incr(struct pc_kv *base, const char *key, size_t len, int64_t ttl_seconds,
+                              int64_t *value, int64_t *ttl_left)
 {
-	size_t len;
-	if (!key_valid(key, &len))
-		return PC_ERR_INTERNAL;
-	if (kv->redis != NULL)
-		return pc_kv_redis_incr(kv->redis, key, ttl_clamp(ttl_seconds), value, ttl_left);
+	struct kv_local *kv = (struct kv_local *)base;
 	enum pc_err rc = PC_OK;
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
@@ -271,7 +181,7 @@ enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
 			goto out;
 		}
 		e->value = 0;
-		e->expires_at = now + ttl_clamp(ttl_seconds);
+		e->expires_at = now + ttl_seconds;
 	}
 	if (e->value < INT64_MAX)
 		e->value++;
@@ -282,13 +192,10 @@ out:
 	return rc;
 }
 
-enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t *ttl_left)
+static enum pc_err local_get(struct pc_kv *base, const char *key, size_t len, int64_t *value,
+                             int64_t *ttl_left)
 {
-	size_t len;
-	if (!key_valid(key, &len))
-		return PC_ERR_INTERNAL;
-	if (kv->redis != NULL)
-		return pc_kv_redis_get(kv->redis, key, value, ttl_left);
+	struct kv_local *kv = (struct kv_local *)base;
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
 	struct kv_entry **link = find(kv, key, len, now);
@@ -302,13 +209,10 @@ enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t
 	return rc;
 }
 
-enum pc_err pc_kv_set(struct pc_kv *kv, const char *key, int64_t value, int64_t ttl_seconds)
+static enum pc_err local_set(struct pc_kv *base, const char *key, size_t len, int64_t value,
+                             int64_t ttl_seconds)
 {
-	size_t len;
-	if (!key_valid(key, &len))
-		return PC_ERR_INTERNAL;
-	if (kv->redis != NULL)
-		return pc_kv_redis_set(kv->redis, key, value, ttl_clamp(ttl_seconds));
+	struct kv_local *kv = (struct kv_local *)base;
 	enum pc_err rc = PC_OK;
 	pthread_mutex_lock(&kv->mu);
 	int64_t now = kv->now();
@@ -318,19 +222,15 @@ enum pc_err pc_kv_set(struct pc_kv *kv, const char *key, int64_t value, int64_t 
 		rc = PC_ERR_UNAVAILABLE;
 	} else {
 		e->value = value;
-		e->expires_at = now + ttl_clamp(ttl_seconds);
+		e->expires_at = now + ttl_seconds;
 	}
 	pthread_mutex_unlock(&kv->mu);
 	return rc;
 }
 
-enum pc_err pc_kv_del(struct pc_kv *kv, const char *key)
+static enum pc_err local_del(struct pc_kv *base, const char *key, size_t len)
 {
-	size_t len;
-	if (!key_valid(key, &len))
-		return PC_ERR_INTERNAL;
-	if (kv->redis != NULL)
-		return pc_kv_redis_del(kv->redis, key);
+	struct kv_local *kv = (struct kv_local *)base;
 	pthread_mutex_lock(&kv->mu);
 	struct kv_entry **link = find(kv, key, len, kv->now());
 	if (link != NULL) {
@@ -343,20 +243,18 @@ enum pc_err pc_kv_del(struct pc_kv *kv, const char *key)
 	return PC_OK;
 }
 
-size_t pc_kv_sweep(struct pc_kv *kv)
+static size_t local_sweep(struct pc_kv *base)
 {
-	if (kv->redis != NULL)
-		return 0; /* Redis expires keys itself */
+	struct kv_local *kv = (struct kv_local *)base;
 	pthread_mutex_lock(&kv->mu);
 	size_t n = sweep_locked(kv, kv->now());
 	pthread_mutex_unlock(&kv->mu);
 	return n;
 }
 
-size_t pc_kv_count(struct pc_kv *kv)
+static size_t local_count(struct pc_kv *base)
 {
-	if (kv->redis != NULL)
-		return pc_kv_redis_count(kv->redis);
+	struct kv_local *kv = (struct kv_local *)base;
 	pthread_mutex_lock(&kv->mu);
 	sweep_locked(kv, kv->now());
 	size_t n = kv->n_keys;
@@ -364,72 +262,57 @@ size_t pc_kv_count(struct pc_kv *kv)
 	return n;
 }
 
-enum pc_err pc_kv_ping(struct pc_kv *kv)
+static enum pc_err local_ping(struct pc_kv *base)
 {
-	return kv->redis != NULL ? pc_kv_redis_ping(kv->redis) : PC_OK;
-}
-
-/* ---- pub/sub ---------------------------------------------------------------- */
-
-size_t pc_kv_subs_count(struct pc_kv_subs *s)
-{
-	pthread_mutex_lock(&s->mu);
-	size_t n = s->n;
-	pthread_mutex_unlock(&s->mu);
-	return n;
-}
-
-void pc_kv_subs_deliver(struct pc_kv_subs *s, const char *channel, size_t channel_len,
-                        const char *msg, size_t len)
-{
-	size_t n = pc_kv_subs_count(s);
-	for (size_t i = 0; i < n; i++) {
-		const struct pc_kv_sub *e = &s->e[i];
-		if (channel == NULL ||
-		    (e->channel_len == channel_len && memcmp(e->channel, channel, channel_len) == 0))
-			e->cb(msg, len, e->ctx);
-	}
-}
-
-int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
-                    void (*cb)(const char *msg, size_t len, void *ctx), void *ctx)
-{
-	size_t len;
-	if (cb == NULL || !key_valid(channel, &len))
-		return -1;
-	if (kv->redis != NULL && pc_kv_redis_sub_start(kv->redis) != 0)
-		return -1;
-	pthread_mutex_lock(&kv->subs.mu);
-	if (kv->subs.n == PC_KV_SUBSCRIPTIONS_MAX) {
-		pthread_mutex_unlock(&kv->subs.mu);
-		return -1;
-	}
-	size_t i = kv->subs.n;
-	struct pc_kv_sub *e = &kv->subs.e[i];
-	memcpy(e->channel, channel, len);
-	e->channel[len] = '\0';
-	e->channel_len = len;
-	e->cb = cb;
-	e->ctx = ctx;
-	kv->subs.n = i + 1;
-	pthread_mutex_unlock(&kv->subs.mu);
-	if (kv->redis != NULL)
-		pc_kv_redis_sub_wait(kv->redis, i);
-	return 0;
-}
-
-enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len)
-{
-	size_t channel_len;
-	if (!key_valid(channel, &channel_len) || !msg_valid(msg, len))
-		return PC_ERR_INTERNAL;
-	if (kv->redis != NULL)
-		return pc_kv_redis_publish(kv->redis, channel, msg != NULL ? msg : "", len);
-	pc_kv_subs_deliver(&kv->subs, channel, channel_len, msg != NULL ? msg : "", len);
+	(void)base;
 	return PC_OK;
 }
 
-bool pc_kv_subscription_healthy(struct pc_kv *kv)
+/* Local pub/sub: the subscribers are called at once, on this thread. */
+static enum pc_err local_publish(struct pc_kv *base, const char *channel, size_t channel_len,
+                                 const char *msg, size_t len)
 {
-	return kv->redis != NULL ? pc_kv_redis_sub_healthy(kv->redis) : true;
+	pc_kv_subs_deliver(&base->subs, channel, channel_len, msg, len);
+	return PC_OK;
+}
+
+static const struct pc_kv_ops local_ops = {
+	.local = true,
+	.close = local_close,
+	.incr = local_incr,
+	.get = local_get,
+	.set = local_set,
+	.del = local_del,
+	.sweep = local_sweep,
+	.count = local_count,
+	.ping = local_ping,
+	.set_clock = local_set_clock,
+	.publish = local_publish,
+};
+
+int pc_kv_local_open(struct pc_kv **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	struct kv_local *kv = calloc(1, sizeof(*kv));
+	if (kv == NULL)
+		goto oom;
+	kv->kv.ops = &local_ops;
+	if (pthread_mutex_init(&kv->mu, NULL) != 0) {
+		free(kv);
+		goto oom;
+	}
+	kv->now = wall_now;
+	kv->n_buckets = PC_KV_LOCAL_MIN_BUCKETS;
+	kv->buckets = calloc(kv->n_buckets, sizeof(*kv->buckets));
+	if (kv->buckets == NULL) {
+		local_close(&kv->kv);
+		free(kv);
+		goto oom;
+	}
+	crypto_shorthash_keygen(kv->hash_key);
+	*out = &kv->kv;
+	return 0;
+oom:
+	snprintf(err, errlen, "kv: out of memory");
+	return -1;
 }

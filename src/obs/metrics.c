@@ -274,7 +274,7 @@ size_t pc_metrics_render(char **out)
 				else
 					snprintf(status, sizeof(status), "%d", status_codes[s]);
 				tprintf(&t, "http_requests_total{route=\"%s\",method=\"%s\",status=\"%s\"} %llu\n",
-				        M.route_names[r], m < PC_METHOD__COUNT ? pc_http_method_name((enum pc_method)m) : "none", status,
+				        M.route_names[r], m < PC_METHOD__COUNT ? pc_method_name((enum pc_method)m) : "none", status,
 				        (unsigned long long)sum);
 			}
 		}

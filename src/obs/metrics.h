@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/parser.h"
+#include "core/err.h"
+#include "core/method.h"
 
 enum pc_counter {
 	PC_CTR_TOKENS_BLACKLISTED = 0,
@@ -59,7 +60,7 @@ enum pc_csrf_failure {
 
 /* Call once before the loops start. route_names[i] labels route i (the
  * pattern). Returns 0 or -1 (out of memory). */
-int pc_metrics_init(unsigned n_threads, const char *const *route_names, size_t n_routes);
+PC_MUST_USE int pc_metrics_init(unsigned n_threads, const char *const *route_names, size_t n_routes);
 void pc_metrics_free(void);
 
 /* Binds the calling thread to shard `thread` (0..n_threads-1). */

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/addr.h"
 #include "config/config.h"
 #include "core/url.h"
 
