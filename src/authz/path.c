@@ -7,6 +7,7 @@
  * is reached, on the decoded bytes, so "%2e%2e" is caught as "..".
  */
 #include "authz/path.h"
+#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -70,6 +71,33 @@ static bool query_ok(const unsigned char *q, size_t n)
 	return true;
 }
 
+/* The escaped non-ASCII bytes, decoded, are valid UTF-8: an overlong form
+ * (%c0%af is "/" to a lenient decoder, the IIS "unicode" traversal) or a
+ * stray byte could be read differently by the application. Runs on the
+ * output, where every escape is a byte that stayed encoded. */
+static bool escapes_utf8(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%')
+			continue;
+		unsigned char seq[4];
+		size_t k = 0, j = i;
+		while (k < 4 && j < n && s[j] == '%') {
+			seq[k++] = (unsigned char)(hexval((unsigned char)s[j + 1]) << 4 | hexval((unsigned char)s[j + 2]));
+			j += 3;
+		}
+		if (seq[0] < 0x80) {
+			i += 2;
+			continue;
+		}
+		size_t len = pc_utf8_seq_len(seq, k);
+		if (len == 0)
+			return false;
+		i += 3 * len - 1;
+	}
+	return true;
+}
+
 static bool bad_segment(const char *s, size_t n)
 {
 	return n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
@@ -126,6 +154,8 @@ enum pc_norm pc_authz_path_normalize(char *out, size_t cap, size_t *out_len, con
 	}
 	/* the last segment may be empty (a trailing "/"), never "." or ".." */
 	if (o > seg && bad_segment(out + seg, o - seg))
+		goto out;
+	if (!escapes_utf8(out, o))
 		goto out;
 	out[o] = '\0';
 	*out_len = o;

@@ -97,6 +97,17 @@ static const struct pcase paths[] = {
 	{"/a]b", NULL},
 	{"/caf\xc3\xa9", NULL},
 	{"/\xff", NULL},
+	/* escaped non-ASCII must decode to UTF-8 (no overlong "/" or ".") */
+	{"/a%e2%80%ae", "/a%E2%80%AE"},
+	{"/%F0%9F%98%80", "/%F0%9F%98%80"},
+	{"/a%c0%af", NULL},
+	{"/a%c0%ae%c0%ae/", NULL},
+	{"/a%e0%80%af", NULL},
+	{"/a%ff", NULL},
+	{"/a%80", NULL},
+	{"/a%e2%80", NULL},
+	{"/a%c3/%a9", NULL},
+	{"/a%ed%a0%80", NULL},
 	/* malformed escapes */
 	{"/a%", NULL},
 	{"/a%4", NULL},
