@@ -109,14 +109,16 @@ enum pc_norm pc_authz_path_normalize(char *out, size_t cap, size_t *out_len, con
 	enum pc_norm rc = PC_NORM_AMBIGUOUS;
 	size_t o = 0, seg = 1;
 
-	assert(cap > 0);
-	out[0] = '\0';
+	assert(cap >= len + 1 || len > PC_AUTHZ_PATH_MAX);
 	*out_len = 0;
-	if (len > PC_AUTHZ_PATH_MAX) {
+	if (cap == 0)
+		return PC_NORM_TOO_LONG;
+	out[0] = '\0';
+	/* a short buffer is a caller bug (asserted): still never overrun it */
+	if (len > PC_AUTHZ_PATH_MAX || cap < len + 1) {
 		rc = PC_NORM_TOO_LONG;
 		goto out;
 	}
-	assert(cap >= len + 1);
 	if (len == 0 || t[0] != '/')
 		goto out;
 	const unsigned char *q = memchr(t, '?', len);
@@ -214,9 +216,11 @@ enum pc_norm pc_authz_host_normalize(char *out, size_t cap, size_t *out_len, con
 	size_t name_len;
 
 	assert(cap >= PC_AUTHZ_HOST_MAX + 1);
-	out[0] = '\0';
 	*out_len = 0;
-	if (len > PC_AUTHZ_HOST_IN_MAX) {
+	if (cap == 0)
+		return PC_NORM_TOO_LONG;
+	out[0] = '\0';
+	if (len > PC_AUTHZ_HOST_IN_MAX || cap < PC_AUTHZ_HOST_MAX + 1) {
 		rc = PC_NORM_TOO_LONG;
 		goto out;
 	}

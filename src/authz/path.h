@@ -56,14 +56,14 @@ enum pc_norm {
 
 /* Normalises the raw request target (path and optional query), len bytes,
  * not NUL-terminated. Writes the path, NUL-terminated, into out (cap must be
- * at least len + 1, asserted) and its length into *out_len. On failure
- * out is "" and *out_len 0. */
+ * at least len + 1: asserted; a release build answers PC_NORM_TOO_LONG) and
+ * its length into *out_len. On failure out is "" and *out_len 0. */
 PC_MUST_USE enum pc_norm pc_authz_path_normalize(char *out, size_t cap, size_t *out_len, const char *target,
                                                  size_t len);
 
 /* Normalises a Host value (len bytes) into out (cap at least
- * PC_AUTHZ_HOST_MAX + 1, asserted), NUL-terminated, length in *out_len.
- * On failure out is "" and *out_len 0. */
+ * PC_AUTHZ_HOST_MAX + 1: asserted; a release build answers PC_NORM_TOO_LONG),
+ * NUL-terminated, length in *out_len. On failure out is "" and *out_len 0. */
 PC_MUST_USE enum pc_norm pc_authz_host_normalize(char *out, size_t cap, size_t *out_len, const char *host,
                                                  size_t len);
 
