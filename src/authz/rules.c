@@ -11,6 +11,7 @@
  */
 #include "authz/rules.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -40,6 +41,30 @@ const char *pc_policy_name(enum pc_policy p)
 	return policy_names[p];
 }
 
+unsigned long pc_authz_fail_alloc_at;
+
+/* Every allocation of a rule set goes through these, so the out-of-memory
+ * test can fail each one in turn. */
+static void *fallible(void)
+{
+	return pc_authz_fail_alloc_at != 0 && --pc_authz_fail_alloc_at == 0 ? NULL : (void *)1;
+}
+
+static void *r_malloc(size_t n)
+{
+	return fallible() ? malloc(n) : NULL;
+}
+
+static void *r_calloc(size_t k, size_t n)
+{
+	return fallible() ? calloc(k, n) : NULL;
+}
+
+static void *r_realloc(void *p, size_t n)
+{
+	return fallible() ? realloc(p, n) : NULL;
+}
+
 /* Growable arrays while parsing. */
 struct builder {
 	struct pc_rules *r;
@@ -59,7 +84,7 @@ static int grow(void *arr, size_t *cap, size_t need, size_t sz)
 	size_t ncap = *cap ? *cap * 2 : 16;
 	while (ncap < need)
 		ncap *= 2;
-	void *p = realloc(*(void **)arr, ncap * sz);
+	void *p = r_realloc(*(void **)arr, ncap * sz);
 	if (p == NULL)
 		return -1;
 	*(void **)arr = p;
@@ -105,6 +130,9 @@ __attribute__((format(printf, 3, 4))) static int fail_at(struct builder *b, cons
 static struct pc_sv pool_add(struct builder *b, const char *s, size_t n)
 {
 	struct pc_sv sv = {(uint32_t)b->pool_len, (uint32_t)n};
+	/* every value is a validated, never longer copy of text bytes followed
+	 * by a separator (or the end, once): the pool was sized for that */
+	assert(b->pool_len + n + 1 <= b->pool_cap);
 	memcpy(b->r->pool + b->pool_len, s, n);
 	b->r->pool[b->pool_len + n] = '\0';
 	b->pool_len += n + 1;
@@ -366,7 +394,7 @@ static int htab_build(struct pc_htab *t, struct pc_rules *r, bool wild)
 	size_t cap = 16;
 	while (cap < keys * 2)
 		cap *= 2;
-	t->slots = calloc(cap, sizeof(*t->slots));
+	t->slots = r_calloc(cap, sizeof(*t->slots));
 	if (t->slots == NULL)
 		return -1;
 	t->mask = cap - 1;
@@ -399,7 +427,7 @@ static int build_index(struct pc_rules *r)
 {
 	if (htab_build(&r->exact, r, false) != 0 || htab_build(&r->wild, r, true) != 0)
 		return -1;
-	r->idx = malloc((r->n_rules ? r->n_rules : 1) * sizeof(*r->idx));
+	r->idx = r_malloc((r->n_rules ? r->n_rules : 1) * sizeof(*r->idx));
 	if (r->idx == NULL)
 		return -1;
 	uint32_t next = 0;
@@ -454,14 +482,14 @@ struct pc_rules *pc_rules_parse(const char *text, size_t len, char *err, size_t 
 		snprintf(err, errlen, "rules text longer than %d bytes", PC_AUTHZ_MAX_FILE_BYTES);
 		return NULL;
 	}
-	b.r = calloc(1, sizeof(*b.r));
+	b.r = r_calloc(1, sizeof(*b.r));
 	if (b.r == NULL) {
 		oom(&b);
 		return NULL;
 	}
 	atomic_init(&b.r->refs, 1);
 	b.pool_cap = len + 1;
-	b.r->pool = malloc(b.pool_cap);
+	b.r->pool = r_malloc(b.pool_cap);
 	if (b.r->pool == NULL) {
 		oom(&b);
 		goto out;
@@ -506,14 +534,15 @@ struct pc_rules *pc_rules_load_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: larger than %d bytes", path, PC_AUTHZ_MAX_FILE_BYTES);
 		goto out;
 	}
-	/* one byte more than allowed, to notice a file that grew since fstat */
-	buf = malloc(PC_AUTHZ_MAX_FILE_BYTES + 1);
+	/* one byte more than fstat said, to notice a file that grew meanwhile */
+	size_t want = (size_t)st.st_size + 1;
+	buf = r_malloc(want);
 	if (buf == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	for (;;) {
-		ssize_t r = read(fd, buf + n, PC_AUTHZ_MAX_FILE_BYTES + 1 - n);
+		ssize_t r = read(fd, buf + n, want - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -523,8 +552,8 @@ struct pc_rules *pc_rules_load_file(const char *path, char *err, size_t errlen)
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > PC_AUTHZ_MAX_FILE_BYTES) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path, PC_AUTHZ_MAX_FILE_BYTES);
+		if (n == want) {
+			snprintf(err, errlen, "%s: changed while being read; try again", path);
 			goto out;
 		}
 	}

@@ -65,6 +65,11 @@ struct pc_rules {
 	uint32_t free_start, free_count; /* host-less rules in idx */
 };
 
+/* Fault injection for the out-of-memory test (SQLite's *fault.test habit):
+ * when non-zero, the allocation that brings it to zero fails. Tests only;
+ * never set while another thread parses. */
+extern unsigned long pc_authz_fail_alloc_at;
+
 /* The index hash: FNV-1a over the bytes from last to first, so the hashes
  * of all the suffixes of a name come out of one right-to-left pass. Keys are
  * operator-written; a request only chooses which key it probes. */

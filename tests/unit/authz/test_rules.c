@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "authz/rules.h"
+#include "authz/rules_impl.h"
 
 static struct pc_rules *parse(const char *s, char *err, size_t errlen)
 {
@@ -251,6 +252,54 @@ static void test_load_file(void **state)
 	assert_string_equal(err, "/tmp: not a regular file");
 }
 
+/* Fails the 1st, 2nd, ... allocation until the parse succeeds: every
+ * failure is a clean NULL with "out of memory" (LeakSanitizer checks that
+ * nothing allocated before it is lost). */
+static void test_out_of_memory(void **state)
+{
+	(void)state;
+	const char *text = "bypass host=status.example.com path=/health\n"
+	                   "two_factor host=*.example.com path=/admin/ group=ops,staff\n"
+	                   "one_factor host=app.example.com method=GET user=a@b.c net=10.0.0.0/8,::1\n"
+	                   "deny\n";
+	char err[128];
+	unsigned long k;
+	for (k = 1; k < 1000; k++) {
+		pc_authz_fail_alloc_at = k;
+		struct pc_rules *r = parse(text, err, sizeof(err));
+		if (r != NULL) {
+			assert_int_equal(pc_rules_count(r), 4);
+			pc_rules_free(r);
+			break;
+		}
+		assert_string_equal(err, "out of memory");
+	}
+	pc_authz_fail_alloc_at = 0;
+	assert_true(k > 5); /* the parse allocates several times */
+	assert_true(k < 1000);
+}
+
+static void test_file_limits(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/pc-rules-big-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, PC_AUTHZ_MAX_FILE_BYTES + 1), 0);
+	close(fd);
+	char err[512], want[600];
+	struct pc_rules *r = pc_rules_load_file(path, err, sizeof(err));
+	assert_null(r);
+	snprintf(want, sizeof(want), "%s: larger than %d bytes", path, PC_AUTHZ_MAX_FILE_BYTES);
+	assert_string_equal(err, want);
+	/* at the limit: read, then refused for its NUL bytes on line 1 */
+	assert_int_equal(truncate(path, PC_AUTHZ_MAX_FILE_BYTES), 0);
+	r = pc_rules_load_file(path, err, sizeof(err));
+	assert_null(r);
+	assert_string_equal(err, "line 1, column 4097: line longer than 4096 bytes");
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +308,8 @@ int main(void)
 		cmocka_unit_test(test_empty_and_refs),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_file_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
