@@ -104,9 +104,10 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 		if (vn == 0)
 			return qfail(out, why, "empty query parameter value");
 		if (is_policy) {
-			if (strcmp(val, "one_factor") == 0)
+			/* by length too: a decoded %00 must not end the comparison */
+			if (vn == 10 && memcmp(val, "one_factor", 10) == 0)
 				out->policy = PC_POLICY_ONE_FACTOR;
-			else if (strcmp(val, "two_factor") == 0)
+			else if (vn == 10 && memcmp(val, "two_factor", 10) == 0)
 				out->policy = PC_POLICY_TWO_FACTOR;
 			else
 				return qfail(out, why, "policy must be one_factor or two_factor");

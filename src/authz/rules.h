@@ -35,9 +35,14 @@
  *
  * Sharing: a set is immutable after parsing. It starts with one reference;
  * pc_rules_ref adds one (atomically), pc_rules_unref / pc_rules_free drop
- * one and the last frees. The server keeps the current set behind an atomic
- * pointer, swaps in a new one on SIGHUP and unrefs the old one; a loop that
- * took a reference before the swap keeps reading the old set safely.
+ * one and the last frees. On SIGHUP the server parses the new set, swaps
+ * it in and unrefs the old one; a loop that holds a reference keeps reading
+ * the old set safely until it drops it.
+ * WARNING: reading the shared "current" pointer and pc_rules_ref must not
+ * race with the swapper's final unref: take both under the lock the swapper
+ * holds for the swap (test_decide.c does), or give each loop its own
+ * reference that the swapper replaces through the loop (uv_async). A bare
+ * atomic load followed by pc_rules_ref can touch a freed set.
  */
 #ifndef PC_AUTHZ_RULES_H
 #define PC_AUTHZ_RULES_H
