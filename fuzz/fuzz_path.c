@@ -10,7 +10,9 @@
  *   the output must be the model's, and the output must be a fixed point.
  * - host: lower-case, split the port off at the only ":", check labels one by
  *   one (or inet_pton/inet_ntop for a bracketed literal).
- * The whole input goes to both.
+ * - the /verify query (pc_access_query_parse): split on "&", then on the
+ *   first "=", decode, split groups on ","; same verdict, policy and groups.
+ * The whole input goes to all three.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/access.h"
 #include "authz/path.h"
 #include "core/text.h"
 #include "fuzz.h"
@@ -199,6 +202,114 @@ static int model_host(char *out, size_t *olen, const uint8_t *d, size_t n)
 	return PC_NORM_OK;
 }
 
+static bool name_ok(const char *g)
+{
+	size_t n = strlen(g);
+	if (n < 1 || n > 64 || !((g[0] >= 'a' && g[0] <= 'z') || (g[0] >= '0' && g[0] <= '9')))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		if (!((g[i] >= 'a' && g[i] <= 'z') || (g[i] >= '0' && g[i] <= '9') || strchr("._-", g[i]) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* Returns -1 or 0; on 0 fills policy (1 or 2), groups as one ",a,b," string. */
+static int model_query(int *policy, char *groups, const uint8_t *d, size_t n)
+{
+	*policy = 1;
+	groups[0] = '\0';
+	if (n > PC_AUTHZ_QUERY_MAX)
+		return -1;
+	if (n == 0)
+		return 0;
+	char *q = malloc(n + 1);
+	CHECK(q != NULL);
+	memcpy(q, d, n);
+	q[n] = '\0';
+	if (memchr(d, '\0', n) != NULL) { /* a raw NUL is not a name or a value byte */
+		free(q);
+		return -1;
+	}
+	int rc = -1, seen_g = 0, seen_p = 0;
+	/* strsep keeps empty fields, as "a&&b" must be refused */
+	char *rest = q, *param;
+	while ((param = strsep(&rest, "&")) != NULL) {
+		char *eq = strchr(param, '=');
+		if (eq == NULL)
+			goto out;
+		*eq = '\0';
+		char *v = eq + 1, val[PC_AUTHZ_QUERY_MAX + 1];
+		size_t vn = 0;
+		for (size_t i = 0; v[i]; i++) {
+			if (v[i] == '%') {
+				if (!is_hex((uint8_t)v[i + 1]) || !is_hex((uint8_t)v[i + 2]))
+					goto out;
+				val[vn++] = (char)(hex_of((uint8_t)v[i + 1]) * 16 + hex_of((uint8_t)v[i + 2]));
+				i += 2;
+			} else {
+				val[vn++] = v[i];
+			}
+		}
+		if (vn == 0)
+			goto out;
+		if (strcmp(param, "policy") == 0 && !seen_p) {
+			seen_p = 1;
+			if (vn == 10 && memcmp(val, "one_factor", 10) == 0)
+				*policy = 1;
+			else if (vn == 10 && memcmp(val, "two_factor", 10) == 0)
+				*policy = 2;
+			else
+				goto out;
+		} else if (strcmp(param, "group") == 0 && !seen_g) {
+			seen_g = 1;
+			if (memchr(val, '\0', vn) != NULL)
+				goto out;
+			val[vn] = '\0';
+			size_t count = 0;
+			char *gr = val, *g;
+			strcat(groups, ",");
+			while ((g = strsep(&gr, ",")) != NULL) {
+				if (!name_ok(g) || ++count > PC_AUTHZ_MAX_VALUES)
+					goto out;
+				strcat(groups, g);
+				strcat(groups, ",");
+			}
+		} else {
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(q);
+	return rc;
+}
+
+static void check_query(const uint8_t *data, size_t size, const char *in)
+{
+	struct pc_access_query q;
+	const char *why = NULL;
+	int wp;
+	static char wg[2 * PC_AUTHZ_QUERY_MAX + 4], got[2 * PC_AUTHZ_QUERY_MAX + 4];
+	int rc = pc_access_query_parse(&q, &why, in, size);
+	int wrc = model_query(&wp, wg, data, size);
+	CHECK(rc == wrc);
+	if (rc != 0) {
+		CHECK(why != NULL && !q.present && q.n_groups == 0);
+		return;
+	}
+	CHECK(q.present == (size > 0));
+	CHECK((q.policy == PC_POLICY_TWO_FACTOR ? 2 : 1) == wp);
+	got[0] = '\0';
+	if (q.n_groups > 0)
+		strcat(got, ",");
+	for (size_t i = 0; i < q.n_groups; i++) {
+		strcat(got, q.groups[i]);
+		strcat(got, ",");
+	}
+	CHECK(strcmp(got, wg) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* exactly sized copy, so ASan sees a read past the end */
@@ -235,6 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(hn == whn && memcmp(h, wh, hn) == 0 && h[hn] == '\0');
 	else
 		CHECK(hn == 0 && h[0] == '\0');
+	check_query(data, size, in);
 	free(in);
 	free(out);
 	free(want);
