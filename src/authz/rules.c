@@ -599,6 +599,7 @@ size_t pc_rules_count(const struct pc_rules *r)
 
 unsigned pc_rules_line(const struct pc_rules *r, size_t i)
 {
+	assert(i < r->n_rules);
 	return r->rules[i].line;
 }
 
@@ -630,6 +631,7 @@ static bool put_list(char *out, size_t cap, size_t *o, const struct pc_rules *r,
 
 int pc_rules_format(char *out, size_t cap, const struct pc_rules *r, size_t i)
 {
+	assert(i < r->n_rules);
 	const struct pc_rule *ru = &r->rules[i];
 	size_t o = 0;
 	bool ok;

@@ -23,6 +23,11 @@
 #include "authz/rules.h"
 #include "core/cidr.h"
 
+/* Offsets and counts are 32-bit: the text bounds every one of them. */
+_Static_assert(PC_AUTHZ_MAX_FILE_BYTES < UINT32_MAX, "pool offsets are uint32_t");
+_Static_assert(PC_AUTHZ_MAX_LINE < PC_AUTHZ_MAX_FILE_BYTES, "a line fits in a file");
+_Static_assert(PC_AUTHZ_MAX_VALUES <= 255 && PC_AUTHZ_MAX_RULES <= 1000000, "limits in range");
+
 struct pc_sv {
 	uint32_t off; /* into pool */
 	uint32_t len;
