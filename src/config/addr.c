@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "core/cidr.h"
 #include "core/num.h"
 
 /* Walks a comma-separated list. An empty list has no items; "a,,b" and
@@ -117,17 +118,6 @@ int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *
 	return 0;
 }
 
-static bool host_bits_zero(const uint8_t *addr, unsigned bytes, unsigned prefix)
-{
-	for (unsigned i = 0; i < bytes; i++) {
-		unsigned bit0 = i * 8;
-		uint8_t keep = prefix >= bit0 + 8 ? 0xff : prefix <= bit0 ? 0 : (uint8_t)(0xff << (8 - (prefix - bit0)));
-		if (addr[i] & (uint8_t)~keep)
-			return false;
-	}
-	return true;
-}
-
 int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
 {
 	struct items it = {s, s[0] == '\0'};
@@ -135,29 +125,14 @@ int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char 
 	char buf[80];
 	int rc;
 	while ((rc = next_address(&it, buf, n, PC_MAX_TRUSTED_PROXIES, "entries", name, err, errlen)) == 0) {
-		struct pc_cidr *c;
-		c = &cfg->trusted_proxies[n];
-		c->family = strchr(buf, ':') ? AF_INET6 : AF_INET;
-		unsigned maxp = c->family == AF_INET ? 32 : 128;
-		char *slash = strchr(buf, '/');
-		uint64_t prefix = maxp;
-		if (slash != NULL) {
-			*slash = '\0';
-			if (pc_num_u64(&prefix, slash + 1, strlen(slash + 1), 0, maxp) != 0)
-				return pc_errf(err, errlen, "%s: item %zu has an invalid prefix length (0 to %u)", name,
-				            n + 1, maxp);
-			/* /0 would believe X-Forwarded-For from the whole internet */
-			if (prefix == 0)
-				return pc_errf(err, errlen, "%s: item %zu trusts every address (prefix /0); name the proxies",
-				            name, n + 1);
-		}
-		if (inet_pton(c->family, buf, c->addr) != 1)
-			return pc_errf(err, errlen, "%s: item %zu is not a numeric IPv4 or IPv6 address or CIDR", name,
-			            n + 1);
-		c->prefix = (unsigned)prefix;
-		if (!host_bits_zero(c->addr, maxp / 8, c->prefix))
-			return pc_errf(err, errlen, "%s: item %zu has host bits set after the prefix (write the network "
-			            "address)", name, n + 1);
+		const char *why = "";
+		struct pc_cidr *c = &cfg->trusted_proxies[n];
+		if (pc_cidr_parse(c, &why, buf, strlen(buf)) != 0)
+			return pc_errf(err, errlen, "%s: item %zu: %s", name, n + 1, why);
+		/* /0 would believe X-Forwarded-For from the whole internet */
+		if (c->prefix == 0)
+			return pc_errf(err, errlen, "%s: item %zu trusts every address (prefix /0); name the proxies",
+			            name, n + 1);
 		n++;
 	}
 	if (rc < 0)
@@ -166,47 +141,14 @@ int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char 
 	return 0;
 }
 
-static bool prefix_match(const uint8_t *net, const uint8_t *a, unsigned prefix)
-{
-	unsigned full = prefix / 8, rest = prefix % 8;
-	if (memcmp(net, a, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (net[full] & mask) == (a[full] & mask);
-}
-
 bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr)
 {
-	uint8_t v6[16];
-	const uint8_t *v4 = NULL;
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	if (cfg == NULL || addr == NULL)
+	struct pc_ip ip;
+	if (cfg == NULL || addr == NULL || pc_ip_from_sockaddr(&ip, addr) != 0)
 		return false;
-	if (addr->sa_family == AF_INET) {
-		struct sockaddr_in sin;
-		memcpy(&sin, addr, sizeof(sin));
-		/* also as ::ffff:a.b.c.d, for a proxy list written that way */
-		memcpy(v6, mapped, 12);
-		memcpy(v6 + 12, &sin.sin_addr, 4);
-		v4 = v6 + 12;
-	} else if (addr->sa_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-		memcpy(&sin6, addr, sizeof(sin6));
-		memcpy(v6, &sin6.sin6_addr, 16);
-		if (memcmp(v6, mapped, 12) == 0)
-			v4 = v6 + 12;
-	} else {
-		return false;
-	}
-	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
-		const struct pc_cidr *c = &cfg->trusted_proxies[i];
-		if (c->family == AF_INET && v4 != NULL && prefix_match(c->addr, v4, c->prefix))
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+		if (pc_cidr_contains(&cfg->trusted_proxies[i], &ip))
 			return true;
-		if (c->family == AF_INET6 && prefix_match(c->addr, v6, c->prefix))
-			return true;
-	}
 	return false;
 }
 

@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 
 #include "core/err.h"
+#include "core/cidr.h"
 #include "core/limits.h"
 
 #define PC_EX_CONFIG 78
@@ -65,11 +66,6 @@ struct pc_listen {
 	uint16_t port;   /* 0: the kernel picks one (the server logs which) */
 };
 
-struct pc_cidr {
-	int family;              /* AF_INET or AF_INET6 */
-	uint8_t addr[16];        /* network order; IPv4 in the first 4 bytes */
-	unsigned prefix;
-};
 
 enum pc_xss_mode { PC_XSS_OFF = 0, PC_XSS_BLOCK = 1 };
 enum pc_jwt_alg_cfg { PC_CFG_JWT_HS256 = 0, PC_CFG_JWT_EDDSA = 1 };

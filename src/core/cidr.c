@@ -157,7 +157,7 @@ int pc_cidr_parse(struct pc_cidr *out, const char **why, const char *s, size_t l
 		                                      : "prefix must be 0-128 (decimal, no leading zeros)");
 	for (unsigned bit = prefix; bit < maxp; bit++) {
 		if (ip.addr[bit / 8] & (0x80u >> (bit % 8)))
-			return fail(why, "address has bits set beyond the prefix (write the network address)");
+			return fail(why, "host bits set beyond the prefix (write the network address)");
 	}
 	out->family = ip.family;
 	memcpy(out->addr, ip.addr, sizeof(out->addr));

@@ -42,7 +42,7 @@ struct pc_ip {
 	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes, rest zero */
 };
 
-/* Same layout as config.h's struct pc_cidr, which this replaces. */
+/* A block: the trusted proxies (config) and net= of the access rules. */
 struct pc_cidr {
 	int family;       /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network order; host bits zero */
