@@ -228,12 +228,9 @@ static int cmd_user_add(int argc, char **argv)
 	actor.authenticated_at = pc_svc_now(&svc);
 	snprintf(actor.client_addr, sizeof(actor.client_addr), "local");
 	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
-	/* the same services as the API: the first user through setup (the
-	 * guard row, so a later POST /api/v1/setup answers 409), any later one
-	 * a plain create with the API's event */
-	enum pc_err e = pc_users_setup(&svc, &actor, email, pw, (size_t)n, &u, NULL, NULL);
-	if (e == PC_ERR_SET_UP)
-		e = pc_users_create(&svc, &actor, email, pw, (size_t)n, &u);
+	/* the API's services: the first user through setup, any later one
+	 * created with the API's event */
+	enum pc_err e = pc_users_add(&svc, &actor, email, pw, (size_t)n, &u);
 	if (e == PC_OK) {
 		printf("%s\n", u.id);
 		rc = 0;

@@ -89,6 +89,15 @@ enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor
 	return e;
 }
 
+enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                         const char *password, size_t password_len, struct pc_user *out)
+{
+	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL);
+	if (e == PC_ERR_SET_UP)
+		e = pc_users_create(ctx, actor, email, password, password_len, out);
+	return e;
+}
+
 enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out, size_t *n)
 {
 	assert(pc_svc_may(actor, PC_SVC_MANAGE_USERS));

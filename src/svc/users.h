@@ -34,6 +34,12 @@ PC_MUST_USE enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_princ
 PC_MUST_USE enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                         const char *password, size_t password_len, struct pc_user *out);
 
+/* Adds a user outside any session (the command line): the first one
+ * through setup (the guard row, so the API's setup then answers
+ * PC_ERR_SET_UP), any later one exactly as pc_users_create, same event. */
+PC_MUST_USE enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                     const char *password, size_t password_len, struct pc_user *out);
+
 /* Every user, oldest first; *out malloc'd (caller frees), hashes wiped. */
 PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out,
                                       size_t *n);
