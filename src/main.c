@@ -346,6 +346,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "portcullis: libsodium failed to initialise\n");
 		return 1;
 	}
+	pc_input_json_init(NULL);
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EX_USAGE;

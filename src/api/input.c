@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <malloc.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "auth/principal.h"
 
@@ -39,6 +41,25 @@ static bool content_type_json(const struct pc_req *r)
 	}
 	static const char cs[] = "charset=utf-8";
 	return n == sizeof(cs) - 1 && strncasecmp(p, cs, n) == 0;
+}
+
+static void (*json_release)(void *) = free;
+
+/* jansson frees through this: every buffer it held — its lexer's copy of
+ * a token, the values of a document it refused halfway, which no caller can
+ * reach — is zeroed first. */
+static void wiping_free(void *p)
+{
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	json_release(p);
+}
+
+void pc_input_json_init(void (*release)(void *))
+{
+	json_release = release != NULL ? release : free;
+	json_set_alloc_funcs(malloc, wiping_free);
 }
 
 static atomic_size_t secrets_live;

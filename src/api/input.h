@@ -70,6 +70,12 @@ void pc_secret_free(struct pc_secret *sec);
  * with it that every path frees). */
 size_t pc_secret_live(void);
 
+/* Makes jansson zero every buffer it frees (its parser's copies of a
+ * secret, and the values of a body it refuses halfway, which no caller can
+ * reach), then hand it to release (NULL: free; tests pass a spy). Call once
+ * at start, before any other jansson call and before threads start. */
+void pc_input_json_init(void (*release)(void *));
+
 /* Returns 0 with in filled, or -1 after answering (nothing left to free). n <= 8. */
 PC_MUST_USE int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
                                     struct pc_input *in);
