@@ -49,7 +49,7 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 void pc_api_time(char out[32], int64_t t);
 json_t *pc_api_time_json(int64_t t);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, valid date). 0 or -1. */
-int pc_api_time_parse(int64_t *out, const char *s, size_t len);
+PC_MUST_USE int pc_api_time_parse(int64_t *out, const char *s, size_t len);
 
 json_t *pc_api_user_json(const struct pc_user *u);
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
@@ -72,7 +72,7 @@ PC_MUST_USE int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EM
                                               struct pc_secret *pw, bool check_policy);
 
 /* Whether a path parameter has the shape of our ids (32 lowercase hex). */
-bool pc_api_id_valid(struct pc_str id);
+PC_MUST_USE bool pc_api_id_valid(struct pc_str id);
 
 /* Allocates a zeroed work state in the arena, or answers 500 and returns NULL. */
 void *pc_api_state_or_respond(struct pc_req *r, size_t size);

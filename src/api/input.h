@@ -97,6 +97,6 @@ void pc_input_wipe(struct pc_input *in);
 /* Normalises an email address in place: trimmed, ASCII-lowercased, checked
  * (1..64 local part of atext and dots, one '@', a domain of LDH labels).
  * Writes into out (PC_EMAIL_MAX + 1). 0 or -1. */
-int pc_email_normalize(char *out, size_t cap, const char *in, size_t len);
+PC_MUST_USE int pc_email_normalize(char *out, size_t cap, const char *in, size_t len);
 
 #endif

@@ -1,14 +1,15 @@
 /*
  * auditlog.c — see auditlog.h.
  */
-#include <assert.h>
 
 #include "svc/auditlog.h"
 
 enum pc_err pc_auditlog_list(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_audit_filter *f,
                              struct pc_audit_event **out, size_t *n)
 {
-	assert(pc_svc_may(actor, PC_SVC_READ_AUDIT));
+	enum pc_err e = pc_svc_check(actor, PC_SVC_READ_AUDIT);
+	if (e != PC_OK)
+		return e;
 	return pc_store_audit_list(ctx->store, f, out, n);
 }
 

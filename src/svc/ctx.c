@@ -142,6 +142,11 @@ bool pc_svc_may(const struct pc_principal *actor, enum pc_svc_right right)
 	return false;
 }
 
+enum pc_err pc_svc_check(const struct pc_principal *actor, enum pc_svc_right right)
+{
+	return pc_svc_may(actor, right) ? PC_OK : PC_ERR_NOT_FOUND;
+}
+
 enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_audit_event *ev,
                           const char *jti, int64_t jti_exp, const char *family, const char *session,
                           const char *user)

@@ -84,6 +84,10 @@ enum pc_svc_right {
 	PC_SVC_READ_AUDIT,
 };
 PC_MUST_USE bool pc_svc_may(const struct pc_principal *actor, enum pc_svc_right right);
+/* pc_svc_may as the first step of a service: PC_OK, or PC_ERR_NOT_FOUND
+ * (who may not, sees nothing). Roles will want a code of their own for
+ * "forbidden" (core/err.h has none yet). */
+PC_MUST_USE enum pc_err pc_svc_check(const struct pc_principal *actor, enum pc_svc_right right);
 
 /*
  * Revokes tokens in the store (pc_store_tokens_revoke: exactly one selector

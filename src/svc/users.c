@@ -3,7 +3,6 @@
  * user's credentials: if the change then fails, the user only has to log in
  * again; the other order could leave a deleted user's tokens valid.
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,14 +76,16 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                             const char *password, size_t password_len, struct pc_user *out)
 {
-	assert(pc_svc_may(actor, PC_SVC_MANAGE_USERS));
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
 	if (user_new(ctx, out, email, password, password_len) != 0) {
 		sodium_memzero(out->password_hash, sizeof(out->password_hash));
 		return PC_ERR_INTERNAL;
 	}
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.create", "user", out->id, "{s:s}", "email", out->email);
-	enum pc_err e = pc_store_user_create(ctx->store, actor, &ev, out);
+	e = pc_store_user_create(ctx->store, actor, &ev, out);
 	sodium_memzero(out->password_hash, sizeof(out->password_hash));
 	return e;
 }
@@ -100,8 +101,10 @@ enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, c
 
 enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out, size_t *n)
 {
-	assert(pc_svc_may(actor, PC_SVC_MANAGE_USERS));
-	enum pc_err e = pc_store_user_list(ctx->store, out, n);
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
+	e = pc_store_user_list(ctx->store, out, n);
 	for (size_t i = 0; e == PC_OK && i < *n; i++)
 		sodium_memzero((*out)[i].password_hash, sizeof((*out)[i].password_hash));
 	return e;
@@ -109,10 +112,12 @@ enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, 
 
 enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id)
 {
-	assert(pc_svc_may(actor, PC_SVC_MANAGE_USERS));
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.delete", "user", id, NULL);
-	enum pc_err e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, id);
+	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, id);
 	if (e == PC_OK)
 		e = pc_store_user_delete(ctx->store, actor, &ev, id);
 	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns LAST_USER) */
@@ -180,13 +185,15 @@ static void reset_hash(uint8_t out[32], const uint8_t token[PC_RESET_TOKEN_BYTES
 enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                                  uint8_t token[PC_RESET_TOKEN_BYTES], int64_t *expires_at)
 {
-	assert(pc_svc_may(actor, PC_SVC_MANAGE_USERS));
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
 	uint8_t h[32];
 	struct pc_user u;
 	randombytes_buf(token, PC_RESET_TOKEN_BYTES);
 	reset_hash(h, token);
 	*expires_at = pc_svc_now(ctx) + PC_RESET_TOKEN_TTL;
-	enum pc_err e = pc_store_user_get(ctx->store, id, &u);
+	e = pc_store_user_get(ctx->store, id, &u);
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	if (e == PC_OK) {
 		struct pc_audit_event ev;

@@ -41,6 +41,10 @@ static void test_setup_once(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].password_hash, "");
 	free(list);
+	/* an anonymous client administers nothing */
+	assert_int_equal(pc_users_list(&f->ctx, &f->anon, &list, &n), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_users_create(&f->ctx, &f->anon, "x@example.test", FX_PW, strlen(FX_PW), &v), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_users_delete(&f->ctx, &f->anon, u.id), PC_ERR_NOT_FOUND);
 }
 
 static void test_create_duplicate(void **state)
