@@ -44,6 +44,7 @@ struct pc_svc {
 	struct pc_kv *kv;            /* owned */
 	int64_t (*clock)(void);      /* unix seconds; NULL: time(NULL) (tests inject one) */
 };
+_Static_assert(offsetof(struct pc_svc, auth) == 0, "app->features is read as the struct pc_auth");
 
 /*
  * Opens the store (PORTCULLIS_DATABASE_URL with its password file) and the
