@@ -7,7 +7,57 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "svc_fx.h"
+
+#define RACERS 8
+
+struct racer {
+	struct fx *f;
+	int n;
+	enum pc_err e;
+};
+
+static void *race_setup(void *arg)
+{
+	struct racer *r = arg;
+	char email[64];
+	struct pc_user u;
+	struct pc_session s;
+	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	snprintf(email, sizeof(email), "racer%d@example.test", r->n);
+	r->e = pc_users_setup(&r->f->ctx, &r->f->anon, email, FX_PW, strlen(FX_PW), &u, &s, secret);
+	sodium_memzero(secret, sizeof(secret));
+	return NULL;
+}
+
+/* Concurrent first users: exactly one wins, every other one is told
+ * SET_UP, one user and one "setup" event exist. */
+static void test_setup_race(void **state)
+{
+	struct fx *f = *state;
+	pthread_t t[RACERS];
+	struct racer r[RACERS];
+	for (int i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){f, i, PC_ERR_INTERNAL};
+		assert_int_equal(pthread_create(&t[i], NULL, race_setup, &r[i]), 0);
+	}
+	int won = 0, set_up = 0;
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		won += r[i].e == PC_OK;
+		set_up += r[i].e == PC_ERR_SET_UP;
+	}
+	assert_int_equal(won, 1);
+	assert_int_equal(set_up, RACERS - 1);
+	struct pc_user *list = NULL;
+	size_t n = 0;
+	assert_int_equal(pc_users_list(&f->ctx, &f->sys, &list, &n), PC_OK);
+	assert_int_equal(n, 1);
+	free(list);
+	assert_int_equal(fx_count(f, "setup"), 1);
+}
 
 static void test_setup_once(void **state)
 {
@@ -196,6 +246,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_setup_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_setup_race, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_duplicate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_last_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_ends_sessions_and_tokens, fx_setup, fx_teardown),
