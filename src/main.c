@@ -17,12 +17,13 @@
 
 #include "api/api.h"
 #include "api/input.h"
-#include "audit/chain.h"
 #include "audit/stream.h"
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "http/server.h"
+#include "svc/auditlog.h"
+#include "svc/users.h"
 
 #define EX_USAGE 64
 
@@ -95,11 +96,11 @@ static int redis_probe(struct pc_app *app)
 	return pc_kv_ping(app->kv) == PC_OK ? 0 : -1;
 }
 
-/* Opens the backends and fills the auth state. 0, or 1 after logging why. */
-static int open_backends(struct pc_auth *a, const struct pc_config *cfg)
+/* Opens the service context (store, kv, auth state). 0, or 1 after logging why. */
+static int open_services(struct pc_svc *ctx, const struct pc_config *cfg)
 {
 	char err[512];
-	if (pc_auth_init(a, cfg, err, sizeof(err)) != 0) {
+	if (pc_svc_open(ctx, cfg, err, sizeof(err)) != 0) {
 		struct pc_logline l;
 		pc_logline_begin(&l, "error", "startup");
 		pc_logline_str(&l, "message", err);
@@ -109,18 +110,13 @@ static int open_backends(struct pc_auth *a, const struct pc_config *cfg)
 	return 0;
 }
 
-static void close_backends(struct pc_auth *a)
-{
-	pc_auth_free(a);
-}
-
 static int cmd_serve(void)
 {
 	struct pc_config cfg;
 	int rc = load_config(&cfg, true);
 	if (rc != 0)
 		return rc;
-	static struct pc_auth auth;
+	static struct pc_svc svc;
 	char err[512];
 	/* The worker pool carries the store, the kv when remote, and password
 	 * hashing (itself limited to half the cores, password.c): enough
@@ -132,7 +128,7 @@ static int cmd_serve(void)
 		pc_config_free(&cfg);
 		return 1;
 	}
-	if (open_backends(&auth, &cfg) != 0) {
+	if (open_services(&svc, &cfg) != 0) {
 		pc_config_free(&cfg);
 		return 1;
 	}
@@ -143,13 +139,13 @@ static int cmd_serve(void)
 		.stages = {pc_stage_authenticate, pc_stage_require_auth, pc_stage_csrf},
 		.n_stages = 3,
 		.probes = {{"store", store_probe}, {"redis", redis_probe}},
-		.n_probes = pc_kv_is_local(auth.kv) ? 1 : 2,
-		.store = auth.store,
-		.kv = auth.kv,
-		.features = &auth,
+		.n_probes = pc_kv_is_local(svc.kv) ? 1 : 2,
+		.store = svc.store,
+		.kv = svc.kv,
+		.features = &svc, /* its first member is the auth state the stages read */
 	};
 	rc = pc_server_run(&app);
-	close_backends(&auth);
+	pc_svc_close(&svc);
 	pc_audit_stream_close();
 	pc_config_free(&cfg);
 	return rc;
@@ -206,13 +202,14 @@ static int cmd_user_add(int argc, char **argv)
 	int rc = load_config(&cfg, true);
 	if (rc != 0)
 		return rc;
-	struct pc_auth a;
+	struct pc_svc svc;
 	struct pc_user u;
+	char email[PC_EMAIL_MAX + 1];
 	char pw[PC_PASSWORD_MAX + 2];
 	const char *why;
 	memset(&u, 0, sizeof(u));
 	rc = 1;
-	if (pc_email_normalize(u.email, sizeof(u.email), email_arg, strlen(email_arg)) != 0) {
+	if (pc_email_normalize(email, sizeof(email), email_arg, strlen(email_arg)) != 0) {
 		fprintf(stderr, "portcullis: user add: not a valid email address\n");
 		rc = EX_USAGE;
 		goto out_cfg;
@@ -223,29 +220,17 @@ static int cmd_user_add(int argc, char **argv)
 		rc = EX_USAGE;
 		goto out_pw;
 	}
-	if (open_backends(&a, &cfg) != 0)
+	if (open_services(&svc, &cfg) != 0)
 		goto out_pw;
-	pc_random_id(u.id);
-	u.created_at = u.password_changed_at = (int64_t)time(NULL);
-	if (pc_password_hash(u.password_hash, pw, (size_t)n, &a.cost) != 0) {
-		fprintf(stderr, "portcullis: user add: cannot hash the password\n");
-		goto out_backends;
-	}
 	struct pc_principal actor;
 	memset(&actor, 0, sizeof(actor));
 	actor.method = PC_AUTH_SYSTEM;
-	actor.authenticated_at = u.created_at;
+	actor.authenticated_at = pc_svc_now(&svc);
 	snprintf(actor.client_addr, sizeof(actor.client_addr), "local");
 	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
-	struct pc_audit_event ev;
-	/* the first user goes through setup (the guard row), so a later
-	 * POST /api/v1/setup answers 409; any later user is a plain create */
-	pc_audit_event_init(&ev, &actor, "setup", "user", u.id);
-	enum pc_err e = pc_store_setup(a.store, &actor, &ev, &u, NULL);
-	if (e == PC_ERR_CONFLICT) {
-		pc_audit_event_init(&ev, &actor, "user.create", "user", u.id);
-		e = pc_store_user_create(a.store, &actor, &ev, &u);
-	}
+	/* the API's services: the first user through setup, any later one
+	 * created with the API's event */
+	enum pc_err e = pc_users_add(&svc, &actor, email, pw, (size_t)n, &u);
 	if (e == PC_OK) {
 		printf("%s\n", u.id);
 		rc = 0;
@@ -253,11 +238,9 @@ static int cmd_user_add(int argc, char **argv)
 		fprintf(stderr, "portcullis: user add: %s\n",
 		        e == PC_ERR_CONFLICT ? "a user with this email already exists" : "the store refused the change");
 	}
-out_backends:
-	close_backends(&a);
+	pc_svc_close(&svc);
 out_pw:
 	sodium_memzero(pw, sizeof(pw));
-	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 out_cfg:
 	pc_config_free(&cfg);
 	return rc;
@@ -291,7 +274,7 @@ static int cmd_audit_verify(const char *anchor)
 	struct pc_store *store;
 	char err[512];
 	char url[2048];
-	int orc = pc_auth_store_url(&cfg, url, sizeof(url)) == 0
+	int orc = pc_svc_store_url(&cfg, url, sizeof(url)) == 0
 		? pc_store_open(&store, url, cfg.keys->current.sub[PC_SUBKEY_AUDIT], err, sizeof(err))
 		: -1;
 	sodium_memzero(url, sizeof(url));
@@ -301,7 +284,7 @@ static int cmd_audit_verify(const char *anchor)
 		return 1;
 	}
 	int64_t checked = 0, bad = 0;
-	enum pc_err e = pc_store_audit_verify(store, &checked, &bad);
+	enum pc_err e = pc_auditlog_verify(store, &checked, &bad);
 	if (e == PC_OK) {
 		printf("audit chain intact: %lld events verified\n", (long long)checked);
 		rc = 0;
@@ -332,7 +315,7 @@ static int cmd_audit_verify(const char *anchor)
 			}
 			free(ev);
 		}
-	} else if (e == PC_ERR_CONFLICT) {
+	} else if (e == PC_ERR_TAMPERED) {
 		printf("audit chain BROKEN at event %lld (edited, deleted, inserted or reordered); "
 		       "%lld events before it verified\n", (long long)bad, (long long)checked);
 		rc = 2;
@@ -363,6 +346,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "portcullis: libsodium failed to initialise\n");
 		return 1;
 	}
+	pc_input_json_init(NULL);
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EX_USAGE;

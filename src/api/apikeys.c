@@ -10,10 +10,8 @@
 
 #include "api/api.h"
 #include "api/common.h"
-#include "auth/cache.h"
 #include "api/input.h"
-#include "audit/chain.h"
-#include "auth/apikey.h"
+#include "svc/apikeys.h"
 #include "core/text.h"
 
 struct keys_state {
@@ -24,6 +22,7 @@ struct keys_state {
 	char secret[PC_APIKEY_LEN + 1];
 	char id[PC_ID_LEN + 1];
 	char name[PC_APIKEY_NAME_MAX + 1];
+	int64_t expires_at; /* 0: never */
 };
 
 static json_t *key_json(const struct pc_api_key *k)
@@ -68,14 +67,14 @@ static int id_or_respond(struct pc_req *r, char out[PC_ID_LEN + 1])
 static void list_work(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
-	st->err = pc_store_apikey_list(pc_auth_of(r)->store, &st->list, &st->n);
+	st->err = pc_apikeys_list(pc_svc_of(r), r->principal, &st->list, &st->n);
 }
 
 static void list_done(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	json_t *arr = json_array();
@@ -102,24 +101,7 @@ static const struct pc_field create_fields[] = {
 static void create_work(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	/* a prefix collision (62 bits) is astronomically rare; retry anyway */
-	for (int tries = 0; tries < 3; tries++) {
-		pc_random_id(st->key.id);
-		pc_apikey_generate(st->secret, st->key.prefix, st->key.secret_hash,
-		                   a->cfg->keys->current.sub[PC_SUBKEY_APIKEY]);
-		struct pc_audit_event ev;
-		pc_audit_event_init(&ev, r->principal, "api_key.create", "api_key", st->key.id);
-		json_t *d = json_pack("{s:s,s:s}", "name", st->key.name, "prefix", st->key.prefix);
-		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
-		if (ds != NULL && strlen(ds) < sizeof(ev.details))
-			memcpy(ev.details, ds, strlen(ds) + 1);
-		free(ds);
-		json_decref(d);
-		st->err = pc_store_apikey_create(a->store, r->principal, &ev, &st->key);
-		if (st->err != PC_ERR_CONFLICT)
-			return;
-	}
+	st->err = pc_apikeys_create(pc_svc_of(r), r->principal, st->name, st->expires_at, &st->key, st->secret);
 }
 
 static void create_done(struct pc_req *r, void *data)
@@ -127,7 +109,7 @@ static void create_done(struct pc_req *r, void *data)
 	struct keys_state *st = data;
 	if (st->err != PC_OK) {
 		sodium_memzero(st->secret, sizeof(st->secret));
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	json_t *body = key_json(&st->key);
@@ -145,21 +127,18 @@ void pc_api_keys_create(struct pc_req *r)
 	struct pc_input in;
 	if (st == NULL || pc_input_or_respond(r, create_fields, 2, &in) != 0)
 		return;
-	if (name_or_respond(r, st->key.name, in.v[0].str.s, in.v[0].str.len) != 0)
+	if (name_or_respond(r, st->name, in.v[0].str.s, in.v[0].str.len) != 0)
 		return;
 	if (in.present[1]) {
-		if (pc_api_time_parse(&st->key.expires_at, in.v[1].str.s, in.v[1].str.len) != 0) {
+		if (pc_api_time_parse(&st->expires_at, in.v[1].str.s, in.v[1].str.len) != 0) {
 			pc_respond_problem(r, 400, "Field \"expires_at\" must be a time like 2027-01-31T12:00:00Z.");
 			return;
 		}
-		if (st->key.expires_at <= r->now) {
+		if (st->expires_at <= r->now) {
 			pc_respond_problem(r, 400, "Field \"expires_at\" must be in the future.");
 			return;
 		}
 	}
-	const struct pc_principal *p = r->principal;
-	memcpy(st->key.created_by, p->user_id, sizeof(st->key.created_by));
-	st->key.created_at = r->now;
 	pc_api_defer(r, create_work, create_done, st);
 }
 
@@ -168,14 +147,14 @@ void pc_api_keys_create(struct pc_req *r)
 static void get_work(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
-	st->err = pc_store_apikey_get(pc_auth_of(r)->store, st->id, &st->key);
+	st->err = pc_apikeys_get(pc_svc_of(r), r->principal, st->id, &st->key);
 }
 
 static void get_done(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, "No such API key.", NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such API key."});
 		return;
 	}
 	pc_respond_json(r, 200, key_json(&st->key));
@@ -197,18 +176,7 @@ static const struct pc_field rename_fields[] = {
 static void rename_work(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "api_key.update", "api_key", st->id);
-	json_t *d = json_pack("{s:s}", "name", st->name);
-	char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
-	if (ds != NULL && strlen(ds) < sizeof(ev.details))
-		memcpy(ev.details, ds, strlen(ds) + 1);
-	free(ds);
-	json_decref(d);
-	st->err = pc_store_apikey_rename(a->store, r->principal, &ev, st->id, st->name);
-	if (st->err == PC_OK)
-		st->err = pc_store_apikey_get(a->store, st->id, &st->key);
+	st->err = pc_apikeys_rename(pc_svc_of(r), r->principal, st->id, st->name, &st->key);
 }
 
 void pc_api_keys_rename(struct pc_req *r)
@@ -227,18 +195,14 @@ void pc_api_keys_rename(struct pc_req *r)
 static void delete_work(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "api_key.delete", "api_key", st->id);
-	st->err = pc_store_apikey_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
-	if (st->err == PC_OK)
-		pc_auth_invalidate(pc_auth_of(r), st->id);
+	st->err = pc_apikeys_delete(pc_svc_of(r), r->principal, st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)
 {
 	struct keys_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, "No such API key.", NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such API key."});
 		return;
 	}
 	pc_respond_empty(r, 204);

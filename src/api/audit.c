@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "svc/auditlog.h"
 
 #define AUDIT_LIMIT_DEFAULT 50
 #define VALUE_MAX 64
@@ -130,7 +131,7 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 static void list_work(struct pc_req *r, void *data)
 {
 	struct audit_state *st = data;
-	st->err = pc_store_audit_list(pc_auth_of(r)->store, &st->f, &st->list, &st->n);
+	st->err = pc_auditlog_list(pc_svc_of(r), r->principal, &st->f, &st->list, &st->n);
 }
 
 static json_t *event_json(const struct pc_audit_event *e)
@@ -155,7 +156,7 @@ static void list_done(struct pc_req *r, void *data)
 {
 	struct audit_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	json_t *arr = json_array();

@@ -1,79 +1,76 @@
 /*
  * auth.c — first-user setup, login, logout, and who am I.
  *
- * Setup and login hash on the worker pool. Login is throttled per account
- * and per client address before any hashing (a throttled attempt costs
- * nothing), and every failure — unknown account, wrong password — is the
- * same 401 after the same amount of work.
+ * HTTP only: the rules (first user once, login throttles, one 401 for every
+ * bad credential after the same work) are the services' (svc/users.c,
+ * svc/sessions.c, svc/tokens.c), run on the worker pool. Passwords live in
+ * secret buffers freed right after the work (api/input.h).
  */
 #include <sodium.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/common.h"
-#include "auth/cache.h"
 #include "api/input.h"
-#include "audit/chain.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
-#include "core/log.h"
-#include "obs/metrics.h"
+#include "svc/sessions.h"
+#include "svc/users.h"
 
 static const struct pc_field credential_fields[] = {
 	{"email", PC_F_STRING, true, 1024},
-	{"password", PC_F_STRING, true, PC_PASSWORD_MAX},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 
-/* Validated email + password from the body, or -1 after answering. */
-int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1],
-                                  const char **password, size_t *password_len, bool policy)
+int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], struct pc_secret *pw,
+                                  bool policy)
 {
 	struct pc_input in;
+	const char *why;
+	int rc = -1;
+	memset(pw, 0, sizeof(*pw));
 	if (pc_input_or_respond(r, credential_fields, 2, &in) != 0)
 		return -1;
 	if (pc_email_normalize(email, PC_EMAIL_MAX + 1, in.v[0].str.s, in.v[0].str.len) != 0) {
 		pc_respond_problem(r, 400, "Field \"email\" is not a valid email address.");
-		return -1;
+		goto out;
 	}
-	const char *why;
 	if (policy && pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
 		pc_respond_problem(r, 400, why);
-		return -1;
+		goto out;
 	}
-	*password = in.v[1].str.s;
-	*password_len = in.v[1].str.len;
-	return 0;
+	pc_input_take(&in, 1, pw);
+	rc = 0;
+out:
+	pc_input_wipe(&in);
+	return rc;
 }
 
 /* ---------- GET /api/v1/setup ---------- */
 
 struct setup_state {
 	char email[PC_EMAIL_MAX + 1];
-	char *password; /* arena; wiped in done */
-	size_t password_len;
+	struct pc_secret password; /* freed right after the work */
 	bool done;
 	enum pc_err err;
 	struct pc_user user;
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
-	struct pc_principal actor;
 };
 
 static void setup_needed_work(struct pc_req *r, void *data)
 {
 	struct setup_state *st = data;
-	st->err = pc_store_setup_done(pc_auth_of(r)->store, &st->done);
+	st->err = pc_users_setup_done(pc_svc_of(r), &st->done);
 }
 
 static void setup_needed_done(struct pc_req *r, void *data)
 {
 	struct setup_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
-	if (st->done)
-		atomic_store(&pc_auth_of(r)->setup_done, true);
 	pc_respond_json(r, 200, json_pack("{s:b}", "needed", !st->done));
 }
 
@@ -94,47 +91,19 @@ void pc_api_setup_get(struct pc_req *r)
 static void setup_work(struct pc_req *r, void *data)
 {
 	struct setup_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	bool done = false;
-	/* cheap early answer; the guard row inside pc_store_setup is what makes
-	 * it race-free */
-	st->err = pc_store_setup_done(a->store, &done);
-	if (st->err != PC_OK)
-		return;
-	if (done) {
-		st->err = PC_ERR_CONFLICT;
-		return;
-	}
-	memset(&st->user, 0, sizeof(st->user));
-	pc_random_id(st->user.id);
-	snprintf(st->user.email, sizeof(st->user.email), "%s", st->email);
-	st->user.created_at = r->now;
-	st->user.password_changed_at = r->now;
-	if (pc_password_hash(st->user.password_hash, st->password, st->password_len, &a->cost) != 0) {
-		st->err = PC_ERR_INTERNAL;
-		return;
-	}
-	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
-	/* the new user is the actor of its own creation */
-	pc_principal_for_session(&st->actor, r, st->user.id, st->user.email, st->sess.id, r->now);
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, &st->actor, "setup", "user", st->user.id);
-	st->err = pc_store_setup(a->store, &st->actor, &ev, &st->user, &st->sess);
+	st->err = pc_users_setup(pc_svc_of(r), r->actor, st->email, st->password.s, st->password.len, &st->user,
+	                         &st->sess, st->secret);
 }
 
 static void setup_done(struct pc_req *r, void *data)
 {
 	struct setup_state *st = data;
-	sodium_memzero(st->password, st->password_len);
-	if (st->err == PC_ERR_CONFLICT)
-		atomic_store(&pc_auth_of(r)->setup_done, true);
 	if (st->err != PC_OK) {
 		sodium_memzero(st->secret, sizeof(st->secret));
-		pc_api_store_error(r, st->err, NULL, "Setup is already done.");
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
-	atomic_store(&pc_auth_of(r)->setup_done, true);
-	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.id, st->sess.expires_at);
+	int rc = pc_api_set_session_cookie(r, st->secret, &st->sess);
 	sodium_memzero(st->secret, sizeof(st->secret));
 	if (rc != 0) {
 		pc_respond_problem(r, 500, NULL);
@@ -146,162 +115,59 @@ static void setup_done(struct pc_req *r, void *data)
 void pc_api_setup_post(struct pc_req *r)
 {
 	if (atomic_load(&pc_auth_of(r)->setup_done)) {
-		pc_respond_problem(r, 409, "Setup is already done.");
+		pc_api_error(r, PC_ERR_SET_UP, NULL);
 		return;
 	}
 	struct setup_state *st = pc_api_state_or_respond(r, sizeof(*st));
-	if (st == NULL)
+	if (st == NULL || pc_api_credentials_or_respond(r, st->email, &st->password, true) != 0)
 		return;
-	const char *pw;
-	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, true) != 0)
-		return;
-	st->password = (char *)pw;
-	pc_api_defer(r, setup_work, setup_done, st);
+	pc_api_defer_secrets(r, setup_work, setup_done, st, &st->password, 1);
 }
 
 /* ---------- POST /api/v1/auth/login ---------- */
 
 struct login_state {
 	char email[PC_EMAIL_MAX + 1];
-	char *password;
-	size_t password_len;
+	struct pc_secret password; /* freed right after the work */
 	enum pc_err err;
 	struct pc_user user;
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
-	struct pc_principal actor;
 	int64_t retry_after;
 };
-
-int64_t pc_api_throttled(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
-{
-	int64_t retry = 0;
-	if (pc_ratelimit_check(pc_auth_of(r)->kv, rl, subject, &retry) != PC_OK)
-		return 0;
-	return retry;
-}
-
-void pc_api_count_failure(struct pc_req *r, const struct pc_ratelimit *rl, const char *subject)
-{
-	int64_t retry = 0;
-	(void)pc_ratelimit_hit(pc_auth_of(r)->kv, rl, subject, &retry);
-}
-
-void pc_api_respond_throttled(struct pc_req *r, int64_t retry_after)
-{
-	char ra[24];
-	snprintf(ra, sizeof(ra), "%lld", (long long)retry_after);
-	pc_resp_header(r, "Retry-After", ra);
-	pc_metrics_auth_failure(PC_AUTHF_THROTTLED);
-	pc_respond_problem(r, 429, "Too many failed attempts; try again later.");
-}
-
-enum pc_err pc_api_check_password(struct pc_req *r, const char *email, const char *pw, size_t len,
-                                  struct pc_user *user, int64_t *retry_after)
-{
-	struct pc_auth *a = pc_auth_of(r);
-	const char *addr = r->actor->client_addr;
-	/* the address: checked, counted on failure; the account: every attempt
-	 * counted before it is evaluated (atomically, so a concurrent burst of
-	 * guesses cannot all slip under the limit), cleared on success */
-	*retry_after = pc_api_throttled(r, &a->login_addr, addr);
-	if (*retry_after > 0)
-		return PC_ERR_CONFLICT;
-	if (pc_ratelimit_take(a->kv, &a->login_account, email, retry_after) == PC_OK && *retry_after > 0)
-		return PC_ERR_CONFLICT;
-	*retry_after = 0;
-	bool ok = false;
-	enum pc_err err = pc_store_user_get_by_email(a->store, email, user);
-	if (err == PC_ERR_NOT_FOUND)
-		pc_password_dummy_verify(pw, len);
-	else if (err == PC_OK)
-		ok = pc_password_verify(user->password_hash, pw, len) == 0;
-	else
-		return err;
-	if (!ok) {
-		struct pc_audit_event ev;
-		pc_audit_event_init(&ev, r->actor, "auth.login_failed", "user", err == PC_OK ? user->id : "");
-		json_t *d = json_pack("{s:s}", "email", email);
-		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
-		if (ds != NULL && strlen(ds) < sizeof(ev.details))
-			snprintf(ev.details, sizeof(ev.details), "%s", ds);
-		free(ds);
-		json_decref(d);
-		(void)pc_store_audit_append(a->store, r->actor, &ev);
-		sodium_memzero(user->password_hash, sizeof(user->password_hash));
-		pc_api_count_failure(r, &a->login_addr, addr);
-		return PC_ERR_NOT_FOUND;
-	}
-	(void)pc_ratelimit_reset(a->kv, &a->login_account, email);
-	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
-		char h[PC_PWHASH_MAX];
-		if (pc_password_hash(h, pw, len, &a->cost) == 0)
-			(void)pc_store_user_rehash(a->store, user->id, h);
-		sodium_memzero(h, sizeof(h));
-	}
-	sodium_memzero(user->password_hash, sizeof(user->password_hash));
-	return PC_OK;
-}
-
-void pc_api_login_failed(struct pc_req *r, enum pc_err e, int64_t retry_after)
-{
-	if (e == PC_ERR_CONFLICT && retry_after > 0) {
-		pc_api_respond_throttled(r, retry_after);
-		return;
-	}
-	if (e != PC_ERR_NOT_FOUND) {
-		pc_api_store_error(r, e, NULL, NULL);
-		return;
-	}
-	pc_metrics_auth_failure(PC_AUTHF_BAD_CREDENTIALS);
-	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-	pc_respond_problem(r, 401, "Invalid email or password.");
-}
 
 static void login_work(struct pc_req *r, void *data)
 {
 	struct login_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	st->err = pc_api_check_password(r, st->email, st->password, st->password_len, &st->user,
-	                                &st->retry_after);
-	if (st->err != PC_OK)
-		return;
-	pc_api_session_new(&st->sess, st->secret, r, st->user.id);
-	pc_principal_for_session(&st->actor, r, st->user.id, st->user.email, st->sess.id, r->now);
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, &st->actor, "auth.login", "session", st->sess.id);
-	st->err = pc_store_session_create(a->store, &st->actor, &ev, &st->sess);
+	st->err = pc_sessions_login(pc_svc_of(r), r->actor, st->email, st->password.s, st->password.len, &st->user,
+	                            &st->sess, st->secret, &st->retry_after);
 }
 
 static void login_done(struct pc_req *r, void *data)
 {
 	struct login_state *st = data;
-	sodium_memzero(st->password, st->password_len);
 	if (st->err != PC_OK) {
 		sodium_memzero(st->secret, sizeof(st->secret));
-		pc_api_login_failed(r, st->err, st->retry_after);
+		struct pc_api_say say = pc_api_say_login;
+		say.retry_after = st->retry_after;
+		pc_api_error(r, st->err, &say);
 		return;
 	}
-	int rc = pc_api_set_session_cookie(r, st->secret, st->sess.id, st->sess.expires_at);
+	int rc = pc_api_set_session_cookie(r, st->secret, &st->sess);
 	sodium_memzero(st->secret, sizeof(st->secret));
 	if (rc != 0) {
 		pc_respond_problem(r, 500, NULL);
 		return;
 	}
-	st->user.password_hash[0] = '\0';
 	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
 }
 
 void pc_api_login(struct pc_req *r)
 {
 	struct login_state *st = pc_api_state_or_respond(r, sizeof(*st));
-	if (st == NULL)
+	if (st == NULL || pc_api_credentials_or_respond(r, st->email, &st->password, false) != 0)
 		return;
-	const char *pw;
-	if (pc_api_credentials_or_respond(r, st->email, &pw, &st->password_len, false) != 0)
-		return;
-	st->password = (char *)pw;
-	pc_api_defer(r, login_work, login_done, st);
+	pc_api_defer_secrets(r, login_work, login_done, st, &st->password, 1);
 }
 
 /* ---------- POST /api/v1/auth/logout ---------- */
@@ -313,28 +179,14 @@ struct logout_state {
 static void logout_work(struct pc_req *r, void *data)
 {
 	struct logout_state *st = data;
-	struct pc_audit_event ev;
-	if (r->principal->method == PC_AUTH_JWT) {
-		pc_audit_event_init(&ev, r->principal, "auth.logout", "access_token", "");
-		snprintf(ev.details, sizeof(ev.details), "{\"jti\":\"%s\"}", r->principal->token_jti);
-		st->err = pc_api_revoke_tokens(r, &ev, r->principal->token_jti, r->principal->token_exp, NULL,
-		                               NULL, NULL);
-		return;
-	}
-	pc_audit_event_init(&ev, r->principal, "auth.logout", "session", r->principal->session_id);
-	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
-	                                  r->principal->user_id, r->principal->session_id);
-	if (st->err == PC_OK || st->err == PC_ERR_NOT_FOUND)
-		pc_auth_invalidate(pc_auth_of(r), r->principal->session_id);
-	if (st->err == PC_OK)
-		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, r->principal->session_id, NULL);
+	st->err = pc_sessions_logout(pc_svc_of(r), r->principal);
 }
 
 static void logout_done(struct pc_req *r, void *data)
 {
 	struct logout_state *st = data;
 	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	if (r->principal->method == PC_AUTH_SESSION)

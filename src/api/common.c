@@ -7,28 +7,70 @@
 #include <time.h>
 
 #include "auth/csrf.h"
-#include "auth/revocation.h"
 #include "core/log.h"
 #include "config/config.h"
 #include "obs/metrics.h"
 
-void pc_api_store_error(struct pc_req *r, enum pc_err e, const char *not_found, const char *conflict)
+const struct pc_api_say pc_api_say_login = {
+	.unauthorized = "Invalid email or password.",
+	.auth_failure = PC_AUTHF_BAD_CREDENTIALS,
+};
+
+const struct pc_api_say pc_api_say_refresh = {
+	.unauthorized = "The refresh token is not valid.",
+	.auth_failure = PC_AUTHF_INVALID_TOKEN,
+	.throttled = "Too many refreshes; try again later.",
+};
+
+static void unauthorized(struct pc_req *r, int reason, const char *detail)
 {
+	pc_metrics_auth_failure((enum pc_auth_failure)reason);
+	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+	pc_respond_problem(r, 401, detail);
+}
+
+void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
+{
+	static const struct pc_api_say none;
+	if (say == NULL)
+		say = &none;
+	char ra[24];
 	switch (e) {
+	case PC_OK:
+		break; /* not an error: a caller's bug */
 	case PC_ERR_NOT_FOUND:
-		pc_respond_problem(r, 404, not_found ? not_found : "Not found.");
+		if (say->unauthorized != NULL)
+			unauthorized(r, say->auth_failure, say->unauthorized);
+		else
+			pc_respond_problem(r, 404, say->not_found ? say->not_found : "Not found.");
 		return;
 	case PC_ERR_CONFLICT:
-		pc_respond_problem(r, 409, conflict ? conflict : "Conflict.");
+		pc_respond_problem(r, 409, say->conflict ? say->conflict : "Conflict.");
+		return;
+	case PC_ERR_SET_UP:
+		pc_respond_problem(r, 409, "Setup is already done.");
+		return;
+	case PC_ERR_LAST_USER:
+		pc_respond_problem(r, 409, "The last user cannot be deleted.");
+		return;
+	case PC_ERR_REUSED:
+		unauthorized(r, PC_AUTHF_REVOKED_TOKEN, "The refresh token is not valid.");
+		return;
+	case PC_ERR_THROTTLED:
+		snprintf(ra, sizeof(ra), "%lld", (long long)(say->retry_after > 0 ? say->retry_after : 1));
+		pc_resp_header(r, "Retry-After", ra);
+		pc_metrics_auth_failure(PC_AUTHF_THROTTLED);
+		pc_respond_problem(r, 429, say->throttled ? say->throttled : "Too many failed attempts; try again later.");
 		return;
 	case PC_ERR_UNAVAILABLE:
 		pc_resp_header(r, "Retry-After", "5");
 		pc_respond_problem(r, 503, "The store is unavailable; nothing was changed.");
 		return;
-	default:
-		pc_respond_problem(r, 500, NULL);
-		return;
+	case PC_ERR_INTERNAL:
+	case PC_ERR_TAMPERED:
+		break;
 	}
+	pc_respond_problem(r, 500, NULL);
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant's
@@ -97,22 +139,6 @@ json_t *pc_api_session_json(const struct pc_session *s, const char *current_id)
 	                 current_id != NULL && strcmp(current_id, s->id) == 0);
 }
 
-void pc_api_session_new(struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_BYTES],
-                        const struct pc_req *r, const char *user_id)
-{
-	const struct pc_auth *a = pc_auth_of(r);
-	memset(s, 0, sizeof(*s));
-	randombytes_buf(secret, PC_SESSION_SECRET_BYTES);
-	pc_session_secret_hash(s->secret_hash, secret);
-	pc_random_id(s->id);
-	snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
-	s->created_at = r->now;
-	s->last_seen_at = r->now;
-	s->expires_at = r->now + a->cfg->session_lifetime_s;
-	snprintf(s->client_addr, sizeof(s->client_addr), "%s", r->actor->client_addr);
-	snprintf(s->user_agent, sizeof(s->user_agent), "%s", r->actor->user_agent);
-}
-
 int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token)
 {
 	const struct pc_auth *a = pc_auth_of(r);
@@ -126,16 +152,18 @@ int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token
 }
 
 int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
-                              const char *session_id, int64_t expires_at)
+                              const struct pc_session *s)
 {
 	char token[PC_CSRF_TOKEN_LEN + 1];
-	if (pc_api_set_csrf_cookie(r, session_id, token) != 0)
+	if (pc_api_set_csrf_cookie(r, s->id, token) != 0)
 		return -1;
+	int64_t expires_at = s->expires_at;
 	const struct pc_auth *a = pc_auth_of(r);
 	char value[PC_SESSION_COOKIE_LEN + 1];
 	char header[512];
 	pc_session_seal(value, secret, expires_at, a->cfg->keys);
-	int rc = pc_session_cookie_header(header, sizeof(header), a->cfg, value, expires_at - r->now);
+	/* the lifetime the session was given (from its own creation time) */
+	int rc = pc_session_cookie_header(header, sizeof(header), a->cfg, value, expires_at - s->created_at);
 	if (rc == 0)
 		rc = pc_resp_header(r, "Set-Cookie", header);
 	sodium_memzero(value, sizeof(value));
@@ -170,17 +198,46 @@ void pc_api_defer(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data
 	}
 }
 
-enum pc_err pc_api_revoke_tokens(struct pc_req *r, struct pc_audit_event *ev, const char *jti,
-                                 int64_t jti_exp, const char *family, const char *session,
-                                 const char *user)
+struct secret_work {
+	pc_work_fn work, done;
+	void *data;
+	struct pc_secret *sec;
+	size_t n;
+};
+
+static void free_secrets(struct secret_work *w)
 {
-	struct pc_auth *a = pc_auth_of(r);
-	struct pc_revoked *list = NULL;
-	size_t n = 0;
-	enum pc_err e = pc_store_tokens_revoke(a->store, r->actor, ev, jti, jti_exp, family, session, user,
-	                                       r->now, &list, &n);
-	if (e == PC_OK && pc_revocation_add(a, list, n, r->now) != PC_OK)
-		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
-	free(list);
-	return e;
+	for (size_t i = 0; i < w->n; i++)
+		pc_secret_free(&w->sec[i]);
+}
+
+static void on_secret_work(struct pc_req *r, void *data)
+{
+	struct secret_work *w = data;
+	w->work(r, w->data);
+	free_secrets(w);
+}
+
+static void on_secret_done(struct pc_req *r, void *data)
+{
+	struct secret_work *w = data;
+	w->done(r, w->data);
+}
+
+void pc_api_defer_secrets(struct pc_req *r, pc_work_fn work, pc_work_fn done, void *data,
+                          struct pc_secret *sec, size_t n)
+{
+	struct secret_work *w = pc_arena_alloc(&r->arena, sizeof(*w));
+	if (w == NULL) {
+		for (size_t i = 0; i < n; i++)
+			pc_secret_free(&sec[i]);
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	*w = (struct secret_work){work, done, data, sec, n};
+	if (pc_req_defer(r, on_secret_work, on_secret_done, w) != 0) {
+		free_secrets(w);
+		pc_resp_header(r, "Retry-After", "1");
+		pc_respond_problem(r, 503, "The server is overloaded.");
+	}
 }

@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <malloc.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
 #include "auth/principal.h"
 
 static bool content_type_json(const struct pc_req *r)
@@ -38,24 +43,98 @@ static bool content_type_json(const struct pc_req *r)
 	return n == sizeof(cs) - 1 && strncasecmp(p, cs, n) == 0;
 }
 
-int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
-                        struct pc_input *in)
+static void (*json_release)(void *) = free;
+
+/* jansson frees through this: every buffer it held — its lexer's copy of
+ * a token, the values of a document it refused halfway, which no caller can
+ * reach — is zeroed first. */
+static void wiping_free(void *p)
 {
-	char detail[160];
+	if (p == NULL)
+		return;
+	sodium_memzero(p, malloc_usable_size(p));
+	json_release(p);
+}
+
+void pc_input_json_init(void (*release)(void *))
+{
+	json_release = release != NULL ? release : free;
+	json_set_alloc_funcs(malloc, wiping_free);
+}
+
+static atomic_size_t secrets_live;
+
+size_t pc_secret_live(void)
+{
+	return atomic_load(&secrets_live);
+}
+
+void pc_secret_free(struct pc_secret *sec)
+{
+	if (sec->s == NULL)
+		return;
+	sodium_free(sec->s); /* zeroes the whole allocation first */
+	atomic_fetch_sub(&secrets_live, 1);
+	sec->s = NULL;
+	sec->len = 0;
+}
+
+/* A sodium_malloc'd, NUL-terminated copy of s[0..len); NULL when out of memory. */
+static char *secret_dup(const char *s, size_t len)
+{
+	char *p = sodium_malloc(len + 1);
+	if (p == NULL)
+		return NULL;
+	atomic_fetch_add(&secrets_live, 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+void pc_input_take(struct pc_input *in, size_t i, struct pc_secret *out)
+{
+	out->s = in->owned[i] ? (char *)in->v[i].str.s : NULL;
+	out->len = out->s != NULL ? in->v[i].str.len : 0;
+	in->owned[i] = false;
+	in->v[i].str.s = NULL;
+	in->v[i].str.len = 0;
+}
+
+void pc_input_wipe(struct pc_input *in)
+{
+	for (size_t i = 0; i < sizeof(in->owned) / sizeof(in->owned[0]); i++) {
+		struct pc_secret sec;
+		pc_input_take(in, i, &sec);
+		pc_secret_free(&sec);
+	}
+}
+
+/* Zeroes jansson's copy of every secret field of root, whichever path the
+ * parse took (a field after the failing one was never looked at). */
+static void wipe_json_secrets(json_t *root, const struct pc_field *fields, size_t n)
+{
+	if (!json_is_object(root))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = fields[i].type == PC_F_SECRET ? json_object_get(root, fields[i].name) : NULL;
+		if (json_is_string(v))
+			sodium_memzero((char *)json_string_value(v), json_string_length(v));
+	}
+}
+
+int pc_input_parse(struct pc_arena *arena, const char *body, size_t body_len, const struct pc_field *fields, size_t n,
+                   struct pc_input *in, char *detail, size_t detail_cap)
+{
 	json_error_t jerr;
 	json_t *root = NULL;
-	int rc = -1;
+	int rc = 400;
 
 	memset(in, 0, sizeof(*in));
-	if (!content_type_json(r)) {
-		pc_respond_problem(r, 415, "The body must be application/json.");
-		return -1;
+	if (body == NULL || body_len == 0) {
+		snprintf(detail, detail_cap, "A JSON body is required.");
+		return 400;
 	}
-	if (r->body == NULL || r->body_len == 0) {
-		pc_respond_problem(r, 400, "A JSON body is required.");
-		return -1;
-	}
-	root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		/* jansson's text may quote input: never echo it; name the class of
 		 * problem from it and give the position */
@@ -66,12 +145,12 @@ int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t 
 			what = "contains a NUL character (\\u0000) in a string";
 		else if (strstr(jerr.text, "UTF-8") != NULL || strstr(jerr.text, "utf-8") != NULL)
 			what = "is not valid UTF-8";
-		snprintf(detail, sizeof(detail), "The body %s (at byte %d).", what, jerr.position);
-		pc_respond_problem(r, 400, detail);
-		return -1;
+		snprintf(detail, detail_cap, "The body %s (at byte %d).", what, jerr.position);
+		sodium_memzero(&jerr, sizeof(jerr));
+		return 400;
 	}
 	if (!json_is_object(root)) {
-		pc_respond_problem(r, 400, "The body must be a JSON object.");
+		snprintf(detail, detail_cap, "The body must be a JSON object.");
 		goto out;
 	}
 	const char *key;
@@ -88,51 +167,51 @@ int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t 
 			for (size_t k = 0; k < kl && j < sizeof(esc) - 1; k++)
 				esc[j++] = isprint((unsigned char)key[k]) ? key[k] : '?';
 			esc[j] = '\0';
-			snprintf(detail, sizeof(detail), "Unknown field \"%s\".", esc);
-			pc_respond_problem(r, 400, detail);
+			snprintf(detail, detail_cap, "Unknown field \"%s\".", esc);
 			goto out;
 		}
 		const struct pc_field *f = &fields[i];
 		switch (f->type) {
-		case PC_F_STRING: {
+		case PC_F_STRING:
+		case PC_F_SECRET: {
 			if (!json_is_string(val)) {
-				snprintf(detail, sizeof(detail), "Field \"%s\" must be a string.", f->name);
-				pc_respond_problem(r, 400, detail);
+				snprintf(detail, detail_cap, "Field \"%s\" must be a string.", f->name);
 				goto out;
 			}
 			size_t len = json_string_length(val);
 			if (len > f->max_len) {
-				snprintf(detail, sizeof(detail), "Field \"%s\" is too long (at most %zu bytes).",
-				         f->name, f->max_len);
-				pc_respond_problem(r, 400, detail);
+				snprintf(detail, detail_cap, "Field \"%s\" is too long (at most %zu bytes).", f->name,
+				         f->max_len);
 				goto out;
 			}
 			const char *s = json_string_value(val);
 			if (memchr(s, '\0', len) != NULL) {
-				snprintf(detail, sizeof(detail), "Field \"%s\" must not contain NUL.", f->name);
-				pc_respond_problem(r, 400, detail);
+				snprintf(detail, detail_cap, "Field \"%s\" must not contain NUL.", f->name);
 				goto out;
 			}
-			in->v[i].str.s = pc_arena_strndup(&r->arena, s, len);
+			if (f->type == PC_F_SECRET) {
+				in->v[i].str.s = secret_dup(s, len);
+				in->owned[i] = in->v[i].str.s != NULL;
+			} else {
+				in->v[i].str.s = pc_arena_strndup(arena, s, len);
+			}
 			in->v[i].str.len = len;
 			if (in->v[i].str.s == NULL) {
-				pc_respond_problem(r, 500, NULL);
+				rc = 500;
 				goto out;
 			}
 			break;
 		}
 		case PC_F_INT:
 			if (!json_is_integer(val)) {
-				snprintf(detail, sizeof(detail), "Field \"%s\" must be an integer.", f->name);
-				pc_respond_problem(r, 400, detail);
+				snprintf(detail, detail_cap, "Field \"%s\" must be an integer.", f->name);
 				goto out;
 			}
 			in->v[i].i = json_integer_value(val);
 			break;
 		case PC_F_BOOL:
 			if (!json_is_boolean(val)) {
-				snprintf(detail, sizeof(detail), "Field \"%s\" must be true or false.", f->name);
-				pc_respond_problem(r, 400, detail);
+				snprintf(detail, detail_cap, "Field \"%s\" must be true or false.", f->name);
 				goto out;
 			}
 			in->v[i].b = json_is_true(val);
@@ -142,15 +221,34 @@ int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (fields[i].required && !in->present[i]) {
-			snprintf(detail, sizeof(detail), "Field \"%s\" is required.", fields[i].name);
-			pc_respond_problem(r, 400, detail);
+			snprintf(detail, detail_cap, "Field \"%s\" is required.", fields[i].name);
 			goto out;
 		}
 	}
 	rc = 0;
 out:
+	wipe_json_secrets(root, fields, n);
 	json_decref(root);
+	if (rc != 0)
+		pc_input_wipe(in);
 	return rc;
+}
+
+int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
+                        struct pc_input *in)
+{
+	char detail[160];
+	memset(in, 0, sizeof(*in));
+	if (!content_type_json(r)) {
+		pc_respond_problem(r, 415, "The body must be application/json.");
+		return -1;
+	}
+	int status = pc_input_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail));
+	if (status != 0) {
+		pc_respond_problem(r, status, status == 500 ? NULL : detail);
+		return -1;
+	}
+	return 0;
 }
 
 static bool atext(unsigned char c)

@@ -6,8 +6,17 @@
  * JSON_REJECT_DUPLICATES; jansson already refuses invalid UTF-8 and \u0000),
  * requires a top-level object, refuses unknown fields, checks each field's
  * type and byte length, and answers 400/415 problem+json naming the field
- * when anything is off. On success the handler gets validated values and
- * owns nothing: strings point into the arena.
+ * when anything is off. On success the handler gets validated values:
+ * strings point into the arena, except secrets.
+ *
+ * Secrets (PC_F_SECRET: passwords, tokens) never enter the arena, whose
+ * reset wipes nothing (core/arena.h): each is copied into its own
+ * sodium_malloc'd buffer that the struct pc_input owns until
+ * pc_input_take() moves it into a struct pc_secret, and jansson's own copy
+ * (json_string_value's storage) is zeroed before the document is freed, on
+ * every path, a refused body included. pc_input_or_respond() frees every
+ * secret it copied when it fails; after success the handler calls
+ * pc_input_wipe() on every path (it frees what was not taken).
  */
 #ifndef PC_API_INPUT_H
 #define PC_API_INPUT_H
@@ -16,9 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "http/request.h"
 
-enum pc_ftype { PC_F_STRING, PC_F_INT, PC_F_BOOL };
+enum pc_ftype {
+	PC_F_STRING,
+	PC_F_INT,
+	PC_F_BOOL,
+	PC_F_SECRET, /* a string that is a secret: see above */
+};
 
 struct pc_field {
 	const char *name;
@@ -29,7 +44,8 @@ struct pc_field {
 
 union pc_fvalue {
 	struct {
-		const char *s; /* NUL-terminated copy in the arena; NULL when absent */
+		const char *s; /* NUL-terminated copy in the arena (a secret: its own
+		                  buffer); NULL when absent */
 		size_t len;
 	} str;
 	int64_t i;
@@ -39,16 +55,48 @@ union pc_fvalue {
 struct pc_input {
 	union pc_fvalue v[8];
 	bool present[8];
+	bool owned[8]; /* v[i].str.s is a secret buffer this input still owns */
 };
 
-/* Returns 0 with in filled, or -1 after answering. n <= 8. */
-__attribute__((warn_unused_result))
-int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
-                        struct pc_input *in);
+/* A secret moved out of an input: s is sodium_malloc'd, NUL-terminated,
+ * len bytes before the NUL. pc_secret_free() wipes and frees it (sodium_free
+ * zeroes before unmapping) and clears the struct; NULL s is a no-op. */
+struct pc_secret {
+	char *s;
+	size_t len;
+};
+void pc_secret_free(struct pc_secret *sec);
+/* Secret buffers allocated and not yet freed, process-wide (tests prove
+ * with it that every path frees). */
+size_t pc_secret_live(void);
+
+/* Makes jansson zero every buffer it frees (its parser's copies of a
+ * secret, and the values of a body it refuses halfway, which no caller can
+ * reach), then hand it to release (NULL: free; tests pass a spy). Call once
+ * at start, before any other jansson call and before threads start. */
+void pc_input_json_init(void (*release)(void *));
+
+/* Returns 0 with in filled, or -1 after answering (nothing left to free). n <= 8. */
+PC_MUST_USE int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
+                                    struct pc_input *in);
+
+/*
+ * The request-free part of pc_input_or_respond: parses and checks body
+ * against fields, plain strings copied into arena. 0, or the status to
+ * answer (400; 500 out of memory) with detail filled and nothing left to
+ * free.
+ */
+PC_MUST_USE int pc_input_parse(struct pc_arena *arena, const char *body, size_t len, const struct pc_field *fields, size_t n,
+                               struct pc_input *in, char *detail, size_t detail_cap);
+
+/* Moves secret field i out of in (empty when absent). */
+void pc_input_take(struct pc_input *in, size_t i, struct pc_secret *out);
+/* Wipes and frees every secret in still owns. */
+void pc_input_wipe(struct pc_input *in);
 
 /* Normalises an email address in place: trimmed, ASCII-lowercased, checked
  * (1..64 local part of atext and dots, one '@', a domain of LDH labels).
  * Writes into out (PC_EMAIL_MAX + 1). 0 or -1. */
-int pc_email_normalize(char *out, size_t cap, const char *in, size_t len);
+PC_MUST_USE int pc_email_normalize(char *out, size_t cap, const char *in, size_t len);
 
 #endif

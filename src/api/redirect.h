@@ -18,16 +18,17 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "core/err.h"
 #include "http/parser.h"
 
-bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg);
+PC_MUST_USE bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg);
 
 /* Strict percent-decoding of a query value ('+' is a space). 0, or -1 on a
  * bad escape, a NUL, or no room. */
-int pc_query_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len);
+PC_MUST_USE int pc_query_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len);
 
 /* Finds name=value in a query string; 1 found (value pointers set), 0 not
  * found, -1 present more than once. */
-int pc_query_get(struct pc_str query, const char *name, struct pc_str *value);
+PC_MUST_USE int pc_query_get(struct pc_str query, const char *name, struct pc_str *value);
 
 #endif

@@ -8,8 +8,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
-#include "auth/cache.h"
-#include "audit/chain.h"
+#include "svc/sessions.h"
 
 struct sessions_state {
 	enum pc_err err;
@@ -29,15 +28,14 @@ static const char *current_session(const struct pc_req *r)
 static void list_work(struct pc_req *r, void *data)
 {
 	struct sessions_state *st = data;
-	st->err = pc_store_session_list(pc_auth_of(r)->store, r->principal->user_id, r->now,
-	                                &st->list, &st->n);
+	st->err = pc_sessions_list(pc_svc_of(r), r->principal, &st->list, &st->n);
 }
 
 static void list_done(struct pc_req *r, void *data)
 {
 	struct sessions_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	json_t *arr = json_array();
@@ -57,31 +55,15 @@ void pc_api_sessions_list(struct pc_req *r)
 static void delete_all_work(struct pc_req *r, void *data)
 {
 	struct sessions_state *st = data;
-	const char *keep = st->all ? NULL : current_session(r);
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "session.delete_all", "session", "");
-	snprintf(ev.details, sizeof(ev.details), "{\"including_current\":%s}", st->all ? "true" : "false");
-	struct pc_session *before = NULL;
-	size_t n_before = 0;
-	/* the sessions that will end, for revoking the tokens issued from them */
-	if (pc_store_session_list(pc_auth_of(r)->store, r->principal->user_id, r->now, &before, &n_before) != PC_OK)
-		n_before = 0;
-	st->err = pc_store_session_delete_all(pc_auth_of(r)->store, r->principal, &ev,
-	                                      r->principal->user_id, keep, &st->ended);
+	st->err = pc_sessions_end_all(pc_svc_of(r), r->principal, st->all, &st->ended);
 	st->ended_current = st->all && current_session(r) != NULL;
-	if (st->err == PC_OK)
-		pc_auth_invalidate(pc_auth_of(r), r->principal->user_id);
-	for (size_t i = 0; st->err == PC_OK && i < n_before; i++)
-		if (keep == NULL || strcmp(before[i].id, keep) != 0)
-			(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, before[i].id, NULL);
-	free(before);
 }
 
 static void delete_done(struct pc_req *r, void *data)
 {
 	struct sessions_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, "No such session of yours.", NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such session of yours."});
 		return;
 	}
 	if (st->ended_current)
@@ -109,14 +91,7 @@ void pc_api_sessions_delete_all(struct pc_req *r)
 static void delete_one_work(struct pc_req *r, void *data)
 {
 	struct sessions_state *st = data;
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "session.delete", "session", st->id);
-	st->err = pc_store_session_delete(pc_auth_of(r)->store, r->principal, &ev,
-	                                  r->principal->user_id, st->id);
-	if (st->err == PC_OK) {
-		pc_auth_invalidate(pc_auth_of(r), st->id);
-		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, st->id, NULL);
-	}
+	st->err = pc_sessions_end(pc_svc_of(r), r->principal, st->id);
 	const char *cur = current_session(r);
 	st->ended_current = cur != NULL && strcmp(cur, st->id) == 0;
 }

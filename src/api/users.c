@@ -1,8 +1,7 @@
 /*
- * users.c — users are a shared administration: any authenticated user may
- * list, add and delete users and issue password reset tokens. Changing a
- * password ends the user's other sessions; redeeming a reset token ends all
- * of them.
+ * users.c — the HTTP side of users (svc/users.c has the rules): parsing,
+ * validation, and the answers. Passwords are secret buffers freed right
+ * after the work (api/input.h).
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -10,14 +9,11 @@
 
 #include "api/api.h"
 #include "api/common.h"
-#include "auth/cache.h"
 #include "api/input.h"
-#include "audit/chain.h"
 #include "core/b64url.h"
 #include "obs/metrics.h"
+#include "svc/users.h"
 
-#define RESET_TOKEN_BYTES 32
-#define RESET_TOKEN_TTL 3600
 #define RESET_TOKEN_B64 43 /* base64url of 32 bytes, no padding */
 
 struct users_state {
@@ -25,16 +21,12 @@ struct users_state {
 	struct pc_user user;
 	struct pc_user *list;
 	size_t n;
-	char *password;
-	size_t password_len;
-	char *new_password;
-	size_t new_password_len;
+	struct pc_secret pw[2]; /* current/new or the one password; freed right after the work */
 	char id[PC_ID_LEN + 1];
-	uint8_t token[RESET_TOKEN_BYTES];
-	uint8_t token_hash[32];
+	uint8_t token[PC_RESET_TOKEN_BYTES];
+	bool token_ok;
 	int64_t expires_at;
 	bool wrong_password;
-	bool bad_token;
 	int64_t retry_after;
 };
 
@@ -43,21 +35,19 @@ struct users_state {
 static void list_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	st->err = pc_store_user_list(pc_auth_of(r)->store, &st->list, &st->n);
+	st->err = pc_users_list(pc_svc_of(r), r->principal, &st->list, &st->n);
 }
 
 static void list_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, NULL);
 		return;
 	}
 	json_t *arr = json_array();
-	for (size_t i = 0; i < st->n; i++) {
+	for (size_t i = 0; i < st->n; i++)
 		json_array_append_new(arr, pc_api_user_json(&st->list[i]));
-		sodium_memzero(st->list[i].password_hash, sizeof(st->list[i].password_hash));
-	}
 	free(st->list);
 	pc_respond_json(r, 200, json_pack("{s:o}", "users", arr));
 }
@@ -71,34 +61,17 @@ void pc_api_users_list(struct pc_req *r)
 
 /* ---------- POST /api/v1/users ---------- */
 
-static const struct pc_field create_fields[] = {
-	{"email", PC_F_STRING, true, 1024},
-	{"password", PC_F_STRING, true, PC_PASSWORD_MAX},
-};
-
 static void create_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	pc_random_id(st->user.id);
-	st->user.created_at = r->now;
-	st->user.password_changed_at = r->now;
-	if (pc_password_hash(st->user.password_hash, st->password, st->password_len, &a->cost) != 0) {
-		st->err = PC_ERR_INTERNAL;
-		return;
-	}
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "user.create", "user", st->user.id);
-	snprintf(ev.details, sizeof(ev.details), "{\"email\":\"%s\"}", st->user.email);
-	st->err = pc_store_user_create(a->store, r->principal, &ev, &st->user);
+	st->err = pc_users_create(pc_svc_of(r), r->principal, st->user.email, st->pw[0].s, st->pw[0].len, &st->user);
 }
 
 static void create_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	sodium_memzero(st->password, st->password_len);
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, "A user with this email already exists.");
+		pc_api_error(r, st->err, &(struct pc_api_say){.conflict = "A user with this email already exists."});
 		return;
 	}
 	char loc[64];
@@ -110,23 +83,9 @@ static void create_done(struct pc_req *r, void *data)
 void pc_api_users_create(struct pc_req *r)
 {
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
-	if (st == NULL)
+	if (st == NULL || pc_api_credentials_or_respond(r, st->user.email, &st->pw[0], true) != 0)
 		return;
-	struct pc_input in;
-	if (pc_input_or_respond(r, create_fields, 2, &in) != 0)
-		return;
-	if (pc_email_normalize(st->user.email, sizeof(st->user.email), in.v[0].str.s, in.v[0].str.len) != 0) {
-		pc_respond_problem(r, 400, "Field \"email\" is not a valid email address.");
-		return;
-	}
-	const char *why;
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
-		return;
-	}
-	st->password = (char *)in.v[1].str.s;
-	st->password_len = in.v[1].str.len;
-	pc_api_defer(r, create_work, create_done, st);
+	pc_api_defer_secrets(r, create_work, create_done, st, st->pw, 1);
 }
 
 /* ---------- DELETE /api/v1/users/{id} ---------- */
@@ -134,22 +93,14 @@ void pc_api_users_create(struct pc_req *r)
 static void delete_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "user.delete", "user", st->id);
-	/* revoke first: if the delete then fails, the user only has to log in
-	 * again; the other order could leave a deleted user's tokens valid */
-	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
-	if (st->err == PC_OK)
-		st->err = pc_store_user_delete(pc_auth_of(r)->store, r->principal, &ev, st->id);
-	if (st->err == PC_OK)
-		pc_auth_invalidate(pc_auth_of(r), st->id);
+	st->err = pc_users_delete(pc_svc_of(r), r->principal, st->id);
 }
 
 static void delete_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, "No such user.", "The last user cannot be deleted.");
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user."});
 		return;
 	}
 	if (strcmp(st->id, r->principal->user_id) == 0)
@@ -180,58 +131,26 @@ void pc_api_users_delete(struct pc_req *r)
 /* ---------- PUT /api/v1/users/me/password ---------- */
 
 static const struct pc_field password_fields[] = {
-	{"current_password", PC_F_STRING, true, PC_PASSWORD_MAX},
-	{"new_password", PC_F_STRING, true, PC_PASSWORD_MAX},
+	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 
 static void password_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	/* guessing the current password through this route counts as failed logins */
-	st->retry_after = pc_api_throttled(r, &a->login_account, r->principal->email);
-	if (st->retry_after > 0)
-		return;
-	st->err = pc_store_user_get(a->store, r->principal->user_id, &st->user);
-	if (st->err != PC_OK)
-		return;
-	if (pc_password_verify(st->user.password_hash, st->password, st->password_len) != 0) {
-		st->wrong_password = true;
-		pc_api_count_failure(r, &a->login_account, r->principal->email);
-		return;
-	}
-	char h[PC_PWHASH_MAX];
-	if (pc_password_hash(h, st->new_password, st->new_password_len, &a->cost) != 0) {
-		st->err = PC_ERR_INTERNAL;
-		return;
-	}
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "user.password_change", "user", st->user.id);
-	const char *keep = r->principal->method == PC_AUTH_SESSION ? r->principal->session_id : NULL;
-	st->err = pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->user.id);
-	if (st->err == PC_OK)
-		st->err = pc_store_user_set_password(a->store, r->principal, &ev, st->user.id, h, keep);
-	if (st->err == PC_OK)
-		pc_auth_invalidate(pc_auth_of(r), st->user.id);
-	sodium_memzero(h, sizeof(h));
+	st->err = pc_users_password_change(pc_svc_of(r), r->principal, st->pw[0].s, st->pw[0].len, st->pw[1].s,
+	                                   st->pw[1].len, &st->wrong_password, &st->retry_after);
 }
 
 static void password_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	sodium_memzero(st->password, st->password_len);
-	sodium_memzero(st->new_password, st->new_password_len);
-	sodium_memzero(st->user.password_hash, sizeof(st->user.password_hash));
-	if (st->retry_after > 0) {
-		pc_api_respond_throttled(r, st->retry_after);
-		return;
-	}
 	if (st->wrong_password) {
 		pc_respond_problem(r, 403, "The current password is not correct.");
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, "No such user.", NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after});
 		return;
 	}
 	pc_respond_empty(r, 204);
@@ -252,13 +171,12 @@ void pc_api_users_password(struct pc_req *r)
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
 		pc_respond_problem(r, 400, why);
+		pc_input_wipe(&in);
 		return;
 	}
-	st->password = (char *)in.v[0].str.s;
-	st->password_len = in.v[0].str.len;
-	st->new_password = (char *)in.v[1].str.s;
-	st->new_password_len = in.v[1].str.len;
-	pc_api_defer(r, password_work, password_done, st);
+	pc_input_take(&in, 0, &st->pw[0]);
+	pc_input_take(&in, 1, &st->pw[1]);
+	pc_api_defer_secrets(r, password_work, password_done, st, st->pw, 2);
 }
 
 /* ---------- POST /api/v1/users/{id}/password-reset ---------- */
@@ -266,14 +184,7 @@ void pc_api_users_password(struct pc_req *r)
 static void reset_issue_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	st->err = pc_store_user_get(a->store, st->id, &st->user);
-	if (st->err != PC_OK)
-		return;
-	sodium_memzero(st->user.password_hash, sizeof(st->user.password_hash));
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->principal, "user.password_reset_issue", "user", st->id);
-	st->err = pc_store_reset_create(a->store, r->principal, &ev, st->id, st->token_hash, st->expires_at);
+	st->err = pc_users_reset_issue(pc_svc_of(r), r->principal, st->id, st->token, &st->expires_at);
 }
 
 static void reset_issue_done(struct pc_req *r, void *data)
@@ -281,12 +192,11 @@ static void reset_issue_done(struct pc_req *r, void *data)
 	struct users_state *st = data;
 	if (st->err != PC_OK) {
 		sodium_memzero(st->token, sizeof(st->token));
-		pc_api_store_error(r, st->err, "No such user.", NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user."});
 		return;
 	}
 	char tok[RESET_TOKEN_B64 + 1];
-	sodium_bin2base64(tok, sizeof(tok), st->token, sizeof(st->token),
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_bin2base64(tok, sizeof(tok), st->token, sizeof(st->token), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(st->token, sizeof(st->token));
 	pc_metrics_inc(PC_CTR_RESET_TOKENS_ISSUED);
 	pc_respond_json(r, 201, json_pack("{s:s,s:o,s:s}", "token", tok, "expires_at",
@@ -299,61 +209,33 @@ void pc_api_users_reset_issue(struct pc_req *r)
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL || id_param_or_respond(r, st->id) != 0)
 		return;
-	randombytes_buf(st->token, sizeof(st->token));
-	crypto_generichash(st->token_hash, sizeof(st->token_hash), st->token, sizeof(st->token), NULL, 0);
-	st->expires_at = r->now + RESET_TOKEN_TTL;
 	pc_api_defer(r, reset_issue_work, reset_issue_done, st);
 }
 
 /* ---------- POST /api/v1/auth/password-reset ---------- */
 
 static const struct pc_field redeem_fields[] = {
-	{"token", PC_F_STRING, true, 256},
-	{"new_password", PC_F_STRING, true, PC_PASSWORD_MAX},
+	{"token", PC_F_SECRET, true, 256},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 
 static void redeem_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	struct pc_auth *a = pc_auth_of(r);
-	st->retry_after = pc_api_throttled(r, &a->reset_addr, r->actor->client_addr);
-	if (st->retry_after > 0)
-		return;
-	if (st->bad_token) {
-		pc_api_count_failure(r, &a->reset_addr, r->actor->client_addr);
-		return;
-	}
-	char h[PC_PWHASH_MAX];
-	if (pc_password_hash(h, st->new_password, st->new_password_len, &a->cost) != 0) {
-		st->err = PC_ERR_INTERNAL;
-		return;
-	}
-	struct pc_audit_event ev;
-	pc_audit_event_init(&ev, r->actor, "user.password_reset", "user", "");
-	st->err = pc_store_reset_redeem(a->store, r->actor, &ev, st->token_hash, h, r->now, st->id);
-	if (st->err == PC_ERR_NOT_FOUND)
-		pc_api_count_failure(r, &a->reset_addr, r->actor->client_addr);
-	if (st->err == PC_OK) {
-		pc_auth_invalidate(pc_auth_of(r), st->id);
-		(void)pc_api_revoke_tokens(r, NULL, NULL, 0, NULL, NULL, st->id);
-	}
-	sodium_memzero(h, sizeof(h));
+	st->err = pc_users_reset_redeem(pc_svc_of(r), r->actor, st->token_ok ? st->token : NULL, st->pw[0].s,
+	                                st->pw[0].len, &st->retry_after);
+	sodium_memzero(st->token, sizeof(st->token));
 }
 
 static void redeem_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	sodium_memzero(st->new_password, st->new_password_len);
-	if (st->retry_after > 0) {
-		pc_api_respond_throttled(r, st->retry_after);
-		return;
-	}
-	if (st->bad_token || st->err == PC_ERR_NOT_FOUND) {
+	if (st->err == PC_ERR_NOT_FOUND) {
 		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_store_error(r, st->err, NULL, NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.retry_after = st->retry_after});
 		return;
 	}
 	pc_respond_empty(r, 204);
@@ -370,20 +252,17 @@ void pc_api_password_reset(struct pc_req *r)
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
 		pc_respond_problem(r, 400, why);
+		pc_input_wipe(&in);
 		return;
 	}
 	size_t bin_len = 0;
-	if (in.v[0].str.len != RESET_TOKEN_B64 ||
-	    pc_b64url_decode(st->token, sizeof(st->token), &bin_len, in.v[0].str.s, in.v[0].str.len) != 0 ||
-	    bin_len != sizeof(st->token)) {
-		/* counted on the worker pool like any other bad token */
-		st->bad_token = true;
-		pc_api_defer(r, redeem_work, redeem_done, st);
-		return;
-	}
-	crypto_generichash(st->token_hash, sizeof(st->token_hash), st->token, sizeof(st->token), NULL, 0);
-	sodium_memzero(st->token, sizeof(st->token));
-	st->new_password = (char *)in.v[1].str.s;
-	st->new_password_len = in.v[1].str.len;
-	pc_api_defer(r, redeem_work, redeem_done, st);
+	/* a malformed token is counted on the worker pool like any other bad one */
+	st->token_ok = in.v[0].str.len == RESET_TOKEN_B64 &&
+	               pc_b64url_decode(st->token, sizeof(st->token), &bin_len, in.v[0].str.s, in.v[0].str.len) == 0 &&
+	               bin_len == sizeof(st->token);
+	if (!st->token_ok)
+		sodium_memzero(st->token, sizeof(st->token));
+	pc_input_take(&in, 1, &st->pw[0]);
+	pc_input_wipe(&in);
+	pc_api_defer_secrets(r, redeem_work, redeem_done, st, st->pw, 1);
 }

@@ -50,15 +50,14 @@ struct pc_auth {
 	char *jwks;             /* GET /.well-known/jwks.json body (malloc'd) */
 };
 
-/* Opens the store and the kv, prepares password hashing and the token
- * keyring, loads the persisted revocation list. 0, or -1 with err. */
-int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen);
+/* Over an open store and kv (borrowed: they outlive a; svc/ctx.c opens
+ * them): prepares password hashing and the token keyring, the verify cache
+ * and its invalidation channel, loads the persisted revocation list. 0, or
+ * -1 with err (nothing then needs freeing). */
+PC_MUST_USE int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, struct pc_store *store,
+                             struct pc_kv *kv, char *err, size_t errlen);
+/* Frees what pc_auth_init built (not the store nor the kv); a zeroed a is a no-op. */
 void pc_auth_free(struct pc_auth *a);
-
-/* PORTCULLIS_DATABASE_URL with the password from
- * PORTCULLIS_DATABASE_PASSWORD_FILE added (PostgreSQL). out holds a secret:
- * wipe it after use. 0 or -1 (does not fit). */
-int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap);
 
 /* On the worker pool: drops cached validity for tag (a session, key or
  * user id) in this instance at once, and tells every other instance

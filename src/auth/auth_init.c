@@ -1,5 +1,8 @@
 /*
- * auth_init.c — building the shared authentication state at start-up.
+ * auth_init.c — building the shared authentication state at start-up, over
+ * a store and a kv opened by the caller (svc/ctx.c, the composition root):
+ * password hashing cost, the token keyring and JWKS, the verify cache and
+ * its invalidation channel, the revocation list loaded from the store.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,68 +116,13 @@ void pc_auth_invalidate(struct pc_auth *a, const char *tag)
 		                              "until PORTCULLIS_VERIFY_CACHE runs out");
 }
 
-static void pct_encode(char *out, size_t cap, const char *in)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *in && o + 4 < cap; in++) {
-		unsigned char c = (unsigned char)*in;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '.' || c == '_' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
-
-/* The kv: in-process, or Redis with the password from the URL or from
- * PORTCULLIS_REDIS_PASSWORD_FILE (put into the URL here, wiped after). */
-static int open_kv(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
-{
-	if (cfg->redis_url[0] == '\0')
-		return pc_kv_open(&a->kv, NULL, err, errlen);
-	const char *pw = cfg->keys->redis_password;
-	if (pw[0] == '\0')
-		return pc_kv_open(&a->kv, cfg->redis_url, err, errlen);
-	const char *rest = cfg->redis_url + 8; /* after "redis://" */
-	if (strchr(rest, '@') != NULL) {
-		snprintf(err, errlen, "PORTCULLIS_REDIS_URL has a password and PORTCULLIS_REDIS_PASSWORD_FILE is set: "
-		                      "use one");
-		return -1;
-	}
-	char enc[800], url[2048];
-	pct_encode(enc, sizeof(enc), pw);
-	snprintf(url, sizeof(url), "redis://:%s@%s", enc, rest);
-	int rc = pc_kv_open(&a->kv, url, err, errlen);
-	sodium_memzero(enc, sizeof(enc));
-	sodium_memzero(url, sizeof(url));
-	return rc;
-}
-
-int pc_auth_store_url(const struct pc_config *cfg, char *out, size_t cap)
-{
-	const char *pw = cfg->keys != NULL ? cfg->keys->database_password : "";
-	const char *url = cfg->database_url;
-	bool pg = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
-	if (pw[0] == '\0' || !pg) {
-		int n = snprintf(out, cap, "%s", url);
-		return n >= 0 && (size_t)n < cap ? 0 : -1;
-	}
-	char enc[800];
-	pct_encode(enc, sizeof(enc), pw);
-	int n = snprintf(out, cap, "%s%spassword=%s", url, strchr(url, '?') ? "&" : "?", enc);
-	sodium_memzero(enc, sizeof(enc));
-	return n >= 0 && (size_t)n < cap ? 0 : -1;
-}
-
-int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size_t errlen)
+int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, struct pc_store *store, struct pc_kv *kv,
+                 char *err, size_t errlen)
 {
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
+	a->store = store;
+	a->kv = kv;
 	a->cost.opslimit = cfg->pwhash_opslimit;
 	a->cost.memlimit = cfg->pwhash_memlimit;
 	a->login_account = (struct pc_ratelimit){"login_fail_account", cfg->login_max_failures, cfg->login_window_s};
@@ -182,17 +130,6 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, char *err, size
 	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
 	a->refresh_user = (struct pc_ratelimit){"refresh_user", cfg->refresh_limit, 3600};
 	a->audit_noise = (struct pc_ratelimit){"audit_noise_addr", 10, 60};
-	char url[2048];
-	if (pc_auth_store_url(cfg, url, sizeof(url)) != 0) {
-		snprintf(err, errlen, "PORTCULLIS_DATABASE_URL with its password is too long");
-		return -1;
-	}
-	int rc = pc_store_open(&a->store, url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen);
-	sodium_memzero(url, sizeof(url));
-	if (rc != 0)
-		return -1;
-	if (open_kv(a, cfg, err, errlen) != 0)
-		goto fail;
 	if (pc_password_init(&a->cost) != 0) {
 		snprintf(err, errlen, "cannot hash passwords with the configured cost (out of memory?)");
 		goto fail;
@@ -237,8 +174,6 @@ void pc_auth_free(struct pc_auth *a)
 	if (a->ring != NULL)
 		sodium_free(a->ring);
 	free(a->jwks);
-	pc_kv_close(a->kv);
-	pc_store_close(a->store);
 	memset(a, 0, sizeof(*a));
 }
 

@@ -1,0 +1,206 @@
+/*
+ * ctx.c — the service context: the composition root that opens the store
+ * and the kv and builds the authentication state over them; and the pieces
+ * every service shares: the clock, the one audit event builder, the rights
+ * rule, token revocation, new sessions.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit/chain.h"
+#include "auth/revocation.h"
+#include "config/config.h"
+#include "core/log.h"
+#include "svc/svc.h"
+
+static void pct_encode(char *out, size_t cap, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *in && o + 4 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* The kv: in-process, or Redis with the password from the URL or from
+ * PORTCULLIS_REDIS_PASSWORD_FILE (put into the URL here, wiped after). */
+static int open_kv(struct pc_kv **kv, const struct pc_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->redis_url[0] == '\0')
+		return pc_kv_open(kv, NULL, err, errlen);
+	const char *pw = cfg->keys->redis_password;
+	if (pw[0] == '\0')
+		return pc_kv_open(kv, cfg->redis_url, err, errlen);
+	const char *rest = cfg->redis_url + 8; /* after "redis://" */
+	if (strchr(rest, '@') != NULL) {
+		snprintf(err, errlen, "PORTCULLIS_REDIS_URL has a password and PORTCULLIS_REDIS_PASSWORD_FILE is set: "
+		                      "use one");
+		return -1;
+	}
+	char enc[800], url[2048];
+	pct_encode(enc, sizeof(enc), pw);
+	snprintf(url, sizeof(url), "redis://:%s@%s", enc, rest);
+	int rc = pc_kv_open(kv, url, err, errlen);
+	sodium_memzero(enc, sizeof(enc));
+	sodium_memzero(url, sizeof(url));
+	return rc;
+}
+
+int pc_svc_store_url(const struct pc_config *cfg, char *out, size_t cap)
+{
+	const char *pw = cfg->keys != NULL ? cfg->keys->database_password : "";
+	const char *url = cfg->database_url;
+	bool pg = strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+	if (pw[0] == '\0' || !pg) {
+		int n = snprintf(out, cap, "%s", url);
+		return n >= 0 && (size_t)n < cap ? 0 : -1;
+	}
+	char enc[800];
+	pct_encode(enc, sizeof(enc), pw);
+	int n = snprintf(out, cap, "%s%spassword=%s", url, strchr(url, '?') ? "&" : "?", enc);
+	sodium_memzero(enc, sizeof(enc));
+	return n >= 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int pc_svc_open(struct pc_svc *ctx, const struct pc_config *cfg, char *err, size_t errlen)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	char url[2048];
+	if (pc_svc_store_url(cfg, url, sizeof(url)) != 0) {
+		sodium_memzero(url, sizeof(url));
+		snprintf(err, errlen, "PORTCULLIS_DATABASE_URL with its password is too long");
+		return -1;
+	}
+	int rc = pc_store_open(&ctx->store, url, cfg->keys->current.sub[PC_SUBKEY_AUDIT], err, errlen);
+	sodium_memzero(url, sizeof(url));
+	if (rc != 0)
+		return -1;
+	if (open_kv(&ctx->kv, cfg, err, errlen) != 0 ||
+	    pc_auth_init(&ctx->auth, cfg, ctx->store, ctx->kv, err, errlen) != 0) {
+		pc_svc_close(ctx);
+		return -1;
+	}
+	return 0;
+}
+
+void pc_svc_close(struct pc_svc *ctx)
+{
+	pc_auth_free(&ctx->auth);
+	pc_kv_close(ctx->kv);
+	pc_store_close(ctx->store);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+int64_t pc_svc_now(const struct pc_svc *ctx)
+{
+	return ctx->clock != NULL ? ctx->clock() : (int64_t)time(NULL);
+}
+
+void pc_svc_event(struct pc_audit_event *ev, const struct pc_principal *actor, const char *action,
+                  const char *resource_type, const char *resource_id, const char *details_fmt, ...)
+{
+	pc_audit_event_init(ev, actor, action, resource_type, resource_id != NULL ? resource_id : "");
+	if (details_fmt == NULL)
+		return;
+	va_list ap;
+	va_start(ap, details_fmt);
+	json_error_t jerr;
+	json_t *d = json_vpack_ex(&jerr, 0, details_fmt, ap);
+	va_end(ap);
+	char *s = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
+	if (s != NULL && strlen(s) < sizeof(ev->details))
+		memcpy(ev->details, s, strlen(s) + 1);
+	else
+		pc_log("error", "audit", "an audit event's details could not be built or are too long: dropped");
+	free(s);
+	json_decref(d);
+}
+
+bool pc_svc_may(const struct pc_principal *actor, enum pc_svc_right right)
+{
+	switch (right) {
+	case PC_SVC_MANAGE_USERS:
+	case PC_SVC_MANAGE_API_KEYS:
+	case PC_SVC_READ_AUDIT:
+		return actor != NULL && actor->method != PC_AUTH_ANONYMOUS;
+	}
+	return false;
+}
+
+enum pc_err pc_svc_check(const struct pc_principal *actor, enum pc_svc_right right)
+{
+	return pc_svc_may(actor, right) ? PC_OK : PC_ERR_NOT_FOUND;
+}
+
+enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_audit_event *ev,
+                          const char *jti, int64_t jti_exp, const char *family, const char *session,
+                          const char *user)
+{
+	struct pc_revoked *list = NULL;
+	size_t n = 0;
+	int64_t now = pc_svc_now(ctx);
+	enum pc_err e = pc_store_tokens_revoke(ctx->store, actor, ev, jti, jti_exp, family, session, user, now,
+	                                       &list, &n);
+	if (e == PC_OK && pc_revocation_add(&ctx->auth, list, n, now) != PC_OK)
+		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
+	free(list);
+	return e;
+}
+
+void pc_svc_session_new(struct pc_svc *ctx, struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                        const struct pc_principal *actor, const char *user_id)
+{
+	int64_t now = pc_svc_now(ctx);
+	memset(s, 0, sizeof(*s));
+	randombytes_buf(secret, PC_SESSION_SECRET_BYTES);
+	pc_session_secret_hash(s->secret_hash, secret);
+	pc_random_id(s->id);
+	snprintf(s->user_id, sizeof(s->user_id), "%s", user_id);
+	s->created_at = now;
+	s->last_seen_at = now;
+	s->expires_at = now + ctx->cfg->session_lifetime_s;
+	snprintf(s->client_addr, sizeof(s->client_addr), "%s", actor->client_addr);
+	snprintf(s->user_agent, sizeof(s->user_agent), "%s", actor->user_agent);
+}
+
+void pc_svc_session_principal(struct pc_principal *p, const struct pc_principal *actor,
+                              const struct pc_user *user, const struct pc_session *s)
+{
+	memset(p, 0, sizeof(*p));
+	p->method = PC_AUTH_SESSION;
+	snprintf(p->user_id, sizeof(p->user_id), "%s", user->id);
+	snprintf(p->email, sizeof(p->email), "%s", user->email);
+	snprintf(p->session_id, sizeof(p->session_id), "%s", s->id);
+	p->authenticated_at = s->created_at;
+	memcpy(p->client_addr, actor->client_addr, sizeof(p->client_addr));
+	memcpy(p->user_agent, actor->user_agent, sizeof(p->user_agent));
+}
+
+int64_t pc_svc_throttled(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject)
+{
+	int64_t retry = 0;
+	if (pc_ratelimit_check(ctx->kv, rl, subject, &retry) != PC_OK)
+		return 0;
+	return retry;
+}
+
+void pc_svc_count_failure(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject)
+{
+	int64_t retry = 0;
+	(void)pc_ratelimit_hit(ctx->kv, rl, subject, &retry);
+}

@@ -1,0 +1,224 @@
+/*
+ * tokens.c — see tokens.h. The login throttles live here, once, for every
+ * way of presenting a password (session login, token issue).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth/revocation.h"
+#include "config/config.h"
+#include "core/b64url.h"
+#include "core/log.h"
+#include "svc/tokens.h"
+
+enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                     const char *pw, size_t len, struct pc_user *user, int64_t *retry_after)
+{
+	struct pc_auth *a = &ctx->auth;
+	const char *addr = actor->client_addr;
+	memset(user, 0, sizeof(*user));
+	/* the address: checked, counted on failure; the account: every attempt
+	 * counted before it is evaluated (atomically, so a concurrent burst of
+	 * guesses cannot all slip under the limit), cleared on success */
+	*retry_after = pc_svc_throttled(ctx, &a->login_addr, addr);
+	if (*retry_after > 0)
+		return PC_ERR_THROTTLED;
+	if (pc_ratelimit_take(ctx->kv, &a->login_account, email, retry_after) == PC_OK && *retry_after > 0)
+		return PC_ERR_THROTTLED;
+	*retry_after = 0;
+	bool ok = false;
+	enum pc_err err = pc_store_user_get_by_email(ctx->store, email, user);
+	if (err == PC_ERR_NOT_FOUND)
+		pc_password_dummy_verify(pw, len);
+	else if (err == PC_OK)
+		ok = pc_password_verify(user->password_hash, pw, len) == 0;
+	else
+		return err;
+	if (!ok) {
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}", "email",
+		             email);
+		(void)pc_store_audit_append(ctx->store, actor, &ev);
+		sodium_memzero(user->password_hash, sizeof(user->password_hash));
+		pc_svc_count_failure(ctx, &a->login_addr, addr);
+		return PC_ERR_NOT_FOUND;
+	}
+	(void)pc_ratelimit_reset(ctx->kv, &a->login_account, email);
+	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
+		char h[PC_PWHASH_MAX];
+		if (pc_password_hash(h, pw, len, &a->cost) == 0)
+			(void)pc_store_user_rehash(ctx->store, user->id, h);
+		sodium_memzero(h, sizeof(h));
+	}
+	sodium_memzero(user->password_hash, sizeof(user->password_hash));
+	return PC_OK;
+}
+
+static void refresh_hash(uint8_t out[32], const uint8_t raw[PC_REFRESH_RAW])
+{
+	crypto_generichash(out, 32, raw, PC_REFRESH_RAW, NULL, 0);
+}
+
+int pc_tokens_refresh_parse(uint8_t hash[32], const char *s, size_t len)
+{
+	uint8_t raw[PC_REFRESH_RAW];
+	size_t n = 0;
+	if (len != PC_REFRESH_LEN || memcmp(s, PC_REFRESH_PREFIX, 4) != 0 ||
+	    pc_b64url_decode(raw, sizeof(raw), &n, s + 4, len - 4) != 0 || n != PC_REFRESH_RAW) {
+		sodium_memzero(raw, sizeof(raw));
+		return -1;
+	}
+	refresh_hash(hash, raw);
+	sodium_memzero(raw, sizeof(raw));
+	return 0;
+}
+
+/* A fresh access token and refresh token for user/email/sid into out, and
+ * the refresh record rt (filled, not stored). 0 or -1. */
+static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh_token *rt, const char *user_id,
+                const char *email, const char *sid)
+{
+	const struct pc_config *cfg = ctx->cfg;
+	int64_t now = pc_svc_now(ctx);
+	if (pc_jwt_issue(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, email, now, cfg->access_token_lifetime_s,
+	                 out->access, sizeof(out->access), out->jti) != 0)
+		return -1;
+	out->expires_in = cfg->access_token_lifetime_s;
+	uint8_t raw[PC_REFRESH_RAW];
+	randombytes_buf(raw, sizeof(raw));
+	memcpy(out->refresh, PC_REFRESH_PREFIX, 4);
+	pc_b64url_encode(out->refresh + 4, sizeof(out->refresh) - 4, raw, sizeof(raw));
+	memset(rt, 0, sizeof(*rt));
+	refresh_hash(rt->token_hash, raw);
+	sodium_memzero(raw, sizeof(raw));
+	snprintf(rt->user_id, sizeof(rt->user_id), "%s", user_id);
+	snprintf(rt->session_id, sizeof(rt->session_id), "%s", sid ? sid : "");
+	rt->created_at = now;
+	rt->expires_at = now + cfg->refresh_token_lifetime_s;
+	snprintf(rt->access_jti, sizeof(rt->access_jti), "%s", out->jti);
+	rt->access_exp = now + cfg->access_token_lifetime_s;
+	return 0;
+}
+
+/* A new family for user by actor; via: "password" or "session". */
+static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, const char *user_id,
+                         const char *email, const char *sid, const char *via, struct pc_token_pair *out)
+{
+	struct pc_refresh_token rt;
+	if (mint(ctx, out, &rt, user_id, email, sid) != 0)
+		return PC_ERR_INTERNAL;
+	pc_random_id(rt.family_id);
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, by, "token.issue", "token_family", rt.family_id, "{s:s,s:s}", "jti", out->jti, "via",
+	             via);
+	enum pc_err e = pc_store_refresh_create(ctx->store, by, &ev, &rt);
+	if (e != PC_OK)
+		sodium_memzero(out, sizeof(*out));
+	return e;
+}
+
+enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                            const char *password, size_t len, struct pc_token_pair *out, int64_t *retry_after)
+{
+	struct pc_user u;
+	memset(out, 0, sizeof(*out));
+	enum pc_err e = pc_tokens_check_password(ctx, actor, email, password, len, &u, retry_after);
+	if (e != PC_OK)
+		return e;
+	/* the client is still anonymous; the event names whom it got a pair for */
+	struct pc_principal by;
+	memset(&by, 0, sizeof(by));
+	by.method = PC_AUTH_ANONYMOUS;
+	by.authenticated_at = pc_svc_now(ctx);
+	memcpy(by.client_addr, actor->client_addr, sizeof(by.client_addr));
+	memcpy(by.user_agent, actor->user_agent, sizeof(by.user_agent));
+	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
+	snprintf(by.email, sizeof(by.email), "%s", u.email);
+	return issue(ctx, &by, u.id, u.email, NULL, "password", out);
+}
+
+enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_token_pair *out)
+{
+	memset(out, 0, sizeof(*out));
+	return issue(ctx, actor, actor->user_id, actor->email, actor->session_id[0] ? actor->session_id : NULL,
+	             "session", out);
+}
+
+/* Counts one refresh of user_id in this hour; > 0: seconds until allowed. */
+static int64_t refresh_limited(struct pc_svc *ctx, const char *user_id)
+{
+	char key[PC_KV_KEY_MAX + 1];
+	int64_t now = pc_svc_now(ctx);
+	int64_t hour = now / 3600, v = 0, ttl = 0;
+	snprintf(key, sizeof(key), "refresh_count:%s:%lld", user_id, (long long)hour);
+	if (pc_kv_incr(ctx->kv, key, 3600 - now % 3600, &v, &ttl) != PC_OK)
+		return 0; /* the counter is a brake, not a credential check: fail open */
+	return v > (int64_t)ctx->cfg->refresh_limit ? (ttl > 0 ? ttl : 1) : 0;
+}
+
+enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *client, const uint8_t old_hash[32],
+                              struct pc_token_pair *out, int64_t *retry_after)
+{
+	struct pc_refresh_token old, rt;
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	memset(out, 0, sizeof(*out));
+	*retry_after = 0;
+	enum pc_err e = pc_store_refresh_get(ctx->store, old_hash, &old);
+	if (e != PC_OK)
+		return e;
+	*retry_after = refresh_limited(ctx, old.user_id);
+	if (*retry_after > 0)
+		return PC_ERR_THROTTLED;
+	struct pc_user u;
+	e = pc_store_user_get(ctx->store, old.user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK)
+		return e;
+	if (mint(ctx, out, &rt, u.id, u.email, old.session_id[0] ? old.session_id : NULL) != 0)
+		return PC_ERR_INTERNAL;
+	struct pc_principal actor = *client;
+	snprintf(actor.user_id, sizeof(actor.user_id), "%s", u.id);
+	snprintf(actor.email, sizeof(actor.email), "%s", u.email);
+	struct pc_audit_event ev, reuse;
+	pc_svc_event(&ev, &actor, "token.refresh", "token_family", old.family_id, "{s:s}", "jti", out->jti);
+	pc_svc_event(&reuse, &actor, "token.reuse", "token_family", old.family_id, "{s:s}", "action",
+	             "family revoked");
+	e = pc_store_refresh_rotate(ctx->store, &actor, &ev, &reuse, old_hash, pc_svc_now(ctx), &rt, &old, &revoked,
+	                            &n_revoked);
+	/* MERGE: drop CONFLICT as reuse — once the store returns REUSED, its
+	 * CONFLICT means only a colliding new token: e = PC_ERR_INTERNAL */
+	if (e == PC_ERR_CONFLICT)
+		e = reuse.seq != 0 ? PC_ERR_REUSED : PC_ERR_INTERNAL;
+	if (e == PC_ERR_REUSED) {
+		(void)pc_revocation_add(&ctx->auth, revoked, n_revoked, pc_svc_now(ctx));
+		pc_log("warning", "token_reuse", "a used refresh token was presented again; its family is revoked");
+	}
+	free(revoked);
+	if (e != PC_OK)
+		sodium_memzero(out, sizeof(*out));
+	return e;
+}
+
+enum pc_err pc_tokens_revoke_refresh(struct pc_svc *ctx, const struct pc_principal *actor, const uint8_t hash[32])
+{
+	struct pc_refresh_token rt;
+	if (actor->user_id[0] == '\0' || pc_store_refresh_get(ctx->store, hash, &rt) != PC_OK ||
+	    strcmp(rt.user_id, actor->user_id) != 0)
+		return PC_OK; /* unknown or not yours: nothing to do, same answer */
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "token.revoke", "token_family", rt.family_id, NULL);
+	return pc_svc_revoke(ctx, actor, &ev, NULL, 0, rt.family_id, NULL, NULL);
+}
+
+enum pc_err pc_tokens_revoke_access(struct pc_svc *ctx, const struct pc_principal *actor,
+                                    const struct pc_jwt_claims *c)
+{
+	if (actor->user_id[0] == '\0' || strcmp(c->sub, actor->user_id) != 0)
+		return PC_OK; /* another user's token is left alone */
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "token.revoke", "access_token", "", "{s:s}", "jti", c->jti);
+	return pc_svc_revoke(ctx, actor, &ev, c->jti, c->exp, NULL, NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/*
+ * tokens.h — credentials checked, access and refresh tokens issued,
+ * rotated and revoked, as rules (the HTTP shapes are api/tokens.c's).
+ *
+ * A refresh token is "pcr_" + 43 base64url characters (256 random bits);
+ * the store keeps BLAKE2b-256 of the 32 bytes, its family, and the access
+ * token issued with it. Rotation is single use; a used token presented
+ * again revokes its whole family (refresh tokens and every access token
+ * issued from it). At most PORTCULLIS_REFRESH_LIMIT refreshes per user per
+ * hour (kv counter refresh_count:{user_id}:{hour}).
+ */
+#ifndef PC_SVC_TOKENS_H
+#define PC_SVC_TOKENS_H
+
+#include "auth/jwt.h"
+#include "svc/svc.h"
+
+#define PC_REFRESH_PREFIX "pcr_"
+#define PC_REFRESH_RAW 32
+#define PC_REFRESH_LEN (4 + 43)
+#define PC_ACCESS_MAX 4096
+
+/* An issued pair. Secrets: the caller wipes access and refresh. */
+struct pc_token_pair {
+	char access[PC_ACCESS_MAX];
+	char jti[PC_JTI_MAX + 1];
+	char refresh[PC_REFRESH_LEN + 1];
+	int64_t expires_in; /* the access token's lifetime, seconds */
+};
+
+/*
+ * Checks email + password for actor (anonymous, with the client address):
+ * the throttles first (per client address, and per account counted before
+ * it is evaluated; a throttled attempt does not hash: PC_ERR_THROTTLED with
+ * *retry_after), then the user and the password (an unknown email still
+ * pays for one hash). A failure is counted and written as
+ * "auth.login_failed" {email}; a success clears the account's counter and
+ * upgrades a weak hash. PC_OK (user filled, hash wiped), PC_ERR_NOT_FOUND
+ * (bad credentials: one answer for both cases), PC_ERR_THROTTLED, or a
+ * store error.
+ */
+PC_MUST_USE enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                 const char *email, const char *password, size_t len,
+                                                 struct pc_user *user, int64_t *retry_after);
+
+/* A pair for email + password (checked as above); event "token.issue"
+ * {jti, via: "password"} on the new family. */
+PC_MUST_USE enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                        const char *password, size_t len, struct pc_token_pair *out,
+                                        int64_t *retry_after);
+/* A pair for the session principal actor, bound to its session; event
+ * "token.issue" {jti, via: "session"}. */
+PC_MUST_USE enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor,
+                                        struct pc_token_pair *out);
+
+/* "pcr_" + canonical base64url of 32 bytes -> its hash. 0 or -1. */
+PC_MUST_USE int pc_tokens_refresh_parse(uint8_t hash[32], const char *s, size_t len);
+
+/*
+ * Rotates the refresh token whose hash is old_hash (actor: anonymous, the
+ * client): PC_OK with a new pair (event "token.refresh" {jti}),
+ * PC_ERR_NOT_FOUND (unknown, expired, revoked), PC_ERR_THROTTLED (over the
+ * user's hourly limit, *retry_after), PC_ERR_REUSED (a used token again:
+ * the family is revoked, event "token.reuse").
+ */
+PC_MUST_USE enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *actor,
+                                          const uint8_t old_hash[32], struct pc_token_pair *out,
+                                          int64_t *retry_after);
+
+/* Revokes the family of a refresh token of the actor's own (another's or
+ * an unknown one: PC_OK, nothing done — RFC 7009). Event "token.revoke". */
+PC_MUST_USE enum pc_err pc_tokens_revoke_refresh(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                 const uint8_t hash[32]);
+/* Revokes a verified access token of the actor's own (another's: PC_OK,
+ * nothing done). Event "token.revoke" {jti}. */
+PC_MUST_USE enum pc_err pc_tokens_revoke_access(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                const struct pc_jwt_claims *c);
+
+#endif

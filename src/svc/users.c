@@ -1,0 +1,240 @@
+/*
+ * users.c — see users.h. Revocation comes before a change that ends a
+ * user's credentials: if the change then fails, the user only has to log in
+ * again; the other order could leave a deleted user's tokens valid.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "svc/users.h"
+
+enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done)
+{
+	*done = atomic_load(&ctx->auth.setup_done);
+	if (*done)
+		return PC_OK;
+	enum pc_err e = pc_store_setup_done(ctx->store, done);
+	if (e == PC_OK && *done)
+		atomic_store(&ctx->auth.setup_done, true);
+	return e;
+}
+
+/* A new user record with a hash of password; out->password_hash is wiped
+ * by the caller. 0 or -1. */
+static int user_new(struct pc_svc *ctx, struct pc_user *u, const char *email, const char *pw, size_t len)
+{
+	int64_t now = pc_svc_now(ctx);
+	char e[PC_EMAIL_MAX + 1];
+	snprintf(e, sizeof(e), "%s", email); /* email may be u->email */
+	memset(u, 0, sizeof(*u));
+	pc_random_id(u->id);
+	memcpy(u->email, e, sizeof(u->email));
+	u->created_at = now;
+	u->password_changed_at = now;
+	return pc_password_hash(u->password_hash, pw, len, &ctx->auth.cost);
+}
+
+enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                           const char *password, size_t password_len, struct pc_user *out,
+                           struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
+{
+	bool done = false;
+	/* a cheap early answer; the guard row inside pc_store_setup is what
+	 * makes it race-free */
+	enum pc_err e = pc_users_setup_done(ctx, &done);
+	if (e != PC_OK)
+		return e;
+	if (done)
+		return PC_ERR_SET_UP;
+	if (user_new(ctx, out, email, password, password_len) != 0) {
+		sodium_memzero(out->password_hash, sizeof(out->password_hash));
+		return PC_ERR_INTERNAL;
+	}
+	struct pc_principal self;
+	if (sess != NULL) {
+		pc_svc_session_new(ctx, sess, secret, actor, out->id);
+		/* the new user is the actor of its own creation */
+		pc_svc_session_principal(&self, actor, out, sess);
+		actor = &self;
+	}
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "setup", "user", out->id, NULL);
+	e = pc_store_setup(ctx->store, actor, &ev, out, sess);
+	sodium_memzero(out->password_hash, sizeof(out->password_hash));
+	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns SET_UP) */
+		e = PC_ERR_SET_UP;
+	if (e == PC_OK || e == PC_ERR_SET_UP)
+		atomic_store(&ctx->auth.setup_done, true);
+	if (e != PC_OK && sess != NULL)
+		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
+	return e;
+}
+
+enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                            const char *password, size_t password_len, struct pc_user *out)
+{
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
+	if (user_new(ctx, out, email, password, password_len) != 0) {
+		sodium_memzero(out->password_hash, sizeof(out->password_hash));
+		return PC_ERR_INTERNAL;
+	}
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.create", "user", out->id, "{s:s}", "email", out->email);
+	e = pc_store_user_create(ctx->store, actor, &ev, out);
+	sodium_memzero(out->password_hash, sizeof(out->password_hash));
+	return e;
+}
+
+enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                         const char *password, size_t password_len, struct pc_user *out)
+{
+	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL);
+	if (e == PC_ERR_SET_UP)
+		e = pc_users_create(ctx, actor, email, password, password_len, out);
+	return e;
+}
+
+enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out, size_t *n)
+{
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
+	e = pc_store_user_list(ctx->store, out, n);
+	for (size_t i = 0; e == PC_OK && i < *n; i++)
+		sodium_memzero((*out)[i].password_hash, sizeof((*out)[i].password_hash));
+	return e;
+}
+
+enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id)
+{
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.delete", "user", id, NULL);
+	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, id);
+	if (e == PC_OK)
+		e = pc_store_user_delete(ctx->store, actor, &ev, id);
+	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns LAST_USER) */
+		e = PC_ERR_LAST_USER;
+	if (e == PC_OK)
+		pc_auth_invalidate(&ctx->auth, id);
+	return e;
+}
+
+/* Sets user_id's password hash to that of pw, revoking every token first;
+ * keep: the session that stays (NULL: none); ev describes the change. */
+static enum pc_err set_password(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                const char *user_id, const char *pw, size_t len, const char *keep)
+{
+	char h[PC_PWHASH_MAX];
+	enum pc_err e = PC_ERR_INTERNAL;
+	if (pc_password_hash(h, pw, len, &ctx->auth.cost) != 0)
+		goto out;
+	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, user_id);
+	if (e == PC_OK)
+		e = pc_store_user_set_password(ctx->store, actor, ev, user_id, h, keep);
+	if (e == PC_OK)
+		pc_auth_invalidate(&ctx->auth, user_id);
+out:
+	sodium_memzero(h, sizeof(h));
+	return e;
+}
+
+enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor, const char *current,
+                                     size_t current_len, const char *next, size_t next_len, bool *wrong_password,
+                                     int64_t *retry_after)
+{
+	*wrong_password = false;
+	*retry_after = 0;
+	if (actor->user_id[0] == '\0')
+		return PC_ERR_NOT_FOUND; /* an API key has no password */
+	/* guessing the current password through this route counts as failed logins */
+	*retry_after = pc_svc_throttled(ctx, &ctx->auth.login_account, actor->email);
+	if (*retry_after > 0)
+		return PC_ERR_THROTTLED;
+	struct pc_user u;
+	enum pc_err e = pc_store_user_get(ctx->store, actor->user_id, &u);
+	if (e != PC_OK)
+		goto out;
+	if (pc_password_verify(u.password_hash, current, current_len) != 0) {
+		*wrong_password = true;
+		pc_svc_count_failure(ctx, &ctx->auth.login_account, actor->email);
+		e = PC_ERR_NOT_FOUND;
+		goto out;
+	}
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
+	e = set_password(ctx, actor, &ev, u.id, next, next_len,
+	                 actor->method == PC_AUTH_SESSION ? actor->session_id : NULL);
+out:
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	return e;
+}
+
+static void reset_hash(uint8_t out[32], const uint8_t token[PC_RESET_TOKEN_BYTES])
+{
+	crypto_generichash(out, 32, token, PC_RESET_TOKEN_BYTES, NULL, 0);
+}
+
+enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
+                                 uint8_t token[PC_RESET_TOKEN_BYTES], int64_t *expires_at)
+{
+	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_USERS);
+	if (e != PC_OK)
+		return e;
+	uint8_t h[32];
+	struct pc_user u;
+	randombytes_buf(token, PC_RESET_TOKEN_BYTES);
+	reset_hash(h, token);
+	*expires_at = pc_svc_now(ctx) + PC_RESET_TOKEN_TTL;
+	e = pc_store_user_get(ctx->store, id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e == PC_OK) {
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "user.password_reset_issue", "user", id, NULL);
+		e = pc_store_reset_create(ctx->store, actor, &ev, id, h, *expires_at);
+	}
+	if (e != PC_OK)
+		sodium_memzero(token, PC_RESET_TOKEN_BYTES);
+	return e;
+}
+
+enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal *actor,
+                                  const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
+                                  size_t password_len, int64_t *retry_after)
+{
+	const char *addr = actor->client_addr;
+	*retry_after = pc_svc_throttled(ctx, &ctx->auth.reset_addr, addr);
+	if (*retry_after > 0)
+		return PC_ERR_THROTTLED;
+	if (token == NULL) {
+		pc_svc_count_failure(ctx, &ctx->auth.reset_addr, addr);
+		return PC_ERR_NOT_FOUND;
+	}
+	char h[PC_PWHASH_MAX];
+	uint8_t th[32];
+	char user_id[PC_ID_LEN + 1] = "";
+	enum pc_err e = PC_ERR_INTERNAL;
+	reset_hash(th, token);
+	if (pc_password_hash(h, password, password_len, &ctx->auth.cost) != 0)
+		goto out;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.password_reset", "user", "", NULL);
+	e = pc_store_reset_redeem(ctx->store, actor, &ev, th, h, pc_svc_now(ctx), user_id);
+	if (e == PC_ERR_NOT_FOUND)
+		pc_svc_count_failure(ctx, &ctx->auth.reset_addr, addr);
+	if (e == PC_OK) {
+		pc_auth_invalidate(&ctx->auth, user_id);
+		if (pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, user_id) != PC_OK)
+			pc_log("error", "revocation", "the tokens of a user whose password was reset could not be revoked");
+	}
+out:
+	sodium_memzero(h, sizeof(h));
+	return e;
+}

@@ -1,0 +1,81 @@
+/*
+ * users.h — users: the first user (setup), create, list, delete, password
+ * change and password reset. Users are a shared administration: any
+ * principal with PC_SVC_MANAGE_USERS may list, add and delete users and
+ * issue reset tokens (svc.h pc_svc_may).
+ *
+ * Passwords arrive as (pointer, length) and are never copied; the caller
+ * owns and wipes them. Returned users never carry a password hash.
+ */
+#ifndef PC_SVC_USERS_H
+#define PC_SVC_USERS_H
+
+#include "svc/svc.h"
+
+#define PC_RESET_TOKEN_BYTES 32
+#define PC_RESET_TOKEN_TTL 3600
+
+/* Whether the first user exists (once true, stays true: cached in ctx). */
+PC_MUST_USE enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done);
+
+/*
+ * Creates the first user, only while there is none (race-free: the store's
+ * guard row). sess non-NULL (the API): also opens the user's first session,
+ * whose principal is the actor of its own creation; secret receives the
+ * session secret (wipe it). sess NULL (the command line): actor is the
+ * actor. Event "setup" on the user. PC_ERR_SET_UP when a first user exists.
+ */
+PC_MUST_USE enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                       const char *password, size_t password_len, struct pc_user *out,
+                                       struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES]);
+
+/* Creates a user (email normalised by the caller, password meeting the
+ * policy). Event "user.create" {email}. PC_ERR_CONFLICT: the email is taken. */
+PC_MUST_USE enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                        const char *password, size_t password_len, struct pc_user *out);
+
+/* Adds a user outside any session (the command line): the first one
+ * through setup (the guard row, so the API's setup then answers
+ * PC_ERR_SET_UP), any later one exactly as pc_users_create, same event. */
+PC_MUST_USE enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                     const char *password, size_t password_len, struct pc_user *out);
+
+/* Every user, oldest first; *out malloc'd (caller frees), hashes wiped. */
+PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out,
+                                      size_t *n);
+
+/* Deletes a user: their tokens are revoked first, then the user and their
+ * sessions go, and cached credentials are dropped. Event "user.delete".
+ * PC_ERR_NOT_FOUND, PC_ERR_LAST_USER (the only user left). */
+PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);
+
+/*
+ * The actor changes their own password: throttled like logins (a guess at
+ * the current password counts as a failed login of the account;
+ * PC_ERR_THROTTLED with *retry_after), the current password checked
+ * (*wrong_password set, PC_ERR_NOT_FOUND returned), then the new hash set,
+ * every token of the user revoked and every other session ended (the
+ * actor's own session stays). Event "user.password_change".
+ */
+PC_MUST_USE enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                 const char *current, size_t current_len, const char *next,
+                                                 size_t next_len, bool *wrong_password, int64_t *retry_after);
+
+/* Issues a one-time reset token for user id into token (raw bytes: the
+ * caller encodes and wipes them); *expires_at its end. Event
+ * "user.password_reset_issue". PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
+                                             uint8_t token[PC_RESET_TOKEN_BYTES], int64_t *expires_at);
+
+/*
+ * Redeems a reset token (NULL: the presented token was malformed, which
+ * counts as a failure like an unknown one): throttled per client address
+ * (PC_ERR_THROTTLED, *retry_after), then the new password set, every
+ * session ended and every token revoked. Event "user.password_reset".
+ * PC_ERR_NOT_FOUND: unknown, used, expired or malformed token.
+ */
+PC_MUST_USE enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal *actor,
+                                              const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
+                                              size_t password_len, int64_t *retry_after);
+
+#endif
