@@ -15,8 +15,5 @@ enum pc_err pc_auditlog_list(struct pc_svc *ctx, const struct pc_principal *acto
 
 enum pc_err pc_auditlog_verify(struct pc_store *store, int64_t *checked, int64_t *bad_seq)
 {
-	enum pc_err e = pc_store_audit_verify(store, checked, bad_seq);
-	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns TAMPERED) */
-		e = PC_ERR_TAMPERED;
-	return e;
+	return pc_store_audit_verify(store, checked, bad_seq);
 }

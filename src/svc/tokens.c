@@ -188,10 +188,9 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 	             "family revoked");
 	e = pc_store_refresh_rotate(ctx->store, &actor, &ev, &reuse, old_hash, pc_svc_now(ctx), &rt, &old, &revoked,
 	                            &n_revoked);
-	/* MERGE: drop CONFLICT as reuse — once the store returns REUSED, its
-	 * CONFLICT means only a colliding new token: e = PC_ERR_INTERNAL */
+	/* CONFLICT here is a colliding fresh token hash: a bug or a broken RNG */
 	if (e == PC_ERR_CONFLICT)
-		e = reuse.seq != 0 ? PC_ERR_REUSED : PC_ERR_INTERNAL;
+		e = PC_ERR_INTERNAL;
 	if (e == PC_ERR_REUSED) {
 		(void)pc_revocation_add(&ctx->auth, revoked, n_revoked, pc_svc_now(ctx));
 		pc_log("warning", "token_reuse", "a used refresh token was presented again; its family is revoked");

@@ -64,8 +64,6 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 	pc_svc_event(&ev, actor, "setup", "user", out->id, NULL);
 	e = pc_store_setup(ctx->store, actor, &ev, out, sess);
 	sodium_memzero(out->password_hash, sizeof(out->password_hash));
-	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns SET_UP) */
-		e = PC_ERR_SET_UP;
 	if (e == PC_OK || e == PC_ERR_SET_UP)
 		atomic_store(&ctx->auth.setup_done, true);
 	if (e != PC_OK && sess != NULL)
@@ -120,8 +118,6 @@ enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor
 	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, id);
 	if (e == PC_OK)
 		e = pc_store_user_delete(ctx->store, actor, &ev, id);
-	if (e == PC_ERR_CONFLICT) /* MERGE: drop CONFLICT (the store returns LAST_USER) */
-		e = PC_ERR_LAST_USER;
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, id);
 	return e;
