@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/method.h"
 #include "http/parser.h"
 #include "fuzz.h"
 
@@ -32,7 +33,7 @@ static void check_request(const struct pc_http_request *r, const char *buf, size
 	CHECK(memcmp(buf + r->head_len - 4, "\r\n\r\n", 4) == 0);
 	CHECK((unsigned)r->method < PC_METHOD__COUNT);
 	CHECK(r->version_minor == 0 || r->version_minor == 1);
-	CHECK(r->target.p == buf + strlen(pc_http_method_name(r->method)) + 1);
+	CHECK(r->target.p == buf + strlen(pc_method_name(r->method)) + 1);
 	CHECK(r->target.len >= 1 && r->target.len <= PC_HTTP_MAX_URI_BYTES);
 	check_in(buf, r->head_len, r->target);
 	CHECK(r->path.p != NULL && r->path.len >= 1);

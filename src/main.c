@@ -21,6 +21,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/num.h"
 #include "http/server.h"
 #include "svc/auditlog.h"
 #include "svc/users.h"
@@ -249,11 +250,12 @@ out_cfg:
 /* "SEQ:HEX" of an event's hash, as the audit stream and verify print it. */
 static int parse_anchor(const char *s, int64_t *seq, uint8_t hash[32])
 {
-	char *end;
-	long long v = strtoll(s, &end, 10);
+	const char *colon = strchr(s, ':');
+	int64_t v;
 	size_t bin = 0;
-	if (end == s || *end != ':' || v < 1 || strlen(end + 1) != 64 ||
-	    sodium_hex2bin(hash, 32, end + 1, 64, NULL, &bin, NULL) != 0 || bin != 32)
+	if (colon == NULL || pc_num_i64(&v, s, (size_t)(colon - s), 1, INT64_MAX) != 0 ||
+	    strlen(colon + 1) != 64 ||
+	    sodium_hex2bin(hash, 32, colon + 1, 64, NULL, &bin, NULL) != 0 || bin != 32)
 		return -1;
 	*seq = v;
 	return 0;

@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "core/num.h"
 #include "svc/auditlog.h"
 
 #define AUDIT_LIMIT_DEFAULT 50
@@ -36,22 +37,6 @@ static bool value_ok(const char *v, size_t n)
 			return false;
 	}
 	return true;
-}
-
-static int number_of(const char *v, size_t n, int64_t max, int64_t *out)
-{
-	int64_t x = 0;
-	if (n == 0 || n > 18)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
-	if (x < 1 || x > max)
-		return -1;
-	*out = x;
-	return 0;
 }
 
 /* 0, or -1 after answering 400. */
@@ -93,14 +78,14 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 		int64_t x;
 		switch (k) {
 		case 0:
-			if (number_of(v, vl, PC_AUDIT_PAGE_MAX, &x) != 0) {
+			if (pc_num_i64(&x, v, vl, 1, PC_AUDIT_PAGE_MAX) != 0) {
 				pc_respond_problem(r, 400, "Query parameter \"limit\" must be 1 to 200.");
 				return -1;
 			}
 			st->f.limit = (size_t)x;
 			break;
 		case 1:
-			if (number_of(v, vl, INT64_MAX / 10, &x) != 0) {
+			if (pc_num_i64(&x, v, vl, 1, INT64_MAX) != 0) {
 				pc_respond_problem(r, 400, detail);
 				return -1;
 			}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/method.h"
 #include "api/api.h"
 
 static json_t *problem_response(const char *description)
@@ -107,7 +108,7 @@ static json_t *build(void)
 			json_object_set_new(paths, rt->pattern, item);
 		}
 		char method[16];
-		snprintf(method, sizeof(method), "%s", pc_http_method_name(rt->method));
+		snprintf(method, sizeof(method), "%s", pc_method_name(rt->method));
 		for (char *m = method; *m; m++)
 			if (*m >= 'A' && *m <= 'Z')
 				*m = (char)(*m - 'A' + 'a');

@@ -6,41 +6,11 @@
 #include "api/api.h"
 #include "api/redirect.h"
 #include "auth/auth.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/pct.h"
 
 int pc_query_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = in[i];
-		if (c == '%') {
-			if (i + 2 >= len)
-				return -1;
-			int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
-			if (h < 0 || l < 0)
-				return -1;
-			c = (char)(h * 16 + l);
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (c == '\0' || n + 1 >= cap)
-			return -1;
-		out[n++] = c;
-	}
-	out[n] = '\0';
-	*out_len = n;
-	return 0;
+	return pc_pct_decode(out, cap, out_len, in, len, PC_PCT_PLUS_SPACE);
 }
 
 int pc_query_get(struct pc_str query, const char *name, struct pc_str *value)

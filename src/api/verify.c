@@ -29,6 +29,7 @@
 #include "api/common.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
+#include "core/pct.h"
 #include "obs/metrics.h"
 
 #define ASSERTION_LIFETIME 60
@@ -60,7 +61,6 @@ static const struct pc_http_header *original_method(const struct pc_req *r)
  * one too long to carry (the proxy then sends the browser to /login). */
 static void login_redirect(struct pc_req *r)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	static const char login[] = "/login?rd=";
 	if (!r->peer_trusted)
 		return;
@@ -70,23 +70,10 @@ static void login_redirect(struct pc_req *r)
 	if (u == NULL || u->value.len == 0 || u->value.p[0] != '/')
 		return;
 	char out[1024];
-	size_t n = sizeof(login) - 1;
+	size_t n = sizeof(login) - 1, enc;
 	memcpy(out, login, n);
-	for (size_t i = 0; i < u->value.len; i++) {
-		unsigned char c = (unsigned char)u->value.p[i];
-		bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		            c == '-' || c == '.' || c == '_' || c == '~';
-		if (n + (keep ? 1 : 3) >= sizeof(out))
-			return;
-		if (keep) {
-			out[n++] = (char)c;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 15];
-		}
-	}
-	out[n] = '\0';
+	if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) != 0)
+		return;
 	pc_resp_header(r, "X-Auth-Redirect", out);
 }
 

@@ -151,7 +151,7 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, struct pc_store
 	size_t loaded = 0;
 	int64_t now = (int64_t)time(NULL);
 	size_t purged = 0;
-	(void)pc_store_tokens_purge(a->store, now, &purged);
+	pc_log_if_failed(pc_store_tokens_purge(a->store, now, &purged), "store_purge", "expired tokens and sessions");
 	if (pc_revocation_load(a, now, &loaded) != PC_OK) {
 		if (pc_kv_is_local(a->kv)) {
 			snprintf(err, errlen, "cannot load the revocation list from the store");
@@ -186,5 +186,5 @@ void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *detai
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->actor, action, "request", "");
 	snprintf(ev.details, sizeof(ev.details), "%s", details);
-	(void)pc_store_audit_append(a->store, r->actor, &ev);
+	pc_log_if_failed(pc_store_audit_append(a->store, r->actor, &ev), "audit_append", action);
 }

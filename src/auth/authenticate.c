@@ -98,7 +98,7 @@ static void lookup_work(struct pc_req *r, void *data)
 	    lk->sess.last_seen_at + a->cfg->session_idle_s > r->now &&
 	    lk->sess.last_seen_at + PC_SESSION_TOUCH_INTERVAL <= r->now) {
 		/* best effort: a failed touch only shortens the idle window */
-		(void)pc_store_session_touch(a->store, lk->sess.id, r->now);
+		pc_log_if_failed(pc_store_session_touch(a->store, lk->sess.id, r->now), "store_touch", "session last-seen");
 	}
 }
 
@@ -144,7 +144,7 @@ static void key_work(struct pc_req *r, void *data)
 		lk->err = PC_ERR_NOT_FOUND;
 	if (lk->err == PC_OK && (lk->key.expires_at == 0 || lk->key.expires_at > r->now) &&
 	    lk->key.last_used_at + PC_SESSION_TOUCH_INTERVAL <= r->now)
-		(void)pc_store_apikey_touch(a->store, lk->key.id, r->now);
+		pc_log_if_failed(pc_store_apikey_touch(a->store, lk->key.id, r->now), "store_touch", "API key last-used");
 }
 
 static void key_done(struct pc_req *r, void *data)

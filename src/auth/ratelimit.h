@@ -33,7 +33,7 @@ PC_MUST_USE enum pc_err pc_ratelimit_check(struct pc_kv *kv, const struct pc_rat
                                            const char *subject, int64_t *retry_after);
 
 /* Counts one failure; *retry_after as for check() after counting. */
-PC_MUST_USE_PENDING enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
+PC_MUST_USE enum pc_err pc_ratelimit_hit(struct pc_kv *kv, const struct pc_ratelimit *rl,
                                                  const char *subject, int64_t *retry_after);
 
 /* Counts an attempt BEFORE it is evaluated, atomically: *retry_after > 0
@@ -44,7 +44,7 @@ PC_MUST_USE enum pc_err pc_ratelimit_take(struct pc_kv *kv, const struct pc_rate
                                           const char *subject, int64_t *retry_after);
 
 /* Forgets the subject's failures. */
-PC_MUST_USE_PENDING enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
+PC_MUST_USE enum pc_err pc_ratelimit_reset(struct pc_kv *kv, const struct pc_ratelimit *rl,
                                                    const char *subject);
 
 #endif

@@ -18,7 +18,7 @@
 
 /* Adds the entries to the kv (the store already has them). Counts
  * security_tokens_blacklisted_total. */
-PC_MUST_USE_PENDING enum pc_err pc_revocation_add(struct pc_auth *a, const struct pc_revoked *list, size_t n, int64_t now);
+PC_MUST_USE enum pc_err pc_revocation_add(struct pc_auth *a, const struct pc_revoked *list, size_t n, int64_t now);
 
 /* Whether jti is revoked; PC_ERR_UNAVAILABLE when the kv cannot say (the
  * caller fails closed). *revoked is true on every error too.

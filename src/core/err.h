@@ -11,10 +11,6 @@
  * every security predicate (a bool that says "allowed", "valid", "revoked"):
  * a caller that drops the result would read "fine". */
 #define PC_MUST_USE __attribute__((warn_unused_result))
-/* The same mark, not yet in force: a caller in src/api/ still drops the
- * result on purpose with a (void) cast, which GCC does not honour. Becomes
- * PC_MUST_USE once those callers check (or log) it. */
-#define PC_MUST_USE_PENDING
 
 #include <stddef.h>
 

@@ -246,3 +246,15 @@ void pc_log(const char *level, const char *event, const char *msg)
 		pc_logline_str(&l, "message", msg);
 	pc_logline_emit(&l);
 }
+
+int pc_log_if_failed(int e, const char *event, const char *what)
+{
+	if (e != 0) {
+		struct pc_logline l;
+		pc_logline_begin(&l, "warn", event);
+		pc_logline_str(&l, "failed", what);
+		pc_logline_int(&l, "code", e);
+		pc_logline_emit(&l);
+	}
+	return e;
+}

@@ -37,6 +37,12 @@ void pc_logline_emit_buffered(struct pc_logline *l);
 /* One-field convenience: {"level":level,"event":event,"message":msg}. */
 void pc_log(const char *level, const char *event, const char *msg);
 
+/* For a best-effort call whose failure must not change the answer but must
+ * not go unseen either (a last-used touch, a counter, an audit event of
+ * noise): nothing when e is PC_OK (0), else one "warn" line naming what
+ * failed and the error code. Returns e. */
+int pc_log_if_failed(int e, const char *event, const char *what);
+
 /* Writes this thread's buffered lines to stderr (call from the loop's timer
  * and before the thread ends). */
 void pc_log_flush_thread(void);

@@ -850,11 +850,6 @@ const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *re
 	return NULL;
 }
 
-const char *pc_http_method_name(enum pc_method m)
-{
-	return pc_method_name(m);
-}
-
 bool pc_str_ieq(struct pc_str s, const char *lit)
 {
 	size_t n = strlen(lit);

@@ -130,9 +130,6 @@ const struct pc_http_header *pc_http_header_get(const struct pc_http_request *re
 const struct pc_http_cookie *pc_http_cookie_get(const struct pc_http_request *req,
                                                 const char *name);
 
-/* "GET", "POST", ...: pc_method_name (core/method.h); kept for src/api/openapi.c
- * until it calls pc_method_name itself. */
-const char *pc_http_method_name(enum pc_method m);
 
 /* Case-insensitive ASCII comparison of a pc_str with a NUL-terminated literal. */
 bool pc_str_ieq(struct pc_str s, const char *lit);

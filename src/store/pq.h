@@ -14,6 +14,8 @@
 
 #include <libpq-fe.h>
 
+#include "core/err.h"
+
 #define PC_PQ_FUNCS(X)                                                                           \
 	X(PQclear) X(PQntuples) X(PQresultStatus) X(PQstatus) X(PQgetvalue) X(PQexec)             \
 	X(PQgetisnull) X(PQtransactionStatus) X(PQresultErrorField) X(PQgetlength)                 \
@@ -33,7 +35,7 @@ extern struct pc_pq pc_pq;
 
 /* Loads libpq once (thread-safe). 0, or -1 with a message in err naming
  * the library and what went wrong. */
-int pc_pq_load(char *err, size_t errlen);
+PC_MUST_USE int pc_pq_load(char *err, size_t errlen);
 
 #ifndef PC_PQ_IMPL
 #define PQclear pc_pq.PQclear

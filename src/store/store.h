@@ -26,10 +26,8 @@
  * again), PC_ERR_TAMPERED (audit verify: the chain is broken),
  * PC_ERR_UNAVAILABLE (busy past the timeout, disk full, read-only,
  * unreachable), PC_ERR_INTERNAL (anything else). Every result must be
- * looked at (PC_MUST_USE). Not yet marked: session_touch, apikey_touch,
- * user_rehash, tokens_purge and audit_append, which best-effort callers
- * outside the store still drop with a (void) cast that GCC does not
- * accept (auth/authenticate.c, auth/auth_init.c, api/auth.c).
+ * looked at (PC_MUST_USE); best-effort callers (touch, rehash, purge)
+ * log a failure with pc_log_if_failed.
  */
 #ifndef PC_STORE_STORE_H
 #define PC_STORE_STORE_H
@@ -117,7 +115,7 @@ PC_MUST_USE enum pc_err pc_store_user_set_password(struct pc_store *s,
 /* Replaces the hash with one of stronger parameters for the SAME password
  * (upgrade at login): no session ends, no audit event (nothing changed for
  * anyone but the cost of an attack). */
-enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash);
+PC_MUST_USE enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash);
 
 /* ---- sessions ---- */
 
@@ -129,7 +127,7 @@ PC_MUST_USE enum pc_err pc_store_session_create(struct pc_store *s,
 PC_MUST_USE enum pc_err pc_store_session_get(struct pc_store *s, const uint8_t secret_hash[32],
                                              struct pc_session *out);
 /* Updates last_seen_at (no audit event: not a change of state anyone audits). */
-enum pc_err pc_store_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at);
+PC_MUST_USE enum pc_err pc_store_session_touch(struct pc_store *s, const char *id, int64_t last_seen_at);
 /* The user's live sessions (expires_at > now), newest first; malloc'd. */
 PC_MUST_USE enum pc_err pc_store_session_list(struct pc_store *s, const char *user_id, int64_t now,
                                               struct pc_session **out, size_t *n);
@@ -188,7 +186,7 @@ PC_MUST_USE enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct 
 PC_MUST_USE enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
                                                struct pc_audit_event *ev, const char *id);
 /* Sets last_used_at (no event; the caller throttles it to one write a minute). */
-enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at);
+PC_MUST_USE enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at);
 
 /* ---- access and refresh tokens, revocation ---- */
 
@@ -273,12 +271,12 @@ PC_MUST_USE enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now,
                                               struct pc_revoked **out, size_t *n);
 /* Deletes expired revocations, refresh families and access-token records;
  * *purged: rows deleted. */
-enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);
+PC_MUST_USE enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);
 
 /* ---- audit ---- */
 
 /* A security event with no other change (login failed, CSRF failure...). */
-enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,
+PC_MUST_USE enum pc_err pc_store_audit_append(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev);
 
 struct pc_audit_filter {

@@ -16,25 +16,8 @@
 #include "auth/revocation.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "core/pct.h"
 #include "svc/svc.h"
-
-static void pct_encode(char *out, size_t cap, const char *in)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *in && o + 4 < cap; in++) {
-		unsigned char c = (unsigned char)*in;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '.' || c == '_' || c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-}
 
 /* The kv: in-process, or Redis with the password from the URL or from
  * PORTCULLIS_REDIS_PASSWORD_FILE (put into the URL here, wiped after). */
@@ -52,7 +35,11 @@ static int open_kv(struct pc_kv **kv, const struct pc_config *cfg, char *err, si
 		return -1;
 	}
 	char enc[800], url[2048];
-	pct_encode(enc, sizeof(enc), pw);
+	size_t enc_len;
+	if (pc_pct_encode(enc, sizeof(enc), &enc_len, pw, strlen(pw)) != 0) {
+		snprintf(err, errlen, "PORTCULLIS_REDIS_PASSWORD_FILE holds a password too long for a Redis URL");
+		return -1;
+	}
 	snprintf(url, sizeof(url), "redis://:%s@%s", enc, rest);
 	int rc = pc_kv_open(kv, url, err, errlen);
 	sodium_memzero(enc, sizeof(enc));
@@ -70,7 +57,9 @@ int pc_svc_store_url(const struct pc_config *cfg, char *out, size_t cap)
 		return n >= 0 && (size_t)n < cap ? 0 : -1;
 	}
 	char enc[800];
-	pct_encode(enc, sizeof(enc), pw);
+	size_t enc_len;
+	if (pc_pct_encode(enc, sizeof(enc), &enc_len, pw, strlen(pw)) != 0)
+		return -1; /* the caller says the URL with its password is too long */
 	int n = snprintf(out, cap, "%s%spassword=%s", url, strchr(url, '?') ? "&" : "?", enc);
 	sodium_memzero(enc, sizeof(enc));
 	return n >= 0 && (size_t)n < cap ? 0 : -1;
@@ -202,5 +191,5 @@ int64_t pc_svc_throttled(struct pc_svc *ctx, const struct pc_ratelimit *rl, cons
 void pc_svc_count_failure(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject)
 {
 	int64_t retry = 0;
-	(void)pc_ratelimit_hit(ctx->kv, rl, subject, &retry);
+	pc_log_if_failed(pc_ratelimit_hit(ctx->kv, rl, subject, &retry), "ratelimit", "count a failure");
 }

@@ -40,16 +40,16 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 		struct pc_audit_event ev;
 		pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}", "email",
 		             email);
-		(void)pc_store_audit_append(ctx->store, actor, &ev);
+		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_failed");
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
 		pc_svc_count_failure(ctx, &a->login_addr, addr);
 		return PC_ERR_NOT_FOUND;
 	}
-	(void)pc_ratelimit_reset(ctx->kv, &a->login_account, email);
+	pc_log_if_failed(pc_ratelimit_reset(ctx->kv, &a->login_account, email), "ratelimit", "login account reset");
 	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
 		char h[PC_PWHASH_MAX];
 		if (pc_password_hash(h, pw, len, &a->cost) == 0)
-			(void)pc_store_user_rehash(ctx->store, user->id, h);
+			pc_log_if_failed(pc_store_user_rehash(ctx->store, user->id, h), "store_rehash", "password rehash");
 		sodium_memzero(h, sizeof(h));
 	}
 	sodium_memzero(user->password_hash, sizeof(user->password_hash));
@@ -192,7 +192,7 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 	if (e == PC_ERR_CONFLICT)
 		e = PC_ERR_INTERNAL;
 	if (e == PC_ERR_REUSED) {
-		(void)pc_revocation_add(&ctx->auth, revoked, n_revoked, pc_svc_now(ctx));
+		pc_log_if_failed(pc_revocation_add(&ctx->auth, revoked, n_revoked, pc_svc_now(ctx)), "revocation_add", "reused refresh family");
 		pc_log("warning", "token_reuse", "a used refresh token was presented again; its family is revoked");
 	}
 	free(revoked);

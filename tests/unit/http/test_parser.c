@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/method.h"
 #include "http/parser.h"
 
 #define MAXB ((uint64_t)PC_HTTP_MAX_BODY_DEFAULT)
@@ -165,13 +166,13 @@ static void test_methods(void **state)
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(check(ok[i].req, strlen(ok[i].req)), PC_HTTP_DONE);
 		assert_int_equal(rq.method, ok[i].m);
-		const char *name = pc_http_method_name(ok[i].m);
+		const char *name = pc_method_name(ok[i].m);
 		assert_memory_equal(ok[i].req, name, strlen(name));
 		assert_int_equal(ok[i].req[strlen(name)], ' ');
 	}
-	assert_string_equal(pc_http_method_name(PC_METHOD_OPTIONS), "OPTIONS");
-	assert_string_equal(pc_http_method_name(PC_METHOD_PATCH), "PATCH");
-	assert_string_equal(pc_http_method_name(PC_METHOD__COUNT), "UNKNOWN");
+	assert_string_equal(pc_method_name(PC_METHOD_OPTIONS), "OPTIONS");
+	assert_string_equal(pc_method_name(PC_METHOD_PATCH), "PATCH");
+	assert_string_equal(pc_method_name(PC_METHOD__COUNT), "UNKNOWN");
 
 	assert_int_equal(RL("TRACE / HTTP/1.1"), 501);
 	assert_int_equal(RL("CONNECT example.com:443 HTTP/1.1"), 501);
