@@ -16,38 +16,40 @@
 # header. src/main.c wires everything and may include anything.
 #
 # The order, bottom up:
-#   core      arena, strict parsers, codecs, limits, logging: nothing of ours
+#   core      arena, strict parsers, codecs, limits, logging, the principal
+#             type every layer passes down: nothing of ours
 #   config    the environment -> struct pc_config
 #   obs       the metrics registry (labels only: core/method.h, not http/)
+#   audit     the event type, the keyed hash chain and the stream: what a
+#             write transaction records, below the store that records it
 #   http      the server and the request interface (request.h) it offers up;
 #             it knows no feature: stages and routes are installed by main
-#   store kv  the backends; store may include audit/event.h (the event a
-#             write transaction records) but nothing else of audit/
-#   audit     the event writer and the hash chain, over the store; an event
-#             is written with the acting principal (DESIGN.md: "the audit
-#             writer takes it and never a bare email string")
-#   auth      principal, sessions, tokens, CSRF, rate limits, and the
-#             middleware stages, which read a request: http/request.h and
-#             http/parser.h only, never the server (server.h, conn.h)
-#   svc       the service layer between store/kv/auth and api
+#   store kv  the backends; the store writes audit events in its transactions
+#   authz     the access-rules engine and the forwarded-URL normaliser: pure
+#             functions over core, no state, no HTTP
+#   auth      sessions, tokens, CSRF, rate limits, and the middleware stages,
+#             which read a request: http/request.h and http/parser.h only,
+#             never the server (server.h, conn.h)
+#   svc       the service layer: every rule and audit event of a feature,
+#             for the API, the CLI and the console alike
 #   api       one file per resource: HTTP parsing, validation, error mapping
 RULES='
 core:
 config: core
 obs:    core
+audit:  core config obs
 http:   core config obs
-store:  core config audit/event.h
+store:  core config audit
 kv:     core config
-audit:  core config obs store auth/principal.h
-auth:   core config obs store kv audit http/request.h http/parser.h
-svc:    core config obs store kv audit auth
-api:    core config obs store kv audit auth svc http
+authz:  core
+auth:   core config obs store kv audit authz http/request.h http/parser.h
+svc:    core config obs store kv audit authz auth
+api:    core config obs store kv audit authz auth svc http
 '
 #
 # Justified exceptions: file, include, reason. Each is a dependency the
 # rules above would refuse but the design asks for.
 EXCEPTIONS='
-src/store/store.h auth/principal.h the principal is the first argument of every state-changing store function (DESIGN.md "Request flow"); principal.h includes only core/
 '
 #
 # Headers private to their folder (a backend's or a module's insides).
@@ -59,6 +61,9 @@ store/backend.h
 store/pq.h
 store/migrations_sqlite.h
 store/migrations_postgres.h
+store/driver.h
+store/stmt.h
+authz/rules_impl.h
 '
 #
 # System headers only some layers may include (STYLE.md "Shape of the tree"):

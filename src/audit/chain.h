@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "audit/event.h"
-#include "auth/principal.h"
+#include "core/principal.h"
 
 void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
                          const uint8_t prev_hash[32], const uint8_t key[32]);

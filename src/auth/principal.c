@@ -1,32 +1,13 @@
 /*
- * principal.c — the anonymous actor, method names and random ids.
- *
- * The authenticated principals are built by authenticate.c; this file has
- * the pieces every actor needs, with no store or HTTP state of its own.
+ * principal.c (auth) — the anonymous actor of a request (its client
+ * address and User-Agent). The authenticated principals are built by
+ * authenticate.c; method names and ids are core/principal.c.
  */
 #include <assert.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "auth/principal.h"
 #include "http/request.h"
-
-const char *pc_auth_method_name(enum pc_auth_method m)
-{
-	switch (m) {
-	case PC_AUTH_ANONYMOUS:
-		return "anonymous";
-	case PC_AUTH_SESSION:
-		return "session";
-	case PC_AUTH_JWT:
-		return "jwt";
-	case PC_AUTH_API_KEY:
-		return "api_key";
-	case PC_AUTH_SYSTEM:
-		return "system";
-	}
-	return "unknown";
-}
 
 void pc_principal_anonymous(struct pc_principal *p, const struct pc_req *r)
 {
@@ -55,12 +36,4 @@ void pc_principal_anonymous(struct pc_principal *p, const struct pc_req *r)
 		}
 	}
 	p->authenticated_at = r->now;
-}
-
-void pc_random_id(char out[PC_ID_LEN + 1])
-{
-	uint8_t b[PC_ID_LEN / 2];
-	randombytes_buf(b, sizeof(b));
-	sodium_bin2hex(out, PC_ID_LEN + 1, b, sizeof(b));
-	sodium_memzero(b, sizeof(b));
 }

@@ -49,7 +49,7 @@
 #include "authz/rules.h"
 #include "core/cidr.h"
 #include "core/err.h"
-#include "http/parser.h"
+#include "core/method.h"
 
 /* Bytes of the /verify query read by pc_access_query_parse: two short
  * parameters with up to 64 group names fit in far less. */

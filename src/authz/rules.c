@@ -26,7 +26,7 @@
 #include "core/cidr.h"
 #include "core/limits.h"
 #include "core/text.h"
-#include "http/parser.h"
+#include "core/method.h"
 
 enum crit { C_HOST, C_PATH, C_METHOD, C_NET, C_USER, C_GROUP, C__COUNT };
 static const char *const crit_names[C__COUNT] = {"host", "path", "method", "net", "user", "group"};

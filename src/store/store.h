@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #include "audit/event.h"
-#include "auth/principal.h"
+#include "core/principal.h"
 #include "core/err.h"
 
 
