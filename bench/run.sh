@@ -14,7 +14,7 @@
 #   verify-jwt rate and RSS with 10^3, 10^5, 10^6 revoked tokens
 #   audit listing latency with 10^6 events (first page, deep cursor page)
 #   idle RSS of `portcullis serve`
-# Then the C micro-benchmarks (build/pc_micro).
+# Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
 set -euo pipefail
@@ -276,6 +276,16 @@ if [ -x "$micro" ]; then
     echo
     echo '```'
     "$micro" 200000 $redis_url
+    echo '```'
+  } >>"$report"
+fi
+if [ -x "${micro}_authz" ]; then
+  {
+    echo
+    echo "## One access decision with 1,000 rules (bench/micro_authz.c, same-run baseline: no rules)"
+    echo
+    echo '```'
+    "${micro}_authz"
     echo '```'
   } >>"$report"
 fi

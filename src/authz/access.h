@@ -49,11 +49,9 @@
 #include "authz/rules.h"
 #include "core/cidr.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/method.h"
 
-/* Bytes of the /verify query read by pc_access_query_parse: two short
- * parameters with up to 64 group names fit in far less. */
-#define PC_AUTHZ_QUERY_MAX 1024
 
 enum pc_access_outcome {
 	PC_ACCESS_ALLOW = 0,     /* 200 (bypass: without identity headers) */

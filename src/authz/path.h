@@ -42,11 +42,6 @@
  * line. The normalised path is never longer than its input. */
 #define PC_AUTHZ_PATH_MAX PC_HTTP_MAX_URI_BYTES
 
-/* Longest Host value read: a 253-byte name, ":" and a 5-digit port; an IPv6
- * literal with brackets and port is shorter. */
-#define PC_AUTHZ_HOST_IN_MAX 259
-/* Longest normalised host (RFC 1035 section 2.3.4 name length), plus NUL. */
-#define PC_AUTHZ_HOST_MAX 253
 
 enum pc_norm {
 	PC_NORM_OK = 0,
