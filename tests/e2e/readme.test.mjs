@@ -29,4 +29,27 @@ describe('README', () => {
     assert.ok(paths.size > 20);
     for (const p of paths) assert.ok(readme.includes(p), `README's API table does not mention ${p}`);
   });
+
+  it('code map: names every folder of src/, and every file it names exists', () => {
+    const start = readme.indexOf('## Code map');
+    assert.ok(start >= 0, 'README has a Code map section');
+    const end = readme.indexOf('\n## ', start + 5);
+    const map = readme.slice(start, end < 0 ? undefined : end);
+    const folders = fs.readdirSync(path.join(ROOT, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    for (const f of folders) assert.ok(map.includes(`\`src/${f}/\``), `the code map does not name src/${f}/`);
+    // `src/x/y.c`, `x/y.h` with a known folder, `tests/...`
+    const named = new Set([...map.matchAll(/`((?:src\/|tests\/|scripts\/)?(?:[a-z]+\/)*[a-z_*]+\.(?:c|h|sh))`/g)].map((m) => m[1]));
+    assert.ok(named.size >= 15, `${named.size} files named`);
+    for (const n of named) {
+      const rel = /^(src|tests|scripts)\//.test(n) ? n : (folders.includes(n.split('/')[0]) ? `src/${n}` : null);
+      if (rel === null) continue; // a bare file name in a row of its folder
+      if (rel.includes('*')) {
+        const dir = path.join(ROOT, path.dirname(rel));
+        const re = new RegExp(`^${path.basename(rel).replace('.', '\\.').replace('*', '.*')}$`);
+        assert.ok(fs.readdirSync(dir).some((f) => re.test(f)), `nothing matches ${rel}`);
+      } else {
+        assert.ok(fs.existsSync(path.join(ROOT, rel)), `the code map names ${rel}, which does not exist`);
+      }
+    }
+  });
 });
