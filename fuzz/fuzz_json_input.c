@@ -69,7 +69,7 @@ void pc_respond_problem(struct pc_req *r, int status, const char *detail)
 
 static const struct pc_field t_credentials[] = {
 	{"email", PC_F_STRING, true, 1024},
-	{"password", PC_F_STRING, true, PC_PASSWORD_MAX},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 static const struct pc_field t_apikey[] = {
 	{"name", PC_F_STRING, true, 100},
@@ -82,8 +82,8 @@ static const struct pc_field t_mixed[] = {
 	{"email", PC_F_STRING, false, 300},
 };
 static const struct pc_field t_redeem[] = {
-	{"token", PC_F_STRING, true, 256},
-	{"new_password", PC_F_STRING, true, PC_PASSWORD_MAX},
+	{"token", PC_F_SECRET, true, 256},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 static const struct {
 	const struct pc_field *f;
@@ -299,7 +299,7 @@ static bool model_body(const char *body, size_t len, const struct pc_field *f, s
 				break;
 			}
 			seen[i] = true;
-			if (f[i].type == PC_F_STRING)
+			if (f[i].type == PC_F_STRING || f[i].type == PC_F_SECRET)
 				ok = json_is_string(val) && json_string_length(val) <= f[i].max_len &&
 				     memchr(json_string_value(val), '\0', json_string_length(val)) == NULL;
 			else if (f[i].type == PC_F_INT)
@@ -327,11 +327,14 @@ static void check_success(const char *body, size_t len, const struct pc_field *f
 		CHECK(in->present[i] == (v != NULL));
 		CHECK(!f[i].required || in->present[i]);
 		if (!in->present[i]) {
-			if (f[i].type == PC_F_STRING)
+			if (f[i].type == PC_F_STRING || f[i].type == PC_F_SECRET)
 				CHECK(in->v[i].str.s == NULL);
 			continue;
 		}
 		switch (f[i].type) {
+		case PC_F_SECRET: /* its own buffer, owned by the input until wiped */
+			CHECK(in->owned[i]);
+			/* fall through */
 		case PC_F_STRING: {
 			const char *s = in->v[i].str.s;
 			size_t l = in->v[i].str.len;
@@ -436,6 +439,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(ct_ok);
 		CHECK(model_body(body, rest_len, f, n));
 		check_success(body, rest_len, f, n, &in);
+		pc_input_wipe(&in);
 	} else {
 		CHECK(answers == 1);
 		CHECK(answer_status == (ct_ok ? 400 : 415));
@@ -443,6 +447,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(!model_body(body, rest_len, f, n));
 	}
 	pc_arena_reset(&r.arena);
+	/* every secret buffer freed, on success and on every refusal */
+	CHECK(pc_secret_live() == 0);
 
 	/* the text checks on the raw bytes */
 	CHECK(pc_utf8_valid(rest, rest_len) == model_utf8((const uint8_t *)rest, rest_len));

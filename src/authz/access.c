@@ -15,6 +15,8 @@
 
 #include "authz/path.h"
 #include "authz/rules_impl.h"
+#include "core/pct.h"
+#include "core/text.h"
 
 /* Runs the merge can hold: exact + one per suffix (<= 127) + host-less. */
 #define MAX_RUNS (2 + PC_AUTHZ_HOST_MAX / 2 + 1)
@@ -28,36 +30,12 @@ const char *pc_access_outcome_name(enum pc_access_outcome o)
 	return outcome_names[o];
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int qfail(struct pc_access_query *out, const char **why, const char *reason)
 {
 	memset(out, 0, sizeof(*out));
 	if (why != NULL)
 		*why = reason;
 	return -1;
-}
-
-static bool group_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > PC_AUTHZ_GROUP_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
 }
 
 int pc_access_query_parse(struct pc_access_query *out, const char **why, const char *q, size_t len)
@@ -93,9 +71,9 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 		for (const char *c = eq + 1; c < pe; c++) {
 			unsigned char b = (unsigned char)*c;
 			if (b == '%') {
-				if (pe - c < 3 || hexval((unsigned char)c[1]) < 0 || hexval((unsigned char)c[2]) < 0)
+				if (pe - c < 3 || pc_pct_hexval((unsigned char)c[1]) < 0 || pc_pct_hexval((unsigned char)c[2]) < 0)
 					return qfail(out, why, "malformed %-escape in the query");
-				b = (unsigned char)(hexval((unsigned char)c[1]) << 4 | hexval((unsigned char)c[2]));
+				b = (unsigned char)(pc_pct_hexval((unsigned char)c[1]) << 4 | pc_pct_hexval((unsigned char)c[2]));
 				c += 2;
 			}
 			val[vn++] = (char)b;
@@ -116,7 +94,7 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 			for (size_t i = 0; i <= vn; i++) {
 				if (i < vn && val[i] != ',')
 					continue;
-				if (!group_ok(val + start, i - start))
+				if (!pc_group_name_valid(val + start, i - start))
 					return qfail(out, why, "bad group name in the query ([a-z0-9][a-z0-9._-]{0,63})");
 				if (out->n_groups == PC_AUTHZ_MAX_VALUES)
 					return qfail(out, why, "too many groups in the query");

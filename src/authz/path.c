@@ -7,7 +7,6 @@
  * is reached, on the decoded bytes, so "%2e%2e" is caught as "..".
  */
 #include "authz/path.h"
-#include "core/text.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -15,18 +14,10 @@
 #include <stdint.h>
 #include <string.h>
 
-static const char hexdig[] = "0123456789ABCDEF";
+#include "core/pct.h"
+#include "core/text.h"
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+static const char hexdig[] = "0123456789ABCDEF";
 
 /* RFC 3986 section 2.3 unreserved */
 static bool unreserved(unsigned char c)
@@ -61,7 +52,7 @@ static bool query_ok(const unsigned char *q, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = q[i];
 		if (c == '%') {
-			if (i + 2 >= n || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0)
+			if (i + 2 >= n || pc_pct_hexval(q[i + 1]) < 0 || pc_pct_hexval(q[i + 2]) < 0)
 				return false;
 			i += 2;
 		} else if (c == 0 || (!pchar_raw(c) && c != '/' && c != '?')) {
@@ -83,7 +74,7 @@ static bool escapes_utf8(const char *s, size_t n)
 		unsigned char seq[4];
 		size_t k = 0, j = i;
 		while (k < 4 && j < n && s[j] == '%') {
-			seq[k++] = (unsigned char)(hexval((unsigned char)s[j + 1]) << 4 | hexval((unsigned char)s[j + 2]));
+			seq[k++] = (unsigned char)(pc_pct_hexval((unsigned char)s[j + 1]) << 4 | pc_pct_hexval((unsigned char)s[j + 2]));
 			j += 3;
 		}
 		if (seq[0] < 0x80) {
@@ -135,9 +126,9 @@ enum pc_norm pc_authz_path_normalize(char *out, size_t cap, size_t *out_len, con
 			out[o++] = '/';
 			seg = o;
 		} else if (c == '%') {
-			if (i + 2 >= end || hexval(t[i + 1]) < 0 || hexval(t[i + 2]) < 0)
+			if (i + 2 >= end || pc_pct_hexval(t[i + 1]) < 0 || pc_pct_hexval(t[i + 2]) < 0)
 				goto out;
-			unsigned char b = (unsigned char)(hexval(t[i + 1]) << 4 | hexval(t[i + 2]));
+			unsigned char b = (unsigned char)(pc_pct_hexval(t[i + 1]) << 4 | pc_pct_hexval(t[i + 2]));
 			i += 2;
 			if (unreserved(b)) {
 				out[o++] = (char)b;
@@ -239,7 +230,7 @@ enum pc_norm pc_authz_host_normalize(char *out, size_t cap, size_t *out_len, con
 		if (inner == 0 || inner >= sizeof(buf))
 			goto out;
 		for (size_t i = 0; i < inner; i++) {
-			if (hexval(h[1 + i]) < 0 && h[1 + i] != ':' && h[1 + i] != '.')
+			if (pc_pct_hexval(h[1 + i]) < 0 && h[1 + i] != ':' && h[1 + i] != '.')
 				goto out;
 		}
 		memcpy(buf, h + 1, inner);

@@ -139,19 +139,6 @@ static struct pc_sv pool_add(struct builder *b, const char *s, size_t n)
 	return sv;
 }
 
-static bool group_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > PC_AUTHZ_GROUP_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 static bool email_ok(const char *s, size_t n)
 {
 	const char *at = memchr(s, '@', n);
@@ -238,7 +225,7 @@ static int add_value(struct builder *b, struct pc_rule *ru, enum crit c, const c
 			for (size_t i = 0; i < n; i++)
 				low[i] = (v[i] >= 'A' && v[i] <= 'Z') ? (char)(v[i] - 'A' + 'a') : v[i];
 		} else {
-			if (!group_name_ok(v, n))
+			if (!pc_group_name_valid(v, n))
 				return fail_at(b, v, "\"%s\" is not a group name ([a-z0-9][a-z0-9._-]{0,63})", q);
 			memcpy(low, v, n);
 		}

@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdbool.h>
 
-static int hexval(unsigned char c)
+int pc_pct_hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -39,7 +39,7 @@ int pc_pct_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t
 		if (c == '%') {
 			if (len - i < 3)
 				return fail(out, cap, out_len, EINVAL);
-			int h = hexval((unsigned char)in[i + 1]), l = hexval((unsigned char)in[i + 2]);
+			int h = pc_pct_hexval((unsigned char)in[i + 1]), l = pc_pct_hexval((unsigned char)in[i + 2]);
 			if (h < 0 || l < 0)
 				return fail(out, cap, out_len, EINVAL);
 			c = (unsigned char)(h * 16 + l);

@@ -29,6 +29,9 @@
 PC_MUST_USE int pc_pct_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len,
                               unsigned flags);
 
+/* The value of one hex digit (either case), or -1. */
+int pc_pct_hexval(unsigned char c);
+
 /* Encodes in[0..len) into out (cap bytes, NUL-terminated) and sets
  * *out_len. Returns 0, or -1 with errno ERANGE when the result and its NUL
  * do not fit (out then holds "" when cap > 0: never a truncated encoding). */

@@ -1,6 +1,8 @@
 /* text.c — see text.h. UTF-8 per RFC 3629 section 4 (the well-formed table). */
 #include "core/text.h"
 
+#include "core/limits.h"
+
 size_t pc_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
@@ -43,6 +45,19 @@ bool pc_utf8_valid(const char *s, size_t n)
 		if (l == 0)
 			return false;
 		i += l;
+	}
+	return true;
+}
+
+bool pc_group_name_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > PC_AUTHZ_GROUP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+			return false;
 	}
 	return true;
 }

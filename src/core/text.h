@@ -12,4 +12,7 @@ size_t pc_utf8_seq_len(const unsigned char *s, size_t n);
 /* Whole buffer is valid UTF-8 with no NUL. */
 PC_MUST_USE bool pc_utf8_valid(const char *s, size_t n);
 
+/* A group name: [a-z0-9][a-z0-9._-]{0,63} (access rules, users' groups). */
+bool pc_group_name_valid(const char *s, size_t n);
+
 #endif
