@@ -364,6 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size == 0)
 		return 0;
+	fuzz_sodium_init(); /* secrets live in sodium_malloc'd buffers */
 	const uint8_t sel = data[0];
 	const char *rest = (const char *)data + 1;
 	size_t rest_len = size - 1;
