@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/num.h"
 #include "http/server.h"
+#include "svc/access.h"
 #include "svc/auditlog.h"
 #include "svc/users.h"
 
@@ -39,6 +40,7 @@ static const char usage_main[] =
 	"  config check   validate the configuration and print it, secrets masked\n"
 	"  user add       create a user offline (the first one too); password on stdin\n"
 	"  audit verify   prove the stored audit trail unbroken (keyed hash chain)\n"
+	"  access check   which access rule lets a request through, and why\n"
 	"  version        print the version\n";
 
 static const char usage_serve[] =
@@ -54,6 +56,18 @@ static const char usage_keygen[] =
 	"\n"
 	"Prints PORTCULLIS_SECRET_KEY=<base64 of 32 random bytes> for an env file.\n"
 	"To rotate, move the old value to PORTCULLIS_SECRET_KEY_PREVIOUS.\n";
+
+static const char usage_access[] =
+	"usage: portcullis access check --url URL [--method M] [--user EMAIL] [--groups a,b]\n"
+	"                               [--addr IP] [--factors one|two] [--query Q]\n"
+	"\n"
+	"Decides a forwarded request with the rules of PORTCULLIS_ACCESS_RULES_FILE\n"
+	"the way GET /api/v1/auth/verify does, and prints the outcome and the rule\n"
+	"(line and text) that made it. URL is the one the browser asked for\n"
+	"(scheme://host/path?query); --user signs the request in (without it, it is\n"
+	"anonymous); --query is the verify URL's own query (group=...&policy=...).\n"
+	"Exit 0 allowed, 1 not allowed (sign in, second factor, or denied), 64 usage\n"
+	"or an ambiguous URL, 78 a bad rules file.\n";
 
 static const char usage_version[] = "usage: portcullis version\n\nPrints the version.\n";
 
@@ -111,6 +125,15 @@ static int open_services(struct pc_svc *ctx, const struct pc_config *cfg)
 	return 0;
 }
 
+/* SIGHUP: the access rules again; a file that fails keeps the old set
+ * (svc/access.c logs and counts it). */
+static void reload(struct pc_app *app)
+{
+	struct pc_svc *svc = app->features;
+	char err[512];
+	(void)!pc_access_reload(&svc->access, err, sizeof(err));
+}
+
 static int cmd_serve(void)
 {
 	struct pc_config cfg;
@@ -133,6 +156,14 @@ static int cmd_serve(void)
 		pc_config_free(&cfg);
 		return 1;
 	}
+	if (pc_access_open(&svc.access, cfg.access_rules_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
+		        cfg.access_rules_file, err);
+		pc_svc_close(&svc);
+		pc_audit_stream_close();
+		pc_config_free(&cfg);
+		return PC_EX_CONFIG;
+	}
 	struct pc_app app = {
 		.cfg = &cfg,
 		.routes = pc_routes,
@@ -144,6 +175,7 @@ static int cmd_serve(void)
 		.store = svc.store,
 		.kv = svc.kv,
 		.features = &svc, /* its first member is the auth state the stages read */
+		.on_reload = reload,
 	};
 	rc = pc_server_run(&app);
 	pc_svc_close(&svc);
@@ -330,12 +362,120 @@ static int cmd_audit_verify(const char *anchor)
 	return rc;
 }
 
+/* Splits scheme://host[:port]/path?query into host and target. */
+static int split_url(const char *url, const char **host, size_t *host_len, const char **target)
+{
+	const char *s = strstr(url, "://");
+	if (s == NULL)
+		return -1;
+	s += 3;
+	size_t n = strcspn(s, "/?#");
+	*host = s;
+	*host_len = n;
+	*target = s[n] == '\0' ? "/" : s + n;
+	return n > 0 ? 0 : -1;
+}
+
+static int cmd_access_check(int argc, char **argv)
+{
+	const char *url = NULL, *method = "GET", *user = NULL, *groups = NULL, *addr = NULL, *factors = "one",
+	           *query = "";
+	for (int i = 3; i < argc; i++) {
+		const char **slot = strcmp(argv[i], "--url") == 0       ? &url
+		                    : strcmp(argv[i], "--method") == 0  ? &method
+		                    : strcmp(argv[i], "--user") == 0    ? &user
+		                    : strcmp(argv[i], "--groups") == 0  ? &groups
+		                    : strcmp(argv[i], "--addr") == 0    ? &addr
+		                    : strcmp(argv[i], "--factors") == 0 ? &factors
+		                    : strcmp(argv[i], "--query") == 0   ? &query
+		                                                        : NULL;
+		if (slot == NULL || i + 1 >= argc) {
+			fputs(usage_access, stderr);
+			return EX_USAGE;
+		}
+		*slot = argv[++i];
+	}
+	const char *host, *target;
+	size_t host_len;
+	if (url == NULL || split_url(url, &host, &host_len, &target) != 0 ||
+	    (strcmp(factors, "one") != 0 && strcmp(factors, "two") != 0)) {
+		fputs(usage_access, stderr);
+		return EX_USAGE;
+	}
+	struct pc_config cfg;
+	int rc = load_config(&cfg, false);
+	if (rc != 0)
+		return rc;
+	struct pc_access_state acc;
+	char err[512];
+	if (pc_access_open(&acc, cfg.access_rules_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "portcullis: access check: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n", cfg.access_rules_file,
+		        err);
+		pc_config_free(&cfg);
+		return PC_EX_CONFIG;
+	}
+	rc = EX_USAGE;
+	struct pc_access_query q;
+	const char *why = "";
+	char hbuf[PC_AUTHZ_HOST_MAX + 1], pbuf[PC_AUTHZ_PATH_MAX + 1];
+	struct pc_ip ip;
+	struct pc_access_request req;
+	struct pc_access_input in = {host, host_len, target, strlen(target), method, strlen(method), addr};
+	if (pc_access_query_parse(&q, &why, query, strlen(query)) != 0) {
+		printf("BAD_REQUEST\nthe verify URL's query: %s: /verify answers 400\n", why);
+		goto out;
+	}
+	if (strlen(target) > PC_AUTHZ_PATH_MAX ||
+	    pc_access_forwarded(&req, &ip, hbuf, sizeof(hbuf), pbuf, sizeof(pbuf), &in) != 0) {
+		printf("BAD_REQUEST\nthe host or path is ambiguous: /verify never allows it (401 anonymous, 403 signed in)\n");
+		goto out;
+	}
+	const char *list[PC_AUTHZ_MAX_VALUES];
+	char gbuf[PC_AUTHZ_MAX_VALUES * (PC_AUTHZ_GROUP_MAX + 1)];
+	struct pc_access_subject sub = {0};
+	if (user != NULL) {
+		sub.signed_in = true;
+		sub.factors = strcmp(factors, "two") == 0 ? 2 : 1;
+		sub.email = user;
+		sub.email_len = strlen(user);
+		if (groups != NULL && groups[0] != '\0') {
+			snprintf(gbuf, sizeof(gbuf), "%s", groups);
+			for (char *save = NULL, *g = strtok_r(gbuf, ",", &save); g != NULL && sub.n_groups < PC_AUTHZ_MAX_VALUES;
+			     g = strtok_r(NULL, ",", &save))
+				list[sub.n_groups++] = g;
+			sub.groups = list;
+		}
+	}
+	struct pc_access_decision d;
+	enum pc_access_outcome o = pc_access_decide_now(&d, &acc, q.present ? &q : NULL, &req, &sub);
+	char text[PC_AUTHZ_FORMAT_MAX + 128];
+	pc_access_describe(text, sizeof(text), &acc, &d);
+	printf("%s\n%s\n", o == PC_ACCESS_ALLOW && d.bypass ? "BYPASS" : pc_access_outcome_name(o), text);
+	rc = o == PC_ACCESS_ALLOW ? 0 : 1;
+out:
+	pc_access_close(&acc);
+	pc_config_free(&cfg);
+	return rc;
+}
+
 static int cmd_config_check(void)
 {
 	struct pc_config cfg;
 	int rc = load_config(&cfg, true);
 	if (rc != 0)
 		return rc;
+	if (cfg.access_rules_file[0] != '\0') {
+		char err[512];
+		struct pc_rules *rules = pc_rules_load_file(cfg.access_rules_file, err, sizeof(err));
+		if (rules == NULL) {
+			fprintf(stderr, "portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
+			        cfg.access_rules_file, err);
+			pc_config_free(&cfg);
+			return PC_EX_CONFIG;
+		}
+		fprintf(stderr, "portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
+		pc_rules_free(rules);
+	}
 	pc_config_print(&cfg, stdout);
 	pc_config_free(&cfg);
 	fprintf(stderr, "portcullis: configuration is valid\n");
@@ -397,6 +537,13 @@ int main(int argc, char **argv)
 			return help ? 0 : EX_USAGE;
 		}
 		return cmd_user_add(argc, argv);
+	}
+	if (strcmp(cmd, "access") == 0) {
+		if (wants_help(argc, argv, 2) || argc < 3 || strcmp(argv[2], "check") != 0) {
+			fputs(usage_access, wants_help(argc, argv, 2) ? stdout : stderr);
+			return wants_help(argc, argv, 2) ? 0 : EX_USAGE;
+		}
+		return cmd_access_check(argc, argv);
 	}
 	if (strcmp(cmd, "audit") == 0) {
 		bool help = wants_help(argc, argv, 2);

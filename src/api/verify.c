@@ -29,8 +29,11 @@
 #include "api/common.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
+#include "core/log.h"
 #include "core/pct.h"
 #include "obs/metrics.h"
+#include "svc/access.h"
+#include "svc/svc.h"
 
 #define ASSERTION_LIFETIME 60
 #define ASSERTION_AUDIENCE "portcullis-upstream"
@@ -40,19 +43,20 @@ static bool unsafe(struct pc_str m)
 	return !(pc_str_ieq(m, "GET") || pc_str_ieq(m, "HEAD") || pc_str_ieq(m, "OPTIONS"));
 }
 
-/* The forwarded method, from a trusted proxy only; NULL when none. nginx
- * sets X-Original-Method and passes a client's X-Forwarded-Method; Traefik
- * and Caddy set X-Forwarded-Method and pass a client's X-Original-Method:
- * an unsafe one wins, so a client cannot talk a forwarded POST down to GET. */
+/* The forwarded method; NULL when none. nginx sets X-Original-Method and
+ * passes a client's X-Forwarded-Method; Traefik and Caddy set
+ * X-Forwarded-Method and pass a client's X-Original-Method: an unsafe one
+ * wins, so a client cannot talk a forwarded POST down to GET. From a peer
+ * that is not a trusted proxy only an unsafe claim counts: it can only make
+ * the CSRF check stricter (the access rules never see it). */
 static const struct pc_http_header *original_method(const struct pc_req *r)
 {
-	if (!r->peer_trusted)
-		return NULL;
 	const struct pc_http_header *o = pc_http_header_get(r->http, "X-Original-Method");
 	const struct pc_http_header *f = pc_http_header_get(r->http, "X-Forwarded-Method");
-	if (o == NULL || (f != NULL && !unsafe(o->value)))
-		return f != NULL ? f : o;
-	return o;
+	const struct pc_http_header *m = o == NULL || (f != NULL && !unsafe(o->value)) ? (f != NULL ? f : o) : o;
+	if (!r->peer_trusted && (m == NULL || !unsafe(m->value)))
+		return NULL;
+	return m;
 }
 
 /* 401: X-Auth-Redirect, the login page with the original URI as ?rd=,
@@ -125,17 +129,92 @@ static int forwarded_csrf(const struct pc_req *r, enum pc_csrf_failure *why)
 	}
 }
 
+static const char *header_value(const struct pc_req *r, const char *name, size_t *len)
+{
+	const struct pc_http_header *h = pc_http_header_get(r->http, name);
+	*len = h != NULL ? h->value.len : 0;
+	return h != NULL ? h->value.p : "";
+}
+
+/* The access decision for the forwarded request (svc/access.h): the rules
+ * file and this URL's own requirements (?group=&policy=). Returns the
+ * outcome, or -1 after answering 400 (a query the operator got wrong). A
+ * forwarded URL that is ambiguous (dot segments, encoded slashes, ...) is
+ * never allowed: LOGIN when anonymous (nginx turns only 401 and 403 into
+ * pages; anything else is its 500), DENY when signed in. */
+static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, struct pc_access_decision *d)
+{
+	struct pc_access_query q;
+	const char *why = "";
+	if (pc_access_query_parse(&q, &why, r->http->query.p, r->http->query.len) != 0) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "The verify URL's query is not understood: %s.", why);
+		pc_respond_problem(r, 400, detail);
+		return -1;
+	}
+	/* what the proxy forwarded, from a trusted proxy only (else this
+	 * request itself: its Host, "/", GET) */
+	struct pc_access_input in = {0};
+	in.host = header_value(r, r->peer_trusted ? "X-Forwarded-Host" : "Host", &in.host_len);
+	if (in.host_len == 0)
+		in.host = header_value(r, "Host", &in.host_len);
+	if (r->peer_trusted) {
+		in.target = header_value(r, "X-Original-URI", &in.target_len);
+		if (in.target_len == 0)
+			in.target = header_value(r, "X-Forwarded-Uri", &in.target_len);
+	}
+	if (m != NULL && r->peer_trusted) {
+		in.method = m->value.p;
+		in.method_len = m->value.len;
+	}
+	in.client_addr = r->client_addr;
+	char host[PC_AUTHZ_HOST_MAX + 1], path[PC_AUTHZ_PATH_MAX + 1];
+	struct pc_ip ip;
+	struct pc_access_request req;
+	if (in.target_len > PC_AUTHZ_PATH_MAX ||
+	    pc_access_forwarded(&req, &ip, host, sizeof(host), path, sizeof(path), &in) != 0) {
+		memset(d, 0, sizeof(*d));
+		d->outcome = r->principal == NULL ? PC_ACCESS_LOGIN : PC_ACCESS_DENY;
+		d->ambiguous = true;
+		pc_metrics_access(PC_ACCESS_POLICIES - 1, (unsigned)d->outcome);
+		return (int)d->outcome;
+	}
+	struct pc_access_subject sub;
+	pc_access_subject_of(&sub, r->principal);
+	return (int)pc_access_decide_now(d, &pc_svc_of(r)->access, q.present ? &q : NULL, &req, &sub);
+}
+
 void pc_api_verify(struct pc_req *r)
 {
 	const struct pc_principal *p = r->principal;
 	const struct pc_auth *a = pc_auth_of(r);
-	if (p == NULL) {
+	const struct pc_http_header *m = original_method(r);
+	struct pc_access_decision d;
+	int o = decide_or_respond(r, m, &d);
+	if (o < 0)
+		return;
+	if (o == PC_ACCESS_ALLOW && d.bypass) {
+		/* allowed without signing in: no identity reaches the app */
+		pc_respond_empty(r, 200);
+		return;
+	}
+	if (o == PC_ACCESS_SECOND_FACTOR)
+		pc_log("warn", "access_two_factor",
+		       "a two_factor requirement refused a signed-in user: second factors are not available yet, so "
+		       "two_factor refuses everyone");
+	if (o == PC_ACCESS_DENY) {
+		pc_respond_problem(r, 403, d.ambiguous ? "The forwarded host or path is ambiguous (dot segments, "
+		                                         "encoded slashes, backslashes, path parameters, control "
+		                                         "bytes or bad escapes)."
+		                                       : "Access to this resource is not allowed.");
+		return;
+	}
+	if (o == PC_ACCESS_LOGIN || o == PC_ACCESS_SECOND_FACTOR || p == NULL) {
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
 		login_redirect(r);
 		pc_respond_problem(r, 401, "Authentication is required.");
 		return;
 	}
-	const struct pc_http_header *m = original_method(r);
 	if (a->cfg->verify_csrf && m != NULL && unsafe(m->value) && p->method == PC_AUTH_SESSION) {
 		enum pc_csrf_failure why;
 		if (forwarded_csrf(r, &why) != 0) {

@@ -95,6 +95,7 @@ struct pc_access_decision {
 	bool bypass;      /* ALLOW without identity headers */
 	bool by_query;    /* the query's requirement was the stricter one */
 	unsigned line;    /* the rules' deciding line; 0: no rule matched */
+	bool ambiguous;   /* set by callers: the forwarded URL could not be normalised */
 };
 
 /* Parses the /verify query (q, len bytes, without "?"; len 0: none) into

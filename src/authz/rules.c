@@ -590,6 +590,12 @@ unsigned pc_rules_line(const struct pc_rules *r, size_t i)
 	return r->rules[i].line;
 }
 
+enum pc_policy pc_rules_policy(const struct pc_rules *r, size_t i)
+{
+	assert(i < r->n_rules);
+	return r->rules[i].policy;
+}
+
 /* Appends to out at *o; false when it would not fit (with the NUL). */
 static bool put(char *out, size_t cap, size_t *o, const char *s, size_t n)
 {

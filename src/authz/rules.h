@@ -91,6 +91,8 @@ void pc_rules_free(struct pc_rules *r);
 size_t pc_rules_count(const struct pc_rules *r);
 /* Line number (1-based, in the parsed text) of rule i < count. */
 unsigned pc_rules_line(const struct pc_rules *r, size_t i);
+/* The policy of rule i (i < pc_rules_count). */
+enum pc_policy pc_rules_policy(const struct pc_rules *r, size_t i);
 
 /* Writes rule i (< count) in canonical form into out (cap bytes,
  * NUL-terminated): the policy and criteria in the fixed order host, path,

@@ -79,6 +79,7 @@ enum var_id {
 	V_ALLOWED_ORIGINS,
 	V_API_KEYS_CAN_ADMIN,
 	V_AUDIT_LOG,
+	V_ACCESS_RULES_FILE,
 	V_AUDIT_FORMAT,
 	V_ISSUER,
 	V_AUDIENCE,
@@ -167,6 +168,9 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_API_KEYS_CAN_ADMIN] = {"PORTCULLIS_API_KEYS_CAN_ADMIN", "false",
 	                          "whether requests authenticated by an API key may manage users and API keys: "
 	                          "true or false", false},
+	[V_ACCESS_RULES_FILE] = {"PORTCULLIS_ACCESS_RULES_FILE", "",
+	                         "forward-auth access rules, one per line (see the README); unset: any signed-in "
+	                         "user may reach every protected app; reloaded on SIGHUP", false},
 	[V_AUDIT_LOG] = {"PORTCULLIS_AUDIT_LOG", "stderr",
 	                 "where audit events are streamed besides the store: stderr, off, or a file path "
 	                 "(opened for appending, created 0600)", false},
@@ -556,6 +560,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	             errlen) != 0 ||
 	    get_text(cfg->audit_log, sizeof(cfg->audit_log), V_AUDIT_LOG, text_of(vals, V_AUDIT_LOG), err,
 	             errlen) != 0 ||
+	    get_text(cfg->access_rules_file, sizeof(cfg->access_rules_file), V_ACCESS_RULES_FILE,
+	             text_of(vals, V_ACCESS_RULES_FILE), err, errlen) != 0 ||
 	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
 	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
 		return -1;
@@ -809,6 +815,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_ALLOWED_ORIGINS, b);
 	print_var(out, V_API_KEYS_CAN_ADMIN, cfg->api_keys_can_admin ? "true" : "false");
 	print_var(out, V_AUDIT_LOG, cfg->audit_log);
+	print_var(out, V_ACCESS_RULES_FILE, cfg->access_rules_file);
 	print_var(out, V_AUDIT_FORMAT, cfg->audit_format == PC_AUDIT_TEXT ? "text" : "json");
 	print_var(out, V_ISSUER, cfg->issuer);
 	print_var(out, V_AUDIENCE, cfg->audience);

@@ -107,6 +107,7 @@ struct pc_config {
 
 	/* audit stream: "stderr", "off" or a file path */
 	char audit_log[1024];
+	char access_rules_file[1024];      /* "" : none */
 	enum pc_audit_format audit_format;
 
 	/* tokens */

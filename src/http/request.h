@@ -125,6 +125,7 @@ struct pc_app {
 	void *store;
 	void *kv;
 	void *features; /* auth, audit, ...: each module keeps its state here */
+	void (*on_reload)(struct pc_app *app); /* SIGHUP, on the main thread; NULL: ignored */
 };
 
 /* Adds "name: value\r\n" to the response. Returns 0, or -1 when the name or

@@ -4,7 +4,8 @@
  * Start-up builds what every loop shares (the security header block, the
  * route table's metric indices, the metrics and connection-limit tables),
  * binds the sockets and starts the loops (listen.c); the calling thread
- * then waits for SIGTERM or SIGINT, blocked in every thread, and stops the
+ * then waits for SIGTERM or SIGINT, blocked in every thread (SIGHUP calls
+ * app->on_reload and waits on), and stops the
  * loops, which drain their connections (conn.c) before they return.
  */
 #include "http/server.h"
@@ -76,12 +77,16 @@ int pc_server_run(struct pc_app *app)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	unsigned started = pc_listen_start(&srv);
 	if (started == srv.n_loops) {
 		int sig = 0;
-		sigwait(&sigs, &sig);
+		/* SIGHUP reloads what can be reloaded (the access rules) and goes on */
+		while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+			if (app->on_reload != NULL)
+				app->on_reload(app);
 		struct pc_logline l;
 		pc_logline_begin(&l, "info", "stopping");
 		pc_logline_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -58,6 +58,8 @@ static struct {
 	_Atomic uint64_t counters[PC_CTR__COUNT];
 	_Atomic uint64_t auth_failures[PC_AUTHF__COUNT];
 	_Atomic uint64_t csrf_failures[PC_CSRFF__COUNT];
+	_Atomic uint64_t access[PC_ACCESS_POLICIES][PC_ACCESS_OUTCOMES];
+	_Atomic uint64_t access_reloads[2]; /* failed, ok */
 	struct histogram revocation;
 } M;
 
@@ -169,6 +171,22 @@ static const char *const csrf_failure_names[PC_CSRFF__COUNT] = {
 const char *pc_metrics_csrf_failure_name(enum pc_csrf_failure reason)
 {
 	return (unsigned)reason < PC_CSRFF__COUNT ? csrf_failure_names[reason] : "unknown";
+}
+
+static const char *const access_policy_names[PC_ACCESS_POLICIES] = {"bypass", "one_factor", "two_factor",
+                                                                     "deny", "none"};
+static const char *const access_outcome_names[PC_ACCESS_OUTCOMES] = {"allow", "login", "second_factor",
+                                                                     "deny"};
+
+void pc_metrics_access(unsigned policy, unsigned outcome)
+{
+	if (policy < PC_ACCESS_POLICIES && outcome < PC_ACCESS_OUTCOMES)
+		atomic_fetch_add_explicit(&M.access[policy][outcome], 1, memory_order_relaxed);
+}
+
+void pc_metrics_access_reload(bool ok)
+{
+	atomic_fetch_add_explicit(&M.access_reloads[ok ? 1 : 0], 1, memory_order_relaxed);
 }
 
 void pc_metrics_csrf_failure(enum pc_csrf_failure reason)
@@ -329,6 +347,19 @@ size_t pc_metrics_render(char **out)
 	for (size_t i = 0; i < PC_AUTHF__COUNT; i++)
 		tprintf(&t, "security_auth_failures_total{reason=\"%s\"} %llu\n", auth_failure_names[i],
 		        (unsigned long long)ld(&M.auth_failures[i]));
+
+	tprintf(&t, "# HELP access_decisions_total Forward-auth access decisions, by the deciding rule's policy "
+	            "(none: no rule matched) and outcome.\n"
+	            "# TYPE access_decisions_total counter\n");
+	for (size_t i = 0; i < PC_ACCESS_POLICIES; i++)
+		for (size_t j = 0; j < PC_ACCESS_OUTCOMES; j++)
+			tprintf(&t, "access_decisions_total{policy=\"%s\",outcome=\"%s\"} %llu\n", access_policy_names[i],
+			        access_outcome_names[j], (unsigned long long)ld(&M.access[i][j]));
+	tprintf(&t, "# HELP access_rules_reloads_total Reloads of the access rules file (SIGHUP), by result.\n"
+	            "# TYPE access_rules_reloads_total counter\n"
+	            "access_rules_reloads_total{result=\"ok\"} %llu\n"
+	            "access_rules_reloads_total{result=\"failed\"} %llu\n",
+	        (unsigned long long)ld(&M.access_reloads[1]), (unsigned long long)ld(&M.access_reloads[0]));
 
 	tprintf(&t, "# HELP security_revocation_check_duration_seconds Time to check a token id against the revocation list.\n"
 	            "# TYPE security_revocation_check_duration_seconds histogram\n");

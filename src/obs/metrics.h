@@ -11,6 +11,7 @@
 #define PC_OBS_METRICS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -72,6 +73,13 @@ void pc_metrics_inc(enum pc_counter c);
 void pc_metrics_add(enum pc_counter c, uint64_t n);
 void pc_metrics_auth_failure(enum pc_auth_failure reason);
 void pc_metrics_csrf_failure(enum pc_csrf_failure reason);
+/* Forward-auth decisions: policy 0-3 as enum pc_policy (authz/rules.h),
+ * PC_ACCESS_POLICIES - 1 when no rule matched; outcome as enum
+ * pc_access_outcome. Plain numbers: obs/ knows no feature. */
+#define PC_ACCESS_POLICIES 5
+#define PC_ACCESS_OUTCOMES 4
+void pc_metrics_access(unsigned policy, unsigned outcome);
+void pc_metrics_access_reload(bool ok);
 /* The label of a CSRF failure reason ("missing_header", ...). */
 const char *pc_metrics_csrf_failure_name(enum pc_csrf_failure reason);
 void pc_metrics_revocation_check(uint64_t duration_ns);

@@ -89,6 +89,7 @@ int pc_svc_open(struct pc_svc *ctx, const struct pc_config *cfg, char *err, size
 
 void pc_svc_close(struct pc_svc *ctx)
 {
+	pc_access_close(&ctx->access);
 	pc_auth_free(&ctx->auth);
 	pc_kv_close(ctx->kv);
 	pc_store_close(ctx->store);

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "svc/access.h"
 #include "auth/auth.h"
 #include "auth/session.h"
 #include "core/err.h"
@@ -43,6 +44,7 @@ struct pc_svc {
 	struct pc_store *store;      /* owned */
 	struct pc_kv *kv;            /* owned */
 	int64_t (*clock)(void);      /* unix seconds; NULL: time(NULL) (tests inject one) */
+	struct pc_access_state access;     /* forward-auth rules: opened by the caller (pc_access_open) */
 };
 _Static_assert(offsetof(struct pc_svc, auth) == 0, "app->features is read as the struct pc_auth");
 

@@ -665,11 +665,16 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     const lone = await startServer({ label: 'untrusted' });
     try {
       const a = await setupAdmin(lone);
+      // an unsafe method claimed by anyone can only make the check
+      // stricter: it is judged as that method (no token: 403), never as GET
       for (const [name, value] of [['X-Forwarded-Method', 'POST'], ['X-Original-Method', 'DELETE'], ['X-Forwarded-Method', 'PATCH']]) {
         const res = await verify(lone, [[name, value], ['X-Forwarded-Uri', '/form']], a.agent.jar);
-        expect(res, 200, `untrusted ${name}: ${value} is ignored (a plain verify)`);
-        assert.equal(res.header('x-auth-user-id'), a.user.id);
+        expect(res, 403, `untrusted ${name}: ${value} is judged as unsafe`);
+        const withToken = await verify(lone, [[name, value], ['X-Forwarded-Uri', '/form'], ['X-CSRF-Token', a.agent.csrf]], a.agent.jar);
+        expect(withToken, 200, `untrusted ${name}: ${value} with the CSRF token`);
+        assert.equal(withToken.header('x-auth-user-id'), a.user.id);
       }
+      expect(await verify(lone, [['X-Forwarded-Method', 'GET']], a.agent.jar), 200, 'untrusted safe claim: a plain verify');
       const anon2 = await verify(lone, [['X-Forwarded-Uri', '/app/x?a=1&b=2'], ['X-Original-URI', '/app/y']]);
       expect(anon2, 401, 'untrusted anonymous');
       assert.equal(anon2.header('x-auth-redirect'), undefined, 'no redirect hint from an untrusted source');

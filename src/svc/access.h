@@ -1,0 +1,81 @@
+/*
+ * access.h — who may reach what behind forward auth: the one decision that
+ * GET /api/v1/auth/verify, `portcullis access check` and the console share.
+ *
+ * The rules (PORTCULLIS_ACCESS_RULES_FILE, authz/rules.h) are loaded at
+ * start and swapped on SIGHUP; a file that fails to load keeps the old set
+ * (logged, and counted in access_rules_reloads_total{result="failed"}).
+ * Without a rules file the set is the one implicit rule "one_factor": any
+ * signed-in user, as before rules existed; its line reads 0.
+ *
+ * pc_access_forwarded turns what a proxy forwarded (X-Original-URI with
+ * Host from nginx; X-Forwarded-Method/-Proto/-Host/-Uri from Traefik and
+ * Caddy) into a normalised struct pc_access_request. Those headers are
+ * believed only from PORTCULLIS_TRUSTED_PROXIES: from anyone else the
+ * request is the /verify request itself (its Host, path "/", GET), so a
+ * client cannot choose the path its credential is judged for.
+ */
+#ifndef PC_SVC_ACCESS_H
+#define PC_SVC_ACCESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "authz/access.h"
+#include "authz/path.h"
+#include "core/cidr.h"
+#include "core/err.h"
+#include "core/principal.h"
+
+struct pc_access_state {
+	pthread_mutex_t mu;                /* serialises reloads */
+	struct pc_rules *_Atomic rules;    /* the set in force */
+	_Atomic bool implicit;             /* no rules file: the set is "one_factor" */
+	struct pc_rules **retired;         /* swapped out, freed at close */
+	size_t n_retired;
+	char path[1024];                   /* the rules file; "" when none */
+};
+
+/* Loads path (NULL or "": the implicit set). 0, or -1 with "line L,
+ * column C: ..." or the I/O error in err. */
+PC_MUST_USE int pc_access_open(struct pc_access_state *acc, const char *path, char *err, size_t errlen);
+void pc_access_close(struct pc_access_state *acc);
+
+/* Parses the file again and swaps it in; on failure keeps the current set.
+ * Logs the outcome and counts it. 0 or -1 (err as above). */
+PC_MUST_USE int pc_access_reload(struct pc_access_state *acc, char *err, size_t errlen);
+
+/* The set in force (one atomic load); valid until pc_access_close. */
+const struct pc_rules *pc_access_rules(struct pc_access_state *acc);
+
+/* A forwarded request, normalised. Buffers for the host and path are the
+ * caller's (at least PC_AUTHZ_HOST_MAX + 1 and PC_AUTHZ_PATH_MAX + 1). */
+struct pc_access_input {
+	const char *host; size_t host_len;     /* Host or X-Forwarded-Host, raw */
+	const char *target; size_t target_len; /* X-Original-URI / X-Forwarded-Uri, raw ("" : "/") */
+	const char *method; size_t method_len; /* the forwarded method ("" : GET) */
+	const char *client_addr;               /* the derived client address (text) */
+};
+/* 0, or -1 when the host or path is ambiguous (the caller answers 400). */
+PC_MUST_USE int pc_access_forwarded(struct pc_access_request *out, struct pc_ip *addr, char *host_buf,
+                                    size_t host_cap, char *path_buf, size_t path_cap,
+                                    const struct pc_access_input *in);
+
+/* The subject a principal is (anonymous: not signed in). groups: the user's
+ * (none until users have groups). */
+void pc_access_subject_of(struct pc_access_subject *out, const struct pc_principal *p);
+
+/* Decides with the current set (see authz/access.h) and meters the
+ * decision by policy and outcome. Returns out->outcome. */
+PC_MUST_USE enum pc_access_outcome pc_access_decide_now(struct pc_access_decision *out, struct pc_access_state *acc,
+                                                        const struct pc_access_query *query,
+                                                        const struct pc_access_request *req,
+                                                        const struct pc_access_subject *subject);
+
+/* Prints the rule that decided ("line N: text", or what the implicit set or
+ * "no rule matched" means) into out. */
+void pc_access_describe(char *out, size_t cap, struct pc_access_state *acc, const struct pc_access_decision *d);
+
+#endif
