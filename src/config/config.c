@@ -168,7 +168,7 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_API_KEYS_CAN_ADMIN] = {"PORTCULLIS_API_KEYS_CAN_ADMIN", "false",
 	                          "whether requests authenticated by an API key may manage users and API keys: "
 	                          "true or false", false},
-	[V_ACCESS_RULES_FILE] = {"PORTCULLIS_ACCESS_RULES_FILE", "",
+	[V_ACCESS_RULES_FILE] = {"PORTCULLIS_ACCESS_RULES_FILE", NULL,
 	                         "forward-auth access rules, one per line (see the README); unset: any signed-in "
 	                         "user may reach every protected app; reloaded on SIGHUP", false},
 	[V_AUDIT_LOG] = {"PORTCULLIS_AUDIT_LOG", "stderr",
@@ -492,7 +492,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 	for (size_t i = 0; i < V__COUNT; i++) {
 		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || i == V_TRUSTED_PROXIES ||
 		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS || i == V_REDIS_URL ||
-		    i == V_REDIS_PASSWORD_FILE || i == V_DATABASE_PASSWORD_FILE)
+		    i == V_REDIS_PASSWORD_FILE || i == V_DATABASE_PASSWORD_FILE || i == V_ACCESS_RULES_FILE)
 			continue;
 		return pc_errf(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}

@@ -205,7 +205,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 42);
+	assert_int_equal(pc_config_n_vars, 43);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -798,7 +798,7 @@ static void test_empty_values(void **state)
 		if (strcmp(name, "PORTCULLIS_TRUSTED_PROXIES") == 0 || strcmp(name, "PORTCULLIS_COOKIE_DOMAIN") == 0 ||
 		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0 || strcmp(name, "PORTCULLIS_ALLOWED_REDIRECTS") == 0 ||
 		    strcmp(name, "PORTCULLIS_REDIS_URL") == 0 || strcmp(name, "PORTCULLIS_REDIS_PASSWORD_FILE") == 0 ||
-		    strcmp(name, "PORTCULLIS_DATABASE_PASSWORD_FILE") == 0) {
+		    strcmp(name, "PORTCULLIS_DATABASE_PASSWORD_FILE") == 0 || strcmp(name, "PORTCULLIS_ACCESS_RULES_FILE") == 0) {
 			OK(kv(name, ""));
 			pc_config_free(&cfg);
 			continue;
