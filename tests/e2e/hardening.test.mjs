@@ -267,8 +267,11 @@ async function raceRound({ inst, admin, kind, round }) {
 }
 
 async function raceCase(t, ctx, kind) {
+  // ROUNDS rounds, but none started after 45 s once 10 are done: the case
+  // stays near a minute on a loaded machine (a bound, not an assertion)
   const rounds = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  const t0 = Date.now();
+  for (let round = 0; round < ROUNDS && (round < 10 || Date.now() - t0 < 45000); round++) {
     const r = await raceRound({ inst: ctx.inst, admin: ctx.admin, kind, round });
     rounds.push(r);
     if (r.survivors.length) t.diagnostic(`round ${round}: ${r.survivors.length} survived of ${r.sessions} sessions + ${r.pairs} pairs; sign-ins ${JSON.stringify(r.signIns)}`);
@@ -278,7 +281,7 @@ async function raceCase(t, ctx, kind) {
   const survived = bad.reduce((a, r) => a + r.survivors.length, 0);
   const all = {};
   for (const r of rounds) for (const [k, v] of Object.entries(r.signIns)) all[k] = (all[k] || 0) + v;
-  t.diagnostic(`${kind}: ${ROUNDS} rounds x ${BURST} sign-ins ${JSON.stringify(all)}; ${obtained} credentials obtained with the old password judged; ${survived} survived the ${kind} in ${bad.length} rounds`);
+  t.diagnostic(`${kind}: ${rounds.length} rounds x ${BURST} sign-ins ${JSON.stringify(all)}; ${obtained} credentials obtained with the old password judged; ${survived} survived the ${kind} in ${bad.length} rounds`);
   assert.ok(obtained > 0, 'no sign-in succeeded at all: the race never happened');
   assert.deepEqual(
     bad.map((r) => `round ${r.round}: ${r.survivors.length} survived (sign-ins ${JSON.stringify(r.signIns)}): ${r.survivors.slice(0, 4).join('; ')}`),
