@@ -8,6 +8,7 @@
 
 #include "auth/csrf.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "config/config.h"
 #include "obs/metrics.h"
 
@@ -122,6 +123,20 @@ json_t *pc_api_time_json(int64_t t)
 	return json_string(b);
 }
 
+json_t *pc_api_text_json(const char *s)
+{
+	size_t n = strlen(s);
+	char stack[PC_TEXT_ESCAPE_CAP(PC_UA_MAX)];
+	char *e = n <= PC_UA_MAX ? stack : malloc(PC_TEXT_ESCAPE_CAP(n));
+	if (e == NULL)
+		return NULL;
+	pc_text_escape(e, PC_TEXT_ESCAPE_CAP(n), s, n);
+	json_t *j = json_string(e);
+	if (e != stack)
+		free(e);
+	return j;
+}
+
 json_t *pc_api_user_json(const struct pc_user *u)
 {
 	return json_pack("{s:s,s:s,s:o,s:o}", "id", u->id, "email", u->email, "created_at",
@@ -131,11 +146,11 @@ json_t *pc_api_user_json(const struct pc_user *u)
 
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id)
 {
-	return json_pack("{s:s,s:o,s:o,s:o,s:s,s:s,s:b}", "id", s->id, "created_at",
+	return json_pack("{s:s,s:o,s:o,s:o,s:s,s:o,s:b}", "id", s->id, "created_at",
 	                 pc_api_time_json(s->created_at), "last_seen_at",
 	                 pc_api_time_json(s->last_seen_at), "expires_at",
 	                 pc_api_time_json(s->expires_at), "client_address", s->client_addr,
-	                 "user_agent", s->user_agent, "current",
+	                 "user_agent", pc_api_text_json(s->user_agent), "current",
 	                 current_id != NULL && strcmp(current_id, s->id) == 0);
 }
 
