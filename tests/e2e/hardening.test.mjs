@@ -463,7 +463,8 @@ describe('attacker-controlled bytes reach the audit trail and the session listin
     else {
       const found = UAS.map(([label], i) => [label, list.data.events.find((e) => e.details?.email === emails[i])]);
       for (const [label, e] of found) if (!e) problems.push(`GET /api/v1/audit: the failed login with the ${label} User-Agent is missing (${list.data.events.length} events listed)`);
-      problems.push(...escapeProblems(found.filter(([, e]) => e).map(([label, e]) => [label, e.user_agent]), 'GET /api/v1/audit'));
+      // the listing carries the User-Agent in the actor object (the stream: at the top)
+      problems.push(...escapeProblems(found.filter(([, e]) => e).map(([label, e]) => [label, e.actor?.user_agent]), 'GET /api/v1/audit'));
     }
 
     await sleep(200);
@@ -482,7 +483,7 @@ describe('attacker-controlled bytes reach the audit trail and the session listin
     if (list.status === 200) {
       for (const [i, [label, o]] of inStream.entries()) {
         const e = list.data.events.find((x) => x.details?.email === emails[i]);
-        if (o && e && o.user_agent !== e.user_agent) problems.push(`${label}: the stream (${JSON.stringify(o.user_agent)}) and the listing (${JSON.stringify(e.user_agent)}) disagree`);
+        if (o && e && o.user_agent !== e.actor?.user_agent) problems.push(`${label}: the stream (${JSON.stringify(o.user_agent)}) and the listing (${JSON.stringify(e.actor?.user_agent)}) disagree`);
       }
     }
 
