@@ -158,7 +158,23 @@ int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token
 {
 	const struct pc_auth *a = pc_auth_of(r);
 	char header[256];
-	pc_csrf_issue(token, a->cfg->keys, session_id, r->now);
+	char pre[PC_CSRF_PRESESSION_LEN + 1];
+	if (session_id == NULL) {
+		/* the client's pre-session id if it has one (several tabs share
+		 * it), else a new one; its cookie is set again either way, so it
+		 * lives as long as the token */
+		const struct pc_http_cookie *ck = pc_http_cookie_get(r->http, PC_CSRF_PRESESSION_COOKIE);
+		if (ck != NULL && pc_csrf_presession_valid(ck->value.p, ck->value.len)) {
+			memcpy(pre, ck->value.p, PC_CSRF_PRESESSION_LEN);
+			pre[PC_CSRF_PRESESSION_LEN] = '\0';
+		} else {
+			pc_csrf_presession_new(pre);
+		}
+		if (pc_csrf_presession_cookie_header(header, sizeof(header), pre) != 0 ||
+		    pc_resp_header(r, "Set-Cookie", header) != 0)
+			return -1;
+	}
+	pc_csrf_issue(token, a->cfg->keys, session_id, session_id == NULL ? pre : NULL, r->now);
 	if (pc_csrf_cookie_header(header, sizeof(header), token) != 0 ||
 	    pc_resp_header(r, "Set-Cookie", header) != 0)
 		return -1;
