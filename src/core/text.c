@@ -68,7 +68,7 @@ size_t pc_text_escape_unit(char unit[4], size_t *adv, const unsigned char *s, si
 		return 4;
 	}
 	*adv = l;
-	for (size_t i = 0; i < l; i++)
+	for (size_t i = 0; i < l && i < 4; i++) /* l <= 4: said for the compiler */
 		unit[i] = (char)s[i];
 	return l;
 }
