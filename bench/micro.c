@@ -79,7 +79,7 @@ static void op_csrf_issue(void *ctx, unsigned i)
 {
 	(void)i;
 	char t[PC_CSRF_TOKEN_LEN + 1];
-	pc_csrf_issue(t, &keys, ctx, 1800000000);
+	pc_csrf_issue(t, &keys, ctx, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", 1800000000);
 	sink += (unsigned)t[5];
 }
 
@@ -87,7 +87,7 @@ static char csrf_token[PC_CSRF_TOKEN_LEN + 1];
 static void op_csrf_verify(void *ctx, unsigned i)
 {
 	(void)i;
-	sink += (unsigned)pc_csrf_verify(csrf_token, PC_CSRF_TOKEN_LEN, &keys, ctx, 1800000000);
+	sink += (unsigned)pc_csrf_verify(csrf_token, PC_CSRF_TOKEN_LEN, &keys, ctx, NULL, 0, 1800000000);
 }
 
 struct jwt_ctx {
@@ -289,7 +289,7 @@ int main(int argc, char **argv)
 	double base = bench(op_hmac64, NULL, ops);
 
 	report("csrf_issue (session-bound)", bench(op_csrf_issue, (void *)sid, ops), "hmac-sha256(64 B)", base);
-	pc_csrf_issue(csrf_token, &keys, sid, 1800000000);
+	pc_csrf_issue(csrf_token, &keys, sid, NULL, 1800000000);
 	report("csrf_verify", bench(op_csrf_verify, (void *)sid, ops), "hmac-sha256(64 B)", base);
 
 	uint8_t secret[PC_SESSION_SECRET_BYTES];

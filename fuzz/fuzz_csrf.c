@@ -26,7 +26,11 @@
  *    must equal a model of the rules in csrf.h (unknown key or kind > 1:
  *    INVALID; kind against the request's session: WRONG_BINDING; MAC under
  *    another key or binding: WRONG_BINDING for a session token, INVALID for
- *    a pre-session one; expiry past INT64_MAX or not after now: EXPIRED).
+ *    a pre-session one; expiry past INT64_MAX or not after now: EXPIRED; a
+ *    pre-session token whose nonce does not end in the first 16 bytes of
+ *    BLAKE2b-personal("pc-presession-1", the request's pre-session id):
+ *    WRONG_BINDING). When the first nonce byte is odd, that hash is planted,
+ *    so OK is reached for pre-session tokens too.
  *
  * libsodium's RNG is deterministic (reset per input) so the issued tokens
  * are the same in every run and a crash reproduces.
@@ -46,6 +50,9 @@
 static const int64_t NOW = 1800000000;
 static const char SID[] = "0123456789abcdef0123456789abcdef";
 static const char SID2[] = "fedcba9876543210fedcba9876543210";
+/* the fuzzing client's pre-session id, and a stranger's */
+static const char PRE[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";
+static const char PRE2[] = "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4";
 
 /* ---- keys and tokens ---- */
 
@@ -58,8 +65,8 @@ static void init(void)
 	fuzz_sodium_init();
 	make_key_rings(&keys_a, &keys_rot); /* rotation: a is the previous key */
 	rng_counter = 0;
-	pc_csrf_issue(tok_pre, &keys_a, NULL, NOW);
-	pc_csrf_issue(tok_sess, &keys_a, SID, NOW);
+	pc_csrf_issue(tok_pre, &keys_a, NULL, PRE, NOW);
+	pc_csrf_issue(tok_sess, &keys_a, SID, NULL, NOW);
 	CHECK(strlen(tok_pre) == PC_CSRF_TOKEN_LEN && strlen(tok_sess) == PC_CSRF_TOKEN_LEN);
 }
 
@@ -70,10 +77,10 @@ static bool b64url_char(unsigned char c)
 }
 
 /* Verifies and checks what each status implies about the text. */
-static enum pc_csrf_status verify_checked(const char *t, size_t len, const struct pc_keys *keys,
-                                          const char *sid)
+static enum pc_csrf_status verify_with(const char *t, size_t len, const struct pc_keys *keys, const char *sid,
+                                       const char *pre)
 {
-	enum pc_csrf_status st = pc_csrf_verify(t, len, keys, sid, NOW);
+	enum pc_csrf_status st = pc_csrf_verify(t, len, keys, sid, pre, pre ? strlen(pre) : 0, NOW);
 	CHECK(st == PC_CSRF_OK || st == PC_CSRF_INVALID || st == PC_CSRF_EXPIRED ||
 	      st == PC_CSRF_WRONG_BINDING);
 	if (st != PC_CSRF_INVALID) {
@@ -100,6 +107,13 @@ static enum pc_csrf_status verify_checked(const char *t, size_t len, const struc
 	return st;
 }
 
+/* A request from the client whose pre-session id is PRE. */
+static enum pc_csrf_status verify_checked(const char *t, size_t len, const struct pc_keys *keys,
+                                          const char *sid)
+{
+	return verify_with(t, len, keys, sid, PRE);
+}
+
 static void masked(const char *tok, const uint8_t *data, size_t size, bool bound)
 {
 	size_t len = size > PC_CSRF_TOKEN_LEN ? size : PC_CSRF_TOKEN_LEN;
@@ -120,14 +134,21 @@ static void masked(const char *tok, const uint8_t *data, size_t size, bool bound
 		enum pc_csrf_status own = verify_checked(t, len, ks[k], bound ? SID : NULL);
 		enum pc_csrf_status other = verify_checked(t, len, ks[k], bound ? NULL : SID);
 		enum pc_csrf_status stranger = verify_checked(t, len, ks[k], SID2);
+		enum pc_csrf_status thief = verify_with(t, len, ks[k], bound ? SID : NULL, PRE2);
+		enum pc_csrf_status bare = verify_with(t, len, ks[k], bound ? SID : NULL, NULL);
 		if (zero) {
 			CHECK(own == PC_CSRF_OK);
+			/* another client's cookie, or none: only a session token passes */
+			CHECK(thief == (bound ? PC_CSRF_OK : PC_CSRF_WRONG_BINDING));
+			CHECK(bare == (bound ? PC_CSRF_OK : PC_CSRF_WRONG_BINDING));
 			CHECK(other == PC_CSRF_WRONG_BINDING);
 			CHECK(stranger == PC_CSRF_WRONG_BINDING);
 		} else {
 			CHECK(own != PC_CSRF_OK && own != PC_CSRF_EXPIRED);
 			CHECK(other != PC_CSRF_OK && other != PC_CSRF_EXPIRED);
 			CHECK(stranger != PC_CSRF_OK && stranger != PC_CSRF_EXPIRED);
+			CHECK(thief != PC_CSRF_OK && thief != PC_CSRF_EXPIRED);
+			CHECK(bare != PC_CSRF_OK && bare != PC_CSRF_EXPIRED);
 		}
 	}
 	free(t);
@@ -167,6 +188,12 @@ static void remac(const uint8_t *data, size_t size)
 	const char *binding = pick_sid((sel >> 3) % 3);
 	const char *req = pick_sid((sel >> 5) % 3);
 	memcpy(raw + 1, in + 1, 1 + 32 + 8);
+	static const uint8_t personal[crypto_generichash_blake2b_PERSONALBYTES] = "pc-presession-1";
+	uint8_t pre_hash[16];
+	crypto_generichash_blake2b_salt_personal(pre_hash, 16, (const uint8_t *)PRE, strlen(PRE), NULL, 0, NULL,
+	                                         personal);
+	if (in[2] & 1)
+		memcpy(raw + 2 + 16, pre_hash, 16);
 	mac_of(raw + 42, signer, raw, binding);
 	char t[PC_CSRF_TOKEN_LEN + 1];
 	pc_b64url_encode(t, sizeof(t), raw, sizeof(raw));
@@ -192,6 +219,8 @@ static void remac(const uint8_t *data, size_t size)
 		want = kind == 1 ? PC_CSRF_WRONG_BINDING : PC_CSRF_INVALID;
 	else if (exp > (uint64_t)INT64_MAX || (int64_t)exp <= NOW)
 		want = PC_CSRF_EXPIRED;
+	else if (kind == 0 && memcmp(raw + 2 + 16, pre_hash, 16) != 0)
+		want = PC_CSRF_WRONG_BINDING;
 	else
 		want = PC_CSRF_OK;
 #undef MAC_OK

@@ -33,18 +33,24 @@ static json_t *key_json(const struct pc_api_key *k)
 	                 "last_used_at", k->last_used_at ? pc_api_time_json(k->last_used_at) : json_null());
 }
 
-/* A name: 1..100 bytes of valid UTF-8 without control characters. */
+/* A name: 1..100 bytes of valid UTF-8 without control characters: C0, DEL
+ * and C1 (U+0080-U+009F, encoded C2 80..C2 9F: NEL breaks a line, CSI
+ * starts a terminal escape where an operator reads the name). */
 static int name_or_respond(struct pc_req *r, char *out, const char *s, size_t len)
 {
 	if (len == 0 || len > PC_APIKEY_NAME_MAX || !pc_utf8_valid(s, len)) {
 		pc_respond_problem(r, 400, "Field \"name\" must be 1 to 100 bytes of UTF-8.");
 		return -1;
 	}
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			pc_respond_problem(r, 400, "Field \"name\" must not contain control characters.");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f;
+		if (c < 0x20 || c == 0x7f || c1) {
+			pc_respond_problem(r, 400, c1 ? "Field \"name\" must not contain C1 control characters (U+0080 to U+009F)."
+			                              : "Field \"name\" must not contain control characters.");
 			return -1;
 		}
+	}
 	memcpy(out, s, len);
 	out[len] = '\0';
 	return 0;

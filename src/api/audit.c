@@ -129,11 +129,11 @@ static json_t *event_json(const struct pc_audit_event *e)
 	/* milliseconds: 2026-11-23T04:40:34.123Z */
 	char tm[48];
 	snprintf(tm, sizeof(tm), "%.19s.%03lldZ", t, (long long)(e->time_ms % 1000));
-	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s},s:o}", "id", e->id, "seq",
+	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:o},s:o}", "id", e->id, "seq",
 	                 (json_int_t)e->seq, "time", tm, "action", e->action, "resource_type", e->resource_type,
 	                 "resource_id", e->resource_id, "actor", "user_id", e->actor_user_id, "email",
 	                 e->actor_email, "session_id", e->actor_session_id, "auth_method", e->auth_method,
-	                 "client_address", e->client_addr, "user_agent", e->user_agent, "details",
+	                 "client_address", e->client_addr, "user_agent", pc_api_text_json(e->user_agent), "details",
 	                 details ? details : json_object());
 }
 

@@ -8,6 +8,7 @@
 
 #include "auth/csrf.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "config/config.h"
 #include "obs/metrics.h"
 
@@ -122,6 +123,20 @@ json_t *pc_api_time_json(int64_t t)
 	return json_string(b);
 }
 
+json_t *pc_api_text_json(const char *s)
+{
+	size_t n = strlen(s);
+	char stack[PC_TEXT_ESCAPE_CAP(PC_UA_MAX)];
+	char *e = n <= PC_UA_MAX ? stack : malloc(PC_TEXT_ESCAPE_CAP(n));
+	if (e == NULL)
+		return NULL;
+	pc_text_escape(e, PC_TEXT_ESCAPE_CAP(n), s, n);
+	json_t *j = json_string(e);
+	if (e != stack)
+		free(e);
+	return j;
+}
+
 json_t *pc_api_user_json(const struct pc_user *u)
 {
 	return json_pack("{s:s,s:s,s:o,s:o}", "id", u->id, "email", u->email, "created_at",
@@ -131,11 +146,11 @@ json_t *pc_api_user_json(const struct pc_user *u)
 
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id)
 {
-	return json_pack("{s:s,s:o,s:o,s:o,s:s,s:s,s:b}", "id", s->id, "created_at",
+	return json_pack("{s:s,s:o,s:o,s:o,s:s,s:o,s:b}", "id", s->id, "created_at",
 	                 pc_api_time_json(s->created_at), "last_seen_at",
 	                 pc_api_time_json(s->last_seen_at), "expires_at",
 	                 pc_api_time_json(s->expires_at), "client_address", s->client_addr,
-	                 "user_agent", s->user_agent, "current",
+	                 "user_agent", pc_api_text_json(s->user_agent), "current",
 	                 current_id != NULL && strcmp(current_id, s->id) == 0);
 }
 
@@ -143,7 +158,23 @@ int pc_api_set_csrf_cookie(struct pc_req *r, const char *session_id, char *token
 {
 	const struct pc_auth *a = pc_auth_of(r);
 	char header[256];
-	pc_csrf_issue(token, a->cfg->keys, session_id, r->now);
+	char pre[PC_CSRF_PRESESSION_LEN + 1];
+	if (session_id == NULL) {
+		/* the client's pre-session id if it has one (several tabs share
+		 * it), else a new one; its cookie is set again either way, so it
+		 * lives as long as the token */
+		const struct pc_http_cookie *ck = pc_http_cookie_get(r->http, PC_CSRF_PRESESSION_COOKIE);
+		if (ck != NULL && pc_csrf_presession_valid(ck->value.p, ck->value.len)) {
+			memcpy(pre, ck->value.p, PC_CSRF_PRESESSION_LEN);
+			pre[PC_CSRF_PRESESSION_LEN] = '\0';
+		} else {
+			pc_csrf_presession_new(pre);
+		}
+		if (pc_csrf_presession_cookie_header(header, sizeof(header), pre) != 0 ||
+		    pc_resp_header(r, "Set-Cookie", header) != 0)
+			return -1;
+	}
+	pc_csrf_issue(token, a->cfg->keys, session_id, session_id == NULL ? pre : NULL, r->now);
 	if (pc_csrf_cookie_header(header, sizeof(header), token) != 0 ||
 	    pc_resp_header(r, "Set-Cookie", header) != 0)
 		return -1;

@@ -48,6 +48,10 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 /* "2026-11-23T04:40:34Z" */
 void pc_api_time(char out[32], int64_t t);
 json_t *pc_api_time_json(int64_t t);
+/* A string an attacker may have written (a User-Agent) as a new JSON
+ * string, through pc_text_escape (core/text.h): never NULL for lack of
+ * UTF-8, so a row is never dropped. NULL only when out of memory. */
+json_t *pc_api_text_json(const char *s);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, valid date). 0 or -1. */
 PC_MUST_USE int pc_api_time_parse(int64_t *out, const char *s, size_t len);
 

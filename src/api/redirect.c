@@ -47,6 +47,34 @@ static bool ieq_n(const char *a, const char *b, size_t n)
 	return true;
 }
 
+/* Whether the request's Host may stand for "this site". The Host is the
+ * client's word, and a proxy that forwards any Host (a catch-all server
+ * block, an absolute-form target) would let rd=https://evil/ pass as this
+ * site. When the operator has said what the site is, the Host must be
+ * part of it: inside PORTCULLIS_COOKIE_DOMAIN (the domain or a subdomain of
+ * it), or the host[:port] of a PORTCULLIS_ALLOWED_ORIGINS entry. With
+ * neither set, the proxy must pin Host (README: "Deployment behind nginx"). */
+static bool host_is_site(struct pc_str host, const struct pc_config *cfg)
+{
+	if (host.p == NULL || host.len == 0)
+		return false;
+	if (cfg->cookie_domain[0] == '\0' && cfg->n_allowed_origins == 0)
+		return true;
+	size_t hl = host.len;
+	const char *colon = memchr(host.p, ':', host.len);
+	if (colon != NULL)
+		hl = (size_t)(colon - host.p);
+	size_t dl = strlen(cfg->cookie_domain);
+	if (dl > 0 && (hl == dl || (hl > dl && host.p[hl - dl - 1] == '.')) && ieq_n(host.p + hl - dl, cfg->cookie_domain, dl))
+		return true;
+	for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
+		const char *sep = strstr(cfg->allowed_origins[i], "://");
+		if (sep != NULL && strlen(sep + 3) == host.len && ieq_n(sep + 3, host.p, host.len))
+			return true;
+	}
+	return false;
+}
+
 bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg)
 {
 	if (len == 0 || len > PC_HTTP_MAX_URI_BYTES)
@@ -69,7 +97,7 @@ bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const s
 	size_t alen = strcspn(auth, "/?#");
 	if (alen == 0 || memchr(auth, '@', alen) != NULL)
 		return false; /* userinfo: "https://site@evil" */
-	if (host.p != NULL && alen == host.len && ieq_n(auth, host.p, alen))
+	if (host.p != NULL && alen == host.len && ieq_n(auth, host.p, alen) && host_is_site(host, cfg))
 		return true;
 	size_t olen = scheme + alen;
 	for (size_t i = 0; i < cfg->n_allowed_redirects; i++) {

@@ -6,7 +6,10 @@
  *   - a path on this site: starts with exactly one "/" (not "//", not
  *     "/\"), or
  *   - an absolute http(s) URL whose host[:port] is the request's Host, or
- *     whose origin is listed in PORTCULLIS_ALLOWED_REDIRECTS,
+ *     whose origin is listed in PORTCULLIS_ALLOWED_REDIRECTS; the Host
+ *     counts only when it is inside PORTCULLIS_COOKIE_DOMAIN or is the host
+ *     of a PORTCULLIS_ALLOWED_ORIGINS entry, if either is set (a proxy that
+ *     forwards any Host must not make any host "this site"),
  * and contains no control character, space or backslash anywhere (browsers
  * treat "\" as "/" and strip tabs and newlines, which is how "/\evil" and
  * "/\t/evil" become //evil). Everything else goes to the fallback.

@@ -114,7 +114,9 @@ static int forwarded_csrf(const struct pc_req *r, enum pc_csrf_failure *why)
 		*why = PC_CSRFF_MISMATCH;
 		return -1;
 	}
-	switch (pc_csrf_verify(hdr->value.p, hdr->value.len, a->cfg->keys, r->principal->session_id, r->now)) {
+	const struct pc_http_cookie *pre = pc_http_cookie_get(r->http, PC_CSRF_PRESESSION_COOKIE);
+	switch (pc_csrf_verify(hdr->value.p, hdr->value.len, a->cfg->keys, r->principal->session_id,
+	                       pre ? pre->value.p : NULL, pre ? pre->value.len : 0, r->now)) {
 	case PC_CSRF_OK:
 		return 0;
 	case PC_CSRF_EXPIRED:

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "audit/stream.h"
+#include "core/text.h"
 
 #define LINE_MAX_BYTES 8192
 
@@ -73,10 +74,16 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 	json_t *details = json_loads(ev->details, JSON_REJECT_DUPLICATES, &jerr);
 	if (details == NULL)
 		details = json_object();
+	/* the User-Agent is the client's bytes: escaped (core/text.h), so a line
+	 * is never lost to a string that is not UTF-8 */
+	char ua[PC_TEXT_ESCAPE_CAP(sizeof(ev->user_agent))];
+	pc_text_escape(ua, sizeof(ua), ev->user_agent, strnlen(ev->user_agent, sizeof(ev->user_agent)));
 	int n;
 	if (fmt == PC_AUDIT_TEXT) {
 		/* "api_key.create" -> "CREATE"; values are ours (ids, emails, JSON
-		 * we produced), but the user agent is the client's: left out */
+		 * we produced) but the user agent, the client's: escaped, then
+		 * quoted as a JSON string so a space or a newline cannot forge a
+		 * field or a line */
 		const char *dot = strrchr(ev->action, '.');
 		const char *verb = dot ? dot + 1 : ev->action;
 		char up[48];
@@ -85,12 +92,16 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 			up[i] = (char)(verb[i] >= 'a' && verb[i] <= 'z' ? verb[i] - 'a' + 'A' : verb[i]);
 		up[i] = '\0';
 		char *ds = json_dumps(details, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_t *uaj = json_string(ua);
+		char *uas = uaj ? json_dumps(uaj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
 		n = snprintf(out, cap,
 		             "AUDIT: %s %s | time=%s action=%s user_email=%s user_id=%s session_id=%s "
-		             "auth_method=%s client=%s resource_id=%s details=%s\n",
+		             "auth_method=%s client=%s resource_id=%s user_agent=%s details=%s\n",
 		             up, ev->resource_type, t, ev->action, ev->actor_email, ev->actor_user_id,
 		             ev->actor_session_id, ev->auth_method, ev->client_addr, ev->resource_id,
-		             ds ? ds : "{}");
+		             uas ? uas : "\"\"", ds ? ds : "{}");
+		free(uas);
+		json_decref(uaj);
 		free(ds);
 	} else {
 		char hex[65];
@@ -100,7 +111,7 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 		                      "resource_type", ev->resource_type, "resource_id", ev->resource_id,
 		                      "user_id", ev->actor_user_id, "user_email", ev->actor_email, "session_id",
 		                      ev->actor_session_id, "auth_method", ev->auth_method, "client_address",
-		                      ev->client_addr, "user_agent", ev->user_agent, "details", details, "hash", hex);
+		                      ev->client_addr, "user_agent", ua, "details", details, "hash", hex);
 		char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
 		n = s ? snprintf(out, cap, "%s\n", s) : -1;
 		free(s);

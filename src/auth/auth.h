@@ -24,9 +24,11 @@
 #include "kv/kv.h"
 #include "store/store.h"
 
-/* Refresh last_seen_at at most this often (seconds): one write per session
- * per minute at most, not one per request. */
-#define PC_SESSION_TOUCH_INTERVAL 60
+/* Refresh an API key's last_used_at at most this often (seconds): one write
+ * per key per minute at most, not one per request. A session's last_seen_at
+ * follows pc_session_touch_interval (auth/session.h): its idle timeout
+ * depends on it. */
+#define PC_APIKEY_TOUCH_INTERVAL 60
 
 struct pc_auth {
 	const struct pc_config *cfg;

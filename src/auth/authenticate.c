@@ -96,7 +96,7 @@ static void lookup_work(struct pc_req *r, void *data)
 	lk->err = pc_store_session_get(a->store, lk->hash, &lk->sess);
 	if (lk->err == PC_OK && lk->sess.expires_at > r->now &&
 	    lk->sess.last_seen_at + a->cfg->session_idle_s > r->now &&
-	    lk->sess.last_seen_at + PC_SESSION_TOUCH_INTERVAL <= r->now) {
+	    lk->sess.last_seen_at + pc_session_touch_interval(a->cfg->session_idle_s) <= r->now) {
 		/* best effort: a failed touch only shortens the idle window */
 		pc_log_if_failed(pc_store_session_touch(a->store, lk->sess.id, r->now), "store_touch", "session last-seen");
 	}
@@ -143,7 +143,7 @@ static void key_work(struct pc_req *r, void *data)
 	if (lk->err == PC_OK && sodium_memcmp(lk->key.secret_hash, lk->hash, 32) != 0)
 		lk->err = PC_ERR_NOT_FOUND;
 	if (lk->err == PC_OK && (lk->key.expires_at == 0 || lk->key.expires_at > r->now) &&
-	    lk->key.last_used_at + PC_SESSION_TOUCH_INTERVAL <= r->now)
+	    lk->key.last_used_at + PC_APIKEY_TOUCH_INTERVAL <= r->now)
 		pc_log_if_failed(pc_store_apikey_touch(a->store, lk->key.id, r->now), "store_touch", "API key last-used");
 }
 

@@ -12,7 +12,8 @@
  * an Origin, when sent, that is this service's own (its host equals Host)
  * or listed in PORTCULLIS_ALLOWED_ORIGINS; X-CSRF-Token equal to the
  * __Host-portcullis_csrf cookie; and that token authentic, unexpired and
- * bound to this request's session (or pre-session when it has none).
+ * bound to this request's session (or, when it has none, to the pre-session
+ * id in its __Host-portcullis_presession cookie).
  * A refusal is 403, counted by reason, and written to the audit trail.
  */
 #include <string.h>
@@ -119,7 +120,9 @@ enum pc_step pc_stage_csrf(struct pc_req *r)
 
 	const struct pc_principal *p = r->principal;
 	const char *sid = p != NULL && p->method == PC_AUTH_SESSION ? p->session_id : NULL;
-	switch (pc_csrf_verify(hdr->value.p, hdr->value.len, a->cfg->keys, sid, r->now)) {
+	const struct pc_http_cookie *pre = pc_http_cookie_get(r->http, PC_CSRF_PRESESSION_COOKIE);
+	switch (pc_csrf_verify(hdr->value.p, hdr->value.len, a->cfg->keys, sid, pre ? pre->value.p : NULL,
+	                       pre ? pre->value.len : 0, r->now)) {
 	case PC_CSRF_OK:
 		return PC_NEXT;
 	case PC_CSRF_EXPIRED:

@@ -110,3 +110,9 @@ int pc_session_cookie_header(char *out, size_t cap, const struct pc_config *cfg,
 		             pc_session_cookie_name(cfg), value, (long long)max_age);
 	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
+
+int64_t pc_session_touch_interval(int64_t idle_s)
+{
+	int64_t i = idle_s / 4;
+	return i > PC_SESSION_TOUCH_MAX ? PC_SESSION_TOUCH_MAX : i < 1 ? 1 : i;
+}

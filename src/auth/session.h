@@ -38,6 +38,15 @@ PC_MUST_USE enum pc_cookie_status pc_session_open(uint8_t secret[PC_SESSION_SECR
                                                   const char *value, size_t len,
                                                   const struct pc_keys *keys, int64_t now);
 
+/* How stale last_seen_at may grow before a request writes it again, for an
+ * idle timeout of idle_s seconds: a quarter of the timeout, at most
+ * PC_SESSION_TOUCH_MAX, at least 1. A session used more often than every
+ * idle_s - interval seconds (minus the verify cache's lifetime, whose hits
+ * do not write) never reaches its idle timeout; a fixed minute did not
+ * keep that promise for PORTCULLIS_SESSION_IDLE_TIMEOUT=60s. */
+#define PC_SESSION_TOUCH_MAX 60
+int64_t pc_session_touch_interval(int64_t idle_s);
+
 /* BLAKE2b-256 of the secret: what the store keeps. */
 void pc_session_secret_hash(uint8_t out[32], const uint8_t secret[PC_SESSION_SECRET_BYTES]);
 

@@ -85,6 +85,28 @@ static bool b64_char(unsigned char c)
 	       c == '-' || c == '_';
 }
 
+/* All 32 bytes printable ASCII (0x20-0x7e): typed text, at most 32 x 6.6
+ * bits and far fewer for words. 32 random bytes are all printable with
+ * probability (95/256)^32 < 1e-13. */
+static bool printable_text(const uint8_t k[PC_SECRET_KEY_BYTES])
+{
+	for (size_t i = 0; i < PC_SECRET_KEY_BYTES; i++)
+		if (k[i] < 0x20 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/* An arithmetic progression modulo 256 (00 01 02 .., ff fe fd .., 10 20
+ * 30 ..): two bytes of information. Random: probability 2^-240. */
+static bool counter(const uint8_t k[PC_SECRET_KEY_BYTES])
+{
+	uint8_t step = (uint8_t)(k[1] - k[0]);
+	for (size_t i = 2; i < PC_SECRET_KEY_BYTES; i++)
+		if ((uint8_t)(k[i] - k[i - 1]) != step)
+			return false;
+	return true;
+}
+
 /*
  * Turns key text into 32 key bytes, refusing everything config.h lists.
  * Accepts standard (RFC 4648 §4) or URL-safe (§5) base64, padded or not,
@@ -160,6 +182,16 @@ static int decode_key(uint8_t out[PC_SECRET_KEY_BYTES], const char *name, const 
 	if (distinct < KEY_MIN_DISTINCT) {
 		pc_errf(err, errlen, "%s is repetitive (fewer than %d distinct byte values), not random; generate a "
 		     "key with `portcullis keygen`", name, KEY_MIN_DISTINCT);
+		goto out;
+	}
+	if (printable_text(out)) {
+		pc_errf(err, errlen, "%s decodes to printable text (a passphrase, not 256 random bits); generate a "
+		     "key with `portcullis keygen`", name);
+		goto out;
+	}
+	if (counter(out)) {
+		pc_errf(err, errlen, "%s is a counting sequence (each byte a fixed step from the one before), not "
+		     "random; generate a key with `portcullis keygen`", name);
 		goto out;
 	}
 	rc = 0;
@@ -370,8 +402,8 @@ int pc_config_key_new(char *text, size_t cap)
 	if (cap < PC_CONFIG_KEY_TEXT_MAX)
 		return -1;
 	/* print only what pc_config_load accepts: a random key trips the
-	 * placeholder or repetition checks with probability below 1e-6, and
-	 * then we draw again */
+	 * placeholder, repetition, printable-text or counter checks with
+	 * probability below 1e-6, and then we draw again */
 	for (int tries = 0; tries < 16 && rc != 0; tries++) {
 		randombytes_buf(key, sizeof(key));
 		sodium_bin2base64(text, cap, key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);

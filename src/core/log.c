@@ -87,24 +87,22 @@ size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n)
 		size_t tl = 0;
 		size_t adv = 1;
 		unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
+		if (c == '"') {
 			tmp[0] = '\\';
-			tmp[1] = (char)c;
+			tmp[1] = '"';
 			tl = 2;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if ((c < 0x20 && c != 0) || c == 0x7f) {
 			memcpy(tmp, "\\u00", 4);
 			tmp[4] = hex[c >> 4];
 			tmp[5] = hex[c & 15];
 			tl = 6;
-		} else { /* 0x80 and above: a whole UTF-8 sequence, or U+FFFD */
-			adv = pc_utf8_seq_len(u + i, n - i);
-			if (adv == 0) {
-				memcpy(tmp, "\\ufffd", 6);
-				tl = 6;
-				adv = 1;
-			} else {
-				memcpy(tmp, u + i, adv);
-				tl = adv;
+		} else { /* the text escape of core/text.h, each '\\' of it as "\\\\" */
+			char unit[4];
+			size_t ul = pc_text_escape_unit(unit, &adv, u + i, n - i);
+			for (size_t k = 0; k < ul; k++) {
+				if (unit[k] == '\\')
+					tmp[tl++] = '\\';
+				tmp[tl++] = unit[k];
 			}
 		}
 		if (o + tl > cap)

@@ -49,7 +49,9 @@ void pc_log_flush_thread(void);
 
 /* Appends s[0..n) to out as the inside of a JSON string (no quotes), bounded
  * by cap; returns bytes written, or the bytes needed + cap+1 when it does not
- * fit (the output is then not terminated). Invalid UTF-8 becomes \ufffd. */
+ * fit (the output is then not terminated). The text is pc_text_escape's
+ * (core/text.h: '\\' doubled, NUL and bytes outside valid UTF-8 as \xHH),
+ * then JSON-escaped, so a log field and an API listing show the same text. */
 size_t pc_json_escape(char *out, size_t cap, const char *s, size_t n);
 
 /* "2026-11-23T04:40:34.123Z" into out (at least 25 bytes). */

@@ -1,6 +1,8 @@
 /* text.c — see text.h. UTF-8 per RFC 3629 section 4 (the well-formed table). */
 #include "core/text.h"
 
+#include <string.h>
+
 #include "core/limits.h"
 
 size_t pc_utf8_seq_len(const unsigned char *s, size_t n)
@@ -60,4 +62,52 @@ bool pc_group_name_valid(const char *s, size_t n)
 			return false;
 	}
 	return true;
+}
+
+size_t pc_text_escape_unit(char unit[4], size_t *adv, const unsigned char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c = s[0];
+	size_t l = c == 0 ? 0 : pc_utf8_seq_len(s, n);
+	if (c == '\\') {
+		*adv = 1;
+		unit[0] = unit[1] = '\\';
+		return 2;
+	}
+	if (l == 0) {
+		*adv = 1;
+		unit[0] = '\\';
+		unit[1] = 'x';
+		unit[2] = hex[c >> 4];
+		unit[3] = hex[c & 15];
+		return 4;
+	}
+	*adv = l;
+	for (size_t i = 0; i < l && i < 4; i++) /* l <= 4: said for the compiler */
+		unit[i] = (char)s[i];
+	return l;
+}
+
+size_t pc_text_escape(char *out, size_t cap, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+	bool fits = true;
+	for (size_t i = 0; i < n;) {
+		char unit[4];
+		size_t adv;
+		size_t ul = pc_text_escape_unit(unit, &adv, u + i, n - i);
+		if (fits && o + ul < cap)
+			memcpy(out + o, unit, ul);
+		else if (fits) {
+			fits = false;
+			if (cap > 0)
+				out[o] = '\0';
+		}
+		o += ul;
+		i += adv;
+	}
+	if (fits && cap > 0)
+		out[o] = '\0';
+	return o;
 }

@@ -142,8 +142,8 @@ describe('route walk', () => {
       const csrf = await anon.fetchCsrf();
       const variants = {
         'no credentials': {},
-        'valid CSRF pair': { cookies: { [CSRF_COOKIE]: csrf }, headers: { 'X-CSRF-Token': csrf } },
-        'tampered session cookie + CSRF pair': { cookies: { [SESSION_COOKIE]: 'A'.repeat(108), [CSRF_COOKIE]: csrf }, headers: { 'X-CSRF-Token': csrf } },
+        'valid CSRF pair': { cookies: new Map(anon.jar), headers: { 'X-CSRF-Token': csrf } },
+        'tampered session cookie + CSRF pair': { cookies: new Map([...anon.jar, [SESSION_COOKIE, 'A'.repeat(108)]]), headers: { 'X-CSRF-Token': csrf } },
         'alg=none bearer token': { headers: { Authorization: 'Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhZG1pbiJ9.' } },
         'bogus API key': { headers: { 'X-API-Key': `pc_${randomId()}${randomId()}` } },
         'bogus API key as bearer': { headers: { Authorization: `Bearer pc_${randomId()}` } },

@@ -20,6 +20,7 @@ import {
   assertSessionSetCookie,
   buildRequest,
   CSRF_COOKIE,
+  PRESESSION_COOKIE,
   newEmail,
   newPassword,
   request,
@@ -42,7 +43,10 @@ async function csrfTokens(srv, n) {
         assert.equal(res.status, 200);
         const c = res.cookie(CSRF_COOKIE);
         assert.ok(c && c.value === res.data.csrf_token);
-        return c.value;
+        // a pre-session token is accepted only with its pre-session cookie
+        const pre = res.cookie(PRESESSION_COOKIE);
+        assert.ok(pre?.value, 'the pre-session cookie');
+        return { token: c.value, pre: pre.value };
       }),
     );
     out.push(...batch);
@@ -57,13 +61,13 @@ async function round(r) {
 
     const password = newPassword(`race${r}`);
     const tokens = await csrfTokens(srv, CONTENDERS);
-    recordSecret(tokens[0], 'csrf token (race sample)');
+    recordSecret(tokens[0].token, 'csrf token (race sample)');
     const emails = Array.from({ length: CONTENDERS }, (_, i) => newEmail(`r${r}c${i}`));
     const reqs = emails.map((email, i) =>
       buildRequest(srv, 'POST', '/api/v1/setup', {
         json: { email, password },
-        cookies: { [CSRF_COOKIE]: tokens[i] },
-        headers: { 'X-CSRF-Token': tokens[i] },
+        cookies: { [CSRF_COOKIE]: tokens[i].token, [PRESESSION_COOKIE]: tokens[i].pre },
+        headers: { 'X-CSRF-Token': tokens[i].token },
       }),
     );
 

@@ -22,6 +22,7 @@ import { connectionClose, openConnection, parseResponses, rawRequest, recordSecr
 export const SESSION_COOKIE = '__Host-portcullis_session';
 export const DOMAIN_SESSION_COOKIE = '__Secure-portcullis_session';
 export const CSRF_COOKIE = '__Host-portcullis_csrf';
+export const PRESESSION_COOKIE = '__Host-portcullis_presession';
 export const SESSION_MAX_AGE = 2592000;
 export const CSRF_MAX_AGE = 3600;
 export const B64URL_RE = /^[A-Za-z0-9_-]+$/;

@@ -68,6 +68,38 @@ static void test_query(void **state)
 	assert_int_equal(pc_query_get(prefix, "rd", &v), 0);
 }
 
+static bool allowed_with(const char *rd, const char *host)
+{
+	struct pc_str h = {host, strlen(host)};
+	return pc_redirect_allowed(rd, strlen(rd), h, &cfg);
+}
+
+/* The finding: a proxy that forwards any Host made any host "this site".
+ * Once the operator names the site (cookie domain, allowed origins), a Host
+ * outside it no longer counts; paths and listed redirects still do. */
+static void test_host_must_be_the_site(void **state)
+{
+	(void)state;
+	struct pc_config saved = cfg;
+	/* nothing configured: the Host is taken as the site (the proxy pins it) */
+	assert_true(allowed_with("https://evil.example/x", "evil.example"));
+	strcpy(cfg.cookie_domain, "example.com");
+	assert_false(allowed_with("https://evil.example/x", "evil.example"));
+	assert_false(allowed_with("https://notexample.com/x", "notexample.com"));
+	assert_false(allowed_with("https://example.com.evil.example/", "example.com.evil.example"));
+	assert_true(allowed_with("https://auth.example.com/x", "auth.example.com"));
+	assert_true(allowed_with("https://example.com:8443/x", "example.com:8443"));
+	assert_true(allowed_with("/admin", "evil.example"));
+	assert_true(allowed_with("https://app.example.com/dash", "evil.example")); /* listed */
+	cfg.cookie_domain[0] = '\0';
+	strcpy(cfg.allowed_origins[0], "https://auth.example.com");
+	cfg.n_allowed_origins = 1;
+	assert_false(allowed_with("https://evil.example/x", "evil.example"));
+	assert_false(allowed_with("https://auth.example.com:444/x", "auth.example.com:444"));
+	assert_true(allowed_with("https://auth.example.com/x", "auth.example.com"));
+	cfg = saved;
+}
+
 int main(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
@@ -77,6 +109,7 @@ int main(void)
 		cmocka_unit_test(test_allowed),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_host_must_be_the_site),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

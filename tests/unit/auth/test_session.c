@@ -195,6 +195,41 @@ static void test_cookie_header(void **state)
 	assert_string_equal(h, "__Secure-portcullis_session=v; Path=/; Domain=example.com; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
 }
 
+/* The touch rule of auth/authenticate.c, replayed: a request at t writes
+ * last_seen_at when it is at least the interval old, and fails when it is
+ * idle_s old. Requests every `every` seconds for `span`: alive at the end? */
+static bool survives(int64_t idle_s, int64_t every, int64_t span)
+{
+	int64_t last_seen = 0;
+	for (int64_t t = every; t <= span; t += every) {
+		if (last_seen + idle_s <= t)
+			return false;
+		if (last_seen + pc_session_touch_interval(idle_s) <= t)
+			last_seen = t;
+	}
+	return true;
+}
+
+static void test_touch_interval(void **state)
+{
+	(void)state;
+	assert_int_equal(pc_session_touch_interval(60), 15);
+	assert_int_equal(pc_session_touch_interval(7 * 86400), PC_SESSION_TOUCH_MAX);
+	assert_int_equal(pc_session_touch_interval(240), 60);
+	assert_int_equal(pc_session_touch_interval(3), 1);
+	/* the finding: idle 60 s, used every 10 s, must outlive 80 s */
+	assert_true(survives(60, 10, 80));
+	assert_true(survives(60, 10, 3600));
+	/* any timeout from the minimum up: used at three quarters of it
+	 * (minus the 10 s verify cache, whose hits do not write) lives on */
+	for (int64_t idle = 60; idle <= 3 * 86400; idle += idle < 600 ? 1 : 397) {
+		int64_t every = idle - pc_session_touch_interval(idle) - 10;
+		assert_true(pc_session_touch_interval(idle) * 4 <= idle);
+		assert_true(survives(idle, every, 20 * idle));
+		assert_false(survives(idle, idle, 2 * idle)); /* and idleness still ends it */
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_previous_key_opens),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_cookie_header),
+		cmocka_unit_test(test_touch_interval),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -915,9 +915,46 @@ static void test_weak_keys(void **state)
 	expect_weak(text);
 	FAILS_SECRET("PORTCULLIS_SECRET_KEY", text, kv("PORTCULLIS_SECRET_KEY", text));
 	assert_non_null(strstr(err, "repetitive"));
-	/* 8 distinct values is the least accepted */
+	/* 8 distinct values is the least accepted (not printable: that is
+	 * refused on its own, below) */
 	for (size_t i = 0; i < 32; i++)
-		raw[i] = (uint8_t)(0x30 + i % 8);
+		raw[i] = (uint8_t)(0x90 + i % 8);
+	encode(text, sizeof(text), raw, 32, sodium_base64_VARIANT_ORIGINAL);
+	assert_int_equal(LOAD(true, kv("PORTCULLIS_SECRET_KEY", text)), 0);
+	pc_config_free(&cfg);
+
+	/* counting bytes: up, down, by a step other than 1, wrapping past ff */
+	static const struct {
+		uint8_t start, step;
+	} counters[] = {{0x00, 1}, {0x1f, 0xff}, {0x10, 0x10}, {0xf0, 3}, {0x80, 7}};
+	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		for (size_t i = 0; i < 32; i++)
+			raw[i] = (uint8_t)(counters[c].start + i * counters[c].step);
+		encode(text, sizeof(text), raw, 32, sodium_base64_VARIANT_ORIGINAL);
+		expect_weak(text);
+		FAILS_SECRET("PORTCULLIS_SECRET_KEY", text, kv("PORTCULLIS_SECRET_KEY", text));
+		assert_non_null(strstr(err, "counting"));
+	}
+	/* one byte off a counter is not a counter (nor anything else refused) */
+	for (size_t i = 0; i < 32; i++)
+		raw[i] = (uint8_t)(0x80 + i);
+	raw[31] = 0x01;
+	encode(text, sizeof(text), raw, 32, sodium_base64_VARIANT_ORIGINAL);
+	assert_int_equal(LOAD(true, kv("PORTCULLIS_SECRET_KEY", text)), 0);
+	pc_config_free(&cfg);
+	/* printable ASCII text as the 32 bytes, and text with one byte outside
+	 * 0x20-0x7e, which passes */
+	static const char *const phrases[] = {"correct horse battery staple 42!", "~!@#$%^&*()_+{}|:<>?`-=[];,./abc",
+	                                      "Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&"};
+	for (size_t p = 0; p < sizeof(phrases) / sizeof(phrases[0]); p++) {
+		assert_int_equal(strlen(phrases[p]), 32);
+		encode(text, sizeof(text), (const uint8_t *)phrases[p], 32, sodium_base64_VARIANT_ORIGINAL);
+		expect_weak(text);
+		FAILS_SECRET("PORTCULLIS_SECRET_KEY", text, kv("PORTCULLIS_SECRET_KEY", text));
+		assert_non_null(strstr(err, "printable"));
+	}
+	memcpy(raw, phrases[0], 32);
+	raw[5] = 0x9f;
 	encode(text, sizeof(text), raw, 32, sodium_base64_VARIANT_ORIGINAL);
 	assert_int_equal(LOAD(true, kv("PORTCULLIS_SECRET_KEY", text)), 0);
 	pc_config_free(&cfg);

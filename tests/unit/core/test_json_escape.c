@@ -1,8 +1,10 @@
 /* test_json_escape.c — pc_json_escape, which every log line and problem
  * body goes through: what a client controls (a path, a header, an email)
  * must come out as one JSON string, with nothing that closes the string,
- * breaks the line, or is not UTF-8. The fast path copies runs of plain
- * bytes at once; a byte-at-a-time reference below must agree with it on
+ * breaks the line, or is not UTF-8, and two different inputs never the same
+ * string (the text is pc_text_escape's: '\\' doubled, NUL and bad bytes as
+ * \xHH; test_text_escape.c tests that rule). The fast path copies runs of
+ * plain bytes at once; a byte-at-a-time reference below must agree with it on
  * every input, and on every output capacity. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,10 +27,16 @@ static size_t reference(char *out, size_t cap, const unsigned char *u, size_t n)
 		char tmp[8];
 		size_t tl, adv = 1;
 		unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
+		if (c == '"') {
 			tmp[0] = '\\';
 			tmp[1] = (char)c;
 			tl = 2;
+		} else if (c == '\\') {
+			memcpy(tmp, "\\\\\\\\", 4);
+			tl = 4;
+		} else if (c == 0) {
+			memcpy(tmp, "\\\\x00", 5);
+			tl = 5;
 		} else if (c < 0x20 || c == 0x7f) {
 			memcpy(tmp, "\\u00", 4);
 			tmp[4] = hex[c >> 4];
@@ -38,8 +46,10 @@ static size_t reference(char *out, size_t cap, const unsigned char *u, size_t n)
 			tmp[0] = (char)c;
 			tl = 1;
 		} else if ((adv = pc_utf8_seq_len(u + i, n - i)) == 0) {
-			memcpy(tmp, "\\ufffd", 6);
-			tl = 6;
+			memcpy(tmp, "\\\\x", 3);
+			tmp[3] = "0123456789ABCDEF"[c >> 4];
+			tmp[4] = "0123456789ABCDEF"[c & 15];
+			tl = 5;
 			adv = 1;
 		} else {
 			memcpy(tmp, u + i, adv);
@@ -70,18 +80,20 @@ static void test_known_answers(void **state)
 	(void)state;
 	assert_string_equal(E(""), "");
 	assert_string_equal(E("/api/v1/auth/verify"), "/api/v1/auth/verify");
-	assert_string_equal(E("a\"b\\c"), "a\\\"b\\\\c");
+	assert_string_equal(E("a\"b\\c"), "a\\\"b\\\\\\\\c"); /* the text a"b\\c */
 	assert_string_equal(E("\"}\n{\"level\":\"error"), "\\\"}\\u000a{\\\"level\\\":\\\"error");
 	assert_string_equal(E("\r\t\x01\x1f\x7f"), "\\u000d\\u0009\\u0001\\u001f\\u007f");
-	assert_string_equal(E("x\0y"), "x\\u0000y"); /* a NUL does not end it */
+	assert_string_equal(E("x\0y"), "x\\\\x00y"); /* a NUL does not end it: text x\x00y */
 	assert_string_equal(E("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");
 	/* not UTF-8: a lone continuation, an overlong '/', a surrogate, a
-	 * sequence cut short, a byte never used: each bad byte one U+FFFD */
-	assert_string_equal(E("a\x80z"), "a\\ufffdz");
-	assert_string_equal(E("\xc0\xaf"), "\\ufffd\\ufffd");
-	assert_string_equal(E("\xed\xa0\x80"), "\\ufffd\\ufffd\\ufffd");
-	assert_string_equal(E("ok\xe2\x82"), "ok\\ufffd\\ufffd");
-	assert_string_equal(E("\xff"), "\\ufffd");
+	 * sequence cut short, a byte never used: each bad byte the text \xHH
+	 * (JSON "\\xHH"), never U+FFFD, which would make them all alike */
+	assert_string_equal(E("a\x80z"), "a\\\\x80z");
+	assert_string_equal(E("\xc0\xaf"), "\\\\xC0\\\\xAF");
+	assert_string_equal(E("\xed\xa0\x80"), "\\\\xED\\\\xA0\\\\x80");
+	assert_string_equal(E("ok\xe2\x82"), "ok\\\\xE2\\\\x82");
+	assert_string_equal(E("\xff"), "\\\\xFF");
+	assert_string_equal(E("e2e-ua/\xe9/"), "e2e-ua/\\\\xE9/");
 }
 
 /* Exactly full is fine; one byte short is cap + 1, never a write past cap. */
@@ -98,6 +110,8 @@ static void test_capacity(void **state)
 	assert_int_equal(pc_json_escape(out, 8, "ab\"cd\"", 6), 8);
 	memset(out, '#', sizeof(out));
 	assert_int_equal(pc_json_escape(out, 5, "\x01", 1), 6);
+	assert_int_equal(out[0], '#');
+	assert_int_equal(pc_json_escape(out, 4, "\xe9", 1), 5);
 	assert_int_equal(out[0], '#'); /* an escape is written whole or not at all */
 	assert_int_equal(pc_json_escape(out, 0, "", 0), 0);
 	assert_int_equal(pc_json_escape(out, 0, "a", 1), 1);
