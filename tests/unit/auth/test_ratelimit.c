@@ -30,11 +30,13 @@ struct race {
 	int admitted;
 	int released; /* admitted slots given back (successes) */
 	int release_every; /* 0: never */
+	pthread_barrier_t go; /* every thread starts at once */
 };
 
 static void *racer(void *p)
 {
 	struct race *r = p;
+	pthread_barrier_wait(&r->go);
 	for (int i = 0; i < ROUNDS; i++) {
 		struct pc_throttle_slot slot;
 		int64_t retry;
@@ -55,113 +57,125 @@ static void *racer(void *p)
 
 static int run_race(struct pc_throttle *t, const struct pc_ratelimit *rl, int release_every, int *released)
 {
-	struct race r = {t, rl, 0, 0, release_every};
+	struct race r = {t, rl, 0, 0, release_every, {{0}}};
+	assert_int_equal(pthread_barrier_init(&r.go, NULL, THREADS), 0);
 	pthread_t th[THREADS];
 	for (int i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, racer, &r), 0);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&r.go);
 	*released = r.released;
 	return r.admitted;
 }
 
-/* 640 attempts from 16 threads: exactly LIMIT admitted. */
+struct fx {
+	struct pc_kv *kv;
+	struct pc_throttle t;
+};
+
+/* A throttle over the kv at url (NULL: the local table). */
+static int open_fx(void **state, const char *url)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	if (f == NULL || pc_kv_open(&f->kv, url, err, sizeof(err)) != 0 ||
+	    pc_throttle_init(&f->t, f->kv, err, sizeof(err)) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int setup_local(void **state)
+{
+	return open_fx(state, NULL);
+}
+
+/* Nothing listens on port 1: Redis is down from the start. */
+static int setup_down(void **state)
+{
+	return open_fx(state, "redis://127.0.0.1:1");
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	pc_throttle_free(&f->t);
+	pc_kv_close(f->kv);
+	free(f);
+	return 0;
+}
+
+/* 640 attempts from 16 threads released together, 50 times over: exactly
+ * LIMIT admitted each time (a check-then-count throttle admits more in
+ * some round; the count stays at the limit, so a reset starts afresh). */
 static void test_take_exact_under_threads(void **state)
 {
-	(void)state;
-	struct pc_kv *kv;
-	char err[256];
-	assert_int_equal(pc_kv_open(&kv, NULL, err, sizeof(err)), 0);
-	struct pc_throttle t;
-	assert_int_equal(pc_throttle_init(&t, kv, err, sizeof(err)), 0);
-	assert_null(t.fallback); /* a local kv needs none */
+	struct fx *f = *state;
+	assert_null(f->t.fallback); /* a local kv needs none */
 	struct pc_ratelimit rl = {"race", LIMIT, 60};
-	int released;
-	assert_int_equal(run_race(&t, &rl, 0, &released), LIMIT);
-	/* the count stayed at the limit: one reset and LIMIT are admitted again */
-	assert_int_equal(pc_ratelimit_reset(kv, &rl, "victim@example.com"), PC_OK);
-	assert_int_equal(run_race(&t, &rl, 0, &released), LIMIT);
-	pc_throttle_free(&t);
-	pc_kv_close(kv);
+	for (int round = 0; round < 50; round++) {
+		int released;
+		assert_int_equal(run_race(&f->t, &rl, 0, &released), LIMIT);
+		assert_int_equal(pc_ratelimit_reset(f->kv, &rl, "victim@example.com"), PC_OK);
+	}
 }
 
 /* Successes give their slots back while others race: admitted minus
  * released (the failures) is exactly the limit. */
 static void test_release_under_threads(void **state)
 {
-	(void)state;
-	struct pc_kv *kv;
-	char err[256];
-	assert_int_equal(pc_kv_open(&kv, NULL, err, sizeof(err)), 0);
-	struct pc_throttle t;
-	assert_int_equal(pc_throttle_init(&t, kv, err, sizeof(err)), 0);
+	struct fx *f = *state;
 	struct pc_ratelimit rl = {"race", LIMIT, 60};
 	int released;
-	int admitted = run_race(&t, &rl, 3, &released);
+	int admitted = run_race(&f->t, &rl, 3, &released);
 	assert_true(released > 0);
 	assert_int_equal(admitted - released, LIMIT);
-	pc_throttle_free(&t);
-	pc_kv_close(kv);
 }
 
 /* Refused by the second limit: the first's slot is given back. */
 static void test_take_all_gives_back(void **state)
 {
-	(void)state;
-	struct pc_kv *kv;
-	char err[256];
-	assert_int_equal(pc_kv_open(&kv, NULL, err, sizeof(err)), 0);
-	struct pc_throttle t;
-	assert_int_equal(pc_throttle_init(&t, kv, err, sizeof(err)), 0);
+	struct fx *f = *state;
 	struct pc_ratelimit addr = {"addr", 3, 60}, account = {"account", 1, 60};
 	const struct pc_ratelimit *rls[2] = {&addr, &account};
 	const char *subjects[2] = {"192.0.2.1", "victim@example.com"};
 	struct pc_throttle_slot slots[2];
 	int64_t retry;
-	pc_throttle_take_all(&t, slots, 2, rls, subjects, &retry);
+	pc_throttle_take_all(&f->t, slots, 2, rls, subjects, &retry);
 	assert_int_equal(retry, 0);
 	for (int i = 0; i < 5; i++) { /* the account is used up: the address is not charged */
-		pc_throttle_take_all(&t, slots, 2, rls, subjects, &retry);
+		pc_throttle_take_all(&f->t, slots, 2, rls, subjects, &retry);
 		assert_true(retry > 0);
 		assert_null(slots[0].kv);
 		assert_null(slots[1].kv);
 	}
 	const char *other[2] = {"192.0.2.1", "other@example.com"};
 	for (int i = 0; i < 2; i++) {
-		pc_throttle_take_all(&t, slots, 2, rls, other, &retry);
+		pc_throttle_take_all(&f->t, slots, 2, rls, other, &retry);
 		assert_int_equal(retry, 0);
-		pc_throttle_reset(&t, &slots[1]); /* a success clears the account... */
+		pc_throttle_reset(&f->t, &slots[1]); /* a success clears the account... */
 		assert_null(slots[1].kv);
 	}
-	pc_throttle_take_all(&t, slots, 2, rls, other, &retry);
+	pc_throttle_take_all(&f->t, slots, 2, rls, other, &retry);
 	assert_true(retry > 0); /* ...not the address: 3 taken */
-	pc_throttle_free(&t);
-	pc_kv_close(kv);
 }
 
-/* Redis unreachable (nothing listens on the port): the per-instance table
- * counts, exactly to the limit, and the outage is metered. */
+/* Redis unreachable: the per-instance table counts, exactly to the limit, and the outage is metered. */
 static void test_fallback_when_redis_is_down(void **state)
 {
-	(void)state;
-	struct pc_kv *kv;
-	char err[256];
-	assert_int_equal(pc_kv_open(&kv, "redis://127.0.0.1:1", err, sizeof(err)), 0);
-	struct pc_throttle t;
-	assert_int_equal(pc_throttle_init(&t, kv, err, sizeof(err)), 0);
-	assert_non_null(t.fallback);
+	struct fx *f = *state;
+	assert_non_null(f->t.fallback);
 	struct pc_ratelimit rl = {"race", LIMIT, 60};
 	int released;
-	assert_int_equal(run_race(&t, &rl, 0, &released), LIMIT);
-	assert_true(atomic_load(&t.degraded));
+	assert_int_equal(run_race(&f->t, &rl, 0, &released), LIMIT);
+	assert_true(atomic_load(&f->t.degraded));
 	char *text = NULL;
 	assert_true(pc_metrics_render(&text) > 0);
 	assert_non_null(strstr(text, "security_throttle_fallback_active 1\n"));
 	assert_non_null(strstr(text, "security_throttle_fallback_total " ));
 	assert_null(strstr(text, "security_throttle_fallback_total 0\n"));
 	free(text);
-	pc_throttle_free(&t);
-	pc_kv_close(kv);
 }
 
 int main(void)
@@ -169,10 +183,10 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_take_exact_under_threads),
-		cmocka_unit_test(test_release_under_threads),
-		cmocka_unit_test(test_take_all_gives_back),
-		cmocka_unit_test(test_fallback_when_redis_is_down),
+		cmocka_unit_test_setup_teardown(test_take_exact_under_threads, setup_local, teardown),
+		cmocka_unit_test_setup_teardown(test_release_under_threads, setup_local, teardown),
+		cmocka_unit_test_setup_teardown(test_take_all_gives_back, setup_local, teardown),
+		cmocka_unit_test_setup_teardown(test_fallback_when_redis_is_down, setup_down, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
