@@ -126,23 +126,21 @@ void pc_throttle_take_all(struct pc_throttle *t, struct pc_throttle_slot *slots,
 		pc_throttle_take(t, rls[i], subjects[i], &slots[i], retry_after);
 		if (*retry_after > 0) {
 			while (i-- > 0)
-				pc_throttle_release(t, &slots[i]);
+				pc_throttle_release(&slots[i]);
 			return;
 		}
 	}
 }
 
-void pc_throttle_release(struct pc_throttle *t, struct pc_throttle_slot *slot)
+void pc_throttle_release(struct pc_throttle_slot *slot)
 {
-	(void)t;
 	if (slot->kv != NULL)
 		pc_log_if_failed(pc_ratelimit_release(slot->kv, slot->rl, slot->subject), "ratelimit", "give a slot back");
 	memset(slot, 0, sizeof(*slot));
 }
 
-void pc_throttle_reset(struct pc_throttle *t, struct pc_throttle_slot *slot)
+void pc_throttle_reset(struct pc_throttle_slot *slot)
 {
-	(void)t;
 	if (slot->kv != NULL)
 		pc_log_if_failed(pc_ratelimit_reset(slot->kv, slot->rl, slot->subject), "ratelimit", "forget failures");
 	memset(slot, 0, sizeof(*slot));

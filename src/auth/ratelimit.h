@@ -101,7 +101,7 @@ void pc_throttle_take_all(struct pc_throttle *t, struct pc_throttle_slot *slots,
 /* Gives a slot back (release) or forgets its subject's failures (reset), on
  * the kv that holds it; the slot is emptied. An empty slot is a no-op;
  * errors are logged. */
-void pc_throttle_release(struct pc_throttle *t, struct pc_throttle_slot *slot);
-void pc_throttle_reset(struct pc_throttle *t, struct pc_throttle_slot *slot);
+void pc_throttle_release(struct pc_throttle_slot *slot);
+void pc_throttle_reset(struct pc_throttle_slot *slot);
 
 #endif

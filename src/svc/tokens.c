@@ -40,8 +40,8 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	} else if (err == PC_OK) {
 		ok = pc_password_verify(user->password_hash, pw, len) == 0;
 	} else {
-		pc_throttle_release(&a->throttle, &slots[0]); /* not an attempt: the store failed */
-		pc_throttle_release(&a->throttle, &slots[1]);
+		pc_throttle_release(&slots[0]); /* not an attempt: the store failed */
+		pc_throttle_release(&slots[1]);
 		return err;
 	}
 	if (!ok) {
@@ -52,8 +52,8 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
 		return PC_ERR_NOT_FOUND;
 	}
-	pc_throttle_release(&a->throttle, &slots[0]);
-	pc_throttle_reset(&a->throttle, &slots[1]);
+	pc_throttle_release(&slots[0]);
+	pc_throttle_reset(&slots[1]);
 	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
 		char h[PC_PWHASH_MAX];
 		if (pc_password_hash(h, pw, len, &a->cost) == 0)

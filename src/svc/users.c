@@ -166,7 +166,7 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 	struct pc_user u;
 	enum pc_err e = pc_store_user_get(ctx->store, actor->user_id, &u);
 	if (e != PC_OK) {
-		pc_throttle_release(&a->throttle, &slot);
+		pc_throttle_release(&slot);
 		goto out;
 	}
 	if (pc_password_verify(u.password_hash, current, current_len) != 0) {
@@ -181,7 +181,7 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 		e = PC_ERR_NOT_FOUND;
 		goto out;
 	}
-	pc_throttle_reset(&a->throttle, &slot);
+	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
@@ -249,7 +249,7 @@ enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal 
 	}
 out:
 	if (e != PC_ERR_NOT_FOUND)
-		pc_throttle_release(&a->throttle, &slot);
+		pc_throttle_release(&slot);
 	sodium_memzero(h, sizeof(h));
 	return e;
 }

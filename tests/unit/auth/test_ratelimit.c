@@ -49,7 +49,7 @@ static void *racer(void *p)
 		int n = __atomic_add_fetch(&r->admitted, 1, __ATOMIC_SEQ_CST);
 		if (r->release_every > 0 && n % r->release_every == 0 && n < 5 * LIMIT) {
 			__atomic_add_fetch(&r->released, 1, __ATOMIC_SEQ_CST);
-			pc_throttle_release(r->t, &slot);
+			pc_throttle_release(&slot);
 		}
 	}
 	return NULL;
@@ -154,7 +154,7 @@ static void test_take_all_gives_back(void **state)
 	for (int i = 0; i < 2; i++) {
 		pc_throttle_take_all(&f->t, slots, 2, rls, other, &retry);
 		assert_int_equal(retry, 0);
-		pc_throttle_reset(&f->t, &slots[1]); /* a success clears the account... */
+		pc_throttle_reset(&slots[1]); /* a success clears the account... */
 		assert_null(slots[1].kv);
 	}
 	pc_throttle_take_all(&f->t, slots, 2, rls, other, &retry);
