@@ -19,6 +19,7 @@
 #include "auth/ratelimit.h"
 #include "kv/kv.h"
 #include "kv/redis_harness.h"
+#include "kv/ratelimit_cases.h"
 
 static struct rh_server main_srv;
 static char main_url[64];
@@ -227,38 +228,10 @@ static void test_concurrent_incr_exact(void **state)
 	pc_kv_close(other);
 }
 
+
 static void test_ratelimit_window(void **state)
 {
-	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 3, 60};
-	int64_t ra;
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(pc_ratelimit_take(kv, &rl, "a@example.com", &ra), PC_OK);
-		assert_int_equal(ra, 0);
-	}
-	assert_int_equal(pc_ratelimit_take(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 60); /* the fourth attempt is over the window's three */
-	/* a released slot is admitted again, once */
-	assert_int_equal(pc_ratelimit_release(kv, &rl, "a@example.com"), PC_OK);
-	assert_int_equal(pc_ratelimit_take(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_take(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_true(ra > 0);
-	/* other subjects and other limiters are independent */
-	assert_int_equal(pc_ratelimit_take(kv, &rl, "b@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	struct pc_ratelimit other = {"u", 3, 60};
-	assert_int_equal(pc_ratelimit_take(kv, &other, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	/* release never goes below zero nor makes a key */
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(pc_ratelimit_release(kv, &rl, "c@example.com"), PC_OK);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(pc_ratelimit_take(kv, &rl, "c@example.com", &ra), PC_OK);
-		assert_int_equal(ra, 0);
-	}
-	assert_int_equal(pc_ratelimit_take(kv, &rl, "c@example.com", &ra), PC_OK);
-	assert_true(ra > 0);
+	ratelimit_window_case(*state, NULL, 60);
 }
 
 struct take_arg {
@@ -306,26 +279,6 @@ static void test_ratelimit_take_concurrent(void **state)
 	pc_kv_close(other);
 }
 
-static void test_ratelimit_reset_and_odd_subjects(void **state)
-{
-	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 1, 60};
-	int64_t ra;
-	/* subjects with spaces, newlines, 10 KiB: hashed into a valid key */
-	char big[10240];
-	memset(big, 'z', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	const char *subjects[] = {"a b\r\nc", big, "", "\xff\xfe"};
-	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(pc_ratelimit_take(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_int_equal(ra, 0);
-		assert_int_equal(pc_ratelimit_take(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_true(ra > 0);
-		assert_int_equal(pc_ratelimit_reset(kv, &rl, subjects[i]), PC_OK);
-		assert_int_equal(pc_ratelimit_take(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_int_equal(ra, 0);
-	}
-}
 
 /* ---- Redis specifics --------------------------------------------------------- */
 
