@@ -35,10 +35,17 @@ struct pc_auth {
 	struct pc_store *store;
 	struct pc_kv *kv;
 	struct pc_pwcost cost;
+	/* where every counter below lives: the kv, and a per-instance table
+	 * while Redis cannot answer (ratelimit.h) */
+	struct pc_throttle throttle;
+	/* failed sign-ins per account (any address): the configured limit */
 	struct pc_ratelimit login_account;
+	/* failed sign-ins per client address, whatever the account: a ceiling
+	 * well above the account limit, so one office behind NAT is not locked
+	 * out by one user's typos, and a spray over many accounts still stops */
 	struct pc_ratelimit login_addr;
 	struct pc_ratelimit reset_addr;
-	struct pc_ratelimit refresh_user; /* refreshes per user per hour */
+	struct pc_ratelimit refresh_user; /* refreshes per user per clock hour */
 	/* security events an anonymous client can cause at will (tampered
 	 * cookies, CSRF failures) are audited at most this often per address,
 	 * so garbage requests cannot flood the audit trail; the metrics count
@@ -69,6 +76,8 @@ void pc_auth_invalidate(struct pc_auth *a, const char *tag);
 /* On the worker pool: appends a security event caused by an anonymous
  * client, unless its address is over the audit_noise limit. */
 void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *details);
+/* The same for an event built by a service (ev, actor: the client). */
+void pc_auth_audit_noise_event(struct pc_auth *a, const struct pc_principal *actor, struct pc_audit_event *ev);
 
 /* API keys may not use routes flagged PC_ROUTE_ADMIN unless configured. */
 #define PC_ROUTE_ADMIN 8u

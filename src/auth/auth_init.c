@@ -126,10 +126,14 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, struct pc_store
 	a->cost.opslimit = cfg->pwhash_opslimit;
 	a->cost.memlimit = cfg->pwhash_memlimit;
 	a->login_account = (struct pc_ratelimit){"login_fail_account", cfg->login_max_failures, cfg->login_window_s};
-	a->login_addr = (struct pc_ratelimit){"login_fail_addr", cfg->login_max_failures, cfg->login_window_s};
-	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures, cfg->login_window_s};
+	a->login_addr = (struct pc_ratelimit){"login_fail_addr", cfg->login_max_failures_per_address,
+	                                      cfg->login_window_s};
+	a->reset_addr = (struct pc_ratelimit){"reset_fail_addr", cfg->login_max_failures_per_address,
+	                                      cfg->login_window_s};
 	a->refresh_user = (struct pc_ratelimit){"refresh_user", cfg->refresh_limit, 3600};
 	a->audit_noise = (struct pc_ratelimit){"audit_noise_addr", 10, 60};
+	if (pc_throttle_init(&a->throttle, kv, err, errlen) != 0)
+		goto fail;
 	if (pc_password_init(&a->cost) != 0) {
 		snprintf(err, errlen, "cannot hash passwords with the configured cost (out of memory?)");
 		goto fail;
@@ -174,17 +178,24 @@ void pc_auth_free(struct pc_auth *a)
 	if (a->ring != NULL)
 		sodium_free(a->ring);
 	free(a->jwks);
+	pc_throttle_free(&a->throttle);
 	memset(a, 0, sizeof(*a));
+}
+
+void pc_auth_audit_noise_event(struct pc_auth *a, const struct pc_principal *actor, struct pc_audit_event *ev)
+{
+	struct pc_throttle_slot slot;
+	int64_t retry = 0;
+	pc_throttle_take(&a->throttle, &a->audit_noise, actor->client_addr, &slot, &retry);
+	if (retry > 0)
+		return;
+	pc_log_if_failed(pc_store_audit_append(a->store, actor, ev), "audit_append", ev->action);
 }
 
 void pc_auth_audit_noise(struct pc_req *r, const char *action, const char *details)
 {
-	struct pc_auth *a = pc_auth_of(r);
-	int64_t retry = 0;
-	if (pc_ratelimit_take(a->kv, &a->audit_noise, r->actor->client_addr, &retry) == PC_OK && retry > 0)
-		return;
 	struct pc_audit_event ev;
 	pc_audit_event_init(&ev, r->actor, action, "request", "");
 	snprintf(ev.details, sizeof(ev.details), "%s", details);
-	pc_log_if_failed(pc_store_audit_append(a->store, r->actor, &ev), "audit_append", action);
+	pc_auth_audit_noise_event(pc_auth_of(r), r->actor, &ev);
 }

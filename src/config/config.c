@@ -52,6 +52,13 @@
 #define MEMLIMIT_MIN (19ULL << 20)
 #define MEMLIMIT_MAX (4ULL << 30)
 #define LOGIN_FAILURES_MAX 1000
+/* The per-address ceiling's default, in account limits: an office behind
+ * one NAT address gets ten users' worth of typos before it is stopped;
+ * a spray over many accounts from one address still is, after 100 guesses
+ * with the defaults. */
+#define LOGIN_ADDRESS_FACTOR 10
+#define LOGIN_ADDRESS_FAILURES_MAX 100000
+_Static_assert(LOGIN_FAILURES_MAX * LOGIN_ADDRESS_FACTOR <= LOGIN_ADDRESS_FAILURES_MAX, "default in range");
 
 enum var_id {
 	V_LISTEN,
@@ -75,6 +82,7 @@ enum var_id {
 	V_PASSWORD_OPSLIMIT,
 	V_PASSWORD_MEMLIMIT,
 	V_LOGIN_MAX_FAILURES,
+	V_LOGIN_MAX_FAILURES_PER_ADDRESS,
 	V_LOGIN_WINDOW,
 	V_ALLOWED_ORIGINS,
 	V_API_KEYS_CAN_ADMIN,
@@ -156,8 +164,13 @@ const struct pc_config_var pc_config_vars[] = {
 	                         "Argon2id memory per password hash: bytes, or a number with KiB, MiB or GiB, "
 	                         "from 19MiB to 4GiB", false},
 	[V_LOGIN_MAX_FAILURES] = {"PORTCULLIS_LOGIN_MAX_FAILURES", "10",
-	                          "failed logins allowed per account and per client address within "
+	                          "failed logins allowed per account (from any address) within "
 	                          "PORTCULLIS_LOGIN_WINDOW, 1 to 1000", false},
+	[V_LOGIN_MAX_FAILURES_PER_ADDRESS] = {"PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", NULL,
+	                                      "failed logins allowed per client address, whatever the account, "
+	                                      "within PORTCULLIS_LOGIN_WINDOW (also failed password reset "
+	                                      "redemptions); unset: 10 x PORTCULLIS_LOGIN_MAX_FAILURES; "
+	                                      "PORTCULLIS_LOGIN_MAX_FAILURES to 100000", false},
 	[V_LOGIN_WINDOW] = {"PORTCULLIS_LOGIN_WINDOW", "15m",
 	                    "period over which failed logins are counted; seconds, or a number with s, m, h or d, "
 	                    "from 1m to 24h", false},
@@ -706,6 +719,13 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	             errlen) != 0)
 		return -1;
 	cfg->login_max_failures = (unsigned)v;
+	if (vals[V_LOGIN_MAX_FAILURES_PER_ADDRESS] == NULL)
+		cfg->login_max_failures_per_address = cfg->login_max_failures * LOGIN_ADDRESS_FACTOR;
+	else if (get_uint(&v, V_LOGIN_MAX_FAILURES_PER_ADDRESS, vals[V_LOGIN_MAX_FAILURES_PER_ADDRESS],
+	                  cfg->login_max_failures, LOGIN_ADDRESS_FAILURES_MAX, err, errlen) != 0)
+		return -1;
+	else
+		cfg->login_max_failures_per_address = (unsigned)v;
 	if (get_seconds(&cfg->login_window_s, V_LOGIN_WINDOW, text_of(vals, V_LOGIN_WINDOW), LOGIN_WINDOW_S_MIN,
 	                LOGIN_WINDOW_S_MAX, err, errlen) != 0)
 		return -1;
@@ -806,6 +826,8 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	format_quantity(b, sizeof(b), cfg->pwhash_memlimit, units_bytes);
 	print_var(out, V_PASSWORD_MEMLIMIT, b);
 	fprintf(out, "%s=%u\n", pc_config_vars[V_LOGIN_MAX_FAILURES].name, cfg->login_max_failures);
+	fprintf(out, "%s=%u\n", pc_config_vars[V_LOGIN_MAX_FAILURES_PER_ADDRESS].name,
+	        cfg->login_max_failures_per_address);
 	format_quantity(b, sizeof(b), (uint64_t)cfg->login_window_s, units_s);
 	print_var(out, V_LOGIN_WINDOW, b);
 	off = 0;

@@ -95,7 +95,8 @@ struct pc_config {
 	int64_t session_idle_s;            /* idle timeout, default 7 days */
 	unsigned long long pwhash_opslimit; /* Argon2id t, >= 2 */
 	size_t pwhash_memlimit;            /* Argon2id m in bytes, >= 19 MiB */
-	unsigned login_max_failures;       /* per account and per address, default 10 */
+	unsigned login_max_failures;       /* per account, default 10 */
+	unsigned login_max_failures_per_address; /* per client address, default 10 x the above */
 	int64_t login_window_s;            /* default 15 minutes */
 
 	/* CSRF: origins (besides the service's own) allowed on unsafe requests */

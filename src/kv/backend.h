@@ -55,6 +55,7 @@ struct pc_kv_ops {
 	void (*close)(struct pc_kv *kv);
 	enum pc_err (*incr)(struct pc_kv *kv, const char *key, size_t key_len, int64_t ttl_seconds,
 	                    int64_t *value, int64_t *ttl_left);
+	enum pc_err (*decr)(struct pc_kv *kv, const char *key, size_t key_len);
 	enum pc_err (*get)(struct pc_kv *kv, const char *key, size_t key_len, int64_t *value,
 	                   int64_t *ttl_left);
 	enum pc_err (*set)(struct pc_kv *kv, const char *key, size_t key_len, int64_t value,

@@ -94,6 +94,14 @@ enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
 	return kv->ops->incr(kv, key, len, ttl_clamp(ttl_seconds), value, ttl_left);
 }
 
+enum pc_err pc_kv_decr(struct pc_kv *kv, const char *key)
+{
+	size_t len;
+	if (!key_valid(key, &len))
+		return PC_ERR_INTERNAL;
+	return kv->ops->decr(kv, key, len);
+}
+
 enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t *ttl_left)
 {
 	size_t len;

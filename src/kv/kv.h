@@ -67,6 +67,10 @@ void pc_kv_set_clock(struct pc_kv *kv, int64_t (*now)(void));
  */
 PC_MUST_USE enum pc_err pc_kv_incr(struct pc_kv *kv, const char *key, int64_t ttl_seconds,
                                    int64_t *value, int64_t *ttl_left);
+/* Gives one back: subtracts 1 from a live key, keeping its TTL, never below
+ * 0; an absent or expired key stays absent (PC_OK). One atomic step, like
+ * incr: a reservation taken with incr is released with decr. */
+PC_MUST_USE enum pc_err pc_kv_decr(struct pc_kv *kv, const char *key);
 /* Reads a live key; PC_ERR_NOT_FOUND when absent or expired. */
 PC_MUST_USE enum pc_err pc_kv_get(struct pc_kv *kv, const char *key, int64_t *value, int64_t *ttl_left);
 /* Sets key = value with a TTL (replacing any old value and TTL). */

@@ -192,6 +192,17 @@ out:
 	return rc;
 }
 
+static enum pc_err local_decr(struct pc_kv *base, const char *key, size_t len)
+{
+	struct kv_local *kv = (struct kv_local *)base;
+	pthread_mutex_lock(&kv->mu);
+	struct kv_entry **link = find(kv, key, len, kv->now());
+	if (link != NULL && (*link)->value > 0)
+		(*link)->value--;
+	pthread_mutex_unlock(&kv->mu);
+	return PC_OK;
+}
+
 static enum pc_err local_get(struct pc_kv *base, const char *key, size_t len, int64_t *value,
                              int64_t *ttl_left)
 {
@@ -280,6 +291,7 @@ static const struct pc_kv_ops local_ops = {
 	.local = true,
 	.close = local_close,
 	.incr = local_incr,
+	.decr = local_decr,
 	.get = local_get,
 	.set = local_set,
 	.del = local_del,

@@ -5,7 +5,8 @@
  * Semantics equal local.c's: every key is stored as "portcullis:" + key (a
  * shared Redis is not polluted, and only our keys are counted); incr is one
  * Lua script, so the TTL is set only when the key is created, atomically
- * (EXPIRE NX is Redis 7 only); TTLs are read with PTTL and rounded up, as a
+ * (EXPIRE NX is Redis 7 only), and decr is one script that keeps the TTL
+ * and never recreates an expired key; TTLs are read with PTTL and rounded up, as a
  * whole-second local expiry would be. Redis expires keys itself: its clock,
  * not ours. Values are integers; unlike local's, a counter does not stop at
  * INT64_MAX (INCR fails: PC_ERR_INTERNAL) and is exact only below 2^53 (Lua
@@ -181,6 +182,13 @@ static const char INCR_LUA[] =
 	"end\n"
 	"return {v, t}\n";
 
+/* DECR keeps the TTL; a key that is gone (expired) is not made again, and a
+ * count stops at 0. */
+static const char DECR_LUA[] =
+	"local v = tonumber(redis.call('GET', KEYS[1]))\n"
+	"if v and v > 0 then return redis.call('DECR', KEYS[1]) end\n"
+	"return 0\n";
+
 /* Value and TTL read at one instant (a key cannot expire in between). */
 static const char GET_LUA[] =
 	"local v = redis.call('GET', KEYS[1])\n"
@@ -211,6 +219,24 @@ static enum pc_err redis_incr(struct pc_kv *kv, const char *key, size_t key_len,
 	} else {
 		rc = PC_ERR_INTERNAL;
 	}
+	freeReplyObject(rep);
+	return rc;
+}
+
+static enum pc_err redis_decr(struct pc_kv *kv, const char *key, size_t key_len)
+{
+	struct pc_kv_redis *r = (struct pc_kv_redis *)kv;
+	(void)key_len;
+	char k[NAME_MAX_LEN + 1];
+	size_t kl = pc_kv_redis_prefixed(k, key);
+	const char *av[4] = {"EVAL", DECR_LUA, "1", k};
+	const size_t al[4] = {4, sizeof(DECR_LUA) - 1, 1, kl};
+	redisReply *rep;
+	enum pc_err rc = exec_argv(r, &rep, 4, av, al);
+	if (rc != PC_OK)
+		return rc;
+	if (rep->type != REDIS_REPLY_INTEGER)
+		rc = PC_ERR_INTERNAL;
 	freeReplyObject(rep);
 	return rc;
 }
@@ -372,6 +398,7 @@ static const struct pc_kv_ops redis_ops = {
 	.local = false,
 	.close = redis_close,
 	.incr = redis_incr,
+	.decr = redis_decr,
 	.get = redis_get,
 	.set = redis_set,
 	.del = redis_del,

@@ -55,6 +55,7 @@ static struct {
 	const char **route_names;
 	struct shard *shards;
 	_Atomic int64_t open_connections;
+	atomic_bool throttle_fallback;
 	_Atomic uint64_t counters[PC_CTR__COUNT];
 	_Atomic uint64_t auth_failures[PC_AUTHF__COUNT];
 	_Atomic uint64_t csrf_failures[PC_CSRFF__COUNT];
@@ -206,6 +207,11 @@ void pc_metrics_revocation_check(uint64_t duration_ns)
 	observe(&M.revocation, duration_ns, true);
 }
 
+void pc_metrics_throttle_fallback_active(bool active)
+{
+	atomic_store_explicit(&M.throttle_fallback, active, memory_order_relaxed);
+}
+
 /* Growable text buffer for rendering; out of memory sticks. */
 struct text {
 	char *p;
@@ -330,11 +336,17 @@ size_t pc_metrics_render(char **out)
 		{PC_CTR_TOKENS_BLACKLISTED, "security_tokens_blacklisted_total", "Token ids added to the revocation list."},
 		{PC_CTR_CSRF_GENERATED, "security_csrf_tokens_generated_total", "CSRF tokens handed out."},
 		{PC_CTR_RESET_TOKENS_ISSUED, "security_password_reset_tokens_issued_total", "One-time password reset tokens issued."},
+		{PC_CTR_THROTTLE_FALLBACK, "security_throttle_fallback_total", "Throttle slots taken on per-instance counters because Redis could not answer."},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		tprintf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name,
 		        counters[i].help, counters[i].name, counters[i].name,
 		        (unsigned long long)ld(&M.counters[counters[i].c]));
+
+	tprintf(&t, "# HELP security_throttle_fallback_active 1 while the throttles count on per-instance counters (Redis unreachable).\n"
+	            "# TYPE security_throttle_fallback_active gauge\n"
+	            "security_throttle_fallback_active %d\n",
+	        atomic_load_explicit(&M.throttle_fallback, memory_order_relaxed) ? 1 : 0);
 
 	tprintf(&t, "# HELP security_csrf_validations_failed_total Unsafe requests refused by the CSRF check, by reason.\n"
 	            "# TYPE security_csrf_validations_failed_total counter\n");

@@ -10,6 +10,7 @@
 #ifndef PC_OBS_METRICS_H
 #define PC_OBS_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@ enum pc_counter {
 	PC_CTR_TOKENS_BLACKLISTED = 0,
 	PC_CTR_CSRF_GENERATED,
 	PC_CTR_RESET_TOKENS_ISSUED,
+	PC_CTR_THROTTLE_FALLBACK, /* throttle slots taken on per-instance counters (Redis down) */
 	PC_CTR__COUNT
 };
 
@@ -83,6 +85,9 @@ void pc_metrics_access_reload(bool ok);
 /* The label of a CSRF failure reason ("missing_header", ...). */
 const char *pc_metrics_csrf_failure_name(enum pc_csrf_failure reason);
 void pc_metrics_revocation_check(uint64_t duration_ns);
+/* Whether the throttles count on per-instance counters now (Redis down):
+ * the gauge security_throttle_fallback_active. */
+void pc_metrics_throttle_fallback_active(bool active);
 
 /* Renders the exposition text into a malloc'd buffer (*out, caller frees);
  * returns its length, or 0 with *out NULL when out of memory. */

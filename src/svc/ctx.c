@@ -180,17 +180,3 @@ void pc_svc_session_principal(struct pc_principal *p, const struct pc_principal 
 	memcpy(p->client_addr, actor->client_addr, sizeof(p->client_addr));
 	memcpy(p->user_agent, actor->user_agent, sizeof(p->user_agent));
 }
-
-int64_t pc_svc_throttled(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject)
-{
-	int64_t retry = 0;
-	if (pc_ratelimit_check(ctx->kv, rl, subject, &retry) != PC_OK)
-		return 0;
-	return retry;
-}
-
-void pc_svc_count_failure(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject)
-{
-	int64_t retry = 0;
-	pc_log_if_failed(pc_ratelimit_hit(ctx->kv, rl, subject, &retry), "ratelimit", "count a failure");
-}

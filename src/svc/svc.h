@@ -101,13 +101,6 @@ PC_MUST_USE enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_princi
                                       struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
                                       const char *family, const char *session, const char *user);
 
-/* Seconds until subject may try again under rl, 0 when it may try now. A
- * kv that cannot answer does not throttle (a limit is a brake; the
- * credential check still runs). */
-int64_t pc_svc_throttled(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject);
-/* Counts one failure of subject under rl. */
-void pc_svc_count_failure(struct pc_svc *ctx, const struct pc_ratelimit *rl, const char *subject);
-
 /* A fresh session of user_id for the client that actor describes: random
  * secret (kept in secret: the caller seals it into the cookie and wipes
  * it), its hash, a new id, times from the configuration. */

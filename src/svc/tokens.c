@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "auth/revocation.h"
@@ -17,35 +18,42 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
                                      const char *pw, size_t len, struct pc_user *user, int64_t *retry_after)
 {
 	struct pc_auth *a = &ctx->auth;
-	const char *addr = actor->client_addr;
 	memset(user, 0, sizeof(*user));
-	/* the address: checked, counted on failure; the account: every attempt
-	 * counted before it is evaluated (atomically, so a concurrent burst of
-	 * guesses cannot all slip under the limit), cleared on success */
-	*retry_after = pc_svc_throttled(ctx, &a->login_addr, addr);
-	if (*retry_after > 0)
+	/* a slot under the address ceiling and under the account's limit,
+	 * taken before the password is looked at: a failure keeps both, a
+	 * success gives the address's back and clears the account's */
+	const struct pc_ratelimit *rls[2] = {&a->login_addr, &a->login_account};
+	const char *subjects[2] = {actor->client_addr, email};
+	struct pc_throttle_slot slots[2];
+	pc_throttle_take_all(&a->throttle, slots, 2, rls, subjects, retry_after);
+	if (*retry_after > 0) {
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "auth.login_throttled", "user", "", "{s:s,s:I}", "email", email,
+		             "retry_after", (json_int_t)*retry_after);
+		pc_auth_audit_noise_event(a, actor, &ev);
 		return PC_ERR_THROTTLED;
-	if (pc_ratelimit_take(ctx->kv, &a->login_account, email, retry_after) == PC_OK && *retry_after > 0)
-		return PC_ERR_THROTTLED;
-	*retry_after = 0;
+	}
 	bool ok = false;
 	enum pc_err err = pc_store_user_get_by_email(ctx->store, email, user);
-	if (err == PC_ERR_NOT_FOUND)
+	if (err == PC_ERR_NOT_FOUND) {
 		pc_password_dummy_verify(pw, len);
-	else if (err == PC_OK)
+	} else if (err == PC_OK) {
 		ok = pc_password_verify(user->password_hash, pw, len) == 0;
-	else
+	} else {
+		pc_throttle_release(&slots[0]); /* not an attempt: the store failed */
+		pc_throttle_release(&slots[1]);
 		return err;
+	}
 	if (!ok) {
 		struct pc_audit_event ev;
 		pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}", "email",
 		             email);
 		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_failed");
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
-		pc_svc_count_failure(ctx, &a->login_addr, addr);
 		return PC_ERR_NOT_FOUND;
 	}
-	pc_log_if_failed(pc_ratelimit_reset(ctx->kv, &a->login_account, email), "ratelimit", "login account reset");
+	pc_throttle_release(&slots[0]);
+	pc_throttle_reset(&slots[1]);
 	if (pc_password_needs_rehash(user->password_hash, &a->cost)) {
 		char h[PC_PWHASH_MAX];
 		if (pc_password_hash(h, pw, len, &a->cost) == 0)
@@ -146,16 +154,19 @@ enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor
 	             "session", out);
 }
 
-/* Counts one refresh of user_id in this hour; > 0: seconds until allowed. */
+/* Takes one of user_id's refreshes of this clock hour (a slot that is
+ * never given back: every refresh counts); > 0: seconds until allowed. */
 static int64_t refresh_limited(struct pc_svc *ctx, const char *user_id)
 {
-	char key[PC_KV_KEY_MAX + 1];
 	int64_t now = pc_svc_now(ctx);
-	int64_t hour = now / 3600, v = 0, ttl = 0;
-	snprintf(key, sizeof(key), "refresh_count:%s:%lld", user_id, (long long)hour);
-	if (pc_kv_incr(ctx->kv, key, 3600 - now % 3600, &v, &ttl) != PC_OK)
-		return 0; /* the counter is a brake, not a credential check: fail open */
-	return v > (int64_t)ctx->cfg->refresh_limit ? (ttl > 0 ? ttl : 1) : 0;
+	int64_t hour = now / 3600, retry = 0;
+	struct pc_ratelimit rl = ctx->auth.refresh_user;
+	rl.window_seconds = 3600 - now % 3600;
+	char subject[PC_ID_LEN + 32];
+	snprintf(subject, sizeof(subject), "%s:%lld", user_id, (long long)hour);
+	struct pc_throttle_slot slot;
+	pc_throttle_take(&ctx->auth.throttle, &rl, subject, &slot, &retry);
+	return retry;
 }
 
 enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *client, const uint8_t old_hash[32],

@@ -7,7 +7,8 @@
  * token issued with it. Rotation is single use; a used token presented
  * again revokes its whole family (refresh tokens and every access token
  * issued from it). At most PORTCULLIS_REFRESH_LIMIT refreshes per user per
- * hour (kv counter refresh_count:{user_id}:{hour}).
+ * clock hour (a throttle slot per {user_id}:{hour}, taken before the
+ * rotation, never given back).
  */
 #ifndef PC_SVC_TOKENS_H
 #define PC_SVC_TOKENS_H
@@ -30,12 +31,14 @@ struct pc_token_pair {
 
 /*
  * Checks email + password for actor (anonymous, with the client address):
- * the throttles first (per client address, and per account counted before
- * it is evaluated; a throttled attempt does not hash: PC_ERR_THROTTLED with
- * *retry_after), then the user and the password (an unknown email still
- * pays for one hash). A failure is counted and written as
- * "auth.login_failed" {email}; a success clears the account's counter and
- * upgrades a weak hash. PC_OK (user filled, hash wiped), PC_ERR_NOT_FOUND
+ * a slot is taken first under the client address's ceiling and under the
+ * account's limit, atomically (a throttled attempt does not hash:
+ * PC_ERR_THROTTLED with *retry_after, audited as "auth.login_throttled"
+ * {email, retry_after} within the audit-noise limit), then the user and the
+ * password (an unknown email still pays for one hash). A failure keeps both
+ * slots and is written as "auth.login_failed" {email}; a success gives the
+ * address's slot back, clears the account's failures and upgrades a weak
+ * hash. PC_OK (user filled, hash wiped), PC_ERR_NOT_FOUND
  * (bad credentials: one answer for both cases), PC_ERR_THROTTLED, or a
  * store error.
  */

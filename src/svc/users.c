@@ -150,20 +150,38 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 	*retry_after = 0;
 	if (actor->user_id[0] == '\0')
 		return PC_ERR_NOT_FOUND; /* an API key has no password */
-	/* guessing the current password through this route counts as failed logins */
-	*retry_after = pc_svc_throttled(ctx, &ctx->auth.login_account, actor->email);
-	if (*retry_after > 0)
+	/* guessing the current password through this route counts as failed
+	 * logins of the account: a slot taken before the hash, kept on a wrong
+	 * guess; the right password clears the account's failures as a login
+	 * does */
+	struct pc_auth *a = &ctx->auth;
+	struct pc_throttle_slot slot;
+	pc_throttle_take(&a->throttle, &a->login_account, actor->email, &slot, retry_after);
+	if (*retry_after > 0) {
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "user.password_change_throttled", "user", actor->user_id, NULL);
+		pc_auth_audit_noise_event(a, actor, &ev);
 		return PC_ERR_THROTTLED;
+	}
 	struct pc_user u;
 	enum pc_err e = pc_store_user_get(ctx->store, actor->user_id, &u);
-	if (e != PC_OK)
+	if (e != PC_OK) {
+		pc_throttle_release(&slot);
 		goto out;
+	}
 	if (pc_password_verify(u.password_hash, current, current_len) != 0) {
 		*wrong_password = true;
-		pc_svc_count_failure(ctx, &ctx->auth.login_account, actor->email);
+		/* a hijacked session guessing the password shows in the trail;
+		 * the throttle bounds how many such events a window can hold */
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "user.password_change_failed", "user", u.id, "{s:s}", "reason",
+		             "wrong current password");
+		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append",
+		                 "user.password_change_failed");
 		e = PC_ERR_NOT_FOUND;
 		goto out;
 	}
+	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
@@ -205,14 +223,15 @@ enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal 
                                   const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
                                   size_t password_len, int64_t *retry_after)
 {
-	const char *addr = actor->client_addr;
-	*retry_after = pc_svc_throttled(ctx, &ctx->auth.reset_addr, addr);
+	/* a slot per client address before the token is looked at (or the new
+	 * password hashed): kept by a bad token, given back on success */
+	struct pc_auth *a = &ctx->auth;
+	struct pc_throttle_slot slot;
+	pc_throttle_take(&a->throttle, &a->reset_addr, actor->client_addr, &slot, retry_after);
 	if (*retry_after > 0)
 		return PC_ERR_THROTTLED;
-	if (token == NULL) {
-		pc_svc_count_failure(ctx, &ctx->auth.reset_addr, addr);
+	if (token == NULL)
 		return PC_ERR_NOT_FOUND;
-	}
 	char h[PC_PWHASH_MAX];
 	uint8_t th[32];
 	char user_id[PC_ID_LEN + 1] = "";
@@ -223,14 +242,14 @@ enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal 
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.password_reset", "user", "", NULL);
 	e = pc_store_reset_redeem(ctx->store, actor, &ev, th, h, pc_svc_now(ctx), user_id);
-	if (e == PC_ERR_NOT_FOUND)
-		pc_svc_count_failure(ctx, &ctx->auth.reset_addr, addr);
 	if (e == PC_OK) {
 		pc_auth_invalidate(&ctx->auth, user_id);
 		if (pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, user_id) != PC_OK)
 			pc_log("error", "revocation", "the tokens of a user whose password was reset could not be revoked");
 	}
 out:
+	if (e != PC_ERR_NOT_FOUND)
+		pc_throttle_release(&slot);
 	sodium_memzero(h, sizeof(h));
 	return e;
 }

@@ -50,10 +50,12 @@ PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_princi
 PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);
 
 /*
- * The actor changes their own password: throttled like logins (a guess at
- * the current password counts as a failed login of the account;
- * PC_ERR_THROTTLED with *retry_after), the current password checked
- * (*wrong_password set, PC_ERR_NOT_FOUND returned), then the new hash set,
+ * The actor changes their own password: throttled like logins (a slot of
+ * the account's login limit taken before the hash, kept by a wrong guess;
+ * PC_ERR_THROTTLED with *retry_after, event "user.password_change_throttled"
+ * within the audit-noise limit), the current password checked (a wrong one:
+ * *wrong_password set, event "user.password_change_failed", PC_ERR_NOT_FOUND
+ * returned), then the account's failures cleared, the new hash set,
  * every token of the user revoked and every other session ended (the
  * actor's own session stays). Event "user.password_change".
  */
@@ -69,8 +71,9 @@ PC_MUST_USE enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc
 
 /*
  * Redeems a reset token (NULL: the presented token was malformed, which
- * counts as a failure like an unknown one): throttled per client address
- * (PC_ERR_THROTTLED, *retry_after), then the new password set, every
+ * counts as a failure like an unknown one): a slot per client address taken
+ * first (PC_ERR_THROTTLED, *retry_after; kept by a bad token, given back
+ * otherwise), then the new password set, every
  * session ended and every token revoked. Event "user.password_reset".
  * PC_ERR_NOT_FOUND: unknown, used, expired or malformed token.
  */

@@ -312,8 +312,8 @@ describe('sessions', () => {
       });
     });
 
-    it('per client address: after 10 failures (10 different accounts) from one address, the 11th is 429 there, but not from another address', async () => {
-      await withServer({ label: 'sessions-throttle-addr' }, async (tsrv) => {
+    it('per client address (PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS=10; default 10 x the account limit): after 10 failures (10 different accounts) from one address, the 11th is 429 there, but not from another address', async () => {
+      await withServer({ env: { PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS: '10' }, label: 'sessions-throttle-addr' }, async (tsrv) => {
         const boss = await setupAdmin(tsrv);
         const user = await createUser(boss.agent);
         for (let i = 0; i < 10; i++) {

@@ -189,6 +189,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.pwhash_opslimit, 2);
 	assert_int_equal(cfg.pwhash_memlimit, 19 * 1024 * 1024);
 	assert_int_equal(cfg.login_max_failures, 10);
+	assert_int_equal(cfg.login_max_failures_per_address, 100); /* 10 x, by default */
 	assert_int_equal(cfg.login_window_s, 15 * 60);
 	assert_non_null(cfg.keys);
 	assert_false(cfg.keys->has_previous);
@@ -737,8 +738,22 @@ static void test_login_limits(void **state)
 	assert_int_equal(cfg.login_max_failures, 1);
 	assert_int_equal(cfg.login_window_s, 60);
 	pc_config_free(&cfg);
+	assert_int_equal(cfg.login_max_failures_per_address, 10);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_LOGIN_MAX_FAILURES=3", "PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS=3");
+	assert_int_equal(cfg.login_max_failures_per_address, 3);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS=100000");
+	assert_int_equal(cfg.login_max_failures_per_address, 100000);
+	pc_config_free(&cfg);
+	/* below the account limit, it would be the account limit in disguise */
+	FAILS("PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", kv("PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", "9"));
+	static const char *bad_a[] = {"0", "100001", "-1", "ten", ""};
+	for (size_t i = 0; i < sizeof(bad_a) / sizeof(bad_a[0]); i++)
+		FAILS("PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", kv("PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", bad_a[i]));
 	OK("PORTCULLIS_LOGIN_MAX_FAILURES=1000", "PORTCULLIS_LOGIN_WINDOW=24h");
 	assert_int_equal(cfg.login_max_failures, 1000);
+	assert_int_equal(cfg.login_max_failures_per_address, 10000);
 	assert_int_equal(cfg.login_window_s, 86400);
 	pc_config_free(&cfg);
 	OK("PORTCULLIS_LOGIN_WINDOW=1d");

@@ -13,6 +13,7 @@
 
 #include "auth/ratelimit.h"
 #include "kv/kv.h"
+#include "kv/ratelimit_cases.h"
 
 static int64_t fake_now = 1000000;
 static int64_t clock_fn(void)
@@ -139,50 +140,16 @@ static void test_concurrent_incr_exact(void **state)
 	assert_int_equal(v, 80000); /* no lost update */
 }
 
-static void test_ratelimit_window(void **state)
+
+
+static void advance_20s(void)
 {
-	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 3, 60};
-	int64_t ra;
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
 	fake_now += 20;
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 40); /* third failure uses the window up */
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 40);
-	/* other subjects and other limiters are independent */
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "b@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	struct pc_ratelimit other = {"u", 3, 60};
-	assert_int_equal(pc_ratelimit_check(kv, &other, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	fake_now += 40;
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
 }
 
-static void test_ratelimit_reset_and_odd_subjects(void **state)
+static void test_ratelimit_window(void **state)
 {
-	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 1, 60};
-	int64_t ra;
-	/* subjects with spaces, newlines, 10 KiB: hashed into a valid key */
-	char big[10240];
-	memset(big, 'z', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	const char *subjects[] = {"a b\r\nc", big, "", "\xff\xfe"};
-	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(pc_ratelimit_hit(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_true(ra > 0);
-		assert_int_equal(pc_ratelimit_reset(kv, &rl, subjects[i]), PC_OK);
-		assert_int_equal(pc_ratelimit_check(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_int_equal(ra, 0);
-	}
+	ratelimit_window_case(*state, advance_20s, 40);
 }
 
 struct take_arg {

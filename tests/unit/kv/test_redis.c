@@ -19,6 +19,7 @@
 #include "auth/ratelimit.h"
 #include "kv/kv.h"
 #include "kv/redis_harness.h"
+#include "kv/ratelimit_cases.h"
 
 static struct rh_server main_srv;
 static char main_url[64];
@@ -227,46 +228,57 @@ static void test_concurrent_incr_exact(void **state)
 	pc_kv_close(other);
 }
 
+
 static void test_ratelimit_window(void **state)
 {
-	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 3, 60};
-	int64_t ra;
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	assert_int_equal(pc_ratelimit_hit(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 60); /* third failure uses the window up */
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 60);
-	/* other subjects and other limiters are independent */
-	assert_int_equal(pc_ratelimit_check(kv, &rl, "b@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
-	struct pc_ratelimit other = {"u", 3, 60};
-	assert_int_equal(pc_ratelimit_check(kv, &other, "a@example.com", &ra), PC_OK);
-	assert_int_equal(ra, 0);
+	ratelimit_window_case(*state, NULL, 60);
 }
 
-static void test_ratelimit_reset_and_odd_subjects(void **state)
+struct take_arg {
+	struct pc_kv *kv;
+	int rounds;
+	int admitted;
+};
+
+/* rounds attempts at one subject; counts the admitted ones. */
+static void *take_thread(void *p)
+{
+	struct take_arg *a = p;
+	struct pc_ratelimit rl = {"take", 10, 60};
+	for (int i = 0; i < a->rounds; i++) {
+		int64_t ra;
+		if (pc_ratelimit_take(a->kv, &rl, "victim@example.com", &ra) == PC_OK && ra == 0)
+			__atomic_fetch_add(&a->admitted, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* 8 threads over two handles (two instances sharing Redis), 25 attempts
+ * each at one subject: exactly the limit admitted, the count left at it. */
+static void test_ratelimit_take_concurrent(void **state)
 {
 	struct pc_kv *kv = *state;
-	struct pc_ratelimit rl = {"t", 1, 60};
+	struct pc_kv *other = open_ok(main_url);
+	struct take_arg a = {kv, 25, 0}, b = {other, 25, 0};
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, take_thread, i % 2 ? &a : &b), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(a.admitted + b.admitted, 10);
+	struct pc_ratelimit rl = {"take", 10, 60};
 	int64_t ra;
-	char big[10240];
-	memset(big, 'z', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	const char *subjects[] = {"a b\r\nc", big, "", "\xff\xfe"};
-	for (size_t i = 0; i < 4; i++) {
-		assert_int_equal(pc_ratelimit_hit(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_true(ra > 0);
-		assert_int_equal(pc_ratelimit_reset(kv, &rl, subjects[i]), PC_OK);
-		assert_int_equal(pc_ratelimit_check(kv, &rl, subjects[i], &ra), PC_OK);
-		assert_int_equal(ra, 0);
-	}
+	assert_int_equal(pc_ratelimit_take(kv, &rl, "victim@example.com", &ra), PC_OK);
+	assert_true(ra > 0 && ra <= 60);
+	/* one slot given back (a success): exactly one more is admitted */
+	assert_int_equal(pc_ratelimit_release(other, &rl, "victim@example.com"), PC_OK);
+	assert_int_equal(pc_ratelimit_take(kv, &rl, "victim@example.com", &ra), PC_OK);
+	assert_int_equal(ra, 0);
+	assert_int_equal(pc_ratelimit_take(other, &rl, "victim@example.com", &ra), PC_OK);
+	assert_true(ra > 0);
+	pc_kv_close(other);
 }
+
 
 /* ---- Redis specifics --------------------------------------------------------- */
 
@@ -763,6 +775,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_incr_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ratelimit_reset_and_odd_subjects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ratelimit_take_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_isolation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_urls, setup, teardown),
 		cmocka_unit_test(test_password_auth),
