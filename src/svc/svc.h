@@ -99,6 +99,10 @@ PC_MUST_USE enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_princi
                                       struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
                                       const char *family, const char *session, const char *user);
 
+/* Adds the jtis a store change revoked (list, malloc'd; freed here) to the
+ * revocation list at once. */
+void pc_svc_revoked_add(struct pc_svc *ctx, struct pc_revoked *list, size_t n);
+
 /* Seconds until subject may try again under rl, 0 when it may try now. A
  * kv that cannot answer does not throttle (a limit is a brake; the
  * credential check still runs). */
