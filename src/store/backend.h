@@ -48,7 +48,7 @@ PC_MUST_USE enum pc_err pc_tx_user_get_by_email(struct pc_store *s, const char *
                                                 struct pc_user *out);
 PC_MUST_USE enum pc_err pc_tx_user_list(struct pc_store *s, struct pc_user **out, size_t *n);
 /* The changes that end a user's credentials hand the revoked jtis out in
- * *revoked (malloc'd) on PC_OK only; now: store.c's clock, taken once (the
+ * *revoked (malloc'd) on PC_OK only (revoked NULL: freed); now: store.c's clock, taken once (the
  * password_changed_at to record, the live access tokens to revoke).
  * PC_ERR_LAST_USER when it is the last user. */
 PC_MUST_USE enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev,

@@ -224,7 +224,7 @@ struct pc_revoked_vec {
 /* Frees and empties. */
 void pc_revoked_vec_reset(struct pc_revoked_vec *rv);
 /* Hands the vector to the caller on e == PC_OK (*out, *n), frees it
- * otherwise; returns e. */
+ * otherwise or when out is NULL; returns e. */
 PC_MUST_USE enum pc_err pc_revoked_vec_out(struct pc_revoked_vec *rv, enum pc_err e,
                                            struct pc_revoked **out, size_t *n);
 

@@ -18,7 +18,6 @@
  */
 #include <assert.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -171,41 +170,28 @@ enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t 
 	return pc_tx_user_list(s, out, n);
 }
 
-/* The revoked jtis of a change that ended credentials: to the caller, or
- * freed when it did not ask (revoked NULL). */
-static void hand_revoked(struct pc_revoked *list, size_t n, struct pc_revoked **revoked,
-                         size_t *n_revoked)
+/* Clears the revoked jtis' out-parameters on entry (revoked NULL: the
+ * caller does not want them; the operation then frees them). */
+static bool revoked_clear(struct pc_revoked **revoked, size_t *n_revoked)
 {
-	if (revoked == NULL) {
-		free(list);
-		return;
-	}
-	*revoked = list;
-	*n_revoked = n;
+	if (revoked == NULL)
+		return true;
+	if (n_revoked == NULL)
+		return false;
+	*revoked = NULL;
+	*n_revoked = 0;
+	return true;
 }
-
-/* Clears the out-parameters of hand_revoked on entry. */
-#define REVOKED_CLEAR(revoked, n_revoked)                \
-	do {                                               \
-		REQUIRE((revoked) == NULL || (n_revoked) != NULL); \
-		if ((revoked) != NULL) {                   \
-			*(revoked) = NULL;                 \
-			*(n_revoked) = 0;                  \
-		}                                          \
-	} while (0)
 
 enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const char *id,
                                  struct pc_revoked **revoked, size_t *n_revoked)
 {
-	REVOKED_CLEAR(revoked, n_revoked);
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
 	begin_event(ev, actor);
-	struct pc_revoked *list = NULL;
-	size_t n = 0;
-	enum pc_err e = pc_tx_user_delete(s, ev, id, (int64_t)time(NULL), &list, &n);
-	hand_revoked(list, n, revoked, n_revoked);
-	return finish_event(ev, e);
+	return finish_event(ev,
+	                    pc_tx_user_delete(s, ev, id, (int64_t)time(NULL), revoked, n_revoked));
 }
 
 enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,
@@ -213,18 +199,14 @@ enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_princ
                                        const char *new_hash, const char *keep_session,
                                        struct pc_revoked **revoked, size_t *n_revoked)
 {
-	REVOKED_CLEAR(revoked, n_revoked);
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash));
 	REQUIRE(ev == NULL || event_ok(ev, actor));
 	begin_event(ev, actor);
 	/* the time of record, taken once here for every dialect */
 	int64_t now = (int64_t)time(NULL);
-	struct pc_revoked *list = NULL;
-	size_t n = 0;
-	enum pc_err e =
-		pc_tx_user_set_password(s, ev, user_id, new_hash, keep_session, now, &list, &n);
-	hand_revoked(list, n, revoked, n_revoked);
-	return finish_event(ev, e);
+	return finish_event(ev, pc_tx_user_set_password(s, ev, user_id, new_hash, keep_session, now,
+	                                                 revoked, n_revoked));
 }
 
 enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
@@ -282,15 +264,11 @@ enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_prin
 {
 	REQUIRE(ended != NULL);
 	*ended = 0;
-	REVOKED_CLEAR(revoked, n_revoked);
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
 	begin_event(ev, actor);
-	struct pc_revoked *list = NULL;
-	size_t n = 0;
-	enum pc_err e = pc_tx_session_delete_all(s, ev, user_id, keep, (int64_t)time(NULL), ended,
-	                                         &list, &n);
-	hand_revoked(list, n, revoked, n_revoked);
-	return finish_event(ev, e);
+	return finish_event(ev, pc_tx_session_delete_all(s, ev, user_id, keep, (int64_t)time(NULL),
+	                                                  ended, revoked, n_revoked));
 }
 
 enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
@@ -310,15 +288,11 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 {
 	REQUIRE(user_id_out != NULL);
 	user_id_out[0] = '\0';
-	REVOKED_CLEAR(revoked, n_revoked);
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash) && event_ok(ev, actor));
 	begin_event(ev, actor);
-	struct pc_revoked *list = NULL;
-	size_t n = 0;
-	enum pc_err e =
-		pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out, &list, &n);
-	hand_revoked(list, n, revoked, n_revoked);
-	return finish_event(ev, e);
+	return finish_event(ev, pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out,
+	                                            revoked, n_revoked));
 }
 
 /* ---- API keys ---- */

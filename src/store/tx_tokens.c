@@ -50,7 +50,7 @@ PC_MUST_USE static enum pc_err vec_push(struct pc_revoked_vec *rv, const char *j
 enum pc_err pc_revoked_vec_out(struct pc_revoked_vec *rv, enum pc_err e,
                                struct pc_revoked **out, size_t *n)
 {
-	if (e != PC_OK) {
+	if (e != PC_OK || out == NULL) {
 		pc_revoked_vec_reset(rv);
 		return e;
 	}
