@@ -29,8 +29,7 @@ enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *act
 	pc_svc_session_principal(&self, actor, user, sess);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, &self, "auth.login", "session", sess->id, NULL);
-	e = pc_tokens_signin_written(ctx, actor, email,
-	                             pc_store_session_create(ctx->store, &self, &ev, sess));
+	e = pc_tokens_signin_written(ctx, actor, user, pc_store_session_create(ctx->store, &self, &ev, sess));
 	if (e != PC_OK)
 		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
 	return e;

@@ -56,8 +56,8 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	return PC_OK;
 }
 
-enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                                     enum pc_err e)
+enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struct pc_principal *actor,
+                                     const struct pc_user *user, enum pc_err e)
 {
 	if (e != PC_ERR_STALE && e != PC_ERR_NOT_FOUND)
 		return e;
@@ -65,7 +65,7 @@ enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struct pc_princip
 	 * check and the write: nothing was written; the client gets the answer
 	 * of a wrong password, the trail says why */
 	struct pc_audit_event ev;
-	pc_svc_event(&ev, actor, "auth.login_stale", "user", "", "{s:s}", "email", email);
+	pc_svc_event(&ev, actor, "auth.login_stale", "user", user->id, "{s:s}", "email", user->email);
 	pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_stale");
 	return PC_ERR_NOT_FOUND;
 }
@@ -154,7 +154,7 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 	memcpy(by.user_agent, actor->user_agent, sizeof(by.user_agent));
 	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
 	snprintf(by.email, sizeof(by.email), "%s", u.email);
-	return pc_tokens_signin_written(ctx, actor, email,
+	return pc_tokens_signin_written(ctx, actor, &u,
 	                                issue(ctx, &by, u.id, u.email, u.cred_epoch, NULL, "password", out));
 }
 

@@ -166,6 +166,7 @@ static void race_session_login(struct fx *f, enum race kind)
 	struct pc_audit_event ev;
 	fx_event(f, "auth.login_stale", &ev);
 	assert_string_equal(ev.details, "{\"email\":\"user@example.test\"}");
+	assert_string_equal(ev.resource_id, race.user_id);
 	/* the next login reads the new epoch: the race, not the account, failed */
 	if (kind == RACE_END_ALL)
 		fx_login(f, "user@example.test", FX_PW, &race.own, NULL);
