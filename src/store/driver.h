@@ -229,9 +229,10 @@ PC_MUST_USE enum pc_err pc_revoked_vec_out(struct pc_revoked_vec *rv, enum pc_er
                                            struct pc_revoked **out, size_t *n);
 
 /* Every unexpired recorded access jti of user_id into rv and onto the
- * revocation list, and every refresh token of the user deleted
- * (tx_tokens.c). */
-PC_MUST_USE enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id, int64_t now,
+ * revocation list, and every refresh token of the user deleted, but those
+ * issued from the session keep (NULL: none kept) (tx_tokens.c). */
+PC_MUST_USE enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id,
+                                           const char *keep, int64_t now,
                                            struct pc_revoked_vec *rv);
 
 /* PC_OK when user_id's credential epoch is still epoch; PC_ERR_STALE when
@@ -240,9 +241,10 @@ PC_MUST_USE enum pc_err pc_sql_epoch_check(struct pc_sql *c, const char *user_id
 
 /* Ends user_id's sign-ins: the epoch bumped (PC_ERR_NOT_FOUND: no such
  * user), every session but keep (NULL: all) deleted (*ended, may be NULL:
- * how many), then pc_sql_revoke_user (tx_users.c). */
+ * how many), then pc_sql_revoke_user — sparing the tokens issued from keep
+ * when keep_tokens (tx_users.c). */
 PC_MUST_USE enum pc_err pc_sql_end_credentials(struct pc_sql *c, const char *user_id,
-                                               const char *keep, int64_t now,
+                                               const char *keep, bool keep_tokens, int64_t now,
                                                struct pc_revoked_vec *rv, int64_t *ended);
 
 /* Clears what the store fills in an event (NULL: nothing). */

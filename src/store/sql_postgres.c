@@ -159,7 +159,8 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 		"UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
 	[S_REFRESH_DELETE_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id = $1",
 	[S_REFRESH_DELETE_SESSION] = "DELETE FROM refresh_tokens WHERE session_id = $1",
-	[S_REFRESH_DELETE_USER] = "DELETE FROM refresh_tokens WHERE user_id = $1",
+	[S_REFRESH_DELETE_USER] =
+		"DELETE FROM refresh_tokens WHERE user_id = $1 AND session_id IS DISTINCT FROM $2",
 	[S_ACCESS_INSERT] = "INSERT INTO access_tokens(jti, family_id, user_id, session_id, expires_at)"
 	                    " VALUES ($1, $2, $3, $4, $5)",
 	[S_ACCESS_FAMILY_OF] = "SELECT family_id FROM access_tokens WHERE jti = $1",
@@ -168,7 +169,8 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_ACCESS_LIVE_SESSION] = "SELECT jti, expires_at FROM access_tokens"
 	                          " WHERE session_id = $1 AND expires_at > $2",
 	[S_ACCESS_LIVE_USER] = "SELECT jti, expires_at FROM access_tokens"
-	                       " WHERE user_id = $1 AND expires_at > $2",
+	                       " WHERE user_id = $1 AND expires_at > $2"
+	                       " AND session_id IS DISTINCT FROM $3",
 	[S_REVOKED_INSERT] =
 		"INSERT INTO revoked_tokens(jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
 	[S_REVOKED_LIST] = "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1"

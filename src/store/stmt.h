@@ -74,12 +74,12 @@ enum pc_stmt {
 	S_REFRESH_MARK_USED,
 	S_REFRESH_DELETE_FAMILY,
 	S_REFRESH_DELETE_SESSION,
-	S_REFRESH_DELETE_USER,
+	S_REFRESH_DELETE_USER, /* but those of a session (NULL: none) */
 	S_ACCESS_INSERT,
 	S_ACCESS_FAMILY_OF,
 	S_ACCESS_LIVE_FAMILY,
 	S_ACCESS_LIVE_SESSION,
-	S_ACCESS_LIVE_USER,
+	S_ACCESS_LIVE_USER,    /* but those of a session (NULL: none) */
 	S_REVOKED_INSERT,   /* an entry already there stays as it is */
 	S_REVOKED_LIST,
 	S_PURGE_REVOKED,

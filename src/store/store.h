@@ -169,8 +169,8 @@ PC_MUST_USE enum pc_err pc_store_session_delete(struct pc_store *s,
                                                 const char *id);
 /* Ends user_id's sign-ins: the epoch bumped, every session but keep ended
  * (NULL: all; *ended: how many), every token family deleted and every
- * recorded live access token revoked (*revoked as pc_store_user_delete),
- * one transaction. */
+ * recorded live access token revoked but those issued from keep (*revoked
+ * as pc_store_user_delete), one transaction. */
 PC_MUST_USE enum pc_err pc_store_session_delete_all(struct pc_store *s,
                                                     const struct pc_principal *actor,
                                                     struct pc_audit_event *ev, const char *user_id,

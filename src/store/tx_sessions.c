@@ -88,7 +88,9 @@ PC_MUST_USE static enum pc_err delete_all_script(struct pc_sql *c, void *ctx)
 	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
 	x->ended = 0;
-	enum pc_err e = pc_sql_end_credentials(c, x->user_id, x->keep, x->now, &x->rv, &x->ended);
+	/* the session that stays keeps the tokens issued from it */
+	enum pc_err e = pc_sql_end_credentials(c, x->user_id, x->keep, true, x->now, &x->rv,
+	                                       &x->ended);
 	if (e == PC_OK)
 		e = pc_sql_append_event(c, x->ev);
 	return e;

@@ -103,13 +103,13 @@ PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, const struct pc_
 	return e;
 }
 
-enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id, int64_t now,
-                               struct pc_revoked_vec *rv)
+enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id, const char *keep,
+                               int64_t now, struct pc_revoked_vec *rv)
 {
-	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_USER, ARGS(A_TXT(user_id), A_INT(now)), NULL,
-	                                rv);
+	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_USER,
+	                                ARGS(A_TXT(user_id), A_INT(now), A_OPT(keep)), NULL, rv);
 	if (e == PC_OK)
-		e = sql_exec(c, S_REFRESH_DELETE_USER, ARGS(A_TXT(user_id)), NULL);
+		e = sql_exec(c, S_REFRESH_DELETE_USER, ARGS(A_TXT(user_id), A_OPT(keep)), NULL);
 	if (e == PC_OK)
 		e = insert_revoked(c, rv);
 	return e;
@@ -314,7 +314,7 @@ PC_MUST_USE static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
 		if (e == PC_OK)
 			e = sql_exec(c, S_REFRESH_DELETE_SESSION, ARGS(A_TXT(x->session_id)), NULL);
 	} else {
-		e = pc_sql_revoke_user(c, x->user_id, x->now, &x->rv);
+		e = pc_sql_revoke_user(c, x->user_id, NULL, x->now, &x->rv);
 	}
 	if (e == PC_OK && x->user_id == NULL)
 		e = insert_revoked(c, &x->rv);

@@ -134,7 +134,8 @@ enum pc_err pc_sql_epoch_check(struct pc_sql *c, const char *user_id, int64_t ep
 }
 
 enum pc_err pc_sql_end_credentials(struct pc_sql *c, const char *user_id, const char *keep,
-                                   int64_t now, struct pc_revoked_vec *rv, int64_t *ended)
+                                   bool keep_tokens, int64_t now, struct pc_revoked_vec *rv,
+                                   int64_t *ended)
 {
 	int64_t changed = 0;
 	enum pc_err e = sql_exec(c, S_USER_EPOCH_BUMP, ARGS(A_TXT(user_id)), &changed);
@@ -143,7 +144,7 @@ enum pc_err pc_sql_end_credentials(struct pc_sql *c, const char *user_id, const 
 	if (e == PC_OK)
 		e = sql_exec(c, S_SESSION_DELETE_ALL, ARGS(A_TXT(user_id), A_OPT(keep)), ended);
 	if (e == PC_OK)
-		e = pc_sql_revoke_user(c, user_id, now, rv);
+		e = pc_sql_revoke_user(c, user_id, keep_tokens ? keep : NULL, now, rv);
 	return e;
 }
 
@@ -172,7 +173,7 @@ PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 	/* the access-token records go with the user (foreign key): revoked
 	 * first, in this transaction, so none minted before it stays valid */
 	if (e == PC_OK)
-		e = pc_sql_end_credentials(c, x->id, NULL, x->now, &x->rv, NULL);
+		e = pc_sql_end_credentials(c, x->id, NULL, false, x->now, &x->rv, NULL);
 	if (e == PC_OK)
 		e = sql_exec(c, S_USER_DELETE, ARGS(A_TXT(x->id)), NULL);
 	if (e == PC_OK)
@@ -202,7 +203,7 @@ PC_MUST_USE static enum pc_err set_password(struct pc_sql *c, const char *user_i
 	if (e == PC_OK && changed == 0)
 		e = PC_ERR_NOT_FOUND;
 	if (e == PC_OK)
-		e = pc_sql_end_credentials(c, user_id, keep, now, rv, NULL);
+		e = pc_sql_end_credentials(c, user_id, keep, false, now, rv, NULL);
 	return e;
 }
 

@@ -37,7 +37,8 @@ PC_MUST_USE enum pc_err pc_sessions_end(struct pc_svc *ctx, const struct pc_prin
 
 /* Ends the actor's sessions: all of them (all) or all but the one actor
  * uses, and with them every token family of the actor's and every access
- * token issued from one — one transaction that also bumps the credential
+ * token but those issued from the session that stays (the password-issued
+ * ones included) — one transaction that also bumps the credential
  * epoch, so a login whose password was checked before it is refused
  * (store.h "credential epochs"). *ended: how many sessions. Event
  * "session.delete_all" {including_current}. */

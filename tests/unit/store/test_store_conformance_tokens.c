@@ -1412,16 +1412,35 @@ static void test_epoch_each_change_bumps(void **state)
 	assert_int_equal(count_where(f, "revoked_tokens", "jti", t2.access_jti), 1);
 	assert_int_equal(try_session(f, &u, 0), PC_ERR_STALE);
 
-	/* a password change keeping the acting session: that session stays */
+	/* ending the others: the session that stays keeps its family */
+	struct pc_session stay;
+	add_session(f, &stay, &u, NOW + 3600);
 	add_session(f, &s, &u, NOW + 3600);
-	assert_int_equal(try_family(f, &u, NULL, 1, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, stay.id, 1, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, s.id, 1, &t2), PC_OK);
+	as_user(&p, &u, stay.id);
+	pc_audit_event_init(&ev, &p, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &p, &ev, u.id, stay.id, &ended, &rv, &n), PC_OK);
+	assert_int_equal(ended, 1);
+	assert_int_equal(epoch_of(f, &u), 2);
+	assert_true(has_jti(rv, n, t2.access_jti, NOW + 900));
+	assert_false(has_jti(rv, n, t1.access_jti, NOW + 900));
+	free(rv);
+	assert_int_equal(count_where(f, "refresh_tokens", "session_id", stay.id), 1);
+	assert_int_equal(count_where(f, "refresh_tokens", "session_id", s.id), 0);
+	as_user(&p, &u, NULL);
+
+	/* a password change keeping the acting session: that session stays,
+	 * its tokens do not */
+	add_session(f, &s, &u, NOW + 3600);
+	assert_int_equal(try_family(f, &u, NULL, 2, &t1), PC_OK);
 	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
 	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, u.id, "$argon2id$x", s.id, &rv, &n),
 	                 PC_OK);
-	assert_int_equal(epoch_of(f, &u), 2);
+	assert_int_equal(epoch_of(f, &u), 3);
 	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
 	free(rv);
-	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 1);
+	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 1); /* (stay went with it) */
 	assert_int_equal(count_where(f, "refresh_tokens", "user_id", u.id), 0);
 
 	/* a reset redeemed: every session of the user goes too */
@@ -1430,26 +1449,26 @@ static void test_epoch_each_change_bumps(void **state)
 	randombytes_buf(th, sizeof(th));
 	pc_audit_event_init(&ev, &sys, "user.password_reset_issue", "user", u.id);
 	assert_int_equal(pc_store_reset_create(f->s, &sys, &ev, u.id, th, NOW + 3600), PC_OK);
-	assert_int_equal(try_family(f, &u, NULL, 2, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_OK);
 	pc_audit_event_init(&ev, &sys, "user.password_reset", "user", "");
 	assert_int_equal(pc_store_reset_redeem(f->s, &sys, &ev, th, "$argon2id$y", NOW, whose, &rv, &n),
 	                 PC_OK);
-	assert_int_equal(epoch_of(f, &u), 3);
+	assert_int_equal(epoch_of(f, &u), 4);
 	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
 	free(rv);
 	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 0);
-	assert_int_equal(try_family(f, &u, NULL, 2, &t1), PC_ERR_STALE);
+	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_ERR_STALE);
 
 	/* deleted: the live access tokens revoked before their records go with
 	 * the user; a sign-in of theirs, whatever its epoch, is refused */
-	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, 4, &t1), PC_OK);
 	pc_audit_event_init(&ev, &sys, "user.delete", "user", u.id);
 	assert_int_equal(pc_store_user_delete(f->s, &sys, &ev, u.id, &rv, &n), PC_OK);
 	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
 	free(rv);
 	assert_int_equal(count_where(f, "revoked_tokens", "jti", t1.access_jti), 1);
-	assert_int_equal(try_session(f, &u, 3), PC_ERR_NOT_FOUND);
-	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_ERR_NOT_FOUND);
+	assert_int_equal(try_session(f, &u, 4), PC_ERR_NOT_FOUND);
+	assert_int_equal(try_family(f, &u, NULL, 4, &t1), PC_ERR_NOT_FOUND);
 	/* another user's epoch never moved */
 	assert_int_equal(epoch_of(f, &other), 0);
 	assert_chain_ok(f);
