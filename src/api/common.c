@@ -57,6 +57,9 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 	case PC_ERR_REUSED:
 		unauthorized(r, PC_AUTHF_REVOKED_TOKEN, "The refresh token is not valid.");
 		return;
+	case PC_ERR_STALE: /* the services answer PC_ERR_NOT_FOUND; never a hint */
+		unauthorized(r, say->auth_failure, say->unauthorized ? say->unauthorized : "Not authenticated.");
+		return;
 	case PC_ERR_THROTTLED:
 		snprintf(ra, sizeof(ra), "%lld", (long long)(say->retry_after > 0 ? say->retry_after : 1));
 		pc_resp_header(r, "Retry-After", ra);

@@ -35,7 +35,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions (?all=true: the current one too).", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions and your tokens but those of this session (?all=true: this one too).", 0, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/sessions/{id}", pc_api_sessions_delete, AUTH, "End one of your sessions.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0, 0},

@@ -31,6 +31,7 @@ enum pc_err {
 	PC_ERR_REUSED = -7,      /* 401: a single-use credential presented again (refresh reuse) */
 	PC_ERR_TAMPERED = -8,    /* stored data fails its keyed hash (audit chain broken) */
 	PC_ERR_THROTTLED = -9,   /* 429: a rate limit refused the attempt before any work */
+	PC_ERR_STALE = -10,      /* 401: a sign-in checked against credentials changed since */
 };
 
 #endif

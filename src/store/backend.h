@@ -47,13 +47,17 @@ PC_MUST_USE enum pc_err pc_tx_user_get(struct pc_store *s, const char *id, struc
 PC_MUST_USE enum pc_err pc_tx_user_get_by_email(struct pc_store *s, const char *email,
                                                 struct pc_user *out);
 PC_MUST_USE enum pc_err pc_tx_user_list(struct pc_store *s, struct pc_user **out, size_t *n);
-/* PC_ERR_LAST_USER when it is the last user. */
+/* The changes that end a user's credentials hand the revoked jtis out in
+ * *revoked (malloc'd) on PC_OK only (revoked NULL: freed); now: store.c's clock, taken once (the
+ * password_changed_at to record, the live access tokens to revoke).
+ * PC_ERR_LAST_USER when it is the last user. */
 PC_MUST_USE enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev,
-                                          const char *id);
-/* now: the password_changed_at to record (store.c's clock, taken once). */
+                                          const char *id, int64_t now,
+                                          struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_user_set_password(struct pc_store *s, struct pc_audit_event *ev,
                                                 const char *user_id, const char *new_hash,
-                                                const char *keep_session, int64_t now);
+                                                const char *keep_session, int64_t now,
+                                                struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_user_rehash(struct pc_store *s, const char *user_id,
                                           const char *new_hash);
 PC_MUST_USE enum pc_err pc_tx_reset_create(struct pc_store *s, struct pc_audit_event *ev,
@@ -61,7 +65,8 @@ PC_MUST_USE enum pc_err pc_tx_reset_create(struct pc_store *s, struct pc_audit_e
                                            int64_t expires_at);
 PC_MUST_USE enum pc_err pc_tx_reset_redeem(struct pc_store *s, struct pc_audit_event *ev,
                                            const uint8_t token_hash[32], const char *new_hash,
-                                           int64_t now, char user_id_out[PC_ID_LEN + 1]);
+                                           int64_t now, char user_id_out[PC_ID_LEN + 1],
+                                           struct pc_revoked **revoked, size_t *n_revoked);
 
 PC_MUST_USE enum pc_err pc_tx_session_create(struct pc_store *s, struct pc_audit_event *ev,
                                              const struct pc_session *sess);
@@ -75,7 +80,8 @@ PC_MUST_USE enum pc_err pc_tx_session_delete(struct pc_store *s, struct pc_audit
                                              const char *user_id, const char *id);
 PC_MUST_USE enum pc_err pc_tx_session_delete_all(struct pc_store *s, struct pc_audit_event *ev,
                                                  const char *user_id, const char *keep,
-                                                 size_t *ended);
+                                                 int64_t now, size_t *ended,
+                                                 struct pc_revoked **revoked, size_t *n_revoked);
 
 PC_MUST_USE enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
                                             const struct pc_api_key *k);

@@ -214,6 +214,39 @@ PC_MUST_USE enum pc_err pc_sql_change(struct pc_store *s, enum pc_sql_mode mode,
 /* Inserts a session row (tx_sessions.c; setup creates the first one too). */
 PC_MUST_USE enum pc_err pc_sql_insert_session(struct pc_sql *c, const struct pc_session *s);
 
+/* ---- credential epochs (store.h) and revocations, inside a WRITE script ---- */
+
+/* The jtis a transaction revokes, in the order found (tx_tokens.c). */
+struct pc_revoked_vec {
+	struct pc_revoked *v;
+	size_t n, cap;
+};
+/* Frees and empties. */
+void pc_revoked_vec_reset(struct pc_revoked_vec *rv);
+/* Hands the vector to the caller on e == PC_OK (*out, *n), frees it
+ * otherwise or when out is NULL; returns e. */
+PC_MUST_USE enum pc_err pc_revoked_vec_out(struct pc_revoked_vec *rv, enum pc_err e,
+                                           struct pc_revoked **out, size_t *n);
+
+/* Every unexpired recorded access jti of user_id into rv and onto the
+ * revocation list, and every refresh token of the user deleted, but those
+ * issued from the session keep (NULL: none kept) (tx_tokens.c). */
+PC_MUST_USE enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id,
+                                           const char *keep, int64_t now,
+                                           struct pc_revoked_vec *rv);
+
+/* PC_OK when user_id's credential epoch is still epoch; PC_ERR_STALE when
+ * a change moved it; PC_ERR_NOT_FOUND when the user is gone (tx_users.c). */
+PC_MUST_USE enum pc_err pc_sql_epoch_check(struct pc_sql *c, const char *user_id, int64_t epoch);
+
+/* Ends user_id's sign-ins: the epoch bumped (PC_ERR_NOT_FOUND: no such
+ * user), every session but keep (NULL: all) deleted (*ended, may be NULL:
+ * how many), then pc_sql_revoke_user — sparing the tokens issued from keep
+ * when keep_tokens (tx_users.c). */
+PC_MUST_USE enum pc_err pc_sql_end_credentials(struct pc_sql *c, const char *user_id,
+                                               const char *keep, bool keep_tokens, int64_t now,
+                                               struct pc_revoked_vec *rv, int64_t *ended);
+
 /* Clears what the store fills in an event (NULL: nothing). */
 void pc_event_clear(struct pc_audit_event *ev);
 

@@ -127,6 +127,8 @@ static const char *const pc_postgres_migrations[] = {
 	"CREATE INDEX revoked_tokens_expires ON revoked_tokens(expires_at);"
 	"CREATE INDEX sessions_expires ON sessions(expires_at);"
 	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
+	/* 3: the credential epoch (migrations_sqlite.h 3) */
+	"ALTER TABLE users ADD COLUMN cred_epoch BIGINT NOT NULL DEFAULT 0;",
 };
 
 #undef PC_T

@@ -117,6 +117,12 @@ static const char *const pc_sqlite_migrations[] = {
 	/* purge deletes expired sessions and expired or used reset tokens */
 	"CREATE INDEX sessions_expires ON sessions(expires_at);"
 	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
+	/* 3: the credential epoch: the generation of a user's credentials.
+	 * Every change that ends sign-ins (password change, reset, end all
+	 * sessions) adds one in the transaction that ends them; a session or
+	 * refresh family is written only under the epoch its password check
+	 * read (tx_users.c). */
+	"ALTER TABLE users ADD COLUMN cred_epoch INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

@@ -37,7 +37,7 @@ int pc_row_user(struct pc_sql *c, void *out)
 	memset(u, 0, sizeof(*u));
 	if (COL_TEXT(c, 0, u->id) != 0 || COL_TEXT(c, 1, u->email) != 0 ||
 	    COL_TEXT(c, 2, u->password_hash) != 0 || COL_INT(c, 3, &u->created_at) != 0 ||
-	    COL_INT(c, 4, &u->password_changed_at) != 0) {
+	    COL_INT(c, 4, &u->password_changed_at) != 0 || COL_INT(c, 5, &u->cred_epoch) != 0) {
 		sodium_memzero(u, sizeof(*u));
 		return -1;
 	}

@@ -65,7 +65,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_GUARD_INSERT] = "INSERT INTO setup_guard(id, done_at) VALUES (1, ?1)",
 	[S_GUARD_INSERT_OR_IGNORE] = "INSERT OR IGNORE INTO setup_guard(id, done_at) VALUES (1, ?1)",
 	[S_GUARD_GET] = "SELECT 1 FROM setup_guard WHERE id = 1",
-	[S_USER_INSERT] = "INSERT INTO users(" PC_USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_USER_INSERT] = "INSERT INTO users(" PC_USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, 0)",
 	[S_USER_GET] = "SELECT " PC_USER_COLS " FROM users WHERE id = ?1",
 	[S_USER_GET_BY_EMAIL] = "SELECT " PC_USER_COLS " FROM users WHERE email = ?1",
 	[S_USER_LIST] = "SELECT " PC_USER_COLS " FROM users ORDER BY created_at, id",
@@ -75,10 +75,13 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_USER_SET_PASSWORD] =
 		"UPDATE users SET password_hash = ?2, password_changed_at = ?3 WHERE id = ?1",
 	[S_USER_REHASH] = "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+	[S_USER_EPOCH] = "SELECT cred_epoch FROM users WHERE id = ?1",
+	[S_USER_EPOCH_BUMP] = "UPDATE users SET cred_epoch = cred_epoch + 1 WHERE id = ?1",
 	[S_SESSION_INSERT] =
 		"INSERT INTO sessions(id, secret_hash, user_id, created_at, last_seen_at, expires_at,"
 		" client_addr, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[S_SESSION_GET] = "SELECT " PC_SESSION_COLS PC_SESSION_FROM " WHERE s.secret_hash = ?1",
+	[S_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
 	[S_SESSION_TOUCH] =
 		"UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE id = ?1",
 	[S_SESSION_LIST] = "SELECT " PC_SESSION_COLS PC_SESSION_FROM
@@ -111,7 +114,8 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 		"UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
 	[S_REFRESH_DELETE_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id = ?1",
 	[S_REFRESH_DELETE_SESSION] = "DELETE FROM refresh_tokens WHERE session_id = ?1",
-	[S_REFRESH_DELETE_USER] = "DELETE FROM refresh_tokens WHERE user_id = ?1",
+	[S_REFRESH_DELETE_USER] =
+		"DELETE FROM refresh_tokens WHERE user_id = ?1 AND session_id IS NOT ?2",
 	[S_ACCESS_INSERT] = "INSERT INTO access_tokens(jti, family_id, user_id, session_id, expires_at)"
 	                    " VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_ACCESS_FAMILY_OF] = "SELECT family_id FROM access_tokens WHERE jti = ?1",
@@ -120,7 +124,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_ACCESS_LIVE_SESSION] = "SELECT jti, expires_at FROM access_tokens"
 	                          " WHERE session_id = ?1 AND expires_at > ?2",
 	[S_ACCESS_LIVE_USER] = "SELECT jti, expires_at FROM access_tokens"
-	                       " WHERE user_id = ?1 AND expires_at > ?2",
+	                       " WHERE user_id = ?1 AND expires_at > ?2 AND session_id IS NOT ?3",
 	[S_REVOKED_INSERT] = "INSERT OR IGNORE INTO revoked_tokens(jti, expires_at) VALUES (?1, ?2)",
 	[S_REVOKED_LIST] = "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?1"
 	                   " ORDER BY expires_at, jti",

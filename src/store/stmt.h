@@ -11,7 +11,7 @@
 #ifndef PC_STORE_STMT_H
 #define PC_STORE_STMT_H
 
-#define PC_USER_COLS "id, email, password_hash, created_at, password_changed_at"
+#define PC_USER_COLS "id, email, password_hash, created_at, password_changed_at, cred_epoch"
 #define PC_SESSION_COLS                                                                  \
 	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
 	" s.client_addr, s.user_agent"
@@ -49,8 +49,11 @@ enum pc_stmt {
 	S_USER_DELETE,
 	S_USER_SET_PASSWORD,
 	S_USER_REHASH,
+	S_USER_EPOCH,       /* the user's cred_epoch */
+	S_USER_EPOCH_BUMP,  /* cred_epoch + 1 */
 	S_SESSION_INSERT,
 	S_SESSION_GET,
+	S_SESSION_EXISTS,
 	S_SESSION_TOUCH,
 	S_SESSION_LIST,
 	S_SESSION_DELETE,
@@ -71,12 +74,12 @@ enum pc_stmt {
 	S_REFRESH_MARK_USED,
 	S_REFRESH_DELETE_FAMILY,
 	S_REFRESH_DELETE_SESSION,
-	S_REFRESH_DELETE_USER,
+	S_REFRESH_DELETE_USER, /* but those of a session (NULL: none) */
 	S_ACCESS_INSERT,
 	S_ACCESS_FAMILY_OF,
 	S_ACCESS_LIVE_FAMILY,
 	S_ACCESS_LIVE_SESSION,
-	S_ACCESS_LIVE_USER,
+	S_ACCESS_LIVE_USER,    /* but those of a session (NULL: none) */
 	S_REVOKED_INSERT,   /* an entry already there stays as it is */
 	S_REVOKED_LIST,
 	S_PURGE_REVOKED,

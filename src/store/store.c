@@ -170,25 +170,43 @@ enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t 
 	return pc_tx_user_list(s, out, n);
 }
 
-enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
-                                 struct pc_audit_event *ev, const char *id)
+/* Clears the revoked jtis' out-parameters on entry (revoked NULL: the
+ * caller does not want them; the operation then frees them). */
+static bool revoked_clear(struct pc_revoked **revoked, size_t *n_revoked)
 {
+	if (revoked == NULL)
+		return true;
+	if (n_revoked == NULL)
+		return false;
+	*revoked = NULL;
+	*n_revoked = 0;
+	return true;
+}
+
+enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
+                                 struct pc_audit_event *ev, const char *id,
+                                 struct pc_revoked **revoked, size_t *n_revoked)
+{
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && id != NULL && event_ok(ev, actor));
 	begin_event(ev, actor);
-	return finish_event(ev, pc_tx_user_delete(s, ev, id));
+	return finish_event(ev,
+	                    pc_tx_user_delete(s, ev, id, (int64_t)time(NULL), revoked, n_revoked));
 }
 
 enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,
                                        struct pc_audit_event *ev, const char *user_id,
-                                       const char *new_hash, const char *keep_session)
+                                       const char *new_hash, const char *keep_session,
+                                       struct pc_revoked **revoked, size_t *n_revoked)
 {
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash));
 	REQUIRE(ev == NULL || event_ok(ev, actor));
 	begin_event(ev, actor);
 	/* the time of record, taken once here for every dialect */
 	int64_t now = (int64_t)time(NULL);
-	return finish_event(ev,
-	                    pc_tx_user_set_password(s, ev, user_id, new_hash, keep_session, now));
+	return finish_event(ev, pc_tx_user_set_password(s, ev, user_id, new_hash, keep_session, now,
+	                                                 revoked, n_revoked));
 }
 
 enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
@@ -241,13 +259,16 @@ enum pc_err pc_store_session_delete(struct pc_store *s, const struct pc_principa
 
 enum pc_err pc_store_session_delete_all(struct pc_store *s, const struct pc_principal *actor,
                                         struct pc_audit_event *ev, const char *user_id,
-                                        const char *keep, size_t *ended)
+                                        const char *keep, size_t *ended,
+                                        struct pc_revoked **revoked, size_t *n_revoked)
 {
 	REQUIRE(ended != NULL);
 	*ended = 0;
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
 	begin_event(ev, actor);
-	return finish_event(ev, pc_tx_session_delete_all(s, ev, user_id, keep, ended));
+	return finish_event(ev, pc_tx_session_delete_all(s, ev, user_id, keep, (int64_t)time(NULL),
+	                                                  ended, revoked, n_revoked));
 }
 
 enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
@@ -262,13 +283,16 @@ enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal 
 enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev, const uint8_t token_hash[32],
                                   const char *new_hash, int64_t now,
-                                  char user_id_out[PC_ID_LEN + 1])
+                                  char user_id_out[PC_ID_LEN + 1], struct pc_revoked **revoked,
+                                  size_t *n_revoked)
 {
 	REQUIRE(user_id_out != NULL);
 	user_id_out[0] = '\0';
+	REQUIRE(revoked_clear(revoked, n_revoked));
 	REQUIRE(s != NULL && token_hash != NULL && hash_ok(new_hash) && event_ok(ev, actor));
 	begin_event(ev, actor);
-	return finish_event(ev, pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out));
+	return finish_event(ev, pc_tx_reset_redeem(s, ev, token_hash, new_hash, now, user_id_out,
+	                                            revoked, n_revoked));
 }
 
 /* ---- API keys ---- */

@@ -24,6 +24,8 @@
  * PC_ERR_SET_UP (setup when the first user exists), PC_ERR_LAST_USER
  * (deleting the last user), PC_ERR_REUSED (a used refresh token presented
  * again), PC_ERR_TAMPERED (audit verify: the chain is broken),
+ * PC_ERR_STALE (a session or refresh family written under a credential
+ * epoch that a change has ended since: see "credential epochs" below),
  * PC_ERR_UNAVAILABLE (busy past the timeout, disk full, read-only,
  * unreachable), PC_ERR_INTERNAL (anything else). Every result must be
  * looked at (PC_MUST_USE); best-effort callers (touch, rehash, purge)
@@ -42,6 +44,7 @@
 
 
 struct pc_store;
+struct pc_revoked;
 
 struct pc_user {
 	char id[PC_ID_LEN + 1];
@@ -49,7 +52,27 @@ struct pc_user {
 	char password_hash[PC_PWHASH_MAX];
 	int64_t created_at;
 	int64_t password_changed_at;
+	/* The credential epoch: the generation of the user's credentials.
+	 * Read with the password hash; see "credential epochs" below. */
+	int64_t cred_epoch;
 };
+
+/*
+ * Credential epochs: the one order between changes of a user's credentials
+ * and sign-ins. Every change that ends the user's sign-ins — a password
+ * change or reset, "end all sessions", deleting the user — adds one to
+ * users.cred_epoch IN THE TRANSACTION that ends the sessions, deletes the
+ * refresh families and revokes the recorded live access tokens (returned
+ * in *revoked: the caller adds them to its in-memory list). A sign-in reads
+ * the epoch with the hash (pc_user.cred_epoch), checks the password (slow,
+ * outside any transaction) and hands the epoch to the write (the
+ * cred_epoch of the session or refresh token, an input: not stored), which
+ * compares it with the user's under the write lock: a change that
+ * committed in between makes it PC_ERR_STALE, a deleted user
+ * PC_ERR_NOT_FOUND, and nothing is written. Writers are serialised, so
+ * either the sign-in's row exists when the change runs (and the change
+ * ends it) or the change committed first (and the write is refused).
+ */
 
 struct pc_session {
 	char id[PC_ID_LEN + 1];     /* public id: shown to the user, used in URLs */
@@ -61,6 +84,7 @@ struct pc_session {
 	int64_t expires_at;         /* absolute lifetime end */
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
+	int64_t cred_epoch;         /* create only: the epoch its sign-in read; not stored */
 };
 
 /*
@@ -99,18 +123,23 @@ PC_MUST_USE enum pc_err pc_store_user_get_by_email(struct pc_store *s, const cha
                                                    struct pc_user *out);
 /* *out: malloc'd array ordered by created_at, id (caller frees); *n its length. */
 PC_MUST_USE enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **out, size_t *n);
-/* Deletes the user and everything of theirs (sessions, reset tokens).
- * PC_ERR_LAST_USER when it is the last user. */
+/* Deletes the user and everything of theirs (sessions, reset tokens, token
+ * families), revoking the recorded live access tokens in the same
+ * transaction: *revoked (malloc'd, caller frees; revoked NULL: not handed
+ * out). PC_ERR_LAST_USER when it is the last user. */
 PC_MUST_USE enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
-                                             struct pc_audit_event *ev, const char *id);
+                                             struct pc_audit_event *ev, const char *id,
+                                             struct pc_revoked **revoked, size_t *n_revoked);
 /* Sets a new password hash (password_changed_at: the store's clock at the
- * call). keep_session: the one session of this user that stays (NULL: every
- * session ends). ev may be NULL only for the silent hash
- * upgrade at login (same password, stronger parameters). */
+ * call) and ends the user's credentials in the same transaction: the epoch
+ * bumped, every session but keep_session ended (NULL: all), every token
+ * family deleted and every recorded live access token revoked (*revoked
+ * as pc_store_user_delete). ev may be NULL (no event). */
 PC_MUST_USE enum pc_err pc_store_user_set_password(struct pc_store *s,
                                                    const struct pc_principal *actor,
                                                    struct pc_audit_event *ev, const char *user_id,
-                                                   const char *new_hash, const char *keep_session);
+                                                   const char *new_hash, const char *keep_session,
+                                                   struct pc_revoked **revoked, size_t *n_revoked);
 
 /* Replaces the hash with one of stronger parameters for the SAME password
  * (upgrade at login): no session ends, no audit event (nothing changed for
@@ -119,6 +148,8 @@ PC_MUST_USE enum pc_err pc_store_user_rehash(struct pc_store *s, const char *use
 
 /* ---- sessions ---- */
 
+/* Inserts sess under sess->cred_epoch: PC_ERR_STALE when the user's epoch
+ * moved since, PC_ERR_NOT_FOUND when the user is gone. */
 PC_MUST_USE enum pc_err pc_store_session_create(struct pc_store *s,
                                                 const struct pc_principal *actor,
                                                 struct pc_audit_event *ev,
@@ -136,24 +167,31 @@ PC_MUST_USE enum pc_err pc_store_session_delete(struct pc_store *s,
                                                 const struct pc_principal *actor,
                                                 struct pc_audit_event *ev, const char *user_id,
                                                 const char *id);
-/* Deletes all of user_id's sessions but keep (NULL: all). *ended: how many. */
+/* Ends user_id's sign-ins: the epoch bumped, every session but keep ended
+ * (NULL: all; *ended: how many), every token family deleted and every
+ * recorded live access token revoked but those issued from keep (*revoked
+ * as pc_store_user_delete), one transaction. */
 PC_MUST_USE enum pc_err pc_store_session_delete_all(struct pc_store *s,
                                                     const struct pc_principal *actor,
                                                     struct pc_audit_event *ev, const char *user_id,
-                                                    const char *keep, size_t *ended);
+                                                    const char *keep, size_t *ended,
+                                                    struct pc_revoked **revoked,
+                                                    size_t *n_revoked);
 
 /* ---- password reset tokens (one-time, stored hashed) ---- */
 
 PC_MUST_USE enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
                                               struct pc_audit_event *ev, const char *user_id,
                                               const uint8_t token_hash[32], int64_t expires_at);
-/* Redeems an unexpired, unused token: sets the new hash, ends every session
- * of the user, burns the token — one transaction. PC_ERR_NOT_FOUND for an
+/* Redeems an unexpired, unused token: sets the new hash and ends every
+ * credential of the user as pc_store_user_set_password with no session
+ * kept, burns the token — one transaction. PC_ERR_NOT_FOUND for an
  * unknown, used or expired token. *user_id_out: whose password changed. */
 PC_MUST_USE enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal *actor,
                                               struct pc_audit_event *ev,
                                               const uint8_t token_hash[32], const char *new_hash,
-                                              int64_t now, char user_id_out[PC_ID_LEN + 1]);
+                                              int64_t now, char user_id_out[PC_ID_LEN + 1],
+                                              struct pc_revoked **revoked, size_t *n_revoked);
 
 /* ---- API keys (shared resources: no owner filter, by design) ---- */
 
@@ -204,6 +242,8 @@ struct pc_refresh_token {
 	int64_t expires_at;             /* the family's end: rotation does not extend it */
 	char access_jti[PC_JTI_MAX + 1];
 	int64_t access_exp;
+	int64_t cred_epoch;             /* create and rotate only: the epoch its sign-in
+	                                 * (or the user read before rotating) saw; not stored */
 };
 
 /* A revoked access token: jti until its exp (the entry is useless after). */
@@ -213,7 +253,9 @@ struct pc_revoked {
 };
 
 /* Issues: inserts a refresh token that starts a new family, and records its
- * access token. ev: "token.issue". */
+ * access token, under t->cred_epoch (PC_ERR_STALE, PC_ERR_NOT_FOUND as
+ * pc_store_session_create); a family bound to a session (session_id not
+ * "") needs that session to still exist (PC_ERR_STALE). ev: "token.issue". */
 PC_MUST_USE enum pc_err pc_store_refresh_create(struct pc_store *s,
                                                 const struct pc_principal *actor,
                                                 struct pc_audit_event *ev,
@@ -222,6 +264,8 @@ PC_MUST_USE enum pc_err pc_store_refresh_create(struct pc_store *s,
 /*
  * Rotates, in one transaction: finds the token by old_hash;
  *  - unknown, or its family expired or revoked: PC_ERR_NOT_FOUND;
+ *  - the user's epoch is not next->cred_epoch: PC_ERR_STALE (a change
+ *    ended the family's credentials after the caller read the user);
  *  - already used (REUSE: someone replayed a stolen token): revokes the
  *    whole family — deletes its refresh tokens and adds every recorded,
  *    unexpired access jti of the family to the revocation list — writes

@@ -28,7 +28,11 @@ PC_MUST_USE static enum pc_err create_script(struct pc_sql *c, void *ctx)
 {
 	struct create *x = ctx;
 	pc_event_clear(x->ev);
-	enum pc_err e = pc_sql_insert_session(c, x->sess);
+	/* under the write lock: no change of the user's credentials since the
+	 * login read the epoch (store.h) */
+	enum pc_err e = pc_sql_epoch_check(c, x->sess->user_id, x->sess->cred_epoch);
+	if (e == PC_OK)
+		e = pc_sql_insert_session(c, x->sess);
 	if (e == PC_OK)
 		e = pc_sql_append_event(c, x->ev);
 	return e;
@@ -71,13 +75,35 @@ enum pc_err pc_tx_session_delete(struct pc_store *s, struct pc_audit_event *ev,
 	                     true, NULL);
 }
 
-enum pc_err pc_tx_session_delete_all(struct pc_store *s, struct pc_audit_event *ev,
-                                     const char *user_id, const char *keep, size_t *ended)
+struct delete_all {
+	struct pc_audit_event *ev;
+	const char *user_id, *keep;
+	int64_t now, ended;
+	struct pc_revoked_vec rv;
+};
+
+PC_MUST_USE static enum pc_err delete_all_script(struct pc_sql *c, void *ctx)
 {
-	int64_t changed = 0;
-	enum pc_err e = pc_sql_change(s, PC_SQL_WRITE, ev, S_SESSION_DELETE_ALL,
-	                              ARGS(A_TXT(user_id), A_OPT(keep)), false, &changed);
+	struct delete_all *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
+	pc_event_clear(x->ev);
+	x->ended = 0;
+	/* the session that stays keeps the tokens issued from it */
+	enum pc_err e = pc_sql_end_credentials(c, x->user_id, x->keep, true, x->now, &x->rv,
+	                                       &x->ended);
 	if (e == PC_OK)
-		*ended = changed > 0 ? (size_t)changed : 0;
+		e = pc_sql_append_event(c, x->ev);
 	return e;
+}
+
+enum pc_err pc_tx_session_delete_all(struct pc_store *s, struct pc_audit_event *ev,
+                                     const char *user_id, const char *keep, int64_t now,
+                                     size_t *ended, struct pc_revoked **revoked,
+                                     size_t *n_revoked)
+{
+	struct delete_all x = {.ev = ev, .user_id = user_id, .keep = keep, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, delete_all_script, &x);
+	if (e == PC_OK)
+		*ended = x.ended > 0 ? (size_t)x.ended : 0;
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 }

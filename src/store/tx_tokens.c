@@ -20,20 +20,14 @@
 #include "store/backend.h"
 #include "store/driver.h"
 
-/* The jtis a call revokes, in the order found. */
-struct revoked_vec {
-	struct pc_revoked *v;
-	size_t n, cap;
-};
-
-static void vec_reset(struct revoked_vec *rv)
+void pc_revoked_vec_reset(struct pc_revoked_vec *rv)
 {
 	free(rv->v);
-	*rv = (struct revoked_vec){0};
+	*rv = (struct pc_revoked_vec){0};
 }
 
 /* Makes room for one more; -1 on overflow/OOM. */
-static int vec_grow(struct revoked_vec *rv)
+static int vec_grow(struct pc_revoked_vec *rv)
 {
 	void *v = rv->v;
 	int rc = pc_sql_grow(&v, &rv->cap, rv->n, sizeof(*rv->v));
@@ -41,7 +35,7 @@ static int vec_grow(struct revoked_vec *rv)
 	return rc;
 }
 
-PC_MUST_USE static enum pc_err vec_push(struct revoked_vec *rv, const char *jti, int64_t exp)
+PC_MUST_USE static enum pc_err vec_push(struct pc_revoked_vec *rv, const char *jti, int64_t exp)
 {
 	size_t len = strlen(jti);
 	if (len > PC_JTI_MAX || vec_grow(rv) != 0)
@@ -53,24 +47,23 @@ PC_MUST_USE static enum pc_err vec_push(struct revoked_vec *rv, const char *jti,
 	return PC_OK;
 }
 
-/* Hands the vector to the caller on success, frees it otherwise. */
-PC_MUST_USE static enum pc_err vec_out(struct revoked_vec *rv, enum pc_err e,
-                                       struct pc_revoked **out, size_t *n)
+enum pc_err pc_revoked_vec_out(struct pc_revoked_vec *rv, enum pc_err e,
+                               struct pc_revoked **out, size_t *n)
 {
-	if (e != PC_OK) {
-		vec_reset(rv);
+	if (e != PC_OK || out == NULL) {
+		pc_revoked_vec_reset(rv);
 		return e;
 	}
 	*out = rv->v;
 	*n = rv->n;
-	*rv = (struct revoked_vec){0};
+	*rv = (struct pc_revoked_vec){0};
 	return PC_OK;
 }
 
 /* Appends the (jti, expires_at) rows of a query to rv, but skip. */
 PC_MUST_USE static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id,
                                                const struct pc_sql_arg *a, size_t n,
-                                               const char *skip, struct revoked_vec *rv)
+                                               const char *skip, struct pc_revoked_vec *rv)
 {
 	bool row = false;
 	enum pc_err e = sql_query(c, id, a, n);
@@ -90,7 +83,7 @@ PC_MUST_USE static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id
  * (but skip) goes into rv, and the family's refresh tokens are deleted, so
  * any later presentation of one is PC_ERR_NOT_FOUND. */
 PC_MUST_USE static enum pc_err revoke_family(struct pc_sql *c, const char *family_id, int64_t now,
-                                             const char *skip, struct revoked_vec *rv)
+                                             const char *skip, struct pc_revoked_vec *rv)
 {
 	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_FAMILY, ARGS(A_TXT(family_id), A_INT(now)),
 	                                skip, rv);
@@ -101,12 +94,24 @@ PC_MUST_USE static enum pc_err revoke_family(struct pc_sql *c, const char *famil
 
 /* Inside a transaction: puts every jti of rv on the revocation list (an
  * entry already there stays as it is). */
-PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, const struct revoked_vec *rv)
+PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, const struct pc_revoked_vec *rv)
 {
 	enum pc_err e = PC_OK;
 	for (size_t i = 0; i < rv->n && e == PC_OK; i++)
 		e = sql_exec(c, S_REVOKED_INSERT,
 		             ARGS(A_FIX(rv->v[i].jti), A_INT(rv->v[i].expires_at)), NULL);
+	return e;
+}
+
+enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id, const char *keep,
+                               int64_t now, struct pc_revoked_vec *rv)
+{
+	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_USER,
+	                                ARGS(A_TXT(user_id), A_INT(now), A_OPT(keep)), NULL, rv);
+	if (e == PC_OK)
+		e = sql_exec(c, S_REFRESH_DELETE_USER, ARGS(A_TXT(user_id), A_OPT(keep)), NULL);
+	if (e == PC_OK)
+		e = insert_revoked(c, rv);
 	return e;
 }
 
@@ -149,8 +154,18 @@ PC_MUST_USE static enum pc_err refresh_create_script(struct pc_sql *c, void *ctx
 {
 	struct refresh_create *x = ctx;
 	pc_event_clear(x->ev);
-	/* the user's foreign key: a user that is gone is PC_ERR_NOT_FOUND */
-	enum pc_err e = insert_refresh(c, x->t);
+	/* under the write lock: no change of the user's credentials since the
+	 * sign-in read the epoch (store.h), and the session it is bound to not
+	 * ended since the request was authenticated */
+	enum pc_err e = pc_sql_epoch_check(c, x->t->user_id, x->t->cred_epoch);
+	if (e == PC_OK && x->t->session_id[0] != '\0') {
+		bool live = false;
+		e = pc_sql_exists(c, S_SESSION_EXISTS, ARGS(A_FIX(x->t->session_id)), &live);
+		if (e == PC_OK && !live)
+			e = PC_ERR_STALE;
+	}
+	if (e == PC_OK)
+		e = insert_refresh(c, x->t);
 	if (e == PC_OK)
 		e = pc_sql_append_event(c, x->ev);
 	return e;
@@ -169,7 +184,7 @@ struct rotate {
 	int64_t now;
 	const struct pc_refresh_token *next_in;
 	struct pc_refresh_token cur, next;
-	struct revoked_vec rv;
+	struct pc_revoked_vec rv;
 	bool reused;
 };
 
@@ -178,7 +193,7 @@ PC_MUST_USE static enum pc_err rotate_script(struct pc_sql *c, void *ctx)
 	struct rotate *x = ctx;
 	bool used = false;
 	x->reused = false;
-	vec_reset(&x->rv);
+	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
 	pc_event_clear(x->reuse_ev);
 	x->next = *x->next_in;
@@ -199,6 +214,9 @@ PC_MUST_USE static enum pc_err rotate_script(struct pc_sql *c, void *ctx)
 			e = pc_sql_append_event(c, x->reuse_ev);
 		return e;
 	}
+	/* the user read before minting is still the user of this epoch */
+	if (e == PC_OK)
+		e = pc_sql_epoch_check(c, x->cur.user_id, x->next_in->cred_epoch);
 	if (e == PC_OK) {
 		int64_t changed = 0;
 		e = sql_exec(c, S_REFRESH_MARK_USED, ARGS(A_HASH(x->old_hash), A_INT(x->now)),
@@ -230,15 +248,15 @@ enum pc_err pc_tx_refresh_rotate(struct pc_store *s, struct pc_audit_event *ev,
 	if (e != PC_OK) {
 		pc_event_clear(ev);
 		pc_event_clear(reuse_ev);
-		return vec_out(&x.rv, e, revoked, n_revoked);
+		return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 	}
 	if (x.reused) {
 		pc_event_clear(ev);
-		e = vec_out(&x.rv, PC_OK, revoked, n_revoked);
+		e = pc_revoked_vec_out(&x.rv, PC_OK, revoked, n_revoked);
 		return e == PC_OK ? PC_ERR_REUSED : e;
 	}
 	pc_event_clear(reuse_ev);
-	vec_reset(&x.rv);
+	pc_revoked_vec_reset(&x.rv);
 	*next = x.next;
 	*old = x.cur;
 	return PC_OK;
@@ -267,14 +285,14 @@ struct revoke {
 	struct pc_audit_event *ev; /* NULL: audited by the caller */
 	const char *jti, *family_id, *session_id, *user_id;
 	int64_t jti_exp, now;
-	struct revoked_vec rv;
+	struct pc_revoked_vec rv;
 };
 
 PC_MUST_USE static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
 {
 	struct revoke *x = ctx;
 	enum pc_err e;
-	vec_reset(&x->rv);
+	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
 	if (x->jti != NULL) {
 		/* the family it was issued with, if recorded, goes too */
@@ -296,12 +314,9 @@ PC_MUST_USE static enum pc_err revoke_script(struct pc_sql *c, void *ctx)
 		if (e == PC_OK)
 			e = sql_exec(c, S_REFRESH_DELETE_SESSION, ARGS(A_TXT(x->session_id)), NULL);
 	} else {
-		e = collect_revoked(c, S_ACCESS_LIVE_USER, ARGS(A_TXT(x->user_id), A_INT(x->now)), NULL,
-		                    &x->rv);
-		if (e == PC_OK)
-			e = sql_exec(c, S_REFRESH_DELETE_USER, ARGS(A_TXT(x->user_id)), NULL);
+		e = pc_sql_revoke_user(c, x->user_id, NULL, x->now, &x->rv);
 	}
-	if (e == PC_OK)
+	if (e == PC_OK && x->user_id == NULL)
 		e = insert_revoked(c, &x->rv);
 	if (e == PC_OK && x->ev != NULL)
 		e = pc_sql_append_event(c, x->ev);
@@ -316,18 +331,18 @@ enum pc_err pc_tx_tokens_revoke(struct pc_store *s, struct pc_audit_event *ev, c
 	struct revoke x = {.ev = ev, .jti = jti, .family_id = family_id, .session_id = session_id,
 	                   .user_id = user_id, .jti_exp = jti_exp, .now = now};
 	enum pc_err e = sql_run(s, PC_SQL_WRITE, revoke_script, &x);
-	return vec_out(&x.rv, e, revoked, n_revoked);
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 }
 
 struct revoked_list {
 	int64_t now;
-	struct revoked_vec rv;
+	struct pc_revoked_vec rv;
 };
 
 PC_MUST_USE static enum pc_err revoked_list_script(struct pc_sql *c, void *ctx)
 {
 	struct revoked_list *x = ctx;
-	vec_reset(&x->rv);
+	pc_revoked_vec_reset(&x->rv);
 	return collect_revoked(c, S_REVOKED_LIST, ARGS(A_INT(x->now)), NULL, &x->rv);
 }
 
@@ -336,7 +351,7 @@ enum pc_err pc_tx_revoked_list(struct pc_store *s, int64_t now, struct pc_revoke
 {
 	struct revoked_list x = {.now = now};
 	enum pc_err e = sql_run(s, PC_SQL_READ, revoked_list_script, &x);
-	return vec_out(&x.rv, e, out, n);
+	return pc_revoked_vec_out(&x.rv, e, out, n);
 }
 
 struct purge {

@@ -9,7 +9,10 @@
  *  - never no user: user_delete counts the users under the lock, so two
  *    deletes cannot both see two (PC_ERR_LAST_USER);
  *  - a password change ends the user's sessions (but keep), and a reset
- *    token burns every outstanding token of its user with it.
+ *    token burns every outstanding token of its user with it;
+ *  - the credential epoch (store.h): every change that ends a user's
+ *    sign-ins bumps it with the ending (pc_sql_end_credentials), and a
+ *    sign-in's write checks it (pc_sql_epoch_check), both under the lock.
  * Each change and its audit event commit together or not at all.
  */
 #include <string.h>
@@ -120,9 +123,36 @@ static int rd_count(struct pc_sql *c, void *out)
 	return COL_INT(c, 0, out);
 }
 
+enum pc_err pc_sql_epoch_check(struct pc_sql *c, const char *user_id, int64_t epoch)
+{
+	int64_t cur = 0;
+	enum pc_err e = pc_sql_one(c, S_USER_EPOCH, ARGS(A_TXT(user_id)), rd_count, &cur, sizeof(cur),
+	                           "users");
+	if (e == PC_OK && cur != epoch)
+		e = PC_ERR_STALE;
+	return e;
+}
+
+enum pc_err pc_sql_end_credentials(struct pc_sql *c, const char *user_id, const char *keep,
+                                   bool keep_tokens, int64_t now, struct pc_revoked_vec *rv,
+                                   int64_t *ended)
+{
+	int64_t changed = 0;
+	enum pc_err e = sql_exec(c, S_USER_EPOCH_BUMP, ARGS(A_TXT(user_id)), &changed);
+	if (e == PC_OK && changed == 0)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK)
+		e = sql_exec(c, S_SESSION_DELETE_ALL, ARGS(A_TXT(user_id), A_OPT(keep)), ended);
+	if (e == PC_OK)
+		e = pc_sql_revoke_user(c, user_id, keep_tokens ? keep : NULL, now, rv);
+	return e;
+}
+
 struct user_delete {
 	struct pc_audit_event *ev;
 	const char *id;
+	int64_t now;
+	struct pc_revoked_vec rv;
 };
 
 PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
@@ -130,6 +160,7 @@ PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 	struct user_delete *x = ctx;
 	bool found = false;
 	int64_t users = 0;
+	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
 	enum pc_err e = pc_sql_exists(c, S_USER_EXISTS, ARGS(A_TXT(x->id)), &found);
 	if (e == PC_OK && !found)
@@ -139,6 +170,10 @@ PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 		e = pc_sql_one(c, S_USER_COUNT, NOARGS, rd_count, &users, sizeof(users), "users");
 	if (e == PC_OK && users <= 1)
 		e = PC_ERR_LAST_USER;
+	/* the access-token records go with the user (foreign key): revoked
+	 * first, in this transaction, so none minted before it stays valid */
+	if (e == PC_OK)
+		e = pc_sql_end_credentials(c, x->id, NULL, false, x->now, &x->rv, NULL);
 	if (e == PC_OK)
 		e = sql_exec(c, S_USER_DELETE, ARGS(A_TXT(x->id)), NULL);
 	if (e == PC_OK)
@@ -146,18 +181,21 @@ PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 	return e;
 }
 
-enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev, const char *id)
+enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                              int64_t now, struct pc_revoked **revoked, size_t *n_revoked)
 {
-	struct user_delete x = {ev, id};
-	return sql_run(s, PC_SQL_WRITE, user_delete_script, &x);
+	struct user_delete x = {.ev = ev, .id = id, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, user_delete_script, &x);
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 }
 
 /* ---- passwords ---- */
 
-/* Inside a transaction: the new hash, and every session of the user ends
- * but keep (NULL: all). */
+/* Inside a transaction: the new hash, and the user's credentials ended
+ * (pc_sql_end_credentials) but the session keep (NULL: none). */
 PC_MUST_USE static enum pc_err set_password(struct pc_sql *c, const char *user_id,
-                                            const char *new_hash, int64_t now, const char *keep)
+                                            const char *new_hash, int64_t now, const char *keep,
+                                            struct pc_revoked_vec *rv)
 {
 	int64_t changed = 0;
 	enum pc_err e = sql_exec(c, S_USER_SET_PASSWORD,
@@ -165,7 +203,7 @@ PC_MUST_USE static enum pc_err set_password(struct pc_sql *c, const char *user_i
 	if (e == PC_OK && changed == 0)
 		e = PC_ERR_NOT_FOUND;
 	if (e == PC_OK)
-		e = sql_exec(c, S_SESSION_DELETE_ALL, ARGS(A_TXT(user_id), A_OPT(keep)), NULL);
+		e = pc_sql_end_credentials(c, user_id, keep, false, now, rv, NULL);
 	return e;
 }
 
@@ -173,13 +211,15 @@ struct set_pw {
 	struct pc_audit_event *ev; /* NULL: none */
 	const char *user_id, *new_hash, *keep;
 	int64_t now;
+	struct pc_revoked_vec rv;
 };
 
 PC_MUST_USE static enum pc_err set_password_script(struct pc_sql *c, void *ctx)
 {
 	struct set_pw *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
-	enum pc_err e = set_password(c, x->user_id, x->new_hash, x->now, x->keep);
+	enum pc_err e = set_password(c, x->user_id, x->new_hash, x->now, x->keep, &x->rv);
 	if (e == PC_OK && x->ev != NULL)
 		e = pc_sql_append_event(c, x->ev);
 	return e;
@@ -187,10 +227,13 @@ PC_MUST_USE static enum pc_err set_password_script(struct pc_sql *c, void *ctx)
 
 enum pc_err pc_tx_user_set_password(struct pc_store *s, struct pc_audit_event *ev,
                                     const char *user_id, const char *new_hash,
-                                    const char *keep_session, int64_t now)
+                                    const char *keep_session, int64_t now,
+                                    struct pc_revoked **revoked, size_t *n_revoked)
 {
-	struct set_pw x = {ev, user_id, new_hash, keep_session, now};
-	return sql_run(s, PC_SQL_WRITE, set_password_script, &x);
+	struct set_pw x = {.ev = ev, .user_id = user_id, .new_hash = new_hash,
+	                   .keep = keep_session, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, set_password_script, &x);
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 }
 
 enum pc_err pc_tx_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
@@ -216,11 +259,13 @@ struct redeem {
 	int64_t now;
 	char uid[PC_ID_LEN + 1];
 	bool filled; /* whether ev->resource_id was ours to fill */
+	struct pc_revoked_vec rv;
 };
 
 PC_MUST_USE static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 {
 	struct redeem *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
 	if (x->filled)
 		x->ev->resource_id[0] = '\0';
@@ -234,7 +279,7 @@ PC_MUST_USE static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 	if (e == PC_OK)
 		e = sql_exec(c, S_RESET_BURN_USER, ARGS(A_FIX(x->uid), A_INT(x->now)), NULL);
 	if (e == PC_OK)
-		e = set_password(c, x->uid, x->new_hash, x->now, NULL);
+		e = set_password(c, x->uid, x->new_hash, x->now, NULL, &x->rv);
 	if (e == PC_OK) {
 		/* the caller could not know whose token it was */
 		if (x->ev->resource_id[0] == '\0') {
@@ -248,10 +293,12 @@ PC_MUST_USE static enum pc_err redeem_script(struct pc_sql *c, void *ctx)
 
 enum pc_err pc_tx_reset_redeem(struct pc_store *s, struct pc_audit_event *ev,
                                const uint8_t token_hash[32], const char *new_hash, int64_t now,
-                               char user_id_out[PC_ID_LEN + 1])
+                               char user_id_out[PC_ID_LEN + 1], struct pc_revoked **revoked,
+                               size_t *n_revoked)
 {
 	struct redeem x = {.ev = ev, .token_hash = token_hash, .new_hash = new_hash, .now = now};
 	enum pc_err e = sql_run(s, PC_SQL_WRITE, redeem_script, &x);
+	e = pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 	if (e == PC_OK) {
 		memcpy(user_id_out, x.uid, sizeof(x.uid));
 	} else {

@@ -146,10 +146,15 @@ enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, 
 	int64_t now = pc_svc_now(ctx);
 	enum pc_err e = pc_store_tokens_revoke(ctx->store, actor, ev, jti, jti_exp, family, session, user, now,
 	                                       &list, &n);
-	if (e == PC_OK && pc_revocation_add(&ctx->auth, list, n, now) != PC_OK)
+	pc_svc_revoked_add(ctx, list, n);
+	return e;
+}
+
+void pc_svc_revoked_add(struct pc_svc *ctx, struct pc_revoked *list, size_t n)
+{
+	if (n > 0 && pc_revocation_add(&ctx->auth, list, n, pc_svc_now(ctx)) != PC_OK)
 		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
 	free(list);
-	return e;
 }
 
 void pc_svc_session_new(struct pc_svc *ctx, struct pc_session *s, uint8_t secret[PC_SESSION_SECRET_BYTES],

@@ -24,11 +24,12 @@ enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *act
 	if (e != PC_OK)
 		return e;
 	pc_svc_session_new(ctx, sess, secret, actor, user->id);
+	sess->cred_epoch = user->cred_epoch; /* the password was checked under it */
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, user, sess);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, &self, "auth.login", "session", sess->id, NULL);
-	e = pc_store_session_create(ctx->store, &self, &ev, sess);
+	e = pc_tokens_signin_written(ctx, actor, user, pc_store_session_create(ctx->store, &self, &ev, sess));
 	if (e != PC_OK)
 		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
 	return e;
@@ -81,18 +82,14 @@ enum pc_err pc_sessions_end_all(struct pc_svc *ctx, const struct pc_principal *a
 	const char *keep = all ? NULL : current_session(actor);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "session.delete_all", "session", "", "{s:b}", "including_current", all);
-	struct pc_session *before = NULL;
-	size_t n_before = 0;
-	/* the sessions that will end, for revoking the tokens issued from them */
-	if (pc_store_session_list(ctx->store, actor->user_id, pc_svc_now(ctx), &before, &n_before) != PC_OK)
-		n_before = 0;
-	enum pc_err e = pc_store_session_delete_all(ctx->store, actor, &ev, actor->user_id, keep, ended);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	/* one transaction: the epoch bumped (a login racing this is refused),
+	 * the sessions ended, every token family and access token revoked */
+	enum pc_err e = pc_store_session_delete_all(ctx->store, actor, &ev, actor->user_id, keep, ended, &revoked,
+	                                            &n_revoked);
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, actor->user_id);
-	for (size_t i = 0; e == PC_OK && i < n_before; i++)
-		if (keep == NULL || strcmp(before[i].id, keep) != 0)
-			if (pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, before[i].id, NULL) != PC_OK)
-				pc_log("error", "revocation", "the tokens of an ended session could not be revoked");
-	free(before);
 	return e;
 }

@@ -12,7 +12,9 @@
  * Logs in (actor: anonymous, the client): the password check of
  * pc_tokens_check_password (throttles, one answer for bad credentials),
  * then a new session (a new id at every login: no fixation) whose secret
- * goes to secret (wipe it); event "auth.login" by the new session.
+ * goes to secret (wipe it); event "auth.login" by the new session. The
+ * session is written only under the credential epoch the check read: a
+ * change in between answers PC_ERR_NOT_FOUND ("auth.login_stale").
  * PC_OK, PC_ERR_NOT_FOUND, PC_ERR_THROTTLED (*retry_after), store errors.
  */
 PC_MUST_USE enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
@@ -34,7 +36,12 @@ PC_MUST_USE enum pc_err pc_sessions_list(struct pc_svc *ctx, const struct pc_pri
 PC_MUST_USE enum pc_err pc_sessions_end(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);
 
 /* Ends the actor's sessions: all of them (all) or all but the one actor
- * uses. *ended: how many. Event "session.delete_all" {including_current}. */
+ * uses, and with them every token family of the actor's and every access
+ * token but those issued from the session that stays (the password-issued
+ * ones included) — one transaction that also bumps the credential
+ * epoch, so a login whose password was checked before it is refused
+ * (store.h "credential epochs"). *ended: how many sessions. Event
+ * "session.delete_all" {including_current}. */
 PC_MUST_USE enum pc_err pc_sessions_end_all(struct pc_svc *ctx, const struct pc_principal *actor, bool all,
                                             size_t *ended);
 

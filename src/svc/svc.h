@@ -101,6 +101,10 @@ PC_MUST_USE enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_princi
                                       struct pc_audit_event *ev, const char *jti, int64_t jti_exp,
                                       const char *family, const char *session, const char *user);
 
+/* Adds the jtis a store change revoked (list, malloc'd; freed here) to the
+ * revocation list at once. */
+void pc_svc_revoked_add(struct pc_svc *ctx, struct pc_revoked *list, size_t n);
+
 /* A fresh session of user_id for the client that actor describes: random
  * secret (kept in secret: the caller seals it into the cookie and wipes
  * it), its hash, a new id, times from the configuration. */

@@ -64,6 +64,20 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	return PC_OK;
 }
 
+enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struct pc_principal *actor,
+                                     const struct pc_user *user, enum pc_err e)
+{
+	if (e != PC_ERR_STALE && e != PC_ERR_NOT_FOUND)
+		return e;
+	/* the credentials changed (or the user went) between the password
+	 * check and the write: nothing was written; the client gets the answer
+	 * of a wrong password, the trail says why */
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "auth.login_stale", "user", user->id, "{s:s}", "email", user->email);
+	pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_stale");
+	return PC_ERR_NOT_FOUND;
+}
+
 static void refresh_hash(uint8_t out[32], const uint8_t raw[PC_REFRESH_RAW])
 {
 	crypto_generichash(out, 32, raw, PC_REFRESH_RAW, NULL, 0);
@@ -110,13 +124,17 @@ static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh
 	return 0;
 }
 
-/* A new family for user by actor; via: "password" or "session". */
+/* A new family for user by actor under the credential epoch that its
+ * sign-in read; via: "password" or "session". The access token minted
+ * here is wiped unless the family is written. */
 static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, const char *user_id,
-                         const char *email, const char *sid, const char *via, struct pc_token_pair *out)
+                         const char *email, int64_t cred_epoch, const char *sid, const char *via,
+                         struct pc_token_pair *out)
 {
 	struct pc_refresh_token rt;
 	if (mint(ctx, out, &rt, user_id, email, sid) != 0)
 		return PC_ERR_INTERNAL;
+	rt.cred_epoch = cred_epoch;
 	pc_random_id(rt.family_id);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, by, "token.issue", "token_family", rt.family_id, "{s:s,s:s}", "jti", out->jti, "via",
@@ -144,14 +162,23 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 	memcpy(by.user_agent, actor->user_agent, sizeof(by.user_agent));
 	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
 	snprintf(by.email, sizeof(by.email), "%s", u.email);
-	return issue(ctx, &by, u.id, u.email, NULL, "password", out);
+	return pc_tokens_signin_written(ctx, actor, &u,
+	                                issue(ctx, &by, u.id, u.email, u.cred_epoch, NULL, "password", out));
 }
 
 enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_token_pair *out)
 {
 	memset(out, 0, sizeof(*out));
-	return issue(ctx, actor, actor->user_id, actor->email, actor->session_id[0] ? actor->session_id : NULL,
-	             "session", out);
+	/* the epoch now; the store also checks that the session still exists,
+	 * which a change that ended it since authentication does not leave */
+	struct pc_user u;
+	enum pc_err e = pc_store_user_get(ctx->store, actor->user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK)
+		return e;
+	e = issue(ctx, actor, actor->user_id, actor->email, u.cred_epoch,
+	          actor->session_id[0] ? actor->session_id : NULL, "session", out);
+	return e == PC_ERR_STALE ? PC_ERR_NOT_FOUND : e;
 }
 
 /* Takes one of user_id's refreshes of this clock hour (a slot that is
@@ -190,6 +217,7 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 		return e;
 	if (mint(ctx, out, &rt, u.id, u.email, old.session_id[0] ? old.session_id : NULL) != 0)
 		return PC_ERR_INTERNAL;
+	rt.cred_epoch = u.cred_epoch;
 	struct pc_principal actor = *client;
 	snprintf(actor.user_id, sizeof(actor.user_id), "%s", u.id);
 	snprintf(actor.email, sizeof(actor.email), "%s", u.email);
@@ -202,6 +230,8 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 	/* CONFLICT here is a colliding fresh token hash: a bug or a broken RNG */
 	if (e == PC_ERR_CONFLICT)
 		e = PC_ERR_INTERNAL;
+	if (e == PC_ERR_STALE)
+		e = PC_ERR_NOT_FOUND; /* the family's credentials ended: as if revoked */
 	if (e == PC_ERR_REUSED) {
 		pc_log_if_failed(pc_revocation_add(&ctx->auth, revoked, n_revoked, pc_svc_now(ctx)), "revocation_add", "reused refresh family");
 		pc_log("warning", "token_reuse", "a used refresh token was presented again; its family is revoked");

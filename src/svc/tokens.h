@@ -46,6 +46,16 @@ PC_MUST_USE enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struc
                                                  const char *email, const char *password, size_t len,
                                                  struct pc_user *user, int64_t *retry_after);
 
+/*
+ * The outcome e of writing a sign-in's session or token family under the
+ * credential epoch its password check read: a stale epoch (a change ended
+ * the credentials in between) or a user gone is written as
+ * "auth.login_stale" {email} on the user and answered PC_ERR_NOT_FOUND,
+ * the answer of a wrong password; anything else is returned as is.
+ */
+PC_MUST_USE enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                 const struct pc_user *user, enum pc_err e);
+
 /* A pair for email + password (checked as above); event "token.issue"
  * {jti, via: "password"} on the new family. */
 PC_MUST_USE enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,

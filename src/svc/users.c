@@ -1,7 +1,9 @@
 /*
- * users.c — see users.h. Revocation comes before a change that ends a
- * user's credentials: if the change then fails, the user only has to log in
- * again; the other order could leave a deleted user's tokens valid.
+ * users.c — see users.h. A change that ends a user's credentials (delete,
+ * password change, reset) ends them in the store's one transaction — the
+ * credential epoch bumped, sessions ended, token families deleted, access
+ * tokens revoked (store.h "credential epochs") — and the revoked jtis then
+ * go onto the in-memory list, so no sign-in racing the change survives it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +117,18 @@ enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor
 		return e;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.delete", "user", id, NULL);
-	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, id);
-	if (e == PC_OK)
-		e = pc_store_user_delete(ctx->store, actor, &ev, id);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_user_delete(ctx->store, actor, &ev, id, &revoked, &n_revoked);
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, id);
 	return e;
 }
 
-/* Sets user_id's password hash to that of pw, revoking every token first;
- * keep: the session that stays (NULL: none); ev describes the change. */
+/* Sets user_id's password hash to that of pw, ending every credential of
+ * the user but keep (the session that stays; NULL: none); ev describes the
+ * change. */
 static enum pc_err set_password(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_audit_event *ev,
                                 const char *user_id, const char *pw, size_t len, const char *keep)
 {
@@ -132,9 +136,10 @@ static enum pc_err set_password(struct pc_svc *ctx, const struct pc_principal *a
 	enum pc_err e = PC_ERR_INTERNAL;
 	if (pc_password_hash(h, pw, len, &ctx->auth.cost) != 0)
 		goto out;
-	e = pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, user_id);
-	if (e == PC_OK)
-		e = pc_store_user_set_password(ctx->store, actor, ev, user_id, h, keep);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_user_set_password(ctx->store, actor, ev, user_id, h, keep, &revoked, &n_revoked);
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, user_id);
 out:
@@ -241,12 +246,12 @@ enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal 
 		goto out;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.password_reset", "user", "", NULL);
-	e = pc_store_reset_redeem(ctx->store, actor, &ev, th, h, pc_svc_now(ctx), user_id);
-	if (e == PC_OK) {
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_reset_redeem(ctx->store, actor, &ev, th, h, pc_svc_now(ctx), user_id, &revoked, &n_revoked);
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
+	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, user_id);
-		if (pc_svc_revoke(ctx, actor, NULL, NULL, 0, NULL, NULL, user_id) != PC_OK)
-			pc_log("error", "revocation", "the tokens of a user whose password was reset could not be revoked");
-	}
 out:
 	if (e != PC_ERR_NOT_FOUND)
 		pc_throttle_release(&slot);

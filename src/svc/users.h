@@ -44,8 +44,10 @@ PC_MUST_USE enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_princip
 PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out,
                                       size_t *n);
 
-/* Deletes a user: their tokens are revoked first, then the user and their
- * sessions go, and cached credentials are dropped. Event "user.delete".
+/* Deletes a user: in one transaction their live access tokens are revoked
+ * and the user, their sessions and token families go (a sign-in racing it
+ * is refused: store.h "credential epochs"); cached credentials are then
+ * dropped. Event "user.delete".
  * PC_ERR_NOT_FOUND, PC_ERR_LAST_USER (the only user left). */
 PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);
 

@@ -235,7 +235,7 @@ static void test_migrations_idempotent(void **state)
 	struct fx *f = *state;
 	struct pc_user u;
 	add_user(f, &u, "a@example.com");
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), FX_SCHEMA_VERSION);
 	for (int i = 0; i < 3; i++) {
 		pc_store_close(f->s);
 		f->s = NULL;
@@ -243,7 +243,7 @@ static void test_migrations_idempotent(void **state)
 		assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
 	}
 	assert_int_equal(count(f, "schema_version"), 1);
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), FX_SCHEMA_VERSION);
 	struct pc_user got;
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
 	assert_string_equal(got.email, "a@example.com");
@@ -260,7 +260,10 @@ static void test_newer_schema_refused(void **state)
 	struct pc_store *s2;
 	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), -1);
 	assert_null(s2);
-	assert_string_equal(err, "database schema version 999 is newer than this binary supports (2)");
+	char want[128];
+	snprintf(want, sizeof(want),
+	         "database schema version 999 is newer than this binary supports (%d)", FX_SCHEMA_VERSION);
+	assert_string_equal(err, want);
 	/* nothing was changed by the refusal */
 	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 999);
 }
@@ -300,7 +303,7 @@ static void test_concurrent_open(void **state)
 		pthread_join(t[i], NULL);
 	assert_int_equal(atomic_load(&ok), 6);
 	assert_int_equal(count(&g, "schema_version"), 1);
-	assert_int_equal(raw(&g, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(&g, "SELECT version FROM schema_version"), FX_SCHEMA_VERSION);
 }
 
 static void test_ping(void **state)
@@ -508,9 +511,9 @@ static void test_user_delete(void **state)
 	add_user(f, &a, "a@example.com");
 
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", "nope");
-	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, "nope"), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, "nope", NULL, NULL), PC_ERR_NOT_FOUND);
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", a.id);
-	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, a.id), PC_ERR_LAST_USER);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, a.id, NULL, NULL), PC_ERR_LAST_USER);
 	assert_int_equal(count(f, "users"), 1);
 
 	add_user(f, &b, "b@example.com");
@@ -527,7 +530,7 @@ static void test_user_delete(void **state)
 	struct pc_principal pa;
 	as_user(&pa, &a, sa.id);
 	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
-	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_OK);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id, NULL, NULL), PC_OK);
 	assert_int_equal(count(f, "users"), 1);
 	assert_int_equal(count(f, "sessions"), 1); /* only a's */
 	assert_int_equal(count(f, "reset_tokens"), 0);
@@ -541,7 +544,7 @@ static void test_user_delete(void **state)
 	assert_verify_ok(f, events + 1);
 	/* a is the last one now */
 	pc_audit_event_init(&ev, &pa, "user.delete", "user", a.id);
-	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, a.id), PC_ERR_LAST_USER);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, a.id, NULL, NULL), PC_ERR_LAST_USER);
 }
 
 static void test_set_password(void **state)
@@ -562,7 +565,7 @@ static void test_set_password(void **state)
 	int64_t events = count(f, "audit_events");
 	int64_t t0 = (int64_t)time(NULL);
 	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
-	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, u.id, "$argon2id$new", s2.id), PC_OK);
+	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, u.id, "$argon2id$new", s2.id, NULL, NULL), PC_OK);
 	struct pc_user got;
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
 	assert_string_equal(got.password_hash, "$argon2id$new");
@@ -580,14 +583,14 @@ static void test_set_password(void **state)
 	assert_string_equal(last.action, "user.password_change");
 
 	/* keep NULL: every session ends; ev NULL: no event */
-	assert_int_equal(pc_store_user_set_password(f->s, &p, NULL, u.id, "$argon2id$newer", NULL),
+	assert_int_equal(pc_store_user_set_password(f->s, &p, NULL, u.id, "$argon2id$newer", NULL, NULL, NULL),
 	                 PC_OK);
 	assert_int_equal(pc_store_session_list(f->s, u.id, NOW, &list, &n), PC_OK);
 	assert_int_equal(n, 0);
 	free(list);
 	assert_int_equal(count(f, "audit_events"), events + 1);
 	pc_audit_event_init(&ev, &p, "user.password_change", "user", "x");
-	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, "missing", "$h", NULL),
+	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, "missing", "$h", NULL, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	assert_int_equal(count(f, "audit_events"), events + 1);
 }
@@ -681,14 +684,14 @@ static void test_sessions(void **state)
 	/* delete_all with keep: mid and expired end, young stays */
 	size_t ended = 99;
 	pc_audit_event_init(&ev, &pu, "session.delete_all", "session", "");
-	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, young.id, &ended), PC_OK);
+	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, young.id, &ended, NULL, NULL), PC_OK);
 	assert_int_equal(ended, 2);
 	assert_int_equal(pc_store_session_get(f->s, young.secret_hash, &got), PC_OK);
 	assert_int_equal(pc_store_session_get(f->s, mid.secret_hash, &got), PC_ERR_NOT_FOUND);
 	assert_int_equal(pc_store_session_get(f->s, vs.secret_hash, &got), PC_OK);
 	/* and without keep */
 	pc_audit_event_init(&ev, &pu, "session.delete_all", "session", "");
-	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, NULL, &ended), PC_OK);
+	assert_int_equal(pc_store_session_delete_all(f->s, &pu, &ev, u.id, NULL, &ended, NULL, NULL), PC_OK);
 	assert_int_equal(ended, 1);
 	assert_int_equal(pc_store_session_get(f->s, young.secret_hash, &got), PC_ERR_NOT_FOUND);
 	assert_int_equal(count(f, "audit_events"), events + 3);
@@ -781,17 +784,17 @@ static void test_reset(void **state)
 
 	char uid[PC_ID_LEN + 1] = "junk";
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, unknown, "$h1", NOW, uid),
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, unknown, "$h1", NOW, uid, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	assert_string_equal(uid, "");
 	/* expired: at and after expires_at */
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t3, "$h1", NOW + 10, uid),
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t3, "$h1", NOW + 10, uid, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	assert_int_equal(count(f, "audit_events"), events);
 
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$argon2id$reset", NOW + 1, uid),
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$argon2id$reset", NOW + 1, uid, NULL, NULL),
 	                 PC_OK);
 	assert_string_equal(uid, u.id);
 	struct pc_user got;
@@ -812,10 +815,10 @@ static void test_reset(void **state)
 
 	/* once only; and the user's other outstanding token is burnt too */
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$h2", NOW + 2, uid),
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t1, "$h2", NOW + 2, uid, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t2, "$h2", NOW + 2, uid),
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, t2, "$h2", NOW + 2, uid, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
 	assert_string_equal(got.password_hash, "$argon2id$reset");
@@ -874,11 +877,11 @@ static void test_every_change_one_event(void **state)
 
 	size_t ended;
 	pc_audit_event_init(&ev, &pb, "session.delete_all", "session", "");
-	assert_int_equal(pc_store_session_delete_all(f->s, &pb, &ev, b.id, sb.id, &ended), PC_OK);
+	assert_int_equal(pc_store_session_delete_all(f->s, &pb, &ev, b.id, sb.id, &ended, NULL, NULL), PC_OK);
 	expect_event(f, &events, "session.delete_all");
 
 	pc_audit_event_init(&ev, &pb, "user.password_change", "user", b.id);
-	assert_int_equal(pc_store_user_set_password(f->s, &pb, &ev, b.id, "$x", sb.id), PC_OK);
+	assert_int_equal(pc_store_user_set_password(f->s, &pb, &ev, b.id, "$x", sb.id, NULL, NULL), PC_OK);
 	expect_event(f, &events, "user.password_change");
 
 	uint8_t th[32];
@@ -889,7 +892,7 @@ static void test_every_change_one_event(void **state)
 
 	char uid[PC_ID_LEN + 1];
 	pc_audit_event_init(&ev, &anon, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, th, "$y", NOW, uid), PC_OK);
+	assert_int_equal(pc_store_reset_redeem(f->s, &anon, &ev, th, "$y", NOW, uid, NULL, NULL), PC_OK);
 	expect_event(f, &events, "user.password_reset");
 
 	pc_audit_event_init(&ev, &anon, "auth.login_failed", "user", "");
@@ -897,7 +900,7 @@ static void test_every_change_one_event(void **state)
 	expect_event(f, &events, "auth.login_failed");
 
 	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
-	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_OK);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id, NULL, NULL), PC_OK);
 	expect_event(f, &events, "user.delete");
 
 	/* the ones that change nothing anyone audits */
@@ -994,7 +997,7 @@ static void test_atomicity(void **state)
 	size_t ended = 7;
 	pc_audit_event_init(&ev, &pa, "session.delete_all", "session", "");
 	strcpy(ev.id, dup);
-	assert_int_equal(pc_store_session_delete_all(f->s, &pa, &ev, a.id, NULL, &ended),
+	assert_int_equal(pc_store_session_delete_all(f->s, &pa, &ev, a.id, NULL, &ended, NULL, NULL),
 	                 PC_ERR_CONFLICT);
 	assert_int_equal(ended, 0);
 	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
@@ -1002,7 +1005,7 @@ static void test_atomicity(void **state)
 	/* password change */
 	pc_audit_event_init(&ev, &pa, "user.password_change", "user", a.id);
 	strcpy(ev.id, dup);
-	assert_int_equal(pc_store_user_set_password(f->s, &pa, &ev, a.id, "$new", NULL),
+	assert_int_equal(pc_store_user_set_password(f->s, &pa, &ev, a.id, "$new", NULL, NULL, NULL),
 	                 PC_ERR_CONFLICT);
 	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
 	assert_string_equal(got.password_hash, a.password_hash);
@@ -1011,7 +1014,7 @@ static void test_atomicity(void **state)
 	/* user delete */
 	pc_audit_event_init(&ev, &pa, "user.delete", "user", b.id);
 	strcpy(ev.id, dup);
-	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_user_delete(f->s, &pa, &ev, b.id, NULL, NULL), PC_ERR_CONFLICT);
 	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
 
 	/* reset create and redeem */
@@ -1027,14 +1030,14 @@ static void test_atomicity(void **state)
 	char uid[PC_ID_LEN + 1];
 	pc_audit_event_init(&ev, &pa, "user.password_reset", "user", "");
 	strcpy(ev.id, dup);
-	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid), PC_ERR_CONFLICT);
+	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid, NULL, NULL), PC_ERR_CONFLICT);
 	assert_string_equal(uid, "");
 	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
 	assert_string_equal(got.password_hash, a.password_hash);
 	assert_int_equal(pc_store_session_get(f->s, s1.secret_hash, &gs), PC_OK);
 	/* the token was not burnt */
 	pc_audit_event_init(&ev, &pa, "user.password_reset", "user", "");
-	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid), PC_OK);
+	assert_int_equal(pc_store_reset_redeem(f->s, &pa, &ev, th, "$r", NOW, uid, NULL, NULL), PC_OK);
 	events++;
 	assert_int_equal(count(f, "audit_events"), events);
 	assert_verify_ok(f, events);

@@ -87,6 +87,9 @@ static void add_session(struct fx *f, struct pc_session *s, const struct pc_user
 	s->expires_at = expires;
 	strcpy(s->client_addr, "203.0.113.9");
 	strcpy(s->user_agent, "test");
+	struct pc_user now; /* a login reads the epoch with the hash */
+	assert_int_equal(pc_store_user_get(f->s, u->id, &now), PC_OK);
+	s->cred_epoch = now.cred_epoch;
 	as_user(&p, u, s->id);
 	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
 	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
@@ -216,7 +219,7 @@ static bool is_revoked(struct fx *f, const char *jti)
 static void test_schema_v2(void **state)
 {
 	struct fx *f = *state;
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), FX_SCHEMA_VERSION);
 	static const char *const tables[] = {"api_keys", "refresh_tokens", "access_tokens",
 	                                     "revoked_tokens"};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
@@ -235,7 +238,8 @@ static void test_schema_v2(void **state)
 	                 8);
 }
 
-/* A database of schema 1 with data is brought to 2, the data kept. */
+/* A database of schema 1 with data is brought to the latest, the data kept
+ * (and its users at credential epoch 0). */
 static void test_migrate_from_1(void **state)
 {
 	struct fx *f = *state;
@@ -245,13 +249,15 @@ static void test_migrate_from_1(void **state)
 	f->s = NULL;
 	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
 	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
-	       "DROP INDEX reset_tokens_expires; UPDATE schema_version SET version = 1");
+	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch;"
+	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), FX_SCHEMA_VERSION);
 	assert_int_equal(count(f, "schema_version"), 1);
 	struct pc_user got;
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_int_equal(got.cred_epoch, 0);
 	struct pc_refresh_token t;
 	issue(f, &t, &u, NULL, NOW + 3600);
 	assert_chain_ok(f);
@@ -392,7 +398,7 @@ static void test_apikey_outlives_creator(void **state)
 	pc_audit_event_init(&ev, &pc, "api_key.create", "api_key", k.id);
 	assert_int_equal(pc_store_apikey_create(f->s, &pc, &ev, &k), PC_OK);
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", creator.id);
-	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, creator.id), PC_OK);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, creator.id, NULL, NULL), PC_OK);
 	assert_int_equal(pc_store_apikey_get(f->s, k.id, &got), PC_OK);
 	assert_string_equal(got.created_by, "");
 	assert_string_equal(got.name, "shared");
@@ -886,7 +892,7 @@ static void test_revoke_user(void **state)
 	assert_false(is_revoked(f, w.b1.access_jti));
 
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", w.a.id);
-	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, w.a.id), PC_OK);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, w.a.id, NULL, NULL), PC_OK);
 	events++;
 	/* the records went with the user; the revocations did not */
 	assert_int_equal(count_where(f, "access_tokens", "user_id", w.a.id), 0);
@@ -1291,6 +1297,227 @@ static void test_chain_after_everything(void **state)
 	assert_int_equal(bad, 15);
 }
 
+/* ------------------------------------------------------------------ */
+/* credential epochs (store.h)                                          */
+
+static int64_t epoch_of(struct fx *f, const struct pc_user *u)
+{
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u->id, &got), PC_OK);
+	return got.cred_epoch;
+}
+
+/* A session and a family written under epoch: the store's answer; the
+ * rows and the trail unchanged unless PC_OK. */
+static enum pc_err try_session(struct fx *f, const struct pc_user *u, int64_t epoch)
+{
+	struct pc_session s;
+	struct pc_audit_event ev;
+	struct pc_principal p;
+	int64_t rows = count(f, "sessions"), events = count(f, "audit_events");
+	memset(&s, 0, sizeof(s));
+	pc_random_id(s.id);
+	randombytes_buf(s.secret_hash, sizeof(s.secret_hash));
+	snprintf(s.user_id, sizeof(s.user_id), "%s", u->id);
+	s.created_at = s.last_seen_at = NOW;
+	s.expires_at = NOW + 3600;
+	s.cred_epoch = epoch;
+	as_user(&p, u, s.id);
+	pc_audit_event_init(&ev, &p, "auth.login", "session", s.id);
+	enum pc_err e = pc_store_session_create(f->s, &p, &ev, &s);
+	if (e != PC_OK) {
+		assert_int_equal(count(f, "sessions"), rows);
+		assert_int_equal(count(f, "audit_events"), events);
+		assert_int_equal(ev.seq, 0);
+	}
+	return e;
+}
+
+static enum pc_err try_family(struct fx *f, const struct pc_user *u, const char *sid,
+                              int64_t epoch, struct pc_refresh_token *t)
+{
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	int64_t rows = count(f, "refresh_tokens") + count(f, "access_tokens");
+	int64_t events = count(f, "audit_events");
+	mk_refresh(t, u, sid, NOW + 3600);
+	t->cred_epoch = epoch;
+	as_user(&p, u, sid);
+	pc_audit_event_init(&ev, &p, "token.issue", "token", t->family_id);
+	enum pc_err e = pc_store_refresh_create(f->s, &p, &ev, t);
+	if (e != PC_OK) {
+		assert_int_equal(count(f, "refresh_tokens") + count(f, "access_tokens"), rows);
+		assert_int_equal(count(f, "audit_events"), events);
+		assert_int_equal(ev.seq, 0);
+	}
+	return e;
+}
+
+/* A sign-in that read the epoch before a password change and writes after
+ * it is refused, session and family alike; one that read it after is not. */
+static void test_epoch_stale_refused(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	struct pc_refresh_token t;
+	struct pc_principal p;
+	add_user(f, &u, "epoch@example.com");
+	int64_t read = epoch_of(f, &u);
+	assert_int_equal(read, 0);
+	assert_int_equal(try_session(f, &u, read), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, read, &t), PC_OK);
+	as_user(&p, &u, NULL);
+	assert_int_equal(pc_store_user_set_password(f->s, &p, NULL, u.id, "$argon2id$new", NULL, NULL, NULL),
+	                 PC_OK);
+	assert_int_equal(epoch_of(f, &u), read + 1);
+	assert_int_equal(try_session(f, &u, read), PC_ERR_STALE);
+	assert_int_equal(try_family(f, &u, NULL, read, &t), PC_ERR_STALE);
+	assert_int_equal(try_session(f, &u, read + 2), PC_ERR_STALE); /* never ahead either */
+	assert_int_equal(try_session(f, &u, read + 1), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, read + 1, &t), PC_OK);
+	assert_chain_ok(f);
+}
+
+/* Every change that ends sign-ins bumps the epoch, in its transaction with
+ * the ending: sessions, families and live access tokens (handed back) go;
+ * a deleted user's sign-in is PC_ERR_NOT_FOUND. */
+static void test_epoch_each_change_bumps(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, other;
+	struct pc_refresh_token t1, t2;
+	struct pc_principal p, sys;
+	struct pc_audit_event ev;
+	struct pc_revoked *rv = NULL;
+	size_t n = 0, ended = 0;
+	add_user(f, &u, "bumps@example.com");
+	add_user(f, &other, "other@example.com");
+	as_user(&p, &u, NULL);
+	as_user(&sys, &other, NULL);
+
+	/* end all sessions: the sessions, and every family with its access token */
+	struct pc_session s;
+	add_session(f, &s, &u, NOW + 3600);
+	assert_int_equal(try_family(f, &u, s.id, 0, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, 0, &t2), PC_OK);
+	pc_audit_event_init(&ev, &p, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &p, &ev, u.id, NULL, &ended, &rv, &n), PC_OK);
+	assert_int_equal(ended, 1);
+	assert_int_equal(epoch_of(f, &u), 1);
+	assert_int_equal(n, 2);
+	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900) && has_jti(rv, n, t2.access_jti, NOW + 900));
+	free(rv);
+	assert_int_equal(count_where(f, "refresh_tokens", "user_id", u.id), 0);
+	assert_int_equal(count_where(f, "revoked_tokens", "jti", t1.access_jti), 1);
+	assert_int_equal(count_where(f, "revoked_tokens", "jti", t2.access_jti), 1);
+	assert_int_equal(try_session(f, &u, 0), PC_ERR_STALE);
+
+	/* ending the others: the session that stays keeps its family */
+	struct pc_session stay;
+	add_session(f, &stay, &u, NOW + 3600);
+	add_session(f, &s, &u, NOW + 3600);
+	assert_int_equal(try_family(f, &u, stay.id, 1, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, s.id, 1, &t2), PC_OK);
+	as_user(&p, &u, stay.id);
+	pc_audit_event_init(&ev, &p, "session.delete_all", "session", "");
+	assert_int_equal(pc_store_session_delete_all(f->s, &p, &ev, u.id, stay.id, &ended, &rv, &n), PC_OK);
+	assert_int_equal(ended, 1);
+	assert_int_equal(epoch_of(f, &u), 2);
+	assert_true(has_jti(rv, n, t2.access_jti, NOW + 900));
+	assert_false(has_jti(rv, n, t1.access_jti, NOW + 900));
+	free(rv);
+	assert_int_equal(count_where(f, "refresh_tokens", "session_id", stay.id), 1);
+	assert_int_equal(count_where(f, "refresh_tokens", "session_id", s.id), 0);
+	as_user(&p, &u, NULL);
+
+	/* a password change keeping the acting session: that session stays,
+	 * its tokens do not */
+	add_session(f, &s, &u, NOW + 3600);
+	assert_int_equal(try_family(f, &u, NULL, 2, &t1), PC_OK);
+	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
+	assert_int_equal(pc_store_user_set_password(f->s, &p, &ev, u.id, "$argon2id$x", s.id, &rv, &n),
+	                 PC_OK);
+	assert_int_equal(epoch_of(f, &u), 3);
+	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
+	free(rv);
+	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 1); /* (stay went with it) */
+	assert_int_equal(count_where(f, "refresh_tokens", "user_id", u.id), 0);
+
+	/* a reset redeemed: every session of the user goes too */
+	uint8_t th[32];
+	char whose[PC_ID_LEN + 1];
+	randombytes_buf(th, sizeof(th));
+	pc_audit_event_init(&ev, &sys, "user.password_reset_issue", "user", u.id);
+	assert_int_equal(pc_store_reset_create(f->s, &sys, &ev, u.id, th, NOW + 3600), PC_OK);
+	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_OK);
+	pc_audit_event_init(&ev, &sys, "user.password_reset", "user", "");
+	assert_int_equal(pc_store_reset_redeem(f->s, &sys, &ev, th, "$argon2id$y", NOW, whose, &rv, &n),
+	                 PC_OK);
+	assert_int_equal(epoch_of(f, &u), 4);
+	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
+	free(rv);
+	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 0);
+	assert_int_equal(try_family(f, &u, NULL, 3, &t1), PC_ERR_STALE);
+
+	/* deleted: the live access tokens revoked before their records go with
+	 * the user; a sign-in of theirs, whatever its epoch, is refused */
+	assert_int_equal(try_family(f, &u, NULL, 4, &t1), PC_OK);
+	pc_audit_event_init(&ev, &sys, "user.delete", "user", u.id);
+	assert_int_equal(pc_store_user_delete(f->s, &sys, &ev, u.id, &rv, &n), PC_OK);
+	assert_true(has_jti(rv, n, t1.access_jti, NOW + 900)); /* (and those revoked before: still live) */
+	free(rv);
+	assert_int_equal(count_where(f, "revoked_tokens", "jti", t1.access_jti), 1);
+	assert_int_equal(try_session(f, &u, 4), PC_ERR_NOT_FOUND);
+	assert_int_equal(try_family(f, &u, NULL, 4, &t1), PC_ERR_NOT_FOUND);
+	/* another user's epoch never moved */
+	assert_int_equal(epoch_of(f, &other), 0);
+	assert_chain_ok(f);
+}
+
+/* A family bound to a session that ended since is refused; rotation under
+ * a stale epoch is refused and leaves the token unused. */
+static void test_epoch_family_session_and_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u;
+	struct pc_session s;
+	struct pc_refresh_token t, next, old;
+	struct pc_principal p;
+	struct pc_audit_event ev, reuse;
+	struct pc_revoked *rv = NULL;
+	size_t n = 0;
+	add_user(f, &u, "rot@example.com");
+	add_session(f, &s, &u, NOW + 3600);
+	as_user(&p, &u, s.id);
+	pc_audit_event_init(&ev, &p, "session.delete", "session", s.id);
+	assert_int_equal(pc_store_session_delete(f->s, &p, &ev, u.id, s.id), PC_OK);
+	assert_int_equal(try_family(f, &u, s.id, 0, &t), PC_ERR_STALE);
+
+	assert_int_equal(try_family(f, &u, NULL, 0, &t), PC_OK);
+	/* the epoch moved without the families going (a change is never like
+	 * this; the check holds on its own) */
+	raw(f, "UPDATE users SET cred_epoch = cred_epoch + 1");
+	mk_next(&next, NOW + 1, NOW + 901);
+	next.cred_epoch = 0;
+	pc_audit_event_init(&ev, &p, "token.refresh", "token_family", t.family_id);
+	pc_audit_event_init(&reuse, &p, "token.reuse", "token_family", t.family_id);
+	int64_t events = count(f, "audit_events");
+	assert_int_equal(pc_store_refresh_rotate(f->s, &p, &ev, &reuse, t.token_hash, NOW + 1, &next, &old,
+	                                         &rv, &n),
+	                 PC_ERR_STALE);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(n, 0);
+	/* not used: the current epoch rotates it (no reuse) */
+	mk_next(&next, NOW + 1, NOW + 901);
+	next.cred_epoch = 1;
+	pc_audit_event_init(&ev, &p, "token.refresh", "token_family", t.family_id);
+	pc_audit_event_init(&reuse, &p, "token.reuse", "token_family", t.family_id);
+	assert_int_equal(pc_store_refresh_rotate(f->s, &p, &ev, &reuse, t.token_hash, NOW + 1, &next, &old,
+	                                         &rv, &n),
+	                 PC_OK);
+	assert_chain_ok(f);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1318,6 +1545,9 @@ int main(void)
 		T(test_atomicity),
 		T(test_read_only),
 		T(test_chain_after_everything),
+		T(test_epoch_stale_refused),
+		T(test_epoch_each_change_bumps),
+		T(test_epoch_family_session_and_rotation),
 	};
 	const struct CMUnitTest sqlite_only[] = {FX_NONE};
 	const struct CMUnitTest postgres_only[] = {FX_NONE};
