@@ -117,6 +117,18 @@ static const char *const pc_sqlite_migrations[] = {
 	/* purge deletes expired sessions and expired or used reset tokens */
 	"CREATE INDEX sessions_expires ON sessions(expires_at);"
 	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
+	/* 2: revocation sequence numbers (the catch-up source of every
+	 * instance's in-memory list). One counter row, bumped by each
+	 * transaction that revokes and stamped on its rows: the row lock (and
+	 * the write lock) make the numbers follow commit order, and purging
+	 * rows never lowers it, so "rows after N" misses nothing unexpired. */
+	"CREATE TABLE revocation_seq ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  n INTEGER NOT NULL"
+	");"
+	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
+	"ALTER TABLE revoked_tokens ADD COLUMN seq INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

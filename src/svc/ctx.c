@@ -145,8 +145,11 @@ enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, 
 	int64_t now = pc_svc_now(ctx);
 	enum pc_err e = pc_store_tokens_revoke(ctx->store, actor, ev, jti, jti_exp, family, session, user, now,
 	                                       &list, &n);
+	/* committed: the store has it, and every instance catches up from the
+	 * store before it trusts its list again, so a lost announcement delays
+	 * it on the others (at most PC_REVOCATION_POLL_S) but never loses it */
 	if (e == PC_OK && pc_revocation_add(&ctx->auth, list, n, now) != PC_OK)
-		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
+		pc_log("error", "revocation", "a revocation could not be applied here or announced to the other instances");
 	free(list);
 	return e;
 }

@@ -235,7 +235,7 @@ static void test_migrations_idempotent(void **state)
 	struct fx *f = *state;
 	struct pc_user u;
 	add_user(f, &u, "a@example.com");
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 3);
 	for (int i = 0; i < 3; i++) {
 		pc_store_close(f->s);
 		f->s = NULL;
@@ -243,7 +243,7 @@ static void test_migrations_idempotent(void **state)
 		assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
 	}
 	assert_int_equal(count(f, "schema_version"), 1);
-	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 3);
 	struct pc_user got;
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
 	assert_string_equal(got.email, "a@example.com");
@@ -260,7 +260,7 @@ static void test_newer_schema_refused(void **state)
 	struct pc_store *s2;
 	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), -1);
 	assert_null(s2);
-	assert_string_equal(err, "database schema version 999 is newer than this binary supports (2)");
+	assert_string_equal(err, "database schema version 999 is newer than this binary supports (3)");
 	/* nothing was changed by the refusal */
 	assert_int_equal(raw(f, "SELECT version FROM schema_version"), 999);
 }
@@ -300,7 +300,7 @@ static void test_concurrent_open(void **state)
 		pthread_join(t[i], NULL);
 	assert_int_equal(atomic_load(&ok), 6);
 	assert_int_equal(count(&g, "schema_version"), 1);
-	assert_int_equal(raw(&g, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw(&g, "SELECT version FROM schema_version"), 3);
 }
 
 static void test_ping(void **state)
