@@ -169,7 +169,7 @@ static void wait_ms(int ms)
 }
 
 /* Catches up whenever doubt arises, retries a failed read every second
- * and an untrusted one every 100 ms (1 s while the subscription is down), and polls the store and sweeps the table every PC_REVOCATION_POLL_S. */
+ * reads again once the subscription is live when a read could not be trusted, and polls the store and sweeps the table every PC_REVOCATION_POLL_S. */
 static void *catch_up_main(void *arg)
 {
 	(void)arg;
@@ -177,6 +177,13 @@ static void *catch_up_main(void *arg)
 	pthread_mutex_lock(&mu);
 	while (!stopping) {
 		size_t loaded;
+		if (channel != NULL && !atomic_load(&trusted) && !pc_kv_subscription_healthy(channel)) {
+			/* a read now could not be trusted: wait for the subscription
+			 * (its restoration raises doubt and wakes us; a first
+			 * connection that was merely slow does not) */
+			wait_ms(100);
+			continue;
+		}
 		enum pc_err e = catch_up_locked(&loaded);
 		if (e != PC_OK && !failing)
 			pc_log("error", "revocation_catch_up", "cannot read the revocation list from the store; retrying");
@@ -186,10 +193,6 @@ static void *catch_up_main(void *arg)
 		} else if (atomic_load(&trusted)) {
 			pc_kv_sweep(set);
 			wait_ms(PC_REVOCATION_POLL_S * 1000);
-		} else {
-			/* live but a message was waiting: soon; not live: the
-			 * subscription's restoration (doubt) wakes us anyway */
-			wait_ms(channel != NULL && pc_kv_subscription_healthy(channel) ? 100 : 1000);
 		}
 	}
 	pthread_mutex_unlock(&mu);
