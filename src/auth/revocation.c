@@ -307,10 +307,15 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static bool trusted_now(int settle_us)
+{
+	return atomic_load(&trusted) && (channel == NULL || pc_kv_subscription_settled(channel, settle_us));
+}
+
 bool pc_revocation_trusted(struct pc_auth *a)
 {
 	(void)a;
-	return atomic_load(&trusted) && (channel == NULL || pc_kv_subscription_healthy(channel));
+	return trusted_now(PC_REVOCATION_SETTLE_US);
 }
 
 int64_t pc_revocation_applied(void)
@@ -330,7 +335,8 @@ enum pc_err pc_revocation_check(struct pc_auth *a, const char *jti, bool *revoke
 	*revoked = true; /* fail closed whatever happens below */
 	/* trust first, then the table: a message delivered after this look
 	 * arrived after the request did */
-	if (set == NULL || !pc_revocation_trusted(a))
+	(void)a;
+	if (set == NULL || !trusted_now(PC_REVOCATION_SETTLE_US))
 		rc = PC_ERR_UNAVAILABLE;
 	else if (key_of(key, sizeof(key), jti, strlen(jti)) != 0)
 		rc = PC_ERR_INTERNAL;

@@ -22,7 +22,8 @@
  * a catch-up thread reads the store's rows numbered after N; trust returns
  * only when a catch-up that began after the last such event has succeeded.
  * While the table is not trusted, or the subscription is unhealthy, or a
- * message is waiting unread (pc_kv_subscription_healthy: one poll(2)),
+ * message is waiting unread (pc_kv_subscription_settled: one poll(2), and
+ * up to PC_REVOCATION_SETTLE_US for bytes being read to be delivered),
  * pc_revocation_check answers PC_ERR_UNAVAILABLE: 503, or accepted with
  * PORTCULLIS_REVOCATION_FAIL_OPEN. The catch-up thread also polls the store
  * every PC_REVOCATION_POLL_S, which bounds how long a revocation whose
@@ -39,6 +40,10 @@
 #include "core/err.h"
 
 #define PC_REVOCATION_CHANNEL "revoked"
+/* How long a check may wait for the subscriber to finish reading what
+ * arrived (a message to apply, or its keepalive PONG) before it answers
+ * unavailable: microseconds, on a loop thread, only while bytes arrive. */
+#define PC_REVOCATION_SETTLE_US 10000
 /* Seconds between the catch-up thread's safety polls of the store. */
 #define PC_REVOCATION_POLL_S 5
 

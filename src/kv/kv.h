@@ -113,5 +113,13 @@ PC_MUST_USE int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
                                 void (*cb)(const char *msg, size_t len, void *ctx), void *ctx);
 PC_MUST_USE enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len);
 PC_MUST_USE bool pc_kv_subscription_healthy(struct pc_kv *kv);
+/*
+ * pc_kv_subscription_settled: pc_kv_subscription_healthy for a caller that
+ * must answer rather than bypass a cache: when the subscription is live and
+ * the only doubt is a delivery under way or bytes waiting unread (a message,
+ * or just the PONG of the subscriber's keepalive), it sleeps in 20 us steps,
+ * at most max_us, until they are delivered. Down: false at once.
+ */
+PC_MUST_USE bool pc_kv_subscription_settled(struct pc_kv *kv, int max_us);
 
 #endif
