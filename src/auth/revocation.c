@@ -307,9 +307,11 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Settled first, trusted after: a delivery waited out may be the one that
+ * withdraws trust. */
 static bool trusted_now(int settle_us)
 {
-	return atomic_load(&trusted) && (channel == NULL || pc_kv_subscription_settled(channel, settle_us));
+	return (channel == NULL || pc_kv_subscription_settled(channel, settle_us)) && atomic_load(&trusted);
 }
 
 bool pc_revocation_trusted(struct pc_auth *a)

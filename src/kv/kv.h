@@ -99,7 +99,9 @@ size_t pc_kv_count(struct pc_kv *kv);
  * WARNING: a cb must not call pc_kv_subscribe or pc_kv_close (the Redis
  * subscriber thread would wait on itself).
  *
- * pc_kv_publish: PC_OK, PC_ERR_UNAVAILABLE (Redis unreachable),
+ * pc_kv_publish: returns once Redis has written the message to every
+ * subscriber's connection (PUBLISH, then a PING: two round trips).
+ * PC_OK, PC_ERR_UNAVAILABLE (Redis unreachable),
  * PC_ERR_INTERNAL (bad channel, len > PC_KV_MSG_MAX).
  *
  * pc_kv_subscription_healthy: false from the moment the subscriber

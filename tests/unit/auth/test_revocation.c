@@ -86,7 +86,8 @@ static int64_t store_revoke(struct fx *f, const char *jti)
 	return seq;
 }
 
-/* ... and announces it (as pc_revocation_add does). */
+/* ... and announces it (as pc_revocation_add does: pc_kv_publish returns
+ * once every subscriber's copy is on its way). */
 static void announce(struct fx *f, int64_t seq, const char *jti)
 {
 	char msg[256];
