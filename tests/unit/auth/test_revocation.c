@@ -125,6 +125,16 @@ static void settle(struct fx *f, const char *jti, enum verdict want, unsigned al
 
 #define ANY_BUT_VALID ((1u << V_UNAVAILABLE) | (1u << V_REVOKED))
 
+/* A Redis-mode instance, started and trusting its (empty) list. */
+static struct fx *started(void)
+{
+	struct fx *f = fx_new(true);
+	size_t loaded;
+	assert_int_equal(pc_revocation_start(&f->a, (int64_t)time(NULL), &loaded), PC_OK);
+	settle(f, "some-valid-jti-01", V_VALID, 1u << V_UNAVAILABLE, 3000);
+	return f;
+}
+
 static void test_embedded(void **state)
 {
 	(void)state;
@@ -149,10 +159,7 @@ static void test_embedded(void **state)
 static void test_announced_in_sequence(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(true);
-	size_t loaded;
-	assert_int_equal(pc_revocation_start(&f->a, (int64_t)time(NULL), &loaded), PC_OK);
-	settle(f, "some-valid-jti-01", V_VALID, 1u << V_UNAVAILABLE, 3000);
+	struct fx *f = started();
 	for (int i = 0; i < 20; i++) {
 		char jti[32];
 		snprintf(jti, sizeof(jti), "in-sequence-jti-%02d", i);
@@ -170,10 +177,7 @@ static void test_announced_in_sequence(void **state)
 static void test_gap_catches_up(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(true);
-	size_t loaded;
-	assert_int_equal(pc_revocation_start(&f->a, (int64_t)time(NULL), &loaded), PC_OK);
-	settle(f, "some-valid-jti-01", V_VALID, 1u << V_UNAVAILABLE, 3000);
+	struct fx *f = started();
 	int64_t s2 = store_revoke(f, "silent-gap-jti-01");
 	int64_t s3 = store_revoke(f, "announced-jti-0003");
 	assert_int_equal(s3, s2 + 1);
@@ -192,10 +196,7 @@ static void test_gap_catches_up(void **state)
 static void test_unreadable_announcement(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(true);
-	size_t loaded;
-	assert_int_equal(pc_revocation_start(&f->a, (int64_t)time(NULL), &loaded), PC_OK);
-	settle(f, "some-valid-jti-01", V_VALID, 1u << V_UNAVAILABLE, 3000);
+	struct fx *f = started();
 	int64_t s = store_revoke(f, "too-long-to-say-jti");
 	char msg[32];
 	int n = snprintf(msg, sizeof(msg), "%" PRId64 "\n!", s);
@@ -210,10 +211,7 @@ static void test_unreadable_announcement(void **state)
 static void test_lost_subscription_catches_up(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(true);
-	size_t loaded;
-	assert_int_equal(pc_revocation_start(&f->a, (int64_t)time(NULL), &loaded), PC_OK);
-	settle(f, "some-valid-jti-01", V_VALID, 1u << V_UNAVAILABLE, 3000);
+	struct fx *f = started();
 	rh_stop(&srv);
 	settle(f, "some-valid-jti-01", V_UNAVAILABLE, 1u << V_VALID, 3000);
 	char jti[5][32];
