@@ -168,8 +168,10 @@ static void wait_ms(int ms)
 			break;
 }
 
-/* Catches up whenever doubt arises, retries a failed read every second
- * reads again once the subscription is live when a read could not be trusted, and polls the store and sweeps the table every PC_REVOCATION_POLL_S. */
+/* Catches up whenever doubt arises; retries a failed read every second;
+ * reads again once the subscription is live when a read could not be
+ * trusted; polls the store every PC_REVOCATION_POLL_S. The table sweeps
+ * its expired entries itself when full (kv/local.c), as in embedded mode. */
 static void *catch_up_main(void *arg)
 {
 	(void)arg;
@@ -191,7 +193,6 @@ static void *catch_up_main(void *arg)
 		if (failing) {
 			wait_ms(1000);
 		} else if (atomic_load(&trusted)) {
-			pc_kv_sweep(set);
 			wait_ms(PC_REVOCATION_POLL_S * 1000);
 		}
 	}
