@@ -19,6 +19,7 @@
 #include "api/input.h"
 #include "audit/stream.h"
 #include "auth/auth.h"
+#include "auth/revocation.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/num.h"
@@ -111,6 +112,13 @@ static int redis_probe(struct pc_app *app)
 	return pc_kv_ping(app->kv) == PC_OK ? 0 : -1;
 }
 
+/* With Redis: not ready while the in-memory revocation list is not known
+ * to be current (bearer tokens would be answered 503). */
+static int revocation_probe(struct pc_app *app)
+{
+	return pc_revocation_trusted(app->features) ? 0 : -1;
+}
+
 /* Opens the service context (store, kv, auth state). 0, or 1 after logging why. */
 static int open_services(struct pc_svc *ctx, const struct pc_config *cfg)
 {
@@ -170,8 +178,8 @@ static int cmd_serve(void)
 		.n_routes = pc_n_routes,
 		.stages = {pc_stage_authenticate, pc_stage_require_auth, pc_stage_csrf},
 		.n_stages = 3,
-		.probes = {{"store", store_probe}, {"redis", redis_probe}},
-		.n_probes = pc_kv_is_local(svc.kv) ? 1 : 2,
+		.probes = {{"store", store_probe}, {"redis", redis_probe}, {"revocations", revocation_probe}},
+		.n_probes = pc_kv_is_local(svc.kv) ? 1 : 3,
 		.store = svc.store,
 		.kv = svc.kv,
 		.features = &svc, /* its first member is the auth state the stages read */

@@ -156,13 +156,9 @@ int pc_auth_init(struct pc_auth *a, const struct pc_config *cfg, struct pc_store
 	int64_t now = (int64_t)time(NULL);
 	size_t purged = 0;
 	pc_log_if_failed(pc_store_tokens_purge(a->store, now, &purged), "store_purge", "expired tokens and sessions");
-	if (pc_revocation_load(a, now, &loaded) != PC_OK) {
-		if (pc_kv_is_local(a->kv)) {
-			snprintf(err, errlen, "cannot load the revocation list from the store");
-			goto fail;
-		}
-		/* Redis holds the list itself; the store's copy is a backup */
-		pc_log("warning", "startup", "could not copy the stored revocation list into Redis");
+	if (pc_revocation_start(a, now, &loaded) != PC_OK) {
+		snprintf(err, errlen, "cannot load the revocation list from the store");
+		goto fail;
 	}
 	if (!pc_kv_is_local(a->kv) && cfg->revocation_fail_open)
 		pc_log("warning", "startup", "PORTCULLIS_REVOCATION_FAIL_OPEN=true: while Redis is unreachable, "
@@ -175,6 +171,7 @@ fail:
 
 void pc_auth_free(struct pc_auth *a)
 {
+	pc_revocation_stop(a);
 	if (a->ring != NULL)
 		sodium_free(a->ring);
 	free(a->jwks);

@@ -75,8 +75,8 @@ struct pc_kv_ops {
 	/* After subscription `index` was registered: wait (briefly) until it is
 	 * live. NULL: live at once. */
 	void (*sub_wait)(struct pc_kv *kv, size_t index);
-	/* NULL: always healthy. */
-	bool (*sub_healthy)(struct pc_kv *kv);
+	/* NULL: always healthy. settle_us: see pc_kv_subscription_settled. */
+	bool (*sub_healthy)(struct pc_kv *kv, int settle_us);
 };
 
 struct pc_kv {

@@ -180,5 +180,10 @@ enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg
 
 bool pc_kv_subscription_healthy(struct pc_kv *kv)
 {
-	return kv->ops->sub_healthy != NULL ? kv->ops->sub_healthy(kv) : true;
+	return kv->ops->sub_healthy != NULL ? kv->ops->sub_healthy(kv, 0) : true;
+}
+
+bool pc_kv_subscription_settled(struct pc_kv *kv, int max_us)
+{
+	return kv->ops->sub_healthy != NULL ? kv->ops->sub_healthy(kv, max_us) : true;
 }

@@ -103,7 +103,9 @@ size_t pc_kv_count(struct pc_kv *kv);
  * WARNING: a cb must not call pc_kv_subscribe or pc_kv_close (the Redis
  * subscriber thread would wait on itself).
  *
- * pc_kv_publish: PC_OK, PC_ERR_UNAVAILABLE (Redis unreachable),
+ * pc_kv_publish: returns once Redis has written the message to every
+ * subscriber's connection (PUBLISH, then a PING: two round trips).
+ * PC_OK, PC_ERR_UNAVAILABLE (Redis unreachable),
  * PC_ERR_INTERNAL (bad channel, len > PC_KV_MSG_MAX).
  *
  * pc_kv_subscription_healthy: false from the moment the subscriber
@@ -117,5 +119,13 @@ PC_MUST_USE int pc_kv_subscribe(struct pc_kv *kv, const char *channel,
                                 void (*cb)(const char *msg, size_t len, void *ctx), void *ctx);
 PC_MUST_USE enum pc_err pc_kv_publish(struct pc_kv *kv, const char *channel, const char *msg, size_t len);
 PC_MUST_USE bool pc_kv_subscription_healthy(struct pc_kv *kv);
+/*
+ * pc_kv_subscription_settled: pc_kv_subscription_healthy for a caller that
+ * must answer rather than bypass a cache: when the subscription is live and
+ * the only doubt is a delivery under way or bytes waiting unread (a message,
+ * or just the PONG of the subscriber's keepalive), it sleeps in 20 us steps,
+ * at most max_us, until they are delivered. Down: false at once.
+ */
+PC_MUST_USE bool pc_kv_subscription_settled(struct pc_kv *kv, int max_us);
 
 #endif

@@ -362,6 +362,11 @@ static enum pc_err redis_publish(struct pc_kv *kv, const char *channel, size_t c
 	enum pc_err rc = exec_argv(r, &rep, 3, av, al);
 	if (rc == PC_OK)
 		freeReplyObject(rep);
+	/* Redis writes its pending replies newest client first: the answer to
+	 * PUBLISH can leave before the subscribers' copies, in the same pass.
+	 * A PING answered is a later pass: every copy has been written. */
+	if (rc == PC_OK)
+		rc = redis_ping(kv);
 	return rc;
 }
 

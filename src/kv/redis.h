@@ -107,7 +107,7 @@ PC_MUST_USE int pc_kv_redis_sub_start(struct pc_kv *kv);
 /* Tells the thread that subscription index was registered and waits (about
  * a second at most) until it is live. */
 void pc_kv_redis_sub_wait(struct pc_kv *kv, size_t index);
-PC_MUST_USE bool pc_kv_redis_sub_healthy(struct pc_kv *kv);
+PC_MUST_USE bool pc_kv_redis_sub_healthy(struct pc_kv *kv, int settle_us);
 /* Stops the subscriber thread (if started) and waits for it. */
 void pc_kv_redis_sub_stop(struct pc_kv_redis *r);
 

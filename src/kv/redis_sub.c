@@ -270,6 +270,14 @@ void pc_kv_redis_sub_wait(struct pc_kv *kv, size_t index)
 	pthread_mutex_unlock(&r->mu);
 }
 
+static bool sub_live(struct pc_kv_redis *r, size_t n)
+{
+	pthread_mutex_lock(&r->mu);
+	bool h = r->live_n >= n;
+	pthread_mutex_unlock(&r->mu);
+	return h;
+}
+
 /*
  * Live, and nothing published is waiting to be delivered: no unread bytes on
  * the subscriber's socket and no delivery under way (rx_gen even and
@@ -278,24 +286,37 @@ void pc_kv_redis_sub_wait(struct pc_kv *kv, size_t index)
  * once an instance has answered a logout, every other instance has dropped
  * the entry or finds the message waiting here and bypasses its cache: the
  * next request, on any instance, is refused. One poll(2), no round trip.
+ * settle_us > 0: bytes waiting or a delivery under way are waited out (the
+ * subscriber's keepalive PONG arrives every second: a caller that must
+ * answer should not fail for it), sleeping, at most that long.
  */
-bool pc_kv_redis_sub_healthy(struct pc_kv *kv)
+bool pc_kv_redis_sub_healthy(struct pc_kv *kv, int settle_us)
 {
 	struct pc_kv_redis *r = (struct pc_kv_redis *)kv;
 	size_t n = pc_kv_subs_count(&r->kv.subs);
-	pthread_mutex_lock(&r->mu);
-	bool h = r->live_n >= n;
-	pthread_mutex_unlock(&r->mu);
-	if (!h || n == 0)
-		return h;
-	unsigned g1 = atomic_load(&r->rx_gen);
-	int fd = atomic_load(&r->sub_fd);
-	if ((g1 & 1) != 0 || fd < 0)
-		return false;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	if (poll(&p, 1, 0) != 0)
-		return false; /* something to read (or an error): not now */
-	return atomic_load(&r->rx_gen) == g1;
+	if (!sub_live(r, n) || n == 0)
+		return n == 0;
+	for (int waited = 0;; waited += 20) {
+		unsigned g1 = atomic_load(&r->rx_gen);
+		int fd = atomic_load(&r->sub_fd);
+		if (fd < 0)
+			return false;
+		if ((g1 & 1) == 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int k = poll(&p, 1, 0);
+			if (k < 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+				return false;
+			if (k == 0 && atomic_load(&r->rx_gen) == g1)
+				return true;
+		}
+		/* something to read, or being delivered: not now, or once it is */
+		if (waited >= settle_us)
+			return false;
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+		if (!sub_live(r, n))
+			return false;
+	}
 }
 
 void pc_kv_redis_sub_stop(struct pc_kv_redis *r)

@@ -120,6 +120,8 @@ PC_MUST_USE enum pc_err pc_tx_tokens_revoke(struct pc_store *s, struct pc_audit_
                                             struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_revoked_list(struct pc_store *s, int64_t now,
                                            struct pc_revoked **out, size_t *n);
+PC_MUST_USE enum pc_err pc_tx_revoked_since(struct pc_store *s, int64_t after, int64_t now,
+                                            struct pc_revoked **out, size_t *n, int64_t *upto);
 PC_MUST_USE enum pc_err pc_tx_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);
 
 PC_MUST_USE enum pc_err pc_tx_audit_append(struct pc_store *s, struct pc_audit_event *ev);

@@ -129,6 +129,18 @@ static const char *const pc_postgres_migrations[] = {
 	"CREATE INDEX reset_tokens_expires ON reset_tokens(expires_at);",
 	/* 3: the credential epoch (migrations_sqlite.h 3) */
 	"ALTER TABLE users ADD COLUMN cred_epoch BIGINT NOT NULL DEFAULT 0;",
+	/* 4: revocation sequence numbers (migrations_sqlite.h 4) (the catch-up source of every
+	 * instance's in-memory list). One counter row, bumped by each
+	 * transaction that revokes and stamped on its rows: the row lock (and
+	 * the write lock) make the numbers follow commit order, and purging
+	 * rows never lowers it, so "rows after N" misses nothing unexpired. */
+	"CREATE TABLE revocation_seq ("
+	"  id BIGINT PRIMARY KEY CHECK (id = 1),"
+	"  n BIGINT NOT NULL"
+	");"
+	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
+	"ALTER TABLE revoked_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 1;"
+	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
 };
 
 #undef PC_T

@@ -123,6 +123,18 @@ static const char *const pc_sqlite_migrations[] = {
 	 * refresh family is written only under the epoch its password check
 	 * read (tx_users.c). */
 	"ALTER TABLE users ADD COLUMN cred_epoch INTEGER NOT NULL DEFAULT 0;",
+	/* 4: revocation sequence numbers (the catch-up source of every
+	 * instance's in-memory list). One counter row, bumped by each
+	 * transaction that revokes and stamped on its rows: the row lock (and
+	 * the write lock) make the numbers follow commit order, and purging
+	 * rows never lowers it, so "rows after N" misses nothing unexpired. */
+	"CREATE TABLE revocation_seq ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  n INTEGER NOT NULL"
+	");"
+	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
+	"ALTER TABLE revoked_tokens ADD COLUMN seq INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

@@ -125,7 +125,12 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                          " WHERE session_id = ?1 AND expires_at > ?2",
 	[S_ACCESS_LIVE_USER] = "SELECT jti, expires_at FROM access_tokens"
 	                       " WHERE user_id = ?1 AND expires_at > ?2 AND session_id IS NOT ?3",
-	[S_REVOKED_INSERT] = "INSERT OR IGNORE INTO revoked_tokens(jti, expires_at) VALUES (?1, ?2)",
+	[S_REVOKED_INSERT] = "INSERT OR IGNORE INTO revoked_tokens(jti, expires_at, seq) "
+	                     "VALUES (?1, ?2, (SELECT n FROM revocation_seq WHERE id = 1))",
+	[S_REVOCATION_SEQ_BUMP] = "UPDATE revocation_seq SET n = n + 1 WHERE id = 1",
+	[S_REVOCATION_SEQ_GET] = "SELECT n FROM revocation_seq WHERE id = 1",
+	[S_REVOKED_SINCE] = "SELECT jti, expires_at FROM revoked_tokens"
+	                    " WHERE seq > ?1 AND seq <= ?2 AND expires_at > ?3 ORDER BY seq, jti",
 	[S_REVOKED_LIST] = "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > ?1"
 	                   " ORDER BY expires_at, jti",
 	[S_PURGE_REVOKED] = "DELETE FROM revoked_tokens WHERE expires_at <= ?1",

@@ -82,6 +82,9 @@ enum pc_stmt {
 	S_ACCESS_LIVE_USER,    /* but those of a session (NULL: none) */
 	S_REVOKED_INSERT,   /* an entry already there stays as it is */
 	S_REVOKED_LIST,
+	S_REVOCATION_SEQ_BUMP, /* the next revocation sequence number (row-locked to commit) */
+	S_REVOCATION_SEQ_GET,
+	S_REVOKED_SINCE,
 	S_PURGE_REVOKED,
 	S_PURGE_ACCESS,
 	S_PURGE_REFRESH,

@@ -449,6 +449,17 @@ enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now, struct pc_rev
 	return pc_tx_revoked_list(s, now, out, n);
 }
 
+enum pc_err pc_store_revoked_since(struct pc_store *s, int64_t after, int64_t now,
+                                   struct pc_revoked **out, size_t *n, int64_t *upto)
+{
+	REQUIRE(out != NULL && n != NULL && upto != NULL);
+	*out = NULL;
+	*n = 0;
+	*upto = 0;
+	REQUIRE(s != NULL && after >= 0);
+	return pc_tx_revoked_since(s, after, now, out, n, upto);
+}
+
 enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged)
 {
 	REQUIRE(purged != NULL);

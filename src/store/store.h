@@ -250,6 +250,7 @@ struct pc_refresh_token {
 struct pc_revoked {
 	char jti[PC_JTI_MAX + 1];
 	int64_t expires_at;
+	int64_t seq; /* the revoking transaction's sequence number (0: not known) */
 };
 
 /* Issues: inserts a refresh token that starts a new family, and records its
@@ -313,6 +314,16 @@ PC_MUST_USE enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct 
 /* Every unexpired revocation (loaded into memory at start); malloc'd. */
 PC_MUST_USE enum pc_err pc_store_revoked_list(struct pc_store *s, int64_t now,
                                               struct pc_revoked **out, size_t *n);
+/*
+ * The catch-up read of an instance's in-memory list: *upto is the newest
+ * revocation sequence number committed, *out the unexpired revocations
+ * numbered in (after, *upto] (malloc'd, in sequence order). Applying them
+ * and then remembering *upto misses nothing: numbers follow commit order
+ * and are never reused (a purge deletes rows, never lowers the counter).
+ * *upto is 0 on failure.
+ */
+PC_MUST_USE enum pc_err pc_store_revoked_since(struct pc_store *s, int64_t after, int64_t now,
+                                               struct pc_revoked **out, size_t *n, int64_t *upto);
 /* Deletes expired revocations, refresh families and access-token records;
  * *purged: rows deleted. */
 PC_MUST_USE enum pc_err pc_store_tokens_purge(struct pc_store *s, int64_t now, size_t *purged);

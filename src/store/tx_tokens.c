@@ -71,7 +71,7 @@ PC_MUST_USE static enum pc_err collect_revoked(struct pc_sql *c, enum pc_stmt id
 		if (vec_grow(rv) != 0)
 			e = PC_ERR_INTERNAL;
 		else if (pc_row_revoked(c, &rv->v[rv->n]) != 0)
-			e = pc_sql_corrupt(c, id == S_REVOKED_LIST ? "revoked_tokens" : "access_tokens");
+			e = pc_sql_corrupt(c, id == S_REVOKED_LIST || id == S_REVOKED_SINCE ? "revoked_tokens" : "access_tokens");
 		else if (skip == NULL || strcmp(rv->v[rv->n].jti, skip) != 0)
 			rv->n++;
 	}
@@ -92,14 +92,30 @@ PC_MUST_USE static enum pc_err revoke_family(struct pc_sql *c, const char *famil
 	return e;
 }
 
-/* Inside a transaction: puts every jti of rv on the revocation list (an
- * entry already there stays as it is). */
-PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, const struct pc_revoked_vec *rv)
+/* A row's single integer column (the revocation counter). */
+PC_MUST_USE static int row_int(struct pc_sql *c, void *out)
 {
-	enum pc_err e = PC_OK;
-	for (size_t i = 0; i < rv->n && e == PC_OK; i++)
+	return COL_INT(c, 0, (int64_t *)out);
+}
+
+/* Inside a transaction: puts every jti of rv on the revocation list (an
+ * entry already there stays as it is) under the next sequence number, which
+ * is also stamped on rv's entries for the caller's announcement. The counter
+ * row stays locked until commit (and writers hold the write lock), so a
+ * reader that sees number N sees every row numbered N or less. */
+PC_MUST_USE static enum pc_err insert_revoked(struct pc_sql *c, struct pc_revoked_vec *rv)
+{
+	int64_t seq = 0;
+	if (rv->n == 0)
+		return PC_OK;
+	enum pc_err e = sql_exec(c, S_REVOCATION_SEQ_BUMP, NOARGS, NULL);
+	if (e == PC_OK)
+		e = pc_sql_one(c, S_REVOCATION_SEQ_GET, NOARGS, row_int, &seq, sizeof(seq), "revocation_seq");
+	for (size_t i = 0; i < rv->n && e == PC_OK; i++) {
+		rv->v[i].seq = seq;
 		e = sql_exec(c, S_REVOKED_INSERT,
 		             ARGS(A_FIX(rv->v[i].jti), A_INT(rv->v[i].expires_at)), NULL);
+	}
 	return e;
 }
 
@@ -351,6 +367,35 @@ enum pc_err pc_tx_revoked_list(struct pc_store *s, int64_t now, struct pc_revoke
 {
 	struct revoked_list x = {.now = now};
 	enum pc_err e = sql_run(s, PC_SQL_READ, revoked_list_script, &x);
+	return pc_revoked_vec_out(&x.rv, e, out, n);
+}
+
+struct revoked_since {
+	int64_t after, now, upto;
+	struct pc_revoked_vec rv;
+};
+
+/* The counter first, then the rows up to it: under autocommit each
+ * statement has its own snapshot, and a row numbered <= upto was committed
+ * with (so before) the counter value read. */
+PC_MUST_USE static enum pc_err revoked_since_script(struct pc_sql *c, void *ctx)
+{
+	struct revoked_since *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
+	enum pc_err e = pc_sql_one(c, S_REVOCATION_SEQ_GET, NOARGS, row_int, &x->upto, sizeof(x->upto),
+	                           "revocation_seq");
+	if (e == PC_OK && x->upto > x->after)
+		e = collect_revoked(c, S_REVOKED_SINCE, ARGS(A_INT(x->after), A_INT(x->upto), A_INT(x->now)),
+		                    NULL, &x->rv);
+	return e;
+}
+
+enum pc_err pc_tx_revoked_since(struct pc_store *s, int64_t after, int64_t now, struct pc_revoked **out,
+                                size_t *n, int64_t *upto)
+{
+	struct revoked_since x = {.after = after, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_READ, revoked_since_script, &x);
+	*upto = e == PC_OK ? x.upto : 0;
 	return pc_revoked_vec_out(&x.rv, e, out, n);
 }
 

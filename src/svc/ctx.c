@@ -150,10 +150,13 @@ enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, 
 	return e;
 }
 
+/* Committed: the store has it, and every instance catches up from the
+ * store before it trusts its list again, so a lost announcement delays it
+ * on the others (at most PC_REVOCATION_POLL_S) but never loses it. */
 void pc_svc_revoked_add(struct pc_svc *ctx, struct pc_revoked *list, size_t n)
 {
 	if (n > 0 && pc_revocation_add(&ctx->auth, list, n, pc_svc_now(ctx)) != PC_OK)
-		pc_log("error", "revocation", "a revoked token could not be added to the in-memory list");
+		pc_log("error", "revocation", "a revocation could not be applied here or announced to the other instances");
 	free(list);
 }
 

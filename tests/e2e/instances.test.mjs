@@ -15,6 +15,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 import { startServer, stopServer, generateSecretKey, makeTempDir, sleep } from './lib/harness.mjs';
@@ -71,6 +72,42 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=2s;`).joi
       await exited;
     },
   };
+}
+
+// A TCP relay to Redis for one instance, which the test can cut (every
+// connection closed, new ones refused) and restore on the same port.
+async function startCutProxy(target) {
+  const port = await freePort();
+  const socks = new Set();
+  let server = null;
+  const listen = () => new Promise((resolve) => {
+    server = net.createServer((s) => {
+      const u = net.connect(target, '127.0.0.1');
+      socks.add(s);
+      socks.add(u);
+      const end = () => {
+        s.destroy();
+        u.destroy();
+        socks.delete(s);
+        socks.delete(u);
+      };
+      for (const x of [s, u]) {
+        x.on('error', end);
+        x.on('close', end);
+      }
+      s.pipe(u);
+      u.pipe(s);
+    });
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const cut = () => {
+    server?.close();
+    server = null;
+    for (const x of socks) x.destroy();
+    socks.clear();
+  };
+  await listen();
+  return { port, cut, restore: listen, stop: cut };
 }
 
 let pg = null;
@@ -189,6 +226,44 @@ for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instan
         if (!ok) await sleep(100);
       }
       assert.ok(ok, 'recovered');
+    }
+  });
+
+  it('an instance cut off from Redis while tokens were revoked refuses them all as soon as it trusts its view again', async () => {
+    // C reaches Redis through a relay the test cuts: it misses the
+    // announcements, and must catch up from the store before it answers
+    const proxy = await startCutProxy(redis.port);
+    const c = await startServer({ env: { ...env, PORTCULLIS_REDIS_URL: `redis://127.0.0.1:${proxy.port}` }, label: 'instance-c' });
+    try {
+      const pairs = [];
+      for (let i = 0; i < 3; i++) pairs.push(await issueToken(a, admin.email, admin.password));
+      for (const p of pairs) assertStatus(await meBearer(c, p.access_token), 200);
+      proxy.cut();
+      let st = 0;
+      for (let i = 0; i < 50 && st !== 503; i++) {
+        st = (await meBearer(c, pairs[0].access_token)).status;
+        if (st !== 503) await sleep(100);
+      }
+      assert.equal(st, 503, 'C, cut off from Redis, fails closed');
+      for (const p of pairs) assert.equal((await post(a, '/api/v1/auth/logout', { bearer: p.access_token })).status, 204);
+      for (const p of pairs) assert.equal((await meBearer(b, p.access_token)).status, 401, 'B, connected, refuses at once');
+      await proxy.restore();
+      // C answers 503 while it is not sure, then 401: never 200
+      let last = '';
+      for (let i = 0; i < 100 && last !== '401,401,401'; i++) {
+        const sts = [];
+        for (const p of pairs) sts.push((await meBearer(c, p.access_token)).status);
+        last = sts.join(',');
+        assert.ok(sts.every((x) => x === 503 || x === 401), `C answered ${last} for tokens revoked while it was cut off`);
+        if (last !== '401,401,401') await sleep(100);
+      }
+      assert.equal(last, '401,401,401', 'C trusts its view again');
+      assertStatus(await get(c, '/ready'), 200);
+      const fresh = await issueToken(a, admin.email, admin.password);
+      assertStatus(await meBearer(c, fresh.access_token), 200);
+    } finally {
+      await stopServer(c).catch(() => {});
+      proxy.stop();
     }
   });
 

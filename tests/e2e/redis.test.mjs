@@ -44,7 +44,7 @@ describe('revocation in Redis', { skip }, () => {
     assert.equal(r.body.checks.redis, 'ok');
   });
 
-  it('logout revokes in Redis; still revoked after restarting portcullis and after restarting Redis; the key expires with the token', async () => {
+  it('logout revokes: refused at once, still after restarting portcullis and after restarting Redis; the list is held in memory, not in Redis', async () => {
     const pair = await issueToken(srv, admin.email, admin.password);
     assertStatus(await meBearer(srv, pair.access_token), 200);
     const other = await issueToken(srv, admin.email, admin.password);
@@ -52,26 +52,26 @@ describe('revocation in Redis', { skip }, () => {
     assert.equal((await meBearer(srv, pair.access_token)).status, 401);
     assertStatus(await meBearer(srv, other.access_token), 200);
 
+    // the store and each instance's memory hold the list; Redis only carries
+    // the announcements (bearer verification makes no Redis round trip)
     const jti = JSON.parse(Buffer.from(pair.access_token.split('.')[1], 'base64url')).jti;
-    const ttl = await redisCommand(redis.port, ['TTL', `portcullis:jti:${jti}`]);
-    const seconds = Number(/^:(-?\d+)/.exec(ttl)?.[1]);
-    assert.ok(seconds > 0 && seconds <= 60, `the revocation key lives until the token's exp (TTL ${ttl.trim()})`);
+    assert.equal((await redisCommand(redis.port, ['EXISTS', `portcullis:jti:${jti}`])).trim(), ':0');
 
-    // portcullis restarted (it also copies its stored revocations into Redis at start)
+    // portcullis restarted: it loads the list from the store
     await stopServer(srv);
     srv = await startServer({ env, label: 'redis-restart' });
     assert.equal((await meBearer(srv, pair.access_token)).status, 401, 'revoked after a portcullis restart');
-    // Redis restarted with its append-only file
+    // Redis restarted: ready again only once the list is current
     await redis.stop();
     redis = await startRedis({ port: redis.port, dir: redis.dir });
-    await sleep(300);
+    let ready = false;
+    for (let i = 0; i < 50 && !ready; i++) {
+      ready = (await get(srv, '/ready')).status === 200;
+      if (!ready) await sleep(100);
+    }
+    assert.ok(ready, '/ready comes back after Redis does');
     assert.equal((await meBearer(srv, pair.access_token)).status, 401, 'revoked after a Redis restart');
     assertStatus(await meBearer(srv, other.access_token), 200);
-
-    const until = JSON.parse(Buffer.from(pair.access_token.split('.')[1], 'base64url')).exp * 1000;
-    await sleep(Math.max(0, until - Date.now()) + 1500);
-    const gone = await redisCommand(redis.port, ['EXISTS', `portcullis:jti:${jti}`]);
-    assert.equal(gone.trim(), ':0', 'the key is gone once the token expired');
   });
 
   it('Redis down: bearer authentication fails closed with 503, /ready says 503 naming redis, and both recover by themselves', async () => {
@@ -90,7 +90,14 @@ describe('revocation in Redis', { skip }, () => {
       if (!ok) await sleep(100);
     }
     assert.ok(ok, 'bearer authentication works again once Redis is back');
-    assertStatus(await get(srv, '/ready'), 200);
+    // bearer verification needs no Redis command: /ready (which pings
+    // Redis) may come back a moment later
+    let back = null;
+    for (let i = 0; i < 50 && back?.status !== 200; i++) {
+      back = await get(srv, '/ready');
+      if (back.status !== 200) await sleep(100);
+    }
+    assertStatus(back, 200);
   });
 });
 
@@ -131,8 +138,9 @@ describe('Redis fail-open and password file', { skip }, () => {
       const pair = await issueToken(srv, admin.email, admin.password);
       assert.equal((await post(srv, '/api/v1/auth/logout', { bearer: pair.access_token })).status, 204);
       assert.equal((await meBearer(srv, pair.access_token)).status, 401);
-      const keys = await redisCommand(redis.port, ['KEYS', 'portcullis:jti:*'], { password });
-      assert.match(keys, /portcullis:jti:/, 'the revocation is in the password-protected Redis');
+      // the revocation announcements travel through the password-protected Redis
+      const channels = await redisCommand(redis.port, ['PUBSUB', 'CHANNELS', 'portcullis:*'], { password });
+      assert.match(channels, /portcullis:revoked/, 'subscribed to the revocation channel in the password-protected Redis');
     } finally {
       await stopServer(srv);
       await redis.stop();

@@ -249,7 +249,7 @@ static void test_migrate_from_1(void **state)
 	f->s = NULL;
 	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
 	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
-	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch;"
+	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch; DROP TABLE revocation_seq;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
@@ -981,6 +981,158 @@ static void test_revoked_list(void **state)
 /* ------------------------------------------------------------------ */
 /* purge                                                               */
 
+/* Revocation sequence numbers: one per revoking transaction, stamped on
+ * its entries, +1 each time; "since N" returns exactly the unexpired rows
+ * numbered after N and the newest number; a purge never lowers it. */
+static void test_revoked_since(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f, &w);
+	struct pc_revoked *out, *list;
+	size_t n;
+	int64_t upto = -1, base;
+	assert_int_equal(pc_store_revoked_since(f->s, 0, NOW, &list, &n, &base), PC_OK);
+	assert_int_equal(n, 0);
+	assert_null(list);
+	assert_true(base >= 1);
+	int64_t seq[3];
+	static const int64_t exps[] = {NOW + 10, NOW + 1000, NOW + 2000};
+	for (size_t i = 0; i < 3; i++) {
+		char jti[32];
+		snprintf(jti, sizeof(jti), "seq%zu", i);
+		assert_int_equal(revoke_by(f, NULL, jti, exps[i], NULL, NULL, NULL, NOW, &out, &n), PC_OK);
+		assert_int_equal(n, 1);
+		seq[i] = out[0].seq;
+		assert_int_equal(seq[i], base + 1 + (int64_t)i);
+		free(out);
+	}
+	/* one transaction, one number for all its entries */
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, NULL, NULL, w.a.id, NOW, &out, &n), PC_OK);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(out[i].seq, seq[2] + 1);
+	free(out);
+	/* a revocation that revokes nothing takes no number */
+	struct pc_user none;
+	add_user(f, &none, "none@example.com");
+	assert_int_equal(revoke_by(f, NULL, NULL, 0, NULL, NULL, none.id, NOW, &out, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(out);
+
+	assert_int_equal(pc_store_revoked_since(f->s, 0, NOW, &list, &n, &upto), PC_OK);
+	assert_int_equal(upto, seq[2] + 1);
+	assert_int_equal(n, 8);
+	free(list);
+	assert_int_equal(pc_store_revoked_since(f->s, seq[0], NOW, &list, &n, &upto), PC_OK);
+	assert_int_equal(n, 7);
+	assert_false(has_jti(list, n, "seq0", exps[0]));
+	assert_true(has_jti(list, n, "seq1", exps[1]));
+	assert_true(has_jti(list, n, "seq2", exps[2]));
+	assert_true(has_jti(list, n, w.a2.access_jti, w.a2.access_exp));
+	free(list);
+	assert_int_equal(pc_store_revoked_since(f->s, seq[2], NOW, &list, &n, &upto), PC_OK);
+	assert_int_equal(n, 5);
+	assert_false(has_jti(list, n, "seq2", exps[2]));
+	free(list);
+	assert_int_equal(pc_store_revoked_since(f->s, upto, NOW, &list, &n, &upto), PC_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(upto, seq[2] + 1);
+	/* expired rows are left out */
+	assert_int_equal(pc_store_revoked_since(f->s, 0, NOW + 1500, &list, &n, &upto), PC_OK);
+	assert_int_equal(n, 1);
+	assert_true(has_jti(list, n, "seq2", exps[2]));
+	free(list);
+
+	/* purging everything but seq2 never lowers the counter: the next
+	 * revocation is numbered after every number handed out before */
+	size_t purged;
+	assert_int_equal(pc_store_tokens_purge(f->s, NOW + 1500, &purged), PC_OK);
+	assert_int_equal(revoke_by(f, NULL, "after-purge", NOW + 3000, NULL, NULL, NULL, NOW + 1500, &out, &n),
+	                 PC_OK);
+	assert_int_equal(out[0].seq, seq[2] + 2);
+	free(out);
+	assert_int_equal(pc_store_revoked_since(f->s, seq[2] + 1, NOW + 1500, &list, &n, &upto), PC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(upto, seq[2] + 2);
+	assert_true(has_jti(list, n, "after-purge", NOW + 3000));
+	free(list);
+}
+
+/* Numbers follow commit order: a reader that keeps asking "since the last
+ * number I saw" while writers on other connections revoke concurrently ends
+ * with every revocation. Were numbers handed out before the writers queue
+ * for commit (a PostgreSQL SEQUENCE's nextval), a reader could see N
+ * committed while N-1 is not yet, and skip N-1 forever. */
+#define SEQ_WRITERS 4
+#define SEQ_EACH 40
+
+struct seq_race {
+	const char *url;
+	const struct pc_principal *actor;
+	atomic_int next_id;
+	atomic_int done;
+	atomic_int failed;
+};
+
+static void *seq_writer(void *arg)
+{
+	struct seq_race *r = arg;
+	struct pc_store *s;
+	char err[256];
+	if (pc_store_open(&s, r->url, KEY, err, sizeof(err)) != 0) {
+		atomic_fetch_add(&r->failed, 1);
+		atomic_fetch_add(&r->done, 1);
+		return NULL;
+	}
+	for (int i = 0; i < SEQ_EACH; i++) {
+		char jti[32];
+		snprintf(jti, sizeof(jti), "race%d", atomic_fetch_add(&r->next_id, 1));
+		struct pc_revoked *out = NULL;
+		size_t n;
+		if (pc_store_tokens_revoke(s, r->actor, NULL, jti, NOW + 3600, NULL, NULL, NULL, NOW, &out, &n) != PC_OK)
+			atomic_fetch_add(&r->failed, 1);
+		free(out);
+	}
+	pc_store_close(s);
+	atomic_fetch_add(&r->done, 1);
+	return NULL;
+}
+
+static void test_revoked_since_race(void **state)
+{
+	struct fx *f = *state;
+	struct seq_race r = {.url = f->url, .actor = &f->sys};
+	pthread_t th[SEQ_WRITERS];
+	for (int i = 0; i < SEQ_WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, seq_writer, &r), 0);
+	static bool seen[SEQ_WRITERS * SEQ_EACH];
+	memset(seen, 0, sizeof(seen));
+	int64_t applied = 0;
+	for (bool last = false;;) {
+		last = atomic_load(&r.done) == SEQ_WRITERS;
+		struct pc_revoked *list;
+		size_t n;
+		int64_t upto;
+		assert_int_equal(pc_store_revoked_since(f->s, applied, NOW, &list, &n, &upto), PC_OK);
+		for (size_t i = 0; i < n; i++) {
+			int k = atoi(list[i].jti + 4);
+			assert_true(k >= 0 && k < SEQ_WRITERS * SEQ_EACH);
+			seen[k] = true;
+		}
+		free(list);
+		assert_true(upto >= applied);
+		applied = upto;
+		if (last)
+			break;
+	}
+	for (int i = 0; i < SEQ_WRITERS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(atomic_load(&r.failed), 0);
+	for (int k = 0; k < SEQ_WRITERS * SEQ_EACH; k++)
+		assert_true(seen[k]);
+}
+
 static void test_purge(void **state)
 {
 	struct fx *f = *state;
@@ -1541,6 +1693,8 @@ int main(void)
 		T(test_revoke_user),
 		T(test_revoke_selector_misuse),
 		T(test_revoked_list),
+		T(test_revoked_since),
+		T(test_revoked_since_race),
 		T(test_purge),
 		T(test_atomicity),
 		T(test_read_only),
