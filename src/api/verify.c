@@ -21,6 +21,7 @@
  *     X-Auth-Session, and optionally X-Auth-Assertion, a 60-second JWT
  *     (audience "portcullis-upstream") the app can verify with the JWKS.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -200,7 +201,9 @@ void pc_api_verify(struct pc_req *r)
 		pc_respond_empty(r, 200);
 		return;
 	}
-	if (o == PC_ACCESS_SECOND_FACTOR)
+	/* once per process: a two_factor rule matches on every request */
+	static atomic_bool told;
+	if (o == PC_ACCESS_SECOND_FACTOR && !atomic_exchange(&told, true))
 		pc_log("warn", "access_two_factor",
 		       "a two_factor requirement refused a signed-in user: second factors are not available yet, so "
 		       "two_factor refuses everyone");
