@@ -281,10 +281,10 @@ static void check_err_clean(const char *err, const struct env *e)
 		shown_name(w, e->entries[i], nl);
 		cover(err, n, covered, w, strlen(w));
 	}
-	/* fixed words of the messages that the loader itself compares values
-	 * with (so libFuzzer's dictionary holds them) */
+	/* fixed words of the messages: those the loader compares values with
+	 * (so libFuzzer's dictionary holds them) and the advice it gives */
 	static const char *const words[] = {"postgresql://", "postgres://", "https://app.example.com",
-	                                    "example.com"};
+	                                    "example.com", "`portcullis keygen`"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		cover(err, n, covered, words[i], strlen(words[i]));
 	char *m = malloc(n + 1);
