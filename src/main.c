@@ -457,6 +457,11 @@ static int cmd_access_check(int argc, char **argv)
 	struct pc_access_decision d;
 	enum pc_access_outcome o = pc_access_decide_now(&d, &acc, q.present ? &q : NULL, &req, &sub);
 	char text[PC_AUTHZ_FORMAT_MAX + 128];
+	if (d.ambiguous) {
+		printf("BAD_REQUEST\nletter case would change the decision (an app that folds case serves another "
+		       "rule's path): /verify never allows it (401 anonymous, 403 signed in)\n");
+		goto out;
+	}
 	pc_access_describe(text, sizeof(text), &acc, &d);
 	printf("%s\n%s\n", o == PC_ACCESS_ALLOW && d.bypass ? "BYPASS" : pc_access_outcome_name(o), text);
 	rc = o == PC_ACCESS_ALLOW ? 0 : 1;

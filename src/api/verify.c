@@ -210,7 +210,8 @@ void pc_api_verify(struct pc_req *r)
 	if (o == PC_ACCESS_DENY) {
 		pc_respond_problem(r, 403, d.ambiguous ? "The forwarded host or path is ambiguous (dot segments, "
 		                                         "encoded slashes, backslashes, path parameters, control "
-		                                         "bytes or bad escapes)."
+		                                         "bytes, bad escapes, or letter case that would change "
+		                                         "the decision)."
 		                                       : "Access to this resource is not allowed.");
 		return;
 	}

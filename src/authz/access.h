@@ -39,6 +39,11 @@
  *
  * Inputs are normalised first (path.h); a request whose path or host is
  * ambiguous never reaches pc_access_decide (the caller refuses it).
+ *
+ * Letter case: paths compare case-sensitively, but when the decision for
+ * this subject would differ with ASCII case folded (an app that folds case
+ * serves /ADMIN/ as /admin/), the request is ambiguous: out->ambiguous,
+ * LOGIN when anonymous, DENY when signed in, line 0.
  */
 #ifndef PC_AUTHZ_ACCESS_H
 #define PC_AUTHZ_ACCESS_H
@@ -95,7 +100,8 @@ struct pc_access_decision {
 	bool bypass;      /* ALLOW without identity headers */
 	bool by_query;    /* the query's requirement was the stricter one */
 	unsigned line;    /* the rules' deciding line; 0: no rule matched */
-	bool ambiguous;   /* set by callers: the forwarded URL could not be normalised */
+	bool ambiguous;   /* the forwarded URL could not be normalised (set by
+	                     callers), or letter case would change the decision */
 };
 
 /* Parses the /verify query (q, len bytes, without "?"; len 0: none) into
