@@ -15,6 +15,7 @@
 #   audit listing latency with 10^6 events (first page, deep cursor page)
 #   idle RSS of `portcullis serve`
 #   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
+#   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
 # Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
@@ -273,6 +274,12 @@ fi
 {
   echo
   BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/access_rules.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
+
+# ---- the forward-auth round trip behind nginx (its own script) ----
+{
+  echo
+  BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/forward_auth.sh" "$bin" | sed '1s/^# /## /'
 } >>"$report"
 
 # ---- micro-benchmarks ----
