@@ -40,7 +40,7 @@ static int qfail(struct pc_access_query *out, const char **why, const char *reas
 
 int pc_access_query_parse(struct pc_access_query *out, const char **why, const char *q, size_t len)
 {
-	bool seen_group = false, seen_policy = false;
+	bool seen_group = false, seen_policy = false, seen_redirect = false;
 	size_t o = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -59,12 +59,24 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 		size_t nl = (size_t)(eq - p);
 		bool is_group = nl == 5 && memcmp(p, "group", 5) == 0;
 		bool is_policy = nl == 6 && memcmp(p, "policy", 6) == 0;
-		if (!is_group && !is_policy)
-			return qfail(out, why, "unknown query parameter (only group and policy)");
-		if ((is_group && seen_group) || (is_policy && seen_policy))
+		bool is_redirect = nl == 8 && memcmp(p, "redirect", 8) == 0;
+		if (!is_group && !is_policy && !is_redirect)
+			return qfail(out, why, "unknown query parameter (only group, policy and redirect)");
+		if ((is_group && seen_group) || (is_policy && seen_policy) || (is_redirect && seen_redirect))
 			return qfail(out, why, "query parameter given twice");
 		seen_group |= is_group;
 		seen_policy |= is_policy;
+		seen_redirect |= is_redirect;
+		if (is_redirect) {
+			/* how to answer, not who may pass: it requires nothing */
+			if (pe - eq - 1 != 4 || memcmp(eq + 1, "true", 4) != 0)
+				return qfail(out, why, "redirect must be true");
+			out->redirect = true;
+			if (amp == NULL)
+				break;
+			p = amp + 1;
+			continue;
+		}
 		/* decode the value into buf, NUL-terminated */
 		char *val = out->buf + o;
 		size_t vn = 0;
@@ -108,7 +120,7 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 			break;
 		p = amp + 1;
 	}
-	out->present = true;
+	out->present = seen_group || seen_policy;
 	return 0;
 }
 
