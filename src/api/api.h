@@ -55,6 +55,8 @@ void pc_api_continue(struct pc_req *r);
 
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);
+void pc_web_logout(struct pc_req *r);
+void pc_web_logout_post(struct pc_req *r);
 void pc_web_static(struct pc_req *r);
 
 #endif

@@ -940,3 +940,36 @@ test('console: the access rules in force with their lines, and the check-access 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The sign-out link an app can give its users: a page (a GET signs nobody
+// out), a button that POSTs with the token, then ?rd= through the server.
+test('sign-out link: /logout?rd= asks, the button signs out, then rd; keyboard only', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  let ctx;
+  try {
+    const admin = await setupAdminApi(srv);
+    ctx = await context(srv);
+    const page = await ctx.newPage();
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+    const before = await agentOf(ctx, srv);
+    assert.equal((await before.get('/api/v1/auth/me')).status, 200);
+
+    await page.goto('/logout?rd=' + encodeURIComponent('/login?from=logout'));
+    await page.locator('#who').filter({ hasText: `Signed in as ${admin.email}.` }).waitFor();
+    // only looking: still signed in
+    assert.equal((await before.get('/api/v1/auth/me')).status, 200, 'a GET of the page signs nobody out');
+    // the button has the focus: Enter signs out
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('from') === 'logout');
+    assert.equal((await before.get('/api/v1/auth/me')).status, 401, 'the session is over');
+    // signed out, the page says so and offers to continue
+    await page.goto('/logout');
+    await page.locator('#who').filter({ hasText: 'You are signed out.' }).waitFor();
+    assert.equal(await page.locator('#logout').isVisible(), false);
+    await screenshot(page, 'logout-signed-out');
+  } finally {
+    await ctx?.close();
+    await stop(srv);
+  }
+});

@@ -239,6 +239,41 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     assertToLogin(await agent.get(t2, { checkInvariants: false }), t2, 'the browser after logout');
   });
 
+  it('the sign-out link: GET /logout?rd= is portcullis\' page; a form POST from the app\'s own page ends the session and goes to rd; a cross-site one does not', async () => {
+    const agent = new Agent(front);
+    await agent.login(bob.email, bob.password);
+    await reach(agent, `/bob?${marker()}`);
+    // the page, from portcullis, not the app
+    const page = await agent.req('GET', '/logout?rd=%2Fsome%2Fpage', { checkInvariants: false });
+    assert.equal(page.status, 200, page.what);
+    assert.match(page.header('content-type'), /^text\/html/);
+    assert.match(page.text, /Sign out/);
+    assert.deepEqual(app.reached('/logout'), [], 'the app does not get /logout');
+    // a GET alone signs nobody out
+    await reach(agent, `/bob?${marker()}`);
+    // a form on another site: refused, the session lives
+    const cross = await agent.req('POST', '/logout?rd=%2F', { checkInvariants: false, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }, body: '', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(cross.status, 403, cross.what);
+    const opaque = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'null' }, body: '' });
+    assert.equal(opaque.status, 403, 'Origin: null (a sandboxed frame, a data: page) is not this site');
+    const sameSiteOther = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'http://other.127.0.0.1.nip.io' }, body: '' });
+    assert.equal(sameSiteOther.status, 403, 'another origin is not this site');
+    await reach(agent, `/bob?${marker()}`);
+    // the app's own form: Origin is this site
+    const oldJar = new Map(agent.jar);
+    const out = await agent.req('POST', '/logout?rd=%2Fsome%2Fpage%3Fx%3D1', { checkInvariants: false, headers: { Origin: front.base, 'Sec-Fetch-Site': 'same-origin' }, body: '', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(out.status, 303, out.what);
+    assert.equal(out.header('location'), '/some/page?x=1');
+    const target = `/bob?${marker()}`;
+    assertToLogin(await send('GET', target, { cookies: oldJar }), target, 'the signed-out cookie, replayed');
+    // a foreign rd is not followed
+    const again = new Agent(front);
+    await again.login(bob.email, bob.password);
+    const foreign = await again.req('POST', '/logout?rd=https%3A%2F%2Fevil.example%2F', { checkInvariants: false, headers: { Origin: front.base }, body: '' });
+    assert.equal(foreign.status, 303);
+    assert.equal(foreign.header('location'), '/admin', 'not to a foreign site');
+  });
+
   it('API key (Bearer pc_… and X-API-Key) and bearer JWT pass with X-Auth-Method api_key / jwt; a deleted key and a revoked JWT are refused next time', async () => {
     const created = await admin.agent.post('/api/v1/api-keys', { name: 'forward auth' });
     assert.equal(created.status, 201, created.what);
