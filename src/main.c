@@ -325,8 +325,16 @@ static int cmd_audit_verify(const char *anchor)
 		pc_config_free(&cfg);
 		return 1;
 	}
-	int64_t checked = 0, bad = 0;
-	enum pc_err e = pc_auditlog_verify(store, &checked, &bad);
+	if (cfg.keys->has_previous &&
+	    pc_store_audit_add_previous_key(store, cfg.keys->previous.sub[PC_SUBKEY_AUDIT]) != 0) {
+		fprintf(stderr, "portcullis: audit verify: out of memory\n");
+		pc_store_close(store);
+		pc_config_free(&cfg);
+		return 1;
+	}
+	struct pc_audit_verdict v;
+	enum pc_err e = pc_auditlog_verify(store, &v);
+	int64_t checked = v.checked, bad = v.bad_seq;
 	if (e == PC_OK) {
 		printf("audit chain intact: %lld events verified\n", (long long)checked);
 		rc = 0;
@@ -357,6 +365,21 @@ static int cmd_audit_verify(const char *anchor)
 			}
 			free(ev);
 		}
+	} else if (e == PC_ERR_TAMPERED && v.key_missing && v.key_id[0] != '\0') {
+		/* not a tamper alarm: the event names a key we were not given */
+		printf("audit chain NOT CHECKED from event %lld: it was written under audit key id %s, "
+		       "which is neither PORTCULLIS_SECRET_KEY nor PORTCULLIS_SECRET_KEY_PREVIOUS "
+		       "(wrong or missing key; nothing is known to be tampered); "
+		       "%lld events before it verified\n",
+		       (long long)bad, v.key_id, (long long)checked);
+		rc = 3;
+	} else if (e == PC_ERR_TAMPERED && v.key_missing) {
+		printf("audit chain NOT CHECKED from event %lld: it was written before events recorded "
+		       "their key id and verifies under none of the keys given (wrong or missing key, "
+		       "or an edit: give PORTCULLIS_SECRET_KEY_PREVIOUS to tell); "
+		       "%lld events before it verified\n",
+		       (long long)bad, (long long)checked);
+		rc = 3;
 	} else if (e == PC_ERR_TAMPERED) {
 		printf("audit chain BROKEN at event %lld (edited, deleted, inserted or reordered); "
 		       "%lld events before it verified\n", (long long)bad, (long long)checked);
@@ -566,8 +589,12 @@ int main(int argc, char **argv)
 			      "hash chain, then prints the head (SEQ:HASH). With --anchor, also proves the\n"
 			      "chain still holds an event you wrote down earlier (from this output or the\n"
 			      "audit stream), so events cut from the end are noticed too.\n"
+			      "Each event is checked under the key it was written with:\n"
+			      "PORTCULLIS_SECRET_KEY, or PORTCULLIS_SECRET_KEY_PREVIOUS after a rotation.\n"
 			      "Exit 0: intact; 2: broken (the first bad event is named) or the anchor is\n"
-			      "missing; 1: the store could not be read; 78: bad configuration.\n",
+			      "missing; 3: an event was written under a key not given (wrong or missing\n"
+			      "key, not a tamper alarm; the event is named); 1: the store could not be\n"
+			      "read; 78: bad configuration.\n",
 			      help ? stdout : stderr);
 			return help ? 0 : EX_USAGE;
 		}

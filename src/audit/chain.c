@@ -56,6 +56,14 @@ void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
 	sodium_memzero(&st, sizeof(st)); /* it holds the keyed state */
 }
 
+void pc_audit_key_id(char out[PC_AUDIT_KEY_ID_LEN + 1], const uint8_t key[32])
+{
+	static const char label[] = "portcullis audit key id v1";
+	uint8_t h[PC_AUDIT_KEY_ID_LEN / 2];
+	crypto_generichash(h, sizeof(h), (const uint8_t *)label, sizeof(label) - 1, key, 32);
+	sodium_bin2hex(out, PC_AUDIT_KEY_ID_LEN + 1, h, sizeof(h));
+}
+
 /* Bounded copy; src NULL is "". */
 static void copy(char *dst, size_t cap, const char *src)
 {
