@@ -37,7 +37,7 @@ static const char usage_main[] =
 	"\n"
 	"commands:\n"
 	"  serve          run the HTTP server (configuration from PORTCULLIS_* variables)\n"
-	"  keygen         print a fresh PORTCULLIS_SECRET_KEY line for an env file\n"
+	"  keygen         print a fresh PORTCULLIS_SECRET_KEY line (--value: the bare value)\n"
 	"  config check   validate the configuration and print it, secrets masked\n"
 	"  user add       create a user offline (the first one too); password on stdin\n"
 	"  audit verify   prove the stored audit trail unbroken (keyed hash chain)\n"
@@ -53,10 +53,15 @@ static const char usage_serve[] =
 	"78 configuration error.\n";
 
 static const char usage_keygen[] =
-	"usage: portcullis keygen\n"
+	"usage: portcullis keygen [--value]\n"
 	"\n"
 	"Prints PORTCULLIS_SECRET_KEY=<base64 of 32 random bytes> for an env file.\n"
-	"To rotate, move the old value to PORTCULLIS_SECRET_KEY_PREVIOUS.\n";
+	"--value prints the bare value, for a credential file named by a _FILE\n"
+	"variable (PORTCULLIS_SECRET_KEY_FILE, PORTCULLIS_JWT_SIGNING_KEY_FILE, a\n"
+	"systemd LoadCredential= file); such a file may also hold the whole\n"
+	"NAME=value line when NAME is its own variable.\n"
+	"To rotate, move the old value to PORTCULLIS_SECRET_KEY_PREVIOUS (README:\n"
+	"\"Rotating secrets\").\n";
 
 static const char usage_access[] =
 	"usage: portcullis access check --url URL [--method M] [--user EMAIL] [--groups a,b]\n"
@@ -545,6 +550,12 @@ int main(int argc, char **argv)
 		if (wants_help(argc, argv, 2)) {
 			fputs(usage_keygen, stdout);
 			return 0;
+		}
+		if (argc == 3 && strcmp(argv[2], "--value") == 0)
+			return pc_config_keygen_value(stdout) == 0 ? 0 : 1;
+		if (argc != 2) {
+			fputs(usage_keygen, stderr);
+			return EX_USAGE;
 		}
 		return pc_config_keygen(stdout) == 0 ? 0 : 1;
 	}

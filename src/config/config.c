@@ -215,7 +215,8 @@ const struct pc_config_var pc_config_vars[] = {
 	                   "cookie needs a valid CSRF token, else 403: true or false", false},
 	[V_AUTH_ASSERTION] = {"PORTCULLIS_AUTH_ASSERTION", "false",
 	                      "forward auth: also send X-Auth-Assertion, a 60-second JWT (audience "
-	                      "portcullis-upstream) the app can verify with the JWKS: true or false", false},
+	                      "portcullis-upstream) the app can verify with the JWKS: true or false; "
+	                      "true needs PORTCULLIS_JWT_ALG=EdDSA", false},
 	[V_VERIFY_CACHE] = {"PORTCULLIS_VERIFY_CACHE", "10s",
 	                    "how long a checked session or API key is trusted without asking the store again; "
 	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false},
@@ -592,6 +593,14 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 		cfg->jwt_alg = PC_CFG_JWT_EDDSA;
 	else
 		return pc_errf(err, errlen, "%s must be HS256 or EdDSA", pc_config_vars[V_JWT_ALG].name);
+	/* an HS256 assertion could be checked only with our secret: the app
+	 * must verify it with the public JWKS, so it needs an asymmetric key */
+	if (cfg->auth_assertion && cfg->jwt_alg != PC_CFG_JWT_EDDSA)
+		return pc_errf(err, errlen,
+		               "%s=true needs an asymmetric signing key the app can verify with "
+		               "/.well-known/jwks.json: set %s=EdDSA and %s (`portcullis keygen --value`)",
+		               pc_config_vars[V_AUTH_ASSERTION].name, pc_config_vars[V_JWT_ALG].name,
+		               pc_config_vars[V_JWT_SIGNING_KEY].name);
 	if (get_seconds(&cfg->access_token_lifetime_s, V_ACCESS_TOKEN_LIFETIME,
 	                text_of(vals, V_ACCESS_TOKEN_LIFETIME), 60, 86400, err, errlen) != 0 ||
 	    get_seconds(&cfg->jwt_leeway_s, V_JWT_LEEWAY, text_of(vals, V_JWT_LEEWAY), 0, 60, err, errlen) != 0 ||
@@ -865,6 +874,16 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_REDIS_PASSWORD_FILE, cfg->redis_password_file);
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
+}
+
+int pc_config_keygen_value(FILE *out)
+{
+	char text[PC_CONFIG_KEY_TEXT_MAX];
+	int rc = pc_config_key_new(text, sizeof(text));
+	if (rc == 0 && (fprintf(out, "%s\n", text) < 0 || fflush(out) != 0))
+		rc = -1;
+	sodium_memzero(text, sizeof(text));
+	return rc;
 }
 
 int pc_config_keygen(FILE *out)

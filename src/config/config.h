@@ -153,6 +153,9 @@ void pc_config_print(const struct pc_config *cfg, FILE *out);
 
 /* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
 PC_MUST_USE int pc_config_keygen(FILE *out);
+/* Writes the bare "<base64 of 32 fresh random bytes>\n", for a credential
+ * file named by a _FILE variable. */
+PC_MUST_USE int pc_config_keygen_value(FILE *out);
 
 
 /* The variable table, for `--help` and the README: name, default, meaning. */
