@@ -45,6 +45,7 @@ void pc_api_keys_delete(struct pc_req *r);
 void pc_api_token(struct pc_req *r);
 void pc_api_refresh(struct pc_req *r);
 void pc_api_revoke(struct pc_req *r);
+void pc_api_introspect(struct pc_req *r);
 void pc_api_jwks(struct pc_req *r);
 
 void pc_api_audit_list(struct pc_req *r);

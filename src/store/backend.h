@@ -112,7 +112,7 @@ PC_MUST_USE enum pc_err pc_tx_refresh_rotate(struct pc_store *s, struct pc_audit
                                              struct pc_refresh_token *old,
                                              struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
-                                          struct pc_refresh_token *out);
+                                          struct pc_refresh_token *out, bool *used);
 /* Exactly one selector non-NULL and non-empty (checked by store.c); ev may
  * be NULL. */
 PC_MUST_USE enum pc_err pc_tx_tokens_revoke(struct pc_store *s, struct pc_audit_event *ev,

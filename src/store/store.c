@@ -445,7 +445,17 @@ enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && token_hash != NULL);
-	return pc_tx_refresh_get(s, token_hash, out);
+	return pc_tx_refresh_get(s, token_hash, out, NULL);
+}
+
+enum pc_err pc_store_refresh_lookup(struct pc_store *s, const uint8_t token_hash[32],
+                                    struct pc_refresh_token *out, bool *used)
+{
+	REQUIRE(out != NULL && used != NULL);
+	memset(out, 0, sizeof(*out));
+	*used = false;
+	REQUIRE(s != NULL && token_hash != NULL);
+	return pc_tx_refresh_get(s, token_hash, out, used);
 }
 
 enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,

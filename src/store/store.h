@@ -297,6 +297,10 @@ PC_MUST_USE enum pc_err pc_store_refresh_rotate(struct pc_store *s,
  * refresh token). PC_ERR_NOT_FOUND when unknown. */
 PC_MUST_USE enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
                                              struct pc_refresh_token *out);
+/* pc_store_refresh_get, also telling whether the token was used already
+ * (rotated: only its successor is live). For introspection. */
+PC_MUST_USE enum pc_err pc_store_refresh_lookup(struct pc_store *s, const uint8_t token_hash[32],
+                                                struct pc_refresh_token *out, bool *used);
 
 /*
  * Revokes tokens in one transaction and returns the access jtis added to the
