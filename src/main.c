@@ -104,6 +104,7 @@ static int load_config(struct pc_config *cfg, bool need_keys)
 		fprintf(stderr, "portcullis: configuration error: %s\n", err);
 		return PC_EX_CONFIG;
 	}
+	pc_log_set_text(cfg->log_text); /* before any thread starts */
 	return 0;
 }
 

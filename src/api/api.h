@@ -52,6 +52,7 @@ void pc_api_audit_list(struct pc_req *r);
 void pc_api_verify(struct pc_req *r);
 void pc_api_continue(struct pc_req *r);
 
+void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);
 void pc_web_static(struct pc_req *r);

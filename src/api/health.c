@@ -21,15 +21,20 @@ struct ready_state {
 	const char *failed; /* name of the first probe that failed, or NULL */
 };
 
+/* Every probe (each also sets its portcullis_backend_up gauge). */
+static void probe_all(struct pc_req *r, struct ready_state *st)
+{
+	for (size_t i = 0; i < r->app->n_probes; i++) {
+		bool up = r->app->probes[i].check(r->app) == 0;
+		pc_metrics_backend_up(r->app->probes[i].name, up);
+		if (!up && st->failed == NULL)
+			st->failed = r->app->probes[i].name;
+	}
+}
+
 static void ready_work(struct pc_req *r, void *data)
 {
-	struct ready_state *st = data;
-	for (size_t i = 0; i < r->app->n_probes; i++) {
-		if (r->app->probes[i].check(r->app) != 0) {
-			st->failed = r->app->probes[i].name;
-			return;
-		}
-	}
+	probe_all(r, data);
 }
 
 static void ready_done(struct pc_req *r, void *data)
@@ -64,8 +69,14 @@ void pc_api_ready(struct pc_req *r)
 		pc_respond_problem(r, 503, "The server is overloaded.");
 }
 
-void pc_api_metrics(struct pc_req *r)
+static void metrics_work(struct pc_req *r, void *data)
 {
+	probe_all(r, data);
+}
+
+static void metrics_done(struct pc_req *r, void *data)
+{
+	(void)data;
 	char *text = NULL;
 	size_t len = pc_metrics_render(&text);
 	if (text == NULL) {
@@ -74,4 +85,18 @@ void pc_api_metrics(struct pc_req *r)
 	}
 	pc_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 	free(text);
+}
+
+/* The backends are probed first (on the worker pool: they do I/O), so
+ * portcullis_backend_up is current at every scrape. */
+void pc_api_metrics(struct pc_req *r)
+{
+	struct ready_state *st = pc_arena_alloc(&r->arena, sizeof(*st));
+	if (st == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	st->failed = NULL;
+	if (r->app->n_probes == 0 || pc_req_defer(r, metrics_work, metrics_done, st) != 0)
+		metrics_done(r, st); /* overloaded: the gauges of the last probe */
 }

@@ -97,6 +97,7 @@ void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *a
 		copy(ev->actor_session_id, sizeof(ev->actor_session_id), actor->session_id);
 		copy(ev->client_addr, sizeof(ev->client_addr), actor->client_addr);
 		copy(ev->user_agent, sizeof(ev->user_agent), actor->user_agent);
+		copy(ev->request_id, sizeof(ev->request_id), actor->request_id);
 	}
 	copy(ev->auth_method, sizeof(ev->auth_method), pc_auth_method_name(m));
 	copy(ev->details, sizeof(ev->details), "{}");

@@ -41,6 +41,8 @@ struct pc_audit_event {
 	uint8_t hash[32];              /* store */
 	char key_id[PC_AUDIT_KEY_ID_LEN + 1]; /* store: which audit key made hash ("" on
 	                                       * events older than key ids; not hashed) */
+	char request_id[33];           /* caller: the HTTP request it came from; stream
+	                                * only (neither hashed nor stored) */
 };
 
 #endif

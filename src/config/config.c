@@ -89,6 +89,7 @@ enum var_id {
 	V_AUDIT_LOG,
 	V_ACCESS_RULES_FILE,
 	V_AUDIT_FORMAT,
+	V_LOG_FORMAT,
 	V_ISSUER,
 	V_AUDIENCE,
 	V_JWT_ALG,
@@ -190,6 +191,9 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_AUDIT_FORMAT] = {"PORTCULLIS_AUDIT_FORMAT", "json",
 	                    "audit stream format: json (one object per line) or text (AUDIT: ACTION type | ...)",
 	                    false},
+	[V_LOG_FORMAT] = {"PORTCULLIS_LOG_FORMAT", "json",
+	                  "log lines on stderr: json (one object per line) or text (time level event "
+	                  "key=value ..., for a person at a terminal)", false},
 	[V_ISSUER] = {"PORTCULLIS_ISSUER", "portcullis", "the iss claim of access tokens, checked on verify",
 	              false},
 	[V_AUDIENCE] = {"PORTCULLIS_AUDIENCE", "portcullis", "the aud claim of access tokens, checked on verify",
@@ -586,6 +590,13 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 		cfg->audit_format = PC_AUDIT_TEXT;
 	else
 		return pc_errf(err, errlen, "%s must be json or text", pc_config_vars[V_AUDIT_FORMAT].name);
+	t = text_of(vals, V_LOG_FORMAT);
+	if (strcmp(t, "json") == 0)
+		cfg->log_text = false;
+	else if (strcmp(t, "text") == 0)
+		cfg->log_text = true;
+	else
+		return pc_errf(err, errlen, "%s must be json or text", pc_config_vars[V_LOG_FORMAT].name);
 	t = text_of(vals, V_JWT_ALG);
 	if (strcmp(t, "HS256") == 0)
 		cfg->jwt_alg = PC_CFG_JWT_HS256;
@@ -848,6 +859,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_AUDIT_LOG, cfg->audit_log);
 	print_var(out, V_ACCESS_RULES_FILE, cfg->access_rules_file);
 	print_var(out, V_AUDIT_FORMAT, cfg->audit_format == PC_AUDIT_TEXT ? "text" : "json");
+	print_var(out, V_LOG_FORMAT, cfg->log_text ? "text" : "json");
 	print_var(out, V_ISSUER, cfg->issuer);
 	print_var(out, V_AUDIENCE, cfg->audience);
 	print_var(out, V_JWT_ALG, cfg->jwt_alg == PC_CFG_JWT_EDDSA ? "EdDSA" : "HS256");

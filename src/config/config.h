@@ -110,6 +110,7 @@ struct pc_config {
 	char audit_log[1024];
 	char access_rules_file[1024];      /* "" : none */
 	enum pc_audit_format audit_format;
+	bool log_text;                     /* PORTCULLIS_LOG_FORMAT=text */
 
 	/* tokens */
 	char issuer[256];

@@ -205,10 +205,20 @@ int pc_listen_bind(struct server *srv)
 			snprintf(addr, sizeof(addr), "[%s]:%u", cfg->listen[i].host, (unsigned)port);
 		else
 			snprintf(addr, sizeof(addr), "%s:%u", cfg->listen[i].host, (unsigned)port);
+		/* the address to open in a browser on this machine: a wildcard
+		 * address is reached through loopback */
+		char url[128];
+		const char *h = cfg->listen[i].host;
+		if (strcmp(h, "0.0.0.0") == 0)
+			h = "127.0.0.1";
+		else if (strcmp(h, "::") == 0)
+			h = "::1";
+		snprintf(url, sizeof(url), strchr(h, ':') ? "http://[%s]:%u/" : "http://%s:%u/", h, (unsigned)port);
 		struct pc_logline l;
 		pc_logline_begin(&l, "info", "listening");
 		pc_logline_str(&l, "address", addr);
 		pc_logline_int(&l, "threads", cfg->threads);
+		pc_logline_str(&l, "url", url);
 		pc_logline_emit(&l);
 	}
 

@@ -142,7 +142,7 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE revoked_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
 	/* 5: reserved for another branch (a no-op here; replaced when merged) */
-	"SELECT 1;",
+	"DO $$ BEGIN END $$;",
 	/* 6: the audit key id of each event (migrations_sqlite.h 6) */
 	"ALTER TABLE audit_events ADD COLUMN key_id " PC_T " NOT NULL DEFAULT '';",
 };
