@@ -274,6 +274,10 @@ for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instan
     const ready = await get(a, '/ready');
     assert.equal(ready.status, 503);
     assert.match(ready.body.detail, /store/);
+    // the verify-only readiness leaves the store out: bearer verification goes on
+    const rv = await get(a, '/ready?scope=verify');
+    assert.equal(rv.status, 200, `/ready?scope=verify during a store outage: ${rv.text}`);
+    assert.equal(rv.body.scope, 'verify');
     const w = await post(a, '/api/v1/api-keys', { bearer: pair.access_token, json: { name: 'during the outage' } });
     assert.ok([403, 503].includes(w.status), `a write while the store is down: ${w.status}`);
     const w2 = await post(a, '/api/v1/users', { jar: admin.jar, json: { email: newEmail('outage'), password: newPassword() } });

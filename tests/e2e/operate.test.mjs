@@ -248,6 +248,14 @@ describe('logs and metrics', () => {
       assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m);
       assert.match(text, /^portcullis_backend_up\{backend="store"\} 1$/m);
       assert.doesNotMatch(text, /backend="redis"/, 'no Redis configured: no Redis gauge');
+      // readiness: all backends, or only what bearer verification needs
+      const all = await request(srv, 'GET', '/ready');
+      assert.deepEqual(all.data, { status: 'ready', scope: 'all', checks: { store: 'ok' } });
+      const verify = await request(srv, 'GET', '/ready?scope=verify');
+      assert.deepEqual(verify.data, { status: 'ready', scope: 'verify', checks: {} });
+      for (const q of ['?scope=all', '?scope=verify&x=1', '?x=1', '?scope=verify&scope=verify']) {
+        assert.equal((await request(srv, 'GET', `/ready${q}`)).status, 400, q);
+      }
     } finally {
       await stopServer(srv);
     }

@@ -57,6 +57,7 @@ const DESIGN = [
 const EXTRA_PUBLIC = [
   ['GET', '/static/{file}'], // scripts and styles of the login page and admin console
   ['GET', '/api/v1/auth/continue'], // post-login redirect (to this site or an allowed origin only)
+  ['GET', '/'], // a browser is sent to /login or /admin; anything else 404
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).
