@@ -21,7 +21,7 @@ import path from 'node:path';
 import { startServer, stopServer, generateSecretKey, makeTempDir, sleep } from './lib/harness.mjs';
 import { REDIS_SERVER, startRedis, freePort } from './lib/redis.mjs';
 import { PG_BIN, startPostgres } from './lib/postgres.mjs';
-import { Jar, fetchCsrf, setupFirstUser, issueToken, meBearer, post, get, request, assertStatus, newEmail, newPassword, secret } from './lib/flows.mjs';
+import { Jar, createApiKey, fetchCsrf, setupFirstUser, issueToken, meBearer, post, get, request, assertStatus, newEmail, newPassword, secret } from './lib/flows.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p)) || null;
 const skip = !REDIS_SERVER ? 'redis-server is not installed' : !NGINX ? 'nginx is not installed' : false;
@@ -175,6 +175,23 @@ for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instan
     assertStatus(await meBearer(b, pair.access_token), 200);
     assert.equal((await post(a, '/api/v1/auth/logout', { bearer: pair.access_token })).status, 204);
     assert.equal((await meBearer(b, pair.access_token)).status, 401);
+  });
+
+  it('RFC 7662 introspection on B sees at once a token revoked on A (RFC 7009, form bodies)', async () => {
+    const key = await createApiKey(a, admin.jar, { name: 'resource server' });
+    const pair = await issueToken(a, admin.email, admin.password);
+    const form = (token) => ({ headers: { 'X-API-Key': key.key, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}` });
+    const live = await post(b, '/api/v1/auth/introspect', form(pair.access_token));
+    assert.equal(live.status, 200, live.text);
+    assert.equal(live.body.active, true);
+    const rv = await post(a, '/api/v1/auth/revoke', {
+      bearer: pair.access_token,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(pair.access_token)}&token_type_hint=access_token`,
+    });
+    assert.equal(rv.status, 200, rv.text);
+    const dead = await post(b, '/api/v1/auth/introspect', form(pair.access_token));
+    assert.deepEqual(dead.body, { active: false });
   });
 
   it('5 refreshes spread across A and B, the 6th gets 429 whichever instance serves it', async () => {
