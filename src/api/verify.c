@@ -218,6 +218,37 @@ static const char *header_value(const struct pc_req *r, const char *name, size_t
  * forwarded URL that is ambiguous (dot segments, encoded slashes, ...) is
  * never allowed: LOGIN when anonymous (nginx turns only 401 and 403 into
  * pages; anything else is its 500), DENY when signed in. */
+/* Two headers that name the same thing (nginx's X-Original-URI and
+ * X-Original-Method, Traefik's and Caddy's X-Forwarded-Uri and
+ * X-Forwarded-Method) and disagree: one of them came from the client, which
+ * the proxy passed on (auth_request and forward_auth copy every client
+ * header), and we cannot tell which. Ambiguous: never allowed. */
+static bool forwarded_disagree(const struct pc_req *r)
+{
+	if (!r->peer_trusted)
+		return false;
+	static const char *const pairs[][2] = {{"X-Original-URI", "X-Forwarded-Uri"},
+	                                       {"X-Original-Method", "X-Forwarded-Method"}};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		const struct pc_http_header *a = pc_http_header_get(r->http, pairs[i][0]);
+		const struct pc_http_header *b = pc_http_header_get(r->http, pairs[i][1]);
+		if (a == NULL || b == NULL)
+			continue;
+		if (a->value.len != b->value.len)
+			return true;
+		for (size_t k = 0; k < a->value.len; k++) {
+			unsigned char x = (unsigned char)a->value.p[k], y = (unsigned char)b->value.p[k];
+			if (i == 1) { /* methods: any case */
+				x = (unsigned char)(x >= 'a' && x <= 'z' ? x - 32 : x);
+				y = (unsigned char)(y >= 'a' && y <= 'z' ? y - 32 : y);
+			}
+			if (x != y)
+				return true;
+		}
+	}
+	return false;
+}
+
 static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, struct pc_access_decision *d,
                              bool *redirect, bool *csrf_token)
 {
@@ -250,7 +281,7 @@ static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, s
 	char host[PC_AUTHZ_HOST_MAX + 1], path[PC_AUTHZ_PATH_MAX + 1];
 	struct pc_ip ip;
 	struct pc_access_request req;
-	if (in.target_len > PC_AUTHZ_PATH_MAX ||
+	if (in.target_len > PC_AUTHZ_PATH_MAX || forwarded_disagree(r) ||
 	    pc_access_forwarded(&req, &ip, host, sizeof(host), path, sizeof(path), &in) != 0) {
 		memset(d, 0, sizeof(*d));
 		d->outcome = r->principal == NULL ? PC_ACCESS_LOGIN : PC_ACCESS_DENY;

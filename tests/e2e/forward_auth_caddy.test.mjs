@@ -123,7 +123,7 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
   before(async () => {
     dir = makeTempDir('portcullis-e2e-caddy-rules-');
     const rulesFile = path.join(dir, 'access.rules');
-    fs.writeFileSync(rulesFile, 'deny path=/internal/\none_factor\n', { mode: 0o600 });
+    fs.writeFileSync(rulesFile, 'bypass path=/public/\ndeny path=/internal/\none_factor\n', { mode: 0o600 });
     pc = await startServer({ env: { PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32', PORTCULLIS_ACCESS_RULES_FILE: rulesFile }, label: 'behind-caddy' });
     app = await startEchoApp();
     front = await startCaddy({ portcullisPort: pc.port, appPort: app.port });
@@ -234,6 +234,22 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     assert.equal(api.status, 403);
     assert.match(api.header('content-type'), /^application\/problem\+json/);
     assert.equal(app.seen.length, before, 'the app was not reached');
+  });
+
+  it('a client\'s X-Original-URI or X-Original-Method (nginx\'s names) never decide through Caddy; forged identity headers never reach a bypassed path', async () => {
+    for (const [agent, target, headers] of [
+      [null, '/internal/secret', [['X-Original-URI', '/public/x']]],
+      [aliceAgent, '/internal/secret', [['X-Original-URI', '/ok']]],
+      [aliceAgent, '/internal/secret', [['X-Original-Method', 'POST']]],
+    ]) {
+      const before = app.seen.length;
+      const res = agent ? await agent.req('GET', target, { checkInvariants: false, headers }) : await send('GET', target, { headers });
+      assert.notEqual(res.status, 200, `${target} with ${JSON.stringify(headers)}: ${res.status}`);
+      assert.equal(app.seen.length, before, `${target} with ${JSON.stringify(headers)} reached the app`);
+    }
+    const res = await send('GET', `/public/page?${marker()}`, { headers: [['X-Auth-User-Id', admin.user.id], ['X-Auth-Email', admin.email], ['X-Auth-Assertion', 'forged.a.b']] });
+    assert.equal(res.status, 200, res.text);
+    for (const name of IDENTITY) assert.deepEqual(appHeader(res.data, name), [], `bypass: no ${name} at all, forged or not`);
   });
 
   it('logout through Caddy: the very next request with the old cookie goes to the login page', async () => {

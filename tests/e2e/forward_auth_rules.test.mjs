@@ -302,6 +302,25 @@ describe('access rules behind nginx (deploy/nginx/portcullis.conf): every policy
     assert.equal(ok.res.status, 200, 'an unreserved escape of the bypass path');
   });
 
+  it('headers another proxy uses for the same facts never decide through nginx: a client\'s X-Forwarded-Host, -Method, -Uri, or a second X-Original-URI', async () => {
+    const carol = await createUser(admin.agent);
+    const carolAgent = new Agent(front);
+    await carolAgent.login(carol.email, carol.password);
+    const tricks = [
+      [anon, '/internal/a', [['X-Forwarded-Host', 'public.example']]],
+      [anon, '/internal/a', [['X-Forwarded-Uri', '/public/x']]],
+      [anon, '/internal/a', [['X-Original-URI', '/public/x']]],
+      [carolAgent, '/internal/a', [['X-Forwarded-Uri', '/app/x']]],
+      [carolAgent, '/staff/x', [['X-Forwarded-Method', 'POST'], ['X-Forwarded-Uri', '/app/x']]],
+    ];
+    for (const [agent, target, headers] of tricks) {
+      const before = app.seen.length;
+      const res = await agent.req('GET', target, { checkInvariants: false, headers });
+      assert.notEqual(res.status, 200, `${target} with ${JSON.stringify(headers)}: ${res.status}`);
+      assert.equal(app.seen.length, before, `${target} with ${JSON.stringify(headers)} reached the app`);
+    }
+  });
+
   it('the forwarded URL is believed from nginx only: the same tricks sent to /verify directly by anyone else judge /verify itself', async () => {
     // from 127.0.0.2 (not a trusted proxy) the X-Original-URI is ignored:
     // what is judged is "/" on this host, which the catch-all decides
