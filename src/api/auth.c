@@ -32,11 +32,11 @@ int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1]
 	if (pc_input_or_respond(r, credential_fields, 2, &in) != 0)
 		return -1;
 	if (pc_email_normalize(email, PC_EMAIL_MAX + 1, in.v[0].str.s, in.v[0].str.len) != 0) {
-		pc_respond_problem(r, 400, "Field \"email\" is not a valid email address.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
 		goto out;
 	}
 	if (policy && pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		goto out;
 	}
 	pc_input_take(&in, 1, pw);

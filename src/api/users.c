@@ -146,7 +146,7 @@ static void password_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->wrong_password) {
-		pc_respond_problem(r, 403, "The current password is not correct.");
+		pc_respond_problem_kind(r, PC_PROB_WRONG_PASSWORD, "The current password is not correct.");
 		return;
 	}
 	if (st->err != PC_OK) {
@@ -170,7 +170,7 @@ void pc_api_users_password(struct pc_req *r)
 		return;
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		pc_input_wipe(&in);
 		return;
 	}
@@ -231,7 +231,7 @@ static void redeem_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err == PC_ERR_NOT_FOUND) {
-		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_RESET_TOKEN, "The reset token is not valid, used or expired.");
 		return;
 	}
 	if (st->err != PC_OK) {
@@ -251,7 +251,7 @@ void pc_api_password_reset(struct pc_req *r)
 		return;
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		pc_input_wipe(&in);
 		return;
 	}
