@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "svc/apikeys.h"
 #include "core/text.h"
@@ -103,6 +104,7 @@ static const struct pc_field create_fields[] = {
 	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
 	{"expires_at", PC_F_STRING, false, 32},
 };
+const struct pc_fields pc_api_fields_key_create = PC_FIELDS(create_fields);
 
 static void create_work(struct pc_req *r, void *data)
 {
@@ -178,6 +180,7 @@ void pc_api_keys_get(struct pc_req *r)
 static const struct pc_field rename_fields[] = {
 	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
 };
+const struct pc_fields pc_api_fields_key_rename = PC_FIELDS(rename_fields);
 
 static void rename_work(struct pc_req *r, void *data)
 {

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
@@ -21,6 +22,7 @@ static const struct pc_field credential_fields[] = {
 	{"email", PC_F_STRING, true, 1024},
 	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_credentials = PC_FIELDS(credential_fields);
 
 int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], struct pc_secret *pw,
                                   bool policy)

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "svc/tokens.h"
 
@@ -82,6 +83,7 @@ void pc_api_token(struct pc_req *r)
 static const struct pc_field refresh_fields[] = {
 	{"refresh_token", PC_F_SECRET, true, 256},
 };
+const struct pc_fields pc_api_fields_refresh = PC_FIELDS(refresh_fields);
 
 static void refresh_work(struct pc_req *r, void *data)
 {
@@ -123,6 +125,7 @@ void pc_api_refresh(struct pc_req *r)
 static const struct pc_field revoke_fields[] = {
 	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
 };
+const struct pc_fields pc_api_fields_revoke = PC_FIELDS(revoke_fields);
 
 struct revoke_state {
 	enum pc_err err;

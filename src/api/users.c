@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "core/b64url.h"
 #include "obs/metrics.h"
@@ -134,6 +135,7 @@ static const struct pc_field password_fields[] = {
 	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_password = PC_FIELDS(password_fields);
 
 static void password_work(struct pc_req *r, void *data)
 {
@@ -218,6 +220,7 @@ static const struct pc_field redeem_fields[] = {
 	{"token", PC_F_SECRET, true, 256},
 	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_redeem = PC_FIELDS(redeem_fields);
 
 static void redeem_work(struct pc_req *r, void *data)
 {
