@@ -332,11 +332,29 @@ static void problem_responses(struct report *rep, const json_t *comps, json_t *r
 		snprintf(code, sizeof(code), "%d", status);
 		json_object_set_new(responses, code, r);
 	}
-	json_object_set_new(responses, "default",
-	                    json_pack("{s:s,s:{s:{s:o}}}", "description",
-	                              "Any other problem, such as the HTTP layer's own (malformed-request, "
-	                              "request-timeout, uri-too-long, header-too-large, ...)",
-	                              "content", "application/problem+json", "schema", ref("schemas", "Problem")));
+	/* what any request may get from the HTTP layer, besides the above */
+	static const char *const ranges[][2] = {
+		{"4XX", "Any other client error: the HTTP layer's own (malformed-request, not-found, method-not-allowed, request-timeout, "
+		        "length-required, body-too-large, uri-too-long, expectation-failed, header-too-large)"},
+		{"5XX", "Any other server error (internal-error, unavailable, not-implemented, "
+		        "http-version-not-supported)"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *types = json_array();
+		for (int k = 0; k < PC_PROB__COUNT; k++) {
+			int s = pc_problem_kinds[k].status;
+			if ((s / 100 == (int)i + 4) && k <= PC_PROB_HTTP_VERSION) {
+				char uri[96];
+				snprintf(uri, sizeof(uri), "%s%s", PC_PROBLEM_TYPE_PREFIX, pc_problem_kinds[k].slug);
+				json_array_append_new(types, json_string(uri));
+			}
+		}
+		json_t *schema = ref("schemas", "Problem");
+		json_object_set_new(schema, "properties", json_pack("{s:{s:o}}", "type", "enum", types));
+		json_object_set_new(responses, ranges[i][0],
+		                    json_pack("{s:s,s:{s:{s:o}}}", "description", ranges[i][1], "content",
+		                              "application/problem+json", "schema", schema));
+	}
 }
 
 static json_t *requirement(const char *a, const char *b)

@@ -204,6 +204,10 @@ function decorate(res, method, target) {
   return res;
 }
 
+// Functions called with (res, srv) for every response request() reads
+// (lib/openapi.mjs checkEveryResponse adds one).
+export const responseHooks = [];
+
 /**
  * Sends one request on a fresh connection and resolves with the parsed
  * response (harness response + setCookies, cookie(name), data (parsed JSON or
@@ -220,6 +224,7 @@ export async function request(srv, method, target, opts = {}) {
   }
   const res = decorate(rs[0], method, target);
   if (opts.checkInvariants !== false) noteInvariants(res, method, target);
+  for (const hook of responseHooks) hook(res, srv);
   return res;
 }
 
