@@ -427,6 +427,9 @@ static json_t *operation(struct report *rep, const json_t *comps, const struct p
 			json_object_set_new(op, "requestBody", request_body(rep, comps, d, where));
 	} else if (d->body_schema != NULL) {
 		fail(rep, "%s: a body schema without the handler's field table", where);
+	} else if (rt->method == PC_METHOD_POST || rt->method == PC_METHOD_PUT || rt->method == PC_METHOD_PATCH) {
+		/* said outright, so a forgotten body and "none" look different */
+		json_object_set_new(op, "x-request-body", json_string("none: a body is not read"));
 	}
 	json_t *responses = json_object();
 	size_t n_ok = 0;

@@ -89,7 +89,18 @@ export class OpenApi {
   responseErrors(res) {
     const what = `${res.method} ${res.target} -> ${res.status}`;
     const o = this.find(res.method, res.target);
-    if (!o) return [`${what}: no operation in the document serves it`];
+    if (!o) {
+      // no operation: the router's 404/405 or the HTTP layer's errors
+      // before routing; still a Problem document of a documented type
+      if (res.status < 400) return [`${what}: no operation in the document serves it`];
+      let value;
+      try {
+        value = JSON.parse((res.body ?? Buffer.alloc(0)).toString('utf8'));
+      } catch {
+        return [`${what}: a problem body that is not JSON`];
+      }
+      return this.schemaErrors('/components/schemas/Problem', value).map((e) => `${what}: problem ${e}`);
+    }
     const base = ['', 'paths', o.path, o.method.toLowerCase(), 'responses'];
     const codes = [String(res.status), `${String(res.status)[0]}XX`, 'default'];
     const code = codes.find((c) => o.op.responses?.[c]);
