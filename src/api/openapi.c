@@ -105,25 +105,7 @@ static void add_ref(void *p, const char *name)
 		json_array_append_new(c->out, r);
 		return;
 	}
-	/* headers are keyed by their HTTP name: the component's x-name, or
-	 * the name with hyphens where the schema name has case changes */
-	static const struct {
-		const char *comp, *http;
-	} http_names[] = {
-		{"SetCookie", "Set-Cookie"},         {"Location", "Location"},         {"RetryAfter", "Retry-After"},
-		{"WwwAuthenticate", "WWW-Authenticate"}, {"Pragma", "Pragma"},         {"ETag", "ETag"},
-		{"XAuthUserId", "X-Auth-User-Id"},   {"XAuthEmail", "X-Auth-Email"},   {"XAuthMethod", "X-Auth-Method"},
-		{"XAuthSession", "X-Auth-Session"},  {"XAuthAssertion", "X-Auth-Assertion"},
-		{"XAuthRedirect", "X-Auth-Redirect"},
-	};
-	for (size_t i = 0; i < sizeof(http_names) / sizeof(http_names[0]); i++) {
-		if (strcmp(http_names[i].comp, name) == 0) {
-			json_object_set_new(c->out, http_names[i].http, r);
-			return;
-		}
-	}
-	fail(c->rep, "%s: header %s has no HTTP name in openapi.c", c->where, name);
-	json_decref(r);
+	json_object_set_new(c->out, name, r); /* headers: named as in HTTP */
 }
 
 static json_t *refs(struct report *rep, const json_t *comps, const char *section, const char *list,
@@ -317,14 +299,14 @@ static void problem_responses(struct report *rep, const json_t *comps, json_t *r
 		                      "schema", schema);
 		json_t *headers = NULL;
 		if (status == 401) {
-			headers = refs(rep, comps, "headers", "WwwAuthenticate", where, true);
+			headers = refs(rep, comps, "headers", "WWW-Authenticate", where, true);
 			if (d->unauth_headers != NULL) {
 				json_t *extra = refs(rep, comps, "headers", d->unauth_headers, where, true);
 				json_object_update(headers, extra);
 				json_decref(extra);
 			}
 		} else if (status == 429 || status == 503) {
-			headers = refs(rep, comps, "headers", "RetryAfter", where, true);
+			headers = refs(rep, comps, "headers", "Retry-After", where, true);
 		}
 		if (headers != NULL)
 			json_object_set_new(r, "headers", headers);
@@ -559,27 +541,25 @@ json_t *pc_openapi_build(const struct pc_config *cfg, char *report, size_t repor
 	                 "components", comps);
 }
 
-/* Built once per process: the configuration it reads (the cookie name)
- * does not change while serving. */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static const struct pc_config *once_cfg;
-static char *doc_text;
-
-static void build_once(void)
-{
-	int n = 0;
-	json_t *doc = pc_openapi_build(once_cfg, NULL, 0, &n);
-	doc_text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-}
+/* Built once per process, at the first request: the configuration it
+ * reads (the cookie name) does not change while serving. */
+static pthread_mutex_t doc_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *doc_text; /* kept for the life of the process */
 
 void pc_api_openapi(struct pc_req *r)
 {
-	once_cfg = pc_auth_of(r)->cfg;
-	pthread_once(&once, build_once);
+	pthread_mutex_lock(&doc_lock);
 	if (doc_text == NULL) {
+		int n = 0;
+		json_t *doc = pc_openapi_build(pc_auth_of(r)->cfg, NULL, 0, &n);
+		doc_text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+		json_decref(doc);
+	}
+	const char *text = doc_text;
+	pthread_mutex_unlock(&doc_lock);
+	if (text == NULL) {
 		pc_respond_problem(r, 500, NULL);
 		return;
 	}
-	pc_respond(r, 200, "application/json", doc_text, strlen(doc_text));
+	pc_respond(r, 200, "application/json", text, strlen(text));
 }

@@ -24,7 +24,7 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 
 import { Agent, assertNoInvariantViolations, newEmail, newPassword, randomId, request, setupAdmin } from './lib/api.mjs';
-import { E2E_DIR, startServer, stopServer } from './lib/harness.mjs';
+import { E2E_DIR, generateSecretKey, startServer, stopServer } from './lib/harness.mjs';
 import { assertNoSchemaViolations, checkEveryResponse, IDENTITY_SCHEMES, loadOpenApi, operations, PROBLEM_PREFIX } from './lib/openapi.mjs';
 
 const ROOT = path.resolve(E2E_DIR, '..', '..');
@@ -378,6 +378,29 @@ describe('the OpenAPI document', () => {
       assertNoSchemaViolations();
       assertNoInvariantViolations();
     });
+  });
+
+  it('with EdDSA and PORTCULLIS_AUTH_ASSERTION: the JWKS, a token pair and verify with X-Auth-Assertion answer as documented', async () => {
+    const s2 = await startServer({ label: 'openapi-eddsa', env: { PORTCULLIS_JWT_ALG: 'EdDSA', PORTCULLIS_JWT_SIGNING_KEY: generateSecretKey(), PORTCULLIS_AUTH_ASSERTION: 'true' } });
+    try {
+      const api2 = await loadOpenApi(s2);
+      const jwks = await request(s2, 'GET', '/.well-known/jwks.json');
+      assert.equal(jwks.status, 200);
+      assert.equal(jwks.data.keys.length, 1, 'one Ed25519 key');
+      assert.deepEqual(api2.responseErrors(jwks), []);
+      const admin = await setupAdmin(s2);
+      const body = { email: admin.email, password: admin.password };
+      assert.deepEqual(api2.requestErrors('POST', '/api/v1/auth/token', body), []);
+      const t = await request(s2, 'POST', '/api/v1/auth/token', { json: body });
+      assert.equal(t.status, 200, t.text);
+      assert.deepEqual(api2.responseErrors(t), []);
+      const v = await admin.agent.req('GET', '/api/v1/auth/verify');
+      assert.equal(v.status, 200);
+      assert.ok(v.header('x-auth-assertion'), 'X-Auth-Assertion');
+      assert.deepEqual(api2.responseErrors(v), []);
+    } finally {
+      await stopServer(s2);
+    }
   });
 
   it("the README's problem-type table is GET /api/v1/problems, row for row", async () => {
