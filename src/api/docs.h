@@ -91,5 +91,8 @@ struct pc_config;
  * report (may be NULL).
  */
 json_t *pc_openapi_build(const struct pc_config *cfg, char *report, size_t report_cap, int *n_problems);
+/* The body check of pc_openapi_build alone: the number of ways schema
+ * disagrees with what input.c accepts from fields (described in report). */
+int pc_openapi_check_body(const json_t *schema, const struct pc_fields *fields, char *report, size_t report_cap);
 
 #endif

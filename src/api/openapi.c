@@ -175,55 +175,65 @@ static const struct pc_op_doc *doc_for(const struct pc_route *rt)
 	return NULL;
 }
 
-/* The body schema must say what input.c accepts from the field table. */
-static void check_body(struct report *rep, const json_t *comps, const struct pc_op_doc *d, const char *where)
+/* The body schema s (named name) must say what input.c accepts from the
+ * field table f. */
+static void check_body(struct report *rep, const json_t *s, const char *name, const struct pc_fields *f,
+                       const char *where)
 {
-	const json_t *s = json_object_get(json_object_get(comps, "schemas"), d->body_schema);
-	if (s == NULL)
-		return; /* reported by ref_checked */
 	const json_t *props = json_object_get(s, "properties");
 	const json_t *req = json_object_get(s, "required");
 	if (!json_is_string(json_object_get(s, "type")) || strcmp(json_string_value(json_object_get(s, "type")), "object") != 0)
-		fail(rep, "%s: body schema %s is not type object", where, d->body_schema);
+		fail(rep, "%s: body schema %s is not type object", where, name);
 	if (!json_is_false(json_object_get(s, "additionalProperties")))
 		fail(rep, "%s: body schema %s must say additionalProperties: false (input.c refuses unknown members)", where,
-		     d->body_schema);
-	if (json_object_size(props) != d->body->n)
-		fail(rep, "%s: body schema %s has %zu properties, the handler accepts %zu fields", where, d->body_schema,
-		     json_object_size(props), d->body->n);
+		     name);
+	if (json_object_size(props) != f->n)
+		fail(rep, "%s: body schema %s has %zu properties, the handler accepts %zu fields", where, name,
+		     json_object_size(props), f->n);
 	size_t n_required = 0;
-	for (size_t i = 0; i < d->body->n; i++) {
-		const struct pc_field *f = &d->body->f[i];
-		const json_t *p = json_object_get(props, f->name);
+	for (size_t i = 0; i < f->n; i++) {
+		const struct pc_field *fi = &f->f[i];
+		const json_t *p = json_object_get(props, fi->name);
 		if (p == NULL) {
-			fail(rep, "%s: body schema %s lacks field %s", where, d->body_schema, f->name);
+			fail(rep, "%s: body schema %s lacks field %s", where, name, fi->name);
 			continue;
 		}
-		const char *want = f->type == PC_F_INT ? "integer" : f->type == PC_F_BOOL ? "boolean" : "string";
+		const char *want = fi->type == PC_F_INT ? "integer" : fi->type == PC_F_BOOL ? "boolean" : "string";
 		const json_t *t = json_object_get(p, "type");
 		if (!json_is_string(t) || strcmp(json_string_value(t), want) != 0)
-			fail(rep, "%s: %s.%s must be type %s", where, d->body_schema, f->name, want);
-		if ((f->type == PC_F_STRING || f->type == PC_F_SECRET) &&
-		    json_integer_value(json_object_get(p, "maxLength")) != (json_int_t)f->max_len)
-			fail(rep, "%s: %s.%s must have maxLength %zu", where, d->body_schema, f->name, f->max_len);
+			fail(rep, "%s: %s.%s must be type %s", where, name, fi->name, want);
+		if ((fi->type == PC_F_STRING || fi->type == PC_F_SECRET) &&
+		    json_integer_value(json_object_get(p, "maxLength")) != (json_int_t)fi->max_len)
+			fail(rep, "%s: %s.%s must have maxLength %zu", where, name, fi->name, fi->max_len);
 		bool listed = false;
 		size_t k;
 		json_t *v;
 		json_array_foreach(req, k, v)
-			if (json_is_string(v) && strcmp(json_string_value(v), f->name) == 0)
+			if (json_is_string(v) && strcmp(json_string_value(v), fi->name) == 0)
 				listed = true;
-		if (listed != f->required)
-			fail(rep, "%s: %s.%s is %srequired by the handler", where, d->body_schema, f->name, f->required ? "" : "not ");
-		n_required += f->required;
+		if (listed != fi->required)
+			fail(rep, "%s: %s.%s is %srequired by the handler", where, name, fi->name, fi->required ? "" : "not ");
+		n_required += fi->required;
 	}
 	if (json_array_size(req) != n_required)
-		fail(rep, "%s: %s lists %zu required members, the handler %zu", where, d->body_schema, json_array_size(req),
+		fail(rep, "%s: %s lists %zu required members, the handler %zu", where, name, json_array_size(req),
 		     n_required);
+}
+
+int pc_openapi_check_body(const json_t *schema, const struct pc_fields *fields, char *report, size_t report_cap)
+{
+	struct report rep = {report, report_cap, 0, 0};
+	if (report != NULL && report_cap > 0)
+		report[0] = '\0';
+	check_body(&rep, schema, "body", fields, "check");
+	return rep.n;
 }
 
 static json_t *request_body(struct report *rep, const json_t *comps, const struct pc_op_doc *d, const char *where)
 {
-	check_body(rep, comps, d, where);
+	const json_t *s = json_object_get(json_object_get(comps, "schemas"), d->body_schema);
+	if (s != NULL) /* else reported by ref_checked below */
+		check_body(rep, s, d->body_schema, d->body, where);
 	json_t *content = json_pack("{s:{s:o}}", "application/json", "schema", ref_checked(rep, comps, "schemas", d->body_schema, where));
 	if (d->body_form)
 		json_object_set_new(content, "application/x-www-form-urlencoded",

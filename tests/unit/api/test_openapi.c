@@ -34,6 +34,57 @@ static void test_document_complete(void **state)
 	json_decref(doc);
 }
 
+/* The drift check itself: a schema that agrees passes; each way of
+ * disagreeing with the field table is reported. */
+static void test_body_check(void **state)
+{
+	(void)state;
+	static const struct pc_field fields[] = {
+		{"name", PC_F_STRING, true, 100},
+		{"count", PC_F_INT, false, 0},
+		{"secret", PC_F_SECRET, true, 256},
+	};
+	static const struct pc_fields f = PC_FIELDS(fields);
+	static const char good[] =
+		"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"secret\"],"
+		"\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":100,\"minLength\":1},"
+		"\"count\":{\"type\":\"integer\"},\"secret\":{\"type\":\"string\",\"maxLength\":256}}}";
+	static const char *const bad[] = {
+		/* unknown members allowed */
+		"{\"type\":\"object\",\"required\":[\"name\",\"secret\"],\"properties\":{\"name\":{\"type\":\"string\","
+		"\"maxLength\":100},\"count\":{\"type\":\"integer\"},\"secret\":{\"type\":\"string\",\"maxLength\":256}}}",
+		/* another bound */
+		"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"secret\"],\"properties\":{"
+		"\"name\":{\"type\":\"string\",\"maxLength\":99},\"count\":{\"type\":\"integer\"},\"secret\":{\"type\":"
+		"\"string\",\"maxLength\":256}}}",
+		/* a required member not required */
+		"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\"],\"properties\":{\"name\":{"
+		"\"type\":\"string\",\"maxLength\":100},\"count\":{\"type\":\"integer\"},\"secret\":{\"type\":\"string\","
+		"\"maxLength\":256}}}",
+		/* another type */
+		"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"secret\"],\"properties\":{"
+		"\"name\":{\"type\":\"string\",\"maxLength\":100},\"count\":{\"type\":\"string\",\"maxLength\":0},"
+		"\"secret\":{\"type\":\"string\",\"maxLength\":256}}}",
+		/* a member missing, one extra */
+		"{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"secret\"],\"properties\":{"
+		"\"name\":{\"type\":\"string\",\"maxLength\":100},\"total\":{\"type\":\"integer\"},\"secret\":{\"type\":"
+		"\"string\",\"maxLength\":256}}}",
+	};
+	char report[1024];
+	json_t *s = json_loads(good, 0, NULL);
+	assert_non_null(s);
+	if (pc_openapi_check_body(s, &f, report, sizeof(report)) != 0)
+		fail_msg("a matching schema was refused:\n%s", report);
+	json_decref(s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = json_loads(bad[i], 0, NULL);
+		assert_non_null(s);
+		if (pc_openapi_check_body(s, &f, report, sizeof(report)) == 0)
+			fail_msg("drift %zu not reported", i);
+		json_decref(s);
+	}
+}
+
 static void test_problem_kinds(void **state)
 {
 	(void)state;
@@ -63,6 +114,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_document_complete),
+		cmocka_unit_test(test_body_check),
 		cmocka_unit_test(test_problem_kinds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
