@@ -73,6 +73,7 @@ struct pc_op_doc {
 	uint64_t problems;           /* PC_DOC_P(kind) | ...: besides the derived ones */
 	const char *unauth_headers;  /* components/headers names on the 401, besides WWW-Authenticate */
 	unsigned optional_auth;      /* PC_DOC_*: public route that uses these when sent */
+	unsigned only_auth;          /* PC_DOC_*: authenticated route that takes only these (0: all three) */
 };
 
 extern const struct pc_op_doc pc_op_docs[];

@@ -360,7 +360,8 @@ static json_t *requirement(const char *a, const char *b)
 
 /*
  * Security: authenticated routes take the session cookie (with the CSRF
- * header on unsafe methods), a bearer JWT or an API key; public routes that
+ * header on unsafe methods), a bearer JWT or an API key (or only those of
+ * the entry's only_auth); public routes that
  * look at a credential when one comes list {} first (optional); login and
  * setup need the CSRF pair though they need no credential.
  */
@@ -368,7 +369,7 @@ static json_t *security(const struct pc_route *rt, const struct pc_op_doc *d)
 {
 	bool csrf = is_unsafe(rt->method) && !(rt->flags & PC_ROUTE_NO_CSRF);
 	json_t *s = json_array();
-	unsigned which = PC_DOC_SESSION | PC_DOC_BEARER | PC_DOC_API_KEY;
+	unsigned which = d->only_auth != 0 ? d->only_auth : PC_DOC_SESSION | PC_DOC_BEARER | PC_DOC_API_KEY;
 	if (rt->access != PC_AUTHENTICATED) {
 		if (rt->flags & PC_ROUTE_SETS_SESSION)
 			json_array_append_new(s, requirement("csrf", NULL));
