@@ -13,7 +13,8 @@
  * a one_factor catch-all), wildcard zones, and host-less rules at the
  * start (ACME and favicon bypass, a net deny) and end (a catch-all deny), 1,000 in all.
  * Prints ns/op, best of 5 rounds. Run: pc_micro_authz [ops_per_round]
- * (not in CMake yet; see the report for the compile line).
+ * `pc_micro_authz --print-rules` writes the same 1,000 rules as a rules file
+ * (bench/run.sh serves /verify with it, beside a server without rules).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +103,14 @@ static char *build_rules(size_t *len)
 
 int main(int argc, char **argv)
 {
-	unsigned ops = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 2000000;
 	size_t len;
 	char *text = build_rules(&len);
+	if (argc > 1 && strcmp(argv[1], "--print-rules") == 0) {
+		int ok = fwrite(text, 1, len, stdout) == len;
+		free(text);
+		return ok ? 0 : 1;
+	}
+	unsigned ops = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 2000000;
 	char err[256];
 	struct pc_rules *rules = pc_rules_parse(text, len, err, sizeof(err));
 	struct pc_rules *empty = pc_rules_parse("", 0, err, sizeof(err));

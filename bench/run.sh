@@ -14,6 +14,8 @@
 #   verify-jwt rate and RSS with 10^3, 10^5, 10^6 revoked tokens
 #   audit listing latency with 10^6 events (first page, deep cursor page)
 #   idle RSS of `portcullis serve`
+#   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
+#   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
 # Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
@@ -267,6 +269,18 @@ if command -v redis-server >/dev/null; then
     echo "| PORTCULLIS_REDIS_URL on loopback | $rr_rps | $rr_50 | $rr_99 |"
   } >>"$report"
 fi
+
+# ---- /verify with 1,000 access rules against none (its own script) ----
+{
+  echo
+  BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/access_rules.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
+
+# ---- the forward-auth round trip behind nginx (its own script) ----
+{
+  echo
+  BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/forward_auth.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
 
 # ---- micro-benchmarks ----
 if [ -x "$micro" ]; then

@@ -214,10 +214,13 @@ static bool name_ok(const char *g)
 	return true;
 }
 
-/* Returns -1 or 0; on 0 fills policy (1 or 2), groups as one ",a,b," string. */
-static int model_query(int *policy, char *groups, const uint8_t *d, size_t n)
+/* Returns -1 or 0; on 0 fills policy (1 or 2), groups as one ",a,b,"
+ * string, whether a requirement was given and whether redirect=true. */
+static int model_query(int *policy, char *groups, int *present, int *redirect, const uint8_t *d, size_t n)
 {
 	*policy = 1;
+	*present = 0;
+	*redirect = 0;
 	groups[0] = '\0';
 	if (n > PC_AUTHZ_QUERY_MAX)
 		return -1;
@@ -231,7 +234,7 @@ static int model_query(int *policy, char *groups, const uint8_t *d, size_t n)
 		free(q);
 		return -1;
 	}
-	int rc = -1, seen_g = 0, seen_p = 0;
+	int rc = -1, seen_g = 0, seen_p = 0, seen_r = 0;
 	/* strsep keeps empty fields, as "a&&b" must be refused */
 	char *rest = q, *param;
 	while ((param = strsep(&rest, "&")) != NULL) {
@@ -253,7 +256,13 @@ static int model_query(int *policy, char *groups, const uint8_t *d, size_t n)
 		}
 		if (vn == 0)
 			goto out;
-		if (strcmp(param, "policy") == 0 && !seen_p) {
+		if (strcmp(param, "redirect") == 0 && !seen_r) {
+			/* exactly "true", not escaped */
+			seen_r = 1;
+			if (strcmp(v, "true") != 0)
+				goto out;
+			*redirect = 1;
+		} else if (strcmp(param, "policy") == 0 && !seen_p) {
 			seen_p = 1;
 			if (vn == 10 && memcmp(val, "one_factor", 10) == 0)
 				*policy = 1;
@@ -279,6 +288,7 @@ static int model_query(int *policy, char *groups, const uint8_t *d, size_t n)
 			goto out;
 		}
 	}
+	*present = seen_g || seen_p;
 	rc = 0;
 out:
 	free(q);
@@ -289,16 +299,17 @@ static void check_query(const uint8_t *data, size_t size, const char *in)
 {
 	struct pc_access_query q;
 	const char *why = NULL;
-	int wp;
+	int wp, wpresent, wredirect;
 	static char wg[2 * PC_AUTHZ_QUERY_MAX + 4], got[2 * PC_AUTHZ_QUERY_MAX + 4];
 	int rc = pc_access_query_parse(&q, &why, in, size);
-	int wrc = model_query(&wp, wg, data, size);
+	int wrc = model_query(&wp, wg, &wpresent, &wredirect, data, size);
 	CHECK(rc == wrc);
 	if (rc != 0) {
 		CHECK(why != NULL && !q.present && q.n_groups == 0);
 		return;
 	}
-	CHECK(q.present == (size > 0));
+	CHECK(q.present == (wpresent != 0));
+	CHECK(q.redirect == (wredirect != 0));
 	CHECK((q.policy == PC_POLICY_TWO_FACTOR ? 2 : 1) == wp);
 	got[0] = '\0';
 	if (q.n_groups > 0)

@@ -317,9 +317,24 @@ static void model_parse(struct model *md, const char *t, size_t len)
 	}
 }
 
-/* First-match scan over the model (access.h): outcome*2 + bypass, line. */
-static int model_decide(const struct model *md, const char *host, const char *path, bool signed_in,
-                        const char *email, unsigned *line)
+static bool model_path_eq(const char *a, const char *b, size_t n, bool fold)
+{
+	for (size_t i = 0; i < n; i++) {
+		char x = a[i], y = b[i];
+		if (fold && x >= 'A' && x <= 'Z')
+			x = (char)(x + 32);
+		if (fold && y >= 'A' && y <= 'Z')
+			y = (char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/* First-match scan over the model (access.h): outcome*2 + bypass, line;
+ * with fold, paths compare ignoring ASCII case. */
+static int model_scan(const struct model *md, const char *host, const char *path, bool signed_in,
+                      const char *email, bool fold, unsigned *line)
 {
 	size_t hl = strlen(host), pl = strlen(path);
 	for (size_t i = 0; i < md->n; i++) {
@@ -332,8 +347,8 @@ static int model_decide(const struct model *md, const char *host, const char *pa
 		}
 		if (m->has_path) {
 			size_t rl = strlen(m->path);
-			bool pre = pl >= rl && memcmp(path, m->path, rl) == 0;
-			bool dir = rl > 1 && m->path[rl - 1] == '/' && pl == rl - 1 && memcmp(path, m->path, pl) == 0;
+			bool pre = pl >= rl && model_path_eq(path, m->path, rl, fold);
+			bool dir = rl > 1 && m->path[rl - 1] == '/' && pl == rl - 1 && model_path_eq(path, m->path, pl, fold);
 			if (!pre && !dir)
 				continue;
 		}
@@ -364,6 +379,19 @@ static int model_decide(const struct model *md, const char *host, const char *pa
 	return PC_ACCESS_DENY * 2;
 }
 
+/* The decision: the case-sensitive scan, unless folding case would change
+ * it (then ambiguous: sign in, or deny when signed in; line 0). */
+static int model_decide(const struct model *md, const char *host, const char *path, bool signed_in,
+                        const char *email, unsigned *line)
+{
+	unsigned fl;
+	int exact = model_scan(md, host, path, signed_in, email, false, line);
+	if (model_scan(md, host, path, signed_in, email, true, &fl) / 2 == exact / 2)
+		return exact; /* the same outcome, bypass or not */
+	*line = 0;
+	return (signed_in ? PC_ACCESS_DENY : PC_ACCESS_LOGIN) * 2;
+}
+
 static void check_decisions(const struct pc_rules *r, const struct model *md)
 {
 	size_t lim = md->n < 32 ? md->n : 32;
@@ -379,9 +407,17 @@ static void check_decisions(const struct pc_rules *r, const struct model *md)
 			if (m->has_path)
 				path = m->path;
 		}
-		for (int who = 0; who < 2; who++) {
+		/* the rule's path, and the same path in capitals (letter case
+		 * that may change the decision) */
+		char upper[PC_AUTHZ_PATH_MAX + 1];
+		snprintf(upper, sizeof(upper), "%s", path);
+		for (char *c = upper; *c; c++)
+			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		for (int who = 0; who < 4; who++) {
+			if (who >= 2)
+				path = upper;
 			const char *email = "a@b.c";
-			if (who == 1 && i < lim && md->r[i].users[0]) {
+			if (who % 2 == 1 && i < lim && md->r[i].users[0]) {
 				static char first[300];
 				const char *u = md->r[i].users + 1;
 				size_t ul = strcspn(u, ",");
@@ -389,10 +425,10 @@ static void check_decisions(const struct pc_rules *r, const struct model *md)
 				email = first;
 			}
 			struct pc_access_request req = {host, strlen(host), path, strlen(path), PC_METHOD_GET, NULL};
-			struct pc_access_subject s = {who == 1, 2, email, strlen(email), NULL, 0};
+			struct pc_access_subject s = {who % 2 == 1, 2, email, strlen(email), NULL, 0};
 			struct pc_access_decision d;
 			unsigned wl;
-			int want = model_decide(md, host, path, who == 1, email, &wl);
+			int want = model_decide(md, host, path, who % 2 == 1, email, &wl);
 			enum pc_access_outcome o = pc_access_decide(&d, r, NULL, &req, &s);
 			CHECK(o == d.outcome);
 			CHECK((int)d.outcome * 2 + (int)d.bypass == want);

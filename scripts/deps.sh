@@ -11,7 +11,7 @@ build=(build-essential cmake pkg-config
        libuv1-dev libsodium-dev libjansson-dev libsqlite3-dev
        libpq-dev libhiredis-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev
-      redis-server postgresql nginx-light chromium
+      redis-server postgresql nginx-light caddy chromium
       prometheus curl sqlite3 nodejs npm
       debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
       e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
@@ -47,6 +47,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 # Debian starts packaged servers on install; the tests start their own on free
 # ports, so stop the system copies where a service manager would have.
-for svc in redis-server postgresql nginx; do
+for svc in redis-server postgresql nginx caddy; do
   if command -v service >/dev/null 2>&1; then $SUDO service "$svc" stop >/dev/null 2>&1 || true; fi
 done

@@ -371,19 +371,6 @@ static int cmd_audit_verify(const char *anchor)
 }
 
 /* Splits scheme://host[:port]/path?query into host and target. */
-static int split_url(const char *url, const char **host, size_t *host_len, const char **target)
-{
-	const char *s = strstr(url, "://");
-	if (s == NULL)
-		return -1;
-	s += 3;
-	size_t n = strcspn(s, "/?#");
-	*host = s;
-	*host_len = n;
-	*target = s[n] == '\0' ? "/" : s + n;
-	return n > 0 ? 0 : -1;
-}
-
 static int cmd_access_check(int argc, char **argv)
 {
 	const char *url = NULL, *method = "GET", *user = NULL, *groups = NULL, *addr = NULL, *factors = "one",
@@ -403,10 +390,7 @@ static int cmd_access_check(int argc, char **argv)
 		}
 		*slot = argv[++i];
 	}
-	const char *host, *target;
-	size_t host_len;
-	if (url == NULL || split_url(url, &host, &host_len, &target) != 0 ||
-	    (strcmp(factors, "one") != 0 && strcmp(factors, "two") != 0)) {
+	if (url == NULL || (strcmp(factors, "one") != 0 && strcmp(factors, "two") != 0)) {
 		fputs(usage_access, stderr);
 		return EX_USAGE;
 	}
@@ -422,45 +406,17 @@ static int cmd_access_check(int argc, char **argv)
 		pc_config_free(&cfg);
 		return PC_EX_CONFIG;
 	}
-	rc = EX_USAGE;
-	struct pc_access_query q;
+	struct pc_access_probe in = {url, method, user, groups, addr, strcmp(factors, "two") == 0 ? 2u : 1u, query};
+	struct pc_access_answer ans;
 	const char *why = "";
-	char hbuf[PC_AUTHZ_HOST_MAX + 1], pbuf[PC_AUTHZ_PATH_MAX + 1];
-	struct pc_ip ip;
-	struct pc_access_request req;
-	struct pc_access_input in = {host, host_len, target, strlen(target), method, strlen(method), addr};
-	if (pc_access_query_parse(&q, &why, query, strlen(query)) != 0) {
-		printf("BAD_REQUEST\nthe verify URL's query: %s: /verify answers 400\n", why);
-		goto out;
+	if (pc_access_probe(&acc, &in, &ans, &why) != 0) {
+		fprintf(stderr, "portcullis: access check: %s\n", why);
+		fputs(usage_access, stderr);
+		rc = EX_USAGE;
+	} else {
+		printf("%s\n%s\n", ans.outcome, ans.text);
+		rc = strcmp(ans.outcome, "BAD_REQUEST") == 0 ? EX_USAGE : ans.allowed ? 0 : 1;
 	}
-	if (strlen(target) > PC_AUTHZ_PATH_MAX ||
-	    pc_access_forwarded(&req, &ip, hbuf, sizeof(hbuf), pbuf, sizeof(pbuf), &in) != 0) {
-		printf("BAD_REQUEST\nthe host or path is ambiguous: /verify never allows it (401 anonymous, 403 signed in)\n");
-		goto out;
-	}
-	const char *list[PC_AUTHZ_MAX_VALUES];
-	char gbuf[PC_AUTHZ_MAX_VALUES * (PC_AUTHZ_GROUP_MAX + 1)];
-	struct pc_access_subject sub = {0};
-	if (user != NULL) {
-		sub.signed_in = true;
-		sub.factors = strcmp(factors, "two") == 0 ? 2 : 1;
-		sub.email = user;
-		sub.email_len = strlen(user);
-		if (groups != NULL && groups[0] != '\0') {
-			snprintf(gbuf, sizeof(gbuf), "%s", groups);
-			for (char *save = NULL, *g = strtok_r(gbuf, ",", &save); g != NULL && sub.n_groups < PC_AUTHZ_MAX_VALUES;
-			     g = strtok_r(NULL, ",", &save))
-				list[sub.n_groups++] = g;
-			sub.groups = list;
-		}
-	}
-	struct pc_access_decision d;
-	enum pc_access_outcome o = pc_access_decide_now(&d, &acc, q.present ? &q : NULL, &req, &sub);
-	char text[PC_AUTHZ_FORMAT_MAX + 128];
-	pc_access_describe(text, sizeof(text), &acc, &d);
-	printf("%s\n%s\n", o == PC_ACCESS_ALLOW && d.bypass ? "BYPASS" : pc_access_outcome_name(o), text);
-	rc = o == PC_ACCESS_ALLOW ? 0 : 1;
-out:
 	pc_access_close(&acc);
 	pc_config_free(&cfg);
 	return rc;

@@ -1,4 +1,5 @@
-// The admin console: who you are, your sessions, users, API keys, audit.
+// The admin console: who you are, your sessions, users, API keys, access
+// rules, audit.
 'use strict';
 
 let me = null;
@@ -101,6 +102,38 @@ async function loadAudit(reset) {
   document.getElementById('audit-more').hidden = !auditCursor;
 }
 
+// The access rules in force (read-only) and "check access", which asks the
+// server to decide a request exactly as /verify does. Administrators only:
+// for anyone else the section goes away.
+async function loadAccess() {
+  const res = await PC.api('GET', '/api/v1/access/rules');
+  if (res.status === 403 || res.status === 404) {
+    document.getElementById('access').hidden = true;
+    return;
+  }
+  if (fail(res)) return;
+  document.getElementById('access-file').textContent = res.data.file
+    ? `From ${res.data.file} (reloaded on SIGHUP). The first rule that matches decides; no match: deny.`
+    : 'No rules file (PORTCULLIS_ACCESS_RULES_FILE): any signed-in user may pass.';
+  fill('access-rules', res.data.rules.map((r) => row([r.line || '—', PC.el('code', r.text)])));
+}
+
+document.getElementById('access-check').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const v = (id) => document.getElementById(id).value.trim();
+  const body = { url: v('check-url'), method: v('check-method'), factors: Number(v('check-factors')) };
+  if (v('check-user')) body.user = v('check-user');
+  if (v('check-groups')) body.groups = v('check-groups');
+  if (v('check-addr')) body.addr = v('check-addr');
+  const r = await PC.api('POST', '/api/v1/access/check', body);
+  const out = document.getElementById('access-result');
+  if (r.status !== 200) {
+    out.textContent = PC.problem(r);
+    return;
+  }
+  out.textContent = `${r.data.allowed ? 'Allowed' : 'Not allowed'}: ${r.data.outcome} (${r.data.detail})`;
+});
+
 document.getElementById('logout').addEventListener('click', async () => {
   await PC.api('POST', '/api/v1/auth/logout');
   location.assign('/login');
@@ -159,5 +192,5 @@ document.getElementById('audit-more').addEventListener('click', () => loadAudit(
   if (fail(res)) return;
   me = res.data;
   document.getElementById('whoami').textContent = `Signed in as ${me.email} (${me.auth_method})`;
-  await Promise.all([loadSessions(), loadUsers(), loadKeys(), loadAudit(true)]);
+  await Promise.all([loadSessions(), loadUsers(), loadKeys(), loadAccess(), loadAudit(true)]);
 })();

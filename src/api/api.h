@@ -51,10 +51,14 @@ void pc_api_jwks(struct pc_req *r);
 
 void pc_api_audit_list(struct pc_req *r);
 void pc_api_verify(struct pc_req *r);
+void pc_api_access_rules(struct pc_req *r);
+void pc_api_access_check(struct pc_req *r);
 void pc_api_continue(struct pc_req *r);
 
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);
+void pc_web_logout(struct pc_req *r);
+void pc_web_logout_post(struct pc_req *r);
 void pc_web_static(struct pc_req *r);
 
 #endif

@@ -15,6 +15,7 @@
 #include "api/input.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
+#include "obs/metrics.h"
 #include "svc/sessions.h"
 #include "svc/users.h"
 
@@ -212,6 +213,49 @@ void pc_api_logout(struct pc_req *r)
 	struct logout_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st != NULL)
 		pc_api_defer(r, logout_work, logout_done, st);
+}
+
+/* ---------- POST /logout ---------- */
+
+/* A sign-out form on a page of this site (an app behind the proxy, on the
+ * same host): it cannot send portcullis' token, so it is refused only on
+ * the browser's evidence that it comes from elsewhere: Sec-Fetch-Site
+ * cross-site, or an Origin that is not this site (or an allowed origin;
+ * "null" included). Without either, SameSite=Strict has already kept the
+ * session cookie off a cross-site request: there is nothing to end. Then
+ * 303 to ?rd= when allowed, else /admin (the login page, signed out). */
+static void logout_post_done(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND) {
+		pc_api_error(r, st->err, NULL);
+		return;
+	}
+	if (r->principal->method == PC_AUTH_SESSION)
+		pc_api_clear_session_cookie(r);
+	pc_api_continue(r);
+}
+
+void pc_web_logout_post(struct pc_req *r)
+{
+	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
+	const struct pc_http_header *site = pc_http_header_get(r->http, "Sec-Fetch-Site");
+	bool cross = site != NULL && pc_str_ieq(site->value, "cross-site");
+	bool foreign = origin != NULL && !pc_csrf_origin_ok(pc_auth_of(r)->cfg, origin->value, r->http->host);
+	if (cross || foreign) {
+		pc_metrics_csrf_failure(cross ? PC_CSRFF_CROSS_SITE : PC_CSRFF_FOREIGN_ORIGIN);
+		pc_respond_problem(r, 403, "A sign-out form must come from a page of this site.");
+		return;
+	}
+	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {
+		if (pc_http_cookie_get(r->http, pc_session_cookie_name(pc_auth_of(r)->cfg)) != NULL)
+			pc_api_clear_session_cookie(r);
+		pc_api_continue(r);
+		return;
+	}
+	struct logout_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL)
+		pc_api_defer(r, logout_work, logout_post_done, st);
 }
 
 /* ---------- GET /api/v1/auth/me ---------- */

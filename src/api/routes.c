@@ -52,11 +52,16 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_PATCH, "/api/v1/api-keys/{id}", pc_api_keys_rename, AUTH, "Rename an API key.", ADMIN, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/api-keys/{id}", pc_api_keys_delete, AUTH, "Delete an API key.", ADMIN, 0, 0},
 
+	{PC_METHOD_GET, "/api/v1/access/rules", pc_api_access_rules, AUTH, "The forward-auth access rules in force (read-only): line and canonical text of each; file null without a rules file.", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/access/check", pc_api_access_check, AUTH, "Decide a forwarded request as /verify would ({url, method, user, groups, addr, factors, query}): the outcome and the rule that made it.", ADMIN, 0, 0},
+
 	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 
 	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
+	{PC_METHOD_GET, "/logout", pc_web_logout, PUB, "The sign-out page an app can link to (?rd=: where to go after): its button signs out with the CSRF token.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
+	{PC_METHOD_POST, "/logout", pc_web_logout_post, PUB, "Sign out from a form on a page of this site (Origin checked, no token), then 303 to ?rd= when allowed, else /login.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/admin", pc_web_admin, PUB, "The admin console (it signs you in first).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/static/{file}", pc_web_static, PUB, "Scripts and styles of the pages.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 };

@@ -64,23 +64,50 @@ static const struct pc_http_header *original_method(const struct pc_req *r)
  * every byte but unreserved ones percent-encoded (no CR/LF can reach the
  * header); none from an untrusted peer, for a URI that is not a path, or
  * one too long to carry (the proxy then sends the browser to /login). */
-static void login_redirect(struct pc_req *r)
+static void login_redirect(struct pc_req *r, bool browser)
 {
 	static const char login[] = "/login?rd=";
-	if (!r->peer_trusted)
-		return;
-	const struct pc_http_header *u = pc_http_header_get(r->http, "X-Original-URI");
-	if (u == NULL)
-		u = pc_http_header_get(r->http, "X-Forwarded-Uri");
-	if (u == NULL || u->value.len == 0 || u->value.p[0] != '/')
-		return;
-	char out[1024];
+	char out[1024] = "/login";
+	const struct pc_http_header *u = NULL;
+	if (r->peer_trusted) {
+		u = pc_http_header_get(r->http, "X-Original-URI");
+		if (u == NULL)
+			u = pc_http_header_get(r->http, "X-Forwarded-Uri");
+	}
 	size_t n = sizeof(login) - 1, enc;
-	memcpy(out, login, n);
-	if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) != 0)
-		return;
-	pc_resp_header(r, "X-Auth-Redirect", out);
+	if (u != NULL && u->value.len > 0 && u->value.p[0] == '/') {
+		memcpy(out, login, n);
+		if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) == 0)
+			pc_resp_header(r, "X-Auth-Redirect", out);
+		else
+			snprintf(out, sizeof(out), "/login");
+	}
+	if (browser)
+		pc_resp_header(r, "Location", out);
 }
+
+/* With ?redirect=true (Caddy, Traefik: they pass verify's answer on to the
+ * client): a browser's navigation, a forwarded GET or HEAD that accepts
+ * HTML, is sent to the login page (302) and shown a page for 403. */
+static bool browser_navigation(const struct pc_req *r, const struct pc_http_header *m)
+{
+	if (m != NULL && !pc_str_ieq(m->value, "GET") && !pc_str_ieq(m->value, "HEAD"))
+		return false;
+	const struct pc_http_header *acc = pc_http_header_get(r->http, "Accept");
+	if (acc == NULL)
+		return false;
+	for (size_t i = 0; i + 9 <= acc->value.len; i++) {
+		if (pc_str_ieq((struct pc_str){acc->value.p + i, 9}, "text/html"))
+			return true;
+	}
+	return false;
+}
+
+static const char forbidden_page[] =
+	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+	"content=\"width=device-width\"><title>Not allowed</title></head><body><h1>Not allowed</h1><p>You are "
+	"signed in, but your account may not open this page. Ask an administrator for access, or <a "
+	"href=\"/login\">sign in as someone else</a>.</p></body></html>\n";
 
 /* The CSRF rule of csrf_stage.c for a forwarded request (Origin included:
  * the same check, as the README promises). 0 or a reason. */
@@ -145,7 +172,8 @@ static const char *header_value(const struct pc_req *r, const char *name, size_t
  * forwarded URL that is ambiguous (dot segments, encoded slashes, ...) is
  * never allowed: LOGIN when anonymous (nginx turns only 401 and 403 into
  * pages; anything else is its 500), DENY when signed in. */
-static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, struct pc_access_decision *d)
+static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, struct pc_access_decision *d,
+                             bool *redirect)
 {
 	struct pc_access_query q;
 	const char *why = "";
@@ -155,6 +183,7 @@ static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, s
 		pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, detail);
 		return -1;
 	}
+	*redirect = q.redirect;
 	/* what the proxy forwarded, from a trusted proxy only (else this
 	 * request itself: its Host, "/", GET) */
 	struct pc_access_input in = {0};
@@ -193,9 +222,11 @@ void pc_api_verify(struct pc_req *r)
 	const struct pc_auth *a = pc_auth_of(r);
 	const struct pc_http_header *m = original_method(r);
 	struct pc_access_decision d;
-	int o = decide_or_respond(r, m, &d);
+	bool redirect = false;
+	int o = decide_or_respond(r, m, &d, &redirect);
 	if (o < 0)
 		return;
+	bool browser = redirect && browser_navigation(r, m);
 	if (o == PC_ACCESS_ALLOW && d.bypass) {
 		/* allowed without signing in: no identity reaches the app */
 		pc_respond_empty(r, 200);
@@ -207,16 +238,26 @@ void pc_api_verify(struct pc_req *r)
 		pc_log("warn", "access_two_factor",
 		       "a two_factor requirement refused a signed-in user: second factors are not available yet, so "
 		       "two_factor refuses everyone");
+	if (o == PC_ACCESS_DENY && browser) {
+		pc_resp_header(r, "Cache-Control", "no-store");
+		pc_respond(r, 403, "text/html; charset=utf-8", forbidden_page, sizeof(forbidden_page) - 1);
+		return;
+	}
 	if (o == PC_ACCESS_DENY) {
 		pc_respond_problem(r, 403, d.ambiguous ? "The forwarded host or path is ambiguous (dot segments, "
 		                                         "encoded slashes, backslashes, path parameters, control "
-		                                         "bytes or bad escapes)."
+		                                         "bytes, bad escapes, or letter case that would change "
+		                                         "the decision)."
 		                                       : "Access to this resource is not allowed.");
 		return;
 	}
 	if (o == PC_ACCESS_LOGIN || o == PC_ACCESS_SECOND_FACTOR || p == NULL) {
+		login_redirect(r, browser);
+		if (browser) {
+			pc_respond_empty(r, 302);
+			return;
+		}
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-		login_redirect(r);
 		pc_respond_problem(r, 401, "Authentication is required.");
 		return;
 	}

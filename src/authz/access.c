@@ -40,7 +40,7 @@ static int qfail(struct pc_access_query *out, const char **why, const char *reas
 
 int pc_access_query_parse(struct pc_access_query *out, const char **why, const char *q, size_t len)
 {
-	bool seen_group = false, seen_policy = false;
+	bool seen_group = false, seen_policy = false, seen_redirect = false;
 	size_t o = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -59,12 +59,24 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 		size_t nl = (size_t)(eq - p);
 		bool is_group = nl == 5 && memcmp(p, "group", 5) == 0;
 		bool is_policy = nl == 6 && memcmp(p, "policy", 6) == 0;
-		if (!is_group && !is_policy)
-			return qfail(out, why, "unknown query parameter (only group and policy)");
-		if ((is_group && seen_group) || (is_policy && seen_policy))
+		bool is_redirect = nl == 8 && memcmp(p, "redirect", 8) == 0;
+		if (!is_group && !is_policy && !is_redirect)
+			return qfail(out, why, "unknown query parameter (only group, policy and redirect)");
+		if ((is_group && seen_group) || (is_policy && seen_policy) || (is_redirect && seen_redirect))
 			return qfail(out, why, "query parameter given twice");
 		seen_group |= is_group;
 		seen_policy |= is_policy;
+		seen_redirect |= is_redirect;
+		if (is_redirect) {
+			/* how to answer, not who may pass: it requires nothing */
+			if (pe - eq - 1 != 4 || memcmp(eq + 1, "true", 4) != 0)
+				return qfail(out, why, "redirect must be true");
+			out->redirect = true;
+			if (amp == NULL)
+				break;
+			p = amp + 1;
+			continue;
+		}
 		/* decode the value into buf, NUL-terminated */
 		char *val = out->buf + o;
 		size_t vn = 0;
@@ -108,7 +120,7 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 			break;
 		p = amp + 1;
 	}
-	out->present = true;
+	out->present = seen_group || seen_policy;
 	return 0;
 }
 
@@ -135,13 +147,21 @@ static bool subject_in_group(const struct pc_access_subject *s, const char *g, s
 	return false;
 }
 
-static bool object_matches(const struct pc_rules *r, const struct pc_rule *ru, const struct pc_access_request *req)
+/* Paths compare byte for byte; with fold, ASCII letters compare
+ * case-insensitively (the reading of an app that folds case). */
+static bool path_eq(const char *a, const char *b, size_t n, bool fold)
+{
+	return fold ? ascii_ieq(a, b, n) : memcmp(a, b, n) == 0;
+}
+
+static bool object_matches(const struct pc_rules *r, const struct pc_rule *ru, const struct pc_access_request *req,
+                           bool fold)
 {
 	if (ru->has_path) {
 		const char *rp = r->pool + ru->path.off;
 		size_t n = ru->path.len;
-		bool prefix = req->path_len >= n && memcmp(req->path, rp, n) == 0;
-		bool dir = n > 1 && rp[n - 1] == '/' && req->path_len == n - 1 && memcmp(req->path, rp, n - 1) == 0;
+		bool prefix = req->path_len >= n && path_eq(req->path, rp, n, fold);
+		bool dir = n > 1 && rp[n - 1] == '/' && req->path_len == n - 1 && path_eq(req->path, rp, n - 1, fold);
 		if (!prefix && !dir)
 			return false;
 	}
@@ -185,9 +205,9 @@ static bool subject_matches(const struct pc_rules *r, const struct pc_rule *ru, 
 
 /* The rule's outcome for this subject, or -1 when the rule is skipped. */
 static int rule_outcome(const struct pc_rules *r, const struct pc_rule *ru, const struct pc_access_request *req,
-                        const struct pc_access_subject *s, bool *bypass)
+                        const struct pc_access_subject *s, bool fold, bool *bypass)
 {
-	if (!object_matches(r, ru, req))
+	if (!object_matches(r, ru, req, fold))
 		return -1;
 	if (ru->n_users != 0 || ru->n_groups != 0) {
 		if (!s->signed_in)
@@ -226,7 +246,7 @@ static void add_run(struct run *runs, size_t *n, const struct pc_rules *r, const
 }
 
 static void decide_rules(struct pc_access_decision *out, const struct pc_rules *r,
-                         const struct pc_access_request *req, const struct pc_access_subject *s)
+                         const struct pc_access_request *req, const struct pc_access_subject *s, bool fold)
 {
 	struct run runs[MAX_RUNS];
 	size_t n = 0;
@@ -264,7 +284,7 @@ static void decide_rules(struct pc_access_decision *out, const struct pc_rules *
 			return;
 		const struct pc_rule *ru = &r->rules[*runs[best].p++];
 		bool bypass = false;
-		int o = rule_outcome(r, ru, req, s, &bypass);
+		int o = rule_outcome(r, ru, req, s, fold, &bypass);
 		if (o >= 0) {
 			out->outcome = (enum pc_access_outcome)o;
 			out->bypass = bypass;
@@ -298,7 +318,24 @@ enum pc_access_outcome pc_access_decide(struct pc_access_decision *out, const st
                                         const struct pc_access_subject *subject)
 {
 	memset(out, 0, sizeof(*out));
-	decide_rules(out, rules, req, subject);
+	decide_rules(out, rules, req, subject, false);
+	/* Paths compare case-sensitively, as URLs do; but an app that folds
+	 * case (IIS, some frameworks) serves /ADMIN/ as /admin/. An outcome
+	 * that letter case would change is ambiguous: never allowed (allowed
+	 * either way, with identity headers or without, is one outcome). */
+	bool upper = rules != NULL && rules->upper_paths;
+	for (size_t i = 0; i < req->path_len && !upper; i++)
+		upper = req->path[i] >= 'A' && req->path[i] <= 'Z';
+	if (upper) {
+		struct pc_access_decision folded = {0};
+		decide_rules(&folded, rules, req, subject, true);
+		if (folded.outcome != out->outcome) {
+			out->outcome = subject->signed_in ? PC_ACCESS_DENY : PC_ACCESS_LOGIN;
+			out->bypass = false;
+			out->ambiguous = true;
+			out->line = 0;
+		}
+	}
 	enum pc_access_outcome qo = decide_query(query, subject);
 	/* the enum's order is the strictness order: ALLOW < LOGIN < SECOND_FACTOR < DENY */
 	if (qo > out->outcome) {

@@ -29,7 +29,8 @@
  * help); policy=two_factor with one factor -> SECOND_FACTOR; else ALLOW.
  * "group" alone implies one_factor. policy=bypass and policy=deny are
  * refused in a query: a location cannot loosen the rules, and a refusal is
- * better than a silent no-op.
+ * better than a silent no-op. "redirect=true" changes only how /verify
+ * answers (a redirect for browsers, see struct pc_access_query).
  *
  * Combining: both must allow. The stricter outcome wins, in the order
  * ALLOW < LOGIN < SECOND_FACTOR < DENY (LOGIN and SECOND_FACTOR cannot come
@@ -39,6 +40,11 @@
  *
  * Inputs are normalised first (path.h); a request whose path or host is
  * ambiguous never reaches pc_access_decide (the caller refuses it).
+ *
+ * Letter case: paths compare case-sensitively, but when the decision for
+ * this subject would differ with ASCII case folded (an app that folds case
+ * serves /ADMIN/ as /admin/), the request is ambiguous: out->ambiguous,
+ * LOGIN when anonymous, DENY when signed in, line 0.
  */
 #ifndef PC_AUTHZ_ACCESS_H
 #define PC_AUTHZ_ACCESS_H
@@ -62,7 +68,11 @@ enum pc_access_outcome {
 
 /* Requirements of one location, from the /verify query. */
 struct pc_access_query {
-	bool present;               /* any parameter given */
+	bool present;               /* a requirement given (group or policy) */
+	bool redirect;              /* redirect=true: browsers get 302 to the
+	                               login page (and a page for 403), for
+	                               proxies that pass verify's answer on
+	                               (Caddy, Traefik); not a requirement */
 	enum pc_policy policy;      /* one_factor or two_factor */
 	size_t n_groups;            /* 0: any signed-in user */
 	const char *groups[PC_AUTHZ_MAX_VALUES]; /* point into buf */
@@ -95,7 +105,8 @@ struct pc_access_decision {
 	bool bypass;      /* ALLOW without identity headers */
 	bool by_query;    /* the query's requirement was the stricter one */
 	unsigned line;    /* the rules' deciding line; 0: no rule matched */
-	bool ambiguous;   /* set by callers: the forwarded URL could not be normalised */
+	bool ambiguous;   /* the forwarded URL could not be normalised (set by
+	                     callers), or letter case would change the decision */
 };
 
 /* Parses the /verify query (q, len bytes, without "?"; len 0: none) into

@@ -190,6 +190,8 @@ static int add_value(struct builder *b, struct pc_rule *ru, enum crit c, const c
 			return fail_at(b, v, "path \"%s\" is not in normal form; write \"%s\"", q, norm);
 		ru->has_path = true;
 		ru->path = pool_add(b, norm, nl);
+		for (size_t i = 0; i < nl; i++)
+			b->r->upper_paths |= norm[i] >= 'A' && norm[i] <= 'Z';
 		return 0;
 	}
 	case C_METHOD:

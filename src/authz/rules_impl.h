@@ -68,6 +68,7 @@ struct pc_rules {
 	uint32_t *idx;
 	struct pc_htab exact, wild;
 	uint32_t free_start, free_count; /* host-less rules in idx */
+	bool upper_paths;                /* a path value has an ASCII capital */
 };
 
 /* Fault injection for the out-of-memory test (SQLite's *fault.test habit):

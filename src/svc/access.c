@@ -183,3 +183,105 @@ void pc_access_describe(char *out, size_t cap, struct pc_access_state *acc, cons
 	}
 	snprintf(out, cap, "no rule matched: deny%s", d->by_query ? "; the verify URL's requirements decided" : "");
 }
+
+static const char *outcome_word(const struct pc_access_decision *d)
+{
+	return d->outcome == PC_ACCESS_ALLOW && d->bypass ? "BYPASS" : pc_access_outcome_name(d->outcome);
+}
+
+int pc_access_probe(struct pc_access_state *acc, const struct pc_access_probe *in, struct pc_access_answer *out,
+                    const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	const char *s = in->url != NULL ? strstr(in->url, "://") : NULL;
+	if (s == NULL || s == in->url) {
+		*why = "the URL needs a scheme and a host (https://app.example.com/path)";
+		return -1;
+	}
+	s += 3;
+	size_t host_len = strcspn(s, "/?#");
+	const char *target = s[host_len] == '\0' ? "/" : s + host_len;
+	if (host_len == 0) {
+		*why = "the URL has no host";
+		return -1;
+	}
+	if (in->user != NULL && in->factors != 1 && in->factors != 2) {
+		*why = "factors is one or two";
+		return -1;
+	}
+	const char *list[PC_AUTHZ_MAX_VALUES];
+	char gbuf[PC_AUTHZ_MAX_VALUES * (PC_AUTHZ_GROUP_MAX + 1)];
+	struct pc_access_subject sub = {0};
+	if (in->user != NULL) {
+		sub.signed_in = true;
+		sub.factors = in->factors;
+		sub.email = in->user;
+		sub.email_len = strlen(in->user);
+		if (in->groups != NULL && in->groups[0] != '\0') {
+			if (strlen(in->groups) >= sizeof(gbuf)) {
+				*why = "too many groups";
+				return -1;
+			}
+			snprintf(gbuf, sizeof(gbuf), "%s", in->groups);
+			for (char *save = NULL, *g = strtok_r(gbuf, ",", &save); g != NULL; g = strtok_r(NULL, ",", &save)) {
+				if (sub.n_groups == PC_AUTHZ_MAX_VALUES) {
+					*why = "too many groups";
+					return -1;
+				}
+				list[sub.n_groups++] = g;
+			}
+			sub.groups = list;
+		}
+	}
+	out->outcome = "BAD_REQUEST";
+	struct pc_access_query q;
+	const char *qwhy = "";
+	const char *query = in->query != NULL ? in->query : "";
+	if (pc_access_query_parse(&q, &qwhy, query, strlen(query)) != 0) {
+		snprintf(out->text, sizeof(out->text), "the verify URL's query: %s: /verify answers 400", qwhy);
+		return 0;
+	}
+	const char *method = in->method != NULL ? in->method : "";
+	char hbuf[PC_AUTHZ_HOST_MAX + 1], pbuf[PC_AUTHZ_PATH_MAX + 1];
+	struct pc_ip ip;
+	struct pc_access_request req;
+	struct pc_access_input fwd = {s, host_len, target, strlen(target), method, strlen(method),
+	                              in->addr != NULL && in->addr[0] != '\0' ? in->addr : NULL};
+	out->ambiguous = true;
+	if (strlen(target) > PC_AUTHZ_PATH_MAX ||
+	    pc_access_forwarded(&req, &ip, hbuf, sizeof(hbuf), pbuf, sizeof(pbuf), &fwd) != 0) {
+		snprintf(out->text, sizeof(out->text),
+		         "the host or path is ambiguous: /verify never allows it (401 anonymous, 403 signed in)");
+		return 0;
+	}
+	struct pc_access_decision d;
+	enum pc_access_outcome o = pc_access_decide(&d, pc_access_rules(acc), q.present ? &q : NULL, &req, &sub);
+	if (d.ambiguous) {
+		snprintf(out->text, sizeof(out->text),
+		         "letter case would change the decision (an app that folds case serves another rule's path): "
+		         "/verify never allows it (401 anonymous, 403 signed in)");
+		return 0;
+	}
+	out->ambiguous = false;
+	if (atomic_load_explicit(&acc->implicit, memory_order_relaxed))
+		d.line = 0;
+	out->outcome = outcome_word(&d);
+	out->allowed = o == PC_ACCESS_ALLOW;
+	out->line = d.line;
+	pc_access_describe(out->text, sizeof(out->text), acc, &d);
+	return 0;
+}
+
+void pc_access_each_rule(struct pc_access_state *acc, bool *implicit,
+                         int (*fn)(void *arg, unsigned line, const char *text), void *arg)
+{
+	const struct pc_rules *r = pc_access_rules(acc);
+	*implicit = atomic_load_explicit(&acc->implicit, memory_order_relaxed);
+	for (size_t i = 0; i < pc_rules_count(r); i++) {
+		char text[PC_AUTHZ_FORMAT_MAX + 1];
+		if (pc_rules_format(text, sizeof(text), r, i) < 0)
+			snprintf(text, sizeof(text), "(too long to print)");
+		if (fn(arg, *implicit ? 0 : pc_rules_line(r, i), text) != 0)
+			return;
+	}
+}

@@ -77,5 +77,37 @@ PC_MUST_USE enum pc_access_outcome pc_access_decide_now(struct pc_access_decisio
 /* Prints the rule that decided ("line N: text", or what the implicit set or
  * "no rule matched" means) into out. */
 void pc_access_describe(char *out, size_t cap, struct pc_access_state *acc, const struct pc_access_decision *d);
+/*
+ * A request to decide as /verify would, spelled the way a person writes it:
+ * what `portcullis access check` and the console's "check access" form
+ * take. Nothing is metered (a probe is not a decision made for a proxy).
+ */
+struct pc_access_probe {
+	const char *url;    /* scheme://host[:port]/target, as the browser asked */
+	const char *method; /* NULL or "": GET */
+	const char *user;   /* the signed-in user's email; NULL: anonymous */
+	const char *groups; /* comma-separated; NULL or "": none */
+	const char *addr;   /* the client address; NULL or "": unknown */
+	unsigned factors;   /* 1 or 2 (when user) */
+	const char *query;  /* the verify URL's own query; NULL or "": none */
+};
+struct pc_access_answer {
+	const char *outcome; /* "ALLOW", "BYPASS", "LOGIN", "SECOND_FACTOR", "DENY", "BAD_REQUEST" (static) */
+	bool allowed;        /* ALLOW or BYPASS */
+	bool ambiguous;      /* BAD_REQUEST: the URL, or letter case (not the query) */
+	unsigned line;       /* the deciding rule; 0: none (implicit set, no match, BAD_REQUEST) */
+	char text[PC_AUTHZ_FORMAT_MAX + 192]; /* "line N: rule", or why */
+};
+/* 0 with *out filled, or -1 with a static reason in *why: a probe that is
+ * not one (no "scheme://", an empty host, factors not 1 or 2, a group list
+ * longer than the limits). */
+PC_MUST_USE int pc_access_probe(struct pc_access_state *acc, const struct pc_access_probe *in,
+                                struct pc_access_answer *out, const char **why);
+
+/* Calls fn for each rule in force, in file order (line, canonical text);
+ * implicit: no rules file (the one rule "one_factor", line 0). Stops early
+ * when fn returns non-zero. */
+void pc_access_each_rule(struct pc_access_state *acc, bool *implicit,
+                         int (*fn)(void *arg, unsigned line, const char *text), void *arg);
 
 #endif

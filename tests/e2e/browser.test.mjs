@@ -882,3 +882,94 @@ test('?rd=: same-site targets are honoured, foreign ones never leave the origin'
   }
   await stop(srv);
 });
+
+// ---------------------------------------------------------------------------
+// The access rules in the console: the rules in force with their line
+// numbers, and "check access" giving the decision /verify would give (the
+// same code as `portcullis access check`).
+
+test('console: the access rules in force with their lines, and the check-access form', { timeout: TEST_TIMEOUT }, async () => {
+  const dir = makeTempDir('portcullis-browser-rules-');
+  const rulesFile = path.join(dir, 'access.rules');
+  fs.writeFileSync(rulesFile, '# rules of the browser test\nbypass host=status.example.com path=/health\n\ndeny path=/internal/\none_factor host=*.example.com group=staff\ndeny\n', { mode: 0o600 });
+  const srv = await server({ PORTCULLIS_ACCESS_RULES_FILE: rulesFile });
+  let ctx;
+  try {
+    const admin = await setupAdminApi(srv);
+    ctx = await context(srv);
+    const page = await ctx.newPage();
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+
+    // the rules, line numbers as in the file (comments and blanks skipped)
+    await rowsOf(page, 'access-rules').nth(3).waitFor();
+    const rules = await rowsOf(page, 'access-rules').allInnerTexts();
+    assert.deepEqual(rules.map((t) => t.split('\t').map((c) => c.trim())), [
+      ['2', 'bypass host=status.example.com path=/health'],
+      ['4', 'deny path=/internal/'],
+      ['5', 'one_factor host=*.example.com group=staff'],
+      ['6', 'deny'],
+    ]);
+    assert.match(await page.locator('#access-file').innerText(), new RegExp(rulesFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+
+    // the form: by label, as a person fills it
+    const form = page.locator('#access-check');
+    const check = async (fields, expect) => {
+      await form.getByLabel('URL').fill(fields.url);
+      await form.getByLabel(/^User/).fill(fields.user || '');
+      await form.getByLabel(/^Groups/).fill(fields.groups || '');
+      await form.getByRole('button', { name: 'Check access' }).click();
+      await page.locator('#access-result').filter({ hasText: expect }).waitFor();
+    };
+    await check({ url: 'https://status.example.com/health' }, /^Allowed: BYPASS \(line 2: bypass host=status\.example\.com path=\/health\)$/);
+    await check({ url: 'https://wiki.example.com/page', user: 'carol@example.com', groups: 'staff' }, /^Allowed: ALLOW \(line 5: /);
+    await check({ url: 'https://wiki.example.com/page', user: 'carol@example.com' }, /^Not allowed: DENY \(line 6: deny\)$/);
+    await check({ url: 'https://wiki.example.com/page' }, /^Not allowed: LOGIN \(line 5: /);
+    await check({ url: 'https://wiki.example.com/internal/../x', user: 'carol@example.com', groups: 'staff' }, /^Not allowed: BAD_REQUEST \(the host or path is ambiguous/);
+    await check({ url: 'https://wiki.example.com/INTERNAL/x', user: 'carol@example.com', groups: 'staff' }, /^Not allowed: BAD_REQUEST \(letter case would change the decision/);
+    await screenshot(page, 'console-access-rules');
+
+    // the same answers as the API gives to the page's own session
+    const agent = await agentOf(ctx, srv);
+    const res = await agent.post('/api/v1/access/check', { url: 'https://wiki.example.com/page', user: 'carol@example.com', groups: 'staff' });
+    assert.equal(res.status, 200, res.what);
+    assert.deepEqual(res.data, { outcome: 'ALLOW', allowed: true, line: 5, detail: 'line 5: one_factor host=*.example.com group=staff' });
+  } finally {
+    await ctx?.close();
+    await stop(srv);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The sign-out link an app can give its users: a page (a GET signs nobody
+// out), a button that POSTs with the token, then ?rd= through the server.
+test('sign-out link: /logout?rd= asks, the button signs out, then rd; keyboard only', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  let ctx;
+  try {
+    const admin = await setupAdminApi(srv);
+    ctx = await context(srv);
+    const page = await ctx.newPage();
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+    const before = await agentOf(ctx, srv);
+    assert.equal((await before.get('/api/v1/auth/me')).status, 200);
+
+    await page.goto('/logout?rd=' + encodeURIComponent('/login?from=logout'));
+    await page.locator('#who').filter({ hasText: `Signed in as ${admin.email}.` }).waitFor();
+    // only looking: still signed in
+    assert.equal((await before.get('/api/v1/auth/me')).status, 200, 'a GET of the page signs nobody out');
+    // the button has the focus: Enter signs out
+    await page.keyboard.press('Enter');
+    await page.waitForURL((u) => u.pathname === '/login' && u.searchParams.get('from') === 'logout');
+    assert.equal((await before.get('/api/v1/auth/me')).status, 401, 'the session is over');
+    // signed out, the page says so and offers to continue
+    await page.goto('/logout');
+    await page.locator('#who').filter({ hasText: 'You are signed out.' }).waitFor();
+    assert.equal(await page.locator('#logout').isVisible(), false);
+    await screenshot(page, 'logout-signed-out');
+  } finally {
+    await ctx?.close();
+    await stop(srv);
+  }
+});

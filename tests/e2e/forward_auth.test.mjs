@@ -27,162 +27,13 @@
 // trusted proxy only.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
 
-import { E2E_DIR, makeTempDir, sleep, startServer, stopServer } from './lib/harness.mjs';
-import { freePort } from './lib/redis.mjs';
+import { startServer, stopServer } from './lib/harness.mjs';
+import { NGINX, appHeader, startDeployNginx as startNginx, startEchoApp as startApp } from './lib/nginx.mjs';
 import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, csrfFailures, delta, request, safeRecord, setupAdmin } from './lib/api.mjs';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p)) || null;
-const DEPLOY_CONF = path.join(E2E_DIR, '..', '..', 'deploy', 'nginx', 'portcullis.conf');
 const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-assertion'];
-
-// ---------------------------------------------------------------------------
-// nginx, running the deploy file
-
-// The deploy file with only what loopback needs changed. Every substitution
-// must hit exactly once, so a reshaped deploy file fails here, loudly.
-function deriveConf(text, { listenPort, plainPort, portcullisPort, appPort }) {
-  const subst = (s, from, to, { optional = false } = {}) => {
-    const n = s.split(from).length - 1;
-    if (!(optional && n === 0)) assert.equal(n, 1, `${DEPLOY_CONF}: expected "${from}" exactly once, found ${n} times`);
-    return s.replace(from, to);
-  };
-  let c = text;
-  c = subst(c, 'server 127.0.0.1:8080;', `server 127.0.0.1:${portcullisPort};`);
-  c = subst(c, 'server 127.0.0.1:3000;', `server 127.0.0.1:${appPort};`);
-  c = subst(c, 'listen 443 ssl;', `listen 127.0.0.1:${listenPort};`);
-  // a plain-HTTP server that only redirects to HTTPS, if the file has one
-  c = subst(c, 'listen 80;', `listen 127.0.0.1:${plainPort};`, { optional: true });
-  // not on 443: the file says to send Host $http_host (with the port, as
-  // the browser's Origin has it) instead of $host
-  assert.match(c, /port other than 443\? Send Host \$http_host instead of \$host/, `${DEPLOY_CONF}: the advice for other ports`);
-  const hosts = c.split('proxy_set_header Host $host;').length - 1;
-  assert.ok(hosts >= 5, `${DEPLOY_CONF}: proxy_set_header Host $host; in every proxied location (found ${hosts})`);
-  c = c.replaceAll('proxy_set_header Host $host;', 'proxy_set_header Host $http_host;');
-  // nothing of the test may listen beyond loopback
-  for (const m of c.matchAll(/^\s*listen\s+([^;]*);/gm)) assert.match(m[1], /^127\.0\.0\.1:\d+$/, `${DEPLOY_CONF}: a listen directive the test does not know how to move to loopback: ${m[0].trim()}`);
-  return c;
-}
-
-// Runs nginx on a free loopback port; another process may take the port
-// between freePort() and nginx's bind, so a start that dies is retried on
-// fresh ports.
-async function startNginx({ portcullisPort, appPort }) {
-  const deploy = fs.readFileSync(DEPLOY_CONF, 'utf8');
-  // the deploy file's own instructions for portcullis, which the test follows
-  assert.match(deploy, /PORTCULLIS_TRUSTED_PROXIES=127\.0\.0\.1\/32/);
-  assert.match(deploy, /PORTCULLIS_LISTEN=127\.0\.0\.1:8080/);
-  const dir = makeTempDir('portcullis-e2e-fwdauth-nginx-');
-  const confFile = path.join(dir, 'nginx.conf');
-  const errorLog = () => {
-    try {
-      return fs.readFileSync(path.join(dir, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const conf = `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-# ---- ${DEPLOY_CONF}, for loopback ----
-${deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portcullisPort, appPort })}
-}
-`;
-    fs.writeFileSync(confFile, conf);
-    const check = spawn(NGINX, ['-t', '-q', '-p', dir, '-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let checkErr = '';
-    check.stderr.on('data', (c) => (checkErr += c));
-    const checkCode = await new Promise((r) => check.on('exit', r));
-    assert.equal(checkCode, 0, `nginx -t rejects the deploy configuration (derived for loopback):\n${checkErr}`);
-
-    const proc = spawn(NGINX, ['-p', dir, '-c', confFile], { stdio: 'ignore' });
-    const kill = () => {
-      try {
-        proc.kill('SIGTERM');
-      } catch {}
-    };
-    process.on('exit', kill);
-    let dead = false;
-    const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
-    let up = false;
-    for (let i = 0; i < 250 && !up && !dead; i++) {
-      try {
-        // any answer at all means nginx listens
-        await request({ host: '127.0.0.1', port }, 'GET', '/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
-        up = true;
-      } catch {
-        await sleep(20);
-      }
-    }
-    if (!up) {
-      kill();
-      await exited;
-      process.off('exit', kill);
-      assert.ok(attempt < 3, `nginx did not start:\n${errorLog()}`);
-      continue;
-    }
-    return {
-      host: '127.0.0.1',
-      port,
-      base: `http://127.0.0.1:${port}`,
-      errorLog,
-      async stop() {
-        kill();
-        await exited;
-        process.off('exit', kill);
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-}
-
-// ---------------------------------------------------------------------------
-// The app: echoes what reached it, and remembers every request.
-
-function startApp() {
-  const seen = [];
-  const srv = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const rec = { method: req.method, url: req.url, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
-      seen.push(rec);
-      const body = JSON.stringify(rec);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    });
-  });
-  return new Promise((resolve) => {
-    srv.listen(0, '127.0.0.1', () => {
-      resolve({
-        port: srv.address().port,
-        seen,
-        reached: (marker) => seen.filter((r) => r.url.includes(marker)),
-        stop: () => new Promise((r) => srv.close(r)),
-      });
-    });
-  });
-}
-
-// Every value of one header as the app received it (any case, every line).
-function appHeader(rec, name) {
-  const out = [];
-  for (let i = 0; i < rec.rawHeaders.length; i += 2) if (rec.rawHeaders[i].toLowerCase() === name) out.push(rec.rawHeaders[i + 1]);
-  return out;
-}
 
 const marker = () => `probe=${crypto.randomBytes(6).toString('hex')}`;
 
@@ -386,6 +237,41 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     assertToLogin(await send('GET', target, { cookies: oldJar }), target, 'the logged-out cookie, replayed');
     const t2 = `/bob?${marker()}`;
     assertToLogin(await agent.get(t2, { checkInvariants: false }), t2, 'the browser after logout');
+  });
+
+  it('the sign-out link: GET /logout?rd= is portcullis\' page; a form POST from the app\'s own page ends the session and goes to rd; a cross-site one does not', async () => {
+    const agent = new Agent(front);
+    await agent.login(bob.email, bob.password);
+    await reach(agent, `/bob?${marker()}`);
+    // the page, from portcullis, not the app
+    const page = await agent.req('GET', '/logout?rd=%2Fsome%2Fpage', { checkInvariants: false });
+    assert.equal(page.status, 200, page.what);
+    assert.match(page.header('content-type'), /^text\/html/);
+    assert.match(page.text, /Sign out/);
+    assert.deepEqual(app.reached('/logout'), [], 'the app does not get /logout');
+    // a GET alone signs nobody out
+    await reach(agent, `/bob?${marker()}`);
+    // a form on another site: refused, the session lives
+    const cross = await agent.req('POST', '/logout?rd=%2F', { checkInvariants: false, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }, body: '', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(cross.status, 403, cross.what);
+    const opaque = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'null' }, body: '' });
+    assert.equal(opaque.status, 403, 'Origin: null (a sandboxed frame, a data: page) is not this site');
+    const sameSiteOther = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'http://other.127.0.0.1.nip.io' }, body: '' });
+    assert.equal(sameSiteOther.status, 403, 'another origin is not this site');
+    await reach(agent, `/bob?${marker()}`);
+    // the app's own form: Origin is this site
+    const oldJar = new Map(agent.jar);
+    const out = await agent.req('POST', '/logout?rd=%2Fsome%2Fpage%3Fx%3D1', { checkInvariants: false, headers: { Origin: front.base, 'Sec-Fetch-Site': 'same-origin' }, body: '', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(out.status, 303, out.what);
+    assert.equal(out.header('location'), '/some/page?x=1');
+    const target = `/bob?${marker()}`;
+    assertToLogin(await send('GET', target, { cookies: oldJar }), target, 'the signed-out cookie, replayed');
+    // a foreign rd is not followed
+    const again = new Agent(front);
+    await again.login(bob.email, bob.password);
+    const foreign = await again.req('POST', '/logout?rd=https%3A%2F%2Fevil.example%2F', { checkInvariants: false, headers: { Origin: front.base }, body: '' });
+    assert.equal(foreign.status, 303);
+    assert.equal(foreign.header('location'), '/admin', 'not to a foreign site');
   });
 
   it('API key (Bearer pc_… and X-API-Key) and bearer JWT pass with X-Auth-Method api_key / jwt; a deleted key and a revoked JWT are refused next time', async () => {

@@ -60,6 +60,8 @@ const EXTRA_PUBLIC = [
   ['GET', '/api/v1/auth/continue'], // post-login redirect (to this site or an allowed origin only)
   ['GET', '/api/v1/problems'], // the problem types a problem+json `type` names
   ['GET', '/api/v1/problems/{kind}'], // what one `type` resolves to
+  ['GET', '/logout'], // the sign-out page: a GET signs nobody out
+  ['POST', '/logout'], // sign-out from a form of this site: Origin checked, a session is optional
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).

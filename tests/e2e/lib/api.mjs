@@ -134,11 +134,11 @@ export function parseSetCookie(s) {
 
 // What every response must carry: exactly one non-empty X-Request-Id, and
 // Cache-Control: no-store — except the static pages and public keys (GET
-// /login, /admin, /static/*, /.well-known/jwks.json), which are flagged
+// /login, /logout, /admin, /static/*, /.well-known/jwks.json), which are flagged
 // cacheable and may say no-cache (revalidate; DESIGN.md asks no-store "on
 // anything with a secret"). A response that sets a cookie, or any /api/
 // response, must be no-store. Returns the list of problems.
-const CACHEABLE_PATHS = [/^\/login$/, /^\/admin$/, /^\/static\//, /^\/\.well-known\/jwks\.json$/];
+const CACHEABLE_PATHS = [/^\/login$/, /^\/logout$/, /^\/admin$/, /^\/static\//, /^\/\.well-known\/jwks\.json$/];
 
 export function invariantProblems(res, target = res.target ?? '') {
   const out = [];

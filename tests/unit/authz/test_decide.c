@@ -89,6 +89,15 @@ static void run_case(char *got, size_t cap, unsigned *line, const struct pc_rule
 	assert_int_equal(pc_access_allowed(&d), o == PC_ACCESS_ALLOW);
 	if (d.bypass)
 		assert_int_equal(o, PC_ACCESS_ALLOW);
+	if (d.ambiguous) {
+		/* letter case would change the decision: refused like an
+		 * ambiguous path (401 anonymous, 403 signed in), no rule named */
+		assert_int_equal(o, factors > 0 ? PC_ACCESS_DENY : PC_ACCESS_LOGIN);
+		assert_false(d.bypass);
+		assert_int_equal(d.line, 0);
+		snprintf(got, cap, "BAD_REQUEST");
+		return;
+	}
 	snprintf(got, cap, "%s", d.bypass ? "BYPASS" : pc_access_outcome_name(o));
 	*line = d.line;
 }
@@ -180,11 +189,22 @@ static void test_query_parse(void **state)
 	assert_int_equal(pc_access_query_parse(&q, &why, "policy=one_factor", 17), 0);
 	assert_int_equal(q.n_groups, 0);
 	assert_int_equal(q.policy, PC_POLICY_ONE_FACTOR);
+	assert_false(q.redirect);
+	/* redirect=true says how to answer, not who may pass: no requirement */
+	assert_int_equal(pc_access_query_parse(&q, &why, "redirect=true", 13), 0);
+	assert_false(q.present);
+	assert_true(q.redirect);
+	assert_int_equal(pc_access_query_parse(&q, &why, "group=ops&redirect=true", 23), 0);
+	assert_true(q.present);
+	assert_true(q.redirect);
+	assert_int_equal(q.n_groups, 1);
 	static const char *const bad[] = {
 		"group", "=ops", "group=", "policy=", "group=ops&", "&group=ops", "group=ops&&policy=one_factor",
 		"group=ops&group=ops", "policy=one_factor&policy=two_factor", "Group=ops", "group=ops;policy=x",
 		"policy=TWO_FACTOR", "policy=bypass", "policy=deny", "group=%", "group=%4", "group=%zz", "group=a+b",
 		"group=a%00", "policy=one_factor%00", "policy=two_factor%00x", "policy=one_facto", "group=a,", "group=,a", "group=a b", "group=.a", "groups=a", "rd=https://x",
+		"redirect=", "redirect=TRUE", "redirect=1", "redirect=%74rue", "redirect=true&redirect=true", "redirect",
+		"redirect=true&", "redirect=truex",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
@@ -194,6 +214,7 @@ static void test_query_parse(void **state)
 		assert_int_equal(pc_access_query_parse(&q, &why, bad[i], strlen(bad[i])), -1);
 		assert_non_null(why);
 		assert_false(q.present);
+		assert_false(q.redirect);
 		assert_int_equal(q.n_groups, 0);
 	}
 	/* 64 groups fit, 65 do not; the byte limit is separate */

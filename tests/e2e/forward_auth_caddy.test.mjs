@@ -1,0 +1,250 @@
+// forward_auth_caddy.test.mjs — Debian's Caddy (2.6.2) running
+// deploy/caddy/Caddyfile in front of an app that echoes what reached it.
+//
+// The file is read and only what loopback needs is changed (the site
+// address to plain HTTP on a free port, the two upstreams), each change
+// asserted to hit, with global options that keep Caddy off the admin port
+// and out of the home directory. What a user or an attacker would notice:
+// anonymous browsers go to the login page and back to the exact URL, API
+// clients get 401 JSON; the app sees who signed in and never a forged
+// identity, never the literal text of a Caddy placeholder, never
+// portcullis' cookies or the raw credential; a refused browser gets a page.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { E2E_DIR, makeTempDir, sleep, startServer, stopServer } from './lib/harness.mjs';
+import { appHeader, startEchoApp } from './lib/nginx.mjs';
+import { freePort } from './lib/redis.mjs';
+import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, request, safeRecord, setupAdmin } from './lib/api.mjs';
+
+const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p)) || null;
+const CADDYFILE = path.join(E2E_DIR, '..', '..', 'deploy', 'caddy', 'Caddyfile');
+const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-assertion'];
+const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'; // what Chromium sends
+
+function deriveCaddyfile(text, { port, portcullisPort, appPort }) {
+  const subst = (s, from, to, count) => {
+    const n = s.split(from).length - 1;
+    assert.equal(n, count, `${CADDYFILE}: expected "${from}" ${count} times, found ${n}`);
+    return s.replaceAll(from, to);
+  };
+  let c = text;
+  c = subst(c, 'app.example.com {', `http://127.0.0.1:${port} {`, 1);
+  c = subst(c, 'reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${portcullisPort}`, 1);
+  c = subst(c, 'forward_auth 127.0.0.1:8080', `forward_auth 127.0.0.1:${portcullisPort}`, 1);
+  c = subst(c, 'reverse_proxy 127.0.0.1:3000', `reverse_proxy 127.0.0.1:${appPort}`, 1);
+  assert.match(c, /PORTCULLIS_TRUSTED_PROXIES=127\.0\.0\.1\/32/);
+  return `{\n\tadmin off\n\tauto_https off\n}\n${c}`;
+}
+
+async function startCaddy({ portcullisPort, appPort }) {
+  const dir = makeTempDir('portcullis-e2e-caddy-');
+  const text = fs.readFileSync(CADDYFILE, 'utf8');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const file = path.join(dir, 'Caddyfile');
+    fs.writeFileSync(file, deriveCaddyfile(text, { port, portcullisPort, appPort }));
+    const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir };
+    // the file must be valid as shipped (adapted for loopback)
+    const check = spawn(CADDY, ['validate', '--config', file, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    check.stdout.on('data', (c) => (out += c));
+    check.stderr.on('data', (c) => (out += c));
+    assert.equal(await new Promise((r) => check.on('exit', r)), 0, `caddy validate refuses ${CADDYFILE}:\n${out}`);
+    const proc = spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    proc.stderr.on('data', (c) => (log += c));
+    let dead = false;
+    const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
+    const kill = () => {
+      try {
+        proc.kill('SIGTERM');
+      } catch {}
+    };
+    process.on('exit', kill);
+    let up = false;
+    for (let i = 0; i < 250 && !up && !dead; i++) {
+      try {
+        await request({ host: '127.0.0.1', port }, 'GET', '/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
+        up = true;
+      } catch {
+        await sleep(20);
+      }
+    }
+    if (!up) {
+      kill();
+      await exited;
+      process.off('exit', kill);
+      assert.ok(attempt < 3, `caddy did not start:\n${log}`);
+      continue;
+    }
+    return {
+      host: '127.0.0.1',
+      port,
+      base: `http://127.0.0.1:${port}`,
+      log: () => log,
+      async stop() {
+        kill();
+        await exited;
+        process.off('exit', kill);
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+}
+
+const marker = () => `probe=${crypto.randomBytes(6).toString('hex')}`;
+
+describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing app', { skip: CADDY ? false : 'caddy is not installed (scripts/deps.sh test installs it)' }, () => {
+  let pc;
+  let app;
+  let front;
+  let dir;
+  let admin;
+  let alice;
+  let aliceAgent;
+
+  const send = (method, target, opts = {}) => request(front, method, target, { checkInvariants: false, ...opts });
+
+  async function reach(agent, target, opts = {}) {
+    const before = app.seen.length;
+    const res = await agent.req(opts.method || 'GET', target, { checkInvariants: false, ...opts });
+    assert.equal(res.status, 200, `${res.what} through Caddy: ${res.text.slice(0, 300)}`);
+    const seen = app.seen.slice(before);
+    assert.equal(seen.length, 1, 'the app is reached once');
+    assert.equal(seen[0].url, target, 'the app got the exact URL');
+    return seen[0];
+  }
+
+  before(async () => {
+    dir = makeTempDir('portcullis-e2e-caddy-rules-');
+    const rulesFile = path.join(dir, 'access.rules');
+    fs.writeFileSync(rulesFile, 'deny path=/internal/\none_factor\n', { mode: 0o600 });
+    pc = await startServer({ env: { PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32', PORTCULLIS_ACCESS_RULES_FILE: rulesFile }, label: 'behind-caddy' });
+    app = await startEchoApp();
+    front = await startCaddy({ portcullisPort: pc.port, appPort: app.port });
+    admin = await setupAdmin(pc);
+    alice = await createUser(admin.agent);
+    aliceAgent = new Agent(front);
+    const res = await aliceAgent.login(alice.email, alice.password);
+    assert.equal(res.data.user.id, alice.id);
+    assert.ok(aliceAgent.session, 'the session cookie came back through Caddy');
+  });
+
+  after(async () => {
+    await front?.stop();
+    await app?.stop();
+    await stopServer(pc);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an anonymous browser is sent to /login?rd=<the original URL>, which round-trips exactly; an API client gets 401 JSON; the app is never reached', async () => {
+    const target = `/some/dir/page.html?x=1&${marker()}&q=two%20words&plus=a+b&amp=%26&slash=a%2Fb`;
+    const before = app.seen.length;
+    const res = await send('GET', target, { headers: { Accept: HTML } });
+    assert.equal(res.status, 302, res.text);
+    const loc = new URL(res.header('location'), front.base);
+    assert.equal(loc.origin, front.base, 'the login redirect stays on the site');
+    assert.equal(loc.pathname, '/login');
+    assert.equal(loc.searchParams.get('rd'), target, 'rd is the original URL, whole');
+    // the login page is there, and /continue sends back to exactly the URL
+    const page = await send('GET', loc.pathname + loc.search, { headers: { Accept: HTML } });
+    assert.equal(page.status, 200);
+    assert.match(page.header('content-type'), /^text\/html/);
+    const back = await send('GET', '/api/v1/auth/continue?rd=' + encodeURIComponent(loc.searchParams.get('rd')));
+    assert.equal(back.status, 303);
+    assert.equal(new URL(back.header('location'), front.base).href, front.base + target);
+
+    // an API client (no HTML in Accept), a POST, a HEAD: 401, no redirect
+    for (const [method, headers] of [['GET', { Accept: 'application/json' }], ['GET', {}], ['POST', { Accept: HTML }]]) {
+      const r = await send(method, `/api/thing?${marker()}`, { headers, json: method === 'POST' ? { a: 1 } : undefined });
+      assert.equal(r.status, 401, `${method} ${JSON.stringify(headers)}: ${r.status}`);
+      assert.match(r.header('content-type'), /^application\/problem\+json/);
+    }
+    assert.equal(app.seen.length, before, 'the app was never reached');
+  });
+
+  it('signed in: the app gets the identity headers once each, never a Caddy placeholder, never portcullis\' cookies or credentials; its own cookies pass', async () => {
+    const me = (await aliceAgent.get('/api/v1/auth/me')).data;
+    const s = `${SESSION_COOKIE}=${aliceAgent.session}`;
+    const c = `${CSRF_COOKIE}=${aliceAgent.csrf}`;
+    const target = `/page?${marker()}`;
+    const rec = await reach(aliceAgent, target, { cookieHeader: `app_theme=dark; ${s}; ${c}; app_lang=en`, headers: { Accept: HTML } });
+    assert.deepEqual(appHeader(rec, 'x-auth-user-id'), [alice.id]);
+    assert.deepEqual(appHeader(rec, 'x-auth-email'), [alice.email]);
+    assert.deepEqual(appHeader(rec, 'x-auth-method'), ['session']);
+    assert.deepEqual(appHeader(rec, 'x-auth-session'), [me.session_id]);
+    assert.deepEqual(appHeader(rec, 'x-auth-assertion'), [], 'no assertion is issued, and no placeholder text stands in for it');
+    const all = rec.rawHeaders.join('\n');
+    assert.ok(!all.includes('{http.'), `a Caddy placeholder reached the app:\n${all}`);
+    assert.ok(!all.includes(aliceAgent.session), 'the session cookie value reached the app');
+    assert.ok(!all.includes(aliceAgent.csrf), 'the CSRF token reached the app');
+    const cookies = appHeader(rec, 'cookie').join('; ');
+    assert.match(cookies, /app_theme=dark/);
+    assert.match(cookies, /app_lang=en/);
+    assert.doesNotMatch(cookies, /portcullis_/);
+  });
+
+  it('forged identity headers never pass: anonymous is still sent to log in; signed in, only the real values', async () => {
+    const forged = [['X-Auth-User-Id', admin.user.id], ['X-Auth-Email', admin.email], ['X-Auth-Method', 'session'], ['X-Auth-Assertion', 'forged.assertion.token'], ['x-auth-session', 'f'.repeat(32)]];
+    const before = app.seen.length;
+    const anon = await send('GET', `/admin-area?${marker()}`, { headers: [...forged, ['Accept', HTML]] });
+    assert.equal(anon.status, 302);
+    assert.equal(app.seen.length, before, 'the app was not reached');
+    const rec = await reach(aliceAgent, `/whoami?${marker()}`, { headers: forged });
+    assert.deepEqual(appHeader(rec, 'x-auth-user-id'), [alice.id]);
+    assert.deepEqual(appHeader(rec, 'x-auth-email'), [alice.email]);
+    assert.deepEqual(appHeader(rec, 'x-auth-assertion'), []);
+    for (const name of IDENTITY) assert.ok(appHeader(rec, name).length <= 1, `${name} once at most`);
+    assert.ok(!rec.rawHeaders.join('\n').includes(admin.email), "the victim's email reached the app");
+  });
+
+  it('an API key (X-API-Key, Bearer pc_…) passes as itself: X-Auth-Method api_key, no user headers, no placeholder, the key never reaches the app', async () => {
+    const created = await admin.agent.post('/api/v1/api-keys', { name: 'caddy client' });
+    assert.equal(created.status, 201, created.what);
+    const key = created.data.key;
+    safeRecord(key, 'api key');
+    for (const headers of [[['X-API-Key', key]], [['Authorization', `Bearer ${key}`]]]) {
+      const res = await send('GET', `/api-client?${marker()}`, { headers });
+      assert.equal(res.status, 200, res.text);
+      const rec = res.data;
+      assert.deepEqual(appHeader(rec, 'x-auth-method'), ['api_key']);
+      assert.deepEqual(appHeader(rec, 'x-auth-user-id'), [], 'a key has no user');
+      assert.deepEqual(appHeader(rec, 'x-auth-email'), []);
+      const all = rec.rawHeaders.join('\n');
+      assert.ok(!all.includes('{http.'), `a Caddy placeholder reached the app:\n${all}`);
+      assert.ok(!all.includes(key), 'the key reached the app');
+      assert.deepEqual(appHeader(rec, 'authorization'), []);
+      assert.deepEqual(appHeader(rec, 'x-api-key'), []);
+    }
+  });
+
+  it('refused by the access rules: a browser gets a readable page, an API client problem JSON; the app is not reached', async () => {
+    const before = app.seen.length;
+    const page = await aliceAgent.req('GET', `/internal/x?${marker()}`, { checkInvariants: false, headers: { Accept: HTML } });
+    assert.equal(page.status, 403);
+    assert.match(page.header('content-type'), /^text\/html/);
+    assert.match(page.text, /Not allowed/);
+    assert.equal(page.header('cache-control'), 'no-store');
+    const api = await aliceAgent.req('GET', `/internal/x?${marker()}`, { checkInvariants: false, headers: { Accept: 'application/json' } });
+    assert.equal(api.status, 403);
+    assert.match(api.header('content-type'), /^application\/problem\+json/);
+    assert.equal(app.seen.length, before, 'the app was not reached');
+  });
+
+  it('logout through Caddy: the very next request with the old cookie goes to the login page', async () => {
+    const bob = await createUser(admin.agent);
+    const agent = new Agent(front);
+    await agent.login(bob.email, bob.password);
+    await reach(agent, `/bob?${marker()}`);
+    const oldJar = new Map(agent.jar);
+    assert.equal((await agent.post('/api/v1/auth/logout')).status, 204);
+    const res = await send('GET', `/bob?${marker()}`, { cookies: oldJar, headers: { Accept: HTML } });
+    assert.equal(res.status, 302);
+    assert.equal(new URL(res.header('location'), front.base).pathname, '/login');
+  });
+});
