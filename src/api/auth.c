@@ -244,7 +244,7 @@ void pc_web_logout_post(struct pc_req *r)
 	bool foreign = origin != NULL && !pc_csrf_origin_ok(pc_auth_of(r)->cfg, origin->value, r->http->host);
 	if (cross || foreign) {
 		pc_metrics_csrf_failure(cross ? PC_CSRFF_CROSS_SITE : PC_CSRFF_FOREIGN_ORIGIN);
-		pc_respond_problem(r, 403, "A sign-out form must come from a page of this site.");
+		pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, "A sign-out form must come from a page of this site.");
 		return;
 	}
 	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {

@@ -241,6 +241,23 @@ const struct pc_op_doc pc_op_docs[] = {
 		.problems = P(PC_PROB_NOT_FOUND),
 	},
 
+	/* ---------- access rules ---------- */
+	{
+		.handler = pc_api_access_rules,
+		.tag = "forward auth",
+		.ok = {JSON_OK(200, "The rules in force.", "AccessRules", NULL)},
+		.problems = P(PC_PROB_NOT_FOUND),
+	},
+	{
+		.handler = pc_api_access_check,
+		.tag = "forward auth",
+		.description = "Decides nothing for real and changes nothing: the rules file's answer for a request, as portcullis access check prints it.",
+		.body = &pc_api_fields_access_check,
+		.body_schema = "AccessCheck",
+		.ok = {JSON_OK(200, "The decision and the rule that made it.", "AccessDecision", NULL)},
+		.problems = P(PC_PROB_NOT_FOUND),
+	},
+
 	/* ---------- audit ---------- */
 	{
 		.handler = pc_api_audit_list,
@@ -262,6 +279,22 @@ const struct pc_op_doc pc_op_docs[] = {
 		.tag = "pages",
 		.params = "IfNoneMatch",
 		.ok = {{200, "The page.", "Html", "text/html", "ETag"}, {304, "Not modified.", NULL, NULL, "ETag"}},
+	},
+	{
+		.handler = pc_web_logout,
+		.tag = "pages",
+		.description = "Apps link to it; its button signs out with the CSRF token, then follows rd through /api/v1/auth/continue.",
+		.params = "LogoutRd,IfNoneMatch",
+		.ok = {{200, "The page.", "Html", "text/html", "ETag"}, {304, "Not modified.", NULL, NULL, "ETag"}},
+	},
+	{
+		.handler = pc_web_logout_post,
+		.tag = "pages",
+		.description = "For a sign-out form on a page of this site (an app behind the proxy), which cannot send the CSRF token: refused only when the browser says it comes from elsewhere (Sec-Fetch-Site: cross-site, or a foreign Origin). Ends the session of the cookie, if any; a form body is not read.",
+		.params = "LogoutRd",
+		.ok = {{303, "Signed out (when signed in); go to rd when allowed, else /admin.", NULL, NULL, "Location,Set-Cookie"}},
+		.problems = P(PC_PROB_CSRF_FAILED) | P(PC_PROB_UNAVAILABLE),
+		.optional_auth = PC_DOC_SESSION,
 	},
 	{
 		.handler = pc_web_admin,

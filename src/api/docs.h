@@ -42,6 +42,7 @@ extern const struct pc_fields pc_api_fields_password;    /* users.c: PUT /users/
 extern const struct pc_fields pc_api_fields_redeem;      /* users.c: POST /auth/password-reset */
 extern const struct pc_fields pc_api_fields_key_create;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_key_rename;  /* apikeys.c */
+extern const struct pc_fields pc_api_fields_access_check; /* access.c */
 
 /* One success answer. */
 struct pc_doc_ok {
