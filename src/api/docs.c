@@ -1,10 +1,11 @@
 /*
  * docs.c — the OpenAPI description of every operation (docs.h), one entry
  * per row of the route table, keyed by its handler. Adding a route: add its
- * entry here (pc_openapi_check, run by tests/unit/api/test_openapi.c and
- * the end-to-end openapi test, fails until it exists); a JSON body names
- * the handler's field table and a schema in openapi_components.json, which
- * must agree.
+ * entry here (tests/unit/api/test_openapi.c and tests/e2e/openapi.test.mjs
+ * fail until it exists, and the latter until it exercises the route); a
+ * JSON body names the handler's field table (exported with PC_FIELDS,
+ * declared in docs.h) and a schema in openapi_components.json, which must
+ * agree.
  */
 #include "api/docs.h"
 

@@ -4,11 +4,12 @@
  *
  * One entry per row of pc_routes, keyed by the row's handler (docs.c), so
  * an entry cannot describe a route that does not exist and a route without
- * an entry is reported by pc_openapi_check (a unit test and the end-to-end
- * openapi test fail on it). The reusable schemas, headers and parameters
+ * an entry is reported by pc_openapi_build (tests/unit/api/test_openapi.c
+ * and tests/e2e/openapi.test.mjs fail on it; the operation is served with
+ * x-undocumented). The reusable schemas, headers and parameters
  * are JSON in src/api/openapi_components.json (embedded at build time); an
  * entry names them. A request body names both the handler's own field
- * table (api/input.h) and its schema, and pc_openapi_check proves the two
+ * table (api/input.h) and its schema, and pc_openapi_build proves the two
  * agree member for member (names, types, required, maxLength,
  * additionalProperties false), so the schema cannot drift from what
  * input.c accepts.
@@ -16,7 +17,8 @@
  * Derived, not written here: security (from the access rule, the method
  * and the CSRF flags), 401 authentication-required on authenticated
  * routes, 403 forbidden on admin routes, 403 csrf-failed on CSRF-checked
- * ones, 400/413/415 on routes with a body, and a default problem response
+ * ones, 400/413/415 on routes with a body, 500 everywhere, 503 on
+ * authenticated routes, and 4XX/5XX ranges (the HTTP layer's own problems)
  * on every operation.
  */
 #ifndef PC_API_DOCS_H

@@ -10,7 +10,7 @@
  * derived from the row (docs.h says which). The document is built once,
  * at the first request, and served from memory after.
  *
- * pc_openapi_check builds it and reports whatever is missing or
+ * pc_openapi_build reports whatever is missing or
  * inconsistent: a row without an entry, an entry without a row, a name
  * that is not in the components, a body schema that disagrees with its
  * handler's field table. The server still serves the document (a
@@ -444,10 +444,9 @@ static json_t *operation(struct report *rep, const json_t *comps, const struct p
 
 static json_t *security_schemes(const struct pc_config *cfg)
 {
-	char session_desc[512];
-	snprintf(session_desc, sizeof(session_desc),
-	         "The session cookie set by login and setup (HttpOnly; Secure; SameSite=Strict). On unsafe methods "
-	         "(POST, PUT, PATCH, DELETE) it must come with the csrf scheme too.");
+	static const char session_desc[] =
+		"The session cookie set by login and setup (HttpOnly; Secure; SameSite=Strict). On unsafe methods "
+		"(POST, PUT, PATCH, DELETE) it must come with the csrf scheme too.";
 	return json_pack(
 		"{s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s}}", "session", "type",
 		"apiKey", "in", "cookie", "name", cfg != NULL ? pc_session_cookie_name(cfg) : "__Host-portcullis_session",
