@@ -16,6 +16,7 @@
 #   idle RSS of `portcullis serve`
 #   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
 #   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
+#   verify, sign-in and the audit listing as the store grows, SQLite and PostgreSQL (bench/store_scale.sh)
 # Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
@@ -280,6 +281,12 @@ fi
 {
   echo
   BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/forward_auth.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
+
+# ---- the store at 10^3..10^6 (its own script) ----
+{
+  echo
+  BENCH_SECONDS=$secs "$root/bench/store_scale.sh" "$bin" | sed '1s/^# /## /'
 } >>"$report"
 
 # ---- micro-benchmarks ----

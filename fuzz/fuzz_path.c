@@ -216,11 +216,13 @@ static bool name_ok(const char *g)
 
 /* Returns -1 or 0; on 0 fills policy (1 or 2), groups as one ",a,b,"
  * string, whether a requirement was given and whether redirect=true. */
-static int model_query(int *policy, char *groups, int *present, int *redirect, const uint8_t *d, size_t n)
+static int model_query(int *policy, char *groups, int *present, int *redirect, int *csrf, const uint8_t *d,
+                       size_t n)
 {
 	*policy = 1;
 	*present = 0;
 	*redirect = 0;
+	*csrf = 0;
 	groups[0] = '\0';
 	if (n > PC_AUTHZ_QUERY_MAX)
 		return -1;
@@ -234,7 +236,7 @@ static int model_query(int *policy, char *groups, int *present, int *redirect, c
 		free(q);
 		return -1;
 	}
-	int rc = -1, seen_g = 0, seen_p = 0, seen_r = 0;
+	int rc = -1, seen_g = 0, seen_p = 0, seen_r = 0, seen_c = 0;
 	/* strsep keeps empty fields, as "a&&b" must be refused */
 	char *rest = q, *param;
 	while ((param = strsep(&rest, "&")) != NULL) {
@@ -262,6 +264,11 @@ static int model_query(int *policy, char *groups, int *present, int *redirect, c
 			if (strcmp(v, "true") != 0)
 				goto out;
 			*redirect = 1;
+		} else if (strcmp(param, "csrf") == 0 && !seen_c) {
+			seen_c = 1;
+			if (strcmp(v, "token") != 0)
+				goto out;
+			*csrf = 1;
 		} else if (strcmp(param, "policy") == 0 && !seen_p) {
 			seen_p = 1;
 			if (vn == 10 && memcmp(val, "one_factor", 10) == 0)
@@ -299,10 +306,10 @@ static void check_query(const uint8_t *data, size_t size, const char *in)
 {
 	struct pc_access_query q;
 	const char *why = NULL;
-	int wp, wpresent, wredirect;
+	int wp, wpresent, wredirect, wcsrf;
 	static char wg[2 * PC_AUTHZ_QUERY_MAX + 4], got[2 * PC_AUTHZ_QUERY_MAX + 4];
 	int rc = pc_access_query_parse(&q, &why, in, size);
-	int wrc = model_query(&wp, wg, &wpresent, &wredirect, data, size);
+	int wrc = model_query(&wp, wg, &wpresent, &wredirect, &wcsrf, data, size);
 	CHECK(rc == wrc);
 	if (rc != 0) {
 		CHECK(why != NULL && !q.present && q.n_groups == 0);
@@ -310,6 +317,7 @@ static void check_query(const uint8_t *data, size_t size, const char *in)
 	}
 	CHECK(q.present == (wpresent != 0));
 	CHECK(q.redirect == (wredirect != 0));
+	CHECK(q.csrf_token == (wcsrf != 0));
 	CHECK((q.policy == PC_POLICY_TWO_FACTOR ? 2 : 1) == wp);
 	got[0] = '\0';
 	if (q.n_groups > 0)

@@ -2,7 +2,7 @@
 # Installs the Debian packages portcullis needs, and nothing else.
 #   scripts/deps.sh          what building and running need
 #   scripts/deps.sh test     plus what the test suite needs (servers, browser, tools)
-#   scripts/deps.sh bench    plus wrk and nginx for the side-by-side benchmarks
+#   scripts/deps.sh bench    plus wrk, nginx and PostgreSQL for the benchmarks
 # Idempotent: asks dpkg what is missing, runs `apt-get update` only when
 # something is, and uses sudo only when not already root.
 set -euo pipefail
@@ -15,7 +15,7 @@ test=(libcmocka-dev clang libclang-rt-14-dev
       prometheus curl sqlite3 nodejs npm
       debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
       e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
-bench=(wrk nginx-light redis-server sqlite3)
+bench=(wrk nginx-light redis-server sqlite3 postgresql nodejs curl)
 
 want=("${build[@]}")
 for profile in "$@"; do

@@ -75,6 +75,7 @@ struct pc_op_doc {
 	struct pc_doc_ok ok[3];
 	uint64_t problems;           /* PC_DOC_P(kind) | ...: besides the derived ones */
 	const char *unauth_headers;  /* components/headers names on the 401, besides WWW-Authenticate */
+	bool html_403;               /* a 403 may also be a text/html page (verify ?redirect=true) */
 	unsigned optional_auth;      /* PC_DOC_*: public route that uses these when sent */
 	unsigned only_auth;          /* PC_DOC_*: authenticated route that takes only these (0: all three) */
 };

@@ -307,6 +307,9 @@ static void problem_responses(struct report *rep, const json_t *comps, json_t *r
 		json_object_set_new(schema, "properties", json_pack("{s:{s:o}}", "type", "enum", types));
 		json_t *r = json_pack("{s:s,s:{s:{s:o}}}", "description", desc, "content", "application/problem+json",
 		                      "schema", schema);
+		if (status == 403 && d->html_403)
+			json_object_set_new(json_object_get(r, "content"), "text/html",
+			                    json_pack("{s:o}", "schema", ref_checked(rep, comps, "schemas", "Html", where)));
 		json_t *headers = NULL;
 		if (status == 401) {
 			headers = refs(rep, comps, "headers", "WWW-Authenticate", where, true);

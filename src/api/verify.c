@@ -109,9 +109,45 @@ static const char forbidden_page[] =
 	"signed in, but your account may not open this page. Ask an administrator for access, or <a "
 	"href=\"/login\">sign in as someone else</a>.</p></body></html>\n";
 
-/* The CSRF rule of csrf_stage.c for a forwarded request (Origin included:
- * the same check, as the README promises). 0 or a reason. */
-static int forwarded_csrf(const struct pc_req *r, enum pc_csrf_failure *why)
+static const char refused_page[] =
+	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+	"content=\"width=device-width\"><title>Request refused</title></head><body><h1>Request refused</h1><p>This "
+	"request seems to come from another site, so it was not sent on. If you sent it from this site, go back, "
+	"reload the page and try again.</p></body></html>\n";
+
+/* The origin ("scheme://host[:port]") of a Referer value; len 0 if none. */
+static struct pc_str referer_origin(struct pc_str ref)
+{
+	const char *sep = memmem(ref.p, ref.len, "://", 3);
+	if (sep == NULL)
+		return (struct pc_str){ref.p, 0};
+	size_t start = (size_t)(sep + 3 - ref.p), end = start;
+	while (end < ref.len && ref.p[end] != '/' && ref.p[end] != '?' && ref.p[end] != '#')
+		end++;
+	return (struct pc_str){ref.p, end};
+}
+
+/* Whether an origin is the app's site: nginx and Caddy pass the app's
+ * Host on; Traefik asks with our own Host and names the app's in
+ * X-Forwarded-Host. */
+static bool app_origin(const struct pc_req *r, struct pc_str origin)
+{
+	const struct pc_config *cfg = pc_auth_of(r)->cfg;
+	const struct pc_http_header *fhost = pc_http_header_get(r->http, "X-Forwarded-Host");
+	return pc_csrf_origin_ok(cfg, origin, r->http->host) ||
+	       (fhost != NULL && pc_csrf_origin_ok(cfg, origin, fhost->value));
+}
+
+/* A forwarded unsafe request with the session cookie. By default it is
+ * refused only on the browser's evidence that it comes from another site:
+ * Sec-Fetch-Site cross-site, an Origin (or, without one, a Referer) that is
+ * not the app's, or Sec-Fetch-Site same-site with no Origin to tell which
+ * sibling sent it. SameSite=Strict already keeps the cookie off cross-site
+ * requests; this is the defence in depth, and it needs nothing from the
+ * app. With csrf=token (an app that sends portcullis' token) the token is
+ * required too, as csrf_stage.c requires it of portcullis' own API. 0 or
+ * a reason. */
+static int forwarded_csrf(const struct pc_req *r, bool token_required, enum pc_csrf_failure *why)
 {
 	const struct pc_auth *a = pc_auth_of(r);
 	const struct pc_http_header *site = pc_http_header_get(r->http, "Sec-Fetch-Site");
@@ -119,15 +155,25 @@ static int forwarded_csrf(const struct pc_req *r, enum pc_csrf_failure *why)
 		*why = PC_CSRFF_CROSS_SITE;
 		return -1;
 	}
-	/* the app's host: nginx and Caddy pass its Host on; Traefik asks with
-	 * our own Host and names the app's in X-Forwarded-Host */
 	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
-	const struct pc_http_header *fhost = pc_http_header_get(r->http, "X-Forwarded-Host");
-	if (origin != NULL && !pc_csrf_origin_ok(a->cfg, origin->value, r->http->host) &&
-	    (fhost == NULL || !pc_csrf_origin_ok(a->cfg, origin->value, fhost->value))) {
+	if (origin != NULL && !app_origin(r, origin->value)) {
 		*why = PC_CSRFF_FOREIGN_ORIGIN;
 		return -1;
 	}
+	if (origin == NULL) {
+		const struct pc_http_header *ref = pc_http_header_get(r->http, "Referer");
+		struct pc_str ro = ref != NULL ? referer_origin(ref->value) : (struct pc_str){NULL, 0};
+		if (ref != NULL && ro.len > 0 && !app_origin(r, ro)) {
+			*why = PC_CSRFF_FOREIGN_ORIGIN;
+			return -1;
+		}
+		if (site != NULL && pc_str_ieq(site->value, "same-site")) {
+			*why = PC_CSRFF_CROSS_SITE;
+			return -1;
+		}
+	}
+	if (!token_required)
+		return 0;
 	const struct pc_http_header *hdr = pc_http_header_get(r->http, PC_CSRF_HEADER);
 	const struct pc_http_cookie *ck = pc_http_cookie_get(r->http, PC_CSRF_COOKIE);
 	if (hdr == NULL || hdr->value.len == 0) {
@@ -173,7 +219,7 @@ static const char *header_value(const struct pc_req *r, const char *name, size_t
  * never allowed: LOGIN when anonymous (nginx turns only 401 and 403 into
  * pages; anything else is its 500), DENY when signed in. */
 static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, struct pc_access_decision *d,
-                             bool *redirect)
+                             bool *redirect, bool *csrf_token)
 {
 	struct pc_access_query q;
 	const char *why = "";
@@ -184,6 +230,7 @@ static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, s
 		return -1;
 	}
 	*redirect = q.redirect;
+	*csrf_token = q.csrf_token;
 	/* what the proxy forwarded, from a trusted proxy only (else this
 	 * request itself: its Host, "/", GET) */
 	struct pc_access_input in = {0};
@@ -222,8 +269,8 @@ void pc_api_verify(struct pc_req *r)
 	const struct pc_auth *a = pc_auth_of(r);
 	const struct pc_http_header *m = original_method(r);
 	struct pc_access_decision d;
-	bool redirect = false;
-	int o = decide_or_respond(r, m, &d, &redirect);
+	bool redirect = false, csrf_token = false;
+	int o = decide_or_respond(r, m, &d, &redirect, &csrf_token);
 	if (o < 0)
 		return;
 	bool browser = redirect && browser_navigation(r, m);
@@ -263,9 +310,22 @@ void pc_api_verify(struct pc_req *r)
 	}
 	if (a->cfg->verify_csrf && m != NULL && unsafe(m->value) && p->method == PC_AUTH_SESSION) {
 		enum pc_csrf_failure why;
-		if (forwarded_csrf(r, &why) != 0) {
+		if (forwarded_csrf(r, csrf_token, &why) != 0) {
 			pc_metrics_csrf_failure(why);
-			pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, "The forwarded request failed the CSRF check.");
+			struct pc_logline l;
+			pc_logline_begin(&l, "warn", "forwarded_csrf_refused");
+			pc_logline_str(&l, "reason", pc_metrics_csrf_failure_name(why));
+			pc_logline_str(&l, "request_id", r->request_id);
+			pc_logline_emit(&l);
+			if (browser) {
+				pc_resp_header(r, "Cache-Control", "no-store");
+				pc_respond(r, 403, "text/html; charset=utf-8", refused_page, sizeof(refused_page) - 1);
+				return;
+			}
+			char detail[160];
+			snprintf(detail, sizeof(detail), "The forwarded request failed the CSRF check (%s).",
+			         pc_metrics_csrf_failure_name(why));
+			pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, detail);
 			return;
 		}
 	}

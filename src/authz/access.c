@@ -40,7 +40,7 @@ static int qfail(struct pc_access_query *out, const char **why, const char *reas
 
 int pc_access_query_parse(struct pc_access_query *out, const char **why, const char *q, size_t len)
 {
-	bool seen_group = false, seen_policy = false, seen_redirect = false;
+	bool seen_group = false, seen_policy = false, seen_redirect = false, seen_csrf = false;
 	size_t o = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -60,18 +60,27 @@ int pc_access_query_parse(struct pc_access_query *out, const char **why, const c
 		bool is_group = nl == 5 && memcmp(p, "group", 5) == 0;
 		bool is_policy = nl == 6 && memcmp(p, "policy", 6) == 0;
 		bool is_redirect = nl == 8 && memcmp(p, "redirect", 8) == 0;
-		if (!is_group && !is_policy && !is_redirect)
-			return qfail(out, why, "unknown query parameter (only group, policy and redirect)");
-		if ((is_group && seen_group) || (is_policy && seen_policy) || (is_redirect && seen_redirect))
+		bool is_csrf = nl == 4 && memcmp(p, "csrf", 4) == 0;
+		if (!is_group && !is_policy && !is_redirect && !is_csrf)
+			return qfail(out, why, "unknown query parameter (only group, policy, redirect and csrf)");
+		if ((is_group && seen_group) || (is_policy && seen_policy) || (is_redirect && seen_redirect) ||
+		    (is_csrf && seen_csrf))
 			return qfail(out, why, "query parameter given twice");
 		seen_group |= is_group;
 		seen_policy |= is_policy;
 		seen_redirect |= is_redirect;
-		if (is_redirect) {
-			/* how to answer, not who may pass: it requires nothing */
-			if (pe - eq - 1 != 4 || memcmp(eq + 1, "true", 4) != 0)
-				return qfail(out, why, "redirect must be true");
-			out->redirect = true;
+		seen_csrf |= is_csrf;
+		if (is_redirect || is_csrf) {
+			/* how to answer and how strictly to check a forwarded unsafe
+			 * request, not who may pass: they require nothing */
+			const char *want = is_redirect ? "true" : "token";
+			size_t wl = strlen(want);
+			if ((size_t)(pe - eq - 1) != wl || memcmp(eq + 1, want, wl) != 0)
+				return qfail(out, why, is_redirect ? "redirect must be true" : "csrf must be token");
+			if (is_redirect)
+				out->redirect = true;
+			else
+				out->csrf_token = true;
 			if (amp == NULL)
 				break;
 			p = amp + 1;

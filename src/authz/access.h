@@ -29,8 +29,8 @@
  * help); policy=two_factor with one factor -> SECOND_FACTOR; else ALLOW.
  * "group" alone implies one_factor. policy=bypass and policy=deny are
  * refused in a query: a location cannot loosen the rules, and a refusal is
- * better than a silent no-op. "redirect=true" changes only how /verify
- * answers (a redirect for browsers, see struct pc_access_query).
+ * better than a silent no-op. "redirect=true" and "csrf=token" change only
+ * how /verify answers and checks (see struct pc_access_query).
  *
  * Combining: both must allow. The stricter outcome wins, in the order
  * ALLOW < LOGIN < SECOND_FACTOR < DENY (LOGIN and SECOND_FACTOR cannot come
@@ -73,6 +73,10 @@ struct pc_access_query {
 	                               login page (and a page for 403), for
 	                               proxies that pass verify's answer on
 	                               (Caddy, Traefik); not a requirement */
+	bool csrf_token;            /* csrf=token: a forwarded unsafe request
+	                               with the session cookie needs the CSRF
+	                               token (an app that sends it), not only
+	                               the absence of cross-site evidence */
 	enum pc_policy policy;      /* one_factor or two_factor */
 	size_t n_groups;            /* 0: any signed-in user */
 	const char *groups[PC_AUTHZ_MAX_VALUES]; /* point into buf */

@@ -212,7 +212,8 @@ const struct pc_config_var pc_config_vars[] = {
 	                     "refreshes allowed per user per hour, 1 to 1000; past it 429 with Retry-After", false},
 	[V_VERIFY_CSRF] = {"PORTCULLIS_VERIFY_CSRF", "true",
 	                   "forward auth: a forwarded POST, PUT, PATCH or DELETE authenticated by the session "
-	                   "cookie needs a valid CSRF token, else 403: true or false", false},
+	                   "cookie is refused (403) on evidence of another site (and, at a /verify?csrf=token "
+	                   "location, without a valid CSRF token): true or false", false},
 	[V_AUTH_ASSERTION] = {"PORTCULLIS_AUTH_ASSERTION", "false",
 	                      "forward auth: also send X-Auth-Assertion, a 60-second JWT (audience "
 	                      "portcullis-upstream) the app can verify with the JWKS: true or false", false},

@@ -360,36 +360,63 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     assert.equal(still.status, 200, 'the token used to revoke still works');
   });
 
-  it('forwarded unsafe requests with the session cookie need the CSRF token (403 without, the app untouched); a bearer JWT needs none', async () => {
+  it('forwarded unsafe requests with the session cookie: refused on the browser\'s evidence of another site (the app untouched, a page for browsers, counted and logged), allowed from the app\'s own pages with no token; ?csrf=token requires the token; a bearer JWT needs none', async () => {
     const before = await csrfFailures(pc);
     const refused = [];
     const refuse = async (method, label, opts) => {
       const target = `/form?${marker()}`;
       const res = await aliceAgent.req(method, target, { checkInvariants: false, json: { change: 'something' }, ...opts });
       assert.equal(res.status, 403, `${label}: ${res.what}`);
+      assert.match(res.header('content-type') || '', /^text\/html/, `${label}: nginx shows a page`);
       assert.deepEqual(app.reached(target.split('?')[1]), [], `${label}: the app must not be reached`);
       refused.push(label);
     };
-    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) await refuse(method, `${method} without a token`, { csrf: false });
-    // the proxy's header wins over the client's
-    await refuse('POST', 'client-sent X-Original-Method: GET', { csrf: false, headers: [['X-Original-Method', 'GET']] });
-    await refuse('POST', 'client-sent X-Forwarded-Method: GET', { csrf: false, headers: [['X-Forwarded-Method', 'GET']] });
-    await refuse('POST', 'a cookie/header mismatch', { csrf: 'A'.repeat(99) });
-    await refuse('POST', 'Sec-Fetch-Site: cross-site', { headers: [['Sec-Fetch-Site', 'cross-site']] });
-    // the token is right, the page that sent it is not this site
-    await refuse('POST', 'a foreign Origin', { headers: [['Origin', 'https://evil.example']] });
-    await refuse('PUT', 'Origin: null', { headers: [['Origin', 'null']] });
-    await refuse('DELETE', 'same host, another port', { headers: [['Origin', `http://127.0.0.1:${pc.port}`]] });
-    // a genuine token, but bound to another (pre-)session
-    const stranger = new Agent(front);
-    const foreignToken = await stranger.fetchCsrf();
-    await refuse('POST', 'a token of another session', { csrf: foreignToken, cookies: new Map([...aliceAgent.jar, [CSRF_COOKIE, foreignToken]]) });
+    // what an app's own form and fetch() send (no portcullis token: the app
+    // cannot read it): they pass
+    for (const [method, headers] of [
+      ['POST', [['Origin', front.base], ['Sec-Fetch-Site', 'same-origin']]],
+      ['POST', []], // an old browser: no Origin, no Sec-Fetch-*
+      ['PUT', [['Origin', front.base]]],
+      ['DELETE', [['Referer', `${front.base}/page?x=1`]]],
+    ]) {
+      const target = `/save?${marker()}`;
+      const rec = await reach(aliceAgent, target, { method, headers, csrf: false, json: { change: method } });
+      assert.equal(rec.method, method);
+      assert.equal(rec.body, JSON.stringify({ change: method }));
+    }
+    // evidence of another site
+    await refuse('POST', 'Sec-Fetch-Site: cross-site', { csrf: false, headers: [['Sec-Fetch-Site', 'cross-site']] });
+    await refuse('POST', 'a foreign Origin, even with the token', { headers: [['Origin', 'https://evil.example']] });
+    await refuse('PUT', 'Origin: null', { csrf: false, headers: [['Origin', 'null']] });
+    await refuse('DELETE', 'same host, another port', { csrf: false, headers: [['Origin', `http://127.0.0.1:${pc.port}`]] });
+    await refuse('PATCH', 'a foreign Referer without Origin', { csrf: false, headers: [['Referer', 'https://evil.example/form.html']] });
+    await refuse('POST', 'Sec-Fetch-Site: same-site without Origin', { csrf: false, headers: [['Sec-Fetch-Site', 'same-site']] });
+    // the proxy's method wins over the client's claim
+    await refuse('POST', 'client-sent X-Original-Method: GET, cross-site', { csrf: false, headers: [['X-Original-Method', 'GET'], ['Sec-Fetch-Site', 'cross-site']] });
     const after = await csrfFailures(pc);
     const d = delta(before, after);
     const total = Object.values(d).reduce((a, b) => a + b, 0);
     assert.ok(total >= refused.length, `every refusal counted in security_csrf_validations_failed_total: ${JSON.stringify(d)}`);
-    assert.ok(d.missing_header >= 6 && d.mismatch >= 1 && d.cross_site >= 1 && d.foreign_origin >= 3 && d.wrong_session >= 1, JSON.stringify(d));
+    assert.ok(d.cross_site >= 3 && d.foreign_origin >= 4, JSON.stringify(d));
+    assert.ok(pc.logs.some((l) => /forwarded_csrf_refused/.test(l) && /foreign_origin/.test(l)), 'each refusal is logged with its reason');
 
+    // ?csrf=token (an app that sends portcullis' token): asked of /verify
+    // as the location would ask it
+    const verify = (headers, cookies = aliceAgent.jar) => request(pc, 'GET', '/api/v1/auth/verify?csrf=token', { headers: [['X-Original-Method', 'POST'], ['X-Original-URI', '/form'], ...headers], cookies });
+    const expect403 = async (label, headers, cookies) => {
+      const res = await verify(headers, cookies);
+      assert.equal(res.status, 403, `csrf=token, ${label}: ${res.what}`);
+    };
+    const b2 = await csrfFailures(pc);
+    await expect403('no token', []);
+    await expect403('a cookie/header mismatch', [['X-CSRF-Token', 'A'.repeat(99)]]);
+    const stranger = new Agent(front);
+    const foreignToken = await stranger.fetchCsrf();
+    await expect403('a token of another session', [['X-CSRF-Token', foreignToken]], new Map([...aliceAgent.jar, [CSRF_COOKIE, foreignToken]]));
+    const d2 = delta(b2, await csrfFailures(pc));
+    assert.ok(d2.missing_header >= 1 && d2.mismatch >= 1 && d2.wrong_session >= 1, JSON.stringify(d2));
+    const withToken = await verify([['X-CSRF-Token', aliceAgent.csrf]]);
+    assert.equal(withToken.status, 200, withToken.what);
     // with the token (and this site's Origin, or none): the app gets the
     // request, body and method intact
     for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
@@ -508,13 +535,16 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
 
   it('Traefik/Caddy style: X-Forwarded-Method and X-Forwarded-Uri are believed from a trusted proxy, ignored from anyone else', async () => {
     const verify = (srv, headers, cookies) => request(srv, 'GET', '/api/v1/auth/verify', { headers, cookies });
+    // the token check (?csrf=token) shows which method a request is judged as
+    const verifyT = (srv, headers, cookies) => request(srv, 'GET', '/api/v1/auth/verify?csrf=token', { headers, cookies });
     const jar = aliceAgent.jar; // session + CSRF cookie (same portcullis)
     const tokenHeader = ['X-CSRF-Token', aliceAgent.csrf];
     const expect = (res, status, label) => assert.equal(res.status, status, `${label}: ${res.what} ${res.text.slice(0, 200)}`);
 
     // trusted (this process is 127.0.0.1, PORTCULLIS_TRUSTED_PROXIES=127.0.0.1/32)
-    expect(await verify(pc, [['X-Forwarded-Method', 'POST']], jar), 403, 'forwarded POST, no token');
-    expect(await verify(pc, [['X-Forwarded-Method', 'delete']], jar), 403, 'forwarded delete (any case), no token');
+    expect(await verifyT(pc, [['X-Forwarded-Method', 'POST']], jar), 403, 'forwarded POST, no token');
+    expect(await verify(pc, [['X-Forwarded-Method', 'POST']], jar), 200, 'forwarded POST, no token, no evidence of another site (the default)');
+    expect(await verifyT(pc, [['X-Forwarded-Method', 'delete']], jar), 403, 'forwarded delete (any case), no token');
     expect(await verify(pc, [['X-Forwarded-Method', 'PATCH'], ['Sec-Fetch-Site', 'cross-site'], tokenHeader], jar), 403, 'forwarded cross-site PATCH');
     const ok = await verify(pc, [['X-Forwarded-Method', 'POST'], ['X-Forwarded-Uri', '/form'], ['X-Forwarded-Host', 'app.example.com'], tokenHeader], jar);
     expect(ok, 200, 'forwarded POST with the token');
@@ -529,8 +559,8 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     expect(await verify(pc, [['X-Forwarded-Method', 'GET'], ['Origin', 'https://evil.example']], jar), 200, 'forwarded GET from a foreign origin (safe method)');
     // Traefik and Caddy pass the client's own X-Original-Method through (and
     // nginx the client's X-Forwarded-Method): neither may talk a POST down
-    expect(await verify(pc, [['X-Forwarded-Method', 'POST'], ['X-Original-Method', 'GET']], jar), 403, 'X-Forwarded-Method POST + client X-Original-Method GET');
-    expect(await verify(pc, [['X-Original-Method', 'POST'], ['X-Forwarded-Method', 'GET']], jar), 403, 'X-Original-Method POST + client X-Forwarded-Method GET');
+    expect(await verifyT(pc, [['X-Forwarded-Method', 'POST'], ['X-Original-Method', 'GET']], jar), 403, 'X-Forwarded-Method POST + client X-Original-Method GET');
+    expect(await verifyT(pc, [['X-Original-Method', 'POST'], ['X-Forwarded-Method', 'GET']], jar), 403, 'X-Original-Method POST + client X-Forwarded-Method GET');
     // a bearer-authenticated forwarded POST needs no token
     const tok = await send('POST', '/api/v1/auth/token', { json: { email: alice.email, password: alice.password } });
     safeRecord(tok.data.access_token, 'access token');
@@ -554,9 +584,9 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
       // an unsafe method claimed by anyone can only make the check
       // stricter: it is judged as that method (no token: 403), never as GET
       for (const [name, value] of [['X-Forwarded-Method', 'POST'], ['X-Original-Method', 'DELETE'], ['X-Forwarded-Method', 'PATCH']]) {
-        const res = await verify(lone, [[name, value], ['X-Forwarded-Uri', '/form']], a.agent.jar);
+        const res = await verifyT(lone, [[name, value], ['X-Forwarded-Uri', '/form']], a.agent.jar);
         expect(res, 403, `untrusted ${name}: ${value} is judged as unsafe`);
-        const withToken = await verify(lone, [[name, value], ['X-Forwarded-Uri', '/form'], ['X-CSRF-Token', a.agent.csrf]], a.agent.jar);
+        const withToken = await verifyT(lone, [[name, value], ['X-Forwarded-Uri', '/form'], ['X-CSRF-Token', a.agent.csrf]], a.agent.jar);
         expect(withToken, 200, `untrusted ${name}: ${value} with the CSRF token`);
         assert.equal(withToken.header('x-auth-user-id'), a.user.id);
       }

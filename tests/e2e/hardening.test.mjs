@@ -685,8 +685,10 @@ describe('smaller findings', () => {
     const u = await createUser(admin.agent);
     const a = new Agent(srv);
     await a.login(u.email, u.password);
-    const verify = (localAddress, headers) => request(srv, 'GET', '/api/v1/auth/verify', { cookies: a.jar, headers, localAddress, checkInvariants: false });
-    // the trusted proxy's forwarded POST with the session cookie and no CSRF evidence
+    // a location that requires the token (?csrf=token): what the method a
+    // request is judged as decides
+    const verify = (localAddress, headers) => request(srv, 'GET', '/api/v1/auth/verify?csrf=token', { cookies: a.jar, headers, localAddress, checkInvariants: false });
+    // the trusted proxy's forwarded POST with the session cookie and no CSRF token
     const trusted = await verify('127.0.0.1', [['X-Original-Method', 'POST']]);
     assert.equal(trusted.status, 403, `trusted proxy, forwarded POST without a CSRF token: ${trusted.status}`);
     const lenient = [];

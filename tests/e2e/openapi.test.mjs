@@ -108,7 +108,7 @@ describe('the OpenAPI document', () => {
         for (const c of ok) {
           const r = op.responses[c];
           for (const [media, m] of Object.entries(r.content ?? {})) if (!m.schema) wrong.push(`${k} ${c} ${media}: no schema`);
-          if (!r.content && ![204, 303, 304].includes(Number(c)) && !(p === '/api/v1/auth/verify' && c === '200')) wrong.push(`${k} ${c}: no body documented`);
+          if (!r.content && ![204, 302, 303, 304].includes(Number(c)) && !(p === '/api/v1/auth/verify' && c === '200')) wrong.push(`${k} ${c}: no body documented`);
         }
         for (const c of codes.filter((x) => /^[45]/.test(x))) {
           const s = op.responses[c].content?.['application/problem+json']?.schema;
@@ -245,6 +245,11 @@ describe('the OpenAPI document', () => {
       await call(srv, 'GET', '/api/v1/auth/verify', {}, 401);
       await call(a, 'GET', '/api/v1/auth/verify?policy=bypass', {}, 400);
       await call(a, 'GET', '/api/v1/auth/verify?policy=one_factor&group=ops', {}, 403);
+      // ?redirect=true: a browser's navigation gets a 302 to the login page, a page for 403
+      const html = { headers: { Accept: 'text/html,application/xhtml+xml' } };
+      await call(srv, 'GET', '/api/v1/auth/verify?redirect=true', html, 302);
+      await call(a, 'GET', '/api/v1/auth/verify?redirect=true&group=ops', html, 403);
+      await call(a, 'GET', '/api/v1/auth/verify?csrf=token', {}, 200);
 
       // tokens: by password, by session, refresh, revoke
       await call(srv, 'POST', '/api/v1/auth/token', { json: { email, password: `${password}x` } }, 401);

@@ -198,13 +198,17 @@ static void test_query_parse(void **state)
 	assert_true(q.present);
 	assert_true(q.redirect);
 	assert_int_equal(q.n_groups, 1);
+	assert_false(q.csrf_token);
+	assert_int_equal(pc_access_query_parse(&q, &why, "csrf=token", 10), 0);
+	assert_false(q.present);
+	assert_true(q.csrf_token);
 	static const char *const bad[] = {
 		"group", "=ops", "group=", "policy=", "group=ops&", "&group=ops", "group=ops&&policy=one_factor",
 		"group=ops&group=ops", "policy=one_factor&policy=two_factor", "Group=ops", "group=ops;policy=x",
 		"policy=TWO_FACTOR", "policy=bypass", "policy=deny", "group=%", "group=%4", "group=%zz", "group=a+b",
 		"group=a%00", "policy=one_factor%00", "policy=two_factor%00x", "policy=one_facto", "group=a,", "group=,a", "group=a b", "group=.a", "groups=a", "rd=https://x",
 		"redirect=", "redirect=TRUE", "redirect=1", "redirect=%74rue", "redirect=true&redirect=true", "redirect",
-		"redirect=true&", "redirect=truex",
+		"redirect=true&", "redirect=truex", "csrf=", "csrf=Token", "csrf=true", "csrf=token&csrf=token", "csrf",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
@@ -215,6 +219,7 @@ static void test_query_parse(void **state)
 		assert_non_null(why);
 		assert_false(q.present);
 		assert_false(q.redirect);
+		assert_false(q.csrf_token);
 		assert_int_equal(q.n_groups, 0);
 	}
 	/* 64 groups fit, 65 do not; the byte limit is separate */
