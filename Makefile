@@ -23,10 +23,10 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Build, make ./var (0700), create development secrets once, start on
-# 127.0.0.1:8080 with the embedded SQLite store.
+# 127.0.0.1:8080 with the embedded SQLite store; the "listening" line names
+# the URL to open (scripts/run.sh; tests/e2e/operate.test.mjs runs it).
 run: build
-	@scripts/dev-env.sh $(BUILD)/portcullis
-	@set -a && . ./var/dev.env && set +a && exec $(BUILD)/portcullis serve
+	@scripts/run.sh $(BUILD)/portcullis
 
 $(TEST_BUILD)/portcullis: deps-test
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DPC_SANITIZE=ON -DPC_TESTS=ON >/dev/null

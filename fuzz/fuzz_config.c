@@ -284,7 +284,7 @@ static void check_err_clean(const char *err, const struct env *e)
 	/* fixed words of the messages: those the loader compares values with
 	 * (so libFuzzer's dictionary holds them) and the advice it gives */
 	static const char *const words[] = {"postgresql://", "postgres://", "https://app.example.com",
-	                                    "example.com", "`portcullis keygen`"};
+	                                    "example.com", "`portcullis keygen --value`", "`portcullis keygen`"};
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		cover(err, n, covered, words[i], strlen(words[i]));
 	char *m = malloc(n + 1);

@@ -37,7 +37,7 @@ static const char usage_main[] =
 	"\n"
 	"commands:\n"
 	"  serve          run the HTTP server (configuration from PORTCULLIS_* variables)\n"
-	"  keygen         print a fresh PORTCULLIS_SECRET_KEY line for an env file\n"
+	"  keygen         print a fresh PORTCULLIS_SECRET_KEY line (--value: the bare value)\n"
 	"  config check   validate the configuration and print it, secrets masked\n"
 	"  user add       create a user offline (the first one too); password on stdin\n"
 	"  audit verify   prove the stored audit trail unbroken (keyed hash chain)\n"
@@ -53,10 +53,15 @@ static const char usage_serve[] =
 	"78 configuration error.\n";
 
 static const char usage_keygen[] =
-	"usage: portcullis keygen\n"
+	"usage: portcullis keygen [--value]\n"
 	"\n"
 	"Prints PORTCULLIS_SECRET_KEY=<base64 of 32 random bytes> for an env file.\n"
-	"To rotate, move the old value to PORTCULLIS_SECRET_KEY_PREVIOUS.\n";
+	"--value prints the bare value, for a credential file named by a _FILE\n"
+	"variable (PORTCULLIS_SECRET_KEY_FILE, PORTCULLIS_JWT_SIGNING_KEY_FILE, a\n"
+	"systemd LoadCredential= file); such a file may also hold the whole\n"
+	"NAME=value line when NAME is its own variable.\n"
+	"To rotate, move the old value to PORTCULLIS_SECRET_KEY_PREVIOUS (README:\n"
+	"\"Rotating secrets\").\n";
 
 static const char usage_access[] =
 	"usage: portcullis access check --url URL [--method M] [--user EMAIL] [--groups a,b]\n"
@@ -99,6 +104,7 @@ static int load_config(struct pc_config *cfg, bool need_keys)
 		fprintf(stderr, "portcullis: configuration error: %s\n", err);
 		return PC_EX_CONFIG;
 	}
+	pc_log_set_text(cfg->log_text); /* before any thread starts */
 	return 0;
 }
 
@@ -325,8 +331,16 @@ static int cmd_audit_verify(const char *anchor)
 		pc_config_free(&cfg);
 		return 1;
 	}
-	int64_t checked = 0, bad = 0;
-	enum pc_err e = pc_auditlog_verify(store, &checked, &bad);
+	if (cfg.keys->has_previous &&
+	    pc_store_audit_add_previous_key(store, cfg.keys->previous.sub[PC_SUBKEY_AUDIT]) != 0) {
+		fprintf(stderr, "portcullis: audit verify: out of memory\n");
+		pc_store_close(store);
+		pc_config_free(&cfg);
+		return 1;
+	}
+	struct pc_audit_verdict v;
+	enum pc_err e = pc_auditlog_verify(store, &v);
+	int64_t checked = v.checked, bad = v.bad_seq;
 	if (e == PC_OK) {
 		printf("audit chain intact: %lld events verified\n", (long long)checked);
 		rc = 0;
@@ -357,6 +371,21 @@ static int cmd_audit_verify(const char *anchor)
 			}
 			free(ev);
 		}
+	} else if (e == PC_ERR_TAMPERED && v.key_missing && v.key_id[0] != '\0') {
+		/* not a tamper alarm: the event names a key we were not given */
+		printf("audit chain NOT CHECKED from event %lld: it was written under audit key id %s, "
+		       "which is neither PORTCULLIS_SECRET_KEY nor PORTCULLIS_SECRET_KEY_PREVIOUS "
+		       "(wrong or missing key; nothing is known to be tampered); "
+		       "%lld events before it verified\n",
+		       (long long)bad, v.key_id, (long long)checked);
+		rc = 3;
+	} else if (e == PC_ERR_TAMPERED && v.key_missing) {
+		printf("audit chain NOT CHECKED from event %lld: it was written before events recorded "
+		       "their key id and verifies under none of the keys given (wrong or missing key, "
+		       "or an edit: give PORTCULLIS_SECRET_KEY_PREVIOUS to tell); "
+		       "%lld events before it verified\n",
+		       (long long)bad, (long long)checked);
+		rc = 3;
 	} else if (e == PC_ERR_TAMPERED) {
 		printf("audit chain BROKEN at event %lld (edited, deleted, inserted or reordered); "
 		       "%lld events before it verified\n", (long long)bad, (long long)checked);
@@ -479,6 +508,12 @@ int main(int argc, char **argv)
 			fputs(usage_keygen, stdout);
 			return 0;
 		}
+		if (argc == 3 && strcmp(argv[2], "--value") == 0)
+			return pc_config_keygen_value(stdout) == 0 ? 0 : 1;
+		if (argc != 2) {
+			fputs(usage_keygen, stderr);
+			return EX_USAGE;
+		}
 		return pc_config_keygen(stdout) == 0 ? 0 : 1;
 	}
 	if (strcmp(cmd, "config") == 0) {
@@ -522,8 +557,12 @@ int main(int argc, char **argv)
 			      "hash chain, then prints the head (SEQ:HASH). With --anchor, also proves the\n"
 			      "chain still holds an event you wrote down earlier (from this output or the\n"
 			      "audit stream), so events cut from the end are noticed too.\n"
+			      "Each event is checked under the key it was written with:\n"
+			      "PORTCULLIS_SECRET_KEY, or PORTCULLIS_SECRET_KEY_PREVIOUS after a rotation.\n"
 			      "Exit 0: intact; 2: broken (the first bad event is named) or the anchor is\n"
-			      "missing; 1: the store could not be read; 78: bad configuration.\n",
+			      "missing; 3: an event was written under a key not given (wrong or missing\n"
+			      "key, not a tamper alarm; the event is named); 1: the store could not be\n"
+			      "read; 78: bad configuration.\n",
 			      help ? stdout : stderr);
 			return help ? 0 : EX_USAGE;
 		}

@@ -9,12 +9,45 @@ function done() {
   location.assign('/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
 }
 
+// Cookies the browser refused: say which, why, and the fix, instead of a
+// CSRF error or a silent loop back to this page.
+function cookieProblem(which) {
+  const host = location.hostname;
+  const local = host === 'localhost' || host.endsWith('.localhost');
+  let text;
+  if (location.protocol === 'http:' && !local) {
+    text = `This page is served over plain HTTP at ${host}, so the browser refuses portcullis' cookies (they are Secure). ` +
+      'Open it over HTTPS (a TLS proxy in front of portcullis), or as http://localhost for a test on this machine.';
+  } else if (which === 'session') {
+    text = `You signed in, but the browser did not keep the session cookie. If PORTCULLIS_COOKIE_DOMAIN is set, it must ` +
+      `be ${host} or a domain above it (for example.com: app.example.com, auth.example.com); otherwise the browser blocks cookies for this site.`;
+  } else {
+    text = 'The browser refuses cookies for this site, and signing in needs them. Allow cookies for this site and reload.';
+  }
+  const p = document.getElementById('cookie-problem');
+  p.textContent = text;
+  p.hidden = false;
+  PC.status('');
+}
+
+// The CSRF cookie (readable by scripts) is set with the token: if it is not
+// there afterwards, the browser refused it, and the session cookie with it.
+async function cookiesKept() {
+  await PC.csrf();
+  return PC.csrfCookie() !== null;
+}
+
 async function submit(form, path) {
   const email = form.querySelector('input[type=email]').value;
   const password = form.querySelector('input[type=password]').value;
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
-  if (res.status === 200 || res.status === 201) return done();
+  if (res.status === 200 || res.status === 201) {
+    // signed in as far as the server knows: did the browser keep the cookie?
+    const me = await PC.api('GET', '/api/v1/auth/me');
+    if (me.status === 401) return cookieProblem('session');
+    return done();
+  }
   if (res.status === 409) return start();
   PC.status(PC.problem(res), true);
 }
@@ -22,6 +55,7 @@ async function submit(form, path) {
 async function start() {
   const me = await PC.api('GET', '/api/v1/auth/me');
   if (me.status === 200) return done();
+  if (!(await cookiesKept())) return cookieProblem('csrf');
   const setup = await PC.api('GET', '/api/v1/setup');
   const needed = setup.status === 200 && setup.data && setup.data.needed;
   document.getElementById('setup').hidden = !needed;

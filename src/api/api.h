@@ -47,6 +47,7 @@ void pc_api_keys_delete(struct pc_req *r);
 void pc_api_token(struct pc_req *r);
 void pc_api_refresh(struct pc_req *r);
 void pc_api_revoke(struct pc_req *r);
+void pc_api_introspect(struct pc_req *r);
 void pc_api_jwks(struct pc_req *r);
 
 void pc_api_audit_list(struct pc_req *r);
@@ -55,6 +56,7 @@ void pc_api_access_rules(struct pc_req *r);
 void pc_api_access_check(struct pc_req *r);
 void pc_api_continue(struct pc_req *r);
 
+void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);
 void pc_web_logout(struct pc_req *r);

@@ -1,7 +1,9 @@
 /* input.c — see input.h. */
 #include "api/input.h"
 
+#include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,19 +14,20 @@
 #include <stdlib.h>
 
 #include "auth/principal.h"
+#include "core/pct.h"
 
-static bool content_type_json(const struct pc_req *r)
+/* Content-Type is `want`, optionally with "; charset=utf-8" (RFC 9110 8.3). */
+static bool content_type_is(const struct pc_req *r, const char *want)
 {
 	const struct pc_http_header *h = pc_http_header_get(r->http, "Content-Type");
 	if (h == NULL)
 		return false;
 	const char *p = h->value.p;
-	size_t n = h->value.len;
-	static const char want[] = "application/json";
-	if (n < sizeof(want) - 1 || strncasecmp(p, want, sizeof(want) - 1) != 0)
+	size_t n = h->value.len, wl = strlen(want);
+	if (n < wl || strncasecmp(p, want, wl) != 0)
 		return false;
-	p += sizeof(want) - 1;
-	n -= sizeof(want) - 1;
+	p += wl;
+	n -= wl;
 	while (n > 0 && (*p == ' ' || *p == '\t')) {
 		p++;
 		n--;
@@ -41,6 +44,11 @@ static bool content_type_json(const struct pc_req *r)
 	}
 	static const char cs[] = "charset=utf-8";
 	return n == sizeof(cs) - 1 && strncasecmp(p, cs, n) == 0;
+}
+
+static bool content_type_json(const struct pc_req *r)
+{
+	return content_type_is(r, "application/json");
 }
 
 static void (*json_release)(void *) = free;
@@ -232,6 +240,112 @@ out:
 	if (rc != 0)
 		pc_input_wipe(in);
 	return rc;
+}
+
+int pc_input_form_parse(struct pc_arena *arena, const char *body, size_t body_len,
+                        const struct pc_field *fields, size_t n, struct pc_input *in, char *detail,
+                        size_t detail_cap)
+{
+	int rc = 400;
+	bool given[8] = {false};
+	memset(in, 0, sizeof(*in));
+	assert(n <= sizeof(given) / sizeof(given[0]));
+	if (body == NULL || body_len == 0) {
+		snprintf(detail, detail_cap, "A form body is required.");
+		return 400;
+	}
+	const char *p = body, *end = body + body_len;
+	while (p <= end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pe = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(pe - p));
+		if (pe == p || eq == NULL || eq == p) {
+			snprintf(detail, detail_cap, "The form body is malformed (every parameter is name=value, "
+			                             "joined by '&').");
+			goto out;
+		}
+		char name[64];
+		size_t nl = 0;
+		if (pc_pct_decode(name, sizeof(name), &nl, p, (size_t)(eq - p), PC_PCT_PLUS_SPACE | PC_PCT_NO_CTL) != 0) {
+			if (errno == ERANGE)
+				goto next; /* longer than any name we know: an unknown parameter */
+			snprintf(detail, detail_cap, "The form body has a malformed percent-escape.");
+			goto out;
+		}
+		size_t i;
+		for (i = 0; i < n; i++)
+			if (strcmp(fields[i].name, name) == 0)
+				break;
+		if (i == n)
+			goto next; /* RFC 6749 3.2: unrecognized parameters are ignored */
+		const struct pc_field *f = &fields[i];
+		assert(f->type == PC_F_STRING || f->type == PC_F_SECRET);
+		if (given[i]) {
+			snprintf(detail, detail_cap, "Parameter \"%s\" is given more than once.", f->name);
+			goto out;
+		}
+		given[i] = true;
+		const char *v = eq + 1;
+		size_t vl = (size_t)(pe - v);
+		if (vl == 0)
+			goto next; /* RFC 6749 3.2: a parameter without a value is omitted */
+		if (vl > 3 * f->max_len) {
+			snprintf(detail, detail_cap, "Parameter \"%s\" is too long (at most %zu bytes).", f->name, f->max_len);
+			goto out;
+		}
+		/* decoded in place in its final home: a secret never touches the arena */
+		char *dst = f->type == PC_F_SECRET ? secret_dup(v, vl) : pc_arena_strndup(arena, v, vl);
+		if (dst == NULL) {
+			rc = 500;
+			goto out;
+		}
+		in->v[i].str.s = dst;
+		in->owned[i] = f->type == PC_F_SECRET;
+		size_t dl = 0;
+		if (pc_pct_decode(dst, vl + 1, &dl, dst, vl, PC_PCT_PLUS_SPACE | PC_PCT_NO_CTL) != 0) {
+			snprintf(detail, detail_cap, "Parameter \"%s\" has a malformed percent-escape or a control "
+			                             "character.", f->name);
+			goto out;
+		}
+		in->v[i].str.len = dl;
+		if (dl > f->max_len) {
+			snprintf(detail, detail_cap, "Parameter \"%s\" is too long (at most %zu bytes).", f->name, f->max_len);
+			goto out;
+		}
+		in->present[i] = true;
+	next:
+		p = pe + 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fields[i].required && !in->present[i]) {
+			snprintf(detail, detail_cap, "Parameter \"%s\" is required.", fields[i].name);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		pc_input_wipe(in);
+	return rc;
+}
+
+int pc_input_oauth_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
+                              struct pc_input *in)
+{
+	char detail[160];
+	memset(in, 0, sizeof(*in));
+	bool form = content_type_is(r, "application/x-www-form-urlencoded");
+	if (!form && !content_type_json(r)) {
+		pc_respond_problem(r, 415, "The body must be application/x-www-form-urlencoded or application/json.");
+		return -1;
+	}
+	int status = form ? pc_input_form_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail))
+	                  : pc_input_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail));
+	if (status != 0) {
+		pc_respond_problem(r, status, status == 500 ? NULL : detail);
+		return -1;
+	}
+	return 0;
 }
 
 int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,

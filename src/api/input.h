@@ -89,6 +89,24 @@ PC_MUST_USE int pc_input_or_respond(struct pc_req *r, const struct pc_field *fie
 PC_MUST_USE int pc_input_parse(struct pc_arena *arena, const char *body, size_t len, const struct pc_field *fields, size_t n,
                                struct pc_input *in, char *detail, size_t detail_cap);
 
+/*
+ * An application/x-www-form-urlencoded body (the OAuth endpoints: RFC 6749
+ * 3.2, RFC 7009 2.1, RFC 7662 2.1) against fields, which must all be
+ * strings or secrets: each parameter name=value, joined by '&', names and
+ * values percent-decoded strictly ('+' is a space; a bad escape, NUL or
+ * control byte is 400). As RFC 6749 3.2 says: a known parameter given more
+ * than once is 400, one without a value counts as omitted, unrecognized
+ * ones are ignored (never copied). A secret is decoded in its own
+ * sodium_malloc'd buffer. Same results and ownership as pc_input_parse.
+ */
+PC_MUST_USE int pc_input_form_parse(struct pc_arena *arena, const char *body, size_t len,
+                                    const struct pc_field *fields, size_t n, struct pc_input *in,
+                                    char *detail, size_t detail_cap);
+/* pc_input_or_respond for the OAuth endpoints: a form body (above) or a
+ * JSON one, by Content-Type (anything else: 415). */
+PC_MUST_USE int pc_input_oauth_or_respond(struct pc_req *r, const struct pc_field *fields, size_t n,
+                                          struct pc_input *in);
+
 /* Moves secret field i out of in (empty when absent). */
 void pc_input_take(struct pc_input *in, size_t i, struct pc_secret *out);
 /* Wipes and frees every secret in still owns. */

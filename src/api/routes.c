@@ -31,7 +31,8 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/refresh", pc_api_refresh, PUB, "Rotate a refresh token into a new pair; a reused one revokes its family.", 0, 0, 0},
-	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: 200 even if unknown).", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/revoke", pc_api_revoke, AUTH, "Revoke one of your access or refresh tokens (RFC 7009: form or JSON body, token and optional token_type_hint; 200 even if unknown).", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/introspect", pc_api_introspect, AUTH, "Token introspection for resource servers (RFC 7662), authenticated by an API key: form or JSON body, token and optional token_type_hint; {\"active\":false} for anything not live.", 0, 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0, 0},
@@ -59,6 +60,7 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 
+	{PC_METHOD_GET, "/", pc_web_root, PUB, "A browser (Accept: text/html) is sent to the console when signed in, else to the login page (303); anything else: 404.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/logout", pc_web_logout, PUB, "The sign-out page an app can link to (?rd=: where to go after): its button signs out with the CSRF token.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_POST, "/logout", pc_web_logout_post, PUB, "Sign out from a form on a page of this site (Origin checked, no token), then 303 to ?rd= when allowed, else /login.", PC_ROUTE_NO_CSRF, 0, 0},

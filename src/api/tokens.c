@@ -7,7 +7,14 @@
  * session making the request (which the CSRF stage has checked).
  * POST /api/v1/auth/refresh rotates (429 past the limit, 401 for unknown or
  * reused). POST /api/v1/auth/revoke revokes one of your own tokens; like
- * RFC 7009 it answers 200 for anything else.
+ * RFC 7009 it answers 200 for anything else. POST /api/v1/auth/introspect
+ * (RFC 7662) tells a resource server, authenticated by an API key, whether
+ * a token is live: {"active":false} for anything not (expired, revoked,
+ * used, tampered, unknown), never why. Both take a form body (the OAuth
+ * way) or JSON, and token_type_hint, which they may ignore (RFC 7009 2.1,
+ * RFC 7662 2.1) and do: the token's own shape says what it is ("pcr_" is
+ * a refresh token, anything else is tried as an access token), so a wrong
+ * or unknown hint never hides a token.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include "api/common.h"
 #include "api/docs.h"
 #include "api/input.h"
+#include "auth/revocation.h"
 #include "svc/tokens.h"
 
 struct token_state {
@@ -122,8 +130,13 @@ void pc_api_refresh(struct pc_req *r)
 
 /* ---------- POST /api/v1/auth/revoke ---------- */
 
+/* token_type_hint: access_token, refresh_token, or any other value (the
+ * registry is open-ended): ignored, see the top of the file */
+#define HINT_MAX 64
+
 static const struct pc_field revoke_fields[] = {
 	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
+	{"token_type_hint", PC_F_STRING, false, HINT_MAX},
 };
 const struct pc_fields pc_api_fields_revoke = PC_FIELDS(revoke_fields);
 
@@ -170,7 +183,7 @@ void pc_api_revoke(struct pc_req *r)
 {
 	struct revoke_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	struct pc_input in;
-	if (st == NULL || pc_input_or_respond(r, revoke_fields, 1, &in) != 0)
+	if (st == NULL || pc_input_oauth_or_respond(r, revoke_fields, 2, &in) != 0)
 		return;
 	/* an API key owns no tokens; anything unrevocable: RFC 7009, not an error */
 	bool go = r->principal->user_id[0] != '\0' && revocable(r, st, in.v[0].str.s, in.v[0].str.len);
@@ -180,6 +193,112 @@ void pc_api_revoke(struct pc_req *r)
 		return;
 	}
 	pc_api_defer(r, revoke_work, revoke_done, st);
+}
+
+/* ---------- POST /api/v1/auth/introspect ---------- */
+
+static const struct pc_field introspect_fields[] = {
+	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
+	{"token_type_hint", PC_F_STRING, false, HINT_MAX},
+};
+
+struct introspect_state {
+	enum pc_err err;
+	uint8_t hash[32];
+	struct pc_refresh_info info;
+};
+
+static void inactive(struct pc_req *r)
+{
+	pc_respond_json(r, 200, json_pack("{s:b}", "active", 0));
+}
+
+static void introspect_work(struct pc_req *r, void *data)
+{
+	struct introspect_state *st = data;
+	st->err = pc_tokens_introspect_refresh(pc_svc_of(r), r->principal, st->hash, &st->info);
+}
+
+static void introspect_done(struct pc_req *r, void *data)
+{
+	struct introspect_state *st = data;
+	sodium_memzero(st->hash, sizeof(st->hash));
+	if (st->err == PC_ERR_NOT_FOUND) {
+		inactive(r);
+		return;
+	}
+	if (st->err != PC_OK) {
+		pc_api_error(r, st->err, NULL);
+		return;
+	}
+	const struct pc_refresh_info *i = &st->info;
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s}", "active", 1, "token_type", "refresh_token",
+	                      "sub", i->user_id, "username", i->email, "iat", (json_int_t)i->iat, "exp",
+	                      (json_int_t)i->exp, "iss", pc_auth_of(r)->cfg->issuer);
+	if (o != NULL && i->session_id[0] != '\0')
+		json_object_set_new(o, "sid", json_string(i->session_id));
+	pc_respond_json(r, 200, o);
+}
+
+/* An access token: signature, claims and the revocation list, as verify
+ * checks it (the in-memory list every instance keeps, caught up from the
+ * store: a revocation made on any instance is seen). */
+static void introspect_access(struct pc_req *r, const char *t, size_t len)
+{
+	struct pc_auth *a = pc_auth_of(r);
+	struct pc_jwt_claims c;
+	bool revoked = false;
+	if (pc_jwt_verify(a->ring, &a->jwt, t, len, r->now, &c) != PC_JWT_OK ||
+	    strlen(c.sub) != PC_ID_LEN || (c.sid[0] != '\0' && strlen(c.sid) != PC_ID_LEN)) {
+		inactive(r);
+		return;
+	}
+	enum pc_err e = pc_revocation_check(a, c.jti, &revoked);
+	if (e != PC_OK && !a->cfg->revocation_fail_open) {
+		pc_resp_header(r, "Retry-After", "5");
+		pc_respond_problem(r, 503, "The revocation list is unavailable.");
+		return;
+	}
+	if (e == PC_OK && revoked) {
+		inactive(r);
+		return;
+	}
+	json_t *o = json_pack("{s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "active", 1, "token_type", "Bearer", "sub", c.sub,
+	                      "exp", (json_int_t)c.exp, "jti", c.jti, "iss", a->cfg->issuer, "aud", a->cfg->audience);
+	if (o != NULL && c.iat != 0)
+		json_object_set_new(o, "iat", json_integer(c.iat));
+	if (o != NULL && c.nbf != 0)
+		json_object_set_new(o, "nbf", json_integer(c.nbf));
+	if (o != NULL && c.email[0] != '\0')
+		json_object_set_new(o, "username", json_string(c.email));
+	if (o != NULL && c.sid[0] != '\0')
+		json_object_set_new(o, "sid", json_string(c.sid));
+	pc_respond_json(r, 200, o);
+}
+
+void pc_api_introspect(struct pc_req *r)
+{
+	if (!pc_tokens_may_introspect(r->principal)) {
+		pc_respond_problem(r, 403, "Introspection is for resource servers: authenticate with an API key.");
+		return;
+	}
+	struct introspect_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	struct pc_input in;
+	if (st == NULL || pc_input_oauth_or_respond(r, introspect_fields, 2, &in) != 0)
+		return;
+	const char *t = in.v[0].str.s;
+	size_t len = in.v[0].str.len;
+	if (len >= 4 && memcmp(t, PC_REFRESH_PREFIX, 4) == 0) {
+		int rc = pc_tokens_refresh_parse(st->hash, t, len);
+		pc_input_wipe(&in);
+		if (rc != 0)
+			inactive(r);
+		else
+			pc_api_defer(r, introspect_work, introspect_done, st);
+		return;
+	}
+	introspect_access(r, t, len);
+	pc_input_wipe(&in);
 }
 
 /* ---------- GET /.well-known/jwks.json ---------- */

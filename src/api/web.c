@@ -7,10 +7,13 @@
  * Cache-Control: no-cache (revalidate), and 304 to a matching
  * If-None-Match.
  */
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "api/web.h"
+#include "core/principal.h"
 
 const struct pc_web_asset *pc_web_find(const char *name, size_t len)
 {
@@ -34,6 +37,41 @@ static void serve(struct pc_req *r, const struct pc_web_asset *a)
 		return;
 	}
 	pc_respond(r, 200, a->content_type, (const char *)a->data, a->len);
+}
+
+/* Whether the Accept header names text/html (a browser navigating; an
+ * API client asks for JSON or nothing). Case-insensitive, as a media range
+ * of its own: "text/html" followed by ',', ';', space or the end. */
+static bool wants_html(const struct pc_req *r)
+{
+	static const char want[] = "text/html";
+	const size_t wl = sizeof(want) - 1;
+	const struct pc_http_header *h = pc_http_header_get(r->http, "Accept");
+	if (h == NULL)
+		return false;
+	for (size_t i = 0; i + wl <= h->value.len; i++) {
+		if (strncasecmp(h->value.p + i, want, wl) != 0)
+			continue;
+		bool start = i == 0 || h->value.p[i - 1] == ',' || h->value.p[i - 1] == ' ';
+		bool end = i + wl == h->value.len || h->value.p[i + wl] == ',' || h->value.p[i + wl] == ';' ||
+		           h->value.p[i + wl] == ' ';
+		if (start && end)
+			return true;
+	}
+	return false;
+}
+
+void pc_web_root(struct pc_req *r)
+{
+	pc_resp_header(r, "Vary", "Accept");
+	if (!wants_html(r)) {
+		pc_respond_problem(r, 404, "Nothing here: the API is under /api/v1/ (GET /api/v1/openapi.json).");
+		return;
+	}
+	/* the console signs a visitor in first; send one who is not to login */
+	bool signed_in = r->principal != NULL && r->principal->method == PC_AUTH_SESSION;
+	pc_resp_header(r, "Location", signed_in ? "/admin" : "/login");
+	pc_respond_empty(r, 303);
 }
 
 void pc_web_login(struct pc_req *r)

@@ -56,6 +56,14 @@ void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
 	sodium_memzero(&st, sizeof(st)); /* it holds the keyed state */
 }
 
+void pc_audit_key_id(char out[PC_AUDIT_KEY_ID_LEN + 1], const uint8_t key[32])
+{
+	static const char label[] = "portcullis audit key id v1";
+	uint8_t h[PC_AUDIT_KEY_ID_LEN / 2];
+	crypto_generichash(h, sizeof(h), (const uint8_t *)label, sizeof(label) - 1, key, 32);
+	sodium_bin2hex(out, PC_AUDIT_KEY_ID_LEN + 1, h, sizeof(h));
+}
+
 /* Bounded copy; src NULL is "". */
 static void copy(char *dst, size_t cap, const char *src)
 {
@@ -89,6 +97,7 @@ void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *a
 		copy(ev->actor_session_id, sizeof(ev->actor_session_id), actor->session_id);
 		copy(ev->client_addr, sizeof(ev->client_addr), actor->client_addr);
 		copy(ev->user_agent, sizeof(ev->user_agent), actor->user_agent);
+		copy(ev->request_id, sizeof(ev->request_id), actor->request_id);
 	}
 	copy(ev->auth_method, sizeof(ev->auth_method), pc_auth_method_name(m));
 	copy(ev->details, sizeof(ev->details), "{}");

@@ -12,6 +12,13 @@
  * prev_hash is 32 zero bytes. Editing, deleting, inserting or reordering any
  * stored event breaks the chain at that event, and without the key nobody
  * can forge a replacement chain.
+ *
+ * Key rotation: each event also records key_id, a public fingerprint of the
+ * audit subkey that made its hash (pc_audit_key_id). key_id is NOT part of
+ * the hashed encoding (frozen); it only tells `audit verify` which key to
+ * check an event with, so a chain that spans a rotation verifies under
+ * PORTCULLIS_SECRET_KEY + _PREVIOUS, and an event written under a key that
+ * was not given is reported as such rather than as an edit.
  */
 #ifndef PC_AUDIT_CHAIN_H
 #define PC_AUDIT_CHAIN_H
@@ -23,6 +30,10 @@
 
 void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
                          const uint8_t prev_hash[32], const uint8_t key[32]);
+
+/* The key id of an audit subkey: hex of 8 bytes of BLAKE2b keyed with it
+ * over a fixed label. Public (it reveals nothing of the key) and stable. */
+void pc_audit_key_id(char out[PC_AUDIT_KEY_ID_LEN + 1], const uint8_t key[32]);
 
 /* Fills the actor fields of ev from the principal, id and time_ms. */
 void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *actor,

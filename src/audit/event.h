@@ -20,6 +20,7 @@
 #define PC_AUDIT_RESOURCE_TYPE_MAX 32 /* "user", "session", "api_key", ... with its NUL */
 #define PC_AUDIT_AUTH_METHOD_MAX 16   /* pc_auth_method_name(), with its NUL */
 #define PC_AUDIT_DETAILS_MAX 1024     /* a JSON object as text, with its NUL */
+#define PC_AUDIT_KEY_ID_LEN 16        /* hex of the audit key's public fingerprint */
 
 /* An audit event. The caller fills what/who; the store fills the rest. */
 struct pc_audit_event {
@@ -38,6 +39,10 @@ struct pc_audit_event {
 	char details[PC_AUDIT_DETAILS_MAX]; /* "{}" when none; never a secret */
 	uint8_t prev_hash[32];         /* store */
 	uint8_t hash[32];              /* store */
+	char key_id[PC_AUDIT_KEY_ID_LEN + 1]; /* store: which audit key made hash ("" on
+	                                       * events older than key ids; not hashed) */
+	char request_id[33];           /* caller: the HTTP request it came from; stream
+	                                * only (neither hashed nor stored) */
 };
 
 #endif

@@ -65,6 +65,18 @@ static void iso_ms(char out[32], int64_t ms)
 	snprintf(out, 32, "%s.%03dZ", b, (int)(ms % 1000));
 }
 
+const char *pc_audit_level(const char *action)
+{
+	static const char *const warn[] = {"_failed", "_throttled", "_stale", ".failed", ".reuse", ".tampered_cookie"};
+	size_t n = strlen(action);
+	for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++) {
+		size_t k = strlen(warn[i]);
+		if (n >= k && strcmp(action + n - k, warn[i]) == 0)
+			return "warn";
+	}
+	return "info";
+}
+
 size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event *ev,
                               enum pc_audit_format fmt)
 {
@@ -95,19 +107,20 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 		json_t *uaj = json_string(ua);
 		char *uas = uaj ? json_dumps(uaj, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY) : NULL;
 		n = snprintf(out, cap,
-		             "AUDIT: %s %s | time=%s action=%s user_email=%s user_id=%s session_id=%s "
-		             "auth_method=%s client=%s resource_id=%s user_agent=%s details=%s\n",
-		             up, ev->resource_type, t, ev->action, ev->actor_email, ev->actor_user_id,
-		             ev->actor_session_id, ev->auth_method, ev->client_addr, ev->resource_id,
-		             uas ? uas : "\"\"", ds ? ds : "{}");
+		             "AUDIT: %s %s | time=%s level=%s action=%s user_email=%s user_id=%s session_id=%s "
+		             "auth_method=%s client=%s resource_id=%s request_id=%s user_agent=%s details=%s\n",
+		             up, ev->resource_type, t, pc_audit_level(ev->action), ev->action, ev->actor_email,
+		             ev->actor_user_id, ev->actor_session_id, ev->auth_method, ev->client_addr,
+		             ev->resource_id, ev->request_id, uas ? uas : "\"\"", ds ? ds : "{}");
 		free(uas);
 		json_decref(uaj);
 		free(ds);
 	} else {
 		char hex[65];
 		sodium_bin2hex(hex, sizeof(hex), ev->hash, sizeof(ev->hash));
-		json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s}", "event", "audit",
-		                      "time", t, "id", ev->id, "seq", (json_int_t)ev->seq, "action", ev->action,
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s}", "event",
+		                      "audit", "time", t, "level", pc_audit_level(ev->action), "request_id",
+		                      ev->request_id, "id", ev->id, "seq", (json_int_t)ev->seq, "action", ev->action,
 		                      "resource_type", ev->resource_type, "resource_id", ev->resource_id,
 		                      "user_id", ev->actor_user_id, "user_email", ev->actor_email, "session_id",
 		                      ev->actor_session_id, "auth_method", ev->auth_method, "client_address",

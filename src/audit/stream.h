@@ -30,4 +30,9 @@ size_t pc_audit_stream_format(char *out, size_t cap, const struct pc_audit_event
 /* Writes the event to the stream, if one is open. */
 void pc_audit_stream_emit(const struct pc_audit_event *ev);
 
+/* The level of an audit line: "warn" for a refused or suspicious attempt
+ * (*_failed, *_throttled, *_stale, csrf.failed, token.reuse,
+ * auth.tampered_cookie), else "info". */
+const char *pc_audit_level(const char *action);
+
 #endif

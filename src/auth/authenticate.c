@@ -129,7 +129,9 @@ static void lookup_done(struct pc_req *r, void *data)
 
 struct key_lookup {
 	char prefix[PC_APIKEY_PREFIX_LEN + 1];
-	uint8_t hash[32];
+	uint8_t hash[32];      /* under the current master key */
+	uint8_t prev_hash[32]; /* under PORTCULLIS_SECRET_KEY_PREVIOUS, when set */
+	bool has_prev;
 	struct pc_api_key key;
 	enum pc_err err;
 	uint64_t gen;
@@ -140,8 +142,19 @@ static void key_work(struct pc_req *r, void *data)
 	struct key_lookup *lk = data;
 	struct pc_auth *a = pc_auth_of(r);
 	lk->err = pc_store_apikey_get_by_prefix(a->store, lk->prefix, &lk->key);
-	if (lk->err == PC_OK && sodium_memcmp(lk->key.secret_hash, lk->hash, 32) != 0)
-		lk->err = PC_ERR_NOT_FOUND;
+	if (lk->err == PC_OK && sodium_memcmp(lk->key.secret_hash, lk->hash, 32) != 0) {
+		/* Rotation: a key stored under the previous master key is accepted
+		 * under it, and its stored hash re-keyed to the current one (a
+		 * conditional update, so racing requests or instances write the
+		 * same value and a deleted key stays deleted): once every key has
+		 * been used, _PREVIOUS can go. A failed re-key only means the next
+		 * use tries again. */
+		if (lk->has_prev && sodium_memcmp(lk->key.secret_hash, lk->prev_hash, 32) == 0)
+			pc_log_if_failed(pc_store_apikey_rekey(a->store, lk->key.id, lk->prev_hash, lk->hash),
+			                 "store_rekey", "API key re-key");
+		else
+			lk->err = PC_ERR_NOT_FOUND;
+	}
 	if (lk->err == PC_OK && (lk->key.expires_at == 0 || lk->key.expires_at > r->now) &&
 	    lk->key.last_used_at + PC_APIKEY_TOUCH_INTERVAL <= r->now)
 		pc_log_if_failed(pc_store_apikey_touch(a->store, lk->key.id, r->now), "store_touch", "API key last-used");
@@ -189,6 +202,10 @@ static enum pc_step by_api_key(struct pc_req *r, struct pc_str text)
 		return PC_NEXT;
 	}
 	pc_apikey_hash(lk->hash, text.p, text.len, a->cfg->keys->current.sub[PC_SUBKEY_APIKEY]);
+	if (a->cfg->keys->has_previous) {
+		pc_apikey_hash(lk->prev_hash, text.p, text.len, a->cfg->keys->previous.sub[PC_SUBKEY_APIKEY]);
+		lk->has_prev = true;
+	}
 	struct pc_cache_hit h;
 	if (pc_cache_get(lk->hash, r->now, &h)) {
 		if (h.expires_at != 0 && h.expires_at <= r->now) {

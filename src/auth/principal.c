@@ -18,6 +18,9 @@ void pc_principal_anonymous(struct pc_principal *p, const struct pc_req *r)
 	_Static_assert(sizeof(p->client_addr) == sizeof(r->client_addr), "same address buffer");
 	memcpy(p->client_addr, r->client_addr, n);
 	p->client_addr[n] = '\0';
+	_Static_assert(sizeof(p->request_id) == sizeof(r->request_id), "same request id buffer");
+	memcpy(p->request_id, r->request_id, sizeof(p->request_id));
+	p->request_id[sizeof(p->request_id) - 1] = '\0';
 	if (r->http != NULL) {
 		const struct pc_http_header *h = pc_http_header_get(r->http, "User-Agent");
 		if (h != NULL && h->value.p != NULL) {

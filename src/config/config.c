@@ -89,6 +89,7 @@ enum var_id {
 	V_AUDIT_LOG,
 	V_ACCESS_RULES_FILE,
 	V_AUDIT_FORMAT,
+	V_LOG_FORMAT,
 	V_ISSUER,
 	V_AUDIENCE,
 	V_JWT_ALG,
@@ -190,6 +191,9 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_AUDIT_FORMAT] = {"PORTCULLIS_AUDIT_FORMAT", "json",
 	                    "audit stream format: json (one object per line) or text (AUDIT: ACTION type | ...)",
 	                    false},
+	[V_LOG_FORMAT] = {"PORTCULLIS_LOG_FORMAT", "json",
+	                  "log lines on stderr: json (one object per line) or text (time level event "
+	                  "key=value ..., for a person at a terminal)", false},
 	[V_ISSUER] = {"PORTCULLIS_ISSUER", "portcullis", "the iss claim of access tokens, checked on verify",
 	              false},
 	[V_AUDIENCE] = {"PORTCULLIS_AUDIENCE", "portcullis", "the aud claim of access tokens, checked on verify",
@@ -216,7 +220,8 @@ const struct pc_config_var pc_config_vars[] = {
 	                   "location, without a valid CSRF token): true or false", false},
 	[V_AUTH_ASSERTION] = {"PORTCULLIS_AUTH_ASSERTION", "false",
 	                      "forward auth: also send X-Auth-Assertion, a 60-second JWT (audience "
-	                      "portcullis-upstream) the app can verify with the JWKS: true or false", false},
+	                      "portcullis-upstream) the app can verify with the JWKS: true or false; "
+	                      "true needs PORTCULLIS_JWT_ALG=EdDSA", false},
 	[V_VERIFY_CACHE] = {"PORTCULLIS_VERIFY_CACHE", "10s",
 	                    "how long a checked session or API key is trusted without asking the store again; "
 	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false},
@@ -586,6 +591,13 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 		cfg->audit_format = PC_AUDIT_TEXT;
 	else
 		return pc_errf(err, errlen, "%s must be json or text", pc_config_vars[V_AUDIT_FORMAT].name);
+	t = text_of(vals, V_LOG_FORMAT);
+	if (strcmp(t, "json") == 0)
+		cfg->log_text = false;
+	else if (strcmp(t, "text") == 0)
+		cfg->log_text = true;
+	else
+		return pc_errf(err, errlen, "%s must be json or text", pc_config_vars[V_LOG_FORMAT].name);
 	t = text_of(vals, V_JWT_ALG);
 	if (strcmp(t, "HS256") == 0)
 		cfg->jwt_alg = PC_CFG_JWT_HS256;
@@ -593,6 +605,14 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 		cfg->jwt_alg = PC_CFG_JWT_EDDSA;
 	else
 		return pc_errf(err, errlen, "%s must be HS256 or EdDSA", pc_config_vars[V_JWT_ALG].name);
+	/* an HS256 assertion could be checked only with our secret: the app
+	 * must verify it with the public JWKS, so it needs an asymmetric key */
+	if (cfg->auth_assertion && cfg->jwt_alg != PC_CFG_JWT_EDDSA)
+		return pc_errf(err, errlen,
+		               "%s=true needs an asymmetric signing key the app can verify with "
+		               "/.well-known/jwks.json: set %s=EdDSA and %s (`portcullis keygen --value`)",
+		               pc_config_vars[V_AUTH_ASSERTION].name, pc_config_vars[V_JWT_ALG].name,
+		               pc_config_vars[V_JWT_SIGNING_KEY].name);
 	if (get_seconds(&cfg->access_token_lifetime_s, V_ACCESS_TOKEN_LIFETIME,
 	                text_of(vals, V_ACCESS_TOKEN_LIFETIME), 60, 86400, err, errlen) != 0 ||
 	    get_seconds(&cfg->jwt_leeway_s, V_JWT_LEEWAY, text_of(vals, V_JWT_LEEWAY), 0, 60, err, errlen) != 0 ||
@@ -840,6 +860,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_AUDIT_LOG, cfg->audit_log);
 	print_var(out, V_ACCESS_RULES_FILE, cfg->access_rules_file);
 	print_var(out, V_AUDIT_FORMAT, cfg->audit_format == PC_AUDIT_TEXT ? "text" : "json");
+	print_var(out, V_LOG_FORMAT, cfg->log_text ? "text" : "json");
 	print_var(out, V_ISSUER, cfg->issuer);
 	print_var(out, V_AUDIENCE, cfg->audience);
 	print_var(out, V_JWT_ALG, cfg->jwt_alg == PC_CFG_JWT_EDDSA ? "EdDSA" : "HS256");
@@ -866,6 +887,16 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_REDIS_PASSWORD_FILE, cfg->redis_password_file);
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
+}
+
+int pc_config_keygen_value(FILE *out)
+{
+	char text[PC_CONFIG_KEY_TEXT_MAX];
+	int rc = pc_config_key_new(text, sizeof(text));
+	if (rc == 0 && (fprintf(out, "%s\n", text) < 0 || fflush(out) != 0))
+		rc = -1;
+	sodium_memzero(text, sizeof(text));
+	return rc;
 }
 
 int pc_config_keygen(FILE *out)

@@ -110,6 +110,7 @@ struct pc_config {
 	char audit_log[1024];
 	char access_rules_file[1024];      /* "" : none */
 	enum pc_audit_format audit_format;
+	bool log_text;                     /* PORTCULLIS_LOG_FORMAT=text */
 
 	/* tokens */
 	char issuer[256];
@@ -153,6 +154,9 @@ void pc_config_print(const struct pc_config *cfg, FILE *out);
 
 /* Writes "PORTCULLIS_SECRET_KEY=<base64 of 32 fresh random bytes>\n". */
 PC_MUST_USE int pc_config_keygen(FILE *out);
+/* Writes the bare "<base64 of 32 fresh random bytes>\n", for a credential
+ * file named by a _FILE variable. */
+PC_MUST_USE int pc_config_keygen_value(FILE *out);
 
 
 /* The variable table, for `--help` and the README: name, default, meaning. */

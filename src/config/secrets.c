@@ -254,10 +254,38 @@ out:
 	return rc;
 }
 
+/* A secret file may hold the whole line `portcullis keygen` prints,
+ * NAME=value, when NAME is the file's own variable (or, for the previous
+ * key, PORTCULLIS_SECRET_KEY: the old key file kept as it was): the value is
+ * moved to the front of buf. A NAME=value line for another variable is
+ * refused, naming `keygen --value`; the file's text is never quoted.
+ * 0 (buf/len maybe changed), or -1. */
+static int strip_env_name(char *buf, size_t *len, const char *fname, const char *name, const char *alt,
+                          char *err, size_t errlen)
+{
+	static const char pfx[] = "PORTCULLIS_";
+	size_t n = *len, eq = 0;
+	if (n < sizeof(pfx) - 1 || memcmp(buf, pfx, sizeof(pfx) - 1) != 0)
+		return 0;
+	while (eq < n && buf[eq] != '=')
+		eq++;
+	if (eq == n)
+		return 0;
+	bool mine = (strlen(name) == eq && memcmp(buf, name, eq) == 0) ||
+	            (alt != NULL && strlen(alt) == eq && memcmp(buf, alt, eq) == 0);
+	if (!mine)
+		return pc_errf(err, errlen, "%s: the file holds a NAME=value line for another variable; put the "
+		               "bare value in it (`portcullis keygen --value`)", fname);
+	memmove(buf, buf + eq + 1, n - eq - 1);
+	sodium_memzero(buf + n - eq - 1, eq + 1);
+	*len = n - eq - 1;
+	return 0;
+}
+
 /* Decodes secret src from its value or its _FILE into out.
  * Returns 1 when loaded, 0 when neither is set, -1 on error. */
-static int load_secret(uint8_t out[PC_SECRET_KEY_BYTES], const struct pc_secret_source *src, char *err,
-                       size_t errlen)
+static int load_secret(uint8_t out[PC_SECRET_KEY_BYTES], const struct pc_secret_source *src, const char *alt,
+                       char *err, size_t errlen)
 {
 	const char *name = src->name, *value = src->value, *path = src->path;
 	char fname[64];
@@ -273,7 +301,8 @@ static int load_secret(uint8_t out[PC_SECRET_KEY_BYTES], const struct pc_secret_
 		rc = decode_key(out, name, value, strlen(value), err, errlen);
 	} else if (path[0] == '\0') {
 		rc = pc_errf(err, errlen, "%s is empty; unset it or name the key file", fname);
-	} else if (read_secret_file(buf, &len, fname, path, err, errlen) == 0) {
+	} else if (read_secret_file(buf, &len, fname, path, err, errlen) == 0 &&
+	           strip_env_name(buf, &len, fname, name, alt, err, errlen) == 0) {
 		/* the problem is in the file's content: name the _FILE variable */
 		rc = decode_key(out, fname, buf, len, err, errlen);
 	}
@@ -337,11 +366,11 @@ int pc_config_load_keys(struct pc_config *cfg, const struct pc_secret_sources *s
 	if (k == NULL)
 		return pc_errf(err, errlen, "cannot allocate locked memory for %s (check RLIMIT_MEMLOCK)", cur);
 	sodium_memzero(k, sizeof(*k));
-	rc = load_secret(k->current.master, &src->key, err, errlen);
+	rc = load_secret(k->current.master, &src->key, NULL, err, errlen);
 	if (rc < 0)
 		goto bad;
 	derive(&k->current);
-	rc = load_secret(k->previous.master, &src->previous, err, errlen);
+	rc = load_secret(k->previous.master, &src->previous, cur, err, errlen);
 	if (rc < 0)
 		goto bad;
 	if (rc == 1) {
@@ -361,7 +390,7 @@ int pc_config_load_keys(struct pc_config *cfg, const struct pc_secret_sources *s
 	}
 	{
 		const char *jn = src->jwt.name;
-		rc = load_secret(k->jwt_seed, &src->jwt, err, errlen);
+		rc = load_secret(k->jwt_seed, &src->jwt, NULL, err, errlen);
 		if (rc < 0)
 			goto bad;
 		if (rc == 1 && cfg->jwt_alg != PC_CFG_JWT_EDDSA) {

@@ -193,6 +193,80 @@ void pc_logline_bool(struct pc_logline *l, const char *key, bool value)
 	put_raw(l, value ? "true" : "false", value ? 4 : 5);
 }
 
+static bool text_format; /* set once at start, before threads */
+
+void pc_log_set_text(bool text)
+{
+	text_format = text;
+}
+
+/* A JSON string token (with its quotes) that can be shown bare in a text
+ * line: not empty, and no byte a reader would take for a separator or an
+ * escape. */
+static bool bare_ok(const char *tok, size_t n)
+{
+	if (n <= 2)
+		return false;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (tok[i] == ' ' || tok[i] == '"' || tok[i] == '\\' || tok[i] == '=')
+			return false;
+	return true;
+}
+
+size_t pc_log_json_to_text(char *out, size_t cap, const char *in, size_t n)
+{
+	size_t o = 0, i = 0, field = 0;
+	if (cap == 0)
+		return 0;
+	if (n > 0 && in[0] == '{')
+		i = 1;
+	while (i < n && in[i] == '"') {
+		size_t ks = ++i;
+		while (i < n && in[i] != '"')
+			i++; /* keys are ours: plain identifiers */
+		size_t ke = i;
+		if (i + 1 >= n || in[i + 1] != ':')
+			break;
+		i += 2;
+		size_t vs = i;
+		if (i < n && in[i] == '"') {
+			for (i++; i < n && in[i] != '"'; i++)
+				if (in[i] == '\\')
+					i++;
+			i++;
+		} else {
+			while (i < n && in[i] != ',' && in[i] != '}')
+				i++;
+		}
+		size_t ve = i < n ? i : n;
+		/* time level event, then key=value */
+		bool named = field >= 3;
+		bool bare = in[vs] != '"' || bare_ok(in + vs, ve - vs);
+		size_t need = (o ? 1 : 0) + (named ? ke - ks + 1 : 0) + (ve - vs);
+		if (o + need + 1 >= cap)
+			break;
+		if (o)
+			out[o++] = ' ';
+		if (named) {
+			memcpy(out + o, in + ks, ke - ks);
+			o += ke - ks;
+			out[o++] = '=';
+		}
+		if (bare && in[vs] == '"') {
+			memcpy(out + o, in + vs + 1, ve - vs - 2);
+			o += ve - vs - 2;
+		} else {
+			memcpy(out + o, in + vs, ve - vs);
+			o += ve - vs;
+		}
+		field++;
+		if (i < n && in[i] == ',')
+			i++;
+	}
+	out[o++] = '\n';
+	return o;
+}
+
 static void finish(struct pc_logline *l)
 {
 	if (l->truncated) {
@@ -211,6 +285,15 @@ static void finish(struct pc_logline *l)
 	}
 	l->buf[l->len++] = '}';
 	l->buf[l->len++] = '\n';
+	if (text_format) {
+		/* a formatting step of the one write path: same fields, same
+		 * escapes (a value with a space or a quote stays a JSON string, so
+		 * no value can forge a field or a line) */
+		char text[PC_LOGLINE_MAX];
+		size_t n = pc_log_json_to_text(text, sizeof(text), l->buf, l->len);
+		memcpy(l->buf, text, n);
+		l->len = n;
+	}
 }
 
 void pc_logline_emit(struct pc_logline *l)

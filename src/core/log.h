@@ -34,6 +34,16 @@ void pc_logline_emit(struct pc_logline *l);
 /* Closes the object and appends the line to this thread's access buffer. */
 void pc_logline_emit_buffered(struct pc_logline *l);
 
+/* PORTCULLIS_LOG_FORMAT=text: every line is written as
+ * "TIME LEVEL EVENT key=value ..." instead of JSON. Call once at start,
+ * before threads. */
+void pc_log_set_text(bool text);
+/* The text form of one JSON log line of ours (in[0..n), with its "}\n"):
+ * time, level and event bare, then key=value; a string value with a space,
+ * quote, backslash or '=' (or empty) keeps its JSON quotes and escapes.
+ * Returns the bytes written to out, a '\n' last (never more than n). */
+size_t pc_log_json_to_text(char *out, size_t cap, const char *in, size_t n);
+
 /* One-field convenience: {"level":level,"event":event,"message":msg}. */
 void pc_log(const char *level, const char *event, const char *msg);
 

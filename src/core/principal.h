@@ -35,6 +35,7 @@ struct pc_principal {
 	int64_t authenticated_at;       /* unix seconds */
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
+	char request_id[33];            /* the HTTP request's X-Request-Id; "" off HTTP */
 };
 
 const char *pc_auth_method_name(enum pc_auth_method m);

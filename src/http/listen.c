@@ -8,6 +8,15 @@
  * connections (conn.c) and two timers: the tick that refreshes the Date
  * header and flushes the thread's log buffer, and the shutdown timer that
  * closes what is still open shutdown_timeout after a stop was asked.
+ *
+ * One server per address: SO_REUSEPORT would let a second process (a
+ * second portcullis with another database, say) bind the same address and
+ * silently take half the connections. So before the first bind of a fixed
+ * port, a probe socket WITHOUT SO_REUSEPORT binds it: if anything listens
+ * there, the probe fails and the server refuses to start. The probe is
+ * closed before our SO_REUSEPORT sockets bind; two servers started in the
+ * same instant could both pass it (a window of microseconds), which the
+ * probe cannot close — nothing short of not using SO_REUSEPORT would.
  */
 #include "http/conn.h"
 
@@ -86,7 +95,9 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int bind_socket(const struct pc_listen *l, uint16_t port, uint16_t *bound, char *err, size_t errlen)
+/* reuseport false: the probe (see the top of the file). */
+static int bind_socket(const struct pc_listen *l, uint16_t port, bool reuseport, uint16_t *bound,
+                       char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -114,13 +125,29 @@ static int bind_socket(const struct pc_listen *l, uint16_t port, uint16_t *bound
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
 		snprintf(err, errlen, "SO_REUSEPORT: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (!reuseport && bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+		if (errno == EADDRINUSE)
+			snprintf(err, errlen,
+			         "cannot listen on %s port %u: another process already listens there "
+			         "(a second portcullis, or another server); one server per address",
+			         l->host, (unsigned)port);
+		else
+			snprintf(err, errlen, "cannot listen on %s port %u: %s", l->host, (unsigned)port,
+			         strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!reuseport) {
+		*bound = port;
+		return fd;
+	}
 	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 1024) != 0) {
 		snprintf(err, errlen, "cannot listen on %s port %u: %s", l->host, (unsigned)port, strerror(errno));
 		close(fd);
@@ -147,9 +174,22 @@ int pc_listen_bind(struct server *srv)
 
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		uint16_t port = cfg->listen[i].port;
+		if (port != 0) {
+			/* a port the kernel picks (0) is free by construction */
+			uint16_t unused = 0;
+			int probe = bind_socket(&cfg->listen[i], port, false, &unused, err, sizeof(err));
+			if (probe < 0) {
+				struct pc_logline l;
+				pc_logline_begin(&l, "error", "startup");
+				pc_logline_str(&l, "message", err);
+				pc_logline_emit(&l);
+				return -1;
+			}
+			close(probe);
+		}
 		for (unsigned t = 0; t < srv->n_loops; t++) {
 			uint16_t bound = 0;
-			int fd = bind_socket(&cfg->listen[i], port, &bound, err, sizeof(err));
+			int fd = bind_socket(&cfg->listen[i], port, true, &bound, err, sizeof(err));
 			if (fd < 0) {
 				struct pc_logline l;
 				pc_logline_begin(&l, "error", "startup");
@@ -165,10 +205,20 @@ int pc_listen_bind(struct server *srv)
 			snprintf(addr, sizeof(addr), "[%s]:%u", cfg->listen[i].host, (unsigned)port);
 		else
 			snprintf(addr, sizeof(addr), "%s:%u", cfg->listen[i].host, (unsigned)port);
+		/* the address to open in a browser on this machine: a wildcard
+		 * address is reached through loopback */
+		char url[128];
+		const char *h = cfg->listen[i].host;
+		if (strcmp(h, "0.0.0.0") == 0)
+			h = "127.0.0.1";
+		else if (strcmp(h, "::") == 0)
+			h = "::1";
+		snprintf(url, sizeof(url), strchr(h, ':') ? "http://[%s]:%u/" : "http://%s:%u/", h, (unsigned)port);
 		struct pc_logline l;
 		pc_logline_begin(&l, "info", "listening");
 		pc_logline_str(&l, "address", addr);
 		pc_logline_int(&l, "threads", cfg->threads);
+		pc_logline_str(&l, "url", url);
 		pc_logline_emit(&l);
 	}
 

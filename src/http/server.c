@@ -63,6 +63,13 @@ int pc_server_run(struct pc_app *app)
 		pc_log("error", "startup", "out of memory");
 		return 1;
 	}
+	{
+		const char *probe_names[PC_METRICS_BACKENDS];
+		size_t n = 0;
+		for (size_t i = 0; i < app->n_probes && n < PC_METRICS_BACKENDS; i++)
+			probe_names[n++] = app->probes[i].name;
+		pc_metrics_backends(probe_names, n);
+	}
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 

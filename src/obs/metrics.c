@@ -8,12 +8,17 @@
  */
 #include "obs/metrics.h"
 
+#include <dirent.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 static const int status_codes[] = {
 	100, 200, 201, 204, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408,
@@ -62,6 +67,12 @@ static struct {
 	_Atomic uint64_t access[PC_ACCESS_POLICIES][PC_ACCESS_OUTCOMES];
 	_Atomic uint64_t access_reloads[2]; /* failed, ok */
 	struct histogram revocation;
+	/* backends the /ready probes name: set by the last /metrics or /ready */
+	struct {
+		const char *name; /* static: a probe's name */
+		atomic_int up;    /* -1 never probed, 0 down, 1 up */
+	} backends[PC_METRICS_BACKENDS];
+	int64_t start_time_s; /* the process start (/proc/self/stat), or init time */
 } M;
 
 static _Thread_local struct shard *my_shard;
@@ -92,8 +103,62 @@ static void observe(struct histogram *h, uint64_t ns, bool shared)
 	}
 }
 
+/* The process start time in unix seconds: /proc/self/stat field 22
+ * (clock ticks after boot) plus the boot time of /proc/stat; 0 when
+ * unreadable. */
+static int64_t process_start_time(void)
+{
+	char buf[1024];
+	long long btime = -1;
+	FILE *f = fopen("/proc/stat", "re");
+	if (f == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		if (sscanf(buf, "btime %lld", &btime) == 1)
+			break;
+	fclose(f);
+	f = fopen("/proc/self/stat", "re");
+	if (f == NULL || btime < 0) {
+		if (f != NULL)
+			fclose(f);
+		return 0;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after the command name, which may hold spaces: the last ')' */
+	char *p = strrchr(buf, ')');
+	unsigned long long ticks = 0;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+	                        &ticks) != 1)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return hz > 0 ? (int64_t)btime + (int64_t)(ticks / (unsigned long long)hz) : 0;
+}
+
+void pc_metrics_backend_up(const char *name, bool up)
+{
+	for (size_t i = 0; i < PC_METRICS_BACKENDS && M.backends[i].name != NULL; i++) {
+		if (strcmp(M.backends[i].name, name) == 0) {
+			atomic_store(&M.backends[i].up, up ? 1 : 0);
+			return;
+		}
+	}
+}
+
+void pc_metrics_backends(const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < PC_METRICS_BACKENDS; i++) {
+		M.backends[i].name = i < n ? names[i] : NULL;
+		atomic_store(&M.backends[i].up, -1);
+	}
+}
+
 int pc_metrics_init(unsigned n_threads, const char *const *route_names, size_t n_routes)
 {
+	M.start_time_s = process_start_time();
+	if (M.start_time_s == 0)
+		M.start_time_s = (int64_t)time(NULL);
 	for (size_t i = 0; i < N_BUCKETS; i++)
 		bucket_ns[i] = (uint64_t)(buckets[i] * 1e9);
 	M.n_threads = n_threads;
@@ -273,6 +338,56 @@ static uint64_t ld(_Atomic uint64_t *p)
 	return atomic_load_explicit(p, memory_order_relaxed);
 }
 
+/* build_info and the process collector's standard names (the Prometheus
+ * client libraries' process_* metrics), read from /proc/self. */
+static void render_process(struct text *t)
+{
+	tprintf(t, "# HELP portcullis_build_info The build: version and the libsodium it runs with.\n"
+	           "# TYPE portcullis_build_info gauge\n"
+	           "portcullis_build_info{version=\"%s\",libsodium=\"%s\"} 1\n",
+	        PC_VERSION, sodium_version_string());
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		tprintf(t, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		           "# TYPE process_cpu_seconds_total counter\n"
+		           "process_cpu_seconds_total %.6f\n",
+		        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		                (double)ru.ru_stime.tv_usec / 1e6);
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long long size = 0, resident = 0;
+	if (f != NULL) {
+		if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+			long page = sysconf(_SC_PAGESIZE);
+			tprintf(t, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+			           "# TYPE process_resident_memory_bytes gauge\n"
+			           "process_resident_memory_bytes %llu\n"
+			           "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+			           "# TYPE process_virtual_memory_bytes gauge\n"
+			           "process_virtual_memory_bytes %llu\n",
+			        resident * (unsigned long long)page, size * (unsigned long long)page);
+		}
+		fclose(f);
+	}
+	DIR *d = opendir("/proc/self/fd");
+	if (d != NULL) {
+		unsigned long long n = 0;
+		for (struct dirent *e; (e = readdir(d)) != NULL;)
+			n += e->d_name[0] != '.';
+		closedir(d);
+		tprintf(t, "# HELP process_open_fds Number of open file descriptors.\n"
+		           "# TYPE process_open_fds gauge\n"
+		           "process_open_fds %llu\n", n > 0 ? n - 1 : 0); /* not the one reading the directory */
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		tprintf(t, "# HELP process_max_fds Maximum number of open file descriptors.\n"
+		           "# TYPE process_max_fds gauge\n"
+		           "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	tprintf(t, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+	           "# TYPE process_start_time_seconds gauge\n"
+	           "process_start_time_seconds %lld\n", (long long)M.start_time_s);
+}
+
 size_t pc_metrics_render(char **out)
 {
 	struct text t = {.cap = 16384};
@@ -372,6 +487,15 @@ size_t pc_metrics_render(char **out)
 	            "access_rules_reloads_total{result=\"ok\"} %llu\n"
 	            "access_rules_reloads_total{result=\"failed\"} %llu\n",
 	        (unsigned long long)ld(&M.access_reloads[1]), (unsigned long long)ld(&M.access_reloads[0]));
+
+	render_process(&t);
+	tprintf(&t, "# HELP portcullis_backend_up 1 when the backend answered the last probe (of /metrics or /ready), 0 when not.\n"
+	            "# TYPE portcullis_backend_up gauge\n");
+	for (size_t i = 0; i < PC_METRICS_BACKENDS && M.backends[i].name != NULL; i++) {
+		int up = atomic_load(&M.backends[i].up);
+		if (up >= 0)
+			tprintf(&t, "portcullis_backend_up{backend=\"%s\"} %d\n", M.backends[i].name, up);
+	}
 
 	tprintf(&t, "# HELP security_revocation_check_duration_seconds Time to check a token id against the revocation list.\n"
 	            "# TYPE security_revocation_check_duration_seconds histogram\n");

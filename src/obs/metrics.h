@@ -89,6 +89,14 @@ void pc_metrics_revocation_check(uint64_t duration_ns);
  * the gauge security_throttle_fallback_active. */
 void pc_metrics_throttle_fallback_active(bool active);
 
+/* The backends /ready probes, as portcullis_backend_up{backend=NAME}:
+ * pc_metrics_backends names them once at start (static strings, at most
+ * PC_METRICS_BACKENDS); each probe reports with pc_metrics_backend_up. A
+ * backend never probed yet is not rendered. */
+#define PC_METRICS_BACKENDS 4
+void pc_metrics_backends(const char *const *names, size_t n);
+void pc_metrics_backend_up(const char *name, bool up);
+
 /* Renders the exposition text into a malloc'd buffer (*out, caller frees);
  * returns its length, or 0 with *out NULL when out of memory. */
 size_t pc_metrics_render(char **out);

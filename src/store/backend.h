@@ -95,6 +95,8 @@ PC_MUST_USE enum pc_err pc_tx_apikey_rename(struct pc_store *s, struct pc_audit_
                                             const char *id, const char *name);
 PC_MUST_USE enum pc_err pc_tx_apikey_delete(struct pc_store *s, struct pc_audit_event *ev,
                                             const char *id);
+PC_MUST_USE enum pc_err pc_tx_apikey_rekey(struct pc_store *s, const char *id,
+                                           const uint8_t old_hash[32], const uint8_t new_hash[32]);
 PC_MUST_USE enum pc_err pc_tx_apikey_touch(struct pc_store *s, const char *id,
                                            int64_t last_used_at);
 
@@ -110,7 +112,7 @@ PC_MUST_USE enum pc_err pc_tx_refresh_rotate(struct pc_store *s, struct pc_audit
                                              struct pc_refresh_token *old,
                                              struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
-                                          struct pc_refresh_token *out);
+                                          struct pc_refresh_token *out, bool *used);
 /* Exactly one selector non-NULL and non-empty (checked by store.c); ev may
  * be NULL. */
 PC_MUST_USE enum pc_err pc_tx_tokens_revoke(struct pc_store *s, struct pc_audit_event *ev,
@@ -127,8 +129,7 @@ PC_MUST_USE enum pc_err pc_tx_tokens_purge(struct pc_store *s, int64_t now, size
 PC_MUST_USE enum pc_err pc_tx_audit_append(struct pc_store *s, struct pc_audit_event *ev);
 PC_MUST_USE enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
                                          struct pc_audit_event **out, size_t *n);
-/* PC_ERR_TAMPERED with *bad_seq at the first bad event. */
-PC_MUST_USE enum pc_err pc_tx_audit_verify(struct pc_store *s, int64_t *checked,
-                                           int64_t *bad_seq);
+/* PC_ERR_TAMPERED with v->bad_seq at the first event that does not verify. */
+PC_MUST_USE enum pc_err pc_tx_audit_verify(struct pc_store *s, struct pc_audit_verdict *v);
 
 #endif

@@ -98,6 +98,11 @@ struct pc_sql_driver {
 struct pc_store {
 	const struct pc_sql_driver *drv;
 	const uint8_t *audit_key; /* sodium_malloc'd, read-only; the dialect frees it */
+	char audit_key_id[PC_AUDIT_KEY_ID_LEN + 1]; /* pc_audit_key_id(audit_key) */
+	/* verify only: the previous master key's audit subkey (store.c owns it;
+	 * sodium_malloc'd, read-only), NULL when none was given */
+	uint8_t *audit_prev;
+	char audit_prev_id[PC_AUDIT_KEY_ID_LEN + 1];
 };
 
 struct pc_sql {

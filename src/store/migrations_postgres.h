@@ -141,6 +141,10 @@ static const char *const pc_postgres_migrations[] = {
 	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
 	"ALTER TABLE revoked_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
+	/* 5: reserved for another branch (a no-op here; replaced when merged) */
+	"DO $$ BEGIN END $$;",
+	/* 6: the audit key id of each event (migrations_sqlite.h 6) */
+	"ALTER TABLE audit_events ADD COLUMN key_id " PC_T " NOT NULL DEFAULT '';",
 };
 
 #undef PC_T

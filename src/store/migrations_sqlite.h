@@ -135,6 +135,14 @@ static const char *const pc_sqlite_migrations[] = {
 	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
 	"ALTER TABLE revoked_tokens ADD COLUMN seq INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
+	/* 5: reserved for another branch (a no-op here; replaced when merged) */
+	"SELECT 1;",
+	/* 6: which audit key made each event's hash: key_id is a public
+	 * fingerprint of the audit subkey (audit/chain.h), so `audit verify`
+	 * checks every event under the key it was written with — the chain
+	 * verifies across a master key rotation — and tells a key it was not
+	 * given from an edit. '' on events written before this migration. */
+	"ALTER TABLE audit_events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

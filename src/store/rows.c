@@ -116,7 +116,7 @@ int pc_row_event(struct pc_sql *c, void *out)
 	    COL_TEXT(c, 8, ev->actor_session_id) != 0 || COL_TEXT(c, 9, ev->auth_method) != 0 ||
 	    COL_TEXT(c, 10, ev->client_addr) != 0 || COL_TEXT(c, 11, ev->user_agent) != 0 ||
 	    COL_TEXT(c, 12, ev->details) != 0 || COL_HASH(c, 13, ev->prev_hash) != 0 ||
-	    COL_HASH(c, 14, ev->hash) != 0) {
+	    COL_HASH(c, 14, ev->hash) != 0 || COL_TEXT(c, 15, ev->key_id) != 0) {
 		memset(ev, 0, sizeof(*ev));
 		return -1;
 	}
@@ -221,13 +221,14 @@ enum pc_err pc_sql_append_event(struct pc_sql *c, struct pc_audit_event *ev)
 	ev->seq = last + 1;
 	memcpy(ev->prev_hash, prev, sizeof(prev));
 	pc_audit_chain_hash(ev->hash, ev, ev->prev_hash, c->store->audit_key);
+	memcpy(ev->key_id, c->store->audit_key_id, sizeof(ev->key_id));
 	return sql_exec(c, S_AUDIT_INSERT,
 	                ARGS(A_INT(ev->seq), A_FIX(ev->id), A_INT(ev->time_ms), A_FIX(ev->action),
 	                     A_FIX(ev->resource_type), A_FIX(ev->resource_id),
 	                     A_FIX(ev->actor_user_id), A_FIX(ev->actor_email),
 	                     A_FIX(ev->actor_session_id), A_FIX(ev->auth_method),
 	                     A_FIX(ev->client_addr), A_RAW(ev->user_agent), A_FIX(ev->details),
-	                     A_HASH(ev->prev_hash), A_HASH(ev->hash)),
+	                     A_HASH(ev->prev_hash), A_HASH(ev->hash), A_FIX(ev->key_id)),
 	                NULL);
 }
 

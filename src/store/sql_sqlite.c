@@ -106,6 +106,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
 	[S_APIKEY_TOUCH] =
 		"UPDATE api_keys SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
+	[S_APIKEY_REKEY] = "UPDATE api_keys SET secret_hash = ?3 WHERE id = ?1 AND secret_hash = ?2",
 	[S_REFRESH_INSERT] = "INSERT INTO refresh_tokens(" PC_REFRESH_COLS ") VALUES"
 	                     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
 	[S_REFRESH_GET] = "SELECT " PC_REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
@@ -142,7 +143,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 		"DELETE FROM reset_tokens WHERE expires_at <= ?1 OR used_at IS NOT NULL",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
-	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 	/* one statement: SQLite reads it from one snapshot, whatever writers do */
 	[S_AUDIT_ALL] = "SELECT " PC_EVENT_COLS " FROM audit_events ORDER BY seq",
 };

@@ -26,7 +26,7 @@
 	" access_exp, used_at"
 #define PC_EVENT_COLS                                                                      \
 	"seq, id, time_ms, action, resource_type, resource_id, actor_user_id, actor_email,"    \
-	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash"
+	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash, key_id"
 
 /* Audit list filters: one statement per combination, so each can use its
  * index. Parameters of every one: action, resource_type, actor, before_seq,
@@ -68,6 +68,7 @@ enum pc_stmt {
 	S_APIKEY_RENAME,
 	S_APIKEY_DELETE,
 	S_APIKEY_TOUCH,
+	S_APIKEY_REKEY,     /* conditional: only while the old hash is stored */
 	S_REFRESH_INSERT,
 	S_REFRESH_GET,
 	S_REFRESH_GET_LOCK, /* S_REFRESH_GET, locking the row where the dialect can */

@@ -21,6 +21,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
+#include "audit/chain.h"
 #include "audit/stream.h"
 #include "store/backend.h"
 #include "store/driver.h"
@@ -96,20 +99,41 @@ int pc_store_open(struct pc_store **out, const char *url, const uint8_t audit_ke
 		snprintf(err, errlen, "no database URL");
 		return -1;
 	}
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return pc_store_sqlite_open(out, url + 7, audit_key, err, errlen);
-	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-		return pc_store_postgres_open(out, url, audit_key, err, errlen);
-	/* the URL may carry a password: never echo it */
-	snprintf(err, errlen,
-	         "unsupported database URL scheme (expected sqlite:PATH or postgresql://...)");
-	return -1;
+	int rc;
+	if (strncmp(url, "sqlite:", 7) == 0) {
+		rc = pc_store_sqlite_open(out, url + 7, audit_key, err, errlen);
+	} else if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		rc = pc_store_postgres_open(out, url, audit_key, err, errlen);
+	} else {
+		/* the URL may carry a password: never echo it */
+		snprintf(err, errlen,
+		         "unsupported database URL scheme (expected sqlite:PATH or postgresql://...)");
+		return -1;
+	}
+	if (rc == 0)
+		pc_audit_key_id((*out)->audit_key_id, audit_key);
+	return rc;
+}
+
+int pc_store_audit_add_previous_key(struct pc_store *s, const uint8_t key[32])
+{
+	REQUIRE(s != NULL && key != NULL && s->audit_prev == NULL);
+	s->audit_prev = sodium_malloc(32);
+	if (s->audit_prev == NULL)
+		return -1;
+	memcpy(s->audit_prev, key, 32);
+	sodium_mprotect_readonly(s->audit_prev);
+	pc_audit_key_id(s->audit_prev_id, key);
+	return 0;
 }
 
 void pc_store_close(struct pc_store *s)
 {
-	if (s != NULL)
-		s->drv->close(s);
+	if (s == NULL)
+		return;
+	sodium_free(s->audit_prev);
+	s->audit_prev = NULL;
+	s->drv->close(s);
 }
 
 enum pc_err pc_store_ping(struct pc_store *s)
@@ -356,6 +380,13 @@ enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal
 	return finish_event(ev, pc_tx_apikey_delete(s, ev, id));
 }
 
+enum pc_err pc_store_apikey_rekey(struct pc_store *s, const char *id, const uint8_t old_hash[32],
+                                  const uint8_t new_hash[32])
+{
+	REQUIRE(s != NULL && id != NULL && old_hash != NULL && new_hash != NULL);
+	return pc_tx_apikey_rekey(s, id, old_hash, new_hash);
+}
+
 enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at)
 {
 	REQUIRE(s != NULL && id != NULL);
@@ -414,7 +445,17 @@ enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32
 	REQUIRE(out != NULL);
 	memset(out, 0, sizeof(*out));
 	REQUIRE(s != NULL && token_hash != NULL);
-	return pc_tx_refresh_get(s, token_hash, out);
+	return pc_tx_refresh_get(s, token_hash, out, NULL);
+}
+
+enum pc_err pc_store_refresh_lookup(struct pc_store *s, const uint8_t token_hash[32],
+                                    struct pc_refresh_token *out, bool *used)
+{
+	REQUIRE(out != NULL && used != NULL);
+	memset(out, 0, sizeof(*out));
+	*used = false;
+	REQUIRE(s != NULL && token_hash != NULL);
+	return pc_tx_refresh_get(s, token_hash, out, used);
 }
 
 enum pc_err pc_store_tokens_revoke(struct pc_store *s, const struct pc_principal *actor,
@@ -498,6 +539,17 @@ enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked, int64_t 
 	REQUIRE(checked != NULL && bad_seq != NULL);
 	*checked = 0;
 	*bad_seq = 0;
+	struct pc_audit_verdict v;
+	enum pc_err e = pc_store_audit_check(s, &v);
+	*checked = v.checked;
+	*bad_seq = v.bad_seq;
+	return e;
+}
+
+enum pc_err pc_store_audit_check(struct pc_store *s, struct pc_audit_verdict *v)
+{
+	REQUIRE(v != NULL);
+	memset(v, 0, sizeof(*v));
 	REQUIRE(s != NULL);
-	return pc_tx_audit_verify(s, checked, bad_seq);
+	return pc_tx_audit_verify(s, v);
 }

@@ -224,6 +224,12 @@ PC_MUST_USE enum pc_err pc_store_apikey_rename(struct pc_store *s, const struct 
 PC_MUST_USE enum pc_err pc_store_apikey_delete(struct pc_store *s, const struct pc_principal *actor,
                                                struct pc_audit_event *ev, const char *id);
 /* Sets last_used_at (no event; the caller throttles it to one write a minute). */
+/* Re-keys a key's stored hash after a master key rotation: sets new_hash
+ * only while old_hash is still stored (a conditional update: concurrent
+ * re-keys of one key write the same value, a deleted key stays deleted).
+ * PC_OK whether or not a row changed. */
+PC_MUST_USE enum pc_err pc_store_apikey_rekey(struct pc_store *s, const char *id,
+                                              const uint8_t old_hash[32], const uint8_t new_hash[32]);
 PC_MUST_USE enum pc_err pc_store_apikey_touch(struct pc_store *s, const char *id, int64_t last_used_at);
 
 /* ---- access and refresh tokens, revocation ---- */
@@ -291,6 +297,10 @@ PC_MUST_USE enum pc_err pc_store_refresh_rotate(struct pc_store *s,
  * refresh token). PC_ERR_NOT_FOUND when unknown. */
 PC_MUST_USE enum pc_err pc_store_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
                                              struct pc_refresh_token *out);
+/* pc_store_refresh_get, also telling whether the token was used already
+ * (rotated: only its successor is live). For introspection. */
+PC_MUST_USE enum pc_err pc_store_refresh_lookup(struct pc_store *s, const uint8_t token_hash[32],
+                                                struct pc_refresh_token *out, bool *used);
 
 /*
  * Revokes tokens in one transaction and returns the access jtis added to the
@@ -346,8 +356,28 @@ PC_MUST_USE enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_
                                             struct pc_audit_event **out, size_t *n);
 /* Walks the whole chain in order, recomputing every hash. Returns PC_OK when
  * unbroken; otherwise PC_ERR_TAMPERED with *bad_seq the first bad event
- * (edited, deleted, inserted or reordered). */
+ * (edited, deleted, inserted or reordered, or written under a key this
+ * handle was not given: pc_store_audit_check tells which). */
 PC_MUST_USE enum pc_err pc_store_audit_verify(struct pc_store *s, int64_t *checked,
                                               int64_t *bad_seq);
+
+/* The outcome of a chain walk. */
+struct pc_audit_verdict {
+	int64_t checked;  /* events verified, in order, before bad_seq */
+	int64_t bad_seq;  /* 0: intact; else the first event that does not verify */
+	/* true: bad_seq's hash was made under an audit key this handle was not
+	 * given (wrong or missing PORTCULLIS_SECRET_KEY[_PREVIOUS]): nothing is
+	 * known to be edited. false with bad_seq: edited, deleted, inserted or
+	 * reordered. */
+	bool key_missing;
+	char key_id[PC_AUDIT_KEY_ID_LEN + 1]; /* bad_seq's recorded key id ("" if none) */
+};
+/* pc_store_audit_verify with the whole verdict. */
+PC_MUST_USE enum pc_err pc_store_audit_check(struct pc_store *s, struct pc_audit_verdict *v);
+
+/* Gives the handle the previous master key's audit subkey (copied), so
+ * verify checks events written before a rotation. Appends always use the
+ * current key. 0, or -1 when out of memory. */
+PC_MUST_USE int pc_store_audit_add_previous_key(struct pc_store *s, const uint8_t key[32]);
 
 #endif

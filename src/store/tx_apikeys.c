@@ -60,3 +60,10 @@ enum pc_err pc_tx_apikey_touch(struct pc_store *s, const char *id, int64_t last_
 	return pc_sql_change(s, PC_SQL_UPDATE, NULL, S_APIKEY_TOUCH,
 	                     ARGS(A_TXT(id), A_INT(last_used_at)), true, NULL);
 }
+
+enum pc_err pc_tx_apikey_rekey(struct pc_store *s, const char *id, const uint8_t old_hash[32],
+                               const uint8_t new_hash[32])
+{
+	return pc_sql_change(s, PC_SQL_UPDATE, NULL, S_APIKEY_REKEY,
+	                     ARGS(A_TXT(id), A_HASH(old_hash), A_HASH(new_hash)), false, NULL);
+}

@@ -48,22 +48,68 @@ enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f
 }
 
 struct verify {
-	int64_t checked, bad_seq;
+	struct pc_audit_verdict v;
 };
 
-/* Checks the current row against the chain so far; false at a bad event. */
-static bool verify_row(struct pc_sql *c, int64_t expect, uint8_t prev[32], int64_t *seq)
+/* The audit keys this handle was given, current first. */
+static size_t keys_of(const struct pc_store *st, const uint8_t *keys[2], const char *ids[2])
+{
+	size_t n = 0;
+	keys[n] = st->audit_key;
+	ids[n++] = st->audit_key_id;
+	if (st->audit_prev != NULL) {
+		keys[n] = st->audit_prev;
+		ids[n++] = st->audit_prev_id;
+	}
+	return n;
+}
+
+static bool hash_ok(const struct pc_audit_event *ev, const uint8_t prev[32], const uint8_t *key)
+{
+	uint8_t h[32];
+	pc_audit_chain_hash(h, ev, prev, key);
+	return sodium_memcmp(h, ev->hash, sizeof(h)) == 0;
+}
+
+/* Checks the current row against the chain so far: true when it verifies;
+ * otherwise *missing tells "made under a key not given" from an edit. The
+ * row names its key (key_id): checked under that key only, a mismatch is an
+ * edit. A row whose key id names no key given is checked under every key
+ * given all the same — content that verifies under one means its key_id
+ * was altered (an edit) — else it is a key not given. A row older than key
+ * ids (key_id "") verifies under any key given, and is reported as
+ * "not checkable with the keys given" when none fits: without its key id
+ * a wrong key and an edit look alike. */
+static bool verify_row(struct pc_sql *c, int64_t expect, uint8_t prev[32], int64_t *seq,
+                       bool *missing, char key_id[PC_AUDIT_KEY_ID_LEN + 1])
 {
 	struct pc_audit_event ev;
-	uint8_t h[32];
+	*missing = false;
 	/* a row that cannot even be read back was not written by us */
 	if (COL_INT(c, 0, seq) != 0)
 		*seq = expect;
 	bool ok = *seq == expect && pc_row_event(c, &ev) == 0 &&
 	          sodium_memcmp(ev.prev_hash, prev, 32) == 0;
-	if (ok) {
-		pc_audit_chain_hash(h, &ev, prev, c->store->audit_key);
-		ok = sodium_memcmp(h, ev.hash, sizeof(h)) == 0;
+	if (!ok)
+		return false;
+	memcpy(key_id, ev.key_id, PC_AUDIT_KEY_ID_LEN + 1);
+	const uint8_t *keys[2];
+	const char *ids[2];
+	size_t n = keys_of(c->store, keys, ids);
+	size_t named = n;
+	for (size_t i = 0; i < n; i++)
+		if (ev.key_id[0] != '\0' && strcmp(ev.key_id, ids[i]) == 0)
+			named = i;
+	if (named < n) {
+		ok = hash_ok(&ev, prev, keys[named]);
+	} else {
+		ok = false;
+		for (size_t i = 0; i < n && !ok; i++)
+			ok = hash_ok(&ev, prev, keys[i]);
+		if (ok && ev.key_id[0] != '\0')
+			ok = false; /* authentic content under a relabelled key id: an edit */
+		else if (!ok)
+			*missing = true;
 	}
 	if (ok)
 		memcpy(prev, ev.hash, 32);
@@ -75,29 +121,30 @@ PC_MUST_USE static enum pc_err verify_script(struct pc_sql *c, void *ctx)
 	struct verify *x = ctx;
 	uint8_t prev[32] = {0};
 	bool row = false;
-	x->checked = 0;
-	x->bad_seq = 0;
+	memset(&x->v, 0, sizeof(x->v));
 	enum pc_err e = sql_query(c, S_AUDIT_ALL, NOARGS);
 	while (e == PC_OK && (e = sql_step(c, &row)) == PC_OK && row) {
 		int64_t seq;
-		if (!verify_row(c, x->checked + 1, prev, &seq)) {
-			x->bad_seq = seq;
+		if (!verify_row(c, x->v.checked + 1, prev, &seq, &x->v.key_missing, x->v.key_id)) {
+			x->v.bad_seq = seq;
 			e = PC_ERR_TAMPERED;
 			break;
 		}
-		x->checked++;
+		x->v.checked++;
 	}
+	if (e != PC_ERR_TAMPERED)
+		x->v.key_missing = false;
 	sql_done(c);
 	return e;
 }
 
-enum pc_err pc_tx_audit_verify(struct pc_store *s, int64_t *checked, int64_t *bad_seq)
+enum pc_err pc_tx_audit_verify(struct pc_store *s, struct pc_audit_verdict *v)
 {
-	struct verify x = {0};
+	struct verify x;
+	memset(&x, 0, sizeof(x));
 	enum pc_err e = sql_run(s, PC_SQL_READ, verify_script, &x);
-	if (e == PC_OK || e == PC_ERR_TAMPERED) {
-		*checked = x.checked;
-		*bad_seq = x.bad_seq;
-	}
+	memset(v, 0, sizeof(*v));
+	if (e == PC_OK || e == PC_ERR_TAMPERED)
+		*v = x.v;
 	return e;
 }

@@ -281,20 +281,23 @@ enum pc_err pc_tx_refresh_rotate(struct pc_store *s, struct pc_audit_event *ev,
 struct refresh_get {
 	const uint8_t *hash;
 	struct pc_refresh_token *out;
+	bool used;
 };
 
 PC_MUST_USE static enum pc_err refresh_get_script(struct pc_sql *c, void *ctx)
 {
 	struct refresh_get *x = ctx;
-	bool used;
-	return get_refresh(c, S_REFRESH_GET, x->hash, x->out, &used);
+	return get_refresh(c, S_REFRESH_GET, x->hash, x->out, &x->used);
 }
 
 enum pc_err pc_tx_refresh_get(struct pc_store *s, const uint8_t token_hash[32],
-                              struct pc_refresh_token *out)
+                              struct pc_refresh_token *out, bool *used)
 {
-	struct refresh_get x = {token_hash, out};
-	return sql_run(s, PC_SQL_READ, refresh_get_script, &x);
+	struct refresh_get x = {token_hash, out, false};
+	enum pc_err e = sql_run(s, PC_SQL_READ, refresh_get_script, &x);
+	if (used != NULL)
+		*used = e == PC_OK && x.used;
+	return e;
 }
 
 struct revoke {

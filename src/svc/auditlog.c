@@ -13,7 +13,7 @@ enum pc_err pc_auditlog_list(struct pc_svc *ctx, const struct pc_principal *acto
 	return pc_store_audit_list(ctx->store, f, out, n);
 }
 
-enum pc_err pc_auditlog_verify(struct pc_store *store, int64_t *checked, int64_t *bad_seq)
+enum pc_err pc_auditlog_verify(struct pc_store *store, struct pc_audit_verdict *v)
 {
-	return pc_store_audit_verify(store, checked, bad_seq);
+	return pc_store_audit_check(store, v);
 }

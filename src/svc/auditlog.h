@@ -12,8 +12,10 @@
 PC_MUST_USE enum pc_err pc_auditlog_list(struct pc_svc *ctx, const struct pc_principal *actor,
                                          const struct pc_audit_filter *f, struct pc_audit_event **out, size_t *n);
 
-/* Walks the chain: PC_OK when unbroken, PC_ERR_TAMPERED with *bad_seq the
- * first bad event, or a store error. Needs only the store. */
-PC_MUST_USE enum pc_err pc_auditlog_verify(struct pc_store *store, int64_t *checked, int64_t *bad_seq);
+/* Walks the chain: PC_OK when unbroken, PC_ERR_TAMPERED with v->bad_seq the
+ * first event that does not verify (v->key_missing: written under a key the
+ * store was not given, else edited), or a store error. Needs only the store
+ * (given the previous key with pc_store_audit_add_previous_key). */
+PC_MUST_USE enum pc_err pc_auditlog_verify(struct pc_store *store, struct pc_audit_verdict *v);
 
 #endif

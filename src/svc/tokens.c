@@ -262,3 +262,35 @@ enum pc_err pc_tokens_revoke_access(struct pc_svc *ctx, const struct pc_principa
 	pc_svc_event(&ev, actor, "token.revoke", "access_token", "", "{s:s}", "jti", c->jti);
 	return pc_svc_revoke(ctx, actor, &ev, c->jti, c->exp, NULL, NULL, NULL);
 }
+
+bool pc_tokens_may_introspect(const struct pc_principal *actor)
+{
+	return actor != NULL && actor->method == PC_AUTH_API_KEY;
+}
+
+enum pc_err pc_tokens_introspect_refresh(struct pc_svc *ctx, const struct pc_principal *actor,
+                                         const uint8_t hash[32], struct pc_refresh_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pc_tokens_may_introspect(actor))
+		return PC_ERR_NOT_FOUND;
+	struct pc_refresh_token rt;
+	bool used = false;
+	enum pc_err e = pc_store_refresh_lookup(ctx->store, hash, &rt, &used);
+	if (e != PC_OK)
+		return e;
+	if (used || rt.expires_at <= pc_svc_now(ctx))
+		return PC_ERR_NOT_FOUND;
+	struct pc_user u;
+	e = pc_store_user_get(ctx->store, rt.user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK)
+		return e;
+	memcpy(out->user_id, rt.user_id, sizeof(out->user_id));
+	memcpy(out->email, u.email, sizeof(out->email));
+	memcpy(out->session_id, rt.session_id, sizeof(out->session_id));
+	memcpy(out->family_id, rt.family_id, sizeof(out->family_id));
+	out->iat = rt.created_at;
+	out->exp = rt.expires_at;
+	return PC_OK;
+}

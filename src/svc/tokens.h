@@ -89,4 +89,23 @@ PC_MUST_USE enum pc_err pc_tokens_revoke_refresh(struct pc_svc *ctx, const struc
 PC_MUST_USE enum pc_err pc_tokens_revoke_access(struct pc_svc *ctx, const struct pc_principal *actor,
                                                 const struct pc_jwt_claims *c);
 
+/* Who may introspect tokens (RFC 7662): a resource server, i.e. a request
+ * authenticated by an API key. Users see their own tokens by other means. */
+PC_MUST_USE bool pc_tokens_may_introspect(const struct pc_principal *actor);
+
+/* What introspection says of a live refresh token. */
+struct pc_refresh_info {
+	char user_id[PC_ID_LEN + 1];
+	char email[PC_EMAIL_MAX + 1];
+	char session_id[PC_ID_LEN + 1];
+	char family_id[PC_ID_LEN + 1];
+	int64_t iat, exp;
+};
+/* Whether the refresh token hashed to hash is live (known, not yet used,
+ * not expired: a revoked family's tokens are deleted, a rotated one is
+ * used): PC_OK with out filled, PC_ERR_NOT_FOUND when not, or a store
+ * error. The actor must pass pc_tokens_may_introspect (else NOT_FOUND). */
+PC_MUST_USE enum pc_err pc_tokens_introspect_refresh(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                     const uint8_t hash[32], struct pc_refresh_info *out);
+
 #endif

@@ -43,7 +43,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    // lan.test: a LAN name that is not localhost (plain HTTP there drops Secure cookies)
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP lan.test 127.0.0.1'],
     env: { ...process.env, TMPDIR: profileDir },
   });
 });
@@ -722,7 +723,7 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
     await page.keyboard.press('Enter');
     await waitSignedIn(page, email);
 
-    assert.deepEqual(await assertLabelled('admin console'), ['Email', 'Password', 'Name', 'Expires (optional)', 'Action']);
+    assert.deepEqual(await assertLabelled('admin console'), ['Email', 'Password', 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
 
     // the first Tab on the console reaches "Sign out"; Enter signs out
     await page.reload();
@@ -971,5 +972,52 @@ test('sign-out link: /logout?rd= asks, the button signs out, then rd; keyboard o
   } finally {
     await ctx?.close();
     await stop(srv);
+  }
+});
+
+// Cookies the browser refused: the login page says which and why, with the
+// fix, instead of a CSRF error or a silent loop back to itself.
+test('login page: plain HTTP on a LAN name, and a cookie domain that does not cover the host, are named', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  const wrongDomain = await server({ PORTCULLIS_COOKIE_DOMAIN: 'example.com' });
+  let ctx, ctx2;
+  try {
+    const admin = await setupAdminApi(srv);
+    ctx = await context(srv, { allow: [/401/] });
+    const page = await ctx.newPage();
+    // plain HTTP at lan.test: Secure cookies refused before anyone types
+    await page.goto(`http://lan.test:${srv.port}/login`);
+    const problem = page.locator('#cookie-problem');
+    await problem.filter({ hasText: 'served over plain HTTP at lan.test' }).waitFor();
+    assert.match(await problem.innerText(), /HTTPS/);
+    await screenshot(page, 'login-plain-http');
+
+    // the same server as localhost: no message, sign-in works
+    await page.goto(`http://localhost:${srv.port}/login`);
+    await page.locator('#login:visible').waitFor();
+    assert.equal(await problem.isVisible(), false);
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+
+    // PORTCULLIS_COOKIE_DOMAIN=example.com, browsed as localhost: the
+    // session cookie (Domain=example.com) is refused after a correct login
+    // (a context of its own: cookies are per host, not per port)
+    const other = await setupAdminApi(wrongDomain);
+    ctx2 = await context(wrongDomain, { allow: [/401/] });
+    const page2 = await ctx2.newPage();
+    await page2.goto(`http://localhost:${wrongDomain.port}/login`);
+    const form = page2.locator('#login');
+    await form.waitFor();
+    await form.getByLabel('Email', { exact: true }).fill(other.email);
+    await form.getByLabel('Password', { exact: true }).fill(other.password);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await page2.locator('#cookie-problem').filter({ hasText: 'did not keep the session cookie' }).waitFor();
+    assert.match(await page2.locator('#cookie-problem').innerText(), /PORTCULLIS_COOKIE_DOMAIN/);
+    assert.equal(new URL(page2.url()).pathname, '/login', 'no loop: the page stays and says why');
+  } finally {
+    await ctx?.close();
+    await ctx2?.close();
+    await stop(srv);
+    await stop(wrongDomain);
   }
 });

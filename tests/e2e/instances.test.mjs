@@ -21,7 +21,7 @@ import path from 'node:path';
 import { startServer, stopServer, generateSecretKey, makeTempDir, sleep } from './lib/harness.mjs';
 import { REDIS_SERVER, startRedis, freePort } from './lib/redis.mjs';
 import { PG_BIN, startPostgres } from './lib/postgres.mjs';
-import { Jar, fetchCsrf, setupFirstUser, issueToken, meBearer, post, get, request, assertStatus, newEmail, newPassword, secret } from './lib/flows.mjs';
+import { Jar, createApiKey, fetchCsrf, setupFirstUser, issueToken, meBearer, post, get, request, assertStatus, newEmail, newPassword, secret } from './lib/flows.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p)) || null;
 const skip = !REDIS_SERVER ? 'redis-server is not installed' : !NGINX ? 'nginx is not installed' : false;
@@ -177,6 +177,23 @@ for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instan
     assert.equal((await meBearer(b, pair.access_token)).status, 401);
   });
 
+  it('RFC 7662 introspection on B sees at once a token revoked on A (RFC 7009, form bodies)', async () => {
+    const key = await createApiKey(a, admin.jar, { name: 'resource server' });
+    const pair = await issueToken(a, admin.email, admin.password);
+    const form = (token) => ({ headers: { 'X-API-Key': key.key, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}` });
+    const live = await post(b, '/api/v1/auth/introspect', form(pair.access_token));
+    assert.equal(live.status, 200, live.text);
+    assert.equal(live.body.active, true);
+    const rv = await post(a, '/api/v1/auth/revoke', {
+      bearer: pair.access_token,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${encodeURIComponent(pair.access_token)}&token_type_hint=access_token`,
+    });
+    assert.equal(rv.status, 200, rv.text);
+    const dead = await post(b, '/api/v1/auth/introspect', form(pair.access_token));
+    assert.deepEqual(dead.body, { active: false });
+  });
+
   it('5 refreshes spread across A and B, the 6th gets 429 whichever instance serves it', async () => {
     const email = newEmail('refresher');
     const password = newPassword();
@@ -274,6 +291,10 @@ for (const [backend, databaseEnv, backendSkip] of backends) describe(`two instan
     const ready = await get(a, '/ready');
     assert.equal(ready.status, 503);
     assert.match(ready.body.detail, /store/);
+    // the verify-only readiness leaves the store out: bearer verification goes on
+    const rv = await get(a, '/ready?scope=verify');
+    assert.equal(rv.status, 200, `/ready?scope=verify during a store outage: ${rv.text}`);
+    assert.equal(rv.body.scope, 'verify');
     const w = await post(a, '/api/v1/api-keys', { bearer: pair.access_token, json: { name: 'during the outage' } });
     assert.ok([403, 503].includes(w.status), `a write while the store is down: ${w.status}`);
     const w2 = await post(a, '/api/v1/users', { jar: admin.jar, json: { email: newEmail('outage'), password: newPassword() } });

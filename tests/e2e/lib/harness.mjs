@@ -205,13 +205,33 @@ export function sanitizerReports(lines) {
   return lines.filter((l) => SANITIZER_RE.test(l));
 }
 
+// A log line as an object: JSON, or the PORTCULLIS_LOG_FORMAT=text form
+// "TIME LEVEL EVENT key=value key=\"json string\" ..." read back.
 export function parseJsonLine(line) {
-  if (!line || line[0] !== '{') return null;
+  if (!line) return null;
+  if (line[0] !== '{') return parseTextLine(line);
   try {
     return JSON.parse(line);
   } catch {
     return null;
   }
+}
+
+const TEXT_LINE_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) ([a-z]+) (\S+)((?: [A-Za-z_][A-Za-z0-9_]*=(?:"(?:[^"\\]|\\.)*"|\S*))*)$/;
+const TEXT_FIELD_RE = / ([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)/gy;
+
+export function parseTextLine(line) {
+  const m = TEXT_LINE_RE.exec(line);
+  if (!m) return null;
+  const o = { time: m[1], level: m[2], event: m[3] };
+  for (const f of m[4].matchAll(TEXT_FIELD_RE)) {
+    const v = f[2];
+    if (v.startsWith('"')) o[f[1]] = JSON.parse(v);
+    else if (/^-?\d+$/.test(v)) o[f[1]] = Number(v);
+    else if (v === 'true' || v === 'false') o[f[1]] = v === 'true';
+    else o[f[1]] = v;
+  }
+  return o;
 }
 
 function tail(lines, n = 40) {

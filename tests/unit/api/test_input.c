@@ -161,6 +161,61 @@ static void test_credentials_early_400(void **state)
 	pc_arena_reset(&r.arena);
 }
 
+/* Form bodies (pc_input_form_parse): RFC 6749 3.2 semantics, strict
+ * decoding, the secret decoded outside the arena, every refusal frees. */
+static const struct pc_field form_fields[] = {
+	{"token", PC_F_SECRET, true, 16},
+	{"token_type_hint", PC_F_STRING, false, 16},
+};
+
+static int form(const char *body, struct pc_input *in, struct pc_arena *arena)
+{
+	char detail[160];
+	return pc_input_form_parse(arena, body, strlen(body), form_fields, 2, in, detail, sizeof(detail));
+}
+
+static void test_form_bodies(void **state)
+{
+	(void)state;
+	struct pc_arena arena;
+	struct pc_input in;
+	pc_arena_init(&arena);
+	assert_int_equal(form("token=ab%2Bc+d&token_type_hint=access_token&client_id=x&zz", &in, &arena), 400);
+	assert_int_equal(form("token=ab%2Bc+d&token_type_hint=access_token&client_id=x", &in, &arena), 0);
+	assert_string_equal(in.v[0].str.s, "ab+c d");
+	assert_int_equal(in.v[0].str.len, 6);
+	assert_false(arena_holds(&arena, "ab+c d"));
+	assert_string_equal(in.v[1].str.s, "access_token");
+	assert_int_equal(pc_secret_live(), 1);
+	pc_input_wipe(&in);
+	assert_int_equal(pc_secret_live(), 0);
+	/* a parameter without a value is omitted; an escaped name is a name */
+	assert_int_equal(form("tok%65n=v&token_type_hint=", &in, &arena), 0);
+	assert_string_equal(in.v[0].str.s, "v");
+	assert_false(in.present[1]);
+	pc_input_wipe(&in);
+	/* a name longer than any known one is an unknown parameter */
+	assert_int_equal(form("token=v&aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=1", &in, &arena),
+	                 0);
+	pc_input_wipe(&in);
+	static const char *bad[] = {
+		"", "token", "=v", "token=v&", "&token=v", "token=v&&x=1", "token=a&token=b",
+		"token=v&token_type_hint=a&token_type_hint=b", "token=%", "token=%4", "token=%zz", "token=a%00b",
+		"token=a%0Ab", "token=a\nb", "token=", "token_type_hint=x", "token=0123456789abcdefg",
+		"token=v&token_type_hint=0123456789abcdefg", "t%zzoken=v",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(form(bad[i], &in, &arena), 400);
+		assert_int_equal(pc_secret_live(), 0);
+	}
+	/* 16 decoded bytes fit, however they were escaped */
+	assert_int_equal(form("token=%30123456789abcdef", &in, &arena), 0);
+	assert_int_equal(in.v[0].str.len, 16);
+	pc_input_wipe(&in);
+	assert_int_equal(pc_secret_live(), 0);
+	pc_arena_reset(&arena);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -170,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_refused_bodies_hook),
 		cmocka_unit_test(test_accepted_body_owns_secret),
 		cmocka_unit_test(test_credentials_early_400),
+		cmocka_unit_test(test_form_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

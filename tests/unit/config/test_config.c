@@ -206,7 +206,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 44);
+	assert_int_equal(pc_config_n_vars, 45);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -244,7 +244,7 @@ static void test_defaults_as_text(void **state)
 			continue;
 		list[n++] = kv(v->name, v->default_value);
 	}
-	assert_true(n <= 32);
+	assert_true(n < 64);
 	list[n] = NULL;
 	ok_list(list);
 	struct pc_config got = cfg;
@@ -1122,7 +1122,11 @@ static void test_feature_values(void **state)
 		unlink(path);
 	}
 	FAILS("PORTCULLIS_ALLOWED_REDIRECTS", "PORTCULLIS_ALLOWED_REDIRECTS=//evil.example");
+	/* an assertion the app cannot verify with the JWKS is refused */
+	FAILS("PORTCULLIS_AUTH_ASSERTION", "PORTCULLIS_AUTH_ASSERTION=true");
+	FAILS("PORTCULLIS_AUTH_ASSERTION", "PORTCULLIS_AUTH_ASSERTION=true", "PORTCULLIS_JWT_ALG=HS256");
 	OK("PORTCULLIS_VERIFY_CACHE=0", "PORTCULLIS_VERIFY_CSRF=false", "PORTCULLIS_AUTH_ASSERTION=true",
+	   "PORTCULLIS_JWT_ALG=EdDSA", kv("PORTCULLIS_JWT_SIGNING_KEY", key_b),
 	   "PORTCULLIS_ALLOWED_REDIRECTS=https://app.example.com");
 	assert_int_equal(cfg.verify_cache_s, 0);
 	assert_false(cfg.verify_csrf);
@@ -1216,10 +1220,32 @@ static void test_key_files(void **state)
 		write_file(path, body, strlen(body));
 		FAILS_SECRET("PORTCULLIS_SECRET_KEY_FILE", key_a, kv("PORTCULLIS_SECRET_KEY_FILE", path));
 	}
-	/* "KEY=value" lines (an env file) are not key files */
+	/* the whole line plain `keygen` prints is accepted when NAME is the
+	 * file's own variable (the old key file kept as _PREVIOUS too) ... */
 	snprintf(body, sizeof(body), "PORTCULLIS_SECRET_KEY=%s\n", key_a);
 	write_file(path, body, strlen(body));
+	assert_int_equal(LOAD(true, kv("PORTCULLIS_SECRET_KEY_FILE", path)), 0);
+	expect_keyset(&cfg.keys->current, key_a_raw);
+	pc_config_free(&cfg);
+	snprintf(body, sizeof(body), "PORTCULLIS_SECRET_KEY=%s\n", key_b);
+	write_file(path2, body, strlen(body));
+	assert_int_equal(LOAD(true, env_key_a, kv("PORTCULLIS_SECRET_KEY_PREVIOUS_FILE", path2)), 0);
+	expect_keyset(&cfg.keys->previous, key_b_raw);
+	pc_config_free(&cfg);
+	/* ... and refused, naming `keygen --value`, for another variable */
+	snprintf(body, sizeof(body), "PORTCULLIS_SECRET_KEY_PREVIOUS=%s\n", key_a);
+	write_file(path, body, strlen(body));
 	FAILS_SECRET("PORTCULLIS_SECRET_KEY_FILE", key_a, kv("PORTCULLIS_SECRET_KEY_FILE", path));
+	assert_non_null(strstr(err, "keygen --value"));
+	snprintf(body, sizeof(body), "PORTCULLIS_SECRET_KEY=%s\n", key_b);
+	write_file(path2, body, strlen(body));
+	FAILS_SECRET("PORTCULLIS_JWT_SIGNING_KEY_FILE", key_b, env_key_a, "PORTCULLIS_JWT_ALG=EdDSA",
+	             kv("PORTCULLIS_JWT_SIGNING_KEY_FILE", path2));
+	assert_non_null(strstr(err, "keygen --value"));
+	/* a NAME=value line with a bad value is judged on the value */
+	snprintf(body, sizeof(body), "PORTCULLIS_SECRET_KEY=\n");
+	write_file(path, body, strlen(body));
+	FAILS_SECRET("PORTCULLIS_SECRET_KEY_FILE", NULL, kv("PORTCULLIS_SECRET_KEY_FILE", path));
 	/* a NUL inside */
 	memcpy(body, key_a, 44);
 	body[20] = '\0';
@@ -1317,6 +1343,20 @@ static void test_keygen(void **state)
 	}
 	for (int i = 0; i < 3; i++)
 		free(out[i]);
+	/* --value: the bare value, which loads from a key file */
+	char *bare = NULL;
+	FILE *g = open_memstream(&bare, &len);
+	assert_non_null(g);
+	assert_int_equal(pc_config_keygen_value(g), 0);
+	fclose(g);
+	assert_int_equal(strlen(bare), 44 + 1);
+	assert_int_equal(bare[44], '\n');
+	char path[128];
+	snprintf(path, sizeof(path), "%s/bare.key", tmpdir);
+	write_file(path, bare, strlen(bare));
+	assert_int_equal(LOAD(true, kv("PORTCULLIS_SECRET_KEY_FILE", path)), 0);
+	pc_config_free(&cfg);
+	free(bare);
 	/* a closed stream is an error */
 	FILE *f = fopen("/dev/full", "w");
 	if (f != NULL) {

@@ -148,6 +148,31 @@ static void test_agrees_with_reference(void **state)
 	}
 }
 
+/* PORTCULLIS_LOG_FORMAT=text: the text form of our JSON lines. */
+static void test_text_lines(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *json, *text;
+	} cases[] = {
+		{"{\"time\":\"2026-01-01T00:00:00.000Z\",\"level\":\"info\",\"event\":\"listening\",\"address\":\"127.0.0.1:8080\",\"threads\":2}\n",
+		 "2026-01-01T00:00:00.000Z info listening address=127.0.0.1:8080 threads=2\n"},
+		{"{\"time\":\"T\",\"level\":\"warn\",\"event\":\"x\",\"message\":\"two words\",\"ok\":true,\"n\":-3}\n",
+		 "T warn x message=\"two words\" ok=true n=-3\n"},
+		/* a value that could forge a field or a line keeps its JSON escapes */
+		{"{\"time\":\"T\",\"level\":\"info\",\"event\":\"x\",\"ua\":\"a\\\" b=c\\n\",\"e\":\"\",\"q\":\"k=v\"}\n",
+		 "T info x ua=\"a\\\" b=c\\n\" e=\"\" q=\"k=v\"\n"},
+		{"{\"time\":\"T\",\"level\":\"info\",\"event\":\"x\",\"truncated\":true}\n", "T info x truncated=true\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[PC_LOGLINE_MAX];
+		size_t n = pc_log_json_to_text(out, sizeof(out), cases[i].json, strlen(cases[i].json));
+		assert_true(n <= strlen(cases[i].json));
+		out[n] = '\0';
+		assert_string_equal(out, cases[i].text);
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -156,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_known_answers),
 		cmocka_unit_test(test_capacity),
 		cmocka_unit_test(test_agrees_with_reference),
+		cmocka_unit_test(test_text_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1188,11 +1188,11 @@ static void test_verify_forged_insert(void **state)
 	           "INSERT INTO audit_events SELECT 5, 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', time_ms,"
 	           " 'user.create', resource_type, resource_id, actor_user_id, actor_email,"
 	           " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
-	           " randomblob(32) FROM audit_events WHERE seq = 4",
+	           " randomblob(32), key_id FROM audit_events WHERE seq = 4",
 	           "INSERT INTO audit_events SELECT 5, 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', time_ms,"
 	           " 'user.create', resource_type, resource_id, actor_user_id, actor_email,"
 	           " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
-	           " " PG_RANDOM32 " FROM audit_events WHERE seq = 4"));
+	           " " PG_RANDOM32 ", key_id FROM audit_events WHERE seq = 4"));
 	assert_verify_bad(f, 5, 4);
 	/* the chain keeps growing from the forged tail, and still fails there */
 	append_n(f, 1);
@@ -1210,13 +1210,13 @@ static void test_verify_forged_middle(void **state)
 	           "INSERT INTO audit_events SELECT 3, 'dddddddddddddddddddddddddddddddd', time_ms,"
 	           " action, resource_type, resource_id, actor_user_id, actor_email,"
 	           " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
-	           " randomblob(32) FROM audit_events WHERE seq = 2",
+	           " randomblob(32), key_id FROM audit_events WHERE seq = 2",
 	           "UPDATE audit_events SET seq = seq + 10 WHERE seq >= 3;"
 	           "UPDATE audit_events SET seq = seq - 9 WHERE seq >= 13;"
 	           "INSERT INTO audit_events SELECT 3, 'dddddddddddddddddddddddddddddddd', time_ms,"
 	           " action, resource_type, resource_id, actor_user_id, actor_email,"
 	           " actor_session_id, auth_method, client_addr, user_agent, details, hash,"
-	           " " PG_RANDOM32 " FROM audit_events WHERE seq = 2"));
+	           " " PG_RANDOM32 ", key_id FROM audit_events WHERE seq = 2"));
 	assert_int_equal(count(f, "audit_events"), 5);
 	assert_verify_bad(f, 3, 2);
 }
@@ -1234,7 +1234,46 @@ static void test_verify_needs_the_key(void **state)
 	int64_t checked, bad;
 	assert_int_equal(pc_store_audit_verify(s2, &checked, &bad), PC_ERR_TAMPERED);
 	assert_int_equal(bad, 1);
+	/* ... and says it is a key it was not given, not an edit */
+	struct pc_audit_verdict v;
+	assert_int_equal(pc_store_audit_check(s2, &v), PC_ERR_TAMPERED);
+	assert_int_equal(v.bad_seq, 1);
+	assert_true(v.key_missing);
+	char id[PC_AUDIT_KEY_ID_LEN + 1];
+	pc_audit_key_id(id, KEY);
+	assert_string_equal(v.key_id, id);
 	pc_store_close(s2);
+}
+
+/* A master key rotation mid-chain: events after it are written under the
+ * new key and name it; the chain verifies with both keys, reports the key
+ * it lacks with one, and an edit after the rotation is an edit. */
+static void test_verify_across_rotation(void **state)
+{
+	struct fx *f = *state;
+	append_n(f, 3);
+	uint8_t k2[32];
+	memcpy(k2, KEY, 32);
+	k2[31] ^= 0x55;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, k2, err, sizeof(err)), 0);
+	pc_store_close(f->s);
+	f->s = s2; /* append_n writes through the rotated handle */
+	append_n(f, 2);
+	assert_int_equal(raw(f, "SELECT count(DISTINCT key_id) FROM audit_events"), 2);
+	struct pc_audit_verdict v;
+	assert_int_equal(pc_store_audit_check(f->s, &v), PC_ERR_TAMPERED);
+	assert_true(v.key_missing);
+	assert_int_equal(v.bad_seq, 1); /* the old events: the old key was not given */
+	assert_int_equal(pc_store_audit_add_previous_key(f->s, KEY), 0);
+	assert_int_equal(pc_store_audit_check(f->s, &v), PC_OK);
+	assert_int_equal(v.checked, 5);
+	raw(f, "UPDATE audit_events SET details = '{\"x\":1}' WHERE seq = 4");
+	assert_int_equal(pc_store_audit_check(f->s, &v), PC_ERR_TAMPERED);
+	assert_false(v.key_missing);
+	assert_int_equal(v.bad_seq, 4);
+	assert_int_equal(v.checked, 3);
 }
 
 /* A value too long for its field (only a tampered file has one) is an error,
@@ -1559,6 +1598,7 @@ int main(void)
 		T(test_verify_forged_insert),
 		T(test_verify_forged_middle),
 		T(test_verify_needs_the_key),
+		T(test_verify_across_rotation),
 		T(test_tampered_long_values),
 		T(test_audit_list),
 		T(test_audit_list_limits),

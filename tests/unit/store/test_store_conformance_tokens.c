@@ -250,6 +250,7 @@ static void test_migrate_from_1(void **state)
 	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
 	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
 	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch; DROP TABLE revocation_seq;"
+	       "ALTER TABLE audit_events DROP COLUMN key_id;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
@@ -304,6 +305,20 @@ static void test_apikey_crud(void **state)
 	assert_string_equal(got.id, "");
 	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "zzzzzzzzzzzz", &got), PC_ERR_NOT_FOUND);
 	assert_int_equal(pc_store_apikey_get_by_prefix(f->s, "%", &got), PC_ERR_NOT_FOUND);
+
+	/* re-key after a rotation: only while the old hash is stored */
+	uint8_t h2[32], h3[32];
+	memset(h2, 0x22, sizeof(h2));
+	memset(h3, 0x33, sizeof(h3));
+	assert_int_equal(pc_store_apikey_rekey(f->s, c.id, h2, h3), PC_OK); /* not the stored hash */
+	assert_int_equal(pc_store_apikey_get(f->s, c.id, &got), PC_OK);
+	assert_memory_equal(got.secret_hash, c.secret_hash, 32);
+	assert_int_equal(pc_store_apikey_rekey(f->s, c.id, c.secret_hash, h2), PC_OK);
+	assert_int_equal(pc_store_apikey_rekey(f->s, c.id, c.secret_hash, h3), PC_OK); /* a racing second: no-op */
+	assert_int_equal(pc_store_apikey_get(f->s, c.id, &got), PC_OK);
+	assert_memory_equal(got.secret_hash, h2, 32);
+	assert_int_equal(pc_store_apikey_rekey(f->s, "missing", h2, h3), PC_OK);
+	assert_int_equal(pc_store_apikey_rekey(f->s, c.id, h2, c.secret_hash), PC_OK); /* back, for what follows */
 
 	struct pc_api_key *list;
 	size_t n;
