@@ -40,6 +40,7 @@ struct pc_fields {
 extern const struct pc_fields pc_api_fields_credentials; /* auth.c: setup, login, token, users */
 extern const struct pc_fields pc_api_fields_refresh;     /* tokens.c */
 extern const struct pc_fields pc_api_fields_revoke;      /* tokens.c */
+extern const struct pc_fields pc_api_fields_introspect;  /* tokens.c */
 extern const struct pc_fields pc_api_fields_password;    /* users.c: PUT /users/me/password */
 extern const struct pc_fields pc_api_fields_redeem;      /* users.c: POST /auth/password-reset */
 extern const struct pc_fields pc_api_fields_key_create;  /* apikeys.c */
@@ -70,7 +71,8 @@ struct pc_op_doc {
 	const struct pc_fields *body; /* the handler's field table; NULL: no JSON body */
 	const char *body_schema;     /* components/schemas name of the body */
 	bool body_optional;          /* POST /auth/token: empty with a session */
-	bool body_form;              /* also application/x-www-form-urlencoded, same members */
+	bool body_form;              /* also application/x-www-form-urlencoded (pc_input_oauth_or_respond):
+	                                the same members, unknown ones ignored (RFC 6749 3.2) */
 	const char *params;          /* comma-separated components/parameters names */
 	struct pc_doc_ok ok[3];
 	uint64_t problems;           /* PC_DOC_P(kind) | ...: besides the derived ones */

@@ -235,9 +235,17 @@ static json_t *request_body(struct report *rep, const json_t *comps, const struc
 	if (s != NULL) /* else reported by ref_checked below */
 		check_body(rep, s, d->body_schema, d->body, where);
 	json_t *content = json_pack("{s:{s:o}}", "application/json", "schema", ref_checked(rep, comps, "schemas", d->body_schema, where));
-	if (d->body_form)
-		json_object_set_new(content, "application/x-www-form-urlencoded",
-		                    json_pack("{s:o}", "schema", ref("schemas", d->body_schema)));
+	const json_t *named = json_object_get(json_object_get(comps, "schemas"), d->body_schema);
+	if (d->body_form && named != NULL) {
+		/* the form parser ignores unknown parameters and reads an empty
+		 * value as absent (RFC 6749 3.2): the same members, not closed */
+		json_t *form = json_deep_copy(named);
+		json_object_set_new(form, "additionalProperties", json_true());
+		json_object_set_new(form, "description", json_string("The same members as the JSON body; unknown "
+		                                                     "parameters are ignored and an empty value counts "
+		                                                     "as absent (RFC 6749 3.2)."));
+		json_object_set_new(content, "application/x-www-form-urlencoded", json_pack("{s:o}", "schema", form));
+	}
 	return json_pack("{s:b,s:o}", "required", !d->body_optional, "content", content);
 }
 

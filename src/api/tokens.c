@@ -201,6 +201,7 @@ static const struct pc_field introspect_fields[] = {
 	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
 	{"token_type_hint", PC_F_STRING, false, HINT_MAX},
 };
+const struct pc_fields pc_api_fields_introspect = PC_FIELDS(introspect_fields);
 
 struct introspect_state {
 	enum pc_err err;

@@ -172,6 +172,13 @@ describe('the OpenAPI document', () => {
     // Validates the request body (when JSON), sends, validates the answer,
     // records the (operation, status) pair; expect: the status wanted.
     async function call(who, method, target, opts = {}, expect) {
+      if (opts.form !== undefined) {
+        // a form body: validated as the form media type, sent encoded
+        const errs = api.requestErrors(method, target, opts.form, 'application/x-www-form-urlencoded');
+        assert.deepEqual(errs, [], `${method} ${target}: the form body we send must match the document`);
+        opts = { ...opts, body: new URLSearchParams(opts.form).toString(), contentType: 'application/x-www-form-urlencoded' };
+        delete opts.form;
+      }
       if (opts.json !== undefined) {
         const errs = api.requestErrors(method, target, opts.json);
         if (opts.invalidBody) assert.notDeepEqual(errs, [], `${method} ${target}: the document should refuse ${JSON.stringify(opts.json)}`);
@@ -197,6 +204,7 @@ describe('the OpenAPI document', () => {
     let password;
     let pair;
     let apiKey;
+    let loggedOut; // a token pair whose family logout revoked
 
     it('setup, then the public operations', async () => {
       const a = new Agent(srv);
@@ -219,6 +227,10 @@ describe('the OpenAPI document', () => {
         assert.ok(res.status < 400, `${res.what}`);
         await call(srv, 'GET', p, expect417, 417);
       }
+      await call(srv, 'GET', '/ready?scope=verify', {}, 200);
+      await call(srv, 'GET', '/ready?scope=all', {}, 400);
+      await call(srv, 'GET', '/', { headers: { Accept: 'text/html' } }, 303);
+      await call(srv, 'GET', '/', {}, 404);
       await call(srv, 'GET', '/api/v1/problems/csrf-failed', {}, 200);
       await call(srv, 'GET', '/api/v1/problems/no-such-kind', {}, 404);
       const page = await call(srv, 'GET', '/static/style.css', {}, 200);
@@ -269,6 +281,12 @@ describe('the OpenAPI document', () => {
       await call(srv, 'POST', '/api/v1/auth/revoke', { ...bearer2, json: { token: t3.data.refresh_token } }, 200);
       await call(srv, 'POST', '/api/v1/auth/revoke', { ...bearer2, json: {}, invalidBody: true }, 400);
       await call(srv, 'POST', '/api/v1/auth/revoke', { json: { token: r2.data.refresh_token } }, 401);
+      // RFC 7009 with a form body
+      const t4 = await call(srv, 'POST', '/api/v1/auth/token', { json: { email, password } }, 200);
+      await call(srv, 'POST', '/api/v1/auth/revoke', { ...bearer2, form: { token: t4.data.refresh_token, token_type_hint: 'refresh_token' } }, 200);
+      await call(srv, 'POST', '/api/v1/auth/revoke', { ...bearer2, body: 'token=a&token=b', contentType: 'application/x-www-form-urlencoded' }, 400);
+      await call(srv, 'POST', '/api/v1/auth/revoke', { ...bearer2, body: 'token=x', contentType: 'text/plain' }, 415);
+      loggedOut = t2.data; // bearer2 logs out below: its family dies
       await call(srv, 'POST', '/api/v1/auth/logout', bearer2, 204);
       await call(srv, 'GET', '/api/v1/auth/me', bearer2, 401);
 
@@ -315,6 +333,17 @@ describe('the OpenAPI document', () => {
       await call(srv, 'GET', '/api/v1/auth/verify', byKey, 200);
       await call(srv, 'GET', '/api/v1/users', byKey, 403);
       await call(srv, 'GET', '/api/v1/access/rules', byKey, 403);
+
+      // RFC 7662: an API key asks; JSON or form; inactive tells nothing more
+      const live = await call(admin, 'POST', '/api/v1/auth/token', {}, 200);
+      await call(srv, 'POST', '/api/v1/auth/introspect', { ...byKey, json: { token: live.data.access_token } }, 200);
+      const ri = await call(srv, 'POST', '/api/v1/auth/introspect', { ...byKey, form: { token: live.data.refresh_token, token_type_hint: 'refresh_token' } }, 200);
+      assert.equal(ri.data.active, true, 'a live refresh token');
+      const gone = await call(srv, 'POST', '/api/v1/auth/introspect', { ...byKey, json: { token: loggedOut.refresh_token } }, 200);
+      assert.deepEqual(gone.data, { active: false });
+      await call(srv, 'POST', '/api/v1/auth/introspect', { ...byKey, json: { token: 'x', hint: 'y' }, invalidBody: true }, 400);
+      await call(srv, 'POST', '/api/v1/auth/introspect', { headers: { Authorization: `Bearer ${live.data.access_token}` }, json: { token: live.data.access_token } }, 403);
+      await call(srv, 'POST', '/api/v1/auth/introspect', { json: { token: 'x' } }, 401);
 
       // access rules (none configured: the implicit rule) and a check
       await call(admin, 'GET', '/api/v1/access/rules', {}, 200);
