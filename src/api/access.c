@@ -12,6 +12,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "svc/svc.h"
 
@@ -56,6 +57,7 @@ static const struct pc_field check_fields[] = {
 	{"factors", PC_F_INT, false, 0},
 	{"query", PC_F_STRING, false, PC_AUTHZ_QUERY_MAX},
 };
+const struct pc_fields pc_api_fields_access_check = PC_FIELDS(check_fields);
 
 void pc_api_access_check(struct pc_req *r)
 {
@@ -75,7 +77,7 @@ void pc_api_access_check(struct pc_req *r)
 	};
 	if (in.present[5] && in.v[5].i != 1 && in.v[5].i != 2) {
 		pc_input_wipe(&in);
-		pc_respond_problem(r, 400, "Field \"factors\" must be 1 or 2.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"factors\" must be 1 or 2.");
 		return;
 	}
 	struct pc_access_answer a;
@@ -85,7 +87,7 @@ void pc_api_access_check(struct pc_req *r)
 	if (rc != 0) {
 		char detail[160];
 		snprintf(detail, sizeof(detail), "The request to check is not understood: %s.", why);
-		pc_respond_problem(r, 400, detail);
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, detail);
 		return;
 	}
 	pc_respond_json(r, 200,

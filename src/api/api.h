@@ -24,6 +24,8 @@ void pc_api_logout(struct pc_req *r);
 void pc_api_me(struct pc_req *r);
 void pc_api_csrf_token(struct pc_req *r);
 void pc_api_openapi(struct pc_req *r);
+void pc_api_problems_list(struct pc_req *r);
+void pc_api_problems_get(struct pc_req *r);
 void pc_api_password_reset(struct pc_req *r);
 
 void pc_api_sessions_list(struct pc_req *r);

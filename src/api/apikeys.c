@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "svc/apikeys.h"
 #include "core/text.h"
@@ -39,14 +40,14 @@ static json_t *key_json(const struct pc_api_key *k)
 static int name_or_respond(struct pc_req *r, char *out, const char *s, size_t len)
 {
 	if (len == 0 || len > PC_APIKEY_NAME_MAX || !pc_utf8_valid(s, len)) {
-		pc_respond_problem(r, 400, "Field \"name\" must be 1 to 100 bytes of UTF-8.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"name\" must be 1 to 100 bytes of UTF-8.");
 		return -1;
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] <= 0x9f;
 		if (c < 0x20 || c == 0x7f || c1) {
-			pc_respond_problem(r, 400, c1 ? "Field \"name\" must not contain C1 control characters (U+0080 to U+009F)."
+			pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, c1 ? "Field \"name\" must not contain C1 control characters (U+0080 to U+009F)."
 			                              : "Field \"name\" must not contain control characters.");
 			return -1;
 		}
@@ -103,6 +104,7 @@ static const struct pc_field create_fields[] = {
 	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
 	{"expires_at", PC_F_STRING, false, 32},
 };
+const struct pc_fields pc_api_fields_key_create = PC_FIELDS(create_fields);
 
 static void create_work(struct pc_req *r, void *data)
 {
@@ -137,11 +139,11 @@ void pc_api_keys_create(struct pc_req *r)
 		return;
 	if (in.present[1]) {
 		if (pc_api_time_parse(&st->expires_at, in.v[1].str.s, in.v[1].str.len) != 0) {
-			pc_respond_problem(r, 400, "Field \"expires_at\" must be a time like 2027-01-31T12:00:00Z.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"expires_at\" must be a time like 2027-01-31T12:00:00Z.");
 			return;
 		}
 		if (st->expires_at <= r->now) {
-			pc_respond_problem(r, 400, "Field \"expires_at\" must be in the future.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"expires_at\" must be in the future.");
 			return;
 		}
 	}
@@ -178,6 +180,7 @@ void pc_api_keys_get(struct pc_req *r)
 static const struct pc_field rename_fields[] = {
 	{"name", PC_F_STRING, true, PC_APIKEY_NAME_MAX},
 };
+const struct pc_fields pc_api_fields_key_rename = PC_FIELDS(rename_fields);
 
 static void rename_work(struct pc_req *r, void *data)
 {

@@ -54,7 +54,7 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 		const char *stop = amp ? amp : end;
 		const char *eq = memchr(p, '=', (size_t)(stop - p));
 		if (eq == NULL) {
-			pc_respond_problem(r, 400, "Query parameters must be name=value.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "Query parameters must be name=value.");
 			return -1;
 		}
 		size_t nl = (size_t)(eq - p), vl = (size_t)(stop - eq - 1);
@@ -65,13 +65,13 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 				break;
 		char detail[96];
 		if (k == 5) {
-			pc_respond_problem(r, 400, "Unknown query parameter (known: limit, cursor, action, "
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "Unknown query parameter (known: limit, cursor, action, "
 			                           "resource_type, user_id).");
 			return -1;
 		}
 		snprintf(detail, sizeof(detail), "Query parameter \"%s\" is repeated or malformed.", names[k]);
 		if (seen[k] || !value_ok(v, vl)) {
-			pc_respond_problem(r, 400, detail);
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, detail);
 			return -1;
 		}
 		seen[k] = true;
@@ -79,14 +79,14 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 		switch (k) {
 		case 0:
 			if (pc_num_i64(&x, v, vl, 1, PC_AUDIT_PAGE_MAX) != 0) {
-				pc_respond_problem(r, 400, "Query parameter \"limit\" must be 1 to 200.");
+				pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "Query parameter \"limit\" must be 1 to 200.");
 				return -1;
 			}
 			st->f.limit = (size_t)x;
 			break;
 		case 1:
 			if (pc_num_i64(&x, v, vl, 1, INT64_MAX) != 0) {
-				pc_respond_problem(r, 400, detail);
+				pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, detail);
 				return -1;
 			}
 			st->f.before_seq = x;
@@ -106,7 +106,7 @@ static int parse_query(struct pc_req *r, struct audit_state *st)
 		}
 		p = amp ? amp + 1 : end;
 		if (amp != NULL && p == end) {
-			pc_respond_problem(r, 400, "Query parameters must be name=value.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "Query parameters must be name=value.");
 			return -1;
 		}
 	}

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
@@ -22,6 +23,7 @@ static const struct pc_field credential_fields[] = {
 	{"email", PC_F_STRING, true, 1024},
 	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_credentials = PC_FIELDS(credential_fields);
 
 int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], struct pc_secret *pw,
                                   bool policy)
@@ -33,11 +35,11 @@ int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1]
 	if (pc_input_or_respond(r, credential_fields, 2, &in) != 0)
 		return -1;
 	if (pc_email_normalize(email, PC_EMAIL_MAX + 1, in.v[0].str.s, in.v[0].str.len) != 0) {
-		pc_respond_problem(r, 400, "Field \"email\" is not a valid email address.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
 		goto out;
 	}
 	if (policy && pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		goto out;
 	}
 	pc_input_take(&in, 1, pw);
@@ -242,7 +244,7 @@ void pc_web_logout_post(struct pc_req *r)
 	bool foreign = origin != NULL && !pc_csrf_origin_ok(pc_auth_of(r)->cfg, origin->value, r->http->host);
 	if (cross || foreign) {
 		pc_metrics_csrf_failure(cross ? PC_CSRFF_CROSS_SITE : PC_CSRFF_FOREIGN_ORIGIN);
-		pc_respond_problem(r, 403, "A sign-out form must come from a page of this site.");
+		pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, "A sign-out form must come from a page of this site.");
 		return;
 	}
 	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {

@@ -15,19 +15,23 @@
 const struct pc_api_say pc_api_say_login = {
 	.unauthorized = "Invalid email or password.",
 	.auth_failure = PC_AUTHF_BAD_CREDENTIALS,
+	.unauthorized_kind = PC_PROB_INVALID_CREDENTIALS,
 };
 
 const struct pc_api_say pc_api_say_refresh = {
 	.unauthorized = "The refresh token is not valid.",
 	.auth_failure = PC_AUTHF_INVALID_TOKEN,
+	.unauthorized_kind = PC_PROB_INVALID_REFRESH_TOKEN,
 	.throttled = "Too many refreshes; try again later.",
 };
 
-static void unauthorized(struct pc_req *r, int reason, const char *detail)
+static void unauthorized(struct pc_req *r, int reason, enum pc_problem kind, const char *detail)
 {
 	pc_metrics_auth_failure((enum pc_auth_failure)reason);
 	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-	pc_respond_problem(r, 401, detail);
+	if (kind >= PC_PROB__COUNT || pc_problem_kinds[kind].status != 401)
+		kind = PC_PROB_AUTHENTICATION_REQUIRED;
+	pc_respond_problem_kind(r, kind, detail);
 }
 
 void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
@@ -41,7 +45,7 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 		break; /* not an error: a caller's bug */
 	case PC_ERR_NOT_FOUND:
 		if (say->unauthorized != NULL)
-			unauthorized(r, say->auth_failure, say->unauthorized);
+			unauthorized(r, say->auth_failure, say->unauthorized_kind, say->unauthorized);
 		else
 			pc_respond_problem(r, 404, say->not_found ? say->not_found : "Not found.");
 		return;
@@ -49,16 +53,17 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 		pc_respond_problem(r, 409, say->conflict ? say->conflict : "Conflict.");
 		return;
 	case PC_ERR_SET_UP:
-		pc_respond_problem(r, 409, "Setup is already done.");
+		pc_respond_problem_kind(r, PC_PROB_ALREADY_SET_UP, "Setup is already done.");
 		return;
 	case PC_ERR_LAST_USER:
-		pc_respond_problem(r, 409, "The last user cannot be deleted.");
+		pc_respond_problem_kind(r, PC_PROB_LAST_USER, "The last user cannot be deleted.");
 		return;
 	case PC_ERR_REUSED:
-		unauthorized(r, PC_AUTHF_REVOKED_TOKEN, "The refresh token is not valid.");
+		unauthorized(r, PC_AUTHF_REVOKED_TOKEN, PC_PROB_INVALID_REFRESH_TOKEN, "The refresh token is not valid.");
 		return;
 	case PC_ERR_STALE: /* the services answer PC_ERR_NOT_FOUND; never a hint */
-		unauthorized(r, say->auth_failure, say->unauthorized ? say->unauthorized : "Not authenticated.");
+		unauthorized(r, say->auth_failure, say->unauthorized ? say->unauthorized_kind : PC_PROB_AUTHENTICATION_REQUIRED,
+		             say->unauthorized ? say->unauthorized : "Not authenticated.");
 		return;
 	case PC_ERR_THROTTLED:
 		snprintf(ra, sizeof(ra), "%lld", (long long)(say->retry_after > 0 ? say->retry_after : 1));

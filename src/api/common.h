@@ -30,6 +30,7 @@ struct pc_api_say {
 	 * this detail, counted under auth_failure */
 	const char *unauthorized;
 	int auth_failure; /* enum pc_auth_failure, with unauthorized */
+	enum pc_problem unauthorized_kind; /* with unauthorized (0 is not a 401 kind: authentication-required) */
 };
 /* Bad email or password: the one generic 401. */
 extern const struct pc_api_say pc_api_say_login;
@@ -37,11 +38,13 @@ extern const struct pc_api_say pc_api_say_login;
 extern const struct pc_api_say pc_api_say_refresh;
 
 /*
- * THE mapping of enum pc_err to HTTP, for every route: NOT_FOUND 404 (or
- * the 401 of say->unauthorized), CONFLICT/SET_UP/LAST_USER 409, REUSED 401
- * (a replayed refresh token), THROTTLED 429 with Retry-After, UNAVAILABLE
- * 503 with Retry-After, anything else (TAMPERED, INTERNAL) 500. say may be
- * NULL.
+ * THE mapping of enum pc_err to HTTP and a problem kind (http/problem.h),
+ * for every route: NOT_FOUND 404 not-found (or the 401 of
+ * say->unauthorized), CONFLICT 409 conflict, SET_UP 409 already-set-up,
+ * LAST_USER 409 last-user, REUSED 401 invalid-refresh-token (a replayed
+ * refresh token), THROTTLED 429 throttled with Retry-After, UNAVAILABLE 503
+ * unavailable with Retry-After, anything else (TAMPERED, INTERNAL) 500
+ * internal-error. say may be NULL.
  */
 void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say);
 

@@ -82,7 +82,7 @@ void pc_api_ready(struct pc_req *r)
 	if (q.len > 0) {
 		if (pc_query_get(q, "scope", &v) != 1 || v.len != 6 || memcmp(v.p, "verify", 6) != 0 ||
 		    q.len != sizeof("scope=verify") - 1) {
-			pc_respond_problem(r, 400, "The only query /ready takes is scope=verify.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "The only query /ready takes is scope=verify.");
 			return;
 		}
 		st->verify_only = true;

@@ -336,13 +336,15 @@ int pc_input_oauth_or_respond(struct pc_req *r, const struct pc_field *fields, s
 	memset(in, 0, sizeof(*in));
 	bool form = content_type_is(r, "application/x-www-form-urlencoded");
 	if (!form && !content_type_json(r)) {
-		pc_respond_problem(r, 415, "The body must be application/x-www-form-urlencoded or application/json.");
+		pc_respond_problem_kind(r, PC_PROB_UNSUPPORTED_MEDIA_TYPE,
+		                        "The body must be application/x-www-form-urlencoded or application/json.");
 		return -1;
 	}
 	int status = form ? pc_input_form_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail))
 	                  : pc_input_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail));
 	if (status != 0) {
-		pc_respond_problem(r, status, status == 500 ? NULL : detail);
+		pc_respond_problem_kind(r, status == 500 ? PC_PROB_INTERNAL_ERROR : PC_PROB_INVALID_BODY,
+		                        status == 500 ? NULL : detail);
 		return -1;
 	}
 	return 0;
@@ -354,12 +356,13 @@ int pc_input_or_respond(struct pc_req *r, const struct pc_field *fields, size_t 
 	char detail[160];
 	memset(in, 0, sizeof(*in));
 	if (!content_type_json(r)) {
-		pc_respond_problem(r, 415, "The body must be application/json.");
+		pc_respond_problem_kind(r, PC_PROB_UNSUPPORTED_MEDIA_TYPE, "The body must be application/json.");
 		return -1;
 	}
 	int status = pc_input_parse(&r->arena, r->body, r->body_len, fields, n, in, detail, sizeof(detail));
 	if (status != 0) {
-		pc_respond_problem(r, status, status == 500 ? NULL : detail);
+		pc_respond_problem_kind(r, status == 500 ? PC_PROB_INTERNAL_ERROR : PC_PROB_INVALID_BODY,
+		                        status == 500 ? NULL : detail);
 		return -1;
 	}
 	return 0;

@@ -19,6 +19,8 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/metrics", pc_api_metrics, PUB, "Prometheus metrics.", PC_ROUTE_NO_CSRF, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/openapi.json", pc_api_openapi, PUB, "This description of the API, generated from the route table.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/api/v1/problems", pc_api_problems_list, PUB, "Every problem type: the kinds of error a problem+json `type` names.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/api/v1/problems/{kind}", pc_api_problems_get, PUB, "One problem type: what a problem+json `type` resolves to.", PC_ROUTE_NO_CSRF, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/setup", pc_api_setup_get, PUB, "Whether the first user still has to be created.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/setup", pc_api_setup_post, PUB, "Create the first user (only while there is none) and sign in.", PC_ROUTE_SETS_SESSION, 0, 0},

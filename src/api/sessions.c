@@ -81,7 +81,7 @@ void pc_api_sessions_delete_all(struct pc_req *r)
 		if (q.len == 8 && memcmp(q.p, "all=true", 8) == 0) {
 			st->all = true;
 		} else if (!(q.len == 9 && memcmp(q.p, "all=false", 9) == 0)) {
-			pc_respond_problem(r, 400, "The only query parameter is all=true or all=false.");
+			pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, "The only query parameter is all=true or all=false.");
 			return;
 		}
 	}

@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "auth/revocation.h"
 #include "svc/tokens.h"
@@ -90,6 +91,7 @@ void pc_api_token(struct pc_req *r)
 static const struct pc_field refresh_fields[] = {
 	{"refresh_token", PC_F_SECRET, true, 256},
 };
+const struct pc_fields pc_api_fields_refresh = PC_FIELDS(refresh_fields);
 
 static void refresh_work(struct pc_req *r, void *data)
 {
@@ -136,6 +138,7 @@ static const struct pc_field revoke_fields[] = {
 	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
 	{"token_type_hint", PC_F_STRING, false, HINT_MAX},
 };
+const struct pc_fields pc_api_fields_revoke = PC_FIELDS(revoke_fields);
 
 struct revoke_state {
 	enum pc_err err;
@@ -198,6 +201,7 @@ static const struct pc_field introspect_fields[] = {
 	{"token", PC_F_SECRET, true, PC_JWT_MAX_BYTES},
 	{"token_type_hint", PC_F_STRING, false, HINT_MAX},
 };
+const struct pc_fields pc_api_fields_introspect = PC_FIELDS(introspect_fields);
 
 struct introspect_state {
 	enum pc_err err;

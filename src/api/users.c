@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/docs.h"
 #include "api/input.h"
 #include "core/b64url.h"
 #include "obs/metrics.h"
@@ -134,6 +135,7 @@ static const struct pc_field password_fields[] = {
 	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_password = PC_FIELDS(password_fields);
 
 static void password_work(struct pc_req *r, void *data)
 {
@@ -146,7 +148,7 @@ static void password_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->wrong_password) {
-		pc_respond_problem(r, 403, "The current password is not correct.");
+		pc_respond_problem_kind(r, PC_PROB_WRONG_PASSWORD, "The current password is not correct.");
 		return;
 	}
 	if (st->err != PC_OK) {
@@ -170,7 +172,7 @@ void pc_api_users_password(struct pc_req *r)
 		return;
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		pc_input_wipe(&in);
 		return;
 	}
@@ -218,6 +220,7 @@ static const struct pc_field redeem_fields[] = {
 	{"token", PC_F_SECRET, true, 256},
 	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
+const struct pc_fields pc_api_fields_redeem = PC_FIELDS(redeem_fields);
 
 static void redeem_work(struct pc_req *r, void *data)
 {
@@ -231,7 +234,7 @@ static void redeem_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err == PC_ERR_NOT_FOUND) {
-		pc_respond_problem(r, 400, "The reset token is not valid, used or expired.");
+		pc_respond_problem_kind(r, PC_PROB_INVALID_RESET_TOKEN, "The reset token is not valid, used or expired.");
 		return;
 	}
 	if (st->err != PC_OK) {
@@ -251,7 +254,7 @@ void pc_api_password_reset(struct pc_req *r)
 		return;
 	const char *why;
 	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem(r, 400, why);
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		pc_input_wipe(&in);
 		return;
 	}

@@ -257,7 +257,7 @@ static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, s
 	if (pc_access_query_parse(&q, &why, r->http->query.p, r->http->query.len) != 0) {
 		char detail[256];
 		snprintf(detail, sizeof(detail), "The verify URL's query is not understood: %s.", why);
-		pc_respond_problem(r, 400, detail);
+		pc_respond_problem_kind(r, PC_PROB_INVALID_QUERY, detail);
 		return -1;
 	}
 	*redirect = q.redirect;
@@ -356,7 +356,7 @@ void pc_api_verify(struct pc_req *r)
 			char detail[160];
 			snprintf(detail, sizeof(detail), "The forwarded request failed the CSRF check (%s).",
 			         pc_metrics_csrf_failure_name(why));
-			pc_respond_problem(r, 403, detail);
+			pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, detail);
 			return;
 		}
 	}

@@ -43,7 +43,7 @@ static void audit_work(struct pc_req *r, void *data)
 static void audit_done(struct pc_req *r, void *data)
 {
 	(void)data;
-	pc_respond_problem(r, 403, "The request failed the CSRF check: fetch a token from "
+	pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, "The request failed the CSRF check: fetch a token from "
 	                           "GET /api/v1/auth/csrf-token and send it in X-CSRF-Token.");
 }
 

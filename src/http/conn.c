@@ -259,7 +259,7 @@ void pc_conn_respond(struct conn *c, int status, const char *ctype, const char *
 	if (r->extra_overflow) {
 		/* a handler tried to add a header that does not fit: never send a
 		 * response missing one of its own headers (a Set-Cookie, say) */
-		static const char p500[] = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}";
+		static const char p500[] = "{\"type\":\"" PC_PROBLEM_TYPE_PREFIX "internal-error\",\"title\":\"Internal error\",\"status\":500}";
 		status = 500;
 		ctype = "application/problem+json";
 		body = p500;
@@ -322,7 +322,7 @@ static void protocol_error(struct conn *c, int status, const char *why)
 	c->state = CS_HANDLING;
 	char body[768];
 	size_t len;
-	pc_head_problem_body(body, sizeof(body), &len, status, why);
+	pc_head_problem_body(body, sizeof(body), &len, status, PC_PROB__COUNT, why);
 	pc_conn_respond(c, status, "application/problem+json", body, len);
 }
 

@@ -131,7 +131,7 @@ size_t pc_head_write(char *out, const struct pc_head *h)
 	return (size_t)(p - out);
 }
 
-void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail)
+void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, enum pc_problem kind, const char *detail)
 {
 	char esc[512];
 	size_t el = 0;
@@ -140,13 +140,21 @@ void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const 
 		if (el > sizeof(esc))
 			el = 0;
 	}
+	if (kind >= PC_PROB__COUNT)
+		kind = pc_problem_for_status(status);
+	/* a kind fixes its status; a status without a kind is about:blank */
+	char type[64] = "about:blank";
+	const char *title = pc_http_reason(status);
+	if (kind < PC_PROB__COUNT) {
+		status = pc_problem_kinds[kind].status;
+		title = pc_problem_kinds[kind].title;
+		snprintf(type, sizeof(type), "%s%s", PC_PROBLEM_TYPE_PREFIX, pc_problem_kinds[kind].slug);
+	}
 	int n;
 	if (detail)
-		n = snprintf(out, cap,
-		             "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%.*s\"}",
-		             pc_http_reason(status), status, (int)el, esc);
+		n = snprintf(out, cap, "{\"type\":\"%s\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%.*s\"}", type,
+		             title, status, (int)el, esc);
 	else
-		n = snprintf(out, cap, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d}",
-		             pc_http_reason(status), status);
+		n = snprintf(out, cap, "{\"type\":\"%s\",\"title\":\"%s\",\"status\":%d}", type, title, status);
 	*len = (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
 }

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/problem.h"
+
 enum pc_head_conn { PC_HEAD_CONN_NONE, PC_HEAD_CONN_CLOSE, PC_HEAD_CONN_KEEP_ALIVE };
 
 struct pc_head {
@@ -42,11 +44,13 @@ size_t pc_head_security(char *out, size_t cap, bool xss_block);
 /* An upper bound of what pc_head_write writes for h. */
 size_t pc_head_size(const struct pc_head *h);
 
-/* The RFC 9457 problem document for status into out[cap]:
- * {"type":"about:blank","title":<reason>,"status":<status>[,"detail":...]};
- * *len 0 when it does not fit. detail (may be NULL) is JSON-escaped. Every
- * error body, the handlers' and the HTTP layer's own, is written here. */
-void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, const char *detail);
+/* The RFC 9457 problem document of kind (PC_PROB__COUNT: the default kind
+ * of status) into out[cap]: {"type":"/api/v1/problems/<slug>","title":<the
+ * kind's>,"status":<the kind's>[,"detail":...]} (problem.h); a status with
+ * no kind gets "about:blank" and its reason phrase. *len 0 when it does not
+ * fit. detail (may be NULL) is JSON-escaped. Every error body, the
+ * handlers' and the HTTP layer's own, is written here. */
+void pc_head_problem_body(char *out, size_t cap, size_t *len, int status, enum pc_problem kind, const char *detail);
 
 /* Writes the head into out (pc_head_size(h) bytes available); returns the
  * bytes written. */

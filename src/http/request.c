@@ -110,12 +110,24 @@ void pc_respond_empty(struct pc_req *r, int status)
 	pc_respond(r, status, NULL, NULL, 0);
 }
 
-void pc_respond_problem(struct pc_req *r, int status, const char *detail)
+static void respond_problem(struct pc_req *r, int status, enum pc_problem kind, const char *detail)
 {
 	char body[768];
 	size_t len;
-	pc_head_problem_body(body, sizeof(body), &len, status, status >= 500 && status != 503 ? NULL : detail);
+	if (kind < PC_PROB__COUNT)
+		status = pc_problem_kinds[kind].status;
+	pc_head_problem_body(body, sizeof(body), &len, status, kind, status >= 500 && status != 503 ? NULL : detail);
 	pc_respond(r, status, "application/problem+json", body, len);
+}
+
+void pc_respond_problem(struct pc_req *r, int status, const char *detail)
+{
+	respond_problem(r, status, PC_PROB__COUNT, detail);
+}
+
+void pc_respond_problem_kind(struct pc_req *r, enum pc_problem kind, const char *detail)
+{
+	respond_problem(r, 500, kind, detail);
 }
 
 static void on_work(uv_work_t *w)

@@ -30,6 +30,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "http/parser.h"
+#include "http/problem.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
 #define PC_RESP_EXTRA_HEADERS 2048
@@ -141,9 +142,12 @@ void pc_respond(struct pc_req *r, int status, const char *content_type, const ch
 void pc_respond_json(struct pc_req *r, int status, json_t *json);
 /* 204/201/... without a body. */
 void pc_respond_empty(struct pc_req *r, int status);
-/* RFC 9457 problem: {"type":"about:blank","title":<reason>,"status","detail"}.
- * detail must not contain secrets; it may be NULL. */
+/* RFC 9457 problem of the default kind of status (http/problem.h):
+ * {"type":"/api/v1/problems/<kind>","title","status","detail"}. detail must
+ * not contain secrets; it may be NULL (and is dropped on a 5xx but 503). */
 void pc_respond_problem(struct pc_req *r, int status, const char *detail);
+/* The same for a named kind, whose status it answers with. */
+void pc_respond_problem_kind(struct pc_req *r, enum pc_problem kind, const char *detail);
 
 /* Runs work(r, data) on the worker pool, then done(r, data) on the loop.
  * done must answer or call pc_req_next(). If the client has gone away

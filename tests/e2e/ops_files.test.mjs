@@ -37,6 +37,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from './lib/api.mjs';
 import { E2E_DIR, generateSecretKey, makeTempDir, rawGet, recordSecret, runCli, sleep, startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
+import { requiresIdentity } from './lib/openapi.mjs';
 
 const ROOT = path.resolve(E2E_DIR, '..', '..');
 const which = (...c) => c.find((p) => fs.existsSync(p)) || null;
@@ -155,7 +156,7 @@ describe('GET /api/v1/openapi.json', () => {
       'operations in openapi.json that are not in the route table',
     );
     for (const r of rows) {
-      const secured = (ops.get(r.key).security ?? []).length > 0;
+      const secured = requiresIdentity(ops.get(r.key));
       assert.equal(secured, r.access === 'AUTH' || r.access === 'PC_AUTHENTICATED', `${r.key}: security declared must follow the table's ${r.access}`);
     }
   });

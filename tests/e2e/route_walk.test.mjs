@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { Agent, assert401, assertNoInvariantViolations, assertProblemBody, CSRF_COOKIE, randomId, request, SESSION_COOKIE, setupAdmin } from './lib/api.mjs';
 import { startServer, stopServer } from './lib/harness.mjs';
+import { requiresIdentity } from './lib/openapi.mjs';
 
 // DESIGN.md "API (v1)": method, path, access (public | any | auth).
 const DESIGN = [
@@ -57,6 +58,8 @@ const DESIGN = [
 const EXTRA_PUBLIC = [
   ['GET', '/static/{file}'], // scripts and styles of the login page and admin console
   ['GET', '/api/v1/auth/continue'], // post-login redirect (to this site or an allowed origin only)
+  ['GET', '/api/v1/problems'], // the problem types a problem+json `type` names
+  ['GET', '/api/v1/problems/{kind}'], // what one `type` resolves to
   ['GET', '/logout'], // the sign-out page: a GET signs nobody out
   ['POST', '/logout'], // sign-out from a form of this site: Origin checked, a session is optional
   ['GET', '/'], // a browser is sent to /login or /admin; anything else 404
@@ -99,7 +102,10 @@ describe('route walk', () => {
     for (const [p, item] of Object.entries(doc?.paths ?? {})) {
       for (const [m, op] of Object.entries(item)) {
         if (!HTTP_METHODS.includes(m)) continue;
-        ops.push({ method: m.toUpperCase(), path: p, op, secured: Array.isArray(op.security) && op.security.length > 0 });
+        // secured: every security requirement names a credential (session,
+        // bearer, apiKey); [{csrf}] (login, setup) or one with {} (optional
+        // credentials) is public
+        ops.push({ method: m.toUpperCase(), path: p, op, secured: requiresIdentity(op) });
       }
     }
   });

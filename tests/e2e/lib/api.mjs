@@ -29,6 +29,7 @@ export const B64URL_RE = /^[A-Za-z0-9_-]+$/;
 export const SESSION_VALUE_RE = /^[A-Za-z0-9_-]{108}$/;
 export const CSRF_VALUE_RE = /^[A-Za-z0-9_-]{99}$/;
 export const ID_RE = /^[0-9a-f]{32}$/;
+export const PROBLEM_TYPE_RE = /^\/api\/v1\/problems\/[a-z0-9-]+$/;
 export const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 export const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -204,6 +205,10 @@ function decorate(res, method, target) {
   return res;
 }
 
+// Functions called with (res, srv) for every response request() reads
+// (lib/openapi.mjs checkEveryResponse adds one).
+export const responseHooks = [];
+
 /**
  * Sends one request on a fresh connection and resolves with the parsed
  * response (harness response + setCookies, cookie(name), data (parsed JSON or
@@ -220,6 +225,7 @@ export async function request(srv, method, target, opts = {}) {
   }
   const res = decorate(rs[0], method, target);
   if (opts.checkInvariants !== false) noteInvariants(res, method, target);
+  for (const hook of responseHooks) hook(res, srv);
   return res;
 }
 
@@ -286,6 +292,8 @@ export function assertProblemBody(res, status, context = '') {
   const body = res.data;
   assert.ok(body && typeof body === 'object' && !Array.isArray(body), `problem body must be a JSON object${ctx}: ${JSON.stringify(res.text.slice(0, 200))}`);
   assert.equal(typeof body.type, 'string', `problem.type${ctx}`);
+  // a documented kind (README "Problem types"; openapi.test.mjs resolves each)
+  assert.match(body.type, PROBLEM_TYPE_RE, `problem.type${ctx}`);
   assert.equal(typeof body.title, 'string', `problem.title${ctx}`);
   assert.equal(typeof body.detail, 'string', `problem.detail${ctx}`);
   assert.equal(body.status, status, `problem.status${ctx}`);

@@ -156,6 +156,8 @@ export function assertProblemRes(res, status, context = '') {
   assert.equal(res.status, status, `status${ctx}: ${describeRes(res)}`);
   assert.match(res.contentType, /^application\/problem\+json/i, `problem+json${ctx}: ${describeRes(res)}`);
   assert.ok(res.body && res.body.status === status, `problem.status${ctx}: ${describeRes(res)}`);
+  // a documented kind (README "Problem types"; openapi.test.mjs resolves each)
+  assert.match(String(res.body.type), /^\/api\/v1\/problems\/[a-z0-9-]+$/, `problem.type${ctx}: ${describeRes(res)}`);
   return res.body;
 }
 

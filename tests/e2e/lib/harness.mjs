@@ -853,6 +853,8 @@ export function assertProblem(res, status, { context = '' } = {}) {
   }, `problem body must be JSON${ctx}: ${JSON.stringify(res.text.slice(0, 200))}`);
   assert.equal(typeof body, 'object');
   assert.equal(typeof body.type, 'string', `problem.type${ctx}`);
+  // a documented kind (README "Problem types"; openapi.test.mjs resolves each)
+  assert.match(body.type, /^\/api\/v1\/problems\/[a-z0-9-]+$/, `problem.type${ctx}`);
   assert.equal(typeof body.title, 'string', `problem.title${ctx}`);
   assert.ok(body.title.length > 0, `problem.title non-empty${ctx}`);
   assert.equal(typeof body.detail, 'string', `problem.detail${ctx}`);
