@@ -273,7 +273,7 @@ static size_t value_end(const unsigned char *in, size_t n, size_t v, enum vstyle
 		if (c == '\\' && json) {
 			size_t el = esc_len(in, n, i, flags);
 			bool quote = el == 2 && in[i + 1] == '"';
-			bool bs = in[i + 1] == '\\';
+			bool bs = el >= 2 && in[i + 1] == '\\'; /* el 1: a backslash that ends the text */
 			if (quote && st != V_STRING)
 				return i; /* \" closes a nested string and ends a query value */
 			if (!bs && !quote && st != V_STRING && st != V_NESTED)

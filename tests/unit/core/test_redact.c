@@ -165,6 +165,8 @@ static void fields(void **state)
 	       PC_REDACT_JSON,
 	       "AUDIT: LOGIN_FAILED user | user_agent=\"x\" details={\"email\":\"a\",\"secret\":\"[redacted:secret_field]\"}\n",
 	       PC_REDACT_SECRET_FIELD);
+	/* a value that runs to a backslash ending the text (found by fuzz_redact) */
+	expect("{\"password\":\"abc\\", PC_REDACT_JSON, "{\"password\":\"[redacted:password]", PC_REDACT_PASSWORD);
 	/* raw mode: a header value runs to the end of the line */
 	expect("Cookie: a=b c=d", 0, "Cookie: [redacted:cookie]", PC_REDACT_COOKIE);
 }
