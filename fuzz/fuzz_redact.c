@@ -96,7 +96,8 @@ static bool model_word(const unsigned char *s, size_t n)
 }
 
 /* Walks the words of s; for each segment calls visit. Returns false when
- * visit does. A JWT (segment eyJ…, '.', nonempty segment, '.', any) is
+ * visit does. A JWT (segment eyJ…, '.', nonempty segment, then '.' and any
+ * segment if there is one) is
  * visited as one with jwt = true. */
 typedef bool (*visit_fn)(void *ctx, size_t a, size_t b, bool credential);
 
@@ -125,10 +126,13 @@ static bool walk(const unsigned char *s, size_t n, bool json, visit_fn visit, vo
 				size_t c = b + 1;
 				while (c < j && s[c] != '.')
 					c++;
-				if (c > b + 1 && c < j) {
-					size_t d = c + 1;
-					while (d < j && s[d] != '.')
-						d++;
+				if (c > b + 1) {
+					size_t d = c;
+					if (c < j) {
+						d = c + 1;
+						while (d < j && s[d] != '.')
+							d++;
+					}
 					if (!visit(ctx, a, d, true))
 						return false;
 					if (d == j)

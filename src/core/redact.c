@@ -388,20 +388,24 @@ static void run(struct out *o, const unsigned char *in, size_t a, size_t b)
 		size_t e = s;
 		while (e < b && in[e] != '.')
 			e++;
-		/* eyJ… . nonempty . any */
+		/* eyJ… . nonempty [. any]: a token cut before its signature (a
+		 * User-Agent is kept to 255 bytes) still shows its claims */
 		if (e < b && starts_jwt(in + s, e - s)) {
 			size_t e2 = e + 1;
 			while (e2 < b && in[e2] != '.')
 				e2++;
-			if (e2 > e + 1 && e2 < b) {
-				size_t e3 = e2 + 1;
-				while (e3 < b && in[e3] != '.')
-					e3++;
+			if (e2 > e + 1) {
+				size_t end = e2;
+				if (e2 < b) {
+					end = e2 + 1;
+					while (end < b && in[end] != '.')
+						end++;
+				}
 				mark(o, PC_REDACT_JWT);
-				if (e3 == b)
+				if (end == b)
 					return;
 				put(o, ".", 1);
-				s = e3 + 1;
+				s = end + 1;
 				continue;
 			}
 		}

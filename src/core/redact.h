@@ -21,7 +21,9 @@
  *   api_key         "pc_" + 12 [a-z0-9] + "_" + 64 + 8 lowercase hex whose
  *                   last 8 are the key's checksum (auth/apikey.h): a
  *                   look-alike with a wrong checksum is text
- *   jwt             segments "eyJ…" "." nonempty "." any (compact JWS)
+ *   jwt             segments "eyJ…" "." nonempty, then "." any (compact
+ *                   JWS; without the signature too: a token cut short by a
+ *                   length limit still carries its claims)
  *   oidc_code, totp_secret   hooks: rows of the kind table without a
  *                   recogniser yet; the wave that adds them fills one in
  *   authorization   the value after "Authorization:" / "Proxy-Authorization:",

@@ -133,8 +133,8 @@ static void look_alikes_pass(void **state)
 	    "store_postgres_retries_exhausted_and_gone_x",
 	    /* 43 characters, not canonical (spare bits set) */
 	    "AbcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPB",
-	    /* eyJ with a single dot, a version string, prose */
-	    "eyJhbGciOiJIUzI1NiJ9.only-one", "portcullis 1.2.3", "Bearer token required",
+	    /* a JWT header alone, a version string, prose */
+	    "eyJhbGciOiJIUzI1NiJ9 eyJ.", "portcullis 1.2.3", "Bearer token required",
 	    "{\"event\":\"access\",\"method\":\"GET\",\"path\":\"/api/v1/users?limit=10\",\"status\":200}",
 	    "{\"code\":5,\"failed\":\"touch\"}", "{\"password_changed\":true}",
 	    "{\"token\":\"\"}", "{\"password\":\"[redacted:password]\"}",
@@ -165,6 +165,8 @@ static void fields(void **state)
 	       PC_REDACT_JSON,
 	       "AUDIT: LOGIN_FAILED user | user_agent=\"x\" details={\"email\":\"a\",\"secret\":\"[redacted:secret_field]\"}\n",
 	       PC_REDACT_SECRET_FIELD);
+	/* a JWT cut before its signature still shows its claims */
+	expect("ua eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn", 0, "ua [redacted:jwt]", PC_REDACT_JWT);
 	/* a value that runs to a backslash ending the text (found by fuzz_redact) */
 	expect("{\"password\":\"abc\\", PC_REDACT_JSON, "{\"password\":\"[redacted:password]", PC_REDACT_PASSWORD);
 	/* raw mode: a header value runs to the end of the line */
