@@ -14,7 +14,8 @@
 #   verify-jwt rate and RSS with 10^3, 10^5, 10^6 revoked tokens
 #   audit listing latency with 10^6 events (first page, deep cursor page)
 #   idle RSS of `portcullis serve`
-# Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
+# Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz,
+# build/pc_micro_redact).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
 set -euo pipefail
@@ -286,6 +287,16 @@ if [ -x "${micro}_authz" ]; then
     echo
     echo '```'
     "${micro}_authz"
+    echo '```'
+  } >>"$report"
+fi
+if [ -x "${micro}_redact" ]; then
+  {
+    echo
+    echo "## The log guard per line (bench/micro_redact.c, same-run baseline: a plain copy of the line)"
+    echo
+    echo '```'
+    "${micro}_redact"
     echo '```'
   } >>"$report"
 fi

@@ -32,12 +32,27 @@ static const char *const sink_names[PC_REDACT_SINK_N] = {
 
 /* ---------- character classes ---------- */
 
+/* 1: base64url [A-Za-z0-9_-], 2: '.', 4: '\\', 8: '%' — the bytes that can
+ * start something; every other byte is copied in runs */
+#define C_WORD 1
+#define C_DOT 2
+static const uint8_t cls[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 4, 0, 0, 1,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static inline bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 static inline bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
 static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static inline bool is_word(unsigned char c)
 {
-	return is_upper(c) || is_lower(c) || is_digit(c) || c == '_' || c == '-';
+	return cls[c] & C_WORD;
 }
 static inline bool is_hex(unsigned char c)
 {
@@ -155,54 +170,69 @@ static int word_kind(const unsigned char *s, size_t n)
 /* ---------- field names ---------- */
 
 /* The kind of a field named s[0..n) (case-insensitive, '-' = '_'), or -1;
- * *header: a header name, which also counts in "Name: value" form. */
+ * *header: a header name, which also counts in "Name: value" form. Called
+ * only for a run followed by '=', ':' or a quote, so a JSON line's keys are
+ * the usual callers: it must be cheap on "time", "path", "status". */
 static int field_kind(const unsigned char *s, size_t n, bool *header)
 {
 	*header = false;
 	if (n < 3 || n > NAME_MAX_LEN)
 		return -1;
-	char low[NAME_MAX_LEN + 1];
+	char low[NAME_MAX_LEN];
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = s[i];
 		if (c == '.')
 			return -1;
 		low[i] = (char)(is_upper(c) ? c + 32 : c == '-' ? '_' : c);
 	}
-	low[n] = '\0';
+	/* contains "passw"/"passwd" or "secret", ends in "token" */
+	for (size_t i = 0; i + 5 <= n; i++) {
+		if (low[i] == 'p' && memcmp(low + i, "passw", 5) == 0)
+			return PC_REDACT_PASSWORD;
+		if (low[i] == 's' && i + 6 <= n && memcmp(low + i, "secret", 6) == 0)
+			return PC_REDACT_SECRET_FIELD;
+	}
+	if (n >= 5 && memcmp(low + n - 5, "token", 5) == 0) {
+		if (n == 12 && memcmp(low, "x_csrf_token", 12) == 0) {
+			*header = true;
+			return PC_REDACT_CSRF_TOKEN;
+		}
+		return PC_REDACT_SECRET_FIELD;
+	}
 	static const struct {
 		const char *name;
-		int kind;
+		uint8_t len;
+		int8_t kind;
 		bool header;
 	} exact[] = {
-		{"authorization", PC_REDACT_AUTHORIZATION, true},
-		{"proxy_authorization", PC_REDACT_AUTHORIZATION, true},
-		{"cookie", PC_REDACT_COOKIE, true},
-		{"set_cookie", PC_REDACT_COOKIE, true},
-		{"session", PC_REDACT_COOKIE, false},
-		{"x_api_key", PC_REDACT_SECRET_FIELD, true},
-		{"x_csrf_token", PC_REDACT_CSRF_TOKEN, true},
-		{"api_key", PC_REDACT_SECRET_FIELD, false},
-		{"apikey", PC_REDACT_SECRET_FIELD, false},
+		{"authorization", 13, PC_REDACT_AUTHORIZATION, true},
+		{"proxy_authorization", 19, PC_REDACT_AUTHORIZATION, true},
+		{"cookie", 6, PC_REDACT_COOKIE, true},
+		{"set_cookie", 10, PC_REDACT_COOKIE, true},
+		{"session", 7, PC_REDACT_COOKIE, false},
+		{"x_api_key", 9, PC_REDACT_SECRET_FIELD, true},
+		{"api_key", 7, PC_REDACT_SECRET_FIELD, false},
+		{"apikey", 6, PC_REDACT_SECRET_FIELD, false},
 	};
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strcmp(low, exact[i].name) == 0) {
+		if (exact[i].len == n && memcmp(low, exact[i].name, n) == 0) {
 			*header = exact[i].header;
 			return exact[i].kind;
 		}
-	if (strstr(low, "password") != NULL || strstr(low, "passwd") != NULL)
-		return PC_REDACT_PASSWORD;
-	if (strstr(low, "secret") != NULL || (n >= 5 && memcmp(low + n - 5, "token", 5) == 0))
-		return PC_REDACT_SECRET_FIELD;
 	return -1;
 }
 
 /* ---------- output ---------- */
 
+/* The output is the input but at replacements: bytes are copied lazily,
+ * in[done..) up to the next replacement, so a clean line is one memcpy. */
 struct out {
 	char *p;
 	size_t cap, len;
 	bool over;
 	uint32_t *counts;
+	const unsigned char *in;
+	size_t done;
 };
 
 static inline void put(struct out *o, const char *s, size_t n)
@@ -215,11 +245,14 @@ static inline void put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
-static void mark(struct out *o, int kind)
+/* Replaces in[start..end) with the kind's marker. */
+static void mark(struct out *o, size_t start, size_t end, int kind)
 {
+	put(o, (const char *)o->in + o->done, start - o->done);
 	put(o, "[redacted:", 10);
 	put(o, kinds[kind].name, strlen(kinds[kind].name));
 	put(o, "]", 1);
+	o->done = end;
 	if (o->counts != NULL)
 		o->counts[kind]++;
 }
@@ -301,20 +334,24 @@ static size_t skip_spaces(const unsigned char *in, size_t n, size_t i)
  * after it, or 0 when in[a..b) does not name a field here. */
 static size_t field(struct out *o, const unsigned char *in, size_t n, size_t a, size_t b, unsigned flags)
 {
-	bool header;
-	int kind = field_kind(in + a, b - a, &header);
-	if (kind < 0 || b >= n)
+	if (b >= n)
 		return 0;
 	bool json = flags & PC_REDACT_JSON;
+	bool header;
+	int kind;
 	size_t v;
 	enum vstyle st;
 	if (in[b] == '=') {
+		if ((kind = field_kind(in + a, b - a, &header)) < 0)
+			return 0;
 		v = b + 1;
 		st = V_QUERY;
-	} else if (in[b] == ':' && header) {
+	} else if (in[b] == ':') {
+		if ((kind = field_kind(in + a, b - a, &header)) < 0 || !header)
+			return 0;
 		v = skip_spaces(in, n, b + 1);
 		st = V_HEADER;
-	} else if (a > 0 && in[a - 1] == '"') {
+	} else if ((in[b] == '"' || in[b] == '\\') && a > 0 && in[a - 1] == '"') {
 		/* "name":"value", or \"name\":\"value\" inside a JSON string */
 		bool nested = json && quote_escaped(in, a - 1, 0);
 		size_t i = b;
@@ -342,14 +379,15 @@ static size_t field(struct out *o, const unsigned char *in, size_t n, size_t a, 
 			v = i + 1;
 			st = V_STRING;
 		}
+		if ((kind = field_kind(in + a, b - a, &header)) < 0)
+			return 0;
 	} else {
-		return 0;
+		return 0; /* no field follows: the usual case, decided without the name */
 	}
 	size_t e = value_end(in, n, v, st, flags);
 	if (e == v || (e - v >= 10 && memcmp(in + v, "[redacted:", 10) == 0))
 		return 0; /* nothing to hide, or hidden already */
-	put(o, (const char *)in + a, v - a);
-	mark(o, kind);
+	mark(o, v, e, kind);
 	return e;
 }
 
@@ -370,8 +408,7 @@ static size_t bearer(struct out *o, const unsigned char *in, size_t n, size_t a,
 		e++;
 	if (e - (b + 1) < BEARER_MIN_LEN || memcmp(in + b + 1, "[redacted:", 10) == 0)
 		return 0;
-	put(o, (const char *)in + a, b + 1 - a);
-	mark(o, PC_REDACT_AUTHORIZATION);
+	mark(o, b + 1, e, PC_REDACT_AUTHORIZATION);
 	return e;
 }
 
@@ -381,8 +418,10 @@ static bool starts_jwt(const unsigned char *s, size_t n)
 }
 
 /* The run in[a..b) of word characters and dots, segment by segment. */
-static void run(struct out *o, const unsigned char *in, size_t a, size_t b)
+static void run(struct out *o, const unsigned char *in, size_t a, size_t b, bool dots)
 {
+	if (b - a < 43 && !dots)
+		return; /* one segment, shorter than any format: most runs */
 	size_t s = a;
 	while (s <= b) {
 		size_t e = s;
@@ -401,22 +440,18 @@ static void run(struct out *o, const unsigned char *in, size_t a, size_t b)
 					while (end < b && in[end] != '.')
 						end++;
 				}
-				mark(o, PC_REDACT_JWT);
+				mark(o, s, end, PC_REDACT_JWT);
 				if (end == b)
 					return;
-				put(o, ".", 1);
 				s = end + 1;
 				continue;
 			}
 		}
 		int k = word_kind(in + s, e - s);
 		if (k >= 0)
-			mark(o, k);
-		else
-			put(o, (const char *)in + s, e - s);
+			mark(o, s, e, k);
 		if (e == b)
 			return;
-		put(o, ".", 1);
 		s = e + 1;
 	}
 }
@@ -425,41 +460,36 @@ size_t pc_redact(char *out, size_t cap, const char *text, size_t n, unsigned fla
                  uint32_t counts[PC_REDACT_KIND_N])
 {
 	const unsigned char *in = (const unsigned char *)text;
-	struct out o = {.p = out, .cap = cap, .counts = counts};
+	struct out o = {.p = out, .cap = cap, .counts = counts, .in = in};
 	size_t i = 0;
 	while (i < n) {
-		size_t j = i;
-		while (j < n && !is_word(in[j]) && in[j] != '.' && in[j] != '\\' && in[j] != '%')
-			j++;
-		if (j > i) {
-			put(&o, (const char *)in + i, j - i);
-			i = j;
-			continue;
-		}
+		while (i < n && cls[in[i]] == 0)
+			i++;
+		if (i >= n)
+			break;
 		unsigned char c = in[i];
 		if (c == '\\') {
-			size_t el = esc_len(in, n, i, flags);
-			put(&o, (const char *)in + i, el);
-			i += el;
+			i += esc_len(in, n, i, flags);
 			continue;
 		}
 		if (c == '%') {
-			size_t el = i + 2 < n && is_hex(in[i + 1]) && is_hex(in[i + 2]) ? 3 : 1;
-			put(&o, (const char *)in + i, el);
-			i += el;
+			i += i + 2 < n && is_hex(in[i + 1]) && is_hex(in[i + 2]) ? 3 : 1;
 			continue;
 		}
-		while (j < n && (is_word(in[j]) || in[j] == '.'))
-			j++;
+		size_t j = i;
+		unsigned seen = 0;
+		while (j < n && (cls[in[j]] & (C_WORD | C_DOT)))
+			seen |= cls[in[j++]];
 		size_t next = field(&o, in, n, i, j, flags);
 		if (next == 0)
 			next = bearer(&o, in, n, i, j);
 		if (next == 0) {
-			run(&o, in, i, j);
+			run(&o, in, i, j, seen & C_DOT);
 			next = j;
 		}
 		i = next;
 	}
+	put(&o, (const char *)in + o.done, n - o.done);
 	return o.over ? cap + 1 : o.len;
 }
 

@@ -29,7 +29,7 @@
  *   authorization   the value after "Authorization:" / "Proxy-Authorization:",
  *                   and the token after "Bearer " (16 characters or more)
  *   cookie          the value of a Cookie / Set-Cookie / session field
- *   password        the value of a field whose name holds "password"/"passwd"
+ *   password        the value of a field whose name holds "passw" (password, passwd)
  *   secret_field    the value of a field named *token, *secret*, api_key,
  *                   apikey, x-api-key
  * A field is `"name":"value"` (JSON, also nested as \"name\":\"value\"),

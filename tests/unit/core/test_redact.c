@@ -167,6 +167,8 @@ static void fields(void **state)
 	       PC_REDACT_SECRET_FIELD);
 	/* a JWT cut before its signature still shows its claims */
 	expect("ua eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn", 0, "ua [redacted:jwt]", PC_REDACT_JWT);
+	/* a JWT behind a dot, in a short run (found by fuzz_redact) */
+	expect("a .eyJzxIn.r b", 0, "a .[redacted:jwt] b", PC_REDACT_JWT);
 	/* a value that runs to a backslash ending the text (found by fuzz_redact) */
 	expect("{\"password\":\"abc\\", PC_REDACT_JSON, "{\"password\":\"[redacted:password]", PC_REDACT_PASSWORD);
 	/* raw mode: a header value runs to the end of the line */
