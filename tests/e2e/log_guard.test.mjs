@@ -18,6 +18,7 @@
 //   in the access log and the audit stream;
 // - `portcullis audit verify` passes on the store afterwards (the chain
 //   hashes what is stored: the redacted event);
+// - the text audit format (PORTCULLIS_AUDIT_FORMAT=text) is guarded too;
 // - the command line's diagnostics (an argument echoed back) are guarded too.
 // The credentials are recorded (recordSecret), so zz_log_secrets.test.mjs
 // checks this suite's log for them again at the end of the run.
@@ -27,7 +28,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { Agent, blake2b, metrics, randomHex, request, SESSION_COOKIE, setupAdmin } from './lib/api.mjs';
+import { Agent, blake2b, CSRF_COOKIE, metrics, randomHex, request, SESSION_COOKIE, setupAdmin } from './lib/api.mjs';
 import { generateSecretKey, makeTempDir, recordSecret, runCli, sleep, startServer, stopServer } from './lib/harness.mjs';
 
 const KINDS = ['session_cookie', 'csrf_token', 'jwt', 'refresh_token', 'api_key', 'reset_token'];
@@ -56,12 +57,14 @@ describe('the log guard', () => {
   let dir;
   let env;
   let auditFile;
+  let textFile;
   let creds; // kind -> value
   let sent = 0;
 
   before(async () => {
     dir = makeTempDir('portcullis-e2e-log-guard-');
     auditFile = path.join(dir, 'audit.jsonl');
+    textFile = path.join(dir, 'audit.txt');
     env = { PORTCULLIS_SECRET_KEY: generateSecretKey(), PORTCULLIS_DATABASE_URL: `sqlite:${path.join(dir, 'guard.db')}`, PORTCULLIS_AUDIT_LOG: auditFile };
     srv = await startServer({ label: 'log_guard', env });
     const admin = await setupAdmin(srv);
@@ -191,7 +194,27 @@ describe('the log guard', () => {
     const r = await runCli(['audit', 'verify'], { PORTCULLIS_SECRET_KEY: env.PORTCULLIS_SECRET_KEY, PORTCULLIS_DATABASE_URL: env.PORTCULLIS_DATABASE_URL });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /audit chain intact: \d+ events verified/);
-    srv = await startServer({ label: 'log_guard-2', env }); // for after()
+    srv = await startServer({ label: 'log_guard-2', env: { ...env, PORTCULLIS_AUDIT_LOG: textFile, PORTCULLIS_AUDIT_FORMAT: 'text' } });
+  });
+
+  it('the text audit stream is guarded too', async () => {
+    // the server restarted by the previous test writes the text format; the
+    // admin's session and CSRF token from before still hold
+    const a = new Agent(srv);
+    a.jar.set(SESSION_COOKIE, creds.session_cookie);
+    a.jar.set(CSRF_COOKIE, creds.csrf_token);
+    const r = await a.req('POST', '/api/v1/api-keys', { json: { name: creds.refresh_token }, headers: { 'User-Agent': `ua ${creds.api_key}` }, absorb: false });
+    assert.equal(r.status, 201, r.text);
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('AUDIT: CREATE'); i++) {
+      await sleep(50);
+      text = fs.existsSync(textFile) ? fs.readFileSync(textFile, 'utf8') : '';
+    }
+    const lines = text.split('\n').filter(Boolean);
+    assert.ok(lines.some((l) => l.startsWith('AUDIT: CREATE api_key')), text);
+    assert.deepEqual(leaksIn(lines, creds, 'text audit stream'), []);
+    assert.match(text, /details=\{"name":"\[redacted:refresh_token\]"/);
+    assert.match(text, /user_agent="ua \[redacted:api_key\]"/);
   });
 
   it('the command line echoes an argument through the guard', async () => {
