@@ -40,12 +40,14 @@ e2e: $(TEST_BUILD)/portcullis
 
 # The release build (what `make run` uses: -O2 with _FORTIFY_SOURCE warns
 # about things the debug build does not), the layering check (includes point
-# down only: scripts/check-layers.sh), unit tests, end-to-end tests
+# down only: scripts/check-layers.sh), the secret scan (no credential-shaped
+# string in the tree or its history: scripts/secret-scan.sh), unit tests, end-to-end tests
 # against the sanitized binary, then a short fuzzing pass of every target.
 # Any failure fails the whole command.
 test: deps-test
 	@$(MAKE) --no-print-directory build
 	@scripts/check-layers.sh
+	@scripts/secret-scan.sh
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)

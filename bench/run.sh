@@ -17,7 +17,8 @@
 #   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
 #   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
 #   verify, sign-in and the audit listing as the store grows, SQLite and PostgreSQL (bench/store_scale.sh)
-# Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz).
+# Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz,
+# build/pc_micro_redact).
 # Results: printed, and written to bench/results/latest.md (with the date and
 # the core count); raw wrk output under bench/results/raw/ (git-ignored).
 set -euo pipefail
@@ -307,6 +308,16 @@ if [ -x "${micro}_authz" ]; then
     echo
     echo '```'
     "${micro}_authz"
+    echo '```'
+  } >>"$report"
+fi
+if [ -x "${micro}_redact" ]; then
+  {
+    echo
+    echo "## The log guard per line (bench/micro_redact.c, same-run baseline: a plain copy of the line)"
+    echo
+    echo '```'
+    "${micro}_redact"
     echo '```'
   } >>"$report"
 fi

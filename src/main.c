@@ -101,7 +101,7 @@ static int load_config(struct pc_config *cfg, bool need_keys)
 {
 	char err[512];
 	if (pc_config_load(cfg, environ, need_keys, err, sizeof(err)) != 0) {
-		fprintf(stderr, "portcullis: configuration error: %s\n", err);
+		pc_log_plain("portcullis: configuration error: %s\n", err);
 		return PC_EX_CONFIG;
 	}
 	pc_log_set_text(cfg->log_text); /* before any thread starts */
@@ -171,7 +171,7 @@ static int cmd_serve(void)
 		return 1;
 	}
 	if (pc_access_open(&svc.access, cfg.access_rules_file, err, sizeof(err)) != 0) {
-		fprintf(stderr, "portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
+		pc_log_plain("portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
 		        cfg.access_rules_file, err);
 		pc_svc_close(&svc);
 		pc_audit_stream_close();
@@ -237,7 +237,7 @@ static int cmd_user_add(int argc, char **argv)
 		else if (strncmp(argv[i], "--email=", 8) == 0)
 			email_arg = argv[i] + 8;
 		else {
-			fprintf(stderr, "portcullis: user add: unexpected argument '%s'\n", argv[i]);
+			pc_log_plain("portcullis: user add: unexpected argument '%s'\n", argv[i]);
 			return EX_USAGE;
 		}
 	}
@@ -257,13 +257,13 @@ static int cmd_user_add(int argc, char **argv)
 	memset(&u, 0, sizeof(u));
 	rc = 1;
 	if (pc_email_normalize(email, sizeof(email), email_arg, strlen(email_arg)) != 0) {
-		fprintf(stderr, "portcullis: user add: not a valid email address\n");
+		pc_log_plain("portcullis: user add: not a valid email address\n");
 		rc = EX_USAGE;
 		goto out_cfg;
 	}
 	long n = read_password(pw, sizeof(pw));
 	if (n < 0 || pc_password_policy(pw, (size_t)n, &why) != 0) {
-		fprintf(stderr, "portcullis: user add: %s\n", n < 0 ? "no password on stdin" : why);
+		pc_log_plain("portcullis: user add: %s\n", n < 0 ? "no password on stdin" : why);
 		rc = EX_USAGE;
 		goto out_pw;
 	}
@@ -282,7 +282,7 @@ static int cmd_user_add(int argc, char **argv)
 		printf("%s\n", u.id);
 		rc = 0;
 	} else {
-		fprintf(stderr, "portcullis: user add: %s\n",
+		pc_log_plain("portcullis: user add: %s\n",
 		        e == PC_ERR_CONFLICT ? "a user with this email already exists" : "the store refused the change");
 	}
 	pc_svc_close(&svc);
@@ -312,7 +312,7 @@ static int cmd_audit_verify(const char *anchor)
 	int64_t want_seq = 0;
 	uint8_t want_hash[32];
 	if (anchor != NULL && parse_anchor(anchor, &want_seq, want_hash) != 0) {
-		fprintf(stderr, "portcullis: audit verify: --anchor wants SEQ:HASH (64 hex digits)\n");
+		pc_log_plain("portcullis: audit verify: --anchor wants SEQ:HASH (64 hex digits)\n");
 		return EX_USAGE;
 	}
 	struct pc_config cfg;
@@ -327,7 +327,7 @@ static int cmd_audit_verify(const char *anchor)
 		: -1;
 	sodium_memzero(url, sizeof(url));
 	if (orc != 0) {
-		fprintf(stderr, "portcullis: audit verify: %s\n", err);
+		pc_log_plain("portcullis: audit verify: %s\n", err);
 		pc_config_free(&cfg);
 		return 1;
 	}
@@ -391,7 +391,7 @@ static int cmd_audit_verify(const char *anchor)
 		       "%lld events before it verified\n", (long long)bad, (long long)checked);
 		rc = 2;
 	} else {
-		fprintf(stderr, "portcullis: audit verify: the store could not be read\n");
+		pc_log_plain("portcullis: audit verify: the store could not be read\n");
 		rc = 1;
 	}
 	pc_store_close(store);
@@ -430,7 +430,7 @@ static int cmd_access_check(int argc, char **argv)
 	struct pc_access_state acc;
 	char err[512];
 	if (pc_access_open(&acc, cfg.access_rules_file, err, sizeof(err)) != 0) {
-		fprintf(stderr, "portcullis: access check: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n", cfg.access_rules_file,
+		pc_log_plain("portcullis: access check: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n", cfg.access_rules_file,
 		        err);
 		pc_config_free(&cfg);
 		return PC_EX_CONFIG;
@@ -461,24 +461,24 @@ static int cmd_config_check(void)
 		char err[512];
 		struct pc_rules *rules = pc_rules_load_file(cfg.access_rules_file, err, sizeof(err));
 		if (rules == NULL) {
-			fprintf(stderr, "portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
+			pc_log_plain("portcullis: configuration error: PORTCULLIS_ACCESS_RULES_FILE %s: %s\n",
 			        cfg.access_rules_file, err);
 			pc_config_free(&cfg);
 			return PC_EX_CONFIG;
 		}
-		fprintf(stderr, "portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
+		pc_log_plain("portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
 		pc_rules_free(rules);
 	}
 	pc_config_print(&cfg, stdout);
 	pc_config_free(&cfg);
-	fprintf(stderr, "portcullis: configuration is valid\n");
+	pc_log_plain("portcullis: configuration is valid\n");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	if (sodium_init() < 0) {
-		fprintf(stderr, "portcullis: libsodium failed to initialise\n");
+		pc_log_plain("portcullis: libsodium failed to initialise\n");
 		return 1;
 	}
 	pc_input_json_init(NULL);
@@ -576,6 +576,7 @@ int main(int argc, char **argv)
 		printf("portcullis %s\n", PC_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "portcullis: unknown command '%s'\n\n%s", cmd, usage_main);
+	pc_log_plain("portcullis: unknown command '%s'\n", cmd);
+	fprintf(stderr, "\n%s", usage_main);
 	return EX_USAGE;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "audit/chain.h"
+#include "core/redact.h"
 
 static void put(crypto_generichash_state *st, const void *p, size_t n)
 {
@@ -101,4 +102,19 @@ void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *a
 	}
 	copy(ev->auth_method, sizeof(ev->auth_method), pc_auth_method_name(m));
 	copy(ev->details, sizeof(ev->details), "{}");
+}
+
+void pc_audit_event_redact(struct pc_audit_event *ev)
+{
+	pc_redact_inplace(ev->resource_id, sizeof(ev->resource_id), 0, PC_REDACT_SINK_AUDIT);
+	pc_redact_inplace(ev->actor_email, sizeof(ev->actor_email), 0, PC_REDACT_SINK_AUDIT);
+	pc_redact_inplace(ev->user_agent, sizeof(ev->user_agent), 0, PC_REDACT_SINK_AUDIT);
+	if (pc_redact_inplace(ev->details, sizeof(ev->details), PC_REDACT_JSON, PC_REDACT_SINK_AUDIT) != 0 &&
+	    ev->details[0] != '{') {
+		/* did not fit: the marker alone, kept a JSON object */
+		char m[PC_REDACT_MARKER_MAX + 1];
+		memcpy(m, ev->details, sizeof(m) - 1);
+		m[sizeof(m) - 1] = '\0';
+		snprintf(ev->details, sizeof(ev->details), "{\"redacted\":\"%s\"}", m);
+	}
 }

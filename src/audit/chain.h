@@ -35,6 +35,13 @@ void pc_audit_chain_hash(uint8_t out[32], const struct pc_audit_event *ev,
  * over a fixed label. Public (it reveals nothing of the key) and stable. */
 void pc_audit_key_id(char out[PC_AUDIT_KEY_ID_LEN + 1], const uint8_t key[32]);
 
+/* Passes the event's free-text fields (resource id, actor email, user
+ * agent, details) through the credential guard (core/redact.h, sink
+ * "audit"), in place. The store calls it before it computes the hash: the
+ * chain covers what is stored, a credential is never stored, and `audit
+ * verify` recomputes the same hashes. */
+void pc_audit_event_redact(struct pc_audit_event *ev);
+
 /* Fills the actor fields of ev from the principal, id and time_ms. */
 void pc_audit_event_init(struct pc_audit_event *ev, const struct pc_principal *actor,
                          const char *action, const char *resource_type,

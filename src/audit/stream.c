@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "audit/stream.h"
+#include "core/redact.h"
 #include "core/text.h"
 
 #define LINE_MAX_BYTES 8192
@@ -138,9 +139,15 @@ void pc_audit_stream_emit(const struct pc_audit_event *ev)
 {
 	if (out_fd < 0)
 		return;
-	char line[LINE_MAX_BYTES];
-	size_t n = pc_audit_stream_format(line, sizeof(line), ev, format);
-	if (n == 0)
+	char raw[LINE_MAX_BYTES];
+	size_t rn = pc_audit_stream_format(raw, sizeof(raw), ev, format);
+	if (rn == 0)
+		return;
+	/* the event was redacted before it was stored (audit/chain.h); the
+	 * line passes the guard again, for whatever the formatting added */
+	char line[PC_REDACT_CAP(LINE_MAX_BYTES)];
+	size_t n = pc_redact_sink(line, sizeof(line), raw, rn, PC_REDACT_JSON, PC_REDACT_SINK_AUDIT);
+	if (n > sizeof(line))
 		return;
 	pthread_mutex_lock(&mu);
 	if (out_fd >= 0) {

@@ -4,11 +4,19 @@
  * Lines are built in a fixed buffer on the caller's stack. A value that does
  * not fit is cut and the line marked "truncated": a log line can never grow
  * without bound because of a long request path.
+ *
+ * Every finished line passes the credential guard (core/redact.h) on its way
+ * out: pc_logline_emit as sink "log", the buffered access lines as sink
+ * "access", pc_log_plain as sink "cli". A build for the bench alone can turn
+ * it off (-DPC_BENCH_NO_LOG_GUARD) to measure what it costs; no other build
+ * has that switch.
  */
 #include "core/log.h"
+#include "core/redact.h"
 #include "core/text.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -19,6 +27,25 @@
 
 static _Thread_local char access_buf[ACCESS_BUF_BYTES];
 static _Thread_local size_t access_len;
+/* a guarded line: markers can be longer than what they replace */
+static _Thread_local char guard_buf[PC_REDACT_CAP(PC_LOGLINE_MAX)];
+
+_Static_assert(PC_REDACT_CAP(PC_LOGLINE_MAX) <= ACCESS_BUF_BYTES, "a guarded line fits the access buffer");
+
+static size_t guard(char *out, size_t cap, const char *line, size_t n, unsigned flags,
+                    enum pc_redact_sink sink)
+{
+#ifdef PC_BENCH_NO_LOG_GUARD
+	(void)flags;
+	(void)sink;
+	if (n > cap)
+		return cap + 1;
+	memcpy(out, line, n);
+	return n;
+#else
+	return pc_redact_sink(out, cap, line, n, flags, sink);
+#endif
+}
 
 static void write_all(const char *p, size_t n)
 {
@@ -299,7 +326,9 @@ static void finish(struct pc_logline *l)
 void pc_logline_emit(struct pc_logline *l)
 {
 	finish(l);
-	write_all(l->buf, l->len);
+	size_t n = guard(guard_buf, sizeof(guard_buf), l->buf, l->len, PC_REDACT_JSON, PC_REDACT_SINK_LOG);
+	if (n <= sizeof(guard_buf))
+		write_all(guard_buf, n);
 }
 
 void pc_log_flush_thread(void)
@@ -313,10 +342,29 @@ void pc_log_flush_thread(void)
 void pc_logline_emit_buffered(struct pc_logline *l)
 {
 	finish(l);
-	if (access_len + l->len > sizeof(access_buf))
+	size_t room = PC_REDACT_CAP(l->len);
+	if (access_len + room > sizeof(access_buf))
 		pc_log_flush_thread();
-	memcpy(access_buf + access_len, l->buf, l->len);
-	access_len += l->len;
+	size_t n = guard(access_buf + access_len, room, l->buf, l->len, PC_REDACT_JSON, PC_REDACT_SINK_ACCESS);
+	if (n <= room)
+		access_len += n;
+}
+
+void pc_log_plain(const char *fmt, ...)
+{
+	char line[PC_LOGLINE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		return;
+	size_t n = (size_t)w < sizeof(line) - 1 ? (size_t)w : sizeof(line) - 2;
+	if (n == 0 || line[n - 1] != '\n')
+		line[n++] = '\n';
+	size_t r = guard(guard_buf, sizeof(guard_buf), line, n, 0, PC_REDACT_SINK_CLI);
+	if (r <= sizeof(guard_buf))
+		write_all(guard_buf, r);
 }
 
 void pc_log(const char *level, const char *event, const char *msg)

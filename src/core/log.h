@@ -4,7 +4,10 @@
  * One line per event, written with a single write(2) so lines from several
  * threads never interleave. Keys and values are escaped as JSON strings.
  * WARNING: never log a secret: no cookie, Authorization value, token, key,
- * password or unmasked URL goes through these functions. The access log
+ * password or unmasked URL goes through these functions. The credential
+ * guard (core/redact.h) every line passes on its way out is the last line
+ * of defence, for what a client sends where it does not belong — not a
+ * licence. The access log
  * (pc_log_access) is buffered per thread and flushed by the loop's timer,
  * so it costs no system call per request.
  */
@@ -52,6 +55,12 @@ void pc_log(const char *level, const char *event, const char *msg);
  * noise): nothing when e is PC_OK (0), else one "warn" line naming what
  * failed and the error code. Returns e. */
 int pc_log_if_failed(int e, const char *event, const char *what);
+
+/* A plain text line on stderr (the command line's diagnostics, not JSON),
+ * printf-style, '\n' added when missing, through the credential guard
+ * (sink "cli"). For the lines that can echo what an operator typed; the
+ * deliberate outputs (a generated key, a user id) are not log lines. */
+void pc_log_plain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Writes this thread's buffered lines to stderr (call from the loop's timer
  * and before the thread ends). */

@@ -7,6 +7,7 @@
  * so every code portcullis can produce is listed.
  */
 #include "obs/metrics.h"
+#include "core/redact.h"
 
 #include <dirent.h>
 #include <sodium.h>
@@ -474,6 +475,17 @@ size_t pc_metrics_render(char **out)
 	for (size_t i = 0; i < PC_AUTHF__COUNT; i++)
 		tprintf(&t, "security_auth_failures_total{reason=\"%s\"} %llu\n", auth_failure_names[i],
 		        (unsigned long long)ld(&M.auth_failures[i]));
+
+	/* counted by the guard in core (core/redact.h): every series from 0, so
+	 * the PortcullisCredentialLeak alert sees the first increase */
+	tprintf(&t, "# HELP security_credential_leaks_total Credentials the log guard replaced with a marker "
+	            "before the line was written, by sink and kind: any increase is an incident.\n"
+	            "# TYPE security_credential_leaks_total counter\n");
+	for (int i = 0; i < PC_REDACT_SINK_N; i++)
+		for (int k = 0; k < PC_REDACT_KIND_N; k++)
+			tprintf(&t, "security_credential_leaks_total{sink=\"%s\",kind=\"%s\"} %llu\n",
+			        pc_redact_sink_name(i), pc_redact_kind_name(k),
+			        (unsigned long long)pc_redact_total(i, k));
 
 	tprintf(&t, "# HELP access_decisions_total Forward-auth access decisions, by the deciding rule's policy "
 	            "(none: no rule matched) and outcome.\n"

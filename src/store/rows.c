@@ -220,6 +220,7 @@ enum pc_err pc_sql_append_event(struct pc_sql *c, struct pc_audit_event *ev)
 		return e;
 	ev->seq = last + 1;
 	memcpy(ev->prev_hash, prev, sizeof(prev));
+	pc_audit_event_redact(ev); /* redact, then hash what is stored */
 	pc_audit_chain_hash(ev->hash, ev, ev->prev_hash, c->store->audit_key);
 	memcpy(ev->key_id, c->store->audit_key_id, sizeof(ev->key_id));
 	return sql_exec(c, S_AUDIT_INSERT,

@@ -174,6 +174,7 @@ const ALERTS = {
   loginSpike: 'PortcullisLoginFailureSpike', // login failures > 5/s
   writesRefused: 'PortcullisWritesRefused', // > 1% of unsafe requests answered 5xx
   down: 'PortcullisInstanceDown',
+  leak: 'PortcullisCredentialLeak', // any credential the log guard replaced
 };
 // Series Prometheus makes itself, not the server.
 const SYNTHETIC = new Set(['up', 'ALERTS', 'ALERTS_FOR_STATE', 'scrape_duration_seconds', 'scrape_samples_scraped']);
@@ -249,7 +250,7 @@ describe('deploy/prometheus/alerts.yml', { skip: PROMTOOL && fs.existsSync(PROMT
     assert.match(r.stdout, /SUCCESS: \d+ rules found/);
   });
 
-  it('has the alerts of the plan: CSRF failure rate, slow revocation checks, revocation list growth, login failure spike, instance down, and writes refused', () => {
+  it('has the alerts of the plan: CSRF failure rate, slow revocation checks, revocation list growth, login failure spike, instance down, writes refused, and credential leak', () => {
     const names = rules.map((r) => r.alert);
     for (const [what, name] of Object.entries(ALERTS)) assert.ok(names.includes(name), `${what}: no alert named ${name} in ${names.join(', ')}`);
     for (const r of rules) {
@@ -286,6 +287,12 @@ describe('deploy/prometheus/alerts.yml', { skip: PROMTOOL && fs.existsSync(PROMT
     }
     assert.ok(checked >= 4, `metric selectors found in the rules: ${checked}`);
     assert.deepEqual(problems, [], `the rules select series the server does not export\n--- GET /metrics:\n${scrapeText}`);
+  });
+
+  it('`promtool test rules deploy/prometheus/alerts_test.yml` (the credential leak alert, both sides) passes', () => {
+    const r = run(PROMTOOL, ['test', 'rules', path.join(ROOT, 'deploy', 'prometheus', 'alerts_test.yml')], { cwd: path.join(ROOT, 'deploy', 'prometheus'), timeout: 60000 });
+    assert.equal(r.status, 0, `promtool test rules failed (exit ${r.status})\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /SUCCESS/);
   });
 
   it('`promtool test rules`: each alert fires on bad series, not before its `for`, and stays silent on good ones', async () => {
@@ -364,6 +371,18 @@ describe('deploy/prometheus/alerts.yml', { skip: PROMTOOL && fs.existsSync(PROMT
         goodInput: [
           [series('up', I), `1x${N}`],
           [series('up', { job: 'node', instance: 'db-1:9100' }), `0x${N}`],
+        ],
+      },
+      {
+        alert: ALERTS.leak,
+        firesBy: '6m', // no for: the first replacement is an incident
+        bad: 'the access log guard replaces a JWT from minute 5 on, one more every minute',
+        input: [[series('security_credential_leaks_total', { ...I, sink: 'access', kind: 'jwt' }), `0 0 0 0 0 1+1x${N - 5}`]],
+        labels: { ...I, sink: 'access', kind: 'jwt' },
+        good: 'a counter that stays where it is, and one reset by a restart',
+        goodInput: [
+          [series('security_credential_leaks_total', { ...I, sink: 'log', kind: 'password' }), `3x${N}`],
+          [series('security_credential_leaks_total', { ...I, instance: 'gw-2:8080', sink: 'audit', kind: 'api_key' }), `2 2 2 0x${N - 3}`],
         ],
       },
     ];
