@@ -25,6 +25,7 @@ struct pc_api_say {
 	const char *not_found; /* 404 */
 	const char *conflict;  /* 409, PC_ERR_CONFLICT (a unique key taken) */
 	const char *throttled; /* 429 */
+	const char *forbidden; /* 403, PC_ERR_FORBIDDEN */
 	int64_t retry_after;   /* 429: seconds */
 	/* PC_ERR_NOT_FOUND means a credential that did not check out: 401 with
 	 * this detail, counted under auth_failure */
@@ -38,7 +39,8 @@ extern const struct pc_api_say pc_api_say_refresh;
 
 /*
  * THE mapping of enum pc_err to HTTP, for every route: NOT_FOUND 404 (or
- * the 401 of say->unauthorized), CONFLICT/SET_UP/LAST_USER 409, REUSED 401
+ * the 401 of say->unauthorized), FORBIDDEN 403, CONFLICT/SET_UP/LAST_USER/
+ * LAST_ADMIN 409, REUSED 401
  * (a replayed refresh token), THROTTLED 429 with Retry-After, UNAVAILABLE
  * 503 with Retry-After, anything else (TAMPERED, INTERNAL) 500. say may be
  * NULL.
@@ -55,7 +57,10 @@ json_t *pc_api_text_json(const char *s);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, valid date). 0 or -1. */
 PC_MUST_USE int pc_api_time_parse(int64_t *out, const char *s, size_t len);
 
+/* A user: id, email, role, groups (array), disabled, times. */
 json_t *pc_api_user_json(const struct pc_user *u);
+/* A groups text ("a,b") as a JSON array of names. */
+json_t *pc_api_groups_json(const char *groups);
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
 
 /* Adds the Set-Cookie for a new session s, and a fresh CSRF token cookie
