@@ -147,7 +147,7 @@ static void test_issue_verify(void **state)
 		}
 		struct pc_jws_keyring *rg = &rings[i % 2];
 		char tok[1024], jti[PC_JTI_MAX + 1];
-		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", "member", "ops,staff", NOW, 900, tok, sizeof(tok), jti), 0);
 		struct pc_jwt_claims c;
 		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
 		assert_string_equal(c.sub, "user-1");
@@ -419,7 +419,7 @@ static void test_verify_cached(void **state)
 	static struct pc_jwt_cache cache;
 	memset(&cache, 0, sizeof(cache));
 	char tok[1024], jti[PC_JTI_MAX + 1];
-	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", NOW, 600, tok, sizeof(tok), jti), 0);
+	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", "admin", "", NOW, 600, tok, sizeof(tok), jti), 0);
 	size_t len = strlen(tok);
 	struct pc_jwt_claims want, got;
 	memset(&want, 0, sizeof(want));
@@ -451,7 +451,7 @@ static void test_verify_cached(void **state)
 	for (int i = 0; i < 4 * PC_JWT_CACHE_SLOTS; i++) {
 		char sub[16];
 		snprintf(sub, sizeof(sub), "u%d", i);
-		assert_int_equal(pc_jwt_issue(&ring, &POL, sub, NULL, NULL, NOW, 600, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(&ring, &POL, sub, NULL, NULL, NULL, NULL, NOW, 600, tok, sizeof(tok), jti), 0);
 		for (int k = 0; k < 2; k++) {
 			assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, strlen(tok), NOW, &got), PC_JWT_OK);
 			assert_string_equal(got.sub, sub);
