@@ -37,17 +37,23 @@
 #define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
 
 
+/* A new user (setup ignores the role: the first user is an admin). */
 static bool user_ok(const struct pc_user *u)
 {
 	return u != NULL && TERMINATED(u->id) && u->id[0] != '\0' && TERMINATED(u->email) &&
-	       TERMINATED(u->password_hash) && (u->role == PC_ROLE_ADMIN || u->role == PC_ROLE_MEMBER) &&
-	       TERMINATED(u->groups) && pc_groups_text_valid(u->groups, strlen(u->groups));
+	       TERMINATED(u->password_hash) && TERMINATED(u->groups) &&
+	       pc_groups_text_valid(u->groups, strlen(u->groups));
+}
+
+static bool role_ok(enum pc_role r)
+{
+	return r == PC_ROLE_ADMIN || r == PC_ROLE_MEMBER;
 }
 
 static bool patch_ok(const struct pc_user_patch *p)
 {
 	return p != NULL && (!p->has_email || (TERMINATED(p->email) && p->email[0] != '\0')) &&
-	       (!p->has_role || p->role == PC_ROLE_ADMIN || p->role == PC_ROLE_MEMBER) &&
+	       (!p->has_role || role_ok(p->role)) &&
 	       (!p->has_groups || (TERMINATED(p->groups) && pc_groups_text_valid(p->groups, strlen(p->groups))));
 }
 
@@ -149,7 +155,7 @@ enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
 enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const struct pc_user *user)
 {
-	REQUIRE(s != NULL && user_ok(user) && event_ok(ev, actor));
+	REQUIRE(s != NULL && user_ok(user) && role_ok(user->role) && event_ok(ev, actor));
 	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_user_create(s, ev, user));
 }

@@ -48,8 +48,12 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	}
 	if (!ok) {
 		struct pc_audit_event ev;
-		pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s,s:b}", "email",
-		             email, "disabled", err == PC_OK && user->disabled);
+		if (err == PC_OK && user->disabled) /* the trail says why; the client never learns it */
+			pc_svc_event(&ev, actor, "auth.login_failed", "user", user->id, "{s:s,s:s}", "email", email,
+			             "reason", "disabled");
+		else
+			pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}",
+			             "email", email);
 		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_failed");
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
 		return PC_ERR_NOT_FOUND;
