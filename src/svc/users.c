@@ -80,7 +80,7 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                             enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
 {
-	memset(out, 0, sizeof(*out));
+	/* out->email may be email (the API's buffer): user_new copies it first */
 	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", "");
 	if (e != PC_OK)
 		return e;
