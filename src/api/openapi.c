@@ -28,14 +28,19 @@ static json_t *string_header(const char *description)
  * a 200 and the login redirect of a 401 (the proxy's side of it). */
 static void forward_auth_responses(json_t *responses)
 {
-	json_t *ok = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o}}", "description",
+	json_t *ok = json_pack("{s:s,s:{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}}", "description",
 	                       "Authenticated: the proxy lets the request through with these headers",
 	                       "headers", "X-Auth-User-Id", string_header("The user's id (absent for an API key)"),
 	                       "X-Auth-Email", string_header("The user's email (absent for an API key)"),
 	                       "X-Auth-Method", string_header("session, jwt or api_key"),
-	                       "X-Auth-Session", string_header("The session id, when there is one"),
+	                       "X-Auth-Session", string_header("The session id, when there is one (absent for an API key)"),
+	                       "X-Auth-Role", string_header("admin or member (absent for an API key)"),
+	                       "X-Auth-Groups",
+	                       string_header("The user's groups joined by ',' (empty when none; absent for an API key)"),
+	                       "X-Auth-Key-Id", string_header("An API key's id (only for an API key)"),
+	                       "X-Auth-Key-Name", string_header("An API key's name (only for an API key)"),
 	                       "X-Auth-Assertion",
-	                       string_header("With PORTCULLIS_AUTH_ASSERTION: a 60-second JWT for the app"));
+	                       string_header("With PORTCULLIS_AUTH_ASSERTION: a 60-second JWT for the app (users only)"));
 	json_t *no = problem_response("Not authenticated");
 	json_object_set_new(no, "headers",
 	                    json_pack("{s:o}", "X-Auth-Redirect",
