@@ -70,8 +70,9 @@ function adminCells(u) {
     role.append(o);
   }
   role.addEventListener('change', () => patchUser(u, { role: role.value }, `${u.email} is now ${role.value === 'admin' ? 'an admin' : 'a member'}.`));
-  const groups = PC.el('input', null, { 'aria-label': `Groups of ${u.email}`, placeholder: 'ops, staff', size: '14' });
+  const groups = PC.el('input', null, { id: `groups-${u.id}`, placeholder: 'ops, staff', size: '14' });
   groups.value = (u.groups || []).join(', ');
+  const label = PC.el('label', `Groups of ${u.email}`, { for: groups.id, class: 'sr-only' });
   const save = PC.button('Save', () => {
     const list = groups.value.split(/[\s,]+/).filter((g) => g !== '');
     patchUser(u, { groups: list }, `Groups of ${u.email} saved.`);
@@ -80,7 +81,7 @@ function adminCells(u) {
     if (!u.disabled && !confirm(`Disable ${u.email}? Their sessions and tokens end now.`)) return;
     patchUser(u, { disabled: !u.disabled }, `${u.email} ${u.disabled ? 'enabled' : 'disabled'}.`);
   }, `${u.disabled ? 'Enable' : 'Disable'} ${u.email}`);
-  return [role, [groups, save], [PC.el('span', u.disabled ? 'disabled ' : 'enabled ', { class: u.disabled ? 'bad' : 'muted' }), state]];
+  return [role, [label, groups, save], [PC.el('span', u.disabled ? 'disabled ' : 'enabled ', { class: u.disabled ? 'bad' : 'muted' }), state]];
 }
 
 async function loadUsers() {

@@ -221,19 +221,13 @@ int pc_input_parse(struct pc_arena *arena, const char *body, size_t body_len, co
 			json_t *g;
 			joined[0] = '\0';
 			json_array_foreach(val, k, g) {
-				size_t gl = json_is_string(g) ? json_string_length(g) : 0;
-				if (!json_is_string(g) || !pc_group_name_valid(json_string_value(g), gl) ||
-				    at + (at > 0) + gl > PC_USER_GROUPS_TEXT) {
+				if (!json_is_string(g) ||
+				    pc_groups_append(joined, &at, json_string_value(g), json_string_length(g)) != 0) {
 					snprintf(detail, detail_cap,
 					         "Field \"%s\": item %zu is not a group name ([a-z0-9][a-z0-9._-]{0,63}).",
 					         f->name, k);
 					goto out;
 				}
-				if (at > 0)
-					joined[at++] = ',';
-				memcpy(joined + at, json_string_value(g), gl);
-				at += gl;
-				joined[at] = '\0';
 			}
 			if (!pc_groups_text_valid(joined, at)) {
 				snprintf(detail, detail_cap, "Field \"%s\" names a group twice.", f->name);

@@ -256,16 +256,8 @@ static bool groups_of(json_t *claims, char *out)
 	if (!json_is_array(v) || json_array_size(v) > PC_USER_GROUPS_MAX)
 		return false;
 	json_array_foreach(v, i, g) {
-		if (!json_is_string(g))
+		if (!json_is_string(g) || pc_groups_append(out, &at, json_string_value(g), json_string_length(g)) != 0)
 			return false;
-		size_t n = json_string_length(g);
-		if (!pc_group_name_valid(json_string_value(g), n) || at + n + 1 > PC_USER_GROUPS_TEXT + 1)
-			return false;
-		if (at > 0)
-			out[at++] = ',';
-		memcpy(out + at, json_string_value(g), n);
-		at += n;
-		out[at] = '\0';
 	}
 	return pc_groups_text_valid(out, at);
 }
@@ -374,13 +366,8 @@ static bool fast_groups(struct scan *sc, char *out)
 		char name[PC_AUTHZ_GROUP_MAX + 1];
 		if (!lit(sc, "\"") || !str(sc, name, sizeof(name)) || !lit(sc, "\""))
 			return false;
-		size_t n = strlen(name);
-		if (at + (at > 0) + n > PC_USER_GROUPS_TEXT)
+		if (pc_groups_append(out, &at, name, strlen(name)) != 0)
 			return false;
-		if (at > 0)
-			out[at++] = ',';
-		memcpy(out + at, name, n + 1);
-		at += n;
 		if (lit(sc, "]"))
 			break;
 		if (!lit(sc, ","))

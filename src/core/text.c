@@ -91,6 +91,19 @@ bool pc_groups_text_valid(const char *s, size_t n)
 	return true;
 }
 
+int pc_groups_append(char *out, size_t *at, const char *name, size_t n)
+{
+	size_t sep = *at > 0 ? 1 : 0;
+	if (!pc_group_name_valid(name, n) || *at + sep + n > PC_USER_GROUPS_TEXT)
+		return -1;
+	if (sep)
+		out[(*at)++] = ',';
+	memcpy(out + *at, name, n);
+	*at += n;
+	out[*at] = '\0';
+	return 0;
+}
+
 size_t pc_groups_split(const char **names, char *buf, size_t cap, const char *s)
 {
 	size_t n = 0, len = strlen(s);
