@@ -45,7 +45,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_PATCH, "/api/v1/users/{id}", pc_api_users_patch, AUTH, "Change a user's email, role, disabled state or groups (admins); the last enabled admin stays one.", ADMIN, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions (admins; never the last enabled admin).", ADMIN, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/{id}/sessions", pc_api_users_sessions, AUTH, "A user's live sessions: yours, or anyone's (admins).", 0, 0, 0},
-	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour): for yourself, or anyone (admins).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour) for a user (admins).", ADMIN, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/api-keys", pc_api_keys_list, AUTH, "List every API key (shared resources).", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/api-keys", pc_api_keys_create, AUTH, "Create an API key; the secret is shown in this answer only.", ADMIN, 0, 0},

@@ -259,11 +259,11 @@ enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *
 {
 	sodium_memzero(token, PC_RESET_TOKEN_BYTES);
 	*expires_at = 0;
-	/* for another user: an admin only (a member resetting the admin's
-	 * password is the takeover of issue 15); for oneself: anyone signed in */
-	enum pc_err e = strcmp(id, actor->user_id) == 0 && actor->user_id[0] != '\0'
-	                    ? PC_OK
-	                    : pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", id);
+	/* an admin only (a member resetting the admin's password is the
+	 * takeover of issue 15); not even for oneself: a reset token would let
+	 * a stolen session set a password without knowing the current one,
+	 * which PUT /users/me/password demands */
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", id);
 	if (e != PC_OK)
 		return e;
 	uint8_t h[32];

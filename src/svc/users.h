@@ -85,8 +85,9 @@ PC_MUST_USE enum pc_err pc_users_password_change(struct pc_svc *ctx, const struc
                                                  size_t next_len, bool *wrong_password, int64_t *retry_after);
 
 /* Issues a one-time reset token for user id into token (raw bytes: the
- * caller encodes and wipes them); *expires_at its end. For another user an
- * admin only (PC_ERR_FORBIDDEN, audited). Event "user.password_reset_issue".
+ * caller encodes and wipes them); *expires_at its end. Admins only, for
+ * anyone (PC_ERR_FORBIDDEN, audited; a member changes their own password
+ * with the current one). Event "user.password_reset_issue".
  * PC_ERR_NOT_FOUND. */
 PC_MUST_USE enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                                              uint8_t token[PC_RESET_TOKEN_BYTES], int64_t *expires_at);

@@ -121,12 +121,15 @@ static void test_member_refused(void **state)
 	assert_true(fx_session_alive(f, ha));
 	assert_int_equal(pc_store_user_get(f->ctx.store, b.id, &tmp), PC_OK);
 	assert_int_equal(tmp.role, PC_ROLE_MEMBER);
-	/* what a member may: their own profile, sessions, reset token, keys */
+	/* what a member may: their own profile and sessions */
 	assert_int_equal(pc_users_get(&f->ctx, &pb, b.id, &tmp), PC_OK);
 	assert_int_equal(pc_sessions_list_of(&f->ctx, &pb, b.id, &sl, &n), PC_OK);
 	assert_int_equal(n, 1);
 	free(sl);
-	assert_int_equal(pc_users_reset_issue(&f->ctx, &pb, b.id, token, &exp), PC_OK);
+	/* not a reset token, even for oneself: a stolen session would set a
+	 * password without the current one */
+	assert_int_equal(pc_users_reset_issue(&f->ctx, &pb, b.id, token, &exp), PC_ERR_FORBIDDEN);
+	assert_int_equal(pc_users_reset_issue(&f->ctx, &pa, b.id, token, &exp), PC_OK);
 	sodium_memzero(token, sizeof(token));
 	/* the admin may all of it */
 	assert_int_equal(pc_sessions_list_of(&f->ctx, &pa, b.id, &sl, &n), PC_OK);
