@@ -314,7 +314,7 @@ int main(int argc, char **argv)
 		}
 		pc_jws_ring_prepare(&jc->ring);
 		char jti[PC_JTI_MAX + 1];
-		if (pc_jwt_issue(&jc->ring, &jc->pol, sid, sid, "user@example.com", 1800000000, 900, jc->tok,
+		if (pc_jwt_issue(&jc->ring, &jc->pol, sid, sid, "user@example.com", "member", "staff", 1800000000, 900, jc->tok,
 		                 sizeof(jc->tok), jti) != 0)
 			return 1;
 		jc->len = strlen(jc->tok);

@@ -122,13 +122,13 @@ static void init(void)
 
 	for (int r = 0; r < N_VERIFY_RINGS; r++) {
 		rng_counter = (uint64_t)r;
-		CHECK(pc_jwt_issue(&rings[r], &POL, "user-1", "sess-1", "a@example.com", NOW, 900,
+		CHECK(pc_jwt_issue(&rings[r], &POL, "user-1", "sess-1", "a@example.com", "member", "ops", NOW, 900,
 		                   issued[r].tok, sizeof(issued[r].tok), issued[r].jti) == 0);
 		issued[r].len = strlen(issued[r].tok);
 		/* a prepared ring issues the very same token */
 		char again[1024], jti[PC_JTI_MAX + 1];
 		rng_counter = (uint64_t)r;
-		CHECK(pc_jwt_issue(&prep[r], &POL, "user-1", "sess-1", "a@example.com", NOW, 900, again,
+		CHECK(pc_jwt_issue(&prep[r], &POL, "user-1", "sess-1", "a@example.com", "member", "ops", NOW, 900, again,
 		                   sizeof(again), jti) == 0);
 		CHECK(strcmp(again, issued[r].tok) == 0 && strcmp(jti, issued[r].jti) == 0);
 		struct pc_jwt_claims c;

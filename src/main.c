@@ -230,19 +230,25 @@ static long read_password(char *buf, size_t cap)
 
 static int cmd_user_add(int argc, char **argv)
 {
-	const char *email_arg = NULL;
+	const char *email_arg = NULL, *role_arg = "member";
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
 			email_arg = argv[++i];
 		else if (strncmp(argv[i], "--email=", 8) == 0)
 			email_arg = argv[i] + 8;
+		else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+			role_arg = argv[++i];
+		else if (strncmp(argv[i], "--role=", 7) == 0)
+			role_arg = argv[i] + 7;
 		else {
 			pc_log_plain("portcullis: user add: unexpected argument '%s'\n", argv[i]);
 			return EX_USAGE;
 		}
 	}
-	if (email_arg == NULL) {
-		fprintf(stderr, "usage: portcullis user add --email EMAIL   (password on stdin)\n");
+	enum pc_role role;
+	if (email_arg == NULL || pc_role_parse(&role, role_arg, strlen(role_arg)) != 0) {
+		fprintf(stderr, "usage: portcullis user add --email EMAIL [--role admin|member]   (password on stdin;\n"
+		                "       the role defaults to member; the first user is always an admin)\n");
 		return EX_USAGE;
 	}
 	struct pc_config cfg;
@@ -277,9 +283,10 @@ static int cmd_user_add(int argc, char **argv)
 	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
 	/* the API's services: the first user through setup, any later one
 	 * created with the API's event */
-	enum pc_err e = pc_users_add(&svc, &actor, email, pw, (size_t)n, &u);
+	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u);
 	if (e == PC_OK) {
 		printf("%s\n", u.id);
+		fprintf(stderr, "portcullis: user add: %s added as %s\n", u.email, pc_role_name(u.role));
 		rc = 0;
 	} else {
 		pc_log_plain("portcullis: user add: %s\n",
@@ -530,7 +537,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "user") == 0) {
 		if (wants_help(argc, argv, 2) || argc < 3 || strcmp(argv[2], "add") != 0) {
 			bool help = wants_help(argc, argv, 2);
-			fputs("usage: portcullis user add --email EMAIL\n\nCreates a user directly in the store (the first user too, offline).\n"
+			fputs("usage: portcullis user add --email EMAIL [--role admin|member]\n\nCreates a user directly in the store (the first user too, offline).\n"
+			      "The role defaults to member; the first user is always an admin.\n"
 			      "The password is read from stdin, never from the command line.\n",
 			      help ? stdout : stderr);
 			return help ? 0 : EX_USAGE;

@@ -1,5 +1,6 @@
-// The admin console: who you are, your sessions, users, API keys, access
-// rules, audit.
+// The admin console: who you are, your sessions, users (an admin changes
+// their role, groups and state; a member sees their own profile), API keys,
+// access rules (admins), audit.
 'use strict';
 
 let me = null;
@@ -47,10 +48,57 @@ async function loadSessions() {
   ])));
 }
 
+// One user's change by an admin (PATCH); reloads the list and the trail.
+async function patchUser(u, body, done) {
+  const r = await PC.api('PATCH', `/api/v1/users/${u.id}`, body);
+  if (fail(r)) { loadUsers(); return; }
+  PC.status(done);
+  loadUsers();
+  loadAudit(true);
+}
+
+function groupsText(groups) {
+  return groups && groups.length ? groups.join(', ') : '—';
+}
+
+// An admin's controls for one user: role, groups, enabled or not.
+function adminCells(u) {
+  const role = PC.el('select', null, { 'aria-label': `Role of ${u.email}` });
+  for (const r of ['member', 'admin']) {
+    const o = PC.el('option', r, { value: r });
+    if (u.role === r) o.selected = true;
+    role.append(o);
+  }
+  role.addEventListener('change', () => patchUser(u, { role: role.value }, `${u.email} is now ${role.value === 'admin' ? 'an admin' : 'a member'}.`));
+  const groups = PC.el('input', null, { id: `groups-${u.id}`, placeholder: 'ops, staff', size: '14' });
+  groups.value = (u.groups || []).join(', ');
+  const label = PC.el('label', `Groups of ${u.email}`, { for: groups.id, class: 'sr-only' });
+  const save = PC.button('Save', () => {
+    const list = groups.value.split(/[\s,]+/).filter((g) => g !== '');
+    patchUser(u, { groups: list }, `Groups of ${u.email} saved.`);
+  }, `Save groups of ${u.email}`);
+  const state = PC.button(u.disabled ? 'Enable' : 'Disable', () => {
+    if (!u.disabled && !confirm(`Disable ${u.email}? Their sessions and tokens end now.`)) return;
+    patchUser(u, { disabled: !u.disabled }, `${u.email} ${u.disabled ? 'enabled' : 'disabled'}.`);
+  }, `${u.disabled ? 'Enable' : 'Disable'} ${u.email}`);
+  return [role, [label, groups, save], [PC.el('span', u.disabled ? 'disabled ' : 'enabled ', { class: u.disabled ? 'bad' : 'muted' }), state]];
+}
+
 async function loadUsers() {
+  const admin = me && me.role === 'admin';
+  document.getElementById('add-user').hidden = !admin;
+  document.getElementById('users-title').textContent = admin ? 'Users' : 'Your profile';
+  if (!admin) {
+    // a member sees their own profile only
+    const res = await PC.api('GET', `/api/v1/users/${me.user_id}`);
+    if (fail(res)) return;
+    const u = res.data.user;
+    fill('users', [row([u.email, u.role, groupsText(u.groups), u.disabled ? 'disabled' : 'enabled', PC.time(u.created_at), null])]);
+    return;
+  }
   const res = await PC.api('GET', '/api/v1/users');
   if (fail(res)) return;
-  fill('users', res.data.users.map((u) => row([u.email, PC.time(u.created_at), [
+  fill('users', res.data.users.map((u) => row([u.email, ...adminCells(u), PC.time(u.created_at), [
     PC.button('Reset token', async () => {
       const r = await PC.api('POST', `/api/v1/users/${u.id}/password-reset`);
       if (fail(r)) return;
@@ -148,7 +196,8 @@ document.getElementById('add-user').addEventListener('submit', async (e) => {
   e.preventDefault();
   const email = document.getElementById('user-email').value;
   const password = document.getElementById('user-password').value;
-  const r = await PC.api('POST', '/api/v1/users', { email, password });
+  const role = document.getElementById('user-role').value;
+  const r = await PC.api('POST', '/api/v1/users', { email, password, role });
   if (fail(r)) return;
   e.target.reset();
   PC.status(`Added ${r.data.user.email}.`);
@@ -191,6 +240,6 @@ document.getElementById('audit-more').addEventListener('click', () => loadAudit(
   const res = await PC.api('GET', '/api/v1/auth/me');
   if (fail(res)) return;
   me = res.data;
-  document.getElementById('whoami').textContent = `Signed in as ${me.email} (${me.auth_method})`;
+  document.getElementById('whoami').textContent = `Signed in as ${me.email} (${me.role || me.auth_method})`;
   await Promise.all([loadSessions(), loadUsers(), loadKeys(), loadAccess(), loadAudit(true)]);
 })();

@@ -35,6 +35,9 @@ void pc_api_sessions_delete(struct pc_req *r);
 void pc_api_users_list(struct pc_req *r);
 void pc_api_users_create(struct pc_req *r);
 void pc_api_users_delete(struct pc_req *r);
+void pc_api_users_get(struct pc_req *r);
+void pc_api_users_patch(struct pc_req *r);
+void pc_api_users_sessions(struct pc_req *r);
 void pc_api_users_password(struct pc_req *r);
 void pc_api_users_reset_issue(struct pc_req *r);
 

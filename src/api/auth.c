@@ -263,11 +263,23 @@ void pc_web_logout_post(struct pc_req *r)
 void pc_api_me(struct pc_req *r)
 {
 	const struct pc_principal *p = r->principal;
-	pc_respond_json(r, 200,
-	                json_pack("{s:s,s:s,s:s,s:s,s:o}", "user_id", p->user_id, "email", p->email,
-	                          "session_id", p->session_id, "auth_method",
-	                          pc_auth_method_name(p->method), "authenticated_at",
-	                          pc_api_time_json(p->authenticated_at)));
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o}", "user_id", p->user_id, "email", p->email, "session_id",
+	                      p->session_id, "auth_method", pc_auth_method_name(p->method), "authenticated_at",
+	                      pc_api_time_json(p->authenticated_at));
+	if (o != NULL && p->method == PC_AUTH_API_KEY) {
+		/* a key is itself, not a user */
+		json_object_set_new(o, "key_id", json_string(p->session_id));
+		json_object_set_new(o, "key_name", json_string(p->key_name));
+		json_object_set_new(o, "role", json_null());
+		json_object_set_new(o, "groups", json_array());
+	} else if (o != NULL) {
+		json_object_set_new(o, "role", json_string(pc_role_name(p->role)));
+		json_object_set_new(o, "groups", pc_api_groups_json(p->groups));
+	}
+	/* a disabled user is never authenticated: always false here */
+	if (o != NULL)
+		json_object_set_new(o, "disabled", json_false());
+	pc_respond_json(r, 200, o);
 }
 
 /* ---------- GET /api/v1/auth/csrf-token ---------- */

@@ -65,6 +65,13 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 		unauthorized(r, say->auth_failure, say->unauthorized ? say->unauthorized_kind : PC_PROB_AUTHENTICATION_REQUIRED,
 		             say->unauthorized ? say->unauthorized : "Not authenticated.");
 		return;
+	case PC_ERR_FORBIDDEN:
+		pc_respond_problem_kind(r, PC_PROB_FORBIDDEN, say->forbidden ? say->forbidden : "Only an admin may do this.");
+		return;
+	case PC_ERR_LAST_ADMIN:
+		pc_respond_problem_kind(r, PC_PROB_LAST_ADMIN, "This is the last enabled admin: it can be neither demoted, "
+		                                               "disabled nor deleted. Make another user an admin first.");
+		return;
 	case PC_ERR_THROTTLED:
 		snprintf(ra, sizeof(ra), "%lld", (long long)(say->retry_after > 0 ? say->retry_after : 1));
 		pc_resp_header(r, "Retry-After", ra);
@@ -145,10 +152,22 @@ json_t *pc_api_text_json(const char *s)
 	return j;
 }
 
+json_t *pc_api_groups_json(const char *groups)
+{
+	json_t *arr = json_array();
+	const char *names[PC_USER_GROUPS_MAX];
+	char buf[PC_USER_GROUPS_TEXT + 1];
+	size_t n = pc_groups_split(names, buf, sizeof(buf), groups);
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_string(names[i]));
+	return arr;
+}
+
 json_t *pc_api_user_json(const struct pc_user *u)
 {
-	return json_pack("{s:s,s:s,s:o,s:o}", "id", u->id, "email", u->email, "created_at",
-	                 pc_api_time_json(u->created_at), "password_changed_at",
+	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:o,s:o}", "id", u->id, "email", u->email, "role",
+	                 pc_role_name(u->role), "groups", pc_api_groups_json(u->groups), "disabled", u->disabled,
+	                 "created_at", pc_api_time_json(u->created_at), "password_changed_at",
 	                 pc_api_time_json(u->password_changed_at));
 }
 

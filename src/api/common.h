@@ -25,6 +25,7 @@ struct pc_api_say {
 	const char *not_found; /* 404 */
 	const char *conflict;  /* 409, PC_ERR_CONFLICT (a unique key taken) */
 	const char *throttled; /* 429 */
+	const char *forbidden; /* 403, PC_ERR_FORBIDDEN */
 	int64_t retry_after;   /* 429: seconds */
 	/* PC_ERR_NOT_FOUND means a credential that did not check out: 401 with
 	 * this detail, counted under auth_failure */
@@ -40,11 +41,12 @@ extern const struct pc_api_say pc_api_say_refresh;
 /*
  * THE mapping of enum pc_err to HTTP and a problem kind (http/problem.h),
  * for every route: NOT_FOUND 404 not-found (or the 401 of
- * say->unauthorized), CONFLICT 409 conflict, SET_UP 409 already-set-up,
- * LAST_USER 409 last-user, REUSED 401 invalid-refresh-token (a replayed
- * refresh token), THROTTLED 429 throttled with Retry-After, UNAVAILABLE 503
- * unavailable with Retry-After, anything else (TAMPERED, INTERNAL) 500
- * internal-error. say may be NULL.
+ * say->unauthorized), FORBIDDEN 403 forbidden, CONFLICT 409 conflict,
+ * SET_UP 409 already-set-up, LAST_USER 409 last-user, LAST_ADMIN 409
+ * last-admin, REUSED 401 invalid-refresh-token (a replayed refresh token),
+ * THROTTLED 429 throttled with Retry-After, UNAVAILABLE 503 unavailable with
+ * Retry-After, anything else (TAMPERED, INTERNAL) 500 internal-error. say
+ * may be NULL.
  */
 void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say);
 
@@ -58,7 +60,10 @@ json_t *pc_api_text_json(const char *s);
 /* Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (UTC, valid date). 0 or -1. */
 PC_MUST_USE int pc_api_time_parse(int64_t *out, const char *s, size_t len);
 
+/* A user: id, email, role, groups (array), disabled, times. */
 json_t *pc_api_user_json(const struct pc_user *u);
+/* A groups text ("a,b") as a JSON array of names. */
+json_t *pc_api_groups_json(const char *groups);
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
 
 /* Adds the Set-Cookie for a new session s, and a fresh CSRF token cookie

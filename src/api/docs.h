@@ -46,6 +46,8 @@ extern const struct pc_fields pc_api_fields_redeem;      /* users.c: POST /auth/
 extern const struct pc_fields pc_api_fields_key_create;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_key_rename;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_access_check; /* access.c */
+extern const struct pc_fields pc_api_fields_users_create; /* users.c */
+extern const struct pc_fields pc_api_fields_users_patch;  /* users.c */
 
 /* One success answer. */
 struct pc_doc_ok {

@@ -1,5 +1,6 @@
 /* input.c — see input.h. */
 #include "api/input.h"
+#include "core/text.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -208,6 +209,40 @@ int pc_input_parse(struct pc_arena *arena, const char *body, size_t body_len, co
 				rc = 500;
 				goto out;
 			}
+			break;
+		}
+		case PC_F_GROUPS: {
+			if (!json_is_array(val)) {
+				snprintf(detail, detail_cap, "Field \"%s\" must be an array of group names.", f->name);
+				goto out;
+			}
+			if (json_array_size(val) > f->max_len) {
+				snprintf(detail, detail_cap, "Field \"%s\" holds more than %zu groups.", f->name, f->max_len);
+				goto out;
+			}
+			char *joined = pc_arena_alloc(arena, PC_USER_GROUPS_TEXT + 1);
+			if (joined == NULL) {
+				rc = 500;
+				goto out;
+			}
+			size_t at = 0, k;
+			json_t *g;
+			joined[0] = '\0';
+			json_array_foreach(val, k, g) {
+				if (!json_is_string(g) ||
+				    pc_groups_append(joined, &at, json_string_value(g), json_string_length(g)) != 0) {
+					snprintf(detail, detail_cap,
+					         "Field \"%s\": item %zu is not a group name ([a-z0-9][a-z0-9._-]{0,63}).",
+					         f->name, k);
+					goto out;
+				}
+			}
+			if (!pc_groups_text_valid(joined, at)) {
+				snprintf(detail, detail_cap, "Field \"%s\" names a group twice.", f->name);
+				goto out;
+			}
+			in->v[i].str.s = joined;
+			in->v[i].str.len = at;
 			break;
 		}
 		case PC_F_INT:

@@ -33,6 +33,8 @@ enum pc_ftype {
 	PC_F_INT,
 	PC_F_BOOL,
 	PC_F_SECRET, /* a string that is a secret: see above */
+	PC_F_GROUPS, /* an array of distinct group names (core/text.h), at most
+	              * max_len of them: str.s is them joined by ',' ("" : []) */
 };
 
 struct pc_field {

@@ -198,13 +198,18 @@ static void check_body(struct report *rep, const json_t *s, const char *name, co
 			fail(rep, "%s: body schema %s lacks field %s", where, name, fi->name);
 			continue;
 		}
-		const char *want = fi->type == PC_F_INT ? "integer" : fi->type == PC_F_BOOL ? "boolean" : "string";
+		const char *want = fi->type == PC_F_INT      ? "integer"
+		                   : fi->type == PC_F_BOOL   ? "boolean"
+		                   : fi->type == PC_F_GROUPS ? "array"
+		                                             : "string";
 		const json_t *t = json_object_get(p, "type");
 		if (!json_is_string(t) || strcmp(json_string_value(t), want) != 0)
 			fail(rep, "%s: %s.%s must be type %s", where, name, fi->name, want);
 		if ((fi->type == PC_F_STRING || fi->type == PC_F_SECRET) &&
 		    json_integer_value(json_object_get(p, "maxLength")) != (json_int_t)fi->max_len)
 			fail(rep, "%s: %s.%s must have maxLength %zu", where, name, fi->name, fi->max_len);
+		if (fi->type == PC_F_GROUPS && json_integer_value(json_object_get(p, "maxItems")) != (json_int_t)fi->max_len)
+			fail(rep, "%s: %s.%s must have maxItems %zu", where, name, fi->name, fi->max_len);
 		bool listed = false;
 		size_t k;
 		json_t *v;

@@ -41,11 +41,14 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions and your tokens but those of this session (?all=true: this one too).", 0, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/sessions/{id}", pc_api_sessions_delete, AUTH, "End one of your sessions.", 0, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0, 0},
-	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users (admins).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user {email, password, role?} (admins; role defaults to member).", ADMIN, 0, 0},
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
-	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", ADMIN, 0, 0},
-	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/{id}", pc_api_users_get, AUTH, "One user: yourself, or anyone (admins).", 0, 0, 0},
+	{PC_METHOD_PATCH, "/api/v1/users/{id}", pc_api_users_patch, AUTH, "Change a user's email, role, disabled state or groups (admins); the last enabled admin stays one.", ADMIN, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions (admins; never the last enabled admin).", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/{id}/sessions", pc_api_users_sessions, AUTH, "A user's live sessions: yours, or anyone's (admins).", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour) for a user (admins).", ADMIN, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/api-keys", pc_api_keys_list, AUTH, "List every API key (shared resources).", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/api-keys", pc_api_keys_create, AUTH, "Create an API key; the secret is shown in this answer only.", ADMIN, 0, 0},
@@ -56,7 +59,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/api/v1/access/rules", pc_api_access_rules, AUTH, "The forward-auth access rules in force (read-only): line and canonical text of each; file null without a rules file.", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/access/check", pc_api_access_check, AUTH, "Decide a forwarded request as /verify would ({url, method, user, groups, addr, factors, query}): the outcome and the rule that made it.", ADMIN, 0, 0},
 
-	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination.", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/audit", pc_api_audit_list, AUTH, "Audit events, newest first; filters action, resource_type, user_id; cursor pagination. Admins read every event, members those they caused or that concern them.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 

@@ -13,6 +13,7 @@
 #include "api/input.h"
 #include "core/b64url.h"
 #include "obs/metrics.h"
+#include "svc/sessions.h"
 #include "svc/users.h"
 
 #define RESET_TOKEN_B64 43 /* base64url of 32 bytes, no padding */
@@ -24,6 +25,9 @@ struct users_state {
 	size_t n;
 	struct pc_secret pw[2]; /* current/new or the one password; freed right after the work */
 	char id[PC_ID_LEN + 1];
+	enum pc_role role;
+	struct pc_user_patch patch;
+	struct pc_session *sessions;
 	uint8_t token[PC_RESET_TOKEN_BYTES];
 	bool token_ok;
 	int64_t expires_at;
@@ -65,7 +69,8 @@ void pc_api_users_list(struct pc_req *r)
 static void create_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	st->err = pc_users_create(pc_svc_of(r), r->principal, st->user.email, st->pw[0].s, st->pw[0].len, &st->user);
+	st->err = pc_users_create(pc_svc_of(r), r->principal, st->user.email, st->role, st->pw[0].s, st->pw[0].len,
+	                          &st->user);
 }
 
 static void create_done(struct pc_req *r, void *data)
@@ -81,12 +86,47 @@ static void create_done(struct pc_req *r, void *data)
 	pc_respond_json(r, 201, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
 }
 
+static const struct pc_field create_fields[] = {
+	{"email", PC_F_STRING, true, PC_EMAIL_MAX},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"role", PC_F_STRING, false, 16},
+};
+const struct pc_fields pc_api_fields_users_create = PC_FIELDS(create_fields);
+
+/* "admin" or "member" into *out; 0, or -1 after answering 400. */
+static int role_or_respond(struct pc_req *r, enum pc_role *out, const char *s, size_t len)
+{
+	if (pc_role_parse(out, s, len) != 0) {
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"role\" must be \"admin\" or \"member\".");
+		return -1;
+	}
+	return 0;
+}
+
 void pc_api_users_create(struct pc_req *r)
 {
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
-	if (st == NULL || pc_api_credentials_or_respond(r, st->user.email, &st->pw[0], true) != 0)
+	struct pc_input in;
+	const char *why;
+	if (st == NULL || pc_input_or_respond(r, create_fields, 3, &in) != 0)
 		return;
+	st->role = PC_ROLE_MEMBER;
+	if (pc_email_normalize(st->user.email, sizeof(st->user.email), in.v[0].str.s, in.v[0].str.len) != 0) {
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
+		goto fail;
+	}
+	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
+		goto fail;
+	}
+	if (in.present[2] && role_or_respond(r, &st->role, in.v[2].str.s, in.v[2].str.len) != 0)
+		goto fail;
+	pc_input_take(&in, 1, &st->pw[0]);
+	pc_input_wipe(&in);
 	pc_api_defer_secrets(r, create_work, create_done, st, st->pw, 1);
+	return;
+fail:
+	pc_input_wipe(&in);
 }
 
 /* ---------- DELETE /api/v1/users/{id} ---------- */
@@ -127,6 +167,112 @@ void pc_api_users_delete(struct pc_req *r)
 	if (st == NULL || id_param_or_respond(r, st->id) != 0)
 		return;
 	pc_api_defer(r, delete_work, delete_done, st);
+}
+
+/* ---------- PATCH /api/v1/users/{id} ---------- */
+
+static const struct pc_field patch_fields[] = {
+	{"email", PC_F_STRING, false, PC_EMAIL_MAX},
+	{"role", PC_F_STRING, false, 16},
+	{"disabled", PC_F_BOOL, false, 0},
+	{"groups", PC_F_GROUPS, false, PC_USER_GROUPS_MAX},
+};
+const struct pc_fields pc_api_fields_users_patch = PC_FIELDS(patch_fields);
+
+static void patch_work(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	st->err = pc_users_update(pc_svc_of(r), r->principal, st->id, &st->patch, &st->user);
+}
+
+static void patch_done(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_error(r, st->err,
+		             &(struct pc_api_say){.not_found = "No such user.",
+		                                  .conflict = "A user with this email already exists."});
+		return;
+	}
+	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
+}
+
+void pc_api_users_patch(struct pc_req *r)
+{
+	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	struct pc_input in;
+	if (st == NULL || id_param_or_respond(r, st->id) != 0 || pc_input_or_respond(r, patch_fields, 4, &in) != 0)
+		return;
+	struct pc_user_patch *p = &st->patch;
+	if (in.present[0]) {
+		if (pc_email_normalize(p->email, sizeof(p->email), in.v[0].str.s, in.v[0].str.len) != 0) {
+			pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
+			return;
+		}
+		p->has_email = true;
+	}
+	if (in.present[1]) {
+		if (role_or_respond(r, &p->role, in.v[1].str.s, in.v[1].str.len) != 0)
+			return;
+		p->has_role = true;
+	}
+	if (in.present[2]) {
+		p->disabled = in.v[2].b;
+		p->has_disabled = true;
+	}
+	if (in.present[3]) {
+		snprintf(p->groups, sizeof(p->groups), "%s", in.v[3].str.s);
+		p->has_groups = true;
+	}
+	if (!p->has_email && !p->has_role && !p->has_disabled && !p->has_groups) {
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Give at least one of \"email\", \"role\", \"disabled\", \"groups\".");
+		return;
+	}
+	pc_api_defer(r, patch_work, patch_done, st);
+}
+
+/* ---------- GET /api/v1/users/{id} ---------- */
+
+static void get_work(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	st->err = pc_users_get(pc_svc_of(r), r->principal, st->id, &st->user);
+}
+
+void pc_api_users_get(struct pc_req *r)
+{
+	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL && id_param_or_respond(r, st->id) == 0)
+		pc_api_defer(r, get_work, patch_done, st);
+}
+
+/* ---------- GET /api/v1/users/{id}/sessions ---------- */
+
+static void sessions_work(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	st->err = pc_sessions_list_of(pc_svc_of(r), r->principal, st->id, &st->sessions, &st->n);
+}
+
+static void sessions_done(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user."});
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < st->n; i++)
+		json_array_append_new(arr, pc_api_session_json(&st->sessions[i], r->principal->session_id));
+	free(st->sessions);
+	pc_respond_json(r, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+void pc_api_users_sessions(struct pc_req *r)
+{
+	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL && id_param_or_respond(r, st->id) == 0)
+		pc_api_defer(r, sessions_work, sessions_done, st);
 }
 
 /* ---------- PUT /api/v1/users/me/password ---------- */

@@ -17,8 +17,11 @@
  *     request must pass the same CSRF check as our own API, else 403
  *     (PORTCULLIS_VERIFY_CSRF). Each proxy passes the client's copy of the
  *     other header through, so when both arrive an unsafe one wins;
- *   - otherwise 200 with X-Auth-User-Id, X-Auth-Email, X-Auth-Method,
- *     X-Auth-Session, and optionally X-Auth-Assertion, a 60-second JWT
+ *   - otherwise 200 with X-Auth-Method and, for a user, X-Auth-User-Id,
+ *     X-Auth-Email, X-Auth-Session, X-Auth-Role, X-Auth-Groups (names
+ *     joined by ',', empty when none), or, for an API key (which
+ *     authenticates as itself), X-Auth-Key-Id and X-Auth-Key-Name and no
+ *     user header; and optionally X-Auth-Assertion, a 60-second JWT
  *     (audience "portcullis-upstream") the app can verify with the JWKS.
  */
 #include <stdatomic.h>
@@ -290,7 +293,9 @@ static int decide_or_respond(struct pc_req *r, const struct pc_http_header *m, s
 		return (int)d->outcome;
 	}
 	struct pc_access_subject sub;
-	pc_access_subject_of(&sub, r->principal);
+	const char *names[PC_USER_GROUPS_MAX];
+	char buf[PC_USER_GROUPS_TEXT + 1];
+	pc_access_subject_of(&sub, r->principal, names, buf, sizeof(buf));
 	return (int)pc_access_decide_now(d, &pc_svc_of(r)->access, q.present ? &q : NULL, &req, &sub);
 }
 
@@ -360,15 +365,26 @@ void pc_api_verify(struct pc_req *r)
 			return;
 		}
 	}
+	pc_resp_header(r, "X-Auth-Method", pc_auth_method_name(p->method));
+	if (p->method == PC_AUTH_API_KEY) {
+		/* a key authenticates as itself: no user headers at all, so an app
+		 * that reads X-Auth-User-Id never sees an empty one */
+		pc_resp_header(r, "X-Auth-Key-Id", p->session_id);
+		pc_resp_header(r, "X-Auth-Key-Name", p->key_name);
+		pc_respond_empty(r, 200);
+		return;
+	}
 	pc_resp_header(r, "X-Auth-User-Id", p->user_id);
 	pc_resp_header(r, "X-Auth-Email", p->email);
-	pc_resp_header(r, "X-Auth-Method", pc_auth_method_name(p->method));
 	pc_resp_header(r, "X-Auth-Session", p->session_id);
+	pc_resp_header(r, "X-Auth-Role", pc_role_name(p->role));
+	/* names of [a-z0-9._-] joined by ',': nothing to escape */
+	pc_resp_header(r, "X-Auth-Groups", p->groups);
 	if (a->cfg->auth_assertion && p->user_id[0] != '\0') {
-		char tok[2048], jti[PC_JTI_MAX + 1];
+		char tok[6144], jti[PC_JTI_MAX + 1];
 		struct pc_jwt_policy pol = {a->jwt.issuer, ASSERTION_AUDIENCE, a->jwt.leeway_s};
 		if (pc_jwt_issue(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email,
-		                 r->now, ASSERTION_LIFETIME, tok, sizeof(tok), jti) == 0)
+		                 pc_role_name(p->role), p->groups, r->now, ASSERTION_LIFETIME, tok, sizeof(tok), jti) == 0)
 			pc_resp_header(r, "X-Auth-Assertion", tok);
 	}
 	pc_respond_empty(r, 200);

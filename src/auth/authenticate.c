@@ -63,6 +63,9 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->user_id, h->user_id, sizeof(p->user_id));
 	memcpy(p->email, h->email, sizeof(p->email));
 	memcpy(p->session_id, h->session_id, sizeof(p->session_id));
+	p->role = h->role;
+	memcpy(p->groups, h->groups, sizeof(p->groups));
+	memcpy(p->key_name, h->key_name, sizeof(p->key_name));
 	p->authenticated_at = h->authenticated_at;
 	r->principal = p;
 	r->actor = p;
@@ -77,6 +80,8 @@ static struct pc_cache_hit session_hit(const struct pc_session *s)
 	memcpy(h.user_id, s->user_id, sizeof(h.user_id));
 	memcpy(h.email, s->email, sizeof(h.email));
 	memcpy(h.session_id, s->id, sizeof(h.session_id));
+	h.role = s->role;
+	memcpy(h.groups, s->groups, sizeof(h.groups));
 	h.authenticated_at = s->created_at;
 	h.expires_at = s->expires_at;
 	h.last_seen_at = s->last_seen_at;
@@ -113,7 +118,9 @@ static void lookup_done(struct pc_req *r, void *data)
 			pc_respond_problem(r, 503, "The session store is unavailable.");
 			return;
 		}
-	} else if (lk->err == PC_ERR_NOT_FOUND) {
+	} else if (lk->err == PC_ERR_NOT_FOUND || lk->sess.disabled) {
+		/* disabling ends the user's sessions in its transaction; a
+		 * disabled user's session is refused all the same */
 		fail(r, PC_AUTHF_UNKNOWN_SESSION);
 	} else if (lk->sess.expires_at <= r->now ||
 	           lk->sess.last_seen_at + a->cfg->session_idle_s <= r->now) {
@@ -179,6 +186,7 @@ static void key_done(struct pc_req *r, void *data)
 		memset(&h, 0, sizeof(h));
 		h.method = PC_AUTH_API_KEY;
 		memcpy(h.session_id, lk->key.id, sizeof(h.session_id));
+		memcpy(h.key_name, lk->key.name, sizeof(h.key_name));
 		h.authenticated_at = r->now;
 		h.expires_at = lk->key.expires_at;
 		if (principal_for(r, &h) == NULL)
@@ -263,6 +271,12 @@ static enum pc_step jwt_finish(struct pc_req *r, struct jwt_check *jc)
 	_Static_assert(sizeof(p->token_jti) == sizeof(c->jti), "same jti bound");
 	memcpy(p->email, c->email, sizeof(p->email));
 	memcpy(p->token_jti, c->jti, sizeof(p->token_jti));
+	_Static_assert(sizeof(p->groups) == sizeof(c->groups), "same groups bound");
+	memcpy(p->groups, c->groups, sizeof(p->groups));
+	/* a token without a role claim (issued before roles) is a member's:
+	 * never more than the token says */
+	if (pc_role_parse(&p->role, c->role, strlen(c->role)) != 0)
+		p->role = PC_ROLE_MEMBER;
 	p->token_exp = c->exp;
 	p->authenticated_at = c->iat != 0 ? c->iat : r->now;
 	r->principal = p;

@@ -30,6 +30,9 @@ struct pc_cache_hit {
 	char user_id[PC_ID_LEN + 1];
 	char email[PC_EMAIL_MAX + 1];
 	char session_id[PC_ID_LEN + 1]; /* session id or key id */
+	enum pc_role role;              /* the user's (sessions) */
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's (sessions) */
+	char key_name[PC_APIKEY_NAME_MAX + 1]; /* API keys */
 	int64_t authenticated_at;
 	int64_t expires_at;   /* the credential's own end (0: none) */
 	int64_t last_seen_at; /* sessions: for the idle timeout */

@@ -12,6 +12,8 @@
 
 #include "auth/jwt.h"
 #include "core/b64url.h"
+#include "core/principal.h"
+#include "core/text.h"
 
 #define HS256_SIG 32
 #define EDDSA_SIG 64
@@ -232,6 +234,34 @@ static bool string_of(json_t *claims, const char *name, bool required, char *out
 	return true;
 }
 
+/* The optional "role" claim: a role name. */
+static bool role_of(json_t *claims, char *out, size_t cap)
+{
+	enum pc_role r;
+	if (!string_of(claims, "role", false, out, cap, 1))
+		return false;
+	return out[0] == '\0' || pc_role_parse(&r, out, strlen(out)) == 0;
+}
+
+/* The optional "groups" claim: an array of at most PC_USER_GROUPS_MAX
+ * distinct group names, joined into out (PC_USER_GROUPS_TEXT + 1). */
+static bool groups_of(json_t *claims, char *out)
+{
+	json_t *v = json_object_get(claims, "groups");
+	size_t at = 0, i;
+	json_t *g;
+	out[0] = '\0';
+	if (v == NULL)
+		return true;
+	if (!json_is_array(v) || json_array_size(v) > PC_USER_GROUPS_MAX)
+		return false;
+	json_array_foreach(v, i, g) {
+		if (!json_is_string(g) || pc_groups_append(out, &at, json_string_value(g), json_string_length(g)) != 0)
+			return false;
+	}
+	return pc_groups_text_valid(out, at);
+}
+
 /* Our jtis are base64url; a foreign alphabet cannot name a kv key safely. */
 static bool jti_ok(const char *jti)
 {
@@ -324,6 +354,28 @@ static bool num(struct scan *sc, int64_t *out)
 	return true;
 }
 
+/* The groups array after its '[' up to and including its ']': quoted names
+ * separated by ',', joined into out; validated as a whole. */
+static bool fast_groups(struct scan *sc, char *out)
+{
+	size_t at = 0;
+	out[0] = '\0';
+	if (lit(sc, "]"))
+		return true;
+	for (;;) {
+		char name[PC_AUTHZ_GROUP_MAX + 1];
+		if (!lit(sc, "\"") || !str(sc, name, sizeof(name)) || !lit(sc, "\""))
+			return false;
+		if (pc_groups_append(out, &at, name, strlen(name)) != 0)
+			return false;
+		if (lit(sc, "]"))
+			break;
+		if (!lit(sc, ","))
+			return false;
+	}
+	return pc_groups_text_valid(out, at);
+}
+
 /*
  * WARNING: the place to update when a claim is added to (or reordered in)
  * pc_jwt_issue, or to struct pc_jwt_claims: this scanner accepts exactly
@@ -337,7 +389,7 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
                         char *aud, size_t cap)
 {
 	struct scan sc = {(const char *)payload, (const char *)payload + n};
-	out->sid[0] = out->email[0] = '\0';
+	out->sid[0] = out->email[0] = out->role[0] = out->groups[0] = '\0';
 	if (!lit(&sc, "{\"iss\":\"") || !str(&sc, iss, cap) || !lit(&sc, "\",\"sub\":\"") ||
 	    !str(&sc, out->sub, sizeof(out->sub)) || !lit(&sc, "\",\"aud\":\"") || !str(&sc, aud, cap) ||
 	    !lit(&sc, "\",\"exp\":") || !num(&sc, &out->exp) || !lit(&sc, ",\"nbf\":") ||
@@ -351,6 +403,13 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 	if (lit(&sc, ",\"email\":\"") &&
 	    (!str(&sc, out->email, sizeof(out->email)) || out->email[0] == '\0' || !lit(&sc, "\"")))
 		return false;
+	/* role and groups come together, as pc_jwt_issue writes them */
+	if (lit(&sc, ",\"role\":\"")) {
+		enum pc_role role;
+		if (!str(&sc, out->role, sizeof(out->role)) || pc_role_parse(&role, out->role, strlen(out->role)) != 0 ||
+		    !lit(&sc, "\",\"groups\":[") || !fast_groups(&sc, out->groups))
+			return false;
+	}
 	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
 }
 
@@ -396,7 +455,8 @@ enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct
 	    !string_of(c, "sub", true, out->sub, sizeof(out->sub), 1) ||
 	    !string_of(c, "jti", true, out->jti, sizeof(out->jti), 16) ||
 	    !string_of(c, "sid", false, out->sid, sizeof(out->sid), 1) ||
-	    !string_of(c, "email", false, out->email, sizeof(out->email), 1) || !jti_ok(out->jti) ||
+	    !string_of(c, "email", false, out->email, sizeof(out->email), 1) ||
+	    !role_of(c, out->role, sizeof(out->role)) || !groups_of(c, out->groups) || !jti_ok(out->jti) ||
 	    !json_is_string(iss_v) || strcmp(json_string_value(iss_v), pol->issuer) != 0 ||
 	    !audience_ok(c, pol->audience))
 		goto out;
@@ -470,8 +530,9 @@ void pc_jws_ring_prepare(struct pc_jws_keyring *ring)
 }
 
 int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
-                 const char *sub, const char *sid, const char *email, int64_t now,
-                 int64_t lifetime_s, char *out, size_t cap, char *jti_out)
+                 const char *sub, const char *sid, const char *email, const char *role,
+                 const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
+                 char *jti_out)
 {
 	if (ring->n_keys == 0)
 		return -1;
@@ -489,6 +550,16 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 		json_object_set_new(claims, "sid", json_string(sid));
 	if (email != NULL && email[0] != '\0')
 		json_object_set_new(claims, "email", json_string(email));
+	if (role != NULL && role[0] != '\0') {
+		json_t *arr = json_array();
+		const char *names[PC_USER_GROUPS_MAX];
+		char buf[PC_USER_GROUPS_TEXT + 1];
+		size_t n = groups != NULL ? pc_groups_split(names, buf, sizeof(buf), groups) : 0;
+		for (size_t i = 0; arr != NULL && i < n; i++)
+			json_array_append_new(arr, json_string(names[i]));
+		json_object_set_new(claims, "role", json_string(role));
+		json_object_set_new(claims, "groups", arr);
+	}
 	h = header_json(ring, &ring->keys[0]);
 	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (h != NULL && p != NULL)

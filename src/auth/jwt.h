@@ -97,6 +97,9 @@ struct pc_jwt_claims {
 	char sid[PC_JWT_SUB_MAX + 1]; /* "" when absent */
 	char jti[PC_JTI_MAX + 1]; /* 16..64 characters of [A-Za-z0-9_-] */
 	char email[PC_EMAIL_MAX + 1]; /* private claim, "" when absent */
+	char role[8];                 /* private claim "admin"/"member", "" when absent */
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* private claim (an array of group
+	                                       * names), joined by ','; "" when absent or empty */
 	int64_t exp, nbf, iat;        /* nbf/iat 0 when absent */
 };
 
@@ -135,9 +138,12 @@ PC_MUST_USE enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, 
 
 /* Issues an access token with iss, sub, aud, exp = now + lifetime, nbf =
  * iat = now, a fresh 128-bit jti (returned in jti_out, PC_JTI_MAX + 1
- * bytes), sid and email (either may be NULL). 0 or -1. */
+ * bytes), sid and email (either may be NULL), and, when role is not NULL
+ * or "", role and groups (a valid groups text, "a,b", written as the array
+ * ["a","b"]; NULL or "": []). 0 or -1. */
 PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
-                             const char *sub, const char *sid, const char *email, int64_t now,
-                             int64_t lifetime_s, char *out, size_t cap, char *jti_out);
+                             const char *sub, const char *sid, const char *email, const char *role,
+                             const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
+                             char *jti_out);
 
 #endif

@@ -32,6 +32,8 @@ enum pc_err {
 	PC_ERR_TAMPERED = -8,    /* stored data fails its keyed hash (audit chain broken) */
 	PC_ERR_THROTTLED = -9,   /* 429: a rate limit refused the attempt before any work */
 	PC_ERR_STALE = -10,      /* 401: a sign-in checked against credentials changed since */
+	PC_ERR_FORBIDDEN = -11,  /* 403: the actor's role does not allow the action */
+	PC_ERR_LAST_ADMIN = -12, /* 409: the change would leave no enabled admin */
 };
 
 #endif

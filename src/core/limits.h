@@ -128,6 +128,15 @@
 /* Length of a group name, as the grammar [a-z0-9][a-z0-9._-]{0,63} says. */
 #define PC_AUTHZ_GROUP_MAX 64
 
+/* Groups a user holds. 32 covers the teams and apps a person belongs to;
+ * the groups travel in every access token and every /verify answer, so the
+ * bound caps their size (PC_USER_GROUPS_TEXT bytes). */
+#define PC_USER_GROUPS_MAX 32
+/* The groups as stored and carried: names joined by ',' (a name cannot hold
+ * one), at most 32 names of 64 bytes and 31 commas. */
+#define PC_USER_GROUPS_TEXT (PC_USER_GROUPS_MAX * (PC_AUTHZ_GROUP_MAX + 1) - 1)
+_Static_assert(PC_USER_GROUPS_MAX >= 1 && PC_USER_GROUPS_MAX <= PC_AUTHZ_MAX_VALUES, "groups per user");
+
 /* Longest Host value read: a 253-byte name, ":" and a 5-digit port; an IPv6
  * literal with brackets and port is shorter. */
 #define PC_AUTHZ_HOST_IN_MAX 259

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/limits.h"
 
 enum pc_auth_method {
@@ -25,8 +26,17 @@ enum pc_auth_method {
 	PC_AUTH_SYSTEM, /* the command line (user add) */
 };
 
+/* A user's role (issue 15). Stored as its name; NONE is no user (anonymous,
+ * an API key, which authenticates as itself). */
+enum pc_role {
+	PC_ROLE_NONE = 0,
+	PC_ROLE_MEMBER,
+	PC_ROLE_ADMIN,
+};
+
 struct pc_principal {
 	enum pc_auth_method method;
+	enum pc_role role;              /* the user's at authentication; SYSTEM: admin */
 	char user_id[PC_ID_LEN + 1];    /* "" when anonymous or API key */
 	char email[PC_EMAIL_MAX + 1];   /* "" when anonymous */
 	char session_id[PC_ID_LEN + 1]; /* public session id (cookie, or the JWT's sid) / API key id */
@@ -36,7 +46,14 @@ struct pc_principal {
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
 	char request_id[33];            /* the HTTP request's X-Request-Id; "" off HTTP */
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's, joined by ',' ("" : none) */
+	char key_name[PC_APIKEY_NAME_MAX + 1]; /* API key: its name */
 };
+
+/* "admin", "member" ("" for NONE). */
+const char *pc_role_name(enum pc_role r);
+/* The role named by s (n bytes): 0, or -1 when it names none. */
+PC_MUST_USE int pc_role_parse(enum pc_role *out, const char *s, size_t n);
 
 const char *pc_auth_method_name(enum pc_auth_method m);
 

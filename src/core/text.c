@@ -64,6 +64,62 @@ bool pc_group_name_valid(const char *s, size_t n)
 	return true;
 }
 
+bool pc_groups_text_valid(const char *s, size_t n)
+{
+	size_t count = 0, start = 0;
+	if (n == 0)
+		return true;
+	if (n > PC_USER_GROUPS_TEXT)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != ',')
+			continue;
+		size_t len = i - start;
+		if (!pc_group_name_valid(s + start, len) || ++count > PC_USER_GROUPS_MAX)
+			return false;
+		/* no name twice: a quadratic walk over at most 32 short names */
+		for (size_t j = 0; j < start;) {
+			size_t k = j;
+			while (k < start && s[k] != ',')
+				k++;
+			if (k - j == len && memcmp(s + j, s + start, len) == 0)
+				return false;
+			j = k + 1;
+		}
+		start = i + 1;
+	}
+	return true;
+}
+
+int pc_groups_append(char *out, size_t *at, const char *name, size_t n)
+{
+	size_t sep = *at > 0 ? 1 : 0;
+	if (!pc_group_name_valid(name, n) || *at + sep + n > PC_USER_GROUPS_TEXT)
+		return -1;
+	if (sep)
+		out[(*at)++] = ',';
+	memcpy(out + *at, name, n);
+	*at += n;
+	out[*at] = '\0';
+	return 0;
+}
+
+size_t pc_groups_split(const char **names, char *buf, size_t cap, const char *s)
+{
+	size_t n = 0, len = strlen(s);
+	if (len == 0 || len + 1 > cap)
+		return 0;
+	memcpy(buf, s, len + 1);
+	names[n++] = buf;
+	for (size_t i = 0; i < len && n < PC_USER_GROUPS_MAX; i++) {
+		if (buf[i] == ',') {
+			buf[i] = '\0';
+			names[n++] = buf + i + 1;
+		}
+	}
+	return n;
+}
+
 size_t pc_text_escape_unit(char unit[4], size_t *adv, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -14,6 +14,18 @@ PC_MUST_USE bool pc_utf8_valid(const char *s, size_t n);
 
 /* A group name: [a-z0-9][a-z0-9._-]{0,63} (access rules, users' groups). */
 bool pc_group_name_valid(const char *s, size_t n);
+/* A user's groups as stored: "" or names joined by ',', each valid, no name
+ * twice, at most PC_USER_GROUPS_MAX. */
+PC_MUST_USE bool pc_groups_text_valid(const char *s, size_t n);
+/* Appends group name (n bytes) to the groups text out (PC_USER_GROUPS_TEXT
+ * + 1 bytes, *at bytes used), after a ',' when not the first: 0, or -1
+ * when the name is not valid or would not fit (out unchanged). Whole-text
+ * rules (no name twice, the count) are pc_groups_text_valid's, after. */
+PC_MUST_USE int pc_groups_append(char *out, size_t *at, const char *name, size_t n);
+/* Splits a valid groups text (copied into buf, cap >= its length + 1) into
+ * NUL-terminated names: names[] (PC_USER_GROUPS_MAX slots) point into buf.
+ * Returns how many. */
+size_t pc_groups_split(const char **names, char *buf, size_t cap, const char *s);
 
 /*
  * pc_text_escape — any bytes (an attacker's User-Agent, say) as text that is

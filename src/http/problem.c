@@ -86,6 +86,10 @@ const struct pc_problem_kind pc_problem_kinds[PC_PROB__COUNT] = {
 	[PC_PROB_LAST_USER] = {"last-user", 409, "Last user",
 		"The last user cannot be deleted: nobody could sign in afterwards.",
 		"Add another user first."},
+	[PC_PROB_LAST_ADMIN] = {"last-admin", 409, "Last admin",
+		"The last enabled admin can be neither demoted, disabled nor deleted: nobody could administer portcullis "
+		"afterwards.",
+		"Make another user an admin first."},
 	[PC_PROB_THROTTLED] = {"throttled", 429, "Too many requests",
 		"Too many failed sign-ins, password guesses or reset attempts for this account or address, or too many refreshes for this user.",
 		"Wait the Retry-After seconds before trying again."},

@@ -33,7 +33,9 @@
 #include "http/problem.h"
 
 #define PC_ROUTE_MAX_PARAMS 4
-#define PC_RESP_EXTRA_HEADERS 2048
+/* Bytes of a response's own headers: /verify's identity headers with 32
+ * groups (2 KiB) and an X-Auth-Assertion carrying them again (4 KiB) fit. */
+#define PC_RESP_EXTRA_HEADERS 12288
 
 struct pc_req;
 struct pc_app;

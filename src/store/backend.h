@@ -54,6 +54,11 @@ PC_MUST_USE enum pc_err pc_tx_user_list(struct pc_store *s, struct pc_user **out
 PC_MUST_USE enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev,
                                           const char *id, int64_t now,
                                           struct pc_revoked **revoked, size_t *n_revoked);
+/* The patch applied (store.h pc_store_user_update); out and *changed filled
+ * on PC_OK only. */
+PC_MUST_USE enum pc_err pc_tx_user_update(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                          const struct pc_user_patch *patch, int64_t now, struct pc_user *out,
+                                          unsigned *changed, struct pc_revoked **revoked, size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_user_set_password(struct pc_store *s, struct pc_audit_event *ev,
                                                 const char *user_id, const char *new_hash,
                                                 const char *keep_session, int64_t now,

@@ -240,6 +240,12 @@ PC_MUST_USE enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id
                                            const char *keep, int64_t now,
                                            struct pc_revoked_vec *rv);
 
+/* Every unexpired recorded access jti of user_id into rv and onto the
+ * revocation list; refresh families and sessions stay (a change of the
+ * claims the access tokens carry: tx_users.c). */
+PC_MUST_USE enum pc_err pc_sql_revoke_user_access(struct pc_sql *c, const char *user_id, int64_t now,
+                                                  struct pc_revoked_vec *rv);
+
 /* PC_OK when user_id's credential epoch is still epoch; PC_ERR_STALE when
  * a change moved it; PC_ERR_NOT_FOUND when the user is gone (tx_users.c). */
 PC_MUST_USE enum pc_err pc_sql_epoch_check(struct pc_sql *c, const char *user_id, int64_t epoch);

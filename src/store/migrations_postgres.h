@@ -141,8 +141,14 @@ static const char *const pc_postgres_migrations[] = {
 	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
 	"ALTER TABLE revoked_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
-	/* 5: reserved for another branch (a no-op here; replaced when merged) */
-	"DO $$ BEGIN END $$;",
+	/* 5: roles, account states and groups (migrations_sqlite.h 5): every
+	 * existing user becomes an admin */
+	"ALTER TABLE users ADD COLUMN role " PC_T " NOT NULL DEFAULT 'member'"
+	"  CHECK (role IN ('admin', 'member'));"
+	"UPDATE users SET role = 'admin';"
+	"ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));"
+	"ALTER TABLE users ADD COLUMN group_names " PC_T " NOT NULL DEFAULT '';"
+	"CREATE INDEX audit_events_resource ON audit_events(resource_type, resource_id, seq);",
 	/* 6: the audit key id of each event (migrations_sqlite.h 6) */
 	"ALTER TABLE audit_events ADD COLUMN key_id " PC_T " NOT NULL DEFAULT '';",
 };

@@ -135,8 +135,22 @@ static const char *const pc_sqlite_migrations[] = {
 	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
 	"ALTER TABLE revoked_tokens ADD COLUMN seq INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
-	/* 5: reserved for another branch (a no-op here; replaced when merged) */
-	"SELECT 1;",
+	/* 5: roles, account states and groups (issue 15). Every user that
+	 * exists becomes an admin (before roles every user administered
+	 * everything); users created later default to member. Groups are a
+	 * column of names joined by ',' rather than a user_groups table: they
+	 * are read with the user on every session lookup and token issue (one
+	 * row, no join), written whole by one PATCH (one UPDATE, under the same
+	 * last-admin condition), never queried by group (the access rules test
+	 * the principal's list), and bounded (32 names of 64 bytes, checked by
+	 * pc_groups_text_valid before every write). The resource index serves
+	 * a member's view of the audit trail (events about themselves). */
+	"ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'member'"
+	"  CHECK (role IN ('admin', 'member'));"
+	"UPDATE users SET role = 'admin';"
+	"ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));"
+	"ALTER TABLE users ADD COLUMN group_names TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX audit_events_resource ON audit_events(resource_type, resource_id, seq);",
 	/* 6: which audit key made each event's hash: key_id is a public
 	 * fingerprint of the audit subkey (audit/chain.h), so `audit verify`
 	 * checks every event under the key it was written with — the chain

@@ -31,31 +31,46 @@ enum pc_err pc_sql_corrupt(struct pc_sql *c, const char *what)
 	return PC_ERR_INTERNAL;
 }
 
+/* A role column: its name, as pc_role_parse reads it. 0 or -1. */
+static int role_col(struct pc_sql *c, int i, enum pc_role *out)
+{
+	char name[8];
+	if (COL_TEXT(c, i, name) != 0)
+		return -1;
+	return pc_role_parse(out, name, strlen(name));
+}
+
 int pc_row_user(struct pc_sql *c, void *out)
 {
 	struct pc_user *u = out;
+	int64_t disabled = 0;
 	memset(u, 0, sizeof(*u));
 	if (COL_TEXT(c, 0, u->id) != 0 || COL_TEXT(c, 1, u->email) != 0 ||
 	    COL_TEXT(c, 2, u->password_hash) != 0 || COL_INT(c, 3, &u->created_at) != 0 ||
-	    COL_INT(c, 4, &u->password_changed_at) != 0 || COL_INT(c, 5, &u->cred_epoch) != 0) {
+	    COL_INT(c, 4, &u->password_changed_at) != 0 || COL_INT(c, 5, &u->cred_epoch) != 0 ||
+	    role_col(c, 6, &u->role) != 0 || COL_INT(c, 7, &disabled) != 0 || COL_TEXT(c, 8, u->groups) != 0) {
 		sodium_memzero(u, sizeof(*u));
 		return -1;
 	}
+	u->disabled = disabled != 0;
 	return 0;
 }
 
 int pc_row_session(struct pc_sql *c, void *out)
 {
 	struct pc_session *s = out;
+	int64_t disabled = 0;
 	memset(s, 0, sizeof(*s));
 	if (COL_TEXT(c, 0, s->id) != 0 || COL_HASH(c, 1, s->secret_hash) != 0 ||
 	    COL_TEXT(c, 2, s->user_id) != 0 || COL_TEXT(c, 3, s->email) != 0 ||
 	    COL_INT(c, 4, &s->created_at) != 0 || COL_INT(c, 5, &s->last_seen_at) != 0 ||
 	    COL_INT(c, 6, &s->expires_at) != 0 || COL_TEXT(c, 7, s->client_addr) != 0 ||
-	    COL_TEXT(c, 8, s->user_agent) != 0) {
+	    COL_TEXT(c, 8, s->user_agent) != 0 || role_col(c, 9, &s->role) != 0 || COL_INT(c, 10, &disabled) != 0 ||
+	    COL_TEXT(c, 11, s->groups) != 0) {
 		memset(s, 0, sizeof(*s));
 		return -1;
 	}
+	s->disabled = disabled != 0;
 	return 0;
 }
 
@@ -271,7 +286,10 @@ enum pc_err pc_sql_get_all(struct pc_store *s, enum pc_stmt id, const struct pc_
 void pc_sql_audit_list_text(char *out, size_t cap, unsigned mask, char mark)
 {
 	/* every variant takes the same five arguments, an unused filter NULL */
-	char action[32] = "", type[40] = "", actor[40] = "";
+	char action[32] = "", type[40] = "", actor[40] = "", inv[96] = "";
+	if (mask & PC_F_INVOLVING)
+		snprintf(inv, sizeof(inv), " AND (actor_user_id = %c5 OR (resource_type = 'user' AND resource_id = %c5))",
+		         mark, mark);
 	if (mask & PC_F_ACTION)
 		snprintf(action, sizeof(action), " AND action = %c1", mark);
 	if (mask & PC_F_RESOURCE)
@@ -279,9 +297,9 @@ void pc_sql_audit_list_text(char *out, size_t cap, unsigned mask, char mark)
 	if (mask & PC_F_ACTOR)
 		snprintf(actor, sizeof(actor), " AND actor_user_id = %c3", mark);
 	snprintf(out, cap,
-	         "SELECT " PC_EVENT_COLS " FROM audit_events WHERE seq < %c4%s%s%s"
-	         " ORDER BY seq DESC LIMIT %c5",
-	         mark, action, type, actor, mark);
+	         "SELECT " PC_EVENT_COLS " FROM audit_events WHERE seq < %c4%s%s%s%s"
+	         " ORDER BY seq DESC LIMIT %c6",
+	         mark, action, type, actor, inv, mark);
 }
 
 void pc_event_clear(struct pc_audit_event *ev)

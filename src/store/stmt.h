@@ -11,10 +11,11 @@
 #ifndef PC_STORE_STMT_H
 #define PC_STORE_STMT_H
 
-#define PC_USER_COLS "id, email, password_hash, created_at, password_changed_at, cred_epoch"
+#define PC_USER_COLS \
+	"id, email, password_hash, created_at, password_changed_at, cred_epoch, role, disabled, group_names"
 #define PC_SESSION_COLS                                                                  \
 	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
-	" s.client_addr, s.user_agent"
+	" s.client_addr, s.user_agent, u.role, u.disabled, u.group_names"
 #define PC_SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id"
 #define PC_APIKEY_COLS                                                                   \
 	"k.id, k.name, k.prefix, k.secret_hash, coalesce(u.id, ''), k.created_at, k.expires_at," \
@@ -30,10 +31,12 @@
 
 /* Audit list filters: one statement per combination, so each can use its
  * index. Parameters of every one: action, resource_type, actor, before_seq,
- * limit (an unused filter is NULL). */
+ * involving, limit (an unused filter is NULL; limit last, so SQLite's
+ * highest parameter number is the same in every variant). */
 #define PC_F_ACTION 1u
 #define PC_F_RESOURCE 2u
 #define PC_F_ACTOR 4u
+#define PC_F_INVOLVING 8u /* actor or resource user: a member's view (parameter 5) */
 
 enum pc_stmt {
 	S_PING,
@@ -51,6 +54,8 @@ enum pc_stmt {
 	S_USER_REHASH,
 	S_USER_EPOCH,       /* the user's cred_epoch */
 	S_USER_EPOCH_BUMP,  /* cred_epoch + 1 */
+	S_USER_UPDATE,      /* email, role, disabled, groups; only while an enabled admin stays */
+	S_USER_LAST_ADMIN,  /* a row when the user is the last enabled admin */
 	S_SESSION_INSERT,
 	S_SESSION_GET,
 	S_SESSION_EXISTS,
@@ -94,8 +99,8 @@ enum pc_stmt {
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */
-	S_AUDIT_LIST,       /* + filter mask: 8 statements */
-	S__COUNT = S_AUDIT_LIST + 8,
+	S_AUDIT_LIST,       /* + filter mask: 16 statements */
+	S__COUNT = S_AUDIT_LIST + 16,
 };
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "audit/chain.h"
 #include "audit/stream.h"
+#include "core/text.h"
 #include "store/backend.h"
 #include "store/driver.h"
 
@@ -39,10 +40,24 @@
 #define TERMINATED(arr) (memchr((arr), '\0', sizeof(arr)) != NULL)
 
 
+/* A new user (setup ignores the role: the first user is an admin). */
 static bool user_ok(const struct pc_user *u)
 {
 	return u != NULL && TERMINATED(u->id) && u->id[0] != '\0' && TERMINATED(u->email) &&
-	       TERMINATED(u->password_hash);
+	       TERMINATED(u->password_hash) && TERMINATED(u->groups) &&
+	       pc_groups_text_valid(u->groups, strlen(u->groups));
+}
+
+static bool role_ok(enum pc_role r)
+{
+	return r == PC_ROLE_ADMIN || r == PC_ROLE_MEMBER;
+}
+
+static bool patch_ok(const struct pc_user_patch *p)
+{
+	return p != NULL && (!p->has_email || (TERMINATED(p->email) && p->email[0] != '\0')) &&
+	       (!p->has_role || role_ok(p->role)) &&
+	       (!p->has_groups || (TERMINATED(p->groups) && pc_groups_text_valid(p->groups, strlen(p->groups))));
 }
 
 static bool session_ok(const struct pc_session *s)
@@ -164,7 +179,7 @@ enum pc_err pc_store_setup_done(struct pc_store *s, bool *done)
 enum pc_err pc_store_user_create(struct pc_store *s, const struct pc_principal *actor,
                                  struct pc_audit_event *ev, const struct pc_user *user)
 {
-	REQUIRE(s != NULL && user_ok(user) && event_ok(ev, actor));
+	REQUIRE(s != NULL && user_ok(user) && role_ok(user->role) && event_ok(ev, actor));
 	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_user_create(s, ev, user));
 }
@@ -216,6 +231,21 @@ enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *
 	begin_event(ev, actor);
 	return finish_event(ev,
 	                    pc_tx_user_delete(s, ev, id, (int64_t)time(NULL), revoked, n_revoked));
+}
+
+enum pc_err pc_store_user_update(struct pc_store *s, const struct pc_principal *actor,
+                                 struct pc_audit_event *ev, const char *id,
+                                 const struct pc_user_patch *patch, struct pc_user *out,
+                                 unsigned *changed_out, struct pc_revoked **revoked, size_t *n_revoked)
+{
+	REQUIRE(revoked_clear(revoked, n_revoked));
+	REQUIRE(out != NULL && changed_out != NULL);
+	memset(out, 0, sizeof(*out));
+	*changed_out = 0;
+	REQUIRE(s != NULL && id != NULL && patch_ok(patch) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_user_update(s, ev, id, patch, (int64_t)time(NULL), out, changed_out,
+	                                          revoked, n_revoked));
 }
 
 enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_principal *actor,

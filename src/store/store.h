@@ -55,6 +55,9 @@ struct pc_user {
 	/* The credential epoch: the generation of the user's credentials.
 	 * Read with the password hash; see "credential epochs" below. */
 	int64_t cred_epoch;
+	enum pc_role role;   /* admin or member */
+	bool disabled;       /* a disabled user cannot sign in; reversible */
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* names joined by ',' ("" : none) */
 };
 
 /*
@@ -79,6 +82,9 @@ struct pc_session {
 	uint8_t secret_hash[32];    /* BLAKE2b-256 of the 32-byte secret in the cookie */
 	char user_id[PC_ID_LEN + 1];
 	char email[PC_EMAIL_MAX + 1]; /* the user's, filled by session_get/list */
+	enum pc_role role;            /* the user's, filled by session_get/list */
+	bool disabled;                /* the user's, filled by session_get/list */
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's, filled by session_get/list */
 	int64_t created_at;
 	int64_t last_seen_at;
 	int64_t expires_at;         /* absolute lifetime end */
@@ -126,7 +132,9 @@ PC_MUST_USE enum pc_err pc_store_user_list(struct pc_store *s, struct pc_user **
 /* Deletes the user and everything of theirs (sessions, reset tokens, token
  * families), revoking the recorded live access tokens in the same
  * transaction: *revoked (malloc'd, caller frees; revoked NULL: not handed
- * out). PC_ERR_LAST_USER when it is the last user. */
+ * out). PC_ERR_LAST_USER when it is the last user, PC_ERR_LAST_ADMIN when
+ * it is the last enabled admin (checked by a guard statement inside the
+ * serialised write transaction). */
 PC_MUST_USE enum pc_err pc_store_user_delete(struct pc_store *s, const struct pc_principal *actor,
                                              struct pc_audit_event *ev, const char *id,
                                              struct pc_revoked **revoked, size_t *n_revoked);
@@ -140,6 +148,42 @@ PC_MUST_USE enum pc_err pc_store_user_set_password(struct pc_store *s,
                                                    struct pc_audit_event *ev, const char *user_id,
                                                    const char *new_hash, const char *keep_session,
                                                    struct pc_revoked **revoked, size_t *n_revoked);
+
+/* A change of a user by an admin (PATCH): each field only when its has_
+ * flag is set. */
+struct pc_user_patch {
+	bool has_email, has_role, has_disabled, has_groups;
+	char email[PC_EMAIL_MAX + 1]; /* normalised by the caller */
+	enum pc_role role;
+	bool disabled;
+	char groups[PC_USER_GROUPS_TEXT + 1]; /* valid (pc_groups_text_valid) */
+};
+
+/*
+ * Applies patch to user id in one transaction and reads the result into
+ * *out (hash wiped). The one invariant it keeps: at least one enabled
+ * admin. The UPDATE itself carries the condition (the new state is an
+ * enabled admin, or another enabled admin exists), and writers are
+ * serialised, so two admins demoting each other at once cannot both
+ * succeed: PC_ERR_LAST_ADMIN for the one that would leave none.
+ * What ends with the change, in the same transaction:
+ *  - disabled (false -> true): the user's credentials (the epoch bumped,
+ *    every session ended, every refresh family deleted, every recorded
+ *    live access token revoked: *revoked as pc_store_user_delete);
+ *  - email, role or groups changed (and not disabled): the recorded live
+ *    access tokens only (their claims are stale; the refresh families stay,
+ *    so clients refresh into tokens with the new claims; sessions read the
+ *    user on every lookup).
+ * *changed_out says which of these happened (PC_USER_CHANGED_*).
+ * PC_ERR_NOT_FOUND, PC_ERR_CONFLICT (the email is taken), PC_ERR_LAST_ADMIN.
+ */
+#define PC_USER_CHANGED_CLAIMS 1u   /* email, role or groups */
+#define PC_USER_CHANGED_DISABLED 2u /* disabled now (credentials ended) */
+PC_MUST_USE enum pc_err pc_store_user_update(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const char *id,
+                                             const struct pc_user_patch *patch, struct pc_user *out,
+                                             unsigned *changed_out, struct pc_revoked **revoked,
+                                             size_t *n_revoked);
 
 /* Replaces the hash with one of stronger parameters for the SAME password
  * (upgrade at login): no session ends, no audit event (nothing changed for
@@ -348,6 +392,9 @@ struct pc_audit_filter {
 	const char *action;        /* NULL: any */
 	const char *resource_type; /* NULL: any */
 	const char *user_id;       /* actor; NULL: any */
+	const char *involving;     /* events whose actor is this user or whose
+	                            * resource is this user; NULL: any (a
+	                            * member's view of the trail) */
 	int64_t before_seq;        /* cursor: only seq < before_seq; 0: from the newest */
 	size_t limit;              /* 1..200 */
 };

@@ -35,13 +35,13 @@ enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_audit_filter *f
 {
 	unsigned mask = (f->action != NULL ? PC_F_ACTION : 0) |
 	                (f->resource_type != NULL ? PC_F_RESOURCE : 0) |
-	                (f->user_id != NULL ? PC_F_ACTOR : 0);
+	                (f->user_id != NULL ? PC_F_ACTOR : 0) | (f->involving != NULL ? PC_F_INVOLVING : 0);
 	const struct pc_sql_arg a[] = {
 		A_OPT(f->action), A_OPT(f->resource_type), A_OPT(f->user_id),
-		A_INT(f->before_seq > 0 ? f->before_seq : INT64_MAX), A_INT((int64_t)f->limit),
+		A_INT(f->before_seq > 0 ? f->before_seq : INT64_MAX), A_OPT(f->involving), A_INT((int64_t)f->limit),
 	};
 	void *arr = NULL;
-	enum pc_err e = pc_sql_get_all(s, (enum pc_stmt)(S_AUDIT_LIST + mask), a, 5, pc_row_event,
+	enum pc_err e = pc_sql_get_all(s, (enum pc_stmt)(S_AUDIT_LIST + mask), a, 6, pc_row_event,
 	                               sizeof(**out), f->limit, "audit_events", &arr, n);
 	*out = arr;
 	return e;

@@ -131,6 +131,17 @@ enum pc_err pc_sql_revoke_user(struct pc_sql *c, const char *user_id, const char
 	return e;
 }
 
+enum pc_err pc_sql_revoke_user_access(struct pc_sql *c, const char *user_id, int64_t now,
+                                      struct pc_revoked_vec *rv)
+{
+	const char *keep = NULL; /* no session spared */
+	enum pc_err e = collect_revoked(c, S_ACCESS_LIVE_USER, ARGS(A_TXT(user_id), A_INT(now), A_OPT(keep)), NULL,
+	                                rv);
+	if (e == PC_OK)
+		e = insert_revoked(c, rv);
+	return e;
+}
+
 /* Inside a transaction: the refresh token and the access token issued with it. */
 PC_MUST_USE static enum pc_err insert_refresh(struct pc_sql *c, const struct pc_refresh_token *t)
 {

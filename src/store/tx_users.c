@@ -8,6 +8,13 @@
  *    setup through; every other gets PC_ERR_SET_UP;
  *  - never no user: user_delete counts the users under the lock, so two
  *    deletes cannot both see two (PC_ERR_LAST_USER);
+ *  - the first user is an admin, and an enabled admin always remains: a
+ *    change of role or state is an UPDATE whose own WHERE clause demands
+ *    that the new state be an enabled admin or that another enabled admin
+ *    exist, and a delete is refused by a guard query in its transaction
+ *    (PC_ERR_LAST_ADMIN). Both run under the write lock, after any
+ *    concurrent change has committed, so of two admins demoting each other
+ *    at once exactly one succeeds;
  *  - a password change ends the user's sessions (but keep), and a reset
  *    token burns every outstanding token of its user with it;
  *  - the credential epoch (store.h): every change that ends a user's
@@ -16,6 +23,8 @@
  * Each change and its audit event commit together or not at all.
  */
 #include <string.h>
+
+#include <sodium.h>
 
 #include "store/backend.h"
 #include "store/driver.h"
@@ -61,7 +70,8 @@ PC_MUST_USE static enum pc_err create_script(struct pc_sql *c, void *ctx)
 	if (e == PC_OK)
 		e = sql_exec(c, S_USER_INSERT,
 		             ARGS(A_FIX(u->id), A_FIX(u->email), A_FIX(u->password_hash),
-		                  A_INT(u->created_at), A_INT(u->password_changed_at)),
+		                  A_INT(u->created_at), A_INT(u->password_changed_at),
+		                  A_TXT(pc_role_name(x->first ? PC_ROLE_ADMIN : u->role)), A_FIX(u->groups)),
 		             NULL);
 	if (e == PC_OK && x->sess != NULL)
 		e = pc_sql_insert_session(c, x->sess);
@@ -170,6 +180,11 @@ PC_MUST_USE static enum pc_err user_delete_script(struct pc_sql *c, void *ctx)
 		e = pc_sql_one(c, S_USER_COUNT, NOARGS, rd_count, &users, sizeof(users), "users");
 	if (e == PC_OK && users <= 1)
 		e = PC_ERR_LAST_USER;
+	bool last_admin = false;
+	if (e == PC_OK)
+		e = pc_sql_exists(c, S_USER_LAST_ADMIN, ARGS(A_TXT(x->id)), &last_admin);
+	if (e == PC_OK && last_admin)
+		e = PC_ERR_LAST_ADMIN;
 	/* the access-token records go with the user (foreign key): revoked
 	 * first, in this transaction, so none minted before it stays valid */
 	if (e == PC_OK)
@@ -187,6 +202,84 @@ enum pc_err pc_tx_user_delete(struct pc_store *s, struct pc_audit_event *ev, con
 	struct user_delete x = {.ev = ev, .id = id, .now = now};
 	enum pc_err e = sql_run(s, PC_SQL_WRITE, user_delete_script, &x);
 	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
+}
+
+/* ---- update (PATCH) ---- */
+
+struct user_update {
+	struct pc_audit_event *ev;
+	const char *id;
+	const struct pc_user_patch *p;
+	int64_t now;
+	struct pc_user out;
+	unsigned changed;
+	struct pc_revoked_vec rv;
+};
+
+PC_MUST_USE static enum pc_err user_update_script(struct pc_sql *c, void *ctx)
+{
+	struct user_update *x = ctx;
+	const struct pc_user_patch *p = x->p;
+	struct pc_user old;
+	pc_revoked_vec_reset(&x->rv);
+	pc_event_clear(x->ev);
+	x->changed = 0;
+	enum pc_err e = pc_sql_one(c, S_USER_GET, ARGS(A_TXT(x->id)), pc_row_user, &old, sizeof(old), "users");
+	if (e != PC_OK)
+		goto out;
+	struct pc_user *n = &x->out;
+	*n = old;
+	if (p->has_email)
+		memcpy(n->email, p->email, sizeof(n->email));
+	if (p->has_role)
+		n->role = p->role;
+	if (p->has_disabled)
+		n->disabled = p->disabled;
+	if (p->has_groups)
+		memcpy(n->groups, p->groups, sizeof(n->groups));
+	int64_t changed = 0;
+	e = sql_exec(c, S_USER_UPDATE,
+	             ARGS(A_TXT(x->id), A_FIX(n->email), A_TXT(pc_role_name(n->role)), A_INT(n->disabled ? 1 : 0),
+	                  A_FIX(n->groups)),
+	             &changed);
+	/* the row exists (read above, under the lock): no change is the
+	 * condition refusing to leave no enabled admin */
+	if (e == PC_OK && changed == 0)
+		e = PC_ERR_LAST_ADMIN;
+	if (e != PC_OK)
+		goto out;
+	if (n->disabled && !old.disabled) {
+		x->changed |= PC_USER_CHANGED_DISABLED;
+		e = pc_sql_end_credentials(c, x->id, NULL, false, x->now, &x->rv, NULL);
+	} else if (strcmp(n->email, old.email) != 0 || n->role != old.role || strcmp(n->groups, old.groups) != 0) {
+		/* the epoch too: a refresh or sign-in that read the old claims
+		 * before this commit is refused (PC_ERR_STALE) rather than minting
+		 * a token with them after the revocation below */
+		x->changed |= PC_USER_CHANGED_CLAIMS;
+		e = sql_exec(c, S_USER_EPOCH_BUMP, ARGS(A_TXT(x->id)), NULL);
+		if (e == PC_OK)
+			e = pc_sql_revoke_user_access(c, x->id, x->now, &x->rv);
+	}
+	if (e == PC_OK)
+		e = pc_sql_append_event(c, x->ev);
+out:
+	sodium_memzero(old.password_hash, sizeof(old.password_hash));
+	sodium_memzero(x->out.password_hash, sizeof(x->out.password_hash));
+	return e;
+}
+
+enum pc_err pc_tx_user_update(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                              const struct pc_user_patch *patch, int64_t now, struct pc_user *out,
+                              unsigned *changed, struct pc_revoked **revoked, size_t *n_revoked)
+{
+	struct user_update x = {.ev = ev, .id = id, .p = patch, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, user_update_script, &x);
+	e = pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
+	if (e == PC_OK) {
+		*out = x.out;
+		*changed = x.changed;
+	}
+	return e;
 }
 
 /* ---- passwords ---- */

@@ -8,6 +8,7 @@
  * (an operator's SIGHUP), so what is kept is a few rule sets at most, and
  * no reader can ever touch a freed set (authz/rules.h's WARNING).
  */
+#include "core/text.h"
 #include "svc/access.h"
 
 #include <stdio.h>
@@ -131,7 +132,8 @@ int pc_access_forwarded(struct pc_access_request *out, struct pc_ip *addr, char 
 	return 0;
 }
 
-void pc_access_subject_of(struct pc_access_subject *out, const struct pc_principal *p)
+void pc_access_subject_of(struct pc_access_subject *out, const struct pc_principal *p, const char **names,
+                          char *buf, size_t cap)
 {
 	memset(out, 0, sizeof(*out));
 	if (p == NULL || p->method == PC_AUTH_ANONYMOUS)
@@ -140,6 +142,8 @@ void pc_access_subject_of(struct pc_access_subject *out, const struct pc_princip
 	out->factors = 1;
 	out->email = p->email;
 	out->email_len = strlen(p->email);
+	out->n_groups = pc_groups_split(names, buf, cap, p->groups);
+	out->groups = names;
 }
 
 static unsigned policy_of(const struct pc_rules *r, unsigned line)

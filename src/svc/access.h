@@ -63,9 +63,12 @@ PC_MUST_USE int pc_access_forwarded(struct pc_access_request *out, struct pc_ip 
                                     size_t host_cap, char *path_buf, size_t path_cap,
                                     const struct pc_access_input *in);
 
-/* The subject a principal is (anonymous: not signed in). groups: the user's
- * (none until users have groups). */
-void pc_access_subject_of(struct pc_access_subject *out, const struct pc_principal *p);
+/* The subject a principal is (anonymous: not signed in; an API key: signed
+ * in, no email, no groups). groups: the user's, split into names (the
+ * caller's PC_USER_GROUPS_MAX slots, pointing into buf of at least
+ * PC_USER_GROUPS_TEXT + 1 bytes: both must outlive out). */
+void pc_access_subject_of(struct pc_access_subject *out, const struct pc_principal *p, const char **names,
+                          char *buf, size_t cap);
 
 /* Decides with the current set (see authz/access.h) and meters the
  * decision by policy and outcome. Returns out->outcome. */

@@ -11,7 +11,7 @@
 enum pc_err pc_apikeys_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_api_key **out,
                             size_t *n)
 {
-	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_API_KEYS);
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_API_KEYS, "api_key", "");
 	if (e != PC_OK)
 		return e;
 	return pc_store_apikey_list(ctx->store, out, n);
@@ -20,7 +20,7 @@ enum pc_err pc_apikeys_list(struct pc_svc *ctx, const struct pc_principal *actor
 enum pc_err pc_apikeys_get(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                            struct pc_api_key *out)
 {
-	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_API_KEYS);
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_API_KEYS, "api_key", "");
 	if (e != PC_OK)
 		return e;
 	return pc_store_apikey_get(ctx->store, id, out);
@@ -29,7 +29,7 @@ enum pc_err pc_apikeys_get(struct pc_svc *ctx, const struct pc_principal *actor,
 enum pc_err pc_apikeys_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *name,
                               int64_t expires_at, struct pc_api_key *key, char *secret)
 {
-	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_API_KEYS);
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_API_KEYS, "api_key", "");
 	if (e != PC_OK)
 		return e;
 	memset(key, 0, sizeof(*key));
@@ -55,7 +55,7 @@ enum pc_err pc_apikeys_create(struct pc_svc *ctx, const struct pc_principal *act
 enum pc_err pc_apikeys_rename(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                               const char *name, struct pc_api_key *out)
 {
-	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_API_KEYS);
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_API_KEYS, "api_key", "");
 	if (e != PC_OK)
 		return e;
 	struct pc_audit_event ev;
@@ -68,7 +68,7 @@ enum pc_err pc_apikeys_rename(struct pc_svc *ctx, const struct pc_principal *act
 
 enum pc_err pc_apikeys_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id)
 {
-	enum pc_err e = pc_svc_check(actor, PC_SVC_MANAGE_API_KEYS);
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_API_KEYS, "api_key", "");
 	if (e != PC_OK)
 		return e;
 	struct pc_audit_event ev;

@@ -7,8 +7,11 @@
 
 #include "svc/svc.h"
 
-/* Events matching f, newest first, that actor may see (today: every event,
- * for any principal with PC_SVC_READ_AUDIT); *out malloc'd. */
+/* Events matching f, newest first, that actor may see: every event with
+ * PC_SVC_READ_AUDIT; for another user (a member) only the events whose
+ * actor or subject (resource "user" with their id) they are; an API key
+ * without PORTCULLIS_API_KEYS_CAN_ADMIN: PC_ERR_FORBIDDEN (audited).
+ * *out malloc'd. */
 PC_MUST_USE enum pc_err pc_auditlog_list(struct pc_svc *ctx, const struct pc_principal *actor,
                                          const struct pc_audit_filter *f, struct pc_audit_event **out, size_t *n);
 

@@ -121,20 +121,67 @@ void pc_svc_event(struct pc_audit_event *ev, const struct pc_principal *actor, c
 	json_decref(d);
 }
 
-bool pc_svc_may(const struct pc_principal *actor, enum pc_svc_right right)
+const char *pc_svc_right_name(enum pc_svc_right right)
 {
 	switch (right) {
 	case PC_SVC_MANAGE_USERS:
+		return "manage_users";
 	case PC_SVC_MANAGE_API_KEYS:
+		return "manage_api_keys";
 	case PC_SVC_READ_AUDIT:
-		return actor != NULL && actor->method != PC_AUTH_ANONYMOUS;
+		return "read_audit";
+	}
+	return "unknown";
+}
+
+bool pc_svc_may(const struct pc_svc *ctx, const struct pc_principal *actor, enum pc_svc_right right)
+{
+	if (actor == NULL)
+		return false;
+	switch (actor->method) {
+	case PC_AUTH_ANONYMOUS:
+		return false;
+	case PC_AUTH_SYSTEM:
+		return true; /* the command line: whoever holds the database */
+	case PC_AUTH_API_KEY:
+		/* a key is a shared credential, not a person: it administers
+		 * only where the operator said so */
+		return ctx->cfg != NULL && ctx->cfg->api_keys_can_admin;
+	case PC_AUTH_SESSION:
+	case PC_AUTH_JWT:
+		break;
+	}
+	switch (right) {
+	case PC_SVC_MANAGE_API_KEYS:
+		return actor->role == PC_ROLE_ADMIN || actor->role == PC_ROLE_MEMBER;
+	case PC_SVC_MANAGE_USERS:
+	case PC_SVC_READ_AUDIT:
+		return actor->role == PC_ROLE_ADMIN;
 	}
 	return false;
 }
 
-enum pc_err pc_svc_check(const struct pc_principal *actor, enum pc_svc_right right)
+enum pc_err pc_svc_check(struct pc_svc *ctx, const struct pc_principal *actor, enum pc_svc_right right,
+                         const char *resource_type, const char *resource_id)
 {
-	return pc_svc_may(actor, right) ? PC_OK : PC_ERR_NOT_FOUND;
+	if (pc_svc_may(ctx, actor, right))
+		return PC_OK;
+	if (actor == NULL)
+		return PC_ERR_FORBIDDEN;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "authz.denied", resource_type, resource_id, "{s:s,s:s}", "right",
+	             pc_svc_right_name(right), "role", pc_role_name(actor->role));
+	/* throttled per user (per key, per address when neither) */
+	struct pc_auth *a = &ctx->auth;
+	char who[PC_CLIENT_ADDR_MAX + PC_ID_LEN + 8];
+	snprintf(who, sizeof(who), "%s:%s", actor->user_id[0] ? "user" : "key",
+	         actor->user_id[0] ? actor->user_id : actor->session_id[0] ? actor->session_id : actor->client_addr);
+	struct pc_throttle_slot slot;
+	int64_t retry = 0;
+	pc_throttle_take(&a->throttle, &a->audit_noise, who, &slot, &retry);
+	if (retry == 0)
+		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", ev.action);
+	return PC_ERR_FORBIDDEN;
 }
 
 enum pc_err pc_svc_revoke(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_audit_event *ev,
@@ -183,6 +230,8 @@ void pc_svc_session_principal(struct pc_principal *p, const struct pc_principal 
 	p->method = PC_AUTH_SESSION;
 	snprintf(p->user_id, sizeof(p->user_id), "%s", user->id);
 	snprintf(p->email, sizeof(p->email), "%s", user->email);
+	p->role = user->role;
+	memcpy(p->groups, user->groups, sizeof(p->groups));
 	snprintf(p->session_id, sizeof(p->session_id), "%s", s->id);
 	p->authenticated_at = s->created_at;
 	memcpy(p->client_addr, actor->client_addr, sizeof(p->client_addr));

@@ -67,6 +67,24 @@ enum pc_err pc_sessions_list(struct pc_svc *ctx, const struct pc_principal *acto
 	return pc_store_session_list(ctx->store, actor->user_id, pc_svc_now(ctx), out, n);
 }
 
+enum pc_err pc_sessions_list_of(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id,
+                                struct pc_session **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	enum pc_err e = strcmp(user_id, actor->user_id) == 0 && actor->user_id[0] != '\0'
+	                    ? PC_OK
+	                    : pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", user_id);
+	if (e != PC_OK)
+		return e;
+	struct pc_user u;
+	e = pc_store_user_get(ctx->store, user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK)
+		return e;
+	return pc_store_session_list(ctx->store, user_id, pc_svc_now(ctx), out, n);
+}
+
 enum pc_err pc_sessions_end(struct pc_svc *ctx, const struct pc_principal *actor, const char *id)
 {
 	struct pc_audit_event ev;

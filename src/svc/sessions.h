@@ -31,6 +31,11 @@ PC_MUST_USE enum pc_err pc_sessions_logout(struct pc_svc *ctx, const struct pc_p
 PC_MUST_USE enum pc_err pc_sessions_list(struct pc_svc *ctx, const struct pc_principal *actor,
                                          struct pc_session **out, size_t *n);
 
+/* The live sessions of user_id: one's own, or anyone's for an admin
+ * (PC_ERR_FORBIDDEN, audited); PC_ERR_NOT_FOUND: no such user. */
+PC_MUST_USE enum pc_err pc_sessions_list_of(struct pc_svc *ctx, const struct pc_principal *actor,
+                                            const char *user_id, struct pc_session **out, size_t *n);
+
 /* Ends one session of the actor's (PC_ERR_NOT_FOUND when not theirs).
  * Event "session.delete". */
 PC_MUST_USE enum pc_err pc_sessions_end(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);

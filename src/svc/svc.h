@@ -78,19 +78,37 @@ int64_t pc_svc_now(const struct pc_svc *ctx);
 void pc_svc_event(struct pc_audit_event *ev, const struct pc_principal *actor, const char *action,
                   const char *resource_type, const char *resource_id, const char *details_fmt, ...);
 
-/* What a principal may do. Today any principal that is not anonymous may
- * administer users and API keys and read the whole audit trail (shared
- * administration, DESIGN.md); roles will be decided here, once. */
+/*
+ * What a principal may do (issue 15), decided here once for the API, the
+ * command line and the console:
+ *
+ *   right                 admin  member  API key              command line
+ *   PC_SVC_MANAGE_USERS   yes    no      API_KEYS_CAN_ADMIN   yes
+ *   PC_SVC_MANAGE_API_KEYS yes   yes     API_KEYS_CAN_ADMIN   yes
+ *   PC_SVC_READ_AUDIT     yes    no (*)  API_KEYS_CAN_ADMIN   yes
+ *
+ * MANAGE_USERS: create, delete, change (email, role, disabled, groups),
+ * list users, issue a reset token for another user, read another user's
+ * sessions. READ_AUDIT: the whole trail; (*) a member reads the events
+ * where they are the actor or the subject (svc/auditlog.c). Anyone signed
+ * in reads their own profile and sessions. Anonymous: nothing.
+ */
 enum pc_svc_right {
 	PC_SVC_MANAGE_USERS,
 	PC_SVC_MANAGE_API_KEYS,
 	PC_SVC_READ_AUDIT,
 };
-PC_MUST_USE bool pc_svc_may(const struct pc_principal *actor, enum pc_svc_right right);
-/* pc_svc_may as the first step of a service: PC_OK, or PC_ERR_NOT_FOUND
- * (who may not, sees nothing). Roles will want a code of their own for
- * "forbidden" (core/err.h has none yet). */
-PC_MUST_USE enum pc_err pc_svc_check(const struct pc_principal *actor, enum pc_svc_right right);
+PC_MUST_USE bool pc_svc_may(const struct pc_svc *ctx, const struct pc_principal *actor, enum pc_svc_right right);
+/*
+ * pc_svc_may as the first step of a service: PC_OK, or PC_ERR_FORBIDDEN
+ * after auditing the refused attempt ("authz.denied" on resource_type/id,
+ * details {right}; at most PC_AUTH audit_noise's rate per user, so a member
+ * cannot flood the trail).
+ */
+PC_MUST_USE enum pc_err pc_svc_check(struct pc_svc *ctx, const struct pc_principal *actor, enum pc_svc_right right,
+                                     const char *resource_type, const char *resource_id);
+/* The name of a right in events ("manage_users", ...). */
+const char *pc_svc_right_name(enum pc_svc_right right);
 
 /*
  * Revokes tokens in the store (pc_store_tokens_revoke: exactly one selector

@@ -38,7 +38,9 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	if (err == PC_ERR_NOT_FOUND) {
 		pc_password_dummy_verify(pw, len);
 	} else if (err == PC_OK) {
-		ok = pc_password_verify(user->password_hash, pw, len) == 0;
+		/* a disabled user pays the same hash and gets the same answer as a
+		 * wrong password: nothing tells the two apart */
+		ok = pc_password_verify(user->password_hash, pw, len) == 0 && !user->disabled;
 	} else {
 		pc_throttle_release(&slots[0]); /* not an attempt: the store failed */
 		pc_throttle_release(&slots[1]);
@@ -46,8 +48,12 @@ enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_princip
 	}
 	if (!ok) {
 		struct pc_audit_event ev;
-		pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}", "email",
-		             email);
+		if (err == PC_OK && user->disabled) /* the trail says why; the client never learns it */
+			pc_svc_event(&ev, actor, "auth.login_failed", "user", user->id, "{s:s,s:s}", "email", email,
+			             "reason", "disabled");
+		else
+			pc_svc_event(&ev, actor, "auth.login_failed", "user", err == PC_OK ? user->id : "", "{s:s}",
+			             "email", email);
 		pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "auth.login_failed");
 		sodium_memzero(user->password_hash, sizeof(user->password_hash));
 		return PC_ERR_NOT_FOUND;
@@ -97,15 +103,17 @@ int pc_tokens_refresh_parse(uint8_t hash[32], const char *s, size_t len)
 	return 0;
 }
 
-/* A fresh access token and refresh token for user/email/sid into out, and
+/* A fresh access token and refresh token for user u (its id, email, role
+ * and groups become claims) and sid into out, and
  * the refresh record rt (filled, not stored). 0 or -1. */
-static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh_token *rt, const char *user_id,
-                const char *email, const char *sid)
+static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh_token *rt, const struct pc_user *u,
+                const char *sid)
 {
 	const struct pc_config *cfg = ctx->cfg;
 	int64_t now = pc_svc_now(ctx);
-	if (pc_jwt_issue(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, email, now, cfg->access_token_lifetime_s,
-	                 out->access, sizeof(out->access), out->jti) != 0)
+	const char *user_id = u->id;
+	if (pc_jwt_issue(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, u->email, pc_role_name(u->role), u->groups, now,
+	                 cfg->access_token_lifetime_s, out->access, sizeof(out->access), out->jti) != 0)
 		return -1;
 	out->expires_in = cfg->access_token_lifetime_s;
 	uint8_t raw[PC_REFRESH_RAW];
@@ -127,14 +135,15 @@ static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh
 /* A new family for user by actor under the credential epoch that its
  * sign-in read; via: "password" or "session". The access token minted
  * here is wiped unless the family is written. */
-static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, const char *user_id,
-                         const char *email, int64_t cred_epoch, const char *sid, const char *via,
-                         struct pc_token_pair *out)
+static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, const struct pc_user *u,
+                         const char *sid, const char *via, struct pc_token_pair *out)
 {
 	struct pc_refresh_token rt;
-	if (mint(ctx, out, &rt, user_id, email, sid) != 0)
+	if (u->disabled)
+		return PC_ERR_NOT_FOUND; /* the store ended its credentials; never a new family */
+	if (mint(ctx, out, &rt, u, sid) != 0)
 		return PC_ERR_INTERNAL;
-	rt.cred_epoch = cred_epoch;
+	rt.cred_epoch = u->cred_epoch;
 	pc_random_id(rt.family_id);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, by, "token.issue", "token_family", rt.family_id, "{s:s,s:s}", "jti", out->jti, "via",
@@ -163,7 +172,7 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
 	snprintf(by.email, sizeof(by.email), "%s", u.email);
 	return pc_tokens_signin_written(ctx, actor, &u,
-	                                issue(ctx, &by, u.id, u.email, u.cred_epoch, NULL, "password", out));
+	                                issue(ctx, &by, &u, NULL, "password", out));
 }
 
 enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_token_pair *out)
@@ -176,8 +185,7 @@ enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	if (e != PC_OK)
 		return e;
-	e = issue(ctx, actor, actor->user_id, actor->email, u.cred_epoch,
-	          actor->session_id[0] ? actor->session_id : NULL, "session", out);
+	e = issue(ctx, actor, &u, actor->session_id[0] ? actor->session_id : NULL, "session", out);
 	return e == PC_ERR_STALE ? PC_ERR_NOT_FOUND : e;
 }
 
@@ -215,7 +223,9 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	if (e != PC_OK)
 		return e;
-	if (mint(ctx, out, &rt, u.id, u.email, old.session_id[0] ? old.session_id : NULL) != 0)
+	if (u.disabled)
+		return PC_ERR_NOT_FOUND; /* disabling deleted the families: as if revoked */
+	if (mint(ctx, out, &rt, &u, old.session_id[0] ? old.session_id : NULL) != 0)
 		return PC_ERR_INTERNAL;
 	rt.cred_epoch = u.cred_epoch;
 	struct pc_principal actor = *client;

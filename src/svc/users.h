@@ -1,8 +1,8 @@
 /*
  * users.h — users: the first user (setup), create, list, delete, password
- * change and password reset. Users are a shared administration: any
- * principal with PC_SVC_MANAGE_USERS may list, add and delete users and
- * issue reset tokens (svc.h pc_svc_may).
+ * change and password reset, and changes by an admin (role, groups,
+ * disabled). Who may do what is svc.h's table (pc_svc_may): admins manage
+ * users; everyone reads and changes their own password and profile.
  *
  * Passwords arrive as (pointer, length) and are never copied; the caller
  * owns and wipes them. Returned users never carry a password hash.
@@ -29,16 +29,34 @@ PC_MUST_USE enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_princ
                                        const char *password, size_t password_len, struct pc_user *out,
                                        struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES]);
 
-/* Creates a user (email normalised by the caller, password meeting the
- * policy). Event "user.create" {email}. PC_ERR_CONFLICT: the email is taken. */
+/* Creates a user with role (email normalised by the caller, password
+ * meeting the policy): admins only (PC_ERR_FORBIDDEN, audited). Event
+ * "user.create" {email, role}. PC_ERR_CONFLICT: the email is taken. */
 PC_MUST_USE enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                                        const char *password, size_t password_len, struct pc_user *out);
+                                        enum pc_role role, const char *password, size_t password_len,
+                                        struct pc_user *out);
+
+/* One user: oneself, or anyone for an admin (PC_ERR_FORBIDDEN). Hash wiped. */
+PC_MUST_USE enum pc_err pc_users_get(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
+                                     struct pc_user *out);
+
+/*
+ * Changes a user's email, role, disabled state or groups (admins only:
+ * PC_ERR_FORBIDDEN, audited): see pc_store_user_update for what ends with
+ * the change and the last-admin rule (PC_ERR_LAST_ADMIN). Then every
+ * instance drops its cached credentials of the user, so the next request
+ * sees the change. Event "user.update" {the fields given}. *out: the user
+ * after the change.
+ */
+PC_MUST_USE enum pc_err pc_users_update(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
+                                        const struct pc_user_patch *patch, struct pc_user *out);
 
 /* Adds a user outside any session (the command line): the first one
  * through setup (the guard row, so the API's setup then answers
  * PC_ERR_SET_UP), any later one exactly as pc_users_create, same event. */
 PC_MUST_USE enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                                     const char *password, size_t password_len, struct pc_user *out);
+                                     enum pc_role role, const char *password, size_t password_len,
+                                     struct pc_user *out);
 
 /* Every user, oldest first; *out malloc'd (caller frees), hashes wiped. */
 PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out,
@@ -48,7 +66,8 @@ PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_princi
  * and the user, their sessions and token families go (a sign-in racing it
  * is refused: store.h "credential epochs"); cached credentials are then
  * dropped. Event "user.delete".
- * PC_ERR_NOT_FOUND, PC_ERR_LAST_USER (the only user left). */
+ * PC_ERR_NOT_FOUND, PC_ERR_LAST_USER (the only user left), PC_ERR_LAST_ADMIN
+ * (the last enabled admin), PC_ERR_FORBIDDEN (not an admin; audited). */
 PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *id);
 
 /*
@@ -66,8 +85,10 @@ PC_MUST_USE enum pc_err pc_users_password_change(struct pc_svc *ctx, const struc
                                                  size_t next_len, bool *wrong_password, int64_t *retry_after);
 
 /* Issues a one-time reset token for user id into token (raw bytes: the
- * caller encodes and wipes them); *expires_at its end. Event
- * "user.password_reset_issue". PC_ERR_NOT_FOUND. */
+ * caller encodes and wipes them); *expires_at its end. Admins only, for
+ * anyone (PC_ERR_FORBIDDEN, audited; a member changes their own password
+ * with the current one). Event "user.password_reset_issue".
+ * PC_ERR_NOT_FOUND. */
 PC_MUST_USE enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                                              uint8_t token[PC_RESET_TOKEN_BYTES], int64_t *expires_at);
 

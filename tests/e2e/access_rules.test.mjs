@@ -6,8 +6,10 @@
 // is driven through the command line, every row, outcome and deciding line;
 // and through /verify from a trusted proxy (Host, X-Original-URI,
 // X-Original-Method, X-Forwarded-For), every row a client can present today:
-// anonymous, or signed in (bearer JWT) with one factor and no groups. Rows
-// that need groups or a second factor wait for those features (counted).
+// anonymous, or signed in (bearer JWT) with one factor, with the row's
+// groups set on the user by an admin (PATCH /api/v1/users/{id}) before its
+// token is issued, so the groups reach the decision through the token's
+// claims. Rows that need a second factor wait for that feature (counted).
 // And through the console's POST /api/v1/access/check (every row: the three
 // agree), with GET /api/v1/access/rules listing the file.
 // Then: the verify URL's own requirements, a bad query, the forwarded
@@ -87,8 +89,9 @@ describe('access rules: GET /api/v1/auth/verify agrees with the table', () => {
   let srv;
   let dir;
   let rulesFile;
-  const tokens = new Map(); // email -> bearer JWT (one factor, no groups)
-  let adminJar; // the first user's session
+  const tokens = new Map(); // email -> bearer JWT (one factor, the user's groups now)
+  const users = new Map(); // email -> {id, password}
+  let adminJar;
 
   before(async () => {
     dir = makeTempDir('portcullis-e2e-access-');
@@ -105,6 +108,7 @@ describe('access rules: GET /api/v1/auth/verify agrees with the table', () => {
       const password = newPassword();
       const res = await post(srv, '/api/v1/users', { jar, json: { email, password } });
       assert.equal(res.status, 201, res.text);
+      users.set(email, { id: res.body.user.id, password });
       tokens.set(email, (await issueToken(srv, email, password)).access_token);
     }
   });
@@ -112,6 +116,19 @@ describe('access rules: GET /api/v1/auth/verify agrees with the table', () => {
     await stopServer(srv);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  // Gives email the groups ("a,b" or "-": none) and a fresh token that
+  // carries them (the change revoked the user's older tokens).
+  async function withGroups(email, groups) {
+    const u = users.get(email);
+    const res = await request(srv, 'PATCH', `/api/v1/users/${u.id}`, {
+      json: { groups: groups === '-' ? [] : groups.split(',') },
+      cookies: new Map([...adminJar.cookies]),
+      headers: [['X-CSRF-Token', adminJar.csrf]],
+    });
+    assert.equal(res.status, 200, res.text);
+    tokens.set(email, (await issueToken(srv, email, u.password)).access_token);
+  }
 
   function verify(r, { peer = undefined } = {}) {
     const { host, target } = splitUrl(r.url);
@@ -122,12 +139,22 @@ describe('access rules: GET /api/v1/auth/verify agrees with the table', () => {
     return request(srv, 'GET', `/api/v1/auth/verify${q}`, { host, headers, localAddress: peer });
   }
 
-  it('every row a client can present today (anonymous, or one factor without groups)', async (t) => {
-    const drivable = rows.filter((r) => r.user === '-' || (r.groups === '-' && r.factors === 1));
-    t.diagnostic(`${drivable.length} of ${rows.length} rows through /verify; the rest need groups or a second factor`);
+  it('every row a client can present today (anonymous, or one factor, with or without groups)', async (t) => {
+    const drivable = rows.filter((r) => r.user === '-' || r.factors === 1);
+    const withGroupsRows = drivable.filter((r) => r.groups !== '-').length;
+    t.diagnostic(`${drivable.length} of ${rows.length} rows through /verify (${withGroupsRows} with groups); the rest need a second factor`);
     assert.ok(drivable.length >= 40, `${drivable.length} drivable rows`);
+    assert.ok(withGroupsRows >= 10, `${withGroupsRows} rows with groups`);
+    // rows by (user, groups): each user gets the row's groups once
+    const order = [...drivable].sort((x, y) => `${x.user.toLowerCase()}|${x.groups}`.localeCompare(`${y.user.toLowerCase()}|${y.groups}`));
     const wrong = [];
-    for (const r of drivable) {
+    let current = '';
+    for (const r of order) {
+      const key = `${r.user.toLowerCase()}|${r.groups}`;
+      if (r.user !== '-' && key !== current) {
+        await withGroups(r.user.toLowerCase(), r.groups);
+        current = key;
+      }
       const res = await verify(r);
       const signedIn = r.user !== '-';
       // BAD_REQUEST: a bad query is the operator's 400; an ambiguous URL is
@@ -144,6 +171,7 @@ describe('access rules: GET /api/v1/auth/verify agrees with the table', () => {
       }
     }
     assert.deepEqual(wrong, []);
+    for (const email of users.keys()) await withGroups(email, '-');
   });
 
   it('the console\'s POST /api/v1/access/check agrees with the table on every row; GET /api/v1/access/rules lists the file', async () => {

@@ -152,14 +152,16 @@ describe('API keys', () => {
       assert.equal(res.body.auth_method, 'api_key');
       assert.equal(res.body.session_id, key.id, 'the principal names the key');
     }
-    // Non-admin routes work with a key.
-    assertStatus(await get(server, '/api/v1/audit?limit=1', { apiKey: key.key }), 200, 'GET /api/v1/audit with a key');
+    // Without PORTCULLIS_API_KEYS_CAN_ADMIN a key reads no audit log (issue 15).
+    assertProblemRes(await get(server, '/api/v1/audit?limit=1', { apiKey: key.key }), 403, 'GET /api/v1/audit with a key');
     // Forward auth answers for it too.
     for (const opts of [{ bearer: key.key }, { apiKey: key.key }]) {
       const v = await get(server, '/api/v1/auth/verify', opts);
       assertStatus(v, 200, 'GET /api/v1/auth/verify with a key');
       assert.equal(v.headers.get('x-auth-method'), 'api_key');
-      assert.equal(v.headers.get('x-auth-session'), key.id);
+      assert.equal(v.headers.get('x-auth-key-id'), key.id);
+      assert.equal(v.headers.has('x-auth-session'), false, 'a key has no session');
+      assert.equal(v.headers.has('x-auth-user-id'), false, 'nor a user');
     }
   });
 

@@ -420,6 +420,71 @@ test('full flow: setup, API key, audit, sessions, users, reset token, rename/del
 // ---------------------------------------------------------------------------
 // 2. The session cookie is HttpOnly: page script never sees it.
 
+test('roles in the console: an admin changes a user\'s role, groups and state (PATCH); a member sees only their own profile', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  let ctx;
+  try {
+    const { email, password, agent } = await setupAdminApi(srv);
+    const memberEmail = newEmail('member');
+    const memberPassword = newPassword();
+    const created = await agent.post('/api/v1/users', { email: memberEmail, password: memberPassword });
+    assert.equal(created.status, 201, created.text);
+    const id = created.data.user.id;
+    ctx = await context(srv, { allow: [/409/] }); // the refused demotion below
+    const page = await ctx.newPage();
+    await signIn(page, email, password);
+    await waitSignedIn(page, email);
+    const userRow = rowsOf(page, 'users').filter({ hasText: memberEmail });
+    await userRow.waitFor();
+    // groups
+    await page.getByLabel(`Groups of ${memberEmail}`, { exact: true }).fill('ops, staff');
+    await page.getByRole('button', { name: `Save groups of ${memberEmail}` }).click();
+    await page.locator('#status').filter({ hasText: `Groups of ${memberEmail} saved.` }).waitFor();
+    let u = (await apiOk(agent, `/api/v1/users/${id}`)).user;
+    assert.deepEqual(u.groups, ['ops', 'staff']);
+    // role
+    await page.getByLabel(`Role of ${memberEmail}`, { exact: true }).selectOption('admin');
+    await page.locator('#status').filter({ hasText: `${memberEmail} is now an admin.` }).waitFor();
+    u = (await apiOk(agent, `/api/v1/users/${id}`)).user;
+    assert.equal(u.role, 'admin');
+    await page.getByLabel(`Role of ${memberEmail}`, { exact: true }).selectOption('member');
+    await page.locator('#status').filter({ hasText: `${memberEmail} is now a member.` }).waitFor();
+    // disable (confirmed), then enable
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: `Disable ${memberEmail}` }).click();
+    await page.locator('#status').filter({ hasText: `${memberEmail} disabled.` }).waitFor();
+    assert.equal((await apiOk(agent, `/api/v1/users/${id}`)).user.disabled, true);
+    await new Agent(srv).login(memberEmail, memberPassword, { expect: 401 });
+    await page.getByRole('button', { name: `Enable ${memberEmail}` }).click();
+    await page.locator('#status').filter({ hasText: `${memberEmail} enabled.` }).waitFor();
+    assert.equal((await apiOk(agent, `/api/v1/users/${id}`)).user.disabled, false);
+    // demoting the only admin: the console shows the 409 and nothing changes
+    await page.getByLabel(`Role of ${email}`, { exact: true }).selectOption('member');
+    await page.locator('#status.error').filter({ hasText: 'last enabled admin' }).waitFor();
+    assert.equal((await apiOk(agent, '/api/v1/auth/me')).role, 'admin');
+    assertNoProblems(ctx);
+    await ctx.close();
+
+    // the member: their own profile only, no add-user form, no admin controls
+    ctx = await context(srv, { allow: [/403/] });
+    const mp = await ctx.newPage();
+    await signIn(mp, memberEmail, memberPassword);
+    await waitSignedIn(mp, memberEmail);
+    await mp.locator('#users-title').filter({ hasText: 'Your profile' }).waitFor();
+    const rows = rowsOf(mp, 'users');
+    await rows.filter({ hasText: memberEmail }).waitFor();
+    assert.equal(await rows.count(), 1, 'one row: their own');
+    assert.equal(await rows.filter({ hasText: email }).count(), 0, 'no other user is shown');
+    assert.equal(await mp.locator('#add-user').isVisible(), false);
+    assert.equal(await mp.locator('#users select, #users input').count(), 0, 'no admin controls');
+    assert.ok((await rows.first().textContent()).includes('ops, staff'), 'their groups are shown');
+    assertNoProblems(ctx);
+  } finally {
+    await closeAll(ctx);
+  }
+  await stop(srv);
+});
+
 test('document.cookie never shows the session cookie', { timeout: TEST_TIMEOUT }, async () => {
   const srv = await server();
   let ctx;
@@ -723,7 +788,9 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
     await page.keyboard.press('Enter');
     await waitSignedIn(page, email);
 
-    assert.deepEqual(await assertLabelled('admin console'), ['Email', 'Password', 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
+    // the users list (an admin's: role, groups and state per user) is in
+    await page.locator('#users input').first().waitFor();
+    assert.deepEqual(await assertLabelled('admin console'), ['Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
 
     // the first Tab on the console reaches "Sign out"; Enter signs out
     await page.reload();

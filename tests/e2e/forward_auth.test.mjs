@@ -291,7 +291,12 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
         assert.equal(res.status, 200, `${label}: ${res.what}`);
         const rec = res.data;
         assert.deepEqual(appHeader(rec, 'x-auth-method'), ['api_key'], label);
-        assert.deepEqual(appHeader(rec, 'x-auth-session'), [created.data.id], `${label}: X-Auth-Session names the key`);
+        // a key authenticates as itself (issue 15): its id and name, no user header
+        assert.deepEqual(appHeader(rec, 'x-auth-key-id'), [created.data.id], `${label}: X-Auth-Key-Id names the key`);
+        assert.deepEqual(appHeader(rec, 'x-auth-key-name'), ['forward auth'], `${label}: X-Auth-Key-Name`);
+        assert.deepEqual(appHeader(rec, 'x-auth-session'), [], `${label}: no session header for a key`);
+        assert.deepEqual(appHeader(rec, 'x-auth-role'), [], label);
+        assert.deepEqual(appHeader(rec, 'x-auth-groups'), [], label);
         assert.deepEqual(appHeader(rec, 'x-auth-user-id'), [], `${label}: a key has no user, and none forged passes`);
         assert.deepEqual(appHeader(rec, 'x-auth-email'), [], label);
         assert.deepEqual(appHeader(rec, 'authorization'), [], `${label}: the app never sees Authorization`);

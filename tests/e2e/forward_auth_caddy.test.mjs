@@ -23,7 +23,7 @@ import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, request, safeRecord, se
 
 const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p)) || null;
 const CADDYFILE = path.join(E2E_DIR, '..', '..', 'deploy', 'caddy', 'Caddyfile');
-const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-assertion'];
+const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-role', 'x-auth-groups', 'x-auth-key-id', 'x-auth-key-name', 'x-auth-assertion'];
 const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'; // what Chromium sends
 
 function deriveCaddyfile(text, { port, portcullisPort, appPort }) {

@@ -192,6 +192,8 @@ async function raceRound({ inst, admin, kind, round }) {
         return request(changer, 'POST', '/api/v1/auth/password-reset', { json: { token: resetToken, new_password: newPw }, checkInvariants: false });
       case 'delete':
         return on(admin.agent, changer).del(`/api/v1/users/${u.id}`);
+      case 'disable':
+        return on(admin.agent, changer).req('PATCH', `/api/v1/users/${u.id}`, { json: { disabled: true } });
       case 'endall':
         return own.del('/api/v1/sessions?all=true');
       default:
@@ -216,7 +218,7 @@ async function raceRound({ inst, admin, kind, round }) {
       return { ...r, srv: p.srv };
     }),
   );
-  const started = kind === 'delete' || kind === 'endall' ? Promise.race([kth, Promise.all(signIns)]) : sleep(changeAt);
+  const started = kind === 'delete' || kind === 'endall' || kind === 'disable' ? Promise.race([kth, Promise.all(signIns)]) : sleep(changeAt);
   const changeP = started.then(async () => {
     const r = await change();
     r.order = ++answered;
@@ -317,6 +319,10 @@ for (const backend of ['SQLite', 'PostgreSQL']) {
 
     it(`end all sessions (DELETE /sessions?all=true): no session signed in while it ran survives (${ROUNDS} rounds x ${BURST} logins)`, { timeout: RACE_TIMEOUT }, async (t) => {
       await raceCase(t, ctx, 'endall');
+    });
+
+    it(`disabling a user (PATCH /users/{id} {"disabled":true}): nothing signed in while it ran survives (${ROUNDS} rounds x ${BURST})`, { timeout: RACE_TIMEOUT }, async (t) => {
+      await raceCase(t, ctx, 'disable');
     });
 
     it('end all sessions (DELETE /sessions?all=true) also ends the token families obtained with the password (POST /auth/token)', async () => {

@@ -372,6 +372,17 @@ describe('the OpenAPI document', () => {
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: `${newPw}x`, new_password: newPassword() } }, 403);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: newPassword() } }, 204);
       await call(srv, 'PUT', '/api/v1/users/me/password', { ...byKey, json: { current_password: 'x', new_password: newPassword() } }, 403);
+      // one user, a change, a user's sessions (roles: a member may not look at others)
+      const adminId = (await call(admin, 'GET', '/api/v1/auth/me', {}, 200)).data.user_id;
+      await call(admin, 'GET', `/api/v1/users/${u.data.user.id}`, {}, 200);
+      await call(admin, 'GET', `/api/v1/users/${randomId()}`, {}, 404);
+      await call(user, 'GET', `/api/v1/users/${adminId}`, {}, 403);
+      await call(admin, 'PATCH', `/api/v1/users/${u.data.user.id}`, { json: { role: 'member', groups: ['ops', 'staff'], disabled: false } }, 200);
+      await call(admin, 'PATCH', `/api/v1/users/${u.data.user.id}`, { json: { groups: ['Bad Name'] }, invalidBody: true }, 400);
+      await call(admin, 'PATCH', `/api/v1/users/${adminId}`, { json: { role: 'member' } }, 409);
+      await call(admin, 'PATCH', `/api/v1/users/${randomId()}`, { json: { disabled: true } }, 404);
+      await call(admin, 'GET', `/api/v1/users/${u.data.user.id}/sessions`, {}, 200);
+      await call(user, 'GET', `/api/v1/users/${adminId}/sessions`, {}, 403);
       await call(admin, 'DELETE', `/api/v1/users/${randomId()}`, {}, 404);
       await call(admin, 'DELETE', `/api/v1/users/${u.data.user.id}`, {}, 204);
 

@@ -90,7 +90,10 @@ describe('sessions', () => {
     it('GET /api/v1/auth/me: user_id, email, session_id, auth_method "session", authenticated_at', async () => {
       const res = await admin.agent.me();
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(Object.keys(res.data).sort(), ['auth_method', 'authenticated_at', 'email', 'session_id', 'user_id']);
+      assert.deepEqual(Object.keys(res.data).sort(), ['auth_method', 'authenticated_at', 'disabled', 'email', 'groups', 'role', 'session_id', 'user_id']);
+      assert.equal(res.data.role, 'admin', 'the first user is an admin');
+      assert.deepEqual(res.data.groups, []);
+      assert.equal(res.data.disabled, false);
       assert.equal(res.data.user_id, admin.user.id);
       assert.equal(res.data.email, admin.email);
       assert.match(res.data.session_id, ID_RE);

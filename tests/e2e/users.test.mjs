@@ -48,7 +48,10 @@ describe('users', () => {
       const users = await listUsers(admin.agent);
       assert.equal(users.length, 1);
       const u = users[0];
-      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'email', 'id', 'password_changed_at']);
+      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'disabled', 'email', 'groups', 'id', 'password_changed_at', 'role']);
+      assert.equal(u.role, 'admin', 'the first user is an admin');
+      assert.deepEqual(u.groups, []);
+      assert.equal(u.disabled, false);
       assert.equal(u.id, admin.user.id);
       assert.equal(u.email, admin.email);
       assert.match(u.created_at, TIME_RE);
@@ -153,8 +156,15 @@ describe('users', () => {
         assertProblemBody(res, 409, 'deleting the only user');
         assert.equal((await only.agent.me()).status, 200, 'still signed in');
         assert.equal((await listUsers(only.agent)).length, 1);
-        // with a second user, deleting oneself works, ends the session and clears the cookie
+        // with a second user who is only a member, the only admin cannot go (issue 15)
+        const member = await createUser(only.agent);
+        const lastAdmin = await only.agent.del(`/api/v1/users/${only.user.id}`);
+        assertProblemBody(lastAdmin, 409, 'deleting the last enabled admin');
+        assert.match(lastAdmin.data.detail, /last enabled admin/);
+        assert.equal((await only.agent.del(`/api/v1/users/${member.id}`)).status, 204);
+        // with a second admin, deleting oneself works, ends the session and clears the cookie
         const other = await createUser(only.agent);
+        assert.equal((await only.agent.req('PATCH', `/api/v1/users/${other.id}`, { json: { role: 'admin' } })).status, 200);
         const self = await only.agent.del(`/api/v1/users/${only.user.id}`);
         assert.equal(self.status, 204, self.text);
         assert.ok(self.setCookies.some((c) => c.name === '__Host-portcullis_session' && c.attrs['max-age'] === '0'), 'cookie cleared on self-delete');

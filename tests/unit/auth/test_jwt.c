@@ -147,12 +147,14 @@ static void test_issue_verify(void **state)
 		}
 		struct pc_jws_keyring *rg = &rings[i % 2];
 		char tok[1024], jti[PC_JTI_MAX + 1];
-		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", NOW, 900, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(rg, &POL, "user-1", "sess-1", "a@example.com", "member", "ops,staff", NOW, 900, tok, sizeof(tok), jti), 0);
 		struct pc_jwt_claims c;
 		assert_int_equal(pc_jwt_verify(rg, &POL, tok, strlen(tok), NOW, &c), PC_JWT_OK);
 		assert_string_equal(c.sub, "user-1");
 		assert_string_equal(c.sid, "sess-1");
 		assert_string_equal(c.email, "a@example.com");
+		assert_string_equal(c.role, "member");
+		assert_string_equal(c.groups, "ops,staff");
 		assert_string_equal(c.jti, jti);
 		assert_true(strlen(jti) >= 22); /* 128 bits */
 		assert_int_equal(c.exp, NOW + 900);
@@ -339,6 +341,19 @@ static void test_claims(void **state)
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"iat\":1800000031,\"jti\":\"0123456789abcdef\""), PC_JWT_NOT_YET_VALID},
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789 abcdef\""), PC_JWT_BAD_CLAIMS}, /* jti alphabet */
 		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"email\":5"), PC_JWT_BAD_CLAIMS},
+		/* role and groups (issue 15): a role name, an array of distinct
+		 * group names, at most 32 */
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"role\":\"admin\",\"groups\":[\"ops\",\"a.b\"]"), PC_JWT_OK},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[]"), PC_JWT_OK},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"role\":\"root\""), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"role\":\"\""), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"role\":1"), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":\"ops\""), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[\"Ops\"]"), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[\"a,b\"]"), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[\"ops\",\"ops\"]"), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[7]"), PC_JWT_BAD_CLAIMS},
+		{C("\"sub\":\"u\",\"exp\":1800000600,\"jti\":\"0123456789abcdef\",\"groups\":[\"g1\",\"g2\",\"g3\",\"g4\",\"g5\",\"g6\",\"g7\",\"g8\",\"g9\",\"g10\",\"g11\",\"g12\",\"g13\",\"g14\",\"g15\",\"g16\",\"g17\",\"g18\",\"g19\",\"g20\",\"g21\",\"g22\",\"g23\",\"g24\",\"g25\",\"g26\",\"g27\",\"g28\",\"g29\",\"g30\",\"g31\",\"g32\",\"g33\"]"), PC_JWT_BAD_CLAIMS},
 		{"[1,2,3]", PC_JWT_MALFORMED},
 		{"not json", PC_JWT_MALFORMED},
 	};
@@ -392,6 +407,18 @@ static void test_prepared_same_verdicts(void **state)
 		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"a\xff@b.c\""),
 		OURS("https://auth.ex\xc3" "ample", "app", "1800000600", "0123456789abcdef", ""),
 		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"j\xc3\xb6rg@b.c\""),
+		/* role and groups, as pc_jwt_issue writes them, and wrong ones */
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"a@b.c\",\"role\":\"member\",\"groups\":[]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"email\":\"a@b.c\",\"role\":\"admin\",\"groups\":[\"ops\",\"staff.eu\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"ops\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"root\",\"groups\":[]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"Ops\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"ops\",\"ops\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"a,b\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"ops\",]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\",\"groups\":[\"\"]"),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"role\":\"member\""),
+		OURS("https://auth.example", "app", "1800000600", "0123456789abcdef", ",\"groups\":[\"ops\"],\"role\":\"member\""),
 	};
 #undef OURS
 	for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
@@ -419,7 +446,7 @@ static void test_verify_cached(void **state)
 	static struct pc_jwt_cache cache;
 	memset(&cache, 0, sizeof(cache));
 	char tok[1024], jti[PC_JTI_MAX + 1];
-	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", NOW, 600, tok, sizeof(tok), jti), 0);
+	assert_int_equal(pc_jwt_issue(&ring, &POL, "u1", "s1", "a@b.c", "admin", "", NOW, 600, tok, sizeof(tok), jti), 0);
 	size_t len = strlen(tok);
 	struct pc_jwt_claims want, got;
 	memset(&want, 0, sizeof(want));
@@ -451,7 +478,7 @@ static void test_verify_cached(void **state)
 	for (int i = 0; i < 4 * PC_JWT_CACHE_SLOTS; i++) {
 		char sub[16];
 		snprintf(sub, sizeof(sub), "u%d", i);
-		assert_int_equal(pc_jwt_issue(&ring, &POL, sub, NULL, NULL, NOW, 600, tok, sizeof(tok), jti), 0);
+		assert_int_equal(pc_jwt_issue(&ring, &POL, sub, NULL, NULL, NULL, NULL, NOW, 600, tok, sizeof(tok), jti), 0);
 		for (int k = 0; k < 2; k++) {
 			assert_int_equal(pc_jwt_verify_cached(&cache, &ring, &POL, tok, strlen(tok), NOW, &got), PC_JWT_OK);
 			assert_string_equal(got.sub, sub);

@@ -43,6 +43,7 @@ static void mk_user(struct pc_user *u, const char *email)
 	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
 	u->created_at = NOW;
 	u->password_changed_at = NOW;
+	u->role = PC_ROLE_ADMIN; /* as every user was before roles */
 }
 
 static void mk_session(struct pc_session *s, const char *user_id, int64_t created,
@@ -85,7 +86,11 @@ static void add_session(struct fx *f, struct pc_session *s, const struct pc_user
 {
 	struct pc_audit_event ev;
 	struct pc_principal p;
+	struct pc_user now;
 	mk_session(s, u->id, created, expires);
+	/* signed in under the user's current credential epoch */
+	if (pc_store_user_get(f->s, u->id, &now) == PC_OK)
+		s->cred_epoch = now.cred_epoch;
 	as_user(&p, u, s->id);
 	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
 	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
@@ -1562,6 +1567,276 @@ static void test_busy(void **state)
 	assert_verify_ok(f, 2);
 }
 
+/* ------------------------------------------------------------------ */
+/* roles, account states, groups (issue 15)                            */
+
+static enum pc_err patch_user(struct fx *f, struct pc_store *st, const char *id, const struct pc_user_patch *p,
+                              struct pc_user *out, unsigned *changed, size_t *n_revoked)
+{
+	struct pc_audit_event ev;
+	struct pc_revoked *rv = NULL;
+	size_t n = 0;
+	unsigned ch = 0;
+	struct pc_user tmp;
+	pc_audit_event_init(&ev, &f->sys, "user.update", "user", id);
+	enum pc_err e = pc_store_user_update(st, &f->sys, &ev, id, p, out != NULL ? out : &tmp, &ch, &rv, &n);
+	free(rv);
+	if (changed != NULL)
+		*changed = ch;
+	if (n_revoked != NULL)
+		*n_revoked = n;
+	return e;
+}
+
+static void test_user_update(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b, c, got;
+	add_user(f, &a, "a@example.com");
+	add_user(f, &b, "b@example.com");
+	/* a new user's role is the one given, groups none, enabled */
+	mk_user(&c, "c@example.com");
+	c.role = PC_ROLE_MEMBER;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", c.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &c), PC_OK);
+	assert_int_equal(pc_store_user_get(f->s, c.id, &got), PC_OK);
+	assert_int_equal(got.role, PC_ROLE_MEMBER);
+	assert_false(got.disabled);
+	assert_string_equal(got.groups, "");
+
+	int64_t events = count(f, "audit_events");
+	struct pc_user_patch p = {.has_groups = true, .groups = "ops,staff"};
+	unsigned changed = 0;
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, &changed, NULL), PC_OK);
+	assert_string_equal(got.groups, "ops,staff");
+	assert_string_equal(got.password_hash, ""); /* never handed out */
+	assert_int_equal(changed, PC_USER_CHANGED_CLAIMS);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	/* each field alone; the others stay */
+	p = (struct pc_user_patch){.has_email = true, .email = "c2@example.com"};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, NULL, NULL), PC_OK);
+	assert_string_equal(got.email, "c2@example.com");
+	assert_string_equal(got.groups, "ops,staff");
+	p = (struct pc_user_patch){.has_role = true, .role = PC_ROLE_ADMIN};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, NULL, NULL), PC_OK);
+	assert_int_equal(got.role, PC_ROLE_ADMIN);
+	p = (struct pc_user_patch){.has_disabled = true, .disabled = true};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, &changed, NULL), PC_OK);
+	assert_true(got.disabled);
+	assert_int_equal(changed, PC_USER_CHANGED_DISABLED);
+	assert_int_equal(pc_store_user_get(f->s, c.id, &got), PC_OK);
+	assert_true(got.disabled);
+	assert_int_equal(got.role, PC_ROLE_ADMIN);
+	assert_string_equal(got.email, "c2@example.com");
+	p = (struct pc_user_patch){.has_disabled = true, .disabled = false};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, &changed, NULL), PC_OK);
+	assert_false(got.disabled);
+	/* nothing changed: no claims to revoke */
+	p = (struct pc_user_patch){.has_groups = true, .groups = "ops,staff"};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, &changed, NULL), PC_OK);
+	assert_int_equal(changed, 0);
+	/* a taken email, an unknown user: nothing written */
+	events = count(f, "audit_events");
+	p = (struct pc_user_patch){.has_email = true, .email = "a@example.com"};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, NULL, NULL, NULL), PC_ERR_CONFLICT);
+	p = (struct pc_user_patch){.has_role = true, .role = PC_ROLE_MEMBER};
+	assert_int_equal(patch_user(f, f->s, "nope", &p, NULL, NULL, NULL), PC_ERR_NOT_FOUND);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(pc_store_user_get(f->s, c.id, &got), PC_OK);
+	assert_string_equal(got.email, "c2@example.com");
+	assert_int_equal(got.role, PC_ROLE_ADMIN);
+	/* a session's lookup carries the user's role, groups and state */
+	struct pc_session sc, sg;
+	add_session(f, &sc, &c, NOW, NOW + 3600);
+	assert_int_equal(pc_store_session_get(f->s, sc.secret_hash, &sg), PC_OK);
+	assert_int_equal(sg.role, PC_ROLE_ADMIN);
+	assert_string_equal(sg.groups, "ops,staff");
+	assert_false(sg.disabled);
+	(void)b;
+	assert_verify_ok(f, count(f, "audit_events"));
+}
+
+static void test_disable_ends_credentials(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b, got;
+	add_user(f, &a, "a@example.com");
+	add_user(f, &b, "b@example.com");
+	struct pc_session s1, s2, sa;
+	add_session(f, &s1, &b, NOW, NOW + 3600);
+	add_session(f, &s2, &b, NOW, NOW + 3600);
+	add_session(f, &sa, &a, NOW, NOW + 3600);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	int64_t epoch = got.cred_epoch;
+	struct pc_user_patch p = {.has_disabled = true, .disabled = true};
+	assert_int_equal(patch_user(f, f->s, b.id, &p, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(count(f, "sessions"), 1); /* only a's */
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	assert_true(got.cred_epoch > epoch);
+	/* a sign-in that read the old epoch is refused */
+	struct pc_session late;
+	struct pc_principal pb;
+	struct pc_audit_event ev;
+	mk_session(&late, b.id, NOW, NOW + 3600);
+	late.cred_epoch = epoch;
+	as_user(&pb, &b, late.id);
+	pc_audit_event_init(&ev, &pb, "auth.login", "session", late.id);
+	assert_int_equal(pc_store_session_create(f->s, &pb, &ev, &late), PC_ERR_STALE);
+	/* re-enabling restores nothing by itself but allows sign-in again */
+	p.disabled = false;
+	assert_int_equal(patch_user(f, f->s, b.id, &p, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(count(f, "sessions"), 1);
+	/* a group change bumps the epoch too (a token minted from the old
+	 * claims after the change would be refused) but ends no session */
+	add_session(f, &s1, &b, NOW, NOW + 3600);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	epoch = got.cred_epoch;
+	p = (struct pc_user_patch){.has_groups = true, .groups = "ops"};
+	assert_int_equal(patch_user(f, f->s, b.id, &p, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(count(f, "sessions"), 2);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	assert_true(got.cred_epoch > epoch);
+}
+
+static void test_last_admin(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b, m, got;
+	add_user(f, &a, "a@example.com"); /* admins (mk_user) */
+	add_user(f, &b, "b@example.com");
+	mk_user(&m, "m@example.com");
+	m.role = PC_ROLE_MEMBER;
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", m.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &m), PC_OK);
+
+	struct pc_user_patch demote = {.has_role = true, .role = PC_ROLE_MEMBER};
+	struct pc_user_patch disable = {.has_disabled = true, .disabled = true};
+	struct pc_user_patch enable = {.has_disabled = true, .disabled = false};
+	struct pc_user_patch promote = {.has_role = true, .role = PC_ROLE_ADMIN};
+	assert_int_equal(patch_user(f, f->s, a.id, &demote, NULL, NULL, NULL), PC_OK);
+	/* b is the last enabled admin now: neither demoted, disabled nor deleted */
+	int64_t events = count(f, "audit_events");
+	assert_int_equal(patch_user(f, f->s, b.id, &demote, NULL, NULL, NULL), PC_ERR_LAST_ADMIN);
+	assert_int_equal(patch_user(f, f->s, b.id, &disable, NULL, NULL, NULL), PC_ERR_LAST_ADMIN);
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", b.id);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, b.id, NULL, NULL), PC_ERR_LAST_ADMIN);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	assert_int_equal(got.role, PC_ROLE_ADMIN);
+	assert_false(got.disabled);
+	/* changes that keep b an enabled admin pass; members are free */
+	struct pc_user_patch groups = {.has_groups = true, .groups = "ops"};
+	assert_int_equal(patch_user(f, f->s, b.id, &groups, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(patch_user(f, f->s, m.id, &disable, NULL, NULL, NULL), PC_OK);
+	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", m.id);
+	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, m.id, NULL, NULL), PC_OK);
+	/* a disabled admin does not count: promote a, disable a, b still last */
+	assert_int_equal(patch_user(f, f->s, a.id, &promote, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(patch_user(f, f->s, a.id, &disable, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(patch_user(f, f->s, b.id, &demote, NULL, NULL, NULL), PC_ERR_LAST_ADMIN);
+	/* demote and disable a disabled admin: allowed (b stays) */
+	assert_int_equal(patch_user(f, f->s, a.id, &demote, NULL, NULL, NULL), PC_OK);
+	/* enabling a as admin in one change, then b may go */
+	struct pc_user_patch both = {.has_role = true, .role = PC_ROLE_ADMIN, .has_disabled = true, .disabled = false};
+	assert_int_equal(patch_user(f, f->s, a.id, &both, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(patch_user(f, f->s, b.id, &disable, NULL, NULL, NULL), PC_OK);
+	assert_int_equal(patch_user(f, f->s, b.id, &enable, NULL, NULL, NULL), PC_OK);
+}
+
+/* Two admins demote each other at once, many times, through two handles
+ * (two instances): exactly one succeeds each round. */
+#define DEMOTE_ROUNDS 20
+struct demote_race {
+	struct fx *f;
+	struct pc_store *st;
+	const char *id;
+	atomic_int *go;
+	enum pc_err result;
+};
+
+static void *demote_thread(void *arg)
+{
+	struct demote_race *d = arg;
+	struct pc_user_patch p = {.has_role = true, .role = PC_ROLE_MEMBER};
+	while (!atomic_load(d->go))
+		;
+	d->result = patch_user(d->f, d->st, d->id, &p, NULL, NULL, NULL);
+	return NULL;
+}
+
+static void test_last_admin_race(void **state)
+{
+	struct fx *f = *state;
+	struct pc_store *s2;
+	char err[256];
+	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_user a, b, got;
+	add_user(f, &a, "a@example.com");
+	add_user(f, &b, "b@example.com");
+	struct pc_user_patch promote = {.has_role = true, .role = PC_ROLE_ADMIN};
+	for (int round = 0; round < DEMOTE_ROUNDS; round++) {
+		atomic_int go = 0;
+		struct demote_race da = {f, f->s, a.id, &go, PC_OK}, db = {f, s2, b.id, &go, PC_OK};
+		pthread_t ta, tb;
+		assert_int_equal(pthread_create(&ta, NULL, demote_thread, &da), 0);
+		assert_int_equal(pthread_create(&tb, NULL, demote_thread, &db), 0);
+		atomic_store(&go, 1);
+		pthread_join(ta, NULL);
+		pthread_join(tb, NULL);
+		int ok = (da.result == PC_OK) + (db.result == PC_OK);
+		int refused = (da.result == PC_ERR_LAST_ADMIN) + (db.result == PC_ERR_LAST_ADMIN);
+		assert_int_equal(ok, 1);
+		assert_int_equal(refused, 1);
+		int admins = 0;
+		assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
+		admins += got.role == PC_ROLE_ADMIN;
+		assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+		admins += got.role == PC_ROLE_ADMIN;
+		assert_int_equal(admins, 1);
+		assert_int_equal(patch_user(f, f->s, da.result == PC_OK ? a.id : b.id, &promote, NULL, NULL, NULL), PC_OK);
+	}
+	pc_store_close(s2);
+	assert_verify_ok(f, count(f, "audit_events"));
+}
+
+static void test_audit_involving(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b;
+	add_user(f, &a, "a@example.com");
+	add_user(f, &b, "b@example.com");
+	struct pc_principal pa, pb;
+	as_user(&pa, &a, NULL);
+	as_user(&pb, &b, NULL);
+	struct pc_audit_event ev;
+	pc_audit_event_init(&ev, &pb, "auth.login", "session", "s1"); /* b acts */
+	assert_int_equal(pc_store_audit_append(f->s, &pb, &ev), PC_OK);
+	pc_audit_event_init(&ev, &pa, "user.update", "user", b.id); /* about b */
+	assert_int_equal(pc_store_audit_append(f->s, &pa, &ev), PC_OK);
+	pc_audit_event_init(&ev, &pa, "auth.login", "session", "s2"); /* a only */
+	assert_int_equal(pc_store_audit_append(f->s, &pa, &ev), PC_OK);
+	pc_audit_event_init(&ev, &pa, "user.update", "user", a.id); /* a only */
+	assert_int_equal(pc_store_audit_append(f->s, &pa, &ev), PC_OK);
+	struct pc_audit_filter flt = {.involving = b.id, .limit = 200};
+	struct pc_audit_event *list = NULL;
+	size_t n = 0;
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &list, &n), PC_OK);
+	/* b's creation (resource b), b's login, a's change of b */
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strcmp(list[i].actor_user_id, b.id) == 0 ||
+		            (strcmp(list[i].resource_type, "user") == 0 && strcmp(list[i].resource_id, b.id) == 0));
+	free(list);
+	/* with the other filters too */
+	flt.action = "user.update";
+	assert_int_equal(pc_store_audit_list(f->s, &flt, &list, &n), PC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].actor_user_id, a.id);
+	free(list);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1605,6 +1880,11 @@ int main(void)
 		T(test_concurrent_writers),
 		T(test_read_only),
 		T(test_busy),
+		T(test_user_update),
+		T(test_disable_ends_credentials),
+		T(test_last_admin),
+		T(test_last_admin_race),
+		T(test_audit_involving),
 	};
 	const struct CMUnitTest sqlite_only[] = {
 		T(test_open_creates_0600),

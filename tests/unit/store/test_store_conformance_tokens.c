@@ -51,6 +51,7 @@ static void mk_user(struct pc_user *u, const char *email)
 	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
 	u->created_at = NOW;
 	u->password_changed_at = NOW;
+	u->role = PC_ROLE_ADMIN; /* as every user was before roles */
 }
 
 static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
@@ -244,13 +245,19 @@ static void test_migrate_from_1(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user u;
-	add_user(f, &u, "u@example.com");
+	struct pc_audit_event ev0;
+	mk_user(&u, "u@example.com");
+	u.role = PC_ROLE_MEMBER; /* migration 5 must make every existing user an admin */
+	pc_audit_event_init(&ev0, &f->sys, "user.create", "user", u.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev0, &u), PC_OK);
 	pc_store_close(f->s);
 	f->s = NULL;
 	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
 	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
 	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch; DROP TABLE revocation_seq;"
 	       "ALTER TABLE audit_events DROP COLUMN key_id;"
+	       "ALTER TABLE users DROP COLUMN role; ALTER TABLE users DROP COLUMN disabled;"
+	       "ALTER TABLE users DROP COLUMN group_names; DROP INDEX audit_events_resource;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
@@ -259,6 +266,9 @@ static void test_migrate_from_1(void **state)
 	struct pc_user got;
 	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
 	assert_int_equal(got.cred_epoch, 0);
+	assert_int_equal(got.role, PC_ROLE_ADMIN);
+	assert_false(got.disabled);
+	assert_string_equal(got.groups, "");
 	struct pc_refresh_token t;
 	issue(f, &t, &u, NULL, NOW + 3600);
 	assert_chain_ok(f);

@@ -42,6 +42,7 @@ static void mk_user(struct pc_user *u, const char *email)
 	         u->id);
 	u->created_at = NOW;
 	u->password_changed_at = NOW;
+	u->role = PC_ROLE_ADMIN;
 }
 
 static void mk_session(struct pc_session *s, const char *user_id)

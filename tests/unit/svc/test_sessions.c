@@ -138,7 +138,7 @@ static void race_setup(struct fx *f, enum race kind)
 	race.f = f;
 	fx_first_user(f, "admin@example.test", &a);
 	fx_login(f, "admin@example.test", FX_PW, &race.admin, NULL);
-	assert_int_equal(pc_users_create(&f->ctx, &race.admin, "user@example.test", FX_PW, strlen(FX_PW), &u), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &race.admin, "user@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &u), PC_OK);
 	memcpy(race.user_id, u.id, sizeof(race.user_id));
 	fx_login(f, "user@example.test", FX_PW, &race.own, NULL);
 	f->ctx.clock = racing_clock;

@@ -92,9 +92,9 @@ static void test_setup_once(void **state)
 	assert_string_equal(list[0].password_hash, "");
 	free(list);
 	/* an anonymous client administers nothing */
-	assert_int_equal(pc_users_list(&f->ctx, &f->anon, &list, &n), PC_ERR_NOT_FOUND);
-	assert_int_equal(pc_users_create(&f->ctx, &f->anon, "x@example.test", FX_PW, strlen(FX_PW), &v), PC_ERR_NOT_FOUND);
-	assert_int_equal(pc_users_delete(&f->ctx, &f->anon, u.id), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_users_list(&f->ctx, &f->anon, &list, &n), PC_ERR_FORBIDDEN);
+	assert_int_equal(pc_users_create(&f->ctx, &f->anon, "x@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &v), PC_ERR_FORBIDDEN);
+	assert_int_equal(pc_users_delete(&f->ctx, &f->anon, u.id), PC_ERR_FORBIDDEN);
 }
 
 static void test_create_duplicate(void **state)
@@ -102,8 +102,8 @@ static void test_create_duplicate(void **state)
 	struct fx *f = *state;
 	struct pc_user a, b;
 	fx_first_user(f, "admin@example.test", &a);
-	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", FX_PW, strlen(FX_PW), &b), PC_OK);
-	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", FX_PW2, strlen(FX_PW2), &b),
+	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW2, strlen(FX_PW2), &b),
 	                 PC_ERR_CONFLICT);
 	assert_int_equal(fx_count(f, "user.create"), 1);
 }
@@ -126,7 +126,7 @@ static void test_delete_ends_sessions_and_tokens(void **state)
 	struct fx *f = *state;
 	struct pc_user a, b;
 	fx_first_user(f, "admin@example.test", &a);
-	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", FX_PW, strlen(FX_PW), &b), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b), PC_OK);
 	struct pc_principal pa, pb;
 	uint8_t hb[32];
 	fx_login(f, "admin@example.test", FX_PW, &pa, NULL);
@@ -200,23 +200,23 @@ static void test_cli_event_equals_api(void **state)
 
 	struct pc_principal pa;
 	fx_login(f, "admin@example.test", FX_PW, &pa, NULL);
-	assert_int_equal(pc_users_create(&f->ctx, &pa, "api@example.test", FX_PW, strlen(FX_PW), &b), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &pa, "api@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b), PC_OK);
 	struct pc_audit_event api, cli;
 	fx_event(f, "user.create", &api);
-	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "cli@example.test", FX_PW, strlen(FX_PW), &c), PC_OK);
+	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "cli@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &c), PC_OK);
 	fx_event(f, "user.create", &cli);
 
 	assert_string_equal(api.action, cli.action);
 	assert_string_equal(api.resource_type, cli.resource_type);
 	assert_string_equal(api.resource_id, b.id);
 	assert_string_equal(cli.resource_id, c.id);
-	assert_string_equal(api.details, "{\"email\":\"api@example.test\"}");
-	assert_string_equal(cli.details, "{\"email\":\"cli@example.test\"}");
+	assert_string_equal(api.details, "{\"email\":\"api@example.test\",\"role\":\"member\"}");
+	assert_string_equal(cli.details, "{\"email\":\"cli@example.test\",\"role\":\"member\"}");
 	assert_string_equal(api.auth_method, "session");
 	assert_string_equal(cli.auth_method, "system");
 	assert_string_equal(cli.user_agent, "portcullis user add");
 	/* a duplicate through the command line is the API's CONFLICT */
-	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "cli@example.test", FX_PW, strlen(FX_PW), &c), PC_ERR_CONFLICT);
+	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "cli@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &c), PC_ERR_CONFLICT);
 }
 
 static void test_reset(void **state)
