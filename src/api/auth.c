@@ -159,6 +159,11 @@ static void login_done(struct pc_req *r, void *data)
 		pc_respond_problem(r, 500, NULL);
 		return;
 	}
+	if (st->sess.pending) {
+		pc_respond_json(r, 200, json_pack("{s:b,s:[ss]}", "second_factor_required", true, "methods", "totp",
+		                                  "recovery"));
+		return;
+	}
 	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
 }
 
@@ -194,8 +199,32 @@ static void logout_done(struct pc_req *r, void *data)
 	pc_respond_empty(r, 204);
 }
 
+static void logout_pending_work(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	st->err = pc_sessions_logout(pc_svc_of(r), r->pending);
+}
+
+static void logout_pending_done(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND) {
+		pc_api_error(r, st->err, NULL);
+		return;
+	}
+	pc_api_clear_session_cookie(r);
+	pc_respond_empty(r, 204);
+}
+
 void pc_api_logout(struct pc_req *r)
 {
+	if (r->principal == NULL && r->pending != NULL) {
+		/* a sign-in waiting for its second step, abandoned */
+		struct logout_state *st = pc_api_state_or_respond(r, sizeof(*st));
+		if (st != NULL)
+			pc_api_defer(r, logout_pending_work, logout_pending_done, st);
+		return;
+	}
 	if (r->principal == NULL ||
 	    (r->principal->method != PC_AUTH_SESSION && r->principal->method != PC_AUTH_JWT)) {
 		/* nothing to end: logging out is idempotent. A dead cookie that

@@ -25,6 +25,7 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/api/v1/auth/csrf-token", pc_api_csrf_token, PUB, "A CSRF token (also set as the __Host-portcullis_csrf cookie), bound to your session or, before login, to a pre-session id.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/login", pc_api_login, PUB, "Sign in with email and password: sets the session cookie.", PC_ROUTE_SETS_SESSION, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/second-factor", pc_api_second_factor, PUB, "Finish a sign-in that answered second_factor_required: {method: totp|recovery, code}; a new session cookie.", PC_ROUTE_SETS_SESSION, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/logout", pc_api_logout, PUB, "End the current session and clear the cookie.", PC_ROUTE_CSRF_IF_AUTH, 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/me", pc_api_me, AUTH, "The authenticated principal.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/token", pc_api_token, PUB, "An access token (JWT) and a refresh token, for email and password, or for the current session with an empty body.", 0, 0, 0},
@@ -41,6 +42,11 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users.", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user.", ADMIN, 0, 0},
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/me/factors", pc_api_factors_list, AUTH, "Your second factors (never a secret): TOTP, recovery codes left, this session's factors.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/totp", pc_api_totp_enrol, AUTH, "Start TOTP enrolment: the secret, otpauth URI (shown once); active after confirm.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/totp/confirm", pc_api_totp_confirm, AUTH, "Activate TOTP with a current code {code}; returns 10 recovery codes, once.", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/users/me/totp", pc_api_totp_delete, AUTH, "Remove TOTP and recovery codes; needs {password} or a current {code}.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/recovery-codes", pc_api_recovery_regenerate, AUTH, "A new batch of 10 recovery codes {password}; the old batch dies.", 0, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/users/{id}", pc_api_users_delete, AUTH, "Delete a user and end their sessions.", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/{id}/password-reset", pc_api_users_reset_issue, AUTH, "Issue a one-time password reset token (1 hour).", ADMIN, 0, 0},
 

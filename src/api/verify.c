@@ -64,9 +64,11 @@ static const struct pc_http_header *original_method(const struct pc_req *r)
  * every byte but unreserved ones percent-encoded (no CR/LF can reach the
  * header); none from an untrusted peer, for a URI that is not a path, or
  * one too long to carry (the proxy then sends the browser to /login). */
-static void login_redirect(struct pc_req *r)
+/* second: to the login page's second step (a one-factor session that a
+ * two_factor rule refused), else to sign in. */
+static void login_redirect(struct pc_req *r, bool second)
 {
-	static const char login[] = "/login?rd=";
+	const char *login = second ? "/login?second_factor=1&rd=" : "/login?rd=";
 	if (!r->peer_trusted)
 		return;
 	const struct pc_http_header *u = pc_http_header_get(r->http, "X-Original-URI");
@@ -75,7 +77,7 @@ static void login_redirect(struct pc_req *r)
 	if (u == NULL || u->value.len == 0 || u->value.p[0] != '/')
 		return;
 	char out[1024];
-	size_t n = sizeof(login) - 1, enc;
+	size_t n = strlen(login), enc;
 	memcpy(out, login, n);
 	if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) != 0)
 		return;
@@ -201,12 +203,6 @@ void pc_api_verify(struct pc_req *r)
 		pc_respond_empty(r, 200);
 		return;
 	}
-	/* once per process: a two_factor rule matches on every request */
-	static atomic_bool told;
-	if (o == PC_ACCESS_SECOND_FACTOR && !atomic_exchange(&told, true))
-		pc_log("warn", "access_two_factor",
-		       "a two_factor requirement refused a signed-in user: second factors are not available yet, so "
-		       "two_factor refuses everyone");
 	if (o == PC_ACCESS_DENY) {
 		pc_respond_problem(r, 403, d.ambiguous ? "The forwarded host or path is ambiguous (dot segments, "
 		                                         "encoded slashes, backslashes, path parameters, control "
@@ -217,8 +213,10 @@ void pc_api_verify(struct pc_req *r)
 	}
 	if (o == PC_ACCESS_LOGIN || o == PC_ACCESS_SECOND_FACTOR || p == NULL) {
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-		login_redirect(r);
-		pc_respond_problem(r, 401, "Authentication is required.");
+		login_redirect(r, o == PC_ACCESS_SECOND_FACTOR && p != NULL);
+		pc_respond_problem(r, 401, o == PC_ACCESS_SECOND_FACTOR && p != NULL
+		                               ? "A second factor is required: sign in again with your password and code."
+		                               : "Authentication is required.");
 		return;
 	}
 	if (a->cfg->verify_csrf && m != NULL && unsafe(m->value) && p->method == PC_AUTH_SESSION) {
@@ -233,6 +231,7 @@ void pc_api_verify(struct pc_req *r)
 	pc_resp_header(r, "X-Auth-Email", p->email);
 	pc_resp_header(r, "X-Auth-Method", pc_auth_method_name(p->method));
 	pc_resp_header(r, "X-Auth-Session", p->session_id);
+	pc_resp_header(r, "X-Auth-Factors", p->factors >= 2 ? "2" : "1");
 	if (a->cfg->auth_assertion && p->user_id[0] != '\0') {
 		char tok[2048], jti[PC_JTI_MAX + 1];
 		struct pc_jwt_policy pol = {a->jwt.issuer, ASSERTION_AUDIENCE, a->jwt.leeway_s};

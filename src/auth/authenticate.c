@@ -64,6 +64,13 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->email, h->email, sizeof(p->email));
 	memcpy(p->session_id, h->session_id, sizeof(p->session_id));
 	p->authenticated_at = h->authenticated_at;
+	p->factors = h->factors >= 2 ? 2 : 1;
+	if (h->pending) {
+		/* a session waiting for its second step is nobody: no principal,
+		 * only what the second-factor route and logout need */
+		r->pending = p;
+		return p;
+	}
 	r->principal = p;
 	r->actor = p;
 	return p;
@@ -80,6 +87,8 @@ static struct pc_cache_hit session_hit(const struct pc_session *s)
 	h.authenticated_at = s->created_at;
 	h.expires_at = s->expires_at;
 	h.last_seen_at = s->last_seen_at;
+	h.factors = s->factors >= 2 ? 2 : 1;
+	h.pending = s->pending;
 	return h;
 }
 
@@ -432,6 +441,8 @@ enum pc_step pc_stage_require_auth(struct pc_req *r)
 	const char *d = NULL;
 	if (r->auth_failure > 0 && r->auth_failure <= PC_AUTHF__COUNT)
 		d = details[r->auth_failure - 1];
+	else if (r->pending != NULL)
+		d = "A second factor is required: finish signing in at POST /api/v1/auth/second-factor.";
 	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
 	pc_respond_problem(r, 401, d ? d : "Authentication is required.");
 	return PC_DONE;

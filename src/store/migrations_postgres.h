@@ -141,6 +141,38 @@ static const char *const pc_postgres_migrations[] = {
 	"INSERT INTO revocation_seq(id, n) VALUES (1, 1);"
 	"ALTER TABLE revoked_tokens ADD COLUMN seq BIGINT NOT NULL DEFAULT 1;"
 	"CREATE INDEX revoked_tokens_seq ON revoked_tokens(seq);",
+	/* 5, 6: other branches' migrations (users' roles; key rotation). The
+	 * placeholders change nothing and are replaced when they merge. */
+	"DO $$ BEGIN END $$;",
+	"DO $$ BEGIN END $$;",
+	/* 7: second factors (migrations_sqlite.h 7). One TOTP credential per user: its secret sealed
+	 * (XChaCha20-Poly1305 under the TOTP subkey, the row id as associated
+	 * data: base64url text), its parameters (so a later change of defaults
+	 * does not break it), whether a code confirmed it, and the last time
+	 * step a code was accepted for (replay: a code is accepted only by a
+	 * conditional UPDATE that raises it). Recovery codes: keyed hashes,
+	 * spent by a conditional UPDATE of used_at. Sessions record their
+	 * factors, the time of the second, and whether they still wait for it. */
+	"CREATE TABLE totp_credentials ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+	"  secret_sealed " PC_T " NOT NULL,"
+	"  algorithm " PC_T " NOT NULL,"
+	"  digits BIGINT NOT NULL,"
+	"  period BIGINT NOT NULL,"
+	"  confirmed BIGINT NOT NULL DEFAULT 0,"
+	"  last_used_step BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL"
+	");"
+	"CREATE TABLE recovery_codes ("
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  code_hash BYTEA NOT NULL,"
+	"  used_at BIGINT,"
+	"  PRIMARY KEY (user_id, code_hash)"
+	");"
+	"ALTER TABLE sessions ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;"
+	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;",
 };
 
 #undef PC_T

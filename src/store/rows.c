@@ -47,15 +47,18 @@ int pc_row_user(struct pc_sql *c, void *out)
 int pc_row_session(struct pc_sql *c, void *out)
 {
 	struct pc_session *s = out;
+	int64_t pending = 0;
 	memset(s, 0, sizeof(*s));
 	if (COL_TEXT(c, 0, s->id) != 0 || COL_HASH(c, 1, s->secret_hash) != 0 ||
 	    COL_TEXT(c, 2, s->user_id) != 0 || COL_TEXT(c, 3, s->email) != 0 ||
 	    COL_INT(c, 4, &s->created_at) != 0 || COL_INT(c, 5, &s->last_seen_at) != 0 ||
 	    COL_INT(c, 6, &s->expires_at) != 0 || COL_TEXT(c, 7, s->client_addr) != 0 ||
-	    COL_TEXT(c, 8, s->user_agent) != 0) {
+	    COL_TEXT(c, 8, s->user_agent) != 0 || COL_INT(c, 9, &s->factors) != 0 ||
+	    COL_INT(c, 10, &s->second_factor_at) != 0 || COL_INT(c, 11, &pending) != 0) {
 		memset(s, 0, sizeof(*s));
 		return -1;
 	}
+	s->pending = pending != 0;
 	return 0;
 }
 
