@@ -257,7 +257,7 @@ void pc_api_me(struct pc_req *r)
 
 void pc_api_csrf_token(struct pc_req *r)
 {
-	const struct pc_principal *p = r->principal;
+	const struct pc_principal *p = r->principal != NULL ? r->principal : r->pending;
 	char token[PC_CSRF_TOKEN_LEN + 1];
 	if (pc_api_set_csrf_cookie(r, p != NULL && p->method == PC_AUTH_SESSION ? p->session_id : NULL,
 	                           token) != 0) {

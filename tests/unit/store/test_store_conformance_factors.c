@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/chain.h"
 #include "store/backend.h"
 #include "store/store.h"
 
