@@ -235,7 +235,7 @@ void pc_api_verify(struct pc_req *r)
 	if (a->cfg->auth_assertion && p->user_id[0] != '\0') {
 		char tok[2048], jti[PC_JTI_MAX + 1];
 		struct pc_jwt_policy pol = {a->jwt.issuer, ASSERTION_AUDIENCE, a->jwt.leeway_s};
-		if (pc_jwt_issue(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email,
+		if (pc_jwt_issue_amr(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email, p->factors,
 		                 r->now, ASSERTION_LIFETIME, tok, sizeof(tok), jti) == 0)
 			pc_resp_header(r, "X-Auth-Assertion", tok);
 	}

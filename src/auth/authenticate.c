@@ -256,6 +256,7 @@ static enum pc_step jwt_finish(struct pc_req *r, struct jwt_check *jc)
 	memcpy(p->email, c->email, sizeof(p->email));
 	memcpy(p->token_jti, c->jti, sizeof(p->token_jti));
 	p->token_exp = c->exp;
+	p->factors = c->factors >= 2 ? 2 : 1;
 	p->authenticated_at = c->iat != 0 ? c->iat : r->now;
 	r->principal = p;
 	r->actor = p;

@@ -98,6 +98,7 @@ struct pc_jwt_claims {
 	char jti[PC_JTI_MAX + 1]; /* 16..64 characters of [A-Za-z0-9_-] */
 	char email[PC_EMAIL_MAX + 1]; /* private claim, "" when absent */
 	int64_t exp, nbf, iat;        /* nbf/iat 0 when absent */
+	unsigned factors;             /* from amr (RFC 8176): 2 when it holds "mfa", else 1 */
 };
 
 /* Verifies signature and claims at time now. */
@@ -139,5 +140,10 @@ PC_MUST_USE enum pc_jwt_status pc_jwt_verify_cached(struct pc_jwt_cache *cache, 
 PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                              const char *sub, const char *sid, const char *email, int64_t now,
                              int64_t lifetime_s, char *out, size_t cap, char *jti_out);
+/* pc_jwt_issue with an amr claim (RFC 8176) last: ["pwd"] for factors 1,
+ * ["pwd","otp","mfa"] for factors 2 (0: no amr, as pc_jwt_issue). */
+PC_MUST_USE int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                                 const char *sub, const char *sid, const char *email, unsigned factors,
+                                 int64_t now, int64_t lifetime_s, char *out, size_t cap, char *jti_out);
 
 #endif

@@ -152,7 +152,8 @@ static const char *const pc_postgres_migrations[] = {
 	 * step a code was accepted for (replay: a code is accepted only by a
 	 * conditional UPDATE that raises it). Recovery codes: keyed hashes,
 	 * spent by a conditional UPDATE of used_at. Sessions record their
-	 * factors, the time of the second, and whether they still wait for it. */
+	 * factors, the time of the second, and whether they still wait for it;
+	 * refresh families the factors they were issued with. */
 	"CREATE TABLE totp_credentials ("
 	"  id " PC_T " PRIMARY KEY,"
 	"  user_id " PC_T " NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
@@ -172,7 +173,8 @@ static const char *const pc_postgres_migrations[] = {
 	");"
 	"ALTER TABLE sessions ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;"
 	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
-	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;",
+	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
 };
 
 #undef PC_T

@@ -146,7 +146,8 @@ static const char *const pc_sqlite_migrations[] = {
 	 * step a code was accepted for (replay: a code is accepted only by a
 	 * conditional UPDATE that raises it). Recovery codes: keyed hashes,
 	 * spent by a conditional UPDATE of used_at. Sessions record their
-	 * factors, the time of the second, and whether they still wait for it. */
+	 * factors, the time of the second, and whether they still wait for it;
+	 * refresh families the factors they were issued with. */
 	"CREATE TABLE totp_credentials ("
 	"  id TEXT PRIMARY KEY,"
 	"  user_id TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
@@ -166,7 +167,8 @@ static const char *const pc_sqlite_migrations[] = {
 	");"
 	"ALTER TABLE sessions ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;"
 	"ALTER TABLE sessions ADD COLUMN second_factor_at INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE refresh_tokens ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

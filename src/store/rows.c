@@ -89,7 +89,8 @@ int pc_row_refresh(struct pc_sql *c, void *out)
 	if (COL_HASH(c, 0, t->token_hash) != 0 || COL_TEXT(c, 1, t->family_id) != 0 ||
 	    COL_TEXT(c, 2, t->user_id) != 0 || COL_TEXT(c, 3, t->session_id) != 0 ||
 	    COL_INT(c, 4, &t->created_at) != 0 || COL_INT(c, 5, &t->expires_at) != 0 ||
-	    COL_TEXT(c, 6, t->access_jti) != 0 || COL_INT(c, 7, &t->access_exp) != 0) {
+	    COL_TEXT(c, 6, t->access_jti) != 0 || COL_INT(c, 7, &t->access_exp) != 0 ||
+	    COL_INT(c, 9, &t->factors) != 0) {
 		memset(r, 0, sizeof(*r));
 		return -1;
 	}

@@ -152,7 +152,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_APIKEY_TOUCH] =
 		"UPDATE api_keys SET last_used_at = greatest(last_used_at, $2) WHERE id = $1",
 	[S_REFRESH_INSERT] = "INSERT INTO refresh_tokens(" PC_REFRESH_COLS ") VALUES"
-	                     " ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+	                     " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9)",
 	[S_REFRESH_GET] = "SELECT " PC_REFRESH_COLS " FROM refresh_tokens WHERE token_hash = $1",
 	[S_REFRESH_GET_LOCK] =
 		"SELECT " PC_REFRESH_COLS " FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",

@@ -23,7 +23,7 @@
 #define PC_APIKEY_FROM " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by"
 #define PC_REFRESH_COLS                                                                  \
 	"token_hash, family_id, user_id, session_id, created_at, expires_at, access_jti," \
-	" access_exp, used_at"
+	" access_exp, used_at, factors"
 #define PC_TOTP_COLS \
 	"id, user_id, secret_sealed, algorithm, digits, period, confirmed, last_used_step, created_at"
 #define PC_EVENT_COLS                                                                      \

@@ -308,6 +308,7 @@ struct pc_refresh_token {
 	int64_t expires_at;             /* the family's end: rotation does not extend it */
 	char access_jti[PC_JTI_MAX + 1];
 	int64_t access_exp;
+	int64_t factors;                /* how the family signed in: 1, or 2 with a second factor */
 	int64_t cred_epoch;             /* create and rotate only: the epoch its sign-in
 	                                 * (or the user read before rotating) saw; not stored */
 };

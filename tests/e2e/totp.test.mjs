@@ -34,6 +34,9 @@ function code(secret, t = Math.floor(Date.now() / 1000)) {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+// The claims of a compact JWS (its signature is tokens.test.mjs's business).
+const jwtClaims = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString('utf8'));
+
 // Waits while the clock is within 5 s of a step's end, so a code computed
 // now and checked at once cannot change step in between (not a timing
 // assertion: only where a step boundary falls).
@@ -293,12 +296,51 @@ describe('TOTP and recovery codes', { skip: OATHTOOL ? false : 'oathtool is not 
     assert.equal(res.status, 200);
   });
 
+  it('access tokens: amr ["pwd"] for one factor; email+password of a user with a factor gives 401 mfa_required, finished once with a code', async () => {
+    const one = await createUser(admin.agent);
+    let res = await request(srv, 'POST', '/api/v1/auth/token', { json: { email: one.email, password: one.password } });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(jwtClaims(res.data.access_token).amr, ['pwd']);
+    const u = await enrolledUser();
+    res = await request(srv, 'POST', '/api/v1/auth/token', { json: { email: u.email, password: u.password } });
+    assert.equal(res.status, 401, res.text);
+    assert.equal(res.data.mfa_required, true);
+    assert.equal(res.data.access_token, undefined);
+    assert.match(res.data.mfa_token, /^pcm_[A-Za-z0-9_-]{108}$/);
+    const mfa = res.data.mfa_token;
+    // a wrong code, then the right one: a pair with amr pwd+otp+mfa
+    const bad = await request(srv, 'POST', '/api/v1/auth/token', { json: { mfa_token: mfa, method: 'totp', code: '000000' === code(u.secret) ? '111111' : '000000' } });
+    assert.equal(bad.status, 401);
+    await awayFromBoundary();
+    const c = code(u.secret);
+    res = await request(srv, 'POST', '/api/v1/auth/token', { json: { mfa_token: mfa, method: 'totp', code: c } });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(jwtClaims(res.data.access_token).amr, ['pwd', 'otp', 'mfa']);
+    // single use: the same mfa_token again (with a recovery code) is refused
+    const again = await request(srv, 'POST', '/api/v1/auth/token', { json: { mfa_token: mfa, method: 'recovery', code: u.codes[0] } });
+    assert.equal(again.status, 401, again.text);
+    // the token is two-factor at /verify, and its refresh family keeps the factors
+    const v = await request(srv, 'GET', '/api/v1/auth/verify', { headers: [['Authorization', `Bearer ${res.data.access_token}`]] });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.header('x-auth-factors'), '2');
+    const ref = await request(srv, 'POST', '/api/v1/auth/refresh', { json: { refresh_token: res.data.refresh_token } });
+    assert.equal(ref.status, 200, ref.text);
+    assert.deepEqual(jwtClaims(ref.data.access_token).amr, ['pwd', 'otp', 'mfa']);
+    // a two-factor browser session issues two-factor tokens
+    const a = await firstStep(u);
+    const rc = await a.post('/api/v1/auth/second-factor', { method: 'recovery', code: u.codes[1] });
+    assert.equal(rc.status, 200, rc.text);
+    const tok = await a.post('/api/v1/auth/token');
+    assert.equal(tok.status, 200, tok.text);
+    assert.deepEqual(jwtClaims(tok.data.access_token).amr, ['pwd', 'otp', 'mfa']);
+  });
+
   it('every outcome is audited', async () => {
     const res = await admin.agent.get('/api/v1/audit?limit=200');
     assert.equal(res.status, 200);
     const actions = new Set(res.data.events.map((e) => e.action));
     for (const a of ['totp.enrol', 'totp.confirm', 'totp.confirm_failed', 'totp.use', 'recovery.use', 'auth.second_factor',
-      'auth.second_factor_failed', 'recovery.generate', 'recovery.generate_failed', 'totp.delete', 'totp.delete_failed']) {
+      'auth.second_factor_failed', 'recovery.generate', 'token.mfa_required', 'token.mfa_done', 'recovery.generate_failed', 'totp.delete', 'totp.delete_failed']) {
       assert.ok(actions.has(a), `an audit event ${a}`);
     }
   });
