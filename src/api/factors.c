@@ -276,11 +276,6 @@ static void second_done(struct pc_req *r, void *data)
 
 void pc_api_second_factor(struct pc_req *r)
 {
-	if (r->pending == NULL) {
-		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-		pc_respond_problem(r, 401, "No sign-in is waiting for a second factor; sign in with your password first.");
-		return;
-	}
 	struct factors_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
@@ -298,6 +293,12 @@ void pc_api_second_factor(struct pc_req *r)
 	} else {
 		pc_input_wipe(&in);
 		pc_respond_problem(r, 400, "Field \"method\" must be \"totp\" or \"recovery\".");
+		return;
+	}
+	if (r->pending == NULL) {
+		pc_input_wipe(&in);
+		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+		pc_respond_problem(r, 401, "No sign-in is waiting for a second factor; sign in with your password first.");
 		return;
 	}
 	pc_input_take(&in, 1, &st->code);

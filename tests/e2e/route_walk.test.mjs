@@ -57,6 +57,7 @@ const DESIGN = [
 const EXTRA_PUBLIC = [
   ['GET', '/static/{file}'], // scripts and styles of the login page and admin console
   ['GET', '/api/v1/auth/continue'], // post-login redirect (to this site or an allowed origin only)
+  ['POST', '/api/v1/auth/second-factor'], // the second step of a sign-in: its credential is the pending session, which is nobody
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).

@@ -250,6 +250,8 @@ static void test_migrate_from_1(void **state)
 	raw(f, "DROP TABLE api_keys; DROP TABLE refresh_tokens; DROP TABLE access_tokens;"
 	       "DROP TABLE revoked_tokens; DROP INDEX sessions_expires;"
 	       "DROP INDEX reset_tokens_expires; ALTER TABLE users DROP COLUMN cred_epoch; DROP TABLE revocation_seq;"
+	       "DROP TABLE totp_credentials; DROP TABLE recovery_codes; ALTER TABLE sessions DROP COLUMN factors;"
+	       "ALTER TABLE sessions DROP COLUMN second_factor_at; ALTER TABLE sessions DROP COLUMN pending;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
