@@ -9,18 +9,56 @@ function done() {
   location.assign('/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
 }
 
+// The second step of a sign-in: the pending session waits for a code.
+function secondStep() {
+  document.getElementById('login').hidden = true;
+  document.getElementById('second').hidden = false;
+  PC.status('');
+  document.getElementById('second-code').focus();
+}
+
 async function submit(form, path) {
   const email = form.querySelector('input[type=email]').value;
   const password = form.querySelector('input[type=password]').value;
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
+  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
   if (res.status === 200 || res.status === 201) return done();
-  if (res.status === 409) return start();
+  if (res.status === 409) return document.getElementById('second').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const method = e.target.querySelector('input[name=method]:checked').value;
+  const code = document.getElementById('second-code').value.trim();
+  PC.status('Checking…');
+  const res = await PC.api('POST', '/api/v1/auth/second-factor', { method, code });
+  if (res.status === 200) return done();
+  document.getElementById('second-code').value = '';
+  document.getElementById('second-code').focus();
+  PC.status(PC.problem(res), true);
+});
+document.getElementById('second-cancel').addEventListener('click', async () => {
+  await PC.api('POST', '/api/v1/auth/logout');
+  document.getElementById('second').hidden = true;
+  start();
+});
+start();
   PC.status(PC.problem(res), true);
 }
 
 async function start() {
   const me = await PC.api('GET', '/api/v1/auth/me');
+  if (me.status === 200 && params.get('second_factor') === '1') {
+    // a one-factor session that a two_factor rule refused: sign in again
+    // with the code, or set a factor up first
+    const f = await PC.api('GET', '/api/v1/users/me/factors');
+    if (f.status === 200 && f.data && !f.data.totp) {
+      PC.status('This page needs a second factor. Set one up in the console (Security), then sign in again.', true);
+      return;
+    }
+    document.getElementById('login').hidden = false;
+    PC.status('This page needs a second factor: sign in again with your code.');
+    document.getElementById('login-email').focus();
+    return;
+  }
   if (me.status === 200) return done();
   const setup = await PC.api('GET', '/api/v1/setup');
   const needed = setup.status === 200 && setup.data && setup.data.needed;
