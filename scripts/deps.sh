@@ -9,7 +9,7 @@ set -euo pipefail
 
 build=(build-essential cmake pkg-config
        libuv1-dev libsodium-dev libjansson-dev libsqlite3-dev
-       libpq-dev libhiredis-dev libssl-dev)
+       libpq-dev libhiredis-dev libssl-dev libqrencode-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light chromium
       prometheus curl sqlite3 nodejs npm

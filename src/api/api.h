@@ -54,6 +54,7 @@ void pc_api_access_check(struct pc_req *r);
 void pc_api_continue(struct pc_req *r);
 void pc_api_totp_enrol(struct pc_req *r);
 void pc_api_totp_confirm(struct pc_req *r);
+void pc_api_totp_qr(struct pc_req *r);
 void pc_api_totp_delete(struct pc_req *r);
 void pc_api_recovery_regenerate(struct pc_req *r);
 void pc_api_factors_list(struct pc_req *r);

@@ -9,11 +9,13 @@
  * every answer here, and are given once.
  */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/common.h"
 #include "api/input.h"
+#include "core/qrsvg.h"
 #include "obs/metrics.h"
 #include "svc/factors.h"
 
@@ -102,6 +104,50 @@ void pc_api_totp_enrol(struct pc_req *r)
 	struct factors_state *st = user_state_or_respond(r);
 	if (st != NULL)
 		pc_api_defer(r, enrol_work, enrol_done, st);
+}
+
+/* ---------- GET /api/v1/users/me/totp/qr.svg ---------- */
+
+struct qr_state {
+	enum pc_err err;
+	char uri[PC_TOTP_URI_MAX];
+};
+
+static void qr_work(struct pc_req *r, void *data)
+{
+	struct qr_state *st = data;
+	st->err = pc_factors_totp_pending_uri(pc_svc_of(r), r->principal, st->uri);
+}
+
+static void qr_done(struct pc_req *r, void *data)
+{
+	struct qr_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No TOTP enrolment waits for confirmation."});
+		return;
+	}
+	char *svg = NULL;
+	size_t len = 0;
+	int rc = pc_qr_svg(&svg, &len, st->uri);
+	sodium_memzero(st->uri, sizeof(st->uri));
+	if (rc != 0) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond(r, 200, "image/svg+xml", svg, len); /* no-store, like every answer here */
+	sodium_memzero(svg, len);
+	free(svg);
+}
+
+void pc_api_totp_qr(struct pc_req *r)
+{
+	if (r->principal->user_id[0] == '\0') {
+		pc_respond_problem(r, 403, "Only a user has second factors.");
+		return;
+	}
+	struct qr_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st != NULL)
+		pc_api_defer(r, qr_work, qr_done, st);
 }
 
 /* ---------- POST /api/v1/users/me/totp/confirm ---------- */

@@ -44,6 +44,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/me/factors", pc_api_factors_list, AUTH, "Your second factors (never a secret): TOTP, recovery codes left, this session's factors.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/totp", pc_api_totp_enrol, AUTH, "Start TOTP enrolment: the secret, otpauth URI (shown once); active after confirm.", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/me/totp/qr.svg", pc_api_totp_qr, AUTH, "The enrolment QR code (image/svg+xml, no-store) of the TOTP authenticator waiting for confirmation; 404 once active.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/totp/confirm", pc_api_totp_confirm, AUTH, "Activate TOTP with a current code {code}; returns 10 recovery codes, once.", 0, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/users/me/totp", pc_api_totp_delete, AUTH, "Remove TOTP and recovery codes; needs {password} or a current {code}.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/recovery-codes", pc_api_recovery_regenerate, AUTH, "A new batch of 10 recovery codes {password}; the old batch dies.", 0, 0, 0},

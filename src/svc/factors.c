@@ -188,6 +188,21 @@ static enum pc_err password_ok(struct pc_svc *ctx, const char *user_id, const ch
 	return e;
 }
 
+/* The otpauth URI (Key Uri Format: label "issuer:account", the secret in
+ * base32 without padding, and the parameters). 0 or -1. */
+static int build_uri(char uri[PC_TOTP_URI_MAX], const char *email, const char *secret_b32, const struct pc_totp *t)
+{
+	char label[3 * (PC_EMAIL_MAX + 16) + 1];
+	size_t ll = 0;
+	char who[PC_EMAIL_MAX + 16];
+	snprintf(who, sizeof(who), "%s:%s", PC_TOTP_ISSUER, email);
+	if (pc_pct_encode(label, sizeof(label), &ll, who, strlen(who)) != 0)
+		return -1;
+	int w = snprintf(uri, PC_TOTP_URI_MAX, "otpauth://totp/%s?secret=%s&issuer=%s&algorithm=%s&digits=%u&period=%u",
+	                 label, secret_b32, PC_TOTP_ISSUER, t->algorithm, (unsigned)t->digits, (unsigned)t->period);
+	return w < 0 || w >= PC_TOTP_URI_MAX ? -1 : 0;
+}
+
 /* ---- the rules ---- */
 
 enum pc_err pc_factors_totp_enrol(struct pc_svc *ctx, const struct pc_principal *actor,
@@ -207,18 +222,9 @@ enum pc_err pc_factors_totp_enrol(struct pc_svc *ctx, const struct pc_principal 
 	uint8_t secret[PC_OTP_SECRET_BYTES];
 	randombytes_buf(secret, sizeof(secret));
 	enum pc_err e = PC_ERR_INTERNAL;
-	char label[3 * (PC_EMAIL_MAX + 16) + 1];
-	size_t ll = 0;
-	char who[PC_EMAIL_MAX + 16];
-	snprintf(who, sizeof(who), "%s:%s", PC_TOTP_ISSUER, actor->email);
 	if (seal(t.secret_sealed, secret, sizeof(secret), t.id, ctx->cfg->keys) != 0 ||
 	    pc_base32_encode(out->secret, sizeof(out->secret), secret, sizeof(secret)) != 0 ||
-	    pc_pct_encode(label, sizeof(label), &ll, who, strlen(who)) != 0)
-		goto out;
-	int w = snprintf(out->uri, sizeof(out->uri),
-	                 "otpauth://totp/%s?secret=%s&issuer=%s&algorithm=%s&digits=%u&period=%u", label, out->secret,
-	                 PC_TOTP_ISSUER, t.algorithm, (unsigned)t.digits, (unsigned)t.period);
-	if (w < 0 || (size_t)w >= sizeof(out->uri))
+	    build_uri(out->uri, actor->email, out->secret, &t) != 0)
 		goto out;
 	snprintf(out->algorithm, sizeof(out->algorithm), "%s", t.algorithm);
 	out->digits = (unsigned)t.digits;
@@ -231,6 +237,30 @@ out:
 	sodium_memzero(secret, sizeof(secret));
 	if (e != PC_OK)
 		sodium_memzero(out, sizeof(*out));
+	return e;
+}
+
+enum pc_err pc_factors_totp_pending_uri(struct pc_svc *ctx, const struct pc_principal *actor,
+                                        char uri[PC_TOTP_URI_MAX])
+{
+	memset(uri, 0, PC_TOTP_URI_MAX);
+	struct pc_totp t;
+	enum pc_err e = pc_store_totp_get(ctx->store, actor->user_id, &t);
+	if (e == PC_OK && t.confirmed)
+		e = PC_ERR_NOT_FOUND;
+	if (e != PC_OK)
+		return e;
+	uint8_t secret[PC_OTP_SECRET_MAX];
+	char b32[PC_BASE32_LEN(PC_OTP_SECRET_MAX) + 1];
+	size_t n = 0;
+	e = PC_ERR_INTERNAL;
+	if (unseal(secret, &n, t.secret_sealed, t.id, ctx->cfg->keys) == 0 &&
+	    pc_base32_encode(b32, sizeof(b32), secret, n) == 0 && build_uri(uri, actor->email, b32, &t) == 0)
+		e = PC_OK;
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(b32, sizeof(b32));
+	if (e != PC_OK)
+		sodium_memzero(uri, PC_TOTP_URI_MAX);
 	return e;
 }
 

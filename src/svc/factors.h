@@ -57,6 +57,12 @@ struct pc_factors_info {
 PC_MUST_USE enum pc_err pc_factors_totp_enrol(struct pc_svc *ctx, const struct pc_principal *actor,
                                               struct pc_totp_enrolment *out);
 
+/* The otpauth URI of the actor's credential while it is not confirmed yet
+ * (for the enrolment QR code); PC_ERR_NOT_FOUND once it is active (the
+ * secret is never handed out again) or when there is none. */
+PC_MUST_USE enum pc_err pc_factors_totp_pending_uri(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                    char uri[PC_TOTP_URI_MAX]);
+
 /* Confirms the actor's pending credential with a code: it becomes active
  * and a fresh batch of recovery codes is made (into codes: the caller
  * shows them once and wipes them). Event "totp.confirm". PC_ERR_NOT_FOUND

@@ -100,7 +100,7 @@ describe('TOTP and recovery codes', { skip: OATHTOOL ? false : 'oathtool is not 
     const en = await agent.post('/api/v1/users/me/totp', {});
     assert.equal(en.status, 201, en.text);
     assert.match(en.data.secret, /^[A-Z2-7]{32}$/);
-    assert.match(en.res?.headers?.['cache-control'] ?? en.header('cache-control'), /no-store/);
+    assert.match(en.header('cache-control'), /no-store/);
     const uri = new URL(en.data.otpauth_uri);
     assert.equal(uri.protocol, 'otpauth:');
     assert.equal(uri.host, 'totp');
@@ -110,6 +110,14 @@ describe('TOTP and recovery codes', { skip: OATHTOOL ? false : 'oathtool is not 
     assert.equal(uri.searchParams.get('algorithm'), 'SHA1');
     assert.equal(uri.searchParams.get('digits'), '6');
     assert.equal(uri.searchParams.get('period'), '30');
+    // the QR code: our own SVG, no script, no external reference, no-store
+    const qr = await agent.get('/api/v1/users/me/totp/qr.svg');
+    assert.equal(qr.status, 200, qr.text);
+    assert.equal(qr.header('content-type'), 'image/svg+xml');
+    assert.match(qr.header('cache-control'), /no-store/);
+    assert.match(qr.text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" viewBox="0 0 (\d+) \1"/);
+    assert.doesNotMatch(qr.text, /script|href|url\(/i);
+    assert.ok((qr.text.match(/h1v1h-1z/g) || []).length > 200, 'modules drawn');
     let f = await agent.get('/api/v1/users/me/factors');
     assert.equal(f.status, 200, f.text);
     assert.equal(f.data.totp.active, false);
@@ -129,6 +137,7 @@ describe('TOTP and recovery codes', { skip: OATHTOOL ? false : 'oathtool is not 
     assert.equal(new Set(conf.data.recovery_codes).size, 10);
     f = await agent.get('/api/v1/users/me/factors');
     assert.equal(f.data.totp.active, true);
+    assert.equal((await agent.get('/api/v1/users/me/totp/qr.svg')).status, 404, 'no QR code once active');
     assert.equal(f.data.recovery_codes_left, 10);
     // enrolling again while active: 409; confirming again: 409
     assert.equal((await agent.post('/api/v1/users/me/totp', {})).status, 409);
