@@ -7,7 +7,9 @@
 // recovery code with exactly one success, regeneration killing the old
 // batch, removal with the password, X-Auth-Factors, and a two_factor access
 // rule that lets a two-factor session through and sends a one-factor one to
-// the second step.
+// the second step; amr in access tokens and the mfa_token flow of
+// POST /api/v1/auth/token; the enrolment QR code; and one code sent to two
+// instances sharing PostgreSQL at once accepted exactly once.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +18,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { Agent, assert401, createUser, ID_RE, request, setupAdmin } from './lib/api.mjs';
-import { makeTempDir, startServer, stopServer } from './lib/harness.mjs';
+import { generateSecretKey, makeTempDir, startServer, stopServer } from './lib/harness.mjs';
+import { PG_BIN, startPostgres } from './lib/postgres.mjs';
 
 const OATHTOOL = (() => {
   try {
@@ -352,5 +355,47 @@ describe('TOTP and recovery codes', { skip: OATHTOOL ? false : 'oathtool is not 
       'auth.second_factor_failed', 'recovery.generate', 'token.mfa_required', 'token.mfa_done', 'recovery.generate_failed', 'totp.delete', 'totp.delete_failed']) {
       assert.ok(actions.has(a), `an audit event ${a}`);
     }
+  });
+});
+
+describe('TOTP replay across two instances sharing PostgreSQL', { skip: !OATHTOOL ? 'oathtool is not installed' : !PG_BIN ? 'PostgreSQL is not installed (scripts/deps.sh test installs it)' : false }, () => {
+  let pg, a, b;
+
+  before(async () => {
+    pg = await startPostgres();
+    const d = pg.newDatabase();
+    const file = path.join(makeTempDir('totp-pgpw'), 'db.pw');
+    fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
+    const env = { PORTCULLIS_SECRET_KEY: generateSecretKey(), PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+    a = await startServer({ env, label: 'totp-pg-a' });
+    b = await startServer({ env, label: 'totp-pg-b' });
+  });
+  after(async () => {
+    for (const s of [a, b]) if (s) await stopServer(s).catch(() => {});
+    await pg?.stop();
+  });
+
+  it('one code, sent to both instances at once (and then again), signs in exactly once', async () => {
+    const admin = await setupAdmin(a);
+    const u = await createUser(admin.agent);
+    const onA = new Agent(a);
+    await onA.login(u.email, u.password);
+    const en = await onA.post('/api/v1/users/me/totp', {});
+    assert.equal(en.status, 201, en.text);
+    await awayFromBoundary();
+    assert.equal((await onA.post('/api/v1/users/me/totp/confirm', { code: code(en.data.secret, now() - 30) })).status, 200);
+    const pendingA = new Agent(a);
+    const pendingB = new Agent(b);
+    assert.equal((await pendingA.login(u.email, u.password)).data.second_factor_required, true);
+    assert.equal((await pendingB.login(u.email, u.password)).data.second_factor_required, true);
+    await awayFromBoundary();
+    const c = code(en.data.secret);
+    const [ra, rb] = await Promise.all([
+      pendingA.post('/api/v1/auth/second-factor', { method: 'totp', code: c }),
+      pendingB.post('/api/v1/auth/second-factor', { method: 'totp', code: c }),
+    ]);
+    assert.deepEqual([ra.status, rb.status].sort(), [200, 401], `${ra.text} ${rb.text}`);
+    const loser = ra.status === 200 ? pendingB : pendingA;
+    assert.equal((await loser.post('/api/v1/auth/second-factor', { method: 'totp', code: c })).status, 401, 'and again');
   });
 });
