@@ -24,23 +24,7 @@ async function submit(form, path) {
   const res = await PC.api('POST', path, { email, password });
   if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
   if (res.status === 200 || res.status === 201) return done();
-  if (res.status === 409) return document.getElementById('second').addEventListener('submit', async (e) => {
-  e.preventDefault();
-  const method = e.target.querySelector('input[name=method]:checked').value;
-  const code = document.getElementById('second-code').value.trim();
-  PC.status('Checking…');
-  const res = await PC.api('POST', '/api/v1/auth/second-factor', { method, code });
-  if (res.status === 200) return done();
-  document.getElementById('second-code').value = '';
-  document.getElementById('second-code').focus();
-  PC.status(PC.problem(res), true);
-});
-document.getElementById('second-cancel').addEventListener('click', async () => {
-  await PC.api('POST', '/api/v1/auth/logout');
-  document.getElementById('second').hidden = true;
-  start();
-});
-start();
+  if (res.status === 409) return start();
   PC.status(PC.problem(res), true);
 }
 
@@ -75,5 +59,21 @@ document.getElementById('setup').addEventListener('submit', (e) => {
 document.getElementById('login').addEventListener('submit', (e) => {
   e.preventDefault();
   submit(e.target, '/api/v1/auth/login');
+});
+document.getElementById('second').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const method = e.target.querySelector('input[name=method]:checked').value;
+  const code = document.getElementById('second-code').value.trim();
+  PC.status('Checking…');
+  const res = await PC.api('POST', '/api/v1/auth/second-factor', { method, code });
+  if (res.status === 200) return done();
+  document.getElementById('second-code').value = '';
+  document.getElementById('second-code').focus();
+  PC.status(PC.problem(res), true);
+});
+document.getElementById('second-cancel').addEventListener('click', async () => {
+  await PC.api('POST', '/api/v1/auth/logout');
+  document.getElementById('second').hidden = true;
+  start();
 });
 start();
