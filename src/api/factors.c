@@ -311,12 +311,8 @@ static void second_done(struct pc_req *r, void *data)
 		pc_api_error(r, st->err, &say);
 		return;
 	}
-	int rc = pc_api_set_session_cookie(r, st->secret, &st->sess);
-	sodium_memzero(st->secret, sizeof(st->secret));
-	if (rc != 0) {
-		pc_respond_problem(r, 500, NULL);
+	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
 		return;
-	}
 	pc_respond_json(r, 200, json_pack("{s:o,s:i}", "user", pc_api_user_json(&st->user), "factors", 2));
 }
 

@@ -317,6 +317,26 @@ static enum pc_err proof_ok(struct pc_svc *ctx, const struct pc_principal *actor
 	return password_ok(ctx, actor->user_id, proof, len);
 }
 
+/* A change the actor proves: a slot of the account limit, then the proof
+ * (the password; or, when t is given, a current code of t), a failure
+ * audited as `failed_action`. PC_OK, PC_ERR_NOT_FOUND, PC_ERR_THROTTLED. */
+static enum pc_err proved(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_totp *t,
+                          const char *proof, size_t len, const char *what, const char *failed_action,
+                          int64_t *retry_after)
+{
+	struct pc_throttle_slot slot;
+	char subject[PC_ID_LEN + 8];
+	*retry_after = take_slot(ctx, actor, actor->user_id, &slot, subject, what);
+	if (*retry_after > 0)
+		return PC_ERR_THROTTLED;
+	enum pc_err e = t != NULL ? proof_ok(ctx, actor, t, proof, len) : password_ok(ctx, actor->user_id, proof, len);
+	if (e == PC_ERR_NOT_FOUND)
+		failed(ctx, actor, failed_action, actor->user_id, "password", "wrong");
+	if (e == PC_OK)
+		pc_throttle_reset(&slot);
+	return e;
+}
+
 enum pc_err pc_factors_totp_delete(struct pc_svc *ctx, const struct pc_principal *actor, const char *proof,
                                    size_t len, int64_t *retry_after)
 {
@@ -325,17 +345,9 @@ enum pc_err pc_factors_totp_delete(struct pc_svc *ctx, const struct pc_principal
 	enum pc_err e = pc_store_totp_get(ctx->store, actor->user_id, &t);
 	if (e != PC_OK)
 		return e;
-	struct pc_throttle_slot slot;
-	char subject[PC_ID_LEN + 8];
-	*retry_after = take_slot(ctx, actor, actor->user_id, &slot, subject, "totp.delete");
-	if (*retry_after > 0)
-		return PC_ERR_THROTTLED;
-	e = proof_ok(ctx, actor, &t, proof, len);
-	if (e == PC_ERR_NOT_FOUND)
-		failed(ctx, actor, "totp.delete_failed", actor->user_id, "password", "wrong");
+	e = proved(ctx, actor, &t, proof, len, "totp.delete", "totp.delete_failed", retry_after);
 	if (e != PC_OK)
 		return e;
-	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "totp.delete", "totp", t.id, NULL);
 	e = pc_store_totp_delete(ctx->store, actor, &ev, actor->user_id);
@@ -356,17 +368,9 @@ enum pc_err pc_factors_recovery_regenerate(struct pc_svc *ctx, const struct pc_p
 		e = PC_ERR_NOT_FOUND;
 	if (e != PC_OK)
 		return e;
-	struct pc_throttle_slot slot;
-	char subject[PC_ID_LEN + 8];
-	*retry_after = take_slot(ctx, actor, actor->user_id, &slot, subject, "recovery.generate");
-	if (*retry_after > 0)
-		return PC_ERR_THROTTLED;
-	e = password_ok(ctx, actor->user_id, password, len);
-	if (e == PC_ERR_NOT_FOUND)
-		failed(ctx, actor, "recovery.generate_failed", actor->user_id, "password", "wrong");
+	e = proved(ctx, actor, NULL, password, len, "recovery.generate", "recovery.generate_failed", retry_after);
 	if (e != PC_OK)
 		return e;
-	pc_throttle_reset(&slot);
 	uint8_t hashes[PC_RECOVERY_CODES][32];
 	recovery_batch(codes, hashes, ctx->cfg->keys);
 	struct pc_audit_event ev;
