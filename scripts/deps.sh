@@ -9,10 +9,11 @@ set -euo pipefail
 
 build=(build-essential cmake pkg-config
        libuv1-dev libsodium-dev libjansson-dev libsqlite3-dev
-       libpq-dev libhiredis-dev)
+       libpq-dev libhiredis-dev libssl-dev libqrencode-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light caddy chromium
       prometheus curl sqlite3 nodejs npm
+      oathtool  # totp.test.mjs: codes from an implementation that is not ours
       debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
       e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
 bench=(wrk nginx-light redis-server sqlite3 postgresql nodejs curl)

@@ -37,11 +37,20 @@ async function cookiesKept() {
   return PC.csrfCookie() !== null;
 }
 
+// The second step of a sign-in: the pending session waits for a code.
+function secondStep() {
+  document.getElementById('login').hidden = true;
+  document.getElementById('second').hidden = false;
+  PC.status('');
+  document.getElementById('second-code').focus();
+}
+
 async function submit(form, path) {
   const email = form.querySelector('input[type=email]').value;
   const password = form.querySelector('input[type=password]').value;
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
+  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
   if (res.status === 200 || res.status === 201) {
     // signed in as far as the server knows: did the browser keep the cookie?
     const me = await PC.api('GET', '/api/v1/auth/me');
@@ -54,6 +63,19 @@ async function submit(form, path) {
 
 async function start() {
   const me = await PC.api('GET', '/api/v1/auth/me');
+  if (me.status === 200 && params.get('second_factor') === '1') {
+    // a one-factor session that a two_factor rule refused: sign in again
+    // with the code, or set a factor up first
+    const f = await PC.api('GET', '/api/v1/users/me/factors');
+    if (f.status === 200 && f.data && !f.data.totp) {
+      PC.status('This page needs a second factor. Set one up in the console (Security), then sign in again.', true);
+      return;
+    }
+    document.getElementById('login').hidden = false;
+    PC.status('This page needs a second factor: sign in again with your code.');
+    document.getElementById('login-email').focus();
+    return;
+  }
   if (me.status === 200) return done();
   if (!(await cookiesKept())) return cookieProblem('csrf');
   const setup = await PC.api('GET', '/api/v1/setup');
@@ -71,5 +93,21 @@ document.getElementById('setup').addEventListener('submit', (e) => {
 document.getElementById('login').addEventListener('submit', (e) => {
   e.preventDefault();
   submit(e.target, '/api/v1/auth/login');
+});
+document.getElementById('second').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const method = e.target.querySelector('input[name=method]:checked').value;
+  const code = document.getElementById('second-code').value.trim();
+  PC.status('Checking…');
+  const res = await PC.api('POST', '/api/v1/auth/second-factor', { method, code });
+  if (res.status === 200) return done();
+  document.getElementById('second-code').value = '';
+  document.getElementById('second-code').focus();
+  PC.status(PC.problem(res), true);
+});
+document.getElementById('second-cancel').addEventListener('click', async () => {
+  await PC.api('POST', '/api/v1/auth/logout');
+  document.getElementById('second').hidden = true;
+  start();
 });
 start();

@@ -58,6 +58,13 @@ void pc_api_verify(struct pc_req *r);
 void pc_api_access_rules(struct pc_req *r);
 void pc_api_access_check(struct pc_req *r);
 void pc_api_continue(struct pc_req *r);
+void pc_api_totp_enrol(struct pc_req *r);
+void pc_api_totp_confirm(struct pc_req *r);
+void pc_api_totp_qr(struct pc_req *r);
+void pc_api_totp_delete(struct pc_req *r);
+void pc_api_recovery_regenerate(struct pc_req *r);
+void pc_api_factors_list(struct pc_req *r);
+void pc_api_second_factor(struct pc_req *r);
 
 void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);

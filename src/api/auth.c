@@ -106,12 +106,8 @@ static void setup_done(struct pc_req *r, void *data)
 		pc_api_error(r, st->err, NULL);
 		return;
 	}
-	int rc = pc_api_set_session_cookie(r, st->secret, &st->sess);
-	sodium_memzero(st->secret, sizeof(st->secret));
-	if (rc != 0) {
-		pc_respond_problem(r, 500, NULL);
+	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
 		return;
-	}
 	pc_respond_json(r, 201, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
 }
 
@@ -156,10 +152,11 @@ static void login_done(struct pc_req *r, void *data)
 		pc_api_error(r, st->err, &say);
 		return;
 	}
-	int rc = pc_api_set_session_cookie(r, st->secret, &st->sess);
-	sodium_memzero(st->secret, sizeof(st->secret));
-	if (rc != 0) {
-		pc_respond_problem(r, 500, NULL);
+	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
+		return;
+	if (st->sess.pending) {
+		pc_respond_json(r, 200, json_pack("{s:b,s:[ss]}", "second_factor_required", true, "methods", "totp",
+		                                  "recovery"));
 		return;
 	}
 	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
@@ -197,8 +194,32 @@ static void logout_done(struct pc_req *r, void *data)
 	pc_respond_empty(r, 204);
 }
 
+static void logout_pending_work(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	st->err = pc_sessions_logout(pc_svc_of(r), r->pending);
+}
+
+static void logout_pending_done(struct pc_req *r, void *data)
+{
+	struct logout_state *st = data;
+	if (st->err != PC_OK && st->err != PC_ERR_NOT_FOUND) {
+		pc_api_error(r, st->err, NULL);
+		return;
+	}
+	pc_api_clear_session_cookie(r);
+	pc_respond_empty(r, 204);
+}
+
 void pc_api_logout(struct pc_req *r)
 {
+	if (r->principal == NULL && r->pending != NULL) {
+		/* a sign-in waiting for its second step, abandoned */
+		struct logout_state *st = pc_api_state_or_respond(r, sizeof(*st));
+		if (st != NULL)
+			pc_api_defer(r, logout_pending_work, logout_pending_done, st);
+		return;
+	}
 	if (r->principal == NULL ||
 	    (r->principal->method != PC_AUTH_SESSION && r->principal->method != PC_AUTH_JWT)) {
 		/* nothing to end: logging out is idempotent. A dead cookie that
@@ -286,7 +307,7 @@ void pc_api_me(struct pc_req *r)
 
 void pc_api_csrf_token(struct pc_req *r)
 {
-	const struct pc_principal *p = r->principal;
+	const struct pc_principal *p = r->principal != NULL ? r->principal : r->pending;
 	char token[PC_CSRF_TOKEN_LEN + 1];
 	if (pc_api_set_csrf_cookie(r, p != NULL && p->method == PC_AUTH_SESSION ? p->session_id : NULL,
 	                           token) != 0) {

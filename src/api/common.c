@@ -299,3 +299,13 @@ void pc_api_defer_secrets(struct pc_req *r, pc_work_fn work, pc_work_fn done, vo
 		pc_respond_problem(r, 503, "The server is overloaded.");
 	}
 }
+
+int pc_api_session_cookie_or_respond(struct pc_req *r, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                                     const struct pc_session *sess)
+{
+	int rc = pc_api_set_session_cookie(r, secret, sess);
+	sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
+	if (rc != 0)
+		pc_respond_problem(r, 500, NULL);
+	return rc;
+}

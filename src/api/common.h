@@ -68,6 +68,10 @@ json_t *pc_api_session_json(const struct pc_session *s, const char *current_id);
 
 /* Adds the Set-Cookie for a new session s, and a fresh CSRF token cookie
  * bound to it (the pre-session token stops working). 0 or -1. */
+/* A sign-in's answer begins: the session cookie for sess set from secret
+ * (wiped here on every path). 0, or -1 after answering 500. */
+PC_MUST_USE int pc_api_session_cookie_or_respond(struct pc_req *r, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                                                 const struct pc_session *sess);
 PC_MUST_USE int pc_api_set_session_cookie(struct pc_req *r, const uint8_t secret[PC_SESSION_SECRET_BYTES],
                                           const struct pc_session *s);
 /* Issues a CSRF token for session_id (NULL: pre-session), adds its cookie,

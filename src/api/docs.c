@@ -81,7 +81,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.description = "Needs a CSRF token from GET /api/v1/auth/csrf-token. Every bad email or password gets the same 401; failures are throttled per account and per address.",
 		.body = &pc_api_fields_credentials,
 		.body_schema = "Credentials",
-		.ok = {JSON_OK(200, "Signed in: a new session cookie and a CSRF token bound to it are set.", "UserEnvelope", "Set-Cookie")},
+		.ok = {JSON_OK(200, "Signed in: a new session cookie and a CSRF token bound to it are set (for a user with a second factor: a pending session and second_factor_required).", "LoginResult", "Set-Cookie")},
 		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
 	},
 	{
@@ -244,6 +244,59 @@ const struct pc_op_doc pc_op_docs[] = {
 		.tag = "users",
 		.ok = {JSON_OK(201, "A one-time token, valid one hour.", "ResetToken", NULL)},
 		.problems = P(PC_PROB_NOT_FOUND),
+	},
+
+	/* ---------- second factors ---------- */
+	{
+		.handler = pc_api_factors_list,
+		.tag = "second factor",
+		.ok = {JSON_OK(200, "Your second factors.", "Factors", NULL)},
+	},
+	{
+		.handler = pc_api_totp_enrol,
+		.tag = "second factor",
+		.description = "Replaces an enrolment that was never confirmed; refused (409) while a TOTP authenticator is active.",
+		.ok = {JSON_OK(201, "The secret, shown once.", "TotpEnrolment", NULL)},
+		.problems = P(PC_PROB_CONFLICT),
+	},
+	{
+		.handler = pc_api_totp_qr,
+		.tag = "second factor",
+		.ok = {{200, "The otpauth URI as a QR code (no script inside; no-store).", "Svg", "image/svg+xml", NULL}},
+		.problems = P(PC_PROB_NOT_FOUND),
+	},
+	{
+		.handler = pc_api_totp_confirm,
+		.tag = "second factor",
+		.body = &pc_api_fields_totp_confirm,
+		.body_schema = "TotpCode",
+		.ok = {JSON_OK(200, "Active; the recovery codes, shown once.", "TotpConfirmed", NULL)},
+		.problems = P(PC_PROB_INVALID_CODE) | P(PC_PROB_THROTTLED),
+	},
+	{
+		.handler = pc_api_totp_delete,
+		.tag = "second factor",
+		.body = &pc_api_fields_totp_delete,
+		.body_schema = "TotpRemoval",
+		.ok = {{204, "Removed, with the recovery codes.", NULL, NULL, NULL}},
+		.problems = P(PC_PROB_INVALID_CODE) | P(PC_PROB_NOT_FOUND) | P(PC_PROB_THROTTLED),
+	},
+	{
+		.handler = pc_api_recovery_regenerate,
+		.tag = "second factor",
+		.body = &pc_api_fields_recovery,
+		.body_schema = "PasswordOnly",
+		.ok = {JSON_OK(200, "The new batch, shown once.", "RecoveryCodes", NULL)},
+		.problems = P(PC_PROB_NOT_FOUND) | P(PC_PROB_THROTTLED),
+	},
+	{
+		.handler = pc_api_second_factor,
+		.tag = "auth",
+		.description = "The second step of a sign-in that answered second_factor_required: its credential is the pending session (cookie) and the CSRF token bound to it.",
+		.body = &pc_api_fields_second_factor,
+		.body_schema = "SecondFactor",
+		.ok = {JSON_OK(200, "Signed in with two factors; a new session cookie.", "SecondFactorDone", "Set-Cookie")},
+		.problems = P(PC_PROB_INVALID_CODE) | P(PC_PROB_AUTHENTICATION_REQUIRED) | P(PC_PROB_THROTTLED),
 	},
 
 	/* ---------- API keys ---------- */

@@ -48,6 +48,10 @@ extern const struct pc_fields pc_api_fields_key_rename;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_access_check; /* access.c */
 extern const struct pc_fields pc_api_fields_users_create; /* users.c */
 extern const struct pc_fields pc_api_fields_users_patch;  /* users.c */
+extern const struct pc_fields pc_api_fields_totp_confirm; /* factors.c */
+extern const struct pc_fields pc_api_fields_totp_delete;  /* factors.c */
+extern const struct pc_fields pc_api_fields_recovery;     /* factors.c */
+extern const struct pc_fields pc_api_fields_second_factor; /* factors.c */
 
 /* One success answer. */
 struct pc_doc_ok {

@@ -32,6 +32,9 @@ struct token_state {
 	char email[PC_EMAIL_MAX + 1];
 	struct pc_secret password; /* freed right after the work */
 	bool by_password;          /* else: for the session making the request */
+	bool by_mfa;               /* {mfa_token, method, code} */
+	struct pc_secret mfa[2];   /* the mfa_token and the code; freed right after the work */
+	enum pc_factor_method method;
 	uint8_t old_hash[32];
 	struct pc_token_pair pair; /* secrets: wiped in done, and by the service on failure */
 	int64_t retry_after;
@@ -51,7 +54,10 @@ static void respond_pair(struct pc_req *r, struct token_state *st)
 static void token_work(struct pc_req *r, void *data)
 {
 	struct token_state *st = data;
-	if (st->by_password) {
+	if (st->by_mfa) {
+		st->err = pc_tokens_mfa(pc_svc_of(r), r->actor, st->mfa[0].s, st->mfa[0].len, st->method, st->mfa[1].s,
+		                        st->mfa[1].len, &st->pair, &st->retry_after);
+	} else if (st->by_password) {
 		st->err = pc_tokens_login(pc_svc_of(r), r->actor, st->email, st->password.s, st->password.len, &st->pair,
 		                          &st->retry_after);
 	} else {
@@ -65,7 +71,31 @@ static void token_done(struct pc_req *r, void *data)
 	if (st->err != PC_OK) {
 		struct pc_api_say say = pc_api_say_login;
 		say.retry_after = st->retry_after;
-		pc_api_error(r, st->err, st->by_password ? &say : NULL);
+		if (st->by_mfa)
+			say.unauthorized = "The mfa_token or the code is not valid.";
+		pc_api_error(r, st->err, st->by_password || st->by_mfa ? &say : NULL);
+		return;
+	}
+	if (st->pair.mfa_token[0] != '\0') {
+		/* the password was right; a second factor must follow (RFC 6749
+		 * has no word for it: a 401 that says how to go on) */
+		json_t *body = json_pack("{s:s,s:s,s:i,s:s,s:b,s:s,s:[ss]}", "type",
+		                         "/api/v1/problems/second-factor-required", "title", "Second factor required",
+		                         "status", 401, "detail",
+		                         "A second factor is required: POST {mfa_token, method, code} to this URL.",
+		                         "mfa_required", true, "mfa_token", st->pair.mfa_token, "methods", "totp",
+		                         "recovery");
+		sodium_memzero(&st->pair, sizeof(st->pair));
+		char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		if (text == NULL) {
+			pc_respond_problem(r, 500, NULL);
+			return;
+		}
+		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
+		pc_respond(r, 401, "application/problem+json", text, strlen(text));
+		sodium_memzero(text, strlen(text));
+		free(text);
 		return;
 	}
 	respond_pair(r, st);
@@ -78,6 +108,29 @@ void pc_api_token(struct pc_req *r)
 		return;
 	if (r->body_len == 0 && r->principal != NULL && r->principal->method == PC_AUTH_SESSION) {
 		pc_api_defer(r, token_work, token_done, st);
+		return;
+	}
+	if (r->body_len > 0 && memmem(r->body, r->body_len, "\"mfa_token\"", 11) != NULL) {
+		static const struct pc_field mfa_fields[] = {
+			{"mfa_token", PC_F_SECRET, true, PC_MFA_TOKEN_LEN},
+			{"code", PC_F_SECRET, true, 64},
+			{"method", PC_F_STRING, false, 16},
+		};
+		struct pc_input in;
+		if (pc_input_or_respond(r, mfa_fields, 3, &in) != 0)
+			return;
+		const char *m = in.present[2] ? in.v[2].str.s : "totp";
+		if (strcmp(m, "totp") != 0 && strcmp(m, "recovery") != 0) {
+			pc_input_wipe(&in);
+			pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"method\" must be \"totp\" or \"recovery\".");
+			return;
+		}
+		st->method = strcmp(m, "totp") == 0 ? PC_FACTOR_TOTP : PC_FACTOR_RECOVERY;
+		pc_input_take(&in, 0, &st->mfa[0]);
+		pc_input_take(&in, 1, &st->mfa[1]);
+		pc_input_wipe(&in);
+		st->by_mfa = true;
+		pc_api_defer_secrets(r, token_work, token_done, st, st->mfa, 2);
 		return;
 	}
 	if (pc_api_credentials_or_respond(r, st->email, &st->password, false) != 0)

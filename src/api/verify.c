@@ -67,23 +67,27 @@ static const struct pc_http_header *original_method(const struct pc_req *r)
  * every byte but unreserved ones percent-encoded (no CR/LF can reach the
  * header); none from an untrusted peer, for a URI that is not a path, or
  * one too long to carry (the proxy then sends the browser to /login). */
-static void login_redirect(struct pc_req *r, bool browser)
+/* second: to the login page's second step (a one-factor session that a
+ * two_factor rule refused), else to sign in. browser: also as Location (a
+ * 302 for ?redirect=true). */
+static void login_redirect(struct pc_req *r, bool browser, bool second)
 {
-	static const char login[] = "/login?rd=";
-	char out[1024] = "/login";
+	const char *login = second ? "/login?second_factor=1&rd=" : "/login?rd=";
+	char out[1024];
+	snprintf(out, sizeof(out), "%s", second ? "/login?second_factor=1" : "/login");
 	const struct pc_http_header *u = NULL;
 	if (r->peer_trusted) {
 		u = pc_http_header_get(r->http, "X-Original-URI");
 		if (u == NULL)
 			u = pc_http_header_get(r->http, "X-Forwarded-Uri");
 	}
-	size_t n = sizeof(login) - 1, enc;
+	size_t n = strlen(login), enc;
 	if (u != NULL && u->value.len > 0 && u->value.p[0] == '/') {
 		memcpy(out, login, n);
 		if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) == 0)
 			pc_resp_header(r, "X-Auth-Redirect", out);
 		else
-			snprintf(out, sizeof(out), "/login");
+			snprintf(out, sizeof(out), "%s", second ? "/login?second_factor=1" : "/login");
 	}
 	if (browser)
 		pc_resp_header(r, "Location", out);
@@ -315,12 +319,6 @@ void pc_api_verify(struct pc_req *r)
 		pc_respond_empty(r, 200);
 		return;
 	}
-	/* once per process: a two_factor rule matches on every request */
-	static atomic_bool told;
-	if (o == PC_ACCESS_SECOND_FACTOR && !atomic_exchange(&told, true))
-		pc_log("warn", "access_two_factor",
-		       "a two_factor requirement refused a signed-in user: second factors are not available yet, so "
-		       "two_factor refuses everyone");
 	if (o == PC_ACCESS_DENY && browser) {
 		pc_resp_header(r, "Cache-Control", "no-store");
 		pc_respond(r, 403, "text/html; charset=utf-8", forbidden_page, sizeof(forbidden_page) - 1);
@@ -335,13 +333,15 @@ void pc_api_verify(struct pc_req *r)
 		return;
 	}
 	if (o == PC_ACCESS_LOGIN || o == PC_ACCESS_SECOND_FACTOR || p == NULL) {
-		login_redirect(r, browser);
+		login_redirect(r, browser, o == PC_ACCESS_SECOND_FACTOR && p != NULL);
 		if (browser) {
 			pc_respond_empty(r, 302);
 			return;
 		}
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
-		pc_respond_problem(r, 401, "Authentication is required.");
+		pc_respond_problem(r, 401, o == PC_ACCESS_SECOND_FACTOR && p != NULL
+		                               ? "A second factor is required: sign in again with your password and code."
+		                               : "Authentication is required.");
 		return;
 	}
 	if (a->cfg->verify_csrf && m != NULL && unsafe(m->value) && p->method == PC_AUTH_SESSION) {
@@ -380,11 +380,13 @@ void pc_api_verify(struct pc_req *r)
 	pc_resp_header(r, "X-Auth-Role", pc_role_name(p->role));
 	/* names of [a-z0-9._-] joined by ',': nothing to escape */
 	pc_resp_header(r, "X-Auth-Groups", p->groups);
+	pc_resp_header(r, "X-Auth-Factors", p->factors >= 2 ? "2" : "1");
 	if (a->cfg->auth_assertion && p->user_id[0] != '\0') {
 		char tok[6144], jti[PC_JTI_MAX + 1];
 		struct pc_jwt_policy pol = {a->jwt.issuer, ASSERTION_AUDIENCE, a->jwt.leeway_s};
-		if (pc_jwt_issue(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email,
-		                 pc_role_name(p->role), p->groups, r->now, ASSERTION_LIFETIME, tok, sizeof(tok), jti) == 0)
+		if (pc_jwt_issue_amr(a->ring, &pol, p->user_id, p->session_id[0] ? p->session_id : NULL, p->email,
+		                     pc_role_name(p->role), p->groups, p->factors, r->now, ASSERTION_LIFETIME, tok,
+		                     sizeof(tok), jti) == 0)
 			pc_resp_header(r, "X-Auth-Assertion", tok);
 	}
 	pc_respond_empty(r, 200);

@@ -67,6 +67,13 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->groups, h->groups, sizeof(p->groups));
 	memcpy(p->key_name, h->key_name, sizeof(p->key_name));
 	p->authenticated_at = h->authenticated_at;
+	p->factors = h->factors >= 2 ? 2 : 1;
+	if (h->pending) {
+		/* a session waiting for its second step is nobody: no principal,
+		 * only what the second-factor route and logout need */
+		r->pending = p;
+		return p;
+	}
 	r->principal = p;
 	r->actor = p;
 	return p;
@@ -85,6 +92,8 @@ static struct pc_cache_hit session_hit(const struct pc_session *s)
 	h.authenticated_at = s->created_at;
 	h.expires_at = s->expires_at;
 	h.last_seen_at = s->last_seen_at;
+	h.factors = s->factors >= 2 ? 2 : 1;
+	h.pending = s->pending;
 	return h;
 }
 
@@ -278,6 +287,7 @@ static enum pc_step jwt_finish(struct pc_req *r, struct jwt_check *jc)
 	if (pc_role_parse(&p->role, c->role, strlen(c->role)) != 0)
 		p->role = PC_ROLE_MEMBER;
 	p->token_exp = c->exp;
+	p->factors = c->factors >= 2 ? 2 : 1;
 	p->authenticated_at = c->iat != 0 ? c->iat : r->now;
 	r->principal = p;
 	r->actor = p;
@@ -463,6 +473,8 @@ enum pc_step pc_stage_require_auth(struct pc_req *r)
 	const char *d = NULL;
 	if (r->auth_failure > 0 && r->auth_failure <= PC_AUTHF__COUNT)
 		d = details[r->auth_failure - 1];
+	else if (r->pending != NULL)
+		d = "A second factor is required: finish signing in at POST /api/v1/auth/second-factor.";
 	pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
 	pc_respond_problem(r, 401, d ? d : "Authentication is required.");
 	return PC_DONE;

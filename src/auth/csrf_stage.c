@@ -94,7 +94,7 @@ enum pc_step pc_stage_csrf(struct pc_req *r)
 	if (m == PC_METHOD_GET || m == PC_METHOD_HEAD || m == PC_METHOD_OPTIONS ||
 	    (r->route->flags & PC_ROUTE_NO_CSRF))
 		return PC_NEXT;
-	if ((r->route->flags & PC_ROUTE_CSRF_IF_AUTH) && r->principal == NULL)
+	if ((r->route->flags & PC_ROUTE_CSRF_IF_AUTH) && r->principal == NULL && r->pending == NULL)
 		return PC_NEXT;
 	const struct pc_auth *a = pc_auth_of(r);
 	if (!(r->route->flags & PC_ROUTE_SETS_SESSION) &&
@@ -118,7 +118,8 @@ enum pc_step pc_stage_csrf(struct pc_req *r)
 	    sodium_memcmp(hdr->value.p, ck->value.p, hdr->value.len) != 0)
 		return refuse(r, PC_CSRFF_MISMATCH);
 
-	const struct pc_principal *p = r->principal;
+	/* a session waiting for its second step binds its token like any other */
+	const struct pc_principal *p = r->principal != NULL ? r->principal : r->pending;
 	const char *sid = p != NULL && p->method == PC_AUTH_SESSION ? p->session_id : NULL;
 	const struct pc_http_cookie *pre = pc_http_cookie_get(r->http, PC_CSRF_PRESESSION_COOKIE);
 	switch (pc_csrf_verify(hdr->value.p, hdr->value.len, a->cfg->keys, sid, pre ? pre->value.p : NULL,

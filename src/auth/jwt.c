@@ -410,7 +410,33 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 		    !lit(&sc, "\",\"groups\":[") || !fast_groups(&sc, out->groups))
 			return false;
 	}
+	out->factors = 1;
+	if (lit(&sc, ",\"amr\":[\"pwd\",\"otp\",\"mfa\"]"))
+		out->factors = 2;
+	else if (sc.p < sc.end && *sc.p == ',' && !lit(&sc, ",\"amr\":[\"pwd\"]"))
+		return false;
 	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
+}
+
+/* amr (RFC 8176), optional: an array of strings; factors 2 when it holds
+ * "mfa", else 1. */
+static bool amr_of(json_t *claims, unsigned *factors)
+{
+	json_t *v = json_object_get(claims, "amr");
+	*factors = 1;
+	if (v == NULL)
+		return true;
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 8)
+		return false;
+	size_t i;
+	json_t *m;
+	json_array_foreach(v, i, m) {
+		if (!json_is_string(m))
+			return false;
+		if (strcmp(json_string_value(m), "mfa") == 0)
+			*factors = 2;
+	}
+	return true;
 }
 
 /* The checks every claim set passes, however it was parsed. */
@@ -458,7 +484,7 @@ enum pc_jwt_status pc_jwt_verify(const struct pc_jws_keyring *ring, const struct
 	    !string_of(c, "email", false, out->email, sizeof(out->email), 1) ||
 	    !role_of(c, out->role, sizeof(out->role)) || !groups_of(c, out->groups) || !jti_ok(out->jti) ||
 	    !json_is_string(iss_v) || strcmp(json_string_value(iss_v), pol->issuer) != 0 ||
-	    !audience_ok(c, pol->audience))
+	    !audience_ok(c, pol->audience) || !amr_of(c, &out->factors))
 		goto out;
 	st = check_claims(pol, now, out);
 out:
@@ -534,6 +560,13 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
                  const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
                  char *jti_out)
 {
+	return pc_jwt_issue_amr(ring, pol, sub, sid, email, role, groups, 0, now, lifetime_s, out, cap, jti_out);
+}
+
+int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
+                     const char *sub, const char *sid, const char *email, const char *role, const char *groups,
+                     unsigned factors, int64_t now, int64_t lifetime_s, char *out, size_t cap, char *jti_out)
+{
 	if (ring->n_keys == 0)
 		return -1;
 	uint8_t raw[16];
@@ -560,6 +593,10 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 		json_object_set_new(claims, "role", json_string(role));
 		json_object_set_new(claims, "groups", arr);
 	}
+	if (factors == 1)
+		json_object_set_new(claims, "amr", json_pack("[s]", "pwd"));
+	else if (factors >= 2)
+		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "otp", "mfa"));
 	h = header_json(ring, &ring->keys[0]);
 	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (h != NULL && p != NULL)

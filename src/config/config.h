@@ -36,7 +36,9 @@ enum pc_subkey {
 	PC_SUBKEY_JWT = 3,
 	PC_SUBKEY_AUDIT = 4,
 	PC_SUBKEY_APIKEY = 5,
-	PC_SUBKEY__COUNT = 6
+	PC_SUBKEY_TOTP = 6,     /* seals TOTP secrets at rest */
+	PC_SUBKEY_RECOVERY = 7, /* keys the hashes of recovery codes */
+	PC_SUBKEY__COUNT = 8
 };
 
 /* One generation of keys: the master and its derived subkeys. `id` is the

@@ -43,6 +43,7 @@ struct pc_principal {
 	char token_jti[PC_JTI_MAX + 1]; /* JWT: the access token's jti, for logout */
 	int64_t token_exp;              /* JWT: its exp */
 	int64_t authenticated_at;       /* unix seconds */
+	unsigned factors;               /* sessions and JWTs: 1 (password) or 2 (and a second factor) */
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
 	char request_id[33];            /* the HTTP request's X-Request-Id; "" off HTTP */

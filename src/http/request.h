@@ -90,6 +90,7 @@ struct pc_req {
 	char client_addr[PC_CLIENT_ADDR_MAX]; /* socket peer, or X-Forwarded-For from a trusted proxy */
 	bool peer_trusted;                    /* the socket peer is a trusted proxy */
 	const struct pc_principal *principal; /* authenticated identity; NULL when anonymous */
+	const struct pc_principal *pending;   /* a session waiting for its second step (then principal is NULL) */
 	const struct pc_principal *actor;     /* who acts: the principal, or an anonymous actor */
 	int auth_failure;                     /* 0, or 1 + enum pc_auth_failure of a rejected credential */
 	struct pc_arena arena;

@@ -88,6 +88,23 @@ PC_MUST_USE enum pc_err pc_tx_session_delete_all(struct pc_store *s, struct pc_a
                                                  int64_t now, size_t *ended,
                                                  struct pc_revoked **revoked, size_t *n_revoked);
 
+PC_MUST_USE enum pc_err pc_tx_totp_put(struct pc_store *s, struct pc_audit_event *ev,
+                                       const struct pc_totp *t);
+PC_MUST_USE enum pc_err pc_tx_totp_get(struct pc_store *s, const char *user_id, struct pc_totp *out);
+PC_MUST_USE enum pc_err pc_tx_totp_confirm(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                           int64_t step, const uint8_t (*hashes)[32], size_t n);
+PC_MUST_USE enum pc_err pc_tx_totp_use(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                       int64_t step);
+PC_MUST_USE enum pc_err pc_tx_totp_delete(struct pc_store *s, struct pc_audit_event *ev,
+                                          const char *user_id);
+PC_MUST_USE enum pc_err pc_tx_recovery_set(struct pc_store *s, struct pc_audit_event *ev,
+                                           const char *user_id, const uint8_t (*hashes)[32], size_t n);
+PC_MUST_USE enum pc_err pc_tx_recovery_spend(struct pc_store *s, struct pc_audit_event *ev,
+                                             const char *user_id, const uint8_t hash[32], int64_t now);
+PC_MUST_USE enum pc_err pc_tx_recovery_left(struct pc_store *s, const char *user_id, int64_t *left);
+PC_MUST_USE enum pc_err pc_tx_session_promote(struct pc_store *s, struct pc_audit_event *ev,
+                                              const char *old_id, const struct pc_session *sess);
+
 PC_MUST_USE enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
                                             const struct pc_api_key *k);
 PC_MUST_USE enum pc_err pc_tx_apikey_get(struct pc_store *s, const char *id,

@@ -151,6 +151,36 @@ static const char *const pc_postgres_migrations[] = {
 	"CREATE INDEX audit_events_resource ON audit_events(resource_type, resource_id, seq);",
 	/* 6: the audit key id of each event (migrations_sqlite.h 6) */
 	"ALTER TABLE audit_events ADD COLUMN key_id " PC_T " NOT NULL DEFAULT '';",
+	/* 7: second factors (migrations_sqlite.h 7). One TOTP credential per user: its secret sealed
+	 * (XChaCha20-Poly1305 under the TOTP subkey, the row id as associated
+	 * data: base64url text), its parameters (so a later change of defaults
+	 * does not break it), whether a code confirmed it, and the last time
+	 * step a code was accepted for (replay: a code is accepted only by a
+	 * conditional UPDATE that raises it). Recovery codes: keyed hashes,
+	 * spent by a conditional UPDATE of used_at. Sessions record their
+	 * factors, the time of the second, and whether they still wait for it;
+	 * refresh families the factors they were issued with. */
+	"CREATE TABLE totp_credentials ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+	"  secret_sealed " PC_T " NOT NULL,"
+	"  algorithm " PC_T " NOT NULL,"
+	"  digits BIGINT NOT NULL,"
+	"  period BIGINT NOT NULL,"
+	"  confirmed BIGINT NOT NULL DEFAULT 0,"
+	"  last_used_step BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL"
+	");"
+	"CREATE TABLE recovery_codes ("
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  code_hash BYTEA NOT NULL,"
+	"  used_at BIGINT,"
+	"  PRIMARY KEY (user_id, code_hash)"
+	");"
+	"ALTER TABLE sessions ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;"
+	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
 };
 
 #undef PC_T

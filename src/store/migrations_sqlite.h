@@ -157,6 +157,36 @@ static const char *const pc_sqlite_migrations[] = {
 	 * verifies across a master key rotation — and tells a key it was not
 	 * given from an edit. '' on events written before this migration. */
 	"ALTER TABLE audit_events ADD COLUMN key_id TEXT NOT NULL DEFAULT '';",
+	/* 7: second factors. One TOTP credential per user: its secret sealed
+	 * (XChaCha20-Poly1305 under the TOTP subkey, the row id as associated
+	 * data: base64url text), its parameters (so a later change of defaults
+	 * does not break it), whether a code confirmed it, and the last time
+	 * step a code was accepted for (replay: a code is accepted only by a
+	 * conditional UPDATE that raises it). Recovery codes: keyed hashes,
+	 * spent by a conditional UPDATE of used_at. Sessions record their
+	 * factors, the time of the second, and whether they still wait for it;
+	 * refresh families the factors they were issued with. */
+	"CREATE TABLE totp_credentials ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,"
+	"  secret_sealed TEXT NOT NULL,"
+	"  algorithm TEXT NOT NULL,"
+	"  digits INTEGER NOT NULL,"
+	"  period INTEGER NOT NULL,"
+	"  confirmed INTEGER NOT NULL DEFAULT 0,"
+	"  last_used_step INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE recovery_codes ("
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  code_hash BLOB NOT NULL,"
+	"  used_at INTEGER,"
+	"  PRIMARY KEY (user_id, code_hash)"
+	");"
+	"ALTER TABLE sessions ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE sessions ADD COLUMN second_factor_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE refresh_tokens ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

@@ -59,18 +59,20 @@ int pc_row_user(struct pc_sql *c, void *out)
 int pc_row_session(struct pc_sql *c, void *out)
 {
 	struct pc_session *s = out;
-	int64_t disabled = 0;
+	int64_t disabled = 0, pending = 0;
 	memset(s, 0, sizeof(*s));
 	if (COL_TEXT(c, 0, s->id) != 0 || COL_HASH(c, 1, s->secret_hash) != 0 ||
 	    COL_TEXT(c, 2, s->user_id) != 0 || COL_TEXT(c, 3, s->email) != 0 ||
 	    COL_INT(c, 4, &s->created_at) != 0 || COL_INT(c, 5, &s->last_seen_at) != 0 ||
 	    COL_INT(c, 6, &s->expires_at) != 0 || COL_TEXT(c, 7, s->client_addr) != 0 ||
 	    COL_TEXT(c, 8, s->user_agent) != 0 || role_col(c, 9, &s->role) != 0 || COL_INT(c, 10, &disabled) != 0 ||
-	    COL_TEXT(c, 11, s->groups) != 0) {
+	    COL_TEXT(c, 11, s->groups) != 0 || COL_INT(c, 12, &s->factors) != 0 ||
+	    COL_INT(c, 13, &s->second_factor_at) != 0 || COL_INT(c, 14, &pending) != 0) {
 		memset(s, 0, sizeof(*s));
 		return -1;
 	}
 	s->disabled = disabled != 0;
+	s->pending = pending != 0;
 	return 0;
 }
 
@@ -101,7 +103,8 @@ int pc_row_refresh(struct pc_sql *c, void *out)
 	if (COL_HASH(c, 0, t->token_hash) != 0 || COL_TEXT(c, 1, t->family_id) != 0 ||
 	    COL_TEXT(c, 2, t->user_id) != 0 || COL_TEXT(c, 3, t->session_id) != 0 ||
 	    COL_INT(c, 4, &t->created_at) != 0 || COL_INT(c, 5, &t->expires_at) != 0 ||
-	    COL_TEXT(c, 6, t->access_jti) != 0 || COL_INT(c, 7, &t->access_exp) != 0) {
+	    COL_TEXT(c, 6, t->access_jti) != 0 || COL_INT(c, 7, &t->access_exp) != 0 ||
+	    COL_INT(c, 9, &t->factors) != 0) {
 		memset(r, 0, sizeof(*r));
 		return -1;
 	}

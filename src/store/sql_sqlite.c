@@ -88,7 +88,8 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                      " WHERE o.id <> ?1 AND o.role = 'admin' AND o.disabled = 0)",
 	[S_SESSION_INSERT] =
 		"INSERT INTO sessions(id, secret_hash, user_id, created_at, last_seen_at, expires_at,"
-		" client_addr, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+		" client_addr, user_agent, factors, second_factor_at, pending)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[S_SESSION_GET] = "SELECT " PC_SESSION_COLS PC_SESSION_FROM " WHERE s.secret_hash = ?1",
 	[S_SESSION_EXISTS] = "SELECT 1 FROM sessions WHERE id = ?1",
 	[S_SESSION_TOUCH] =
@@ -117,7 +118,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 		"UPDATE api_keys SET last_used_at = max(last_used_at, ?2) WHERE id = ?1",
 	[S_APIKEY_REKEY] = "UPDATE api_keys SET secret_hash = ?3 WHERE id = ?1 AND secret_hash = ?2",
 	[S_REFRESH_INSERT] = "INSERT INTO refresh_tokens(" PC_REFRESH_COLS ") VALUES"
-	                     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL)",
+	                     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?9)",
 	[S_REFRESH_GET] = "SELECT " PC_REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
 	[S_REFRESH_GET_LOCK] = "SELECT " PC_REFRESH_COLS " FROM refresh_tokens WHERE token_hash = ?1",
 	[S_REFRESH_MARK_USED] =
@@ -150,6 +151,21 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at <= ?1",
 	[S_PURGE_RESET] =
 		"DELETE FROM reset_tokens WHERE expires_at <= ?1 OR used_at IS NOT NULL",
+	[S_TOTP_INSERT] = "INSERT INTO totp_credentials(id, user_id, secret_sealed, algorithm, digits,"
+	                  " period, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[S_TOTP_GET] = "SELECT " PC_TOTP_COLS " FROM totp_credentials WHERE user_id = ?1",
+	[S_TOTP_DELETE_PENDING] = "DELETE FROM totp_credentials WHERE user_id = ?1 AND confirmed = 0",
+	[S_TOTP_CONFIRM] = "UPDATE totp_credentials SET confirmed = 1, last_used_step = ?2"
+	                   " WHERE id = ?1 AND confirmed = 0 AND last_used_step < ?2",
+	[S_TOTP_USE] = "UPDATE totp_credentials SET last_used_step = ?2"
+	               " WHERE id = ?1 AND confirmed = 1 AND last_used_step < ?2",
+	[S_TOTP_DELETE] = "DELETE FROM totp_credentials WHERE user_id = ?1",
+	[S_RECOVERY_DELETE] = "DELETE FROM recovery_codes WHERE user_id = ?1",
+	[S_RECOVERY_INSERT] = "INSERT INTO recovery_codes(user_id, code_hash) VALUES (?1, ?2)",
+	[S_RECOVERY_SPEND] = "UPDATE recovery_codes SET used_at = ?3"
+	                     " WHERE user_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
+	[S_RECOVERY_LEFT] = "SELECT count(*) FROM recovery_codes WHERE user_id = ?1 AND used_at IS NULL",
+	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2 AND pending = 1",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",

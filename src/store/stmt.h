@@ -15,7 +15,7 @@
 	"id, email, password_hash, created_at, password_changed_at, cred_epoch, role, disabled, group_names"
 #define PC_SESSION_COLS                                                                  \
 	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
-	" s.client_addr, s.user_agent, u.role, u.disabled, u.group_names"
+	" s.client_addr, s.user_agent, u.role, u.disabled, u.group_names, s.factors, s.second_factor_at, s.pending"
 #define PC_SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id"
 #define PC_APIKEY_COLS                                                                   \
 	"k.id, k.name, k.prefix, k.secret_hash, coalesce(u.id, ''), k.created_at, k.expires_at," \
@@ -24,7 +24,9 @@
 #define PC_APIKEY_FROM " FROM api_keys k LEFT JOIN users u ON u.id = k.created_by"
 #define PC_REFRESH_COLS                                                                  \
 	"token_hash, family_id, user_id, session_id, created_at, expires_at, access_jti," \
-	" access_exp, used_at"
+	" access_exp, used_at, factors"
+#define PC_TOTP_COLS \
+	"id, user_id, secret_sealed, algorithm, digits, period, confirmed, last_used_step, created_at"
 #define PC_EVENT_COLS                                                                      \
 	"seq, id, time_ms, action, resource_type, resource_id, actor_user_id, actor_email,"    \
 	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash, key_id"
@@ -96,6 +98,17 @@ enum pc_stmt {
 	S_PURGE_REFRESH,
 	S_PURGE_SESSIONS,
 	S_PURGE_RESET,
+	S_TOTP_INSERT,
+	S_TOTP_GET,
+	S_TOTP_DELETE_PENDING, /* the user's unconfirmed credential */
+	S_TOTP_CONFIRM,        /* conditional: unconfirmed, step above the last */
+	S_TOTP_USE,            /* conditional: confirmed, step above the last */
+	S_TOTP_DELETE,
+	S_RECOVERY_DELETE,
+	S_RECOVERY_INSERT,
+	S_RECOVERY_SPEND,      /* conditional: used_at IS NULL */
+	S_RECOVERY_LEFT,
+	S_SESSION_DELETE_PENDING,
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

@@ -583,3 +583,90 @@ enum pc_err pc_store_audit_check(struct pc_store *s, struct pc_audit_verdict *v)
 	REQUIRE(s != NULL);
 	return pc_tx_audit_verify(s, v);
 }
+
+/* ---- second factors ---- */
+
+static bool totp_ok(const struct pc_totp *t)
+{
+	return t != NULL && TERMINATED(t->id) && t->id[0] != '\0' && TERMINATED(t->user_id) &&
+	       t->user_id[0] != '\0' && TERMINATED(t->secret_sealed) && t->secret_sealed[0] != '\0' &&
+	       TERMINATED(t->algorithm) && t->algorithm[0] != '\0';
+}
+
+enum pc_err pc_store_totp_put(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                              const struct pc_totp *t)
+{
+	REQUIRE(s != NULL && totp_ok(t) && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_totp_put(s, ev, t));
+}
+
+enum pc_err pc_store_totp_get(struct pc_store *s, const char *user_id, struct pc_totp *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && user_id != NULL);
+	return pc_tx_totp_get(s, user_id, out);
+}
+
+enum pc_err pc_store_totp_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev, const char *id, int64_t step,
+                                  const uint8_t (*hashes)[32], size_t n)
+{
+	REQUIRE(s != NULL && id != NULL && step > 0 && (hashes != NULL || n == 0) &&
+	        n <= PC_RECOVERY_CODES && event_ok(ev, actor) && actor->user_id[0] != '\0');
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_totp_confirm(s, ev, id, step, hashes, n));
+}
+
+enum pc_err pc_store_totp_use(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                              const char *id, int64_t step)
+{
+	REQUIRE(s != NULL && id != NULL && step > 0 && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_totp_use(s, ev, id, step));
+}
+
+enum pc_err pc_store_totp_delete(struct pc_store *s, const struct pc_principal *actor,
+                                 struct pc_audit_event *ev, const char *user_id)
+{
+	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_totp_delete(s, ev, user_id));
+}
+
+enum pc_err pc_store_recovery_set(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev, const char *user_id,
+                                  const uint8_t (*hashes)[32], size_t n)
+{
+	REQUIRE(s != NULL && user_id != NULL && hashes != NULL && n <= PC_RECOVERY_CODES &&
+	        event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_recovery_set(s, ev, user_id, hashes, n));
+}
+
+enum pc_err pc_store_recovery_spend(struct pc_store *s, const struct pc_principal *actor,
+                                    struct pc_audit_event *ev, const char *user_id, const uint8_t hash[32],
+                                    int64_t now)
+{
+	REQUIRE(s != NULL && user_id != NULL && hash != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_recovery_spend(s, ev, user_id, hash, now));
+}
+
+enum pc_err pc_store_recovery_left(struct pc_store *s, const char *user_id, int64_t *left)
+{
+	REQUIRE(left != NULL);
+	*left = 0;
+	REQUIRE(s != NULL && user_id != NULL);
+	return pc_tx_recovery_left(s, user_id, left);
+}
+
+enum pc_err pc_store_session_promote(struct pc_store *s, const struct pc_principal *actor,
+                                     struct pc_audit_event *ev, const char *old_id,
+                                     const struct pc_session *sess)
+{
+	REQUIRE(s != NULL && old_id != NULL && session_ok(sess) && !sess->pending && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_session_promote(s, ev, old_id, sess));
+}

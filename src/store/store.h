@@ -91,6 +91,9 @@ struct pc_session {
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
 	int64_t cred_epoch;         /* create only: the epoch its sign-in read; not stored */
+	int64_t factors;            /* 1: password; 2: password and a second factor */
+	int64_t second_factor_at;   /* when the second factor was given (0: none) */
+	bool pending;               /* waiting for its second step: it is nobody until then */
 };
 
 /*
@@ -222,6 +225,69 @@ PC_MUST_USE enum pc_err pc_store_session_delete_all(struct pc_store *s,
                                                     struct pc_revoked **revoked,
                                                     size_t *n_revoked);
 
+/* ---- second factors (tx_factors.c) ---- */
+
+/* Sealed TOTP secrets are at most this many characters of base64url
+ * (key id, nonce, a secret of up to 64 bytes, the tag). */
+#define PC_TOTP_SEALED_MAX 160
+
+struct pc_totp {
+	char id[PC_ID_LEN + 1];
+	char user_id[PC_ID_LEN + 1];
+	char secret_sealed[PC_TOTP_SEALED_MAX + 1]; /* never leaves the service layer */
+	char algorithm[8];                          /* "SHA1", "SHA256", "SHA512" */
+	int64_t digits;
+	int64_t period;
+	bool confirmed;
+	int64_t last_used_step;
+	int64_t created_at;
+};
+
+#define PC_RECOVERY_CODES 10
+
+/* Stores a new, unconfirmed TOTP credential for t->user_id, replacing an
+ * unconfirmed one; PC_ERR_CONFLICT when a confirmed one exists. */
+PC_MUST_USE enum pc_err pc_store_totp_put(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const struct pc_totp *t);
+/* The user's TOTP credential (confirmed or not), or PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_totp_get(struct pc_store *s, const char *user_id, struct pc_totp *out);
+/* Confirms credential id with the step its first code matched (recorded
+ * as used) and replaces the user's recovery codes with the n hashes, one
+ * transaction. PC_ERR_NOT_FOUND when it is gone, already confirmed, or the
+ * step is not above the last used one. */
+PC_MUST_USE enum pc_err pc_store_totp_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                              struct pc_audit_event *ev, const char *id, int64_t step,
+                                              const uint8_t (*hashes)[32], size_t n);
+/* Accepts a code's step for confirmed credential id: one conditional
+ * UPDATE (last_used_step = step WHERE last_used_step < step), so a step is
+ * accepted once across every instance sharing the store. PC_ERR_REUSED
+ * when the step is not above the last one (or the credential is gone). */
+PC_MUST_USE enum pc_err pc_store_totp_use(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const char *id, int64_t step);
+/* Removes the user's TOTP credential and recovery codes.
+ * PC_ERR_NOT_FOUND when there was no credential. */
+PC_MUST_USE enum pc_err pc_store_totp_delete(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const char *user_id);
+/* Replaces the user's recovery codes with the n hashes (the old batch dies
+ * in the same transaction). */
+PC_MUST_USE enum pc_err pc_store_recovery_set(struct pc_store *s, const struct pc_principal *actor,
+                                              struct pc_audit_event *ev, const char *user_id,
+                                              const uint8_t (*hashes)[32], size_t n);
+/* Spends one unused code: a conditional UPDATE (WHERE used_at IS NULL), so
+ * of any number of concurrent uses exactly one succeeds. PC_ERR_NOT_FOUND
+ * for an unknown or spent code. */
+PC_MUST_USE enum pc_err pc_store_recovery_spend(struct pc_store *s, const struct pc_principal *actor,
+                                                struct pc_audit_event *ev, const char *user_id,
+                                                const uint8_t hash[32], int64_t now);
+/* How many unused recovery codes the user has. */
+PC_MUST_USE enum pc_err pc_store_recovery_left(struct pc_store *s, const char *user_id, int64_t *left);
+/* The second step of a sign-in: deletes the pending session old_id of
+ * sess->user_id and inserts sess (a new id and secret: no fixation), one
+ * transaction. PC_ERR_NOT_FOUND when old_id is gone or not pending. */
+PC_MUST_USE enum pc_err pc_store_session_promote(struct pc_store *s, const struct pc_principal *actor,
+                                                 struct pc_audit_event *ev, const char *old_id,
+                                                 const struct pc_session *sess);
+
 /* ---- password reset tokens (one-time, stored hashed) ---- */
 
 PC_MUST_USE enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
@@ -292,6 +358,7 @@ struct pc_refresh_token {
 	int64_t expires_at;             /* the family's end: rotation does not extend it */
 	char access_jti[PC_JTI_MAX + 1];
 	int64_t access_exp;
+	int64_t factors;                /* how the family signed in: 1, or 2 with a second factor */
 	int64_t cred_epoch;             /* create and rotate only: the epoch its sign-in
 	                                 * (or the user read before rotating) saw; not stored */
 };

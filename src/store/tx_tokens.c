@@ -149,7 +149,7 @@ PC_MUST_USE static enum pc_err insert_refresh(struct pc_sql *c, const struct pc_
 	                         ARGS(A_HASH(t->token_hash), A_FIX(t->family_id), A_FIX(t->user_id),
 	                              A_FIX(t->session_id), A_INT(t->created_at),
 	                              A_INT(t->expires_at), A_FIX(t->access_jti),
-	                              A_INT(t->access_exp)),
+	                              A_INT(t->access_exp), A_INT(t->factors < 1 ? 1 : t->factors)),
 	                         NULL);
 	if (e == PC_OK)
 		e = sql_exec(c, S_ACCESS_INSERT,

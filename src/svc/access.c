@@ -139,7 +139,7 @@ void pc_access_subject_of(struct pc_access_subject *out, const struct pc_princip
 	if (p == NULL || p->method == PC_AUTH_ANONYMOUS)
 		return;
 	out->signed_in = true;
-	out->factors = 1;
+	out->factors = p->factors >= 2 ? 2 : 1; /* the session's (or token's) own record */
 	out->email = p->email;
 	out->email_len = strlen(p->email);
 	out->n_groups = pc_groups_split(names, buf, cap, p->groups);

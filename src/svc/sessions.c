@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "svc/factors.h"
 #include "svc/sessions.h"
 #include "svc/tokens.h"
 
@@ -23,12 +24,24 @@ enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *act
 	enum pc_err e = pc_tokens_check_password(ctx, actor, email, password, len, user, retry_after);
 	if (e != PC_OK)
 		return e;
+	bool second = false;
+	e = pc_factors_active(ctx, user->id, &second);
+	if (e != PC_OK)
+		return e;
 	pc_svc_session_new(ctx, sess, secret, actor, user->id);
 	sess->cred_epoch = user->cred_epoch; /* the password was checked under it */
+	if (second) {
+		/* a session that can only finish its second step (or end) */
+		sess->pending = true;
+		sess->expires_at = sess->created_at + PC_PENDING_SESSION_S;
+	}
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, user, sess);
 	struct pc_audit_event ev;
-	pc_svc_event(&ev, &self, "auth.login", "session", sess->id, NULL);
+	if (second)
+		pc_svc_event(&ev, &self, "auth.login", "session", sess->id, "{s:b}", "second_factor_required", true);
+	else
+		pc_svc_event(&ev, &self, "auth.login", "session", sess->id, NULL);
 	e = pc_tokens_signin_written(ctx, actor, user, pc_store_session_create(ctx->store, &self, &ev, sess));
 	if (e != PC_OK)
 		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);

@@ -15,6 +15,9 @@
  * goes to secret (wipe it); event "auth.login" by the new session. The
  * session is written only under the credential epoch the check read: a
  * change in between answers PC_ERR_NOT_FOUND ("auth.login_stale").
+ * A user with an active second factor gets a pending session instead
+ * (sess->pending, PC_PENDING_SESSION_S long): it is nobody until
+ * pc_factors_second_step replaces it.
  * PC_OK, PC_ERR_NOT_FOUND, PC_ERR_THROTTLED (*retry_after), store errors.
  */
 PC_MUST_USE enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,

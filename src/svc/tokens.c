@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/b64url.h"
 #include "core/log.h"
+#include "svc/factors.h"
 #include "svc/tokens.h"
 
 enum pc_err pc_tokens_check_password(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
@@ -107,13 +108,15 @@ int pc_tokens_refresh_parse(uint8_t hash[32], const char *s, size_t len)
  * and groups become claims) and sid into out, and
  * the refresh record rt (filled, not stored). 0 or -1. */
 static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh_token *rt, const struct pc_user *u,
-                const char *sid)
+                const char *sid, int64_t factors)
 {
 	const struct pc_config *cfg = ctx->cfg;
 	int64_t now = pc_svc_now(ctx);
 	const char *user_id = u->id;
-	if (pc_jwt_issue(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, u->email, pc_role_name(u->role), u->groups, now,
-	                 cfg->access_token_lifetime_s, out->access, sizeof(out->access), out->jti) != 0)
+	factors = factors >= 2 ? 2 : 1;
+	if (pc_jwt_issue_amr(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, u->email, pc_role_name(u->role), u->groups,
+	                     (unsigned)factors, now, cfg->access_token_lifetime_s, out->access, sizeof(out->access),
+	                     out->jti) != 0)
 		return -1;
 	out->expires_in = cfg->access_token_lifetime_s;
 	uint8_t raw[PC_REFRESH_RAW];
@@ -129,6 +132,7 @@ static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh
 	rt->expires_at = now + cfg->refresh_token_lifetime_s;
 	snprintf(rt->access_jti, sizeof(rt->access_jti), "%s", out->jti);
 	rt->access_exp = now + cfg->access_token_lifetime_s;
+	rt->factors = factors;
 	return 0;
 }
 
@@ -136,12 +140,12 @@ static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh
  * sign-in read; via: "password" or "session". The access token minted
  * here is wiped unless the family is written. */
 static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, const struct pc_user *u,
-                         const char *sid, const char *via, struct pc_token_pair *out)
+                         const char *sid, const char *via, int64_t factors, struct pc_token_pair *out)
 {
 	struct pc_refresh_token rt;
 	if (u->disabled)
 		return PC_ERR_NOT_FOUND; /* the store ended its credentials; never a new family */
-	if (mint(ctx, out, &rt, u, sid) != 0)
+	if (mint(ctx, out, &rt, u, sid, factors) != 0)
 		return PC_ERR_INTERNAL;
 	rt.cred_epoch = u->cred_epoch;
 	pc_random_id(rt.family_id);
@@ -152,6 +156,73 @@ static enum pc_err issue(struct pc_svc *ctx, const struct pc_principal *by, cons
 	if (e != PC_OK)
 		sodium_memzero(out, sizeof(*out));
 	return e;
+}
+
+/* The password was right and the user has a second factor: a pending
+ * session (PC_MFA_TOKEN_S long, no cookie) whose sealed secret is the
+ * mfa_token the client finishes with (pc_tokens_mfa). */
+static enum pc_err mfa_challenge(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_user *u,
+                                 struct pc_token_pair *out)
+{
+	struct pc_session sess;
+	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	pc_svc_session_new(ctx, &sess, secret, actor, u->id);
+	sess.cred_epoch = u->cred_epoch;
+	sess.pending = true;
+	sess.expires_at = sess.created_at + PC_MFA_TOKEN_S;
+	struct pc_principal self;
+	pc_svc_session_principal(&self, actor, u, &sess);
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, &self, "token.mfa_required", "session", sess.id, NULL);
+	enum pc_err e = pc_tokens_signin_written(ctx, actor, u, pc_store_session_create(ctx->store, &self, &ev, &sess));
+	if (e == PC_OK) {
+		memcpy(out->mfa_token, PC_MFA_PREFIX, 4);
+		pc_session_seal(out->mfa_token + 4, secret, sess.expires_at, ctx->cfg->keys);
+	}
+	sodium_memzero(secret, sizeof(secret));
+	return e;
+}
+
+enum pc_err pc_tokens_mfa(struct pc_svc *ctx, const struct pc_principal *actor, const char *mfa_token, size_t len,
+                          enum pc_factor_method method, const char *code, size_t code_len, struct pc_token_pair *out,
+                          int64_t *retry_after)
+{
+	memset(out, 0, sizeof(*out));
+	*retry_after = 0;
+	uint8_t secret[PC_SESSION_SECRET_BYTES], hash[32];
+	int64_t exp;
+	if (len != PC_MFA_TOKEN_LEN || memcmp(mfa_token, PC_MFA_PREFIX, 4) != 0 ||
+	    pc_session_open(secret, &exp, mfa_token + 4, len - 4, ctx->cfg->keys, pc_svc_now(ctx)) != PC_COOKIE_OK)
+		return PC_ERR_NOT_FOUND;
+	pc_session_secret_hash(hash, secret);
+	sodium_memzero(secret, sizeof(secret));
+	struct pc_session sess;
+	enum pc_err e = pc_store_session_get(ctx->store, hash, &sess);
+	if (e != PC_OK)
+		return e;
+	if (!sess.pending || sess.expires_at <= pc_svc_now(ctx))
+		return PC_ERR_NOT_FOUND;
+	struct pc_user u;
+	e = pc_store_user_get(ctx->store, sess.user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK)
+		return e;
+	struct pc_principal self;
+	pc_svc_session_principal(&self, actor, &u, &sess);
+	e = pc_factors_check(ctx, &self, u.id, method, code, code_len, retry_after);
+	if (e != PC_OK)
+		return e;
+	/* single use: of any number of racing finishers one deletes the row */
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, &self, "token.mfa_done", "session", sess.id, NULL);
+	e = pc_store_session_delete(ctx->store, &self, &ev, u.id, sess.id);
+	if (e != PC_OK)
+		return e;
+	struct pc_principal by = self;
+	by.method = PC_AUTH_ANONYMOUS;
+	by.session_id[0] = '\0';
+	return pc_tokens_signin_written(ctx, actor, &u,
+	                                issue(ctx, &by, &u, NULL, "mfa", 2, out));
 }
 
 enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
@@ -171,8 +242,14 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 	memcpy(by.user_agent, actor->user_agent, sizeof(by.user_agent));
 	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
 	snprintf(by.email, sizeof(by.email), "%s", u.email);
+	bool second = false;
+	e = pc_factors_active(ctx, u.id, &second);
+	if (e != PC_OK)
+		return e;
+	if (second)
+		return mfa_challenge(ctx, actor, &u, out);
 	return pc_tokens_signin_written(ctx, actor, &u,
-	                                issue(ctx, &by, &u, NULL, "password", out));
+	                                issue(ctx, &by, &u, NULL, "password", 1, out));
 }
 
 enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_token_pair *out)
@@ -185,7 +262,7 @@ enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	if (e != PC_OK)
 		return e;
-	e = issue(ctx, actor, &u, actor->session_id[0] ? actor->session_id : NULL, "session", out);
+	e = issue(ctx, actor, &u, actor->session_id[0] ? actor->session_id : NULL, "session", actor->factors, out);
 	return e == PC_ERR_STALE ? PC_ERR_NOT_FOUND : e;
 }
 
@@ -225,7 +302,7 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 		return e;
 	if (u.disabled)
 		return PC_ERR_NOT_FOUND; /* disabling deleted the families: as if revoked */
-	if (mint(ctx, out, &rt, &u, old.session_id[0] ? old.session_id : NULL) != 0)
+	if (mint(ctx, out, &rt, &u, old.session_id[0] ? old.session_id : NULL, old.factors) != 0)
 		return PC_ERR_INTERNAL;
 	rt.cred_epoch = u.cred_epoch;
 	struct pc_principal actor = *client;

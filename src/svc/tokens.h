@@ -14,6 +14,7 @@
 #define PC_SVC_TOKENS_H
 
 #include "auth/jwt.h"
+#include "svc/factors.h"
 #include "svc/svc.h"
 
 #define PC_REFRESH_PREFIX "pcr_"
@@ -21,12 +22,21 @@
 #define PC_REFRESH_LEN (4 + 43)
 #define PC_ACCESS_MAX 4096
 
-/* An issued pair. Secrets: the caller wipes access and refresh. */
+/* The challenge of a password sign-in by a user with a second factor:
+ * "pcm_" + a sealed pending session (as the session cookie seals it),
+ * single use, PC_MFA_TOKEN_S seconds. */
+#define PC_MFA_PREFIX "pcm_"
+#define PC_MFA_TOKEN_LEN (4 + PC_SESSION_COOKIE_LEN)
+#define PC_MFA_TOKEN_S 300
+
+/* An issued pair — or, for a user with a second factor, only mfa_token.
+ * Secrets: the caller wipes the whole struct. */
 struct pc_token_pair {
 	char access[PC_ACCESS_MAX];
 	char jti[PC_JTI_MAX + 1];
 	char refresh[PC_REFRESH_LEN + 1];
 	int64_t expires_in; /* the access token's lifetime, seconds */
+	char mfa_token[PC_MFA_TOKEN_LEN + 1]; /* "" unless a second factor is required */
 };
 
 /*
@@ -57,10 +67,21 @@ PC_MUST_USE enum pc_err pc_tokens_signin_written(struct pc_svc *ctx, const struc
                                                  const struct pc_user *user, enum pc_err e);
 
 /* A pair for email + password (checked as above); event "token.issue"
- * {jti, via: "password"} on the new family. */
+ * {jti, via: "password"} on the new family. A user with an active second
+ * factor gets no pair: PC_OK with out->mfa_token set (event
+ * "token.mfa_required"), to finish with pc_tokens_mfa. */
 PC_MUST_USE enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                         const char *password, size_t len, struct pc_token_pair *out,
                                         int64_t *retry_after);
+/* Finishes an mfa_token with a second factor (pc_factors_check): the
+ * challenge is spent (single use), and a pair whose access token says
+ * amr ["pwd","otp","mfa"] and whose family keeps factors 2 is issued
+ * (event "token.issue" {via: "mfa"}). PC_ERR_NOT_FOUND for an unknown,
+ * expired or spent mfa_token or a wrong code, PC_ERR_THROTTLED. */
+PC_MUST_USE enum pc_err pc_tokens_mfa(struct pc_svc *ctx, const struct pc_principal *actor, const char *mfa_token,
+                                      size_t len, enum pc_factor_method method, const char *code, size_t code_len,
+                                      struct pc_token_pair *out, int64_t *retry_after);
+
 /* A pair for the session principal actor, bound to its session; event
  * "token.issue" {jti, via: "session"}. */
 PC_MUST_USE enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor,

@@ -12,6 +12,7 @@
 // Screenshots go to $PORTCULLIS_E2E_OUT/browser/ (default tests/e2e/out).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -770,7 +771,8 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
       return inputs.map((i) => i.text);
     }
     await openLogin(page);
-    assert.deepEqual(await assertLabelled('login page'), ['Email', 'Password (12 characters or more)', 'Email', 'Password']);
+    assert.deepEqual(await assertLabelled('login page'), ['Email', 'Password (12 characters or more)', 'Email', 'Password',
+      'Authenticator code', 'Recovery code', 'Code']);
 
     const { email, password } = await setupAdminApi(srv);
     await openLogin(page);
@@ -801,6 +803,59 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
     await page.waitForURL(onPath('/login'));
     await page.locator('#login').waitFor();
     assert.equal((await (await agentOf(ctx, srv)).me()).status, 401, 'signed out');
+    assertNoProblems(ctx);
+  } finally {
+    await closeAll(ctx);
+  }
+  await stop(srv);
+});
+
+// ---------------------------------------------------------------------------
+// 6b. The second step: keyboard only, with a code from oathtool.
+
+const OATHTOOL = (() => {
+  try {
+    execFileSync('oathtool', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const totpCode = (secret, t) => execFileSync('oathtool', ['--totp', '-b', '-d', '6', '--now', `@${t}`, secret], { encoding: 'utf8' }).trim();
+
+test('sign-in with a second factor: password, then the code, keyboard only', { timeout: TEST_TIMEOUT, skip: OATHTOOL ? false : 'oathtool is not installed' }, async () => {
+  const srv = await server();
+  // the wrong code's 401 is the browser's console error we expect
+  const ctx = await context(srv, { allow: [(m) => /status of 401/.test(m.text) && m.url.endsWith('/api/v1/auth/second-factor')] });
+  try {
+    const { email, password, agent } = await setupAdminApi(srv);
+    const en = await agent.post('/api/v1/users/me/totp', {});
+    assert.equal(en.status, 201, en.text);
+    recordSecret(en.data.secret, 'totp secret');
+    // clear of a step boundary, so the codes below stay in their steps
+    const left = 30 - (Date.now() / 1000) % 30;
+    if (left < 6) await new Promise((r) => setTimeout(r, left * 1000 + 200));
+    const t = Math.floor(Date.now() / 1000);
+    assert.equal((await agent.post('/api/v1/users/me/totp/confirm', { code: totpCode(en.data.secret, t - 30) })).status, 200);
+    const page = await ctx.newPage();
+    await openLogin(page);
+    await page.locator('#login-email:focus').waitFor();
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+    // the second step takes the caret; the first code is wrong, the next right
+    await page.locator('#second-code:focus').waitFor();
+    assert.equal(await page.locator('#login').isHidden(), true);
+    await page.keyboard.type('000000' === totpCode(en.data.secret, t) ? '111111' : '000000');
+    await page.keyboard.press('Enter');
+    await page.locator('#status').filter({ hasText: 'The code is not valid.' }).waitFor();
+    await page.locator('#second-code:focus').waitFor();
+    await page.keyboard.type(totpCode(en.data.secret, t));
+    await page.keyboard.press('Enter');
+    await waitSignedIn(page, email);
+    const f = await (await agentOf(ctx, srv)).get('/api/v1/users/me/factors');
+    assert.equal(f.data.session_factors, 2);
     assertNoProblems(ctx);
   } finally {
     await closeAll(ctx);

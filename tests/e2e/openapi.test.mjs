@@ -16,6 +16,7 @@
 // The README's problem-type table is the server's list.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -383,6 +384,49 @@ describe('the OpenAPI document', () => {
       await call(admin, 'PATCH', `/api/v1/users/${randomId()}`, { json: { disabled: true } }, 404);
       await call(admin, 'GET', `/api/v1/users/${u.data.user.id}/sessions`, {}, 200);
       await call(user, 'GET', `/api/v1/users/${adminId}/sessions`, {}, 403);
+      // second factors: enrol, QR, confirm, list, recovery codes, the second
+      // step of a sign-in, removal (codes computed here: RFC 6238, SHA-1)
+      const totp = (secret, step = Math.floor(Date.now() / 30000)) => {
+        const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+        let bits = '';
+        for (const ch of secret) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
+        const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+        const msg = Buffer.alloc(8);
+        msg.writeBigUInt64BE(BigInt(step));
+        const h = crypto.createHmac('sha1', key).update(msg).digest();
+        const o = h[19] & 15;
+        return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+      };
+      const fEmail = newEmail('factor');
+      const fPw = newPassword();
+      await call(admin, 'POST', '/api/v1/users', { json: { email: fEmail, password: fPw } }, 201);
+      const fu = new Agent(srv);
+      await fu.login(fEmail, fPw);
+      await call(fu, 'GET', '/api/v1/users/me/factors', {}, 200);
+      await call(srv, 'GET', '/api/v1/users/me/factors', {}, 401);
+      await call(fu, 'GET', '/api/v1/users/me/totp/qr.svg', {}, 404);
+      const en = await call(fu, 'POST', '/api/v1/users/me/totp', {}, 201);
+      await call(fu, 'GET', '/api/v1/users/me/totp/qr.svg', {}, 200);
+      const now = totp(en.data.secret);
+      await call(fu, 'POST', '/api/v1/users/me/totp/confirm', { json: { code: now === '000000' ? '000001' : '000000' } }, 400);
+      const conf = await call(fu, 'POST', '/api/v1/users/me/totp/confirm', { json: { code: now } }, 200);
+      await call(fu, 'POST', '/api/v1/users/me/totp', {}, 409);
+      await call(fu, 'POST', '/api/v1/users/me/recovery-codes', { json: { password: `${fPw}x` } }, 404);
+      const rc = await call(fu, 'POST', '/api/v1/users/me/recovery-codes', { json: { password: fPw } }, 200);
+      assert.notDeepEqual(rc.data.recovery_codes, conf.data.recovery_codes, 'a new batch');
+      // the second step: a fresh sign-in waits for a code
+      const second = new Agent(srv);
+      await second.fetchCsrf();
+      const half = await second.req('POST', '/api/v1/auth/login', { json: { email: fEmail, password: fPw } });
+      assert.equal(half.status, 200, half.what);
+      assert.equal(half.data.second_factor_required, true);
+      await call(second, 'POST', '/api/v1/auth/second-factor', { json: { method: 'recovery', code: 'XXXX-XXXX-XX' } }, 401);
+      await call(second, 'POST', '/api/v1/auth/second-factor', { json: { method: 'recovery', code: rc.data.recovery_codes[0] } }, 200);
+      const nobody = new Agent(srv);
+      await nobody.fetchCsrf();
+      await call(nobody, 'POST', '/api/v1/auth/second-factor', { json: { method: 'totp', code: '123456' } }, 401);
+      await call(fu, 'DELETE', '/api/v1/users/me/totp', { json: { password: `${fPw}x` } }, 404);
+      await call(fu, 'DELETE', '/api/v1/users/me/totp', { json: { password: fPw } }, 204);
       await call(admin, 'DELETE', `/api/v1/users/${randomId()}`, {}, 404);
       await call(admin, 'DELETE', `/api/v1/users/${u.data.user.id}`, {}, 204);
 

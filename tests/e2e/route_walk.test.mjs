@@ -63,6 +63,7 @@ const EXTRA_PUBLIC = [
   ['GET', '/logout'], // the sign-out page: a GET signs nobody out
   ['POST', '/logout'], // sign-out from a form of this site: Origin checked, a session is optional
   ['GET', '/'], // a browser is sent to /login or /admin; anything else 404
+  ['POST', '/api/v1/auth/second-factor'], // the second step of a sign-in: its credential is the pending session, which is nobody
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).
