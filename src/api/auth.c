@@ -240,9 +240,10 @@ void pc_api_logout(struct pc_req *r)
 
 /* A sign-out form on a page of this site (an app behind the proxy, on the
  * same host): it cannot send portcullis' token, so it is refused only on
- * the browser's evidence that it comes from elsewhere: Sec-Fetch-Site
- * cross-site, or an Origin that is not this site (or an allowed origin;
- * "null" included). Without either, SameSite=Strict has already kept the
+ * the browser's evidence that it comes from elsewhere, as /verify judges a
+ * forwarded form: Sec-Fetch-Site cross-site (or same-site without an
+ * Origin), an Origin that is not this site (or an allowed origin; "null"
+ * included), or without an Origin a Referer of another site. Without either, SameSite=Strict has already kept the
  * session cookie off a cross-site request: there is nothing to end. Then
  * 303 to ?rd= when allowed, else /admin (the login page, signed out). */
 static void logout_post_done(struct pc_req *r, void *data)
@@ -261,8 +262,20 @@ void pc_web_logout_post(struct pc_req *r)
 {
 	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
 	const struct pc_http_header *site = pc_http_header_get(r->http, "Sec-Fetch-Site");
-	bool cross = site != NULL && pc_str_ieq(site->value, "cross-site");
-	bool foreign = origin != NULL && !pc_csrf_origin_ok(pc_auth_of(r)->cfg, origin->value, r->http->host);
+	const struct pc_http_header *ref = origin == NULL ? pc_http_header_get(r->http, "Referer") : NULL;
+	const struct pc_config *cfg = pc_auth_of(r)->cfg;
+	bool cross = site != NULL && (pc_str_ieq(site->value, "cross-site") ||
+	                              (origin == NULL && pc_str_ieq(site->value, "same-site")));
+	bool foreign = origin != NULL && !pc_csrf_origin_ok(cfg, origin->value, r->http->host);
+	if (ref != NULL) {
+		/* the Referer's origin: scheme://authority */
+		const char *sep = memmem(ref->value.p, ref->value.len, "://", 3);
+		size_t end = sep != NULL ? (size_t)(sep + 3 - ref->value.p) : 0;
+		while (sep != NULL && end < ref->value.len && ref->value.p[end] != '/' && ref->value.p[end] != '?' &&
+		       ref->value.p[end] != '#')
+			end++;
+		foreign = sep != NULL && !pc_csrf_origin_ok(cfg, (struct pc_str){ref->value.p, end}, r->http->host);
+	}
 	if (cross || foreign) {
 		pc_metrics_csrf_failure(cross ? PC_CSRFF_CROSS_SITE : PC_CSRFF_FOREIGN_ORIGIN);
 		pc_respond_problem_kind(r, PC_PROB_CSRF_FAILED, "A sign-out form must come from a page of this site.");

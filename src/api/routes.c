@@ -73,7 +73,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/", pc_web_root, PUB, "A browser (Accept: text/html) is sent to the console when signed in, else to the login page (303); anything else: 404.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/logout", pc_web_logout, PUB, "The sign-out page an app can link to (?rd=: where to go after): its button signs out with the CSRF token.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
-	{PC_METHOD_POST, "/logout", pc_web_logout_post, PUB, "Sign out from a form on a page of this site (Origin checked, no token), then 303 to ?rd= when allowed, else /login.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/logout", pc_web_logout_post, PUB, "Sign out from a form on a page of this site (Origin checked, no token), then 303 to ?rd= when allowed, else /admin (the login page).", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/admin", pc_web_admin, PUB, "The admin console (it signs you in first).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/static/{file}", pc_web_static, PUB, "Scripts and styles of the pages.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 };

@@ -96,10 +96,8 @@ static void login_redirect(struct pc_req *r, bool browser, bool second)
 /* With ?redirect=true (Caddy, Traefik: they pass verify's answer on to the
  * client): a browser's navigation, a forwarded GET or HEAD that accepts
  * HTML, is sent to the login page (302) and shown a page for 403. */
-static bool browser_navigation(const struct pc_req *r, const struct pc_http_header *m)
+static bool accepts_html(const struct pc_req *r)
 {
-	if (m != NULL && !pc_str_ieq(m->value, "GET") && !pc_str_ieq(m->value, "HEAD"))
-		return false;
 	const struct pc_http_header *acc = pc_http_header_get(r->http, "Accept");
 	if (acc == NULL)
 		return false;
@@ -108,6 +106,13 @@ static bool browser_navigation(const struct pc_req *r, const struct pc_http_head
 			return true;
 	}
 	return false;
+}
+
+static bool browser_navigation(const struct pc_req *r, const struct pc_http_header *m)
+{
+	if (m != NULL && !pc_str_ieq(m->value, "GET") && !pc_str_ieq(m->value, "HEAD"))
+		return false;
+	return accepts_html(r);
 }
 
 static const char forbidden_page[] =
@@ -353,7 +358,8 @@ void pc_api_verify(struct pc_req *r)
 			pc_logline_str(&l, "reason", pc_metrics_csrf_failure_name(why));
 			pc_logline_str(&l, "request_id", r->request_id);
 			pc_logline_emit(&l);
-			if (browser) {
+			/* a refused form post is a page load too (any method) */
+			if (redirect && accepts_html(r)) {
 				pc_resp_header(r, "Cache-Control", "no-store");
 				pc_respond(r, 403, "text/html; charset=utf-8", refused_page, sizeof(refused_page) - 1);
 				return;

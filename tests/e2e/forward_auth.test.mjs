@@ -254,6 +254,10 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     // a form on another site: refused, the session lives
     const cross = await agent.req('POST', '/logout?rd=%2F', { checkInvariants: false, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }, body: '', contentType: 'application/x-www-form-urlencoded' });
     assert.equal(cross.status, 403, cross.what);
+    const referer = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Referer: 'https://evil.example/page' }, body: '' });
+    assert.equal(referer.status, 403, 'no Origin, a Referer of another site');
+    const sibling = await agent.req('POST', '/logout', { checkInvariants: false, headers: { 'Sec-Fetch-Site': 'same-site' }, body: '' });
+    assert.equal(sibling.status, 403, 'Sec-Fetch-Site same-site without an Origin');
     const opaque = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'null' }, body: '' });
     assert.equal(opaque.status, 403, 'Origin: null (a sandboxed frame, a data: page) is not this site');
     const sameSiteOther = await agent.req('POST', '/logout', { checkInvariants: false, headers: { Origin: 'http://other.127.0.0.1.nip.io' }, body: '' });

@@ -252,6 +252,21 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     for (const name of IDENTITY) assert.deepEqual(appHeader(res.data, name), [], `bypass: no ${name} at all, forged or not`);
   });
 
+  it('a cross-site form POST through Caddy: refused with a page for the browser, problem JSON for an API client; the app untouched', async () => {
+    const before = app.seen.length;
+    const page = await aliceAgent.req('POST', `/save?${marker()}`, { checkInvariants: false, csrf: false, headers: { Accept: HTML, Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }, body: 'a=1', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(page.status, 403, page.what);
+    assert.match(page.header('content-type'), /^text\/html/);
+    assert.match(page.text, /Request refused/);
+    const api = await aliceAgent.req('POST', `/save?${marker()}`, { checkInvariants: false, csrf: false, headers: { Accept: 'application/json', Origin: 'https://evil.example' }, json: { a: 1 } });
+    assert.equal(api.status, 403);
+    assert.match(api.header('content-type'), /^application\/problem\+json/);
+    // the app's own form: passes
+    const own = await aliceAgent.req('POST', `/save?${marker()}`, { checkInvariants: false, csrf: false, headers: { Accept: HTML, Origin: front.base, 'Sec-Fetch-Site': 'same-origin' }, body: 'a=1', contentType: 'application/x-www-form-urlencoded' });
+    assert.equal(own.status, 200, own.what);
+    assert.equal(app.seen.length, before + 1, 'only the app\'s own form reached it');
+  });
+
   it('logout through Caddy: the very next request with the old cookie goes to the login page', async () => {
     const bob = await createUser(admin.agent);
     const agent = new Agent(front);
