@@ -386,7 +386,25 @@ static int model_decide(const struct model *md, const char *host, const char *pa
 {
 	unsigned fl;
 	int exact = model_scan(md, host, path, signed_in, email, false, line);
-	if (model_scan(md, host, path, signed_in, email, true, &fl) / 2 == exact / 2)
+	/* Unicode folds that land on ASCII (U+017F, U+212A, U+0130, U+0131),
+	 * written as the normaliser writes them (upper-case hex escapes) */
+	static const char *const from[] = {"%C5%BF", "%E2%84%AA", "%C4%B0", "%C4%B1"};
+	static const char to[] = {'s', 'k', 'i', 'i'};
+	char folded[PC_AUTHZ_PATH_MAX + 1];
+	size_t o = 0;
+	for (const char *c = path; *c != '\0' && o < PC_AUTHZ_PATH_MAX;) {
+		int k = 0;
+		while (k < 4 && strncmp(c, from[k], strlen(from[k])) != 0)
+			k++;
+		if (k < 4) {
+			folded[o++] = to[k];
+			c += strlen(from[k]);
+		} else {
+			folded[o++] = *c++;
+		}
+	}
+	folded[o] = '\0';
+	if (model_scan(md, host, folded, signed_in, email, true, &fl) / 2 == exact / 2)
 		return exact; /* the same outcome, bypass or not */
 	*line = 0;
 	return (signed_in ? PC_ACCESS_DENY : PC_ACCESS_LOGIN) * 2;
@@ -413,8 +431,18 @@ static void check_decisions(const struct pc_rules *r, const struct model *md)
 		snprintf(upper, sizeof(upper), "%s", path);
 		for (char *c = upper; *c; c++)
 			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
-		for (int who = 0; who < 4; who++) {
-			if (who >= 2)
+		/* and with its first i written as U+0131 (dotless i), which
+		 * Unicode-folding apps read as i */
+		char dotless[PC_AUTHZ_PATH_MAX + 1];
+		const char *ip = strchr(upper, 'I');
+		if (ip != NULL && strlen(upper) + 5 <= PC_AUTHZ_PATH_MAX)
+			snprintf(dotless, sizeof(dotless), "%.*s%%C4%%B1%s", (int)(ip - upper), upper, ip + 1);
+		else
+			snprintf(dotless, sizeof(dotless), "%s", upper);
+		for (int who = 0; who < 6; who++) {
+			if (who >= 4)
+				path = dotless;
+			else if (who >= 2)
 				path = upper;
 			const char *email = "a@b.c";
 			if (who % 2 == 1 && i < lim && md->r[i].users[0]) {

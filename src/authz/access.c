@@ -321,6 +321,35 @@ static enum pc_access_outcome decide_query(const struct pc_access_query *q, cons
 	return PC_ACCESS_ALLOW;
 }
 
+/* The normalised path (escapes in upper-case hex) with the UTF-8 escapes
+ * of the non-ASCII letters that Unicode folds to ASCII replaced by those
+ * letters, into out (at least len + 1 bytes). Whether there was any. */
+static bool fold_unicode(char *out, size_t *out_len, const char *p, size_t len)
+{
+	static const struct {
+		const char *esc;
+		size_t n;
+		char ascii;
+	} map[] = {{"%C5%BF", 6, 's'}, {"%E2%84%AA", 9, 'k'}, {"%C4%B0", 6, 'i'}, {"%C4%B1", 6, 'i'}};
+	bool any = false;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		bool hit = false;
+		for (size_t k = 0; p[i] == '%' && k < sizeof(map) / sizeof(map[0]) && !hit; k++) {
+			if (len - i >= map[k].n && memcmp(p + i, map[k].esc, map[k].n) == 0) {
+				out[o++] = map[k].ascii;
+				i += map[k].n;
+				hit = any = true;
+			}
+		}
+		if (!hit)
+			out[o++] = p[i++];
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return any;
+}
+
 enum pc_access_outcome pc_access_decide(struct pc_access_decision *out, const struct pc_rules *rules,
                                         const struct pc_access_query *query,
                                         const struct pc_access_request *req,
@@ -335,9 +364,19 @@ enum pc_access_outcome pc_access_decide(struct pc_access_decision *out, const st
 	bool upper = rules != NULL && rules->upper_paths;
 	for (size_t i = 0; i < req->path_len && !upper; i++)
 		upper = req->path[i] >= 'A' && req->path[i] <= 'Z';
+	/* and Unicode's case folding, where it lands on ASCII: an app that
+	 * folds with Unicode rules (IIS, .NET's OrdinalIgnoreCase) reads
+	 * U+017F as s, U+212A (Kelvin) as k, U+0130 and U+0131 as i */
+	char fpath[PC_AUTHZ_PATH_MAX + 1];
+	struct pc_access_request freq = *req;
+	if (req->path_len <= PC_AUTHZ_PATH_MAX && memchr(req->path, '%', req->path_len) != NULL &&
+	    fold_unicode(fpath, &freq.path_len, req->path, req->path_len)) {
+		freq.path = fpath;
+		upper = true;
+	}
 	if (upper) {
 		struct pc_access_decision folded = {0};
-		decide_rules(&folded, rules, req, subject, true);
+		decide_rules(&folded, rules, &freq, subject, true);
 		if (folded.outcome != out->outcome) {
 			out->outcome = subject->signed_in ? PC_ACCESS_DENY : PC_ACCESS_LOGIN;
 			out->bypass = false;
