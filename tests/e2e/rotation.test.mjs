@@ -14,6 +14,7 @@ import { describe, it } from 'node:test';
 
 import { Agent, assert401, request, setupAdmin, withServer } from './lib/api.mjs';
 import { generateSecretKey, makeTempDir, recordSecret, runCli } from './lib/harness.mjs';
+import { PG_BIN, startPostgres } from './lib/postgres.mjs';
 
 function sql(file, q) {
   return execFileSync('sqlite3', [file, q], { encoding: 'utf8' });
@@ -136,6 +137,88 @@ describe('master key rotation mid-run (PORTCULLIS_SECRET_KEY_PREVIOUS)', () => {
       assert.equal(relabelled.code, 2, `a relabelled key id: ${relabelled.stdout}`);
       assert.match(relabelled.stdout, new RegExp(`BROKEN at event ${target}`));
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('JWT signing key rotation (EdDSA), as README says: clients refresh once', () => {
+  it('a token signed with the old seed is refused after the restart, its refresh token still works, the JWKS names the new key only', async () => {
+    const dir = makeTempDir('portcullis-e2e-jwt-rotation-');
+    const base = { PORTCULLIS_DATABASE_URL: `sqlite:${path.join(dir, 'p.db')}`, PORTCULLIS_SECRET_KEY: generateSecretKey(), PORTCULLIS_JWT_ALG: 'EdDSA' };
+    const seedA = generateSecretKey();
+    const seedB = generateSecretKey();
+    recordSecret(seedA, 'jwt seed A');
+    recordSecret(seedB, 'jwt seed B');
+    let email, password, pair, kidA;
+    try {
+      await withServer({ label: 'jwt-seed-a', env: { ...base, PORTCULLIS_JWT_SIGNING_KEY: seedA } }, async (s) => {
+        const a = await setupAdmin(s);
+        email = a.email;
+        password = a.password;
+        const t = await request(s, 'POST', '/api/v1/auth/token', { json: { email, password } });
+        assert.equal(t.status, 200, t.text);
+        pair = t.data;
+        recordSecret(pair.access_token, 'access token');
+        recordSecret(pair.refresh_token, 'refresh token');
+        assert.equal((await bearerMe(s, pair.access_token)).status, 200);
+        kidA = (await request(s, 'GET', '/.well-known/jwks.json')).data.keys.map((k) => k.kid);
+        assert.equal(kidA.length, 1);
+      });
+      await withServer({ label: 'jwt-seed-b', env: { ...base, PORTCULLIS_JWT_SIGNING_KEY: seedB } }, async (s) => {
+        const jwks = (await request(s, 'GET', '/.well-known/jwks.json')).data.keys.map((k) => k.kid);
+        assert.equal(jwks.length, 1);
+        assert.notDeepEqual(jwks, kidA, 'the JWKS names the new key');
+        assert401(await bearerMe(s, pair.access_token), 'a token signed with the old seed');
+        const r = await request(s, 'POST', '/api/v1/auth/refresh', { json: { refresh_token: pair.refresh_token } });
+        assert.equal(r.status, 200, `the refresh token survives the rotation: ${r.text}`);
+        recordSecret(r.data.access_token, 'access token');
+        recordSecret(r.data.refresh_token, 'refresh token');
+        assert.equal((await bearerMe(s, r.data.access_token)).status, 200, 'the refreshed token, signed with the new seed');
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('database password rotation (PostgreSQL), as README says', { skip: PG_BIN ? false : 'PostgreSQL is not installed' }, () => {
+  it('after ALTER ROLE the running instance fails closed (503) until its restart, which reads the new password from the file; the old password no longer opens the store', async () => {
+    const pg = await startPostgres();
+    const dir = makeTempDir('portcullis-e2e-dbpw-rotation-');
+    try {
+      const d = pg.newDatabase();
+      const file = path.join(dir, 'db_password');
+      fs.writeFileSync(file, d.password, { mode: 0o600 });
+      const env = { PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file, PORTCULLIS_SECRET_KEY: generateSecretKey() };
+      let agent;
+      await withServer({ label: 'dbpw-old', env }, async (s) => {
+        const a = await setupAdmin(s);
+        agent = a.agent;
+        const fresh = `pw-${Math.random().toString(36).slice(2)}-new`;
+        recordSecret(fresh, 'new database password');
+        const r = pg.psql(`ALTER ROLE ${d.name} PASSWORD '${fresh}'`);
+        assert.equal(r.status, 0, r.stderr);
+        // until the restart, a request that needs a new store connection
+        // fails closed with 503 (never 500, never a wrong answer), as the
+        // README says: write the file first, ALTER ROLE, restart at once
+        const during = await agent.get('/api/v1/users');
+        assert.ok(during.status === 200 || during.status === 503, `between ALTER ROLE and the restart: ${during.status}`);
+        fs.writeFileSync(file, fresh, { mode: 0o600 });
+      });
+      await withServer({ label: 'dbpw-new', env }, async (s) => {
+        const me = await request(s, 'GET', '/api/v1/auth/me', { cookies: agent.jar });
+        assert.equal(me.status, 200, `the session survives the restart with the new password: ${me.text}`);
+      });
+      // the old password no longer opens the store: the start fails loudly
+      fs.writeFileSync(file, d.password, { mode: 0o600 });
+      const res = await runCli(['config', 'check'], env);
+      const serve = await runCli(['user', 'add', '--email', 'x@example.com'], env, 'a long enough password\n');
+      assert.notEqual(serve.code, 0, `a command that opens the store with the old password must fail: ${serve.stderr}`);
+      assert.ok(!serve.stderr.includes(d.password), 'the password is never printed');
+      assert.equal(res.code, 0, 'config check does not connect');
+    } finally {
+      await pg.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
