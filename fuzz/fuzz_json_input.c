@@ -48,6 +48,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void pc_respond_problem(struct pc_req *r, int status, const char *detail);
+void pc_respond_problem_kind(struct pc_req *r, enum pc_problem kind, const char *detail);
 
 /* ---- the answer, recorded ---- */
 
@@ -65,6 +66,13 @@ void pc_respond_problem(struct pc_req *r, int status, const char *detail)
 		CHECK(detail[i] >= 0x20 && detail[i] < 0x7f);
 }
 
+/* The kind's status, recorded the same way (request.c is not linked in). */
+void pc_respond_problem_kind(struct pc_req *r, enum pc_problem kind, const char *detail)
+{
+	CHECK((unsigned)kind < PC_PROB__COUNT);
+	pc_respond_problem(r, pc_problem_kinds[kind].status, detail);
+}
+
 /* ---- field tables, like the handlers' ---- */
 
 static const struct pc_field t_credentials[] = {
@@ -80,6 +88,7 @@ static const struct pc_field t_mixed[] = {
 	{"n", PC_F_INT, false, 0},
 	{"b", PC_F_BOOL, false, 0},
 	{"email", PC_F_STRING, false, 300},
+	{"groups", PC_F_GROUPS, false, 3},
 };
 static const struct pc_field t_redeem[] = {
 	{"token", PC_F_SECRET, true, 256},
@@ -91,7 +100,7 @@ static const struct {
 } tables[4] = {
 	{t_credentials, 2},
 	{t_apikey, 2},
-	{t_mixed, 4},
+	{t_mixed, 5},
 	{t_redeem, 2},
 };
 
@@ -278,6 +287,34 @@ static void check_password(const char *s, size_t n)
 		CHECK(why != NULL && why[0] != '\0');
 }
 
+/* A group name as documented: [a-z0-9][a-z0-9._-]{0,63}. */
+static bool model_group(const char *g, size_t n)
+{
+	if (n < 1 || n > 64 || !((g[0] >= 'a' && g[0] <= 'z') || (g[0] >= '0' && g[0] <= '9')))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((g[i] >= 'a' && g[i] <= 'z') || (g[i] >= '0' && g[i] <= '9') || g[i] == '.' || g[i] == '_' ||
+		      g[i] == '-'))
+			return false;
+	return true;
+}
+
+/* A groups value: an array of at most max distinct group names. */
+static bool model_groups(const json_t *a, size_t max)
+{
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return false;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const json_t *g = json_array_get(a, i);
+		if (!json_is_string(g) || !model_group(json_string_value(g), json_string_length(g)))
+			return false;
+		for (size_t k = 0; k < i; k++)
+			if (json_equal(g, json_array_get(a, k)))
+				return false;
+	}
+	return true;
+}
+
 /* Whether the body passes the documented rules for table f (the model). */
 static bool model_body(const char *body, size_t len, const struct pc_field *f, size_t n)
 {
@@ -304,6 +341,8 @@ static bool model_body(const char *body, size_t len, const struct pc_field *f, s
 				     memchr(json_string_value(val), '\0', json_string_length(val)) == NULL;
 			else if (f[i].type == PC_F_INT)
 				ok = json_is_integer(val);
+			else if (f[i].type == PC_F_GROUPS)
+				ok = model_groups(val, f[i].max_len);
 			else
 				ok = json_is_boolean(val);
 			if (!ok)
@@ -355,6 +394,15 @@ static void check_success(const char *body, size_t len, const struct pc_field *f
 		case PC_F_BOOL:
 			CHECK(in->v[i].b == json_is_true(v));
 			break;
+		case PC_F_GROUPS: { /* the names joined by ',', in order */
+			char want[4 * 65 + 1] = "";
+			size_t o = 0;
+			for (size_t k = 0; k < json_array_size(v); k++)
+				o += (size_t)snprintf(want + o, sizeof(want) - o, "%s%s", k ? "," : "",
+				                      json_string_value(json_array_get(v, k)));
+			CHECK(in->v[i].str.s != NULL && in->v[i].str.len == o && strcmp(in->v[i].str.s, want) == 0);
+			break;
+		}
 		}
 	}
 	json_decref(root);
