@@ -213,7 +213,10 @@ static bool field_left(const unsigned char *s, size_t n, bool json)
 	size_t i = 0;
 	while (i < n) {
 		size_t u = unit(s, n, i, json);
-		if (u != 1 || val(s[i]) < 0 || s[i] == '.') {
+		/* a word starts at a word byte or a dot ("x.password" and
+		 * ".password" are words of their own, not the name password):
+		 * as the guard reads them, once and again */
+		if (u != 1 || (val(s[i]) < 0 && s[i] != '.')) {
 			i += u;
 			continue;
 		}

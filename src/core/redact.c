@@ -480,12 +480,7 @@ size_t pc_redact(char *out, size_t cap, const char *text, size_t n, unsigned fla
 		unsigned seen = 0;
 		while (j < n && (cls[in[j]] & (C_WORD | C_DOT)))
 			seen |= cls[in[j++]];
-		/* a name never starts with '.': "x.password=" is "password=" after
-		 * a byte that is not a word (found by fuzz_redact) */
-		size_t a = i;
-		while (a < j && in[a] == '.')
-			a++;
-		size_t next = a < j ? field(&o, in, n, a, j, flags) : 0;
+		size_t next = field(&o, in, n, i, j, flags);
 		if (next == 0)
 			next = bearer(&o, in, n, i, j);
 		if (next == 0) {
