@@ -109,6 +109,8 @@ struct pc_access_decision {
 	bool bypass;      /* ALLOW without identity headers */
 	bool by_query;    /* the query's requirement was the stricter one */
 	unsigned line;    /* the rules' deciding line; 0: no rule matched */
+	bool has_policy;  /* a rule decided: policy is its policy */
+	enum pc_policy policy;
 	bool ambiguous;   /* the forwarded URL could not be normalised (set by
 	                     callers), or letter case would change the decision */
 };
