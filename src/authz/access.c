@@ -298,7 +298,6 @@ static void decide_rules(struct pc_access_decision *out, const struct pc_rules *
 			out->outcome = (enum pc_access_outcome)o;
 			out->bypass = bypass;
 			out->line = ru->line;
-			out->has_policy = true;
 			out->policy = ru->policy;
 			return;
 		}
@@ -384,7 +383,6 @@ enum pc_access_outcome pc_access_decide(struct pc_access_decision *out, const st
 			out->bypass = false;
 			out->ambiguous = true;
 			out->line = 0;
-			out->has_policy = false;
 		}
 	}
 	enum pc_access_outcome qo = decide_query(query, subject);

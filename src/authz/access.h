@@ -109,8 +109,7 @@ struct pc_access_decision {
 	bool bypass;      /* ALLOW without identity headers */
 	bool by_query;    /* the query's requirement was the stricter one */
 	unsigned line;    /* the rules' deciding line; 0: no rule matched */
-	bool has_policy;  /* a rule decided: policy is its policy */
-	enum pc_policy policy;
+	enum pc_policy policy; /* the deciding rule's policy (line != 0) */
 	bool ambiguous;   /* the forwarded URL could not be normalised (set by
 	                     callers), or letter case would change the decision */
 };

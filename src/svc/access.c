@@ -151,7 +151,7 @@ void pc_access_subject_of(struct pc_access_subject *out, const struct pc_princip
  * rules, 13% of /verify, found by bench/access_rules.sh), or "none". */
 static unsigned policy_of(const struct pc_access_decision *d)
 {
-	return d->has_policy ? (unsigned)d->policy : PC_ACCESS_POLICIES - 1;
+	return d->line != 0 ? (unsigned)d->policy : PC_ACCESS_POLICIES - 1;
 }
 
 enum pc_access_outcome pc_access_decide_now(struct pc_access_decision *out, struct pc_access_state *acc,
