@@ -189,6 +189,52 @@ static bool origin_valid(const char *s, size_t n)
 	return i == n;
 }
 
+int pc_config_parse_public_url(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+	if (n == 0)
+		return 0;
+	if (n >= sizeof(cfg->public_url))
+		return pc_errf(err, errlen, "%s is longer than %zu bytes", name, sizeof(cfg->public_url) - 1);
+	const char *rest = strstr(s, "://");
+	const char *path = rest ? strchr(rest + 3, '/') : NULL;
+	size_t olen = path ? (size_t)(path - s) : n;
+	if (!origin_valid(s, olen))
+		return pc_errf(err, errlen, "%s is not a URL like https://auth.example.com (http or https, lowercase "
+		            "host, optional port and path, no query, no trailing slash)", name);
+	if (path != NULL) {
+		size_t plen = n - olen;
+		if (path[plen - 1] == '/')
+			return pc_errf(err, errlen, "%s must not end with a slash", name);
+		for (size_t i = 0; i < plen; i++) {
+			char c = path[i];
+			bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			          strchr("/-._~", c) != NULL;
+			if (!ok || (c == '/' && i + 1 < plen && path[i + 1] == '/'))
+				return pc_errf(err, errlen, "%s has a path with a character other than letters, digits, "
+				            "'/', '-', '.', '_' and '~' (or an empty segment)", name);
+		}
+		if (strstr(path, "/./") || strstr(path, "/../") || (plen >= 2 && strcmp(path + plen - 2, "/.") == 0) ||
+		    (plen >= 3 && strcmp(path + plen - 3, "/..") == 0))
+			return pc_errf(err, errlen, "%s has a '.' or '..' segment", name);
+	}
+	memcpy(cfg->public_url, s, n + 1);
+	memcpy(cfg->public_origin, s, olen);
+	cfg->public_origin[olen] = '\0';
+	const char *h = strstr(cfg->public_origin, "://") + 3;
+	size_t hl;
+	if (h[0] == '[') {
+		hl = (size_t)(strchr(h, ']') - h) + 1;
+	} else {
+		const char *colon = strchr(h, ':');
+		hl = colon ? (size_t)(colon - h) : strlen(h);
+	}
+	memcpy(cfg->public_host, h, hl);
+	cfg->public_host[hl] = '\0';
+	cfg->public_https = strncmp(s, "https://", 8) == 0;
+	return 0;
+}
+
 int pc_config_parse_origins(char (*list)[256], size_t *count, const char *name, const char *s, char *err,
                             size_t errlen)
 {

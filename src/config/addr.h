@@ -29,6 +29,12 @@ PC_MUST_USE int pc_config_parse_proxies(struct pc_config *cfg, const char *name,
 
 /* "https://host[:port],..." appended to list[*count..] (at most
  * PC_MAX_ALLOWED_ORIGINS in all): lowercase, no path, no trailing slash. */
+/* PORTCULLIS_PUBLIC_URL: scheme://host[:port][/path], the address users
+ * see for portcullis; fills public_url, public_origin, public_host (no
+ * port, brackets kept for IPv6) and public_https. "" leaves them empty. */
+PC_MUST_USE int pc_config_parse_public_url(struct pc_config *cfg, const char *name, const char *s, char *err,
+                                           size_t errlen);
+
 PC_MUST_USE int pc_config_parse_origins(char (*list)[256], size_t *count, const char *name,
                                         const char *s, char *err, size_t errlen);
 

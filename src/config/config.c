@@ -106,6 +106,7 @@ enum var_id {
 	V_REDIS_PASSWORD_FILE,
 	V_DATABASE_PASSWORD_FILE,
 	V_REVOCATION_FAIL_OPEN,
+	V_PUBLIC_URL,
 	V__COUNT
 };
 
@@ -136,7 +137,7 @@ const struct pc_config_var pc_config_vars[] = {
 	                      false},
 	[V_TRUSTED_PROXIES] = {"PORTCULLIS_TRUSTED_PROXIES", NULL,
 	                       "reverse proxies whose X-Forwarded-For is believed: comma-separated IPv4 or IPv6 "
-	                       "addresses or CIDRs with zero host bits (up to 32); unset or empty: none", false},
+	                       "addresses or CIDRs with zero host bits (up to 32); unset or empty: none", false, true},
 	[V_ACCESS_LOG] = {"PORTCULLIS_ACCESS_LOG", "true", "log one line per request: true or false", false},
 	[V_XSS_PROTECTION] = {"PORTCULLIS_XSS_PROTECTION", "off",
 	                      "X-XSS-Protection header: off sends 0 (recommended, the old filter can be abused), "
@@ -152,7 +153,7 @@ const struct pc_config_var pc_config_vars[] = {
 	                           "nobody out; unset: none", true},
 	[V_COOKIE_DOMAIN] = {"PORTCULLIS_COOKIE_DOMAIN", NULL,
 	                     "domain that shares the session cookie with its subdomains, a lowercase DNS name "
-	                     "such as example.com; unset or empty: a host-only __Host- cookie", false},
+	                     "such as example.com; unset or empty: a host-only __Host- cookie", false, true},
 	[V_SESSION_LIFETIME] = {"PORTCULLIS_SESSION_LIFETIME", "30d",
 	                        "absolute lifetime of a session; seconds, or a number with s, m, h or d, "
 	                        "from 60s to 365d", false},
@@ -178,13 +179,13 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_ALLOWED_ORIGINS] = {"PORTCULLIS_ALLOWED_ORIGINS", NULL,
 	                       "origins besides the service's own allowed to send unsafe requests with the "
 	                       "session cookie: comma-separated scheme://host[:port] (up to 16); unset or empty: "
-	                       "none", false},
+	                       "none", false, true},
 	[V_API_KEYS_CAN_ADMIN] = {"PORTCULLIS_API_KEYS_CAN_ADMIN", "false",
 	                          "whether requests authenticated by an API key may manage users and API keys: "
 	                          "true or false", false},
 	[V_ACCESS_RULES_FILE] = {"PORTCULLIS_ACCESS_RULES_FILE", NULL,
-	                         "forward-auth access rules, one per line (see the README); unset: any signed-in "
-	                         "user may reach every protected app; reloaded on SIGHUP", false},
+	                         "forward-auth access rules, one per line (see the README); unset or empty: any signed-in "
+	                         "user may reach every protected app; reloaded on SIGHUP", false, true},
 	[V_AUDIT_LOG] = {"PORTCULLIS_AUDIT_LOG", "stderr",
 	                 "where audit events are streamed besides the store: stderr, off, or a file path "
 	                 "(opened for appending, created 0600)", false},
@@ -227,19 +228,23 @@ const struct pc_config_var pc_config_vars[] = {
 	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false},
 	[V_ALLOWED_REDIRECTS] = {"PORTCULLIS_ALLOWED_REDIRECTS", NULL,
 	                         "origins the login page may send you back to besides its own: comma-separated "
-	                         "scheme://host[:port] (up to 16); unset or empty: none", false},
+	                         "scheme://host[:port] (up to 16); unset or empty: none", false, true},
 	[V_REDIS_URL] = {"PORTCULLIS_REDIS_URL", NULL,
 	                 "redis://[:password@]host:port[/db] shared by every instance for revocations, "
 	                 "throttles, refresh limits and cache invalidation; unset or empty: in-process "
-	                 "(one instance); always shown with the password masked", false},
+	                 "(one instance); always shown with the password masked", false, true},
 	[V_REDIS_PASSWORD_FILE] = {"PORTCULLIS_REDIS_PASSWORD_FILE", NULL,
-	                           "a file holding the Redis password (instead of putting it in the URL); unset or empty: none", false},
+	                           "a file holding the Redis password (instead of putting it in the URL); unset or empty: none", false, true},
 	[V_DATABASE_PASSWORD_FILE] = {"PORTCULLIS_DATABASE_PASSWORD_FILE", NULL,
 	                              "a file holding the PostgreSQL password (instead of putting it in the URL); unset or empty: none",
-	                              false},
+	                              false, true},
 	[V_REVOCATION_FAIL_OPEN] = {"PORTCULLIS_REVOCATION_FAIL_OPEN", "false",
 	                            "with Redis unreachable, accept bearer tokens without the revocation check "
 	                            "(logged loudly at start); false: answer 503: true or false", false},
+	[V_PUBLIC_URL] = {"PORTCULLIS_PUBLIC_URL", NULL,
+	                  "the URL users see for portcullis, scheme://host[:port][/path] such as "
+	                  "https://auth.example.com: the portal that forward-auth redirects to, the base of links "
+	                  "in mail, the WebAuthn origin and the OIDC issuer; unset or empty: none", false, true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -509,9 +514,7 @@ static int scan_env(const char **vals, const char **files, char *const *envp, ch
 		*slot = value;
 	}
 	for (size_t i = 0; i < V__COUNT; i++) {
-		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || i == V_TRUSTED_PROXIES ||
-		    i == V_COOKIE_DOMAIN || i == V_ALLOWED_ORIGINS || i == V_ALLOWED_REDIRECTS || i == V_REDIS_URL ||
-		    i == V_REDIS_PASSWORD_FILE || i == V_DATABASE_PASSWORD_FILE || i == V_ACCESS_RULES_FILE)
+		if (vals[i] == NULL || vals[i][0] != '\0' || pc_config_vars[i].secret || pc_config_vars[i].empty_ok)
 			continue;
 		return pc_errf(err, errlen, "%s is empty; unset it to use the default", pc_config_vars[i].name);
 	}
@@ -566,6 +569,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	                  text_of(vals, V_ALLOWED_ORIGINS), err, errlen) != 0 ||
 	    pc_config_parse_origins(cfg->allowed_redirects, &cfg->n_allowed_redirects, pc_config_vars[V_ALLOWED_REDIRECTS].name,
 	                  text_of(vals, V_ALLOWED_REDIRECTS), err, errlen) != 0 ||
+	    pc_config_parse_public_url(cfg, pc_config_vars[V_PUBLIC_URL].name, text_of(vals, V_PUBLIC_URL), err,
+	                               errlen) != 0 ||
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
 	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
@@ -887,6 +892,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_REDIS_PASSWORD_FILE, cfg->redis_password_file);
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
+	print_var(out, V_PUBLIC_URL, cfg->public_url);
 }
 
 int pc_config_keygen_value(FILE *out)

@@ -130,6 +130,13 @@ struct pc_config {
 	char allowed_redirects[PC_MAX_ALLOWED_ORIGINS][256];
 	size_t n_allowed_redirects;
 
+	/* PORTCULLIS_PUBLIC_URL: where users reach portcullis ("" : unset);
+	 * links in mail, portal redirects, the WebAuthn origin, the OIDC issuer */
+	char public_url[512];              /* as configured, no trailing slash */
+	char public_origin[256];           /* scheme://host[:port] */
+	char public_host[256];             /* host only */
+	bool public_https;
+
 	/* many instances */
 	char redis_url[1024];              /* "" : the in-process kv */
 	bool revocation_fail_open;         /* Redis down: accept bearer tokens unchecked */
@@ -167,6 +174,7 @@ struct pc_config_var {
 	const char *default_value;
 	const char *help;
 	bool secret;           /* also accepted as <name>_FILE */
+	bool empty_ok;         /* set but empty means the same as unset */
 };
 extern const struct pc_config_var pc_config_vars[];
 extern const size_t pc_config_n_vars;

@@ -206,7 +206,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 45);
+	assert_int_equal(pc_config_n_vars, 46);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -810,10 +810,8 @@ static void test_empty_values(void **state)
 	(void)state;
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const char *name = pc_config_vars[i].name;
-		if (strcmp(name, "PORTCULLIS_TRUSTED_PROXIES") == 0 || strcmp(name, "PORTCULLIS_COOKIE_DOMAIN") == 0 ||
-		    strcmp(name, "PORTCULLIS_ALLOWED_ORIGINS") == 0 || strcmp(name, "PORTCULLIS_ALLOWED_REDIRECTS") == 0 ||
-		    strcmp(name, "PORTCULLIS_REDIS_URL") == 0 || strcmp(name, "PORTCULLIS_REDIS_PASSWORD_FILE") == 0 ||
-		    strcmp(name, "PORTCULLIS_DATABASE_PASSWORD_FILE") == 0 || strcmp(name, "PORTCULLIS_ACCESS_RULES_FILE") == 0) {
+		if (pc_config_vars[i].empty_ok) {
+			assert_non_null(strstr(pc_config_vars[i].help, "unset or empty"));
 			OK(kv(name, ""));
 			pc_config_free(&cfg);
 			continue;
@@ -1058,6 +1056,27 @@ static void test_feature_values(void **state)
 	                             "https://a.example:123456", "https://a.example/path", "null"};
 	for (size_t i = 0; i < sizeof(bad_origins) / sizeof(bad_origins[0]); i++)
 		FAILS("PORTCULLIS_ALLOWED_ORIGINS", kv("PORTCULLIS_ALLOWED_ORIGINS", bad_origins[i]));
+
+	OK("PORTCULLIS_PUBLIC_URL=https://auth.example.com:8443");
+	assert_string_equal(cfg.public_url, "https://auth.example.com:8443");
+	assert_string_equal(cfg.public_origin, "https://auth.example.com:8443");
+	assert_string_equal(cfg.public_host, "auth.example.com");
+	assert_true(cfg.public_https);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_PUBLIC_URL=http://app.localhost/.portcullis");
+	assert_string_equal(cfg.public_origin, "http://app.localhost");
+	assert_string_equal(cfg.public_host, "app.localhost");
+	assert_false(cfg.public_https);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_PUBLIC_URL=");
+	assert_string_equal(cfg.public_url, "");
+	pc_config_free(&cfg);
+	const char *bad_public[] = {"https://auth.example.com/", "auth.example.com", "https://AUTH.example.com",
+	                            "https://a.example/x?y=1", "https://a.example/x#y", "https://a.example//x",
+	                            "https://a.example/../x", "https://a.example/x/..", "ftp://a.example",
+	                            "https://a.example/x%2f", "https://user@a.example"};
+	for (size_t i = 0; i < sizeof(bad_public) / sizeof(bad_public[0]); i++)
+		FAILS("PORTCULLIS_PUBLIC_URL", kv("PORTCULLIS_PUBLIC_URL", bad_public[i]));
 
 	OK("PORTCULLIS_API_KEYS_CAN_ADMIN=true", "PORTCULLIS_AUDIT_LOG=off", "PORTCULLIS_AUDIT_FORMAT=text",
 	   "PORTCULLIS_ISSUER=https://auth.example.com", "PORTCULLIS_AUDIENCE=app",
