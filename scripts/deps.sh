@@ -9,13 +9,17 @@ set -euo pipefail
 
 build=(build-essential cmake pkg-config
        libuv1-dev libsodium-dev libjansson-dev libsqlite3-dev
-       libpq-dev libhiredis-dev libssl-dev libqrencode-dev)
+       libpq-dev libhiredis-dev libssl-dev libqrencode-dev
+       libfido2-dev libcbor-dev   # passkeys: WebAuthn verification (src/auth/webauthn.c)
+       libcurl4-openssl-dev       # mail: SMTP with STARTTLS (src/svc/mailer)
+       libzxcvbn-dev)             # password strength
 test=(libcmocka-dev clang libclang-rt-14-dev
       redis-server postgresql nginx-light caddy chromium
       prometheus curl sqlite3 nodejs npm
       oathtool  # totp.test.mjs: codes from an implementation that is not ours
       debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
-      e2fsprogs mount)  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
+      e2fsprogs mount  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
+      apache2 libapache2-mod-auth-openidc)  # oidc.test.mjs: an independent relying party
 bench=(wrk nginx-light redis-server sqlite3 postgresql nodejs curl)
 
 want=("${build[@]}")
