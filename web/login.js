@@ -51,6 +51,9 @@ async function submit(form, path) {
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
   if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
+  if ((res.status === 200 || res.status === 201) && res.data && res.data.second_factor_enrolment_required) {
+    return Enrol.start(done);
+  }
   if (res.status === 200 || res.status === 201) {
     // signed in as far as the server knows: did the browser keep the cookie?
     const me = await PC.api('GET', '/api/v1/auth/me');
@@ -78,6 +81,11 @@ async function start() {
   }
   if (me.status === 200) return done();
   if (!(await cookiesKept())) return cookieProblem('csrf');
+  // a sign-in held until the account has a second factor (a reload of this
+  // page in the middle of it): /auth/me says so
+  if (me.status === 403 && me.data && me.data.type === '/api/v1/problems/second-factor-enrolment-required') {
+    return Enrol.start(done);
+  }
   const setup = await PC.api('GET', '/api/v1/setup');
   const needed = setup.status === 200 && setup.data && setup.data.needed;
   document.getElementById('setup').hidden = !needed;

@@ -35,6 +35,7 @@ void pc_api_sessions_delete(struct pc_req *r);
 void pc_api_users_list(struct pc_req *r);
 void pc_api_users_create(struct pc_req *r);
 void pc_api_users_delete(struct pc_req *r);
+void pc_api_users_factors_reset(struct pc_req *r);
 void pc_api_users_get(struct pc_req *r);
 void pc_api_users_patch(struct pc_req *r);
 void pc_api_users_sessions(struct pc_req *r);

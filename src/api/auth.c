@@ -108,7 +108,12 @@ static void setup_done(struct pc_req *r, void *data)
 	}
 	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
 		return;
-	pc_respond_json(r, 201, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));
+	json_t *o = json_pack("{s:o}", "user", pc_api_user_json(&st->user));
+	if (o != NULL && st->sess.pending == PC_PENDING_ENROL) {
+		json_object_set_new(o, "second_factor_enrolment_required", json_true());
+		json_object_set_new(o, "methods", json_pack("[s]", "totp"));
+	}
+	pc_respond_json(r, 201, o);
 }
 
 void pc_api_setup_post(struct pc_req *r)
@@ -154,6 +159,10 @@ static void login_done(struct pc_req *r, void *data)
 	}
 	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
 		return;
+	if (st->sess.pending == PC_PENDING_ENROL) {
+		pc_respond_json(r, 200, json_pack("{s:b,s:[s]}", "second_factor_enrolment_required", true, "methods", "totp"));
+		return;
+	}
 	if (st->sess.pending) {
 		pc_respond_json(r, 200, json_pack("{s:b,s:[ss]}", "second_factor_required", true, "methods", "totp",
 		                                  "recovery"));

@@ -68,6 +68,11 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 	case PC_ERR_FORBIDDEN:
 		pc_respond_problem_kind(r, PC_PROB_FORBIDDEN, say->forbidden ? say->forbidden : "Only an admin may do this.");
 		return;
+	case PC_ERR_ENROL:
+		pc_respond_problem_kind(r, PC_PROB_ENROLMENT_REQUIRED,
+		                        "This account must have a second factor first: sign in on the login page, which "
+		                        "sets one up.");
+		return;
 	case PC_ERR_LAST_ADMIN:
 		pc_respond_problem_kind(r, PC_PROB_LAST_ADMIN, "This is the last enabled admin: it can be neither demoted, "
 		                                               "disabled nor deleted. Make another user an admin first.");

@@ -66,7 +66,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.description = "Needs a CSRF token from GET /api/v1/auth/csrf-token (pre-session). The password must meet the policy.",
 		.body = &pc_api_fields_credentials,
 		.body_schema = "NewCredentials",
-		.ok = {JSON_OK(201, "The first user, signed in: the session cookie and a CSRF token bound to it are set.", "UserEnvelope", "Set-Cookie")},
+		.ok = {JSON_OK(201, "The first user, signed in: the session cookie and a CSRF token bound to it are set.", "SetupResult", "Set-Cookie")},
 		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_ALREADY_SET_UP) | P(PC_PROB_UNAVAILABLE),
 	},
 	{
@@ -105,7 +105,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.body_schema = "Credentials",
 		.body_optional = true,
 		.ok = {JSON_OK(200, "A token pair.", "TokenPair", "Pragma")},
-		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
+		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_ENROLMENT_REQUIRED) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
 		.optional_auth = PC_DOC_SESSION,
 	},
 	{
@@ -238,6 +238,13 @@ const struct pc_op_doc pc_op_docs[] = {
 		.description = "Admins only. Ends their sessions and revokes their tokens; never the last user or the last enabled admin.",
 		.ok = {{204, "Deleted; the cookie is cleared when you deleted yourself.", NULL, NULL, "Set-Cookie"}},
 		.problems = P(PC_PROB_NOT_FOUND) | P(PC_PROB_LAST_USER) | P(PC_PROB_LAST_ADMIN),
+	},
+	{
+		.handler = pc_api_users_factors_reset,
+		.tag = "users",
+		.description = "Admins only: for a user who lost their authenticator. Removes their TOTP authenticator and recovery codes and ends every session and token of theirs; audited as factors.reset. They sign in next with the password alone (and, when PORTCULLIS_REQUIRE_SECOND_FACTOR covers them, set a factor up again).",
+		.ok = {{204, "Removed; the cookie is cleared when you reset yourself.", NULL, NULL, "Set-Cookie"}},
+		.problems = P(PC_PROB_NOT_FOUND),
 	},
 	{
 		.handler = pc_api_users_reset_issue,

@@ -37,6 +37,7 @@ struct factors_state {
 	struct pc_user user;
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	enum pc_err enrol_err; /* the sign-in that waited for this enrolment: promoted? */
 };
 
 /* Only a user has factors (an API key has none). */
@@ -162,6 +163,9 @@ static void confirm_work(struct pc_req *r, void *data)
 	struct factors_state *st = data;
 	st->err = pc_factors_totp_confirm(pc_svc_of(r), r->principal, st->code.s, st->code.len, st->codes,
 	                                  &st->retry_after);
+	/* a sign-in that waited for this: its session becomes a full one */
+	if (st->err == PC_OK && r->principal->must_enrol)
+		st->enrol_err = pc_factors_enrol_finish(pc_svc_of(r), r->principal, "totp", &st->sess, st->secret);
 }
 
 static void confirm_done(struct pc_req *r, void *data)
@@ -179,7 +183,21 @@ static void confirm_done(struct pc_req *r, void *data)
 		pc_api_error(r, st->err, &say);
 		return;
 	}
-	pc_respond_json(r, 200, json_pack("{s:b,s:o}", "active", true, "recovery_codes", codes_json(st->codes)));
+	int factors = r->principal->factors;
+	if (r->principal->must_enrol) {
+		/* the codes are shown once: answered even when the promotion
+		 * failed (then the user signs in again, with the new factor) */
+		factors = 0;
+		if (st->enrol_err == PC_OK) {
+			if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0) {
+				wipe(st);
+				return;
+			}
+			factors = 2;
+		}
+	}
+	pc_respond_json(r, 200, json_pack("{s:b,s:o,s:i}", "active", true, "recovery_codes", codes_json(st->codes),
+	                                  "session_factors", factors));
 	wipe(st);
 }
 
@@ -346,7 +364,7 @@ void pc_api_second_factor(struct pc_req *r)
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"method\" must be \"totp\" or \"recovery\".");
 		return;
 	}
-	if (r->pending == NULL) {
+	if (r->pending == NULL || r->pending->must_enrol) {
 		pc_input_wipe(&in);
 		pc_resp_header(r, "WWW-Authenticate", "Bearer realm=\"portcullis\"");
 		pc_respond_problem(r, 401, "No sign-in is waiting for a second factor; sign in with your password first.");

@@ -283,6 +283,10 @@ static uint64_t problem_kinds(const struct pc_route *rt, const struct pc_op_doc 
 		k |= PC_DOC_P(PC_PROB_INVALID_BODY) | PC_DOC_P(PC_PROB_BODY_TOO_LARGE) | PC_DOC_P(PC_PROB_UNSUPPORTED_MEDIA_TYPE);
 	if (rt->access == PC_AUTHENTICATED)
 		k |= PC_DOC_P(PC_PROB_AUTHENTICATION_REQUIRED) | PC_DOC_P(PC_PROB_UNAVAILABLE);
+	/* a sign-in held until its account has a second factor reaches only
+	 * the enrolment routes */
+	if (rt->access == PC_AUTHENTICATED && !(rt->flags & PC_ROUTE_ENROL))
+		k |= PC_DOC_P(PC_PROB_ENROLMENT_REQUIRED);
 	if (rt->access == PC_AUTHENTICATED && (rt->flags & PC_ROUTE_ADMIN))
 		k |= PC_DOC_P(PC_PROB_FORBIDDEN);
 	if (is_unsafe(rt->method) && !(rt->flags & PC_ROUTE_NO_CSRF))

@@ -14,6 +14,7 @@
 #include "core/b64url.h"
 #include "obs/metrics.h"
 #include "svc/sessions.h"
+#include "svc/factors.h"
 #include "svc/users.h"
 
 #define RESET_TOKEN_B64 43 /* base64url of 32 bytes, no padding */
@@ -167,6 +168,34 @@ void pc_api_users_delete(struct pc_req *r)
 	if (st == NULL || id_param_or_respond(r, st->id) != 0)
 		return;
 	pc_api_defer(r, delete_work, delete_done, st);
+}
+
+/* ---------- DELETE /api/v1/users/{id}/factors ---------- */
+
+static void factors_reset_work(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	st->err = pc_factors_reset(pc_svc_of(r), r->principal, st->id);
+}
+
+static void factors_reset_done(struct pc_req *r, void *data)
+{
+	struct users_state *st = data;
+	if (st->err != PC_OK) {
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user, or the user has no second factor."});
+		return;
+	}
+	if (strcmp(st->id, r->principal->user_id) == 0)
+		pc_api_clear_session_cookie(r);
+	pc_respond_empty(r, 204);
+}
+
+void pc_api_users_factors_reset(struct pc_req *r)
+{
+	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
+	if (st == NULL || id_param_or_respond(r, st->id) != 0)
+		return;
+	pc_api_defer(r, factors_reset_work, factors_reset_done, st);
 }
 
 /* ---------- PATCH /api/v1/users/{id} ---------- */

@@ -81,6 +81,9 @@ void pc_auth_audit_noise_event(struct pc_auth *a, const struct pc_principal *act
 
 /* API keys may not use routes flagged PC_ROUTE_ADMIN unless configured. */
 #define PC_ROUTE_ADMIN 8u
+/* Also open to a session that waits for a second factor to be set up
+ * (PORTCULLIS_REQUIRE_SECOND_FACTOR): the enrolment routes and what they need. */
+#define PC_ROUTE_ENROL 32u
 
 /* The app's auth state (app->features). */
 static inline struct pc_auth *pc_auth_of(const struct pc_req *r)

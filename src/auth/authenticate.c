@@ -68,7 +68,8 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->key_name, h->key_name, sizeof(p->key_name));
 	p->authenticated_at = h->authenticated_at;
 	p->factors = h->factors >= 2 ? 2 : 1;
-	if (h->pending) {
+	if (h->pending != PC_PENDING_NONE) {
+		p->must_enrol = h->pending == PC_PENDING_ENROL;
 		/* a session waiting for its second step is nobody: no principal,
 		 * only what the second-factor route and logout need */
 		r->pending = p;
@@ -462,6 +463,18 @@ enum pc_step pc_stage_require_auth(struct pc_req *r)
 	}
 	if (r->route->access == PC_PUBLIC || r->principal != NULL)
 		return PC_NEXT;
+	if (r->pending != NULL && r->pending->must_enrol) {
+		/* the one thing such a session may do: set up its factor */
+		if (r->route->flags & PC_ROUTE_ENROL) {
+			r->principal = r->pending;
+			r->actor = r->pending;
+			return PC_NEXT;
+		}
+		pc_respond_problem_kind(r, PC_PROB_ENROLMENT_REQUIRED,
+		                        "This account must set up a second factor before anything else: POST "
+		                        "/api/v1/users/me/totp, then /api/v1/users/me/totp/confirm.");
+		return PC_DONE;
+	}
 	static const char *const details[PC_AUTHF__COUNT] = {
 		[PC_AUTHF_TAMPERED_COOKIE] = "The session cookie is not valid.",
 		[PC_AUTHF_EXPIRED] = "The session has expired.",

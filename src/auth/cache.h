@@ -37,7 +37,7 @@ struct pc_cache_hit {
 	int64_t expires_at;   /* the credential's own end (0: none) */
 	int64_t last_seen_at; /* sessions: for the idle timeout */
 	unsigned factors;     /* sessions: 1 or 2 */
-	bool pending;         /* sessions: waiting for the second step */
+	uint8_t pending;      /* sessions: PC_PENDING_* (store.h) */
 };
 
 PC_MUST_USE int pc_cache_init(void);

@@ -107,6 +107,7 @@ enum var_id {
 	V_DATABASE_PASSWORD_FILE,
 	V_REVOCATION_FAIL_OPEN,
 	V_PUBLIC_URL,
+	V_REQUIRE_SECOND_FACTOR,
 	V__COUNT
 };
 
@@ -245,6 +246,10 @@ const struct pc_config_var pc_config_vars[] = {
 	                  "the URL users see for portcullis, scheme://host[:port][/path] such as "
 	                  "https://auth.example.com: the portal that forward-auth redirects to, the base of links "
 	                  "in mail, the WebAuthn origin and the OIDC issuer; unset or empty: none", false, true},
+	[V_REQUIRE_SECOND_FACTOR] = {"PORTCULLIS_REQUIRE_SECOND_FACTOR", "admins",
+	                             "who must have a second factor: none, admins or all; a user it covers who has "
+	                             "none is sent to set one up after the password and can do nothing else until "
+	                             "then", false},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -589,6 +594,15 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
 	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
 		return -1;
+	t = text_of(vals, V_REQUIRE_SECOND_FACTOR);
+	if (strcmp(t, "none") == 0)
+		cfg->require_second_factor = PC_REQUIRE_2FA_NONE;
+	else if (strcmp(t, "admins") == 0)
+		cfg->require_second_factor = PC_REQUIRE_2FA_ADMINS;
+	else if (strcmp(t, "all") == 0)
+		cfg->require_second_factor = PC_REQUIRE_2FA_ALL;
+	else
+		return pc_errf(err, errlen, "%s must be none, admins or all", pc_config_vars[V_REQUIRE_SECOND_FACTOR].name);
 	t = text_of(vals, V_AUDIT_FORMAT);
 	if (strcmp(t, "json") == 0)
 		cfg->audit_format = PC_AUDIT_JSON;
@@ -893,6 +907,8 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
 	print_var(out, V_PUBLIC_URL, cfg->public_url);
+	static const char *const require_names[] = {"none", "admins", "all"};
+	print_var(out, V_REQUIRE_SECOND_FACTOR, require_names[cfg->require_second_factor]);
 }
 
 int pc_config_keygen_value(FILE *out)

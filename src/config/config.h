@@ -72,6 +72,7 @@ struct pc_listen {
 enum pc_xss_mode { PC_XSS_OFF = 0, PC_XSS_BLOCK = 1 };
 enum pc_jwt_alg_cfg { PC_CFG_JWT_HS256 = 0, PC_CFG_JWT_EDDSA = 1 };
 enum pc_audit_format { PC_AUDIT_JSON = 0, PC_AUDIT_TEXT = 1 };
+enum pc_require_2fa { PC_REQUIRE_2FA_NONE = 0, PC_REQUIRE_2FA_ADMINS = 1, PC_REQUIRE_2FA_ALL = 2 };
 
 struct pc_config {
 	struct pc_listen listen[PC_MAX_LISTEN];
@@ -100,6 +101,7 @@ struct pc_config {
 	unsigned login_max_failures;       /* per account, default 10 */
 	unsigned login_max_failures_per_address; /* per client address, default 10 x the above */
 	int64_t login_window_s;            /* default 15 minutes */
+	enum pc_require_2fa require_second_factor; /* default admins */
 
 	/* CSRF: origins (besides the service's own) allowed on unsafe requests */
 	char allowed_origins[PC_MAX_ALLOWED_ORIGINS][256];

@@ -97,6 +97,9 @@ PC_MUST_USE enum pc_err pc_tx_totp_use(struct pc_store *s, struct pc_audit_event
                                        int64_t step);
 PC_MUST_USE enum pc_err pc_tx_totp_delete(struct pc_store *s, struct pc_audit_event *ev,
                                           const char *user_id);
+PC_MUST_USE enum pc_err pc_tx_factors_reset(struct pc_store *s, struct pc_audit_event *ev,
+                                            const char *user_id, int64_t now, struct pc_revoked **revoked,
+                                            size_t *n_revoked);
 PC_MUST_USE enum pc_err pc_tx_recovery_set(struct pc_store *s, struct pc_audit_event *ev,
                                            const char *user_id, const uint8_t (*hashes)[32], size_t n);
 PC_MUST_USE enum pc_err pc_tx_recovery_spend(struct pc_store *s, struct pc_audit_event *ev,

@@ -72,7 +72,11 @@ int pc_row_session(struct pc_sql *c, void *out)
 		return -1;
 	}
 	s->disabled = disabled != 0;
-	s->pending = pending != 0;
+	if (pending < PC_PENDING_NONE || pending > PC_PENDING_ENROL) {
+		memset(s, 0, sizeof(*s));
+		return -1;
+	}
+	s->pending = (uint8_t)pending;
 	return 0;
 }
 

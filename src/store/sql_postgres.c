@@ -211,7 +211,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_RECOVERY_SPEND] = "UPDATE recovery_codes SET used_at = $3"
 	                     " WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
 	[S_RECOVERY_LEFT] = "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending = 1",
+	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending <> 0",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",

@@ -635,6 +635,16 @@ enum pc_err pc_store_totp_delete(struct pc_store *s, const struct pc_principal *
 	return finish_event(ev, pc_tx_totp_delete(s, ev, user_id));
 }
 
+enum pc_err pc_store_factors_reset(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *user_id, struct pc_revoked **revoked,
+                                   size_t *n_revoked)
+{
+	REQUIRE(revoked_clear(revoked, n_revoked));
+	REQUIRE(s != NULL && user_id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_factors_reset(s, ev, user_id, (int64_t)time(NULL), revoked, n_revoked));
+}
+
 enum pc_err pc_store_recovery_set(struct pc_store *s, const struct pc_principal *actor,
                                   struct pc_audit_event *ev, const char *user_id,
                                   const uint8_t (*hashes)[32], size_t n)

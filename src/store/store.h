@@ -93,8 +93,13 @@ struct pc_session {
 	int64_t cred_epoch;         /* create only: the epoch its sign-in read; not stored */
 	int64_t factors;            /* 1: password; 2: password and a second factor */
 	int64_t second_factor_at;   /* when the second factor was given (0: none) */
-	bool pending;               /* waiting for its second step: it is nobody until then */
+	uint8_t pending;            /* PC_PENDING_*: not 0 means it is nobody until its step is done */
 };
+
+/* sessions.pending: what a session waits for before it is anybody */
+#define PC_PENDING_NONE 0
+#define PC_PENDING_SECOND 1 /* the second step of a sign-in */
+#define PC_PENDING_ENROL 2  /* a second factor set up (PORTCULLIS_REQUIRE_SECOND_FACTOR) */
 
 /*
  * Opens the store named by url ("sqlite:PATH"), creating the database file
@@ -268,6 +273,14 @@ PC_MUST_USE enum pc_err pc_store_totp_use(struct pc_store *s, const struct pc_pr
  * PC_ERR_NOT_FOUND when there was no credential. */
 PC_MUST_USE enum pc_err pc_store_totp_delete(struct pc_store *s, const struct pc_principal *actor,
                                              struct pc_audit_event *ev, const char *user_id);
+/* Account recovery by an admin: removes the user's TOTP credential and
+ * recovery codes and ends every session and token of the user (as a
+ * disabled account's), all in one transaction with ev; *revoked lists the
+ * access tokens revoked (free()). PC_ERR_NOT_FOUND when the user had no
+ * second factor. */
+PC_MUST_USE enum pc_err pc_store_factors_reset(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev, const char *user_id,
+                                               struct pc_revoked **revoked, size_t *n_revoked);
 /* Replaces the user's recovery codes with the n hashes (the old batch dies
  * in the same transaction). */
 PC_MUST_USE enum pc_err pc_store_recovery_set(struct pc_store *s, const struct pc_principal *actor,

@@ -144,6 +144,42 @@ enum pc_err pc_tx_totp_delete(struct pc_store *s, struct pc_audit_event *ev, con
 	return sql_run(s, PC_SQL_WRITE, delete_script, &x);
 }
 
+/* An admin's account recovery: the user's TOTP credential and recovery
+ * codes removed, and every session and token of theirs ended, in one
+ * transaction with its event. */
+struct reset {
+	struct pc_audit_event *ev;
+	const char *user_id;
+	int64_t now;
+	struct pc_revoked_vec rv;
+};
+
+PC_MUST_USE static enum pc_err reset_script(struct pc_sql *c, void *ctx)
+{
+	struct reset *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
+	pc_event_clear(x->ev);
+	int64_t totp = 0, codes = 0;
+	enum pc_err e = sql_exec(c, S_TOTP_DELETE, ARGS(A_TXT(x->user_id)), &totp);
+	if (e == PC_OK)
+		e = sql_exec(c, S_RECOVERY_DELETE, ARGS(A_TXT(x->user_id)), &codes);
+	if (e == PC_OK && totp == 0 && codes == 0)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK)
+		e = pc_sql_end_credentials(c, x->user_id, NULL, false, x->now, &x->rv, NULL);
+	if (e == PC_OK)
+		e = pc_sql_append_event(c, x->ev);
+	return e;
+}
+
+enum pc_err pc_tx_factors_reset(struct pc_store *s, struct pc_audit_event *ev, const char *user_id, int64_t now,
+                                struct pc_revoked **revoked, size_t *n_revoked)
+{
+	struct reset x = {.ev = ev, .user_id = user_id, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, reset_script, &x);
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
+}
+
 struct codes {
 	struct pc_audit_event *ev;
 	const char *user_id;

@@ -16,7 +16,7 @@ enum pc_err pc_sql_insert_session(struct pc_sql *c, const struct pc_session *s)
 	                ARGS(A_FIX(s->id), A_HASH(s->secret_hash), A_FIX(s->user_id),
 	                     A_INT(s->created_at), A_INT(s->last_seen_at), A_INT(s->expires_at),
 	                     A_FIX(s->client_addr), A_RAW(s->user_agent), A_INT(s->factors < 1 ? 1 : s->factors),
-	                     A_INT(s->second_factor_at), A_INT(s->pending ? 1 : 0)),
+	                     A_INT(s->second_factor_at), A_INT(s->pending)),
 	                NULL);
 }
 

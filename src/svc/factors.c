@@ -496,3 +496,52 @@ enum pc_err pc_factors_second_step(struct pc_svc *ctx, const struct pc_principal
 	pc_auth_invalidate(&ctx->auth, pending->session_id);
 	return PC_OK;
 }
+
+bool pc_factors_required(const struct pc_svc *ctx, enum pc_role role)
+{
+	switch (ctx->cfg->require_second_factor) {
+	case PC_REQUIRE_2FA_ALL:
+		return true;
+	case PC_REQUIRE_2FA_ADMINS:
+		return role == PC_ROLE_ADMIN;
+	case PC_REQUIRE_2FA_NONE:
+	default:
+		return false;
+	}
+}
+
+enum pc_err pc_factors_enrol_finish(struct pc_svc *ctx, const struct pc_principal *actor, const char *method,
+                                    struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
+{
+	if (!actor->must_enrol || actor->method != PC_AUTH_SESSION)
+		return PC_ERR_NOT_FOUND;
+	pc_svc_session_new(ctx, sess, secret, actor, actor->user_id);
+	sess->factors = 2;
+	sess->second_factor_at = pc_svc_now(ctx);
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "auth.enrolled", "session", sess->id, "{s:s,s:s}", "method", method,
+	             "pending_session", actor->session_id);
+	enum pc_err e = pc_store_session_promote(ctx->store, actor, &ev, actor->session_id, sess);
+	if (e != PC_OK) {
+		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
+		return e;
+	}
+	pc_auth_invalidate(&ctx->auth, actor->session_id);
+	return PC_OK;
+}
+
+enum pc_err pc_factors_reset(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id)
+{
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", user_id);
+	if (e != PC_OK)
+		return e;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "factors.reset", "user", user_id, NULL);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_factors_reset(ctx->store, actor, &ev, user_id, &revoked, &n_revoked);
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
+	if (e == PC_OK)
+		pc_auth_invalidate(&ctx->auth, user_id);
+	return e;
+}

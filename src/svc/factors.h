@@ -31,6 +31,9 @@
 #define PC_TOTP_URI_MAX 512
 /* A session waiting for its second step lives this long (seconds). */
 #define PC_PENDING_SESSION_S 600
+/* A session waiting for a second factor to be set up: time to install an
+ * authenticator app and scan the code. */
+#define PC_ENROL_SESSION_S 1800
 
 /* What an enrolment hands out, once. Secrets: the caller wipes it. */
 struct pc_totp_enrolment {
@@ -120,5 +123,22 @@ PC_MUST_USE enum pc_err pc_factors_second_step(struct pc_svc *ctx, const struct 
 /* Normalises a recovery code as typed into out[11] (10 characters);
  * 0, or -1 when it is not one. Exposed for the tests and the fuzzer. */
 PC_MUST_USE int pc_recovery_normalize(char out[11], const char *in, size_t len);
+
+/* Whether PORTCULLIS_REQUIRE_SECOND_FACTOR covers a user of this role. */
+PC_MUST_USE bool pc_factors_required(const struct pc_svc *ctx, enum pc_role role);
+
+/* A sign-in whose session waited for a second factor to be set up
+ * (actor->must_enrol) and has one now: the pending session is replaced by
+ * a new one (new id and secret) that counts both factors. method names
+ * the factor set up ("totp", "passkey"). Event "auth.enrolled". */
+PC_MUST_USE enum pc_err pc_factors_enrol_finish(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                const char *method, struct pc_session *sess,
+                                                uint8_t secret[PC_SESSION_SECRET_BYTES]);
+
+/* Account recovery: an admin removes user_id's second factors (TOTP and
+ * recovery codes) and ends every session and token of the user, in one
+ * transaction with the event "factors.reset". PC_ERR_FORBIDDEN for a
+ * non-admin; PC_ERR_NOT_FOUND when the user has no factor. */
+PC_MUST_USE enum pc_err pc_factors_reset(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id);
 
 #endif

@@ -32,14 +32,21 @@ enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *act
 	sess->cred_epoch = user->cred_epoch; /* the password was checked under it */
 	if (second) {
 		/* a session that can only finish its second step (or end) */
-		sess->pending = true;
+		sess->pending = PC_PENDING_SECOND;
 		sess->expires_at = sess->created_at + PC_PENDING_SESSION_S;
+	} else if (pc_factors_required(ctx, user->role)) {
+		/* one that can only set a second factor up (or end) */
+		sess->pending = PC_PENDING_ENROL;
+		sess->expires_at = sess->created_at + PC_ENROL_SESSION_S;
 	}
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, user, sess);
 	struct pc_audit_event ev;
 	if (second)
 		pc_svc_event(&ev, &self, "auth.login", "session", sess->id, "{s:b}", "second_factor_required", true);
+	else if (sess->pending == PC_PENDING_ENROL)
+		pc_svc_event(&ev, &self, "auth.login", "session", sess->id, "{s:b}", "second_factor_enrolment_required",
+		             true);
 	else
 		pc_svc_event(&ev, &self, "auth.login", "session", sess->id, NULL);
 	e = pc_tokens_signin_written(ctx, actor, user, pc_store_session_create(ctx->store, &self, &ev, sess));

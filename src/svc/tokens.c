@@ -168,7 +168,7 @@ static enum pc_err mfa_challenge(struct pc_svc *ctx, const struct pc_principal *
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
 	pc_svc_session_new(ctx, &sess, secret, actor, u->id);
 	sess.cred_epoch = u->cred_epoch;
-	sess.pending = true;
+	sess.pending = PC_PENDING_SECOND;
 	sess.expires_at = sess.created_at + PC_MFA_TOKEN_S;
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, u, &sess);
@@ -200,7 +200,7 @@ enum pc_err pc_tokens_mfa(struct pc_svc *ctx, const struct pc_principal *actor, 
 	enum pc_err e = pc_store_session_get(ctx->store, hash, &sess);
 	if (e != PC_OK)
 		return e;
-	if (!sess.pending || sess.expires_at <= pc_svc_now(ctx))
+	if (sess.pending != PC_PENDING_SECOND || sess.expires_at <= pc_svc_now(ctx))
 		return PC_ERR_NOT_FOUND;
 	struct pc_user u;
 	e = pc_store_user_get(ctx->store, sess.user_id, &u);
@@ -248,6 +248,13 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 		return e;
 	if (second)
 		return mfa_challenge(ctx, actor, &u, out);
+	if (pc_factors_required(ctx, u.role)) {
+		/* no token before the factor the configuration requires */
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, &by, "token.enrolment_required", "user", u.id, NULL);
+		pc_log_if_failed(pc_store_audit_append(ctx->store, &by, &ev), "audit_append", "token.enrolment_required");
+		return PC_ERR_ENROL;
+	}
 	return pc_tokens_signin_written(ctx, actor, &u,
 	                                issue(ctx, &by, &u, NULL, "password", 1, out));
 }

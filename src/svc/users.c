@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "svc/factors.h"
 #include "svc/users.h"
 
 enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done)
@@ -62,6 +63,11 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 	struct pc_principal self;
 	if (sess != NULL) {
 		pc_svc_session_new(ctx, sess, secret, actor, out->id);
+		if (pc_factors_required(ctx, PC_ROLE_ADMIN)) {
+			/* the first admin too sets a second factor up before anything else */
+			sess->pending = PC_PENDING_ENROL;
+			sess->expires_at = sess->created_at + PC_ENROL_SESSION_S;
+		}
 		/* the new user is the actor of its own creation */
 		pc_svc_session_principal(&self, actor, out, sess);
 		actor = &self;

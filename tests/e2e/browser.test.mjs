@@ -772,7 +772,7 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
     }
     await openLogin(page);
     assert.deepEqual(await assertLabelled('login page'), ['Email', 'Password (12 characters or more)', 'Email', 'Password',
-      'Authenticator code', 'Recovery code', 'Code']);
+      'Authenticator code', 'Recovery code', 'Code', 'Code from the app']);
 
     const { email, password } = await setupAdminApi(srv);
     await openLogin(page);
@@ -1141,5 +1141,61 @@ test('login page: plain HTTP on a LAN name, and a cookie domain that does not co
     await ctx2?.close();
     await stop(srv);
     await stop(wrongDomain);
+  }
+});
+
+// PORTCULLIS_REQUIRE_SECOND_FACTOR=admins (the default): the first admin
+// creates the account and is walked through setting up an authenticator on
+// the same page, keyboard only (the code is oathtool's, from the key the
+// page shows), sees the recovery codes once, then reaches the console; a
+// reload in the middle of it comes back to the enrolment step.
+test('required second factor: setup walks the first admin through enrolment, then the console', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server({ PORTCULLIS_REQUIRE_SECOND_FACTOR: undefined });
+  let ctx;
+  try {
+    ctx = await context(srv, {
+      allow: [
+        (m) => /status of 400/.test(m.text) && m.url === `${srv.page}/api/v1/users/me/totp/confirm`,
+        // the reload asks who it is: the held session's answer
+        (m) => /status of 403/.test(m.text) && m.url === `${srv.page}/api/v1/auth/me`,
+      ],
+    });
+    const page = await ctx.newPage();
+    await openLogin(page);
+    const email = newEmail('admin');
+    const password = newPassword();
+    await page.locator('#setup-email').fill(email);
+    await page.locator('#setup-password').fill(password);
+    await page.keyboard.press('Enter');
+    await page.locator('#enrol:visible').waitFor();
+    await page.locator('#enrol-code:focus').waitFor();
+    assert.equal(await page.locator('#enrol-qr').evaluate((img) => img.complete && img.naturalWidth > 0), true, 'the QR code is shown');
+    // a reload keeps the user on this step (a fresh key)
+    await page.reload();
+    await page.locator('#enrol:visible').waitFor();
+    const secret = (await page.locator('#enrol-secret').textContent()).trim();
+    assert.match(secret, /^[A-Z2-7]{32}$/);
+    // a wrong code says so and keeps the step
+    await page.keyboard.type('000000');
+    await page.keyboard.press('Enter');
+    await page.locator('#status.error').waitFor();
+    // the real one (away from a step boundary: not a timing assertion)
+    const left = 30 - (Date.now() / 1000) % 30;
+    if (left < 5) await new Promise((r) => setTimeout(r, left * 1000 + 200));
+    const otp = execFileSync('oathtool', ['--totp', '-b', '-d', '6', secret], { encoding: 'utf8' }).trim();
+    await page.locator('#enrol-code').fill(otp);
+    await page.keyboard.press('Enter');
+    await page.locator('#enrol-codes:visible').waitFor();
+    assert.equal(await page.locator('#enrol-codes-list li').count(), 10, 'ten recovery codes, shown once');
+    await page.locator('#enrol-continue:focus').waitFor();
+    await page.keyboard.press('Enter');
+    await waitSignedIn(page, email);
+    const a = await agentOf(ctx, srv);
+    const v = await a.get('/api/v1/auth/verify');
+    assert.equal(v.header('x-auth-factors'), '2', 'the session counts both factors');
+    assertNoProblems(ctx);
+  } finally {
+    await closeAll(ctx);
+    await stop(srv);
   }
 });

@@ -427,6 +427,13 @@ describe('the OpenAPI document', () => {
       await call(nobody, 'POST', '/api/v1/auth/second-factor', { json: { method: 'totp', code: '123456' } }, 401);
       await call(fu, 'DELETE', '/api/v1/users/me/totp', { json: { password: `${fPw}x` } }, 404);
       await call(fu, 'DELETE', '/api/v1/users/me/totp', { json: { password: fPw } }, 204);
+      // account recovery by an admin: a user with a factor, then without
+      const fId = (await call(fu, 'GET', '/api/v1/auth/me', {}, 200)).data.user_id;
+      const en2 = await call(fu, 'POST', '/api/v1/users/me/totp', {}, 201);
+      await call(fu, 'POST', '/api/v1/users/me/totp/confirm', { json: { code: totp(en2.data.secret) } }, 200);
+      await call(user, 'DELETE', `/api/v1/users/${fId}/factors`, {}, 403);
+      await call(admin, 'DELETE', `/api/v1/users/${fId}/factors`, {}, 204);
+      await call(admin, 'DELETE', `/api/v1/users/${fId}/factors`, {}, 404);
       await call(admin, 'DELETE', `/api/v1/users/${randomId()}`, {}, 404);
       await call(admin, 'DELETE', `/api/v1/users/${u.data.user.id}`, {}, 204);
 

@@ -229,7 +229,10 @@ describe('route walk', () => {
           wrong.push(`${m} ${t}: ${e.message.split('\n')[0]}`);
           continue;
         }
-        if (![400, 401, 404].includes(res.status)) wrong.push(`${m} ${t}: ${res.status} (expected 400, 401 or 404)`);
+        // 405: a value that spells a literal sibling (DELETE /users/me/factors
+        // against GET /users/me/factors) names another resource, with Allow
+        if (res.status === 405 && !res.header('allow')) wrong.push(`${m} ${t}: 405 without Allow`);
+        if (![400, 401, 404, 405].includes(res.status)) wrong.push(`${m} ${t}: ${res.status} (expected 400, 401, 404 or 405)`);
         else if (!/^application\/problem\+json/.test(res.header('content-type') ?? '')) wrong.push(`${m} ${t}: ${res.status} not problem+json`);
       }
       assert.deepEqual(wrong, []);

@@ -59,7 +59,7 @@ static __attribute__((unused)) int fx_setup(void **state)
 	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
 	snprintf(f->env_key, sizeof(f->env_key), "PORTCULLIS_SECRET_KEY=%s", b64);
 	snprintf(f->env_url, sizeof(f->env_url), "PORTCULLIS_DATABASE_URL=sqlite:%s/pc.db", f->dir);
-	char *env[] = {f->env_key, f->env_url, "PORTCULLIS_REFRESH_LIMIT=3", NULL};
+	char *env[] = {f->env_key, f->env_url, "PORTCULLIS_REFRESH_LIMIT=3", "PORTCULLIS_REQUIRE_SECOND_FACTOR=none", NULL};
 	char err[512];
 	if (pc_config_load(&f->cfg, env, true, err, sizeof(err)) != 0) {
 		fprintf(stderr, "config: %s\n", err);
