@@ -15,6 +15,7 @@
 #   audit listing latency with 10^6 events (first page, deep cursor page)
 #   idle RSS of `portcullis serve`
 #   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
+#   verify for a two-factor session against a one-factor one (bench/two_factor.sh)
 #   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
 #   verify, sign-in and the audit listing as the store grows, SQLite and PostgreSQL (bench/store_scale.sh)
 # Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz,
@@ -276,6 +277,12 @@ fi
 {
   echo
   BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/access_rules.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
+
+# ---- /verify for two-factor against one-factor sessions (its own script) ----
+{
+  echo
+  BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/two_factor.sh" "$bin" | sed '1s/^# /## /'
 } >>"$report"
 
 # ---- the forward-auth round trip behind nginx (its own script) ----

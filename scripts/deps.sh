@@ -20,7 +20,7 @@ test=(libcmocka-dev clang libclang-rt-14-dev
       debhelper fakeroot dpkg-dev  # package.test.mjs: dpkg-buildpackage
       e2fsprogs mount  # disk_faults: an ext4 loop disk (mkfs.ext4, e2fsck, losetup)
       apache2 libapache2-mod-auth-openidc)  # oidc.test.mjs: an independent relying party
-bench=(wrk nginx-light redis-server sqlite3 postgresql nodejs curl)
+bench=(wrk nginx-light redis-server sqlite3 postgresql nodejs curl oathtool)
 
 want=("${build[@]}")
 for profile in "$@"; do
