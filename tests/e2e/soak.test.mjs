@@ -1,6 +1,8 @@
 // Soak and faults (bounded): mixed traffic at high concurrency against one
 // server — setup, login, verify with cookie/JWT/API key, API key create and
-// delete, token, refresh, logout — with RSS and open file descriptors
+// delete, token, refresh, logout; sign-ins with a second factor (TOTP codes,
+// replays refused; the mfa_token flow); forwarded requests judged by an
+// access-rules file (allowed, denied, two_factor) — with RSS and open file descriptors
 // sampled; then kill -9 while it writes, restart on the same SQLite file,
 // and prove every acknowledged change is there and the audit chain holds.
 //
@@ -9,6 +11,7 @@
 // `make soak`).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -17,6 +20,26 @@ import { Jar, fetchCsrf, setupFirstUser, post, get, request, secret, newEmail, n
 
 const SECONDS = Number(process.env.PORTCULLIS_SOAK_SECONDS || 15);
 const CONCURRENCY = Number(process.env.PORTCULLIS_SOAK_CONCURRENCY || 24);
+
+// RFC 6238 (SHA-1, 6 digits, 30 s) for base32 secret at step.
+function totp(secretB32, step = Math.floor(Date.now() / 30000)) {
+  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secretB32) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const h = crypto.createHmac('sha1', key).update(msg).digest();
+  const o = h[19] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+const RULES = `# soak
+deny        host=app.example path=/internal/
+two_factor  host=app.example path=/secure/
+one_factor  host=app.example
+one_factor
+`;
 
 function sample(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -30,7 +53,11 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
 
   before(async () => {
     dir = makeTempDir('portcullis-e2e-soak-');
+    const rulesFile = path.join(dir, 'access.rules');
+    fs.writeFileSync(rulesFile, RULES, { mode: 0o600 });
     env = {
+      PORTCULLIS_ACCESS_RULES_FILE: rulesFile,
+      PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32',
       PORTCULLIS_SECRET_KEY: generateSecretKey(),
       PORTCULLIS_DATABASE_URL: `sqlite:${path.join(dir, 'soak.db')}`,
       PORTCULLIS_AUDIT_LOG: 'off',
@@ -63,6 +90,18 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
       count('user', await post(srv, '/api/v1/users', { jar: admin.jar, json: { email, password } }));
       users.push({ email, password });
     }
+    // the last user has TOTP: its sign-ins take the second step
+    {
+      const u = users[users.length - 1];
+      const jar = await fetchCsrf(srv);
+      count('login', await post(srv, '/api/v1/auth/login', { jar, json: { email: u.email, password: u.password } }));
+      const en = await post(srv, '/api/v1/users/me/totp', { jar });
+      count('totp-enrol', en);
+      secret(en.body.secret, 'soak totp secret');
+      count('totp-confirm', await post(srv, '/api/v1/users/me/totp/confirm', { jar, json: { code: totp(en.body.secret, Math.floor(Date.now() / 30000) - 1) } }));
+      u.totp = en.body.secret;
+    }
+    const fwd = (p) => ({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': p, 'x-forwarded-method': 'GET' });
     const samples = [sample(srv.proc.pid)];
     const deadline = Date.now() + SECONDS * 1000;
     const sampler = (async () => {
@@ -106,6 +145,32 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
               count('verify-key', await get(srv, '/api/v1/auth/verify', { apiKey: k.body.key }));
               count('key-delete', await request(srv, 'DELETE', `/api/v1/api-keys/${k.body.id}`, { jar: admin.jar }));
             }
+          } else if (kind === 4 && n % 20 === 4) {
+            // the TOTP user: password, then a code (most are the same step's
+            // code again: a replay, refused with 401), then forwarded
+            // requests through the rules, and the token flow with mfa_token
+            const t = users[users.length - 1];
+            const jar = await fetchCsrf(srv);
+            const r = await post(srv, '/api/v1/auth/login', { jar, json: { email: t.email, password: t.password } });
+            count('login-2fa', r);
+            const s = await post(srv, '/api/v1/auth/second-factor', { jar, json: { method: 'totp', code: totp(t.totp) } });
+            count('second-factor', s);
+            count('verify-rules-secure', await get(srv, '/api/v1/auth/verify', { jar, headers: fwd('/secure/x') }));
+            count('logout', await post(srv, '/api/v1/auth/logout', { jar }));
+            const m = await post(srv, '/api/v1/auth/token', { json: { email: t.email, password: t.password } });
+            count('token-mfa', m);
+            if (m.body?.mfa_token) {
+              secret(m.body.mfa_token, 'soak mfa token');
+              const p = await post(srv, '/api/v1/auth/token', { json: { mfa_token: m.body.mfa_token, method: 'totp', code: totp(t.totp) } });
+              count('token-mfa-finish', p);
+              if (p.status === 200) recordPair(p.body, 'soak');
+            }
+          } else if (kind === 5) {
+            // forwarded requests judged by the rules: allowed, denied, two_factor (401 for one factor)
+            count('verify-rules-allow', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/app/page?x=1') }));
+            count('verify-rules-deny', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/internal/a') }));
+            count('verify-rules-2fa', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/secure/') }));
+            count('verify-rules-odd', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/Internal/%2e%2e/a') }));
           } else if (kind === 3) {
             count('login-wrong', await post(srv, '/api/v1/auth/login', { jar: await fetchCsrf(srv), json: { email: u.email, password: 'not the password!' } }));
           } else {
