@@ -69,13 +69,15 @@ for pin in unpinned pinned; do
   start_pc "$work/pc" "$port_b" "$cpu"
   pid_b=$pc_pid
   # a pre-session CSRF token (the one setup_credentials kept is bound to its session)
-  precsrf=$(curl -fsS "http://127.0.0.1:$port_a/api/v1/auth/csrf-token" | sed 's/.*"csrf_token":"\([^"]*\)".*/\1/')
+  # (a token is bound to the pre-session cookie it came with: both go along)
+  precsrf=$(curl -fsS -c "$work/prejar" "http://127.0.0.1:$port_a/api/v1/auth/csrf-token" | sed 's/.*"csrf_token":"\([^"]*\)".*/\1/')
+  presession=$(awk '$6=="__Host-portcullis_presession" {print $7}' "$work/prejar")
 cat >"$work/login.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"email":"bench@example.com","password":"correct horse battery staple"}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-CSRF-Token"] = "$precsrf"
-wrk.headers["Cookie"] = "__Host-portcullis_csrf=$precsrf"
+wrk.headers["Cookie"] = "__Host-portcullis_csrf=$precsrf; __Host-portcullis_presession=$presession"
 LUA
   for sc in verify-cookie verify-jwt verify-apikey login; do
     args=()
