@@ -107,6 +107,12 @@ async function loadUsers() {
       p.textContent = `One-time reset token for ${u.email} (1 hour): ${r.data.token}`;
       loadAudit(true);
     }, `Issue a reset token for ${u.email}`),
+    PC.button('Remove 2FA', async () => {
+      if (!confirm(`Remove every second factor of ${u.email} and sign them out everywhere? (For a lost authenticator.)`)) return;
+      const r = await PC.api('DELETE', `/api/v1/users/${u.id}/factors`);
+      if (r.status === 404) { PC.status(`${u.email} has no second factor.`); return; }
+      if (!fail(r)) { PC.status(`Second factors of ${u.email} removed; their sessions ended.`); loadAudit(true); }
+    }, `Remove the second factors of ${u.email}`),
     PC.button('Delete', async () => {
       if (!confirm(`Delete ${u.email}?`)) return;
       const r = await PC.api('DELETE', `/api/v1/users/${u.id}`);

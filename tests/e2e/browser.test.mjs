@@ -1199,3 +1199,44 @@ test('required second factor: setup walks the first admin through enrolment, the
     await stop(srv);
   }
 });
+
+// Account recovery from the console: an admin removes the second factors of
+// a member who lost their authenticator; the member's session ends and
+// their next sign-in needs the password only.
+test('console: an admin removes a member\'s second factors (lost authenticator)', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  let ctx;
+  try {
+    const admin = await setupAdminApi(srv);
+    const memberEmail = newEmail('member');
+    const memberPassword = newPassword();
+    assert.equal((await admin.agent.post('/api/v1/users', { email: memberEmail, password: memberPassword })).status, 201);
+    const member = new Agent(srv);
+    await member.login(memberEmail, memberPassword);
+    const en = await member.post('/api/v1/users/me/totp', {});
+    const step = Math.floor(Date.now() / 30000) - 1;
+    const otp = execFileSync('oathtool', ['--totp', '-b', '-d', '6', '--now', `@${step * 30}`, en.data.secret], { encoding: 'utf8' }).trim();
+    assert.equal((await member.post('/api/v1/users/me/totp/confirm', { code: otp })).status, 200);
+
+    ctx = await context(srv);
+    const page = await ctx.newPage();
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+    const dialogs = [];
+    page.once('dialog', async (d) => {
+      dialogs.push(d.message());
+      await d.accept();
+    });
+    await page.getByRole('button', { name: `Remove the second factors of ${memberEmail}` }).click();
+    await page.locator('#status').filter({ hasText: `Second factors of ${memberEmail} removed` }).waitFor();
+    assert.match(dialogs[0], /Remove every second factor/);
+    assert.equal((await member.me()).status, 401, 'the member was signed out everywhere');
+    const again = new Agent(srv);
+    const r = await again.login(memberEmail, memberPassword);
+    assert.ok(r.data.user, 'the password alone signs the member in now');
+    assertNoProblems(ctx);
+  } finally {
+    await closeAll(ctx);
+    await stop(srv);
+  }
+});
