@@ -8,7 +8,7 @@ let auditCursor = null;
 
 function fail(res) {
   if (res.status === 401) {
-    location.assign('/login?rd=' + encodeURIComponent('/admin'));
+    location.assign(PC.base + '/login?rd=' + encodeURIComponent(PC.base + '/admin'));
     return true;
   }
   if (res.status >= 400) {
@@ -184,7 +184,7 @@ document.getElementById('access-check').addEventListener('submit', async (e) => 
 
 document.getElementById('logout').addEventListener('click', async () => {
   await PC.api('POST', '/api/v1/auth/logout');
-  location.assign('/login');
+  location.assign(PC.base + '/login');
 });
 
 document.getElementById('end-others').addEventListener('click', async () => {

@@ -9,7 +9,9 @@
  *     whose origin is listed in PORTCULLIS_ALLOWED_REDIRECTS; the Host
  *     counts only when it is inside PORTCULLIS_COOKIE_DOMAIN or is the host
  *     of a PORTCULLIS_ALLOWED_ORIGINS entry, if either is set (a proxy that
- *     forwards any Host must not make any host "this site"),
+ *     forwards any Host must not make any host "this site"), or whose host
+ *     is PORTCULLIS_COOKIE_DOMAIN or a name under it (portal mode: the
+ *     apps the session cookie reaches),
  * and contains no control character, space or backslash anywhere (browsers
  * treat "\" as "/" and strip tabs and newlines, which is how "/\evil" and
  * "/\t/evil" become //evil). Everything else goes to the fallback.
