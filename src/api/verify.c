@@ -518,6 +518,10 @@ void pc_api_verify(struct pc_req *r)
 	}
 	pc_resp_header(r, "X-Auth-User-Id", p->user_id);
 	pc_resp_header(r, "X-Auth-Email", p->email);
+	/* UTF-8 without control characters (pc_user_name_valid at every
+	 * write): a valid field value as it is */
+	if (p->name[0] != '\0')
+		pc_resp_header(r, "X-Auth-Name", p->name);
 	pc_resp_header(r, "X-Auth-Session", p->session_id);
 	pc_resp_header(r, "X-Auth-Role", pc_role_name(p->role));
 	/* names of [a-z0-9._-] joined by ',': nothing to escape */
