@@ -17,13 +17,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { E2E_DIR, makeTempDir, sleep, startServer, stopServer } from './lib/harness.mjs';
-import { appHeader, startEchoApp } from './lib/nginx.mjs';
+import { PREFIX, appHeader, startEchoApp, underPrefix } from './lib/nginx.mjs';
 import { freePort } from './lib/redis.mjs';
 import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, request, safeRecord, setupAdmin } from './lib/api.mjs';
 
 const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p)) || null;
 const CADDYFILE = path.join(E2E_DIR, '..', '..', 'deploy', 'caddy', 'Caddyfile');
-const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-role', 'x-auth-groups', 'x-auth-key-id', 'x-auth-key-name', 'x-auth-assertion'];
+const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-name', 'x-auth-method', 'x-auth-session', 'x-auth-role', 'x-auth-groups', 'x-auth-key-id', 'x-auth-key-name', 'x-auth-assertion'];
 const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'; // what Chromium sends
 
 function deriveCaddyfile(text, { port, portcullisPort, appPort }) {
@@ -127,6 +127,7 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     pc = await startServer({ env: { PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32', PORTCULLIS_ACCESS_RULES_FILE: rulesFile }, label: 'behind-caddy' });
     app = await startEchoApp();
     front = await startCaddy({ portcullisPort: pc.port, appPort: app.port });
+    front.mapTarget = underPrefix; // portcullis answers under /.portcullis/ there
     admin = await setupAdmin(pc);
     alice = await createUser(admin.agent);
     aliceAgent = new Agent(front);
@@ -149,7 +150,7 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     assert.equal(res.status, 302, res.text);
     const loc = new URL(res.header('location'), front.base);
     assert.equal(loc.origin, front.base, 'the login redirect stays on the site');
-    assert.equal(loc.pathname, '/login');
+    assert.equal(loc.pathname, PREFIX + '/login');
     assert.equal(loc.searchParams.get('rd'), target, 'rd is the original URL, whole');
     // the login page is there, and /continue sends back to exactly the URL
     const page = await send('GET', loc.pathname + loc.search, { headers: { Accept: HTML } });
@@ -276,6 +277,6 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     assert.equal((await agent.post('/api/v1/auth/logout')).status, 204);
     const res = await send('GET', `/bob?${marker()}`, { cookies: oldJar, headers: { Accept: HTML } });
     assert.equal(res.status, 302);
-    assert.equal(new URL(res.header('location'), front.base).pathname, '/login');
+    assert.equal(new URL(res.header('location'), front.base).pathname, PREFIX + '/login');
   });
 });
