@@ -75,7 +75,9 @@ export function locationBlock(conf, selector) {
 // dies is retried on fresh ports. `edit(conf)` may change the derived
 // server configuration (a test adding locations the deploy file describes
 // in its comments).
-export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => c, file = DEPLOY_CONF, servers = 1, names = {} }) {
+// listenPort: the port to listen on, when portcullis must know it first
+// (PORTCULLIS_PUBLIC_URL names it); else a free one.
+export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => c, file = DEPLOY_CONF, servers = 1, names = {}, listenPort }) {
   const deploy = fs.readFileSync(file, 'utf8');
   // the deploy file's own instructions for portcullis, which the tests follow
   assert.match(deploy, /PORTCULLIS_TRUSTED_PROXIES=127\.0\.0\.1\/32/);
@@ -90,7 +92,7 @@ export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => 
     }
   };
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = listenPort ?? (await freePort());
     const conf = `
 worker_processes 1;
 daemon off;
