@@ -66,7 +66,7 @@ static bool in_cookie_domain(struct pc_str host, const struct pc_config *cfg)
  * site. When the operator has said what the site is, the Host must be
  * part of it: inside PORTCULLIS_COOKIE_DOMAIN (the domain or a subdomain of
  * it), or the host[:port] of a PORTCULLIS_ALLOWED_ORIGINS entry. With
- * neither set, the proxy must pin Host (README: "Deployment behind nginx"). */
+ * neither set, the proxy must pin Host (README: "Deployment behind a proxy"). */
 static bool host_is_site(struct pc_str host, const struct pc_config *cfg)
 {
 	if (host.p == NULL || host.len == 0)
