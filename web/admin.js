@@ -98,7 +98,14 @@ async function loadUsers() {
   }
   const res = await PC.api('GET', '/api/v1/users');
   if (fail(res)) return;
-  fill('users', res.data.users.map((u) => row([u.email, ...adminCells(u), PC.time(u.created_at), [
+  fill('users', res.data.users.map((u) => row([u.name ? `${u.email} (${u.name})` : u.email, ...adminCells(u), PC.time(u.created_at), [
+    PC.button('Name', async () => {
+      // the display name apps receive as X-Auth-Name; empty removes it
+      const n = prompt(`Display name for ${u.email} (sent to apps as X-Auth-Name; empty for none)`, u.name || '');
+      if (n === null) return;
+      const r = await PC.api('PATCH', `/api/v1/users/${u.id}`, { name: n.trim() });
+      if (!fail(r)) { PC.status('Name saved.'); loadUsers(); loadAudit(true); }
+    }, `Set the display name of ${u.email}`),
     PC.button('Reset token', async () => {
       const r = await PC.api('POST', `/api/v1/users/${u.id}/password-reset`);
       if (fail(r)) return;

@@ -16,9 +16,11 @@ const PC = {
     return null;
   },
 
-  async csrf() {
+  // fresh: ask for a new token even with one in the cookie (signed out,
+  // the cookie's token may be bound to the session that ended)
+  async csrf(fresh = false) {
     const have = PC.csrfCookie();
-    if (have) return have;
+    if (have && !fresh) return have;
     const r = await fetch(PC.base + '/api/v1/auth/csrf-token', { credentials: 'same-origin' });
     const j = await r.json();
     return j.csrf_token;

@@ -47,7 +47,7 @@ function cookieProblem(which) {
 // The CSRF cookie (readable by scripts) is set with the token: if it is not
 // there afterwards, the browser refused it, and the session cookie with it.
 async function cookiesKept() {
-  await PC.csrf();
+  await PC.csrf(true); // not signed in: a token bound to an ended session would fail
   return PC.csrfCookie() !== null;
 }
 

@@ -437,6 +437,21 @@ describe('Chromium, same host under the prefix (deploy/nginx/portcullis.conf)', 
       await page.click('#logout button[type=submit]');
       await page.waitForURL((u) => u.pathname === `${PREFIX}/login`);
       assert.equal(new URL(page.url()).searchParams.get('rd'), '/bye?a=1&b=2', 'signed out, the app\'s page asks to sign in again');
+      // the console under the prefix: an admin signs in there and sets the
+      // user's display name, which the app then receives
+      await page.goto(`${origin}${PREFIX}/admin`);
+      await page.waitForURL((u) => u.pathname === `${PREFIX}/login`);
+      await page.fill('#login-email', user.admin.email);
+      await page.fill('#login-password', user.admin.password);
+      await page.click('#login button[type=submit]');
+      await page.waitForURL((u) => u.pathname === `${PREFIX}/admin`, { timeout: 10000 }).catch(async (e) => {
+        throw new Error(`${e.message}\nat ${page.url()}: ${await page.textContent('body')}`);
+      });
+      page.once('dialog', (d) => d.accept('  Renamed Person  '));
+      await page.getByRole('button', { name: `Set the display name of ${user.email}` }).click();
+      await page.locator('#users').getByText(`${user.email} (Renamed Person)`).waitFor();
+      const got = await user.admin.agent.get(`/api/v1/users/${user.id}`);
+      assert.equal(got.data.user.name, 'Renamed Person', 'trimmed and saved');
       assert.deepEqual(errors, [], 'no script errors on the pages under the prefix');
       await ctx.close();
     } finally {
