@@ -157,6 +157,21 @@ for (const shape of SAME_HOST) {
       assertAppView(rec.data, user, 'the original URL');
     });
 
+    it('the login redirect carries the prefix verify was asked under, or a trusted X-Forwarded-Prefix that is a plain path', async () => {
+      const v = (target, headers) => request(pc, 'GET', target, { checkInvariants: false, headers: [['X-Original-URI', '/x?a=1&b=2'], ['X-Original-Method', 'GET'], ...headers] });
+      assert.equal((await v(`${PREFIX}/api/v1/auth/verify`, [])).header('x-auth-redirect'), `${PREFIX}/login?rd=%2Fx%3Fa%3D1%26b%3D2`);
+      assert.equal((await v('/api/v1/auth/verify', [])).header('x-auth-redirect'), '/login?rd=%2Fx%3Fa%3D1%26b%3D2');
+      assert.equal((await v('/api/v1/auth/verify', [['X-Forwarded-Prefix', '/auth']])).header('x-auth-redirect'), '/auth/login?rd=%2Fx%3Fa%3D1%26b%3D2');
+      for (const bad of ['//evil.example', '/a/../b', 'https://evil.example', '/a b', '/a/']) {
+        assert.equal((await v('/api/v1/auth/verify', [['X-Forwarded-Prefix', bad]])).header('x-auth-redirect'), '/login?rd=%2Fx%3Fa%3D1%26b%3D2', `X-Forwarded-Prefix ${bad} is ignored`);
+      }
+      // a look-alike of the prefix is no prefix: 404, not portcullis' page
+      assert.equal((await request(pc, 'GET', `${PREFIX}x/login`, { checkInvariants: false })).status, 404);
+      assert.equal((await request(pc, 'GET', `${PREFIX.toUpperCase()}/login`, { checkInvariants: false })).status, 404);
+      const root = await request(pc, 'GET', `${PREFIX}/`, { checkInvariants: false, headers: { Accept: HTML } });
+      assert.equal(root.header('location'), `${PREFIX}/login`, 'the root sends a visitor to the login page under the prefix');
+    });
+
     it('the app keeps its own paths: /static/app.css, /api/v1/orders, /login and /admin reach the app, not portcullis', async () => {
       const css = await send('GET', '/static/app.css', { cookies: agent.jar });
       assert.equal(css.status, 200, css.what);
