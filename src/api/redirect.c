@@ -48,8 +48,7 @@ static bool ieq_n(const char *a, const char *b, size_t n)
 	return true;
 }
 
-/* Whether host[:port] is PORTCULLIS_COOKIE_DOMAIN or a name under it. */
-static bool in_cookie_domain(struct pc_str host, const struct pc_config *cfg)
+bool pc_redirect_in_cookie_domain(struct pc_str host, const struct pc_config *cfg)
 {
 	size_t dl = strlen(cfg->cookie_domain);
 	size_t hl = host.len;
@@ -73,7 +72,7 @@ static bool host_is_site(struct pc_str host, const struct pc_config *cfg)
 		return false;
 	if (cfg->cookie_domain[0] == '\0' && cfg->n_allowed_origins == 0)
 		return true;
-	if (in_cookie_domain(host, cfg))
+	if (pc_redirect_in_cookie_domain(host, cfg))
 		return true;
 	for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
 		const char *sep = strstr(cfg->allowed_origins[i], "://");
@@ -108,7 +107,7 @@ bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const s
 	if (host.p != NULL && alen == host.len && ieq_n(auth, host.p, alen) && host_is_site(host, cfg))
 		return true;
 	/* any host the session cookie reaches (the portal's apps) */
-	if (in_cookie_domain((struct pc_str){auth, alen}, cfg))
+	if (pc_redirect_in_cookie_domain((struct pc_str){auth, alen}, cfg))
 		return true;
 	size_t olen = scheme + alen;
 	for (size_t i = 0; i < cfg->n_allowed_redirects; i++) {

@@ -28,6 +28,11 @@
 
 PC_MUST_USE bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg);
 
+/* Whether host[:port] (n bytes, no NUL needed) is PORTCULLIS_COOKIE_DOMAIN
+ * or a name under it ("." + the domain at its end), letter case aside:
+ * where the domain-wide session cookie is sent. False with no domain. */
+PC_MUST_USE bool pc_redirect_in_cookie_domain(struct pc_str host, const struct pc_config *cfg);
+
 /* Strict percent-decoding of a query value ('+' is a space). 0, or -1 on a
  * bad escape, a NUL, or no room. */
 PC_MUST_USE int pc_query_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len);

@@ -31,6 +31,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/redirect.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
 #include "core/log.h"
@@ -145,12 +146,7 @@ static bool cookie_reaches(const struct pc_config *cfg, struct pc_str host)
 	const char *colon = host.len > 0 && host.p[0] != '[' ? memchr(host.p, ':', host.len) : NULL;
 	if (colon != NULL)
 		hl = (size_t)(colon - host.p);
-	struct pc_str name = {host.p, hl};
-	if (pc_str_ieq(name, cfg->public_host))
-		return true;
-	size_t dl = strlen(cfg->cookie_domain);
-	return dl > 0 && (hl == dl || (hl > dl && host.p[hl - dl - 1] == '.')) &&
-	       pc_str_ieq((struct pc_str){host.p + hl - dl, dl}, cfg->cookie_domain);
+	return pc_str_ieq((struct pc_str){host.p, hl}, cfg->public_host) || pc_redirect_in_cookie_domain(host, cfg);
 }
 
 /* 401: X-Auth-Redirect, the login page with where to come back to as ?rd=,

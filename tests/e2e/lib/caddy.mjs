@@ -78,6 +78,7 @@ export async function startDeployCaddy({ file, portcullisPort, appPort, sites, l
     return {
       host: '127.0.0.1',
       port,
+      base: `http://${probeHost}:${port}`,
       log: () => log,
       async stop() {
         kill();
