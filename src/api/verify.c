@@ -6,11 +6,14 @@
  * session cookie, bearer JWT or API key — into a principal, on the warm
  * path without a store round trip (JWTs verify in memory; sessions and keys
  * come from the validity cache). Here:
- *   - no principal: 401 (the proxy turns it into a redirect to /login);
- *     with the original URI (X-Original-URI from nginx, X-Forwarded-Uri from
- *     Traefik/Caddy, from PORTCULLIS_TRUSTED_PROXIES only) the 401 also
- *     carries X-Auth-Redirect: /login?rd=<that URI, percent-encoded> — nginx
- *     cannot encode, and a raw ?rd=$request_uri loses all after its first "&";
+ *   - no principal: 401 (the proxy turns it into a redirect to the login
+ *     page); with the original URI (X-Original-URI from nginx,
+ *     X-Forwarded-Uri from Traefik/Caddy, from PORTCULLIS_TRUSTED_PROXIES
+ *     only) the 401 also carries X-Auth-Redirect: <prefix>/login?rd=<that
+ *     URI, percent-encoded> (the prefix this request came in under), or in
+ *     portal mode (PORTCULLIS_PUBLIC_URL) the portal's absolute login URL
+ *     with the original absolute URL in rd — nginx cannot encode, and a raw
+ *     ?rd=$request_uri loses all after its first "&";
  *   - the original method (X-Original-Method from nginx, X-Forwarded-Method
  *     from Traefik/Caddy — believed only from PORTCULLIS_TRUSTED_PROXIES) is
  *     unsafe and the credential is the session cookie: the forwarded
@@ -18,7 +21,8 @@
  *     (PORTCULLIS_VERIFY_CSRF). Each proxy passes the client's copy of the
  *     other header through, so when both arrive an unsafe one wins;
  *   - otherwise 200 with X-Auth-Method and, for a user, X-Auth-User-Id,
- *     X-Auth-Email, X-Auth-Session, X-Auth-Role, X-Auth-Groups (names
+ *     X-Auth-Email, X-Auth-Name (when the user has a display name),
+ *     X-Auth-Session, X-Auth-Role, X-Auth-Groups (names
  *     joined by ',', empty when none), or, for an API key (which
  *     authenticates as itself), X-Auth-Key-Id and X-Auth-Key-Name and no
  *     user header; and optionally X-Auth-Assertion, a 60-second JWT
