@@ -10,7 +10,9 @@
 #       bearer JWT and API key
 #   (c) as (b) by cookie, portcullis with the 1,000 rules of
 #       bench/micro_authz.c (a late match: h195.example.com /api/)
-#   (d) portal mode: not measured until it exists (issue 18)
+#   (d) portal mode: deploy/nginx/portal.conf, the app vhost
+#       (app.example.com) asking portcullis run with PORTCULLIS_PUBLIC_URL
+#       and PORTCULLIS_COOKIE_DOMAIN, by the domain-wide session cookie
 #
 # BENCH_ROUNDS alternating wrk runs over every scenario; the median of each
 # and its ratio to (a), with the lowest and highest single-round ratio.
@@ -39,6 +41,7 @@ done
 [ -x "$micro_authz" ] || { echo "bench: $micro_authz missing (cmake --build the release build)" >&2; exit 1; }
 . "$root/bench/lib.sh"
 deploy="$root/deploy/nginx/portcullis.conf"
+portal_conf="$root/deploy/nginx/portal.conf"
 
 setup_credentials "$work/pc"
 mkdir -p "$work/rules" && chmod 700 "$work/rules"
@@ -56,21 +59,32 @@ rules_pid=$!
 pids+=("$rules_pid")
 wait_up "$rport"
 
+# portcullis in portal mode, on a copy of the same database (the session
+# cookie's sealed value is the same under its domain-wide name)
+mkdir -p "$work/portal" && chmod 700 "$work/portal"
+sqlite3 "$work/pc/bench.db" ".backup '$work/portal/bench.db'"
+oport=$(free_port)
+{ pc_env "$work/portal" "$oport"; echo "export PORTCULLIS_PUBLIC_URL=https://auth.example.com PORTCULLIS_COOKIE_DOMAIN=example.com"; } >"$work/portal/env"
+( cd "$work/portal"; . ./env; exec "$bin" serve 2>"$work/portal/server.log" ) &
+portal_pid=$!
+pids+=("$portal_pid")
+wait_up "$oport"
+
 # The deploy file for loopback: every substitution must hit, so a reshaped
 # file fails here instead of measuring something else.
-derive() { # pc_port app_port listen_port plain_port
-  local out
+derive() { # pc_port app_port listen_port plain_port [deploy file]
+  local out file=${5:-$deploy}
   out=$(sed -e "s/server 127\.0\.0\.1:8080;/server 127.0.0.1:$1;/" \
             -e "s/server 127\.0\.0\.1:3000;/server 127.0.0.1:$2;/" \
             -e "s/listen 443 ssl;/listen 127.0.0.1:$3;/" \
-            -e "s/listen 80;/listen 127.0.0.1:$4;/" "$deploy")
+            -e "s/listen 80;/listen 127.0.0.1:$4;/" "$file")
   for want in "server 127.0.0.1:$1;" "server 127.0.0.1:$2;" "listen 127.0.0.1:$3;"; do
-    grep -qF "$want" <<<"$out" || { echo "bench: $deploy: could not substitute ($want)" >&2; exit 1; }
+    grep -qF "$want" <<<"$out" || { echo "bench: $file: could not substitute ($want)" >&2; exit 1; }
   done
   printf '%s\n' "$out"
 }
 
-start_front() { # name pc_port listen_port app_port noauth_port -> pid in $ng_pid
+start_front() { # name pc_port listen_port app_port noauth_port [deploy file] -> pid in $ng_pid
   local d="$work/nginx-$1"
   mkdir -p "$d"
   cat >"$d/nginx.conf" <<CONF
@@ -97,7 +111,7 @@ http {
       proxy_set_header Host \$host;
     }
   }
-$(derive "$2" "$4" "$3" "$(free_port)")
+$(derive "$2" "$4" "$3" "$(free_port)" "${6:-$deploy}")
 }
 CONF
   nginx -t -q -c "$d/nginx.conf" -p "$d" || { echo "bench: nginx -t refuses the derived deploy file" >&2; exit 1; }
@@ -115,6 +129,9 @@ front_plain=$ng_pid
 gport=$(free_port) aport2=$(free_port) nport2=$(free_port)
 start_front rules "$rport" "$gport" "$aport2" "$nport2"
 front_rules=$ng_pid
+dport=$(free_port) aport3=$(free_port) nport3=$(free_port)
+start_front portal "$oport" "$dport" "$aport3" "$nport3" "$portal_conf"
+front_portal=$ng_pid
 
 # every scenario must reach the app (wrk counts anything else as non-2xx)
 check() { # url [curl args]
@@ -130,27 +147,36 @@ check "http://127.0.0.1:$fport/x" -H "$cookie_h"
 check "http://127.0.0.1:$fport/x" -H "Authorization: Bearer $jwt"
 check "http://127.0.0.1:$fport/x" -H "X-API-Key: $apikey"
 check "http://127.0.0.1:$gport/api/items" -H "$cookie_h" -H "Host: h195.example.com"
+check "http://127.0.0.1:$dport/x" -H "Cookie: __Secure-portcullis_session=$cookie" -H "Host: app.example.com"
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' -H "Host: app.example.com" "http://127.0.0.1:$dport/x?a=1&b=2")
+case $loc in
+  https://auth.example.com/login\?rd=http%3A%2F%2Fapp.example.com%2Fx%3Fa%3D1%26b%3D2) ;;
+  *) echo "bench: anonymous in portal mode: $loc, not the portal's login" >&2; exit 1 ;;
+esac
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$fport/x")
 [ "$code" = 302 ] || { echo "bench: anonymous through nginx: $code, not the login redirect" >&2; exit 1; }
 
-names=(a-noauth b-cookie b-jwt b-apikey c-rules-cookie)
+names=(a-noauth b-cookie b-jwt b-apikey c-rules-cookie d-portal-cookie)
 declare -A url hdr runs rat
 url[a-noauth]="http://127.0.0.1:$nport/x"
 url[b-cookie]="http://127.0.0.1:$fport/x"
 url[b-jwt]="http://127.0.0.1:$fport/x"
 url[b-apikey]="http://127.0.0.1:$fport/x"
 url[c-rules-cookie]="http://127.0.0.1:$gport/api/items"
+url[d-portal-cookie]="http://127.0.0.1:$dport/x"
 hdr[a-noauth]=""
 hdr[b-cookie]="$cookie_h"
 hdr[b-jwt]="Authorization: Bearer $jwt"
 hdr[b-apikey]="X-API-Key: $apikey"
 hdr[c-rules-cookie]="$cookie_h"
+hdr[d-portal-cookie]="Cookie: __Secure-portcullis_session=$cookie"
 for ((round = 1; round <= rounds; round++)); do
   base=""
   for n in "${names[@]}"; do
     args=()
     [ -n "${hdr[$n]}" ] && args+=(-H "${hdr[$n]}")
     [ "$n" = c-rules-cookie ] && args+=(-H "Host: h195.example.com")
+    [ "$n" = d-portal-cookie ] && args+=(-H "Host: app.example.com")
     read -r a b c < <(run_wrk "fwd-$n-$round" "${url[$n]}" "${args[@]}")
     runs[$n]+="$a $b $c"$'\n'
     [ -z "$base" ] && base=$a
@@ -178,7 +204,9 @@ for n in "${names[@]}"; do
   echo "| $n | $rps | $p50 | $p99 | $(ratio "$rps" "$base_rps")x ($spread) | $target |"
 done
 echo
-echo "(d) portal mode: not measured; portal mode does not exist yet (issue 18)."
+echo "(d) portal mode: deploy/nginx/portal.conf, the app vhost, portcullis with PORTCULLIS_PUBLIC_URL and PORTCULLIS_COOKIE_DOMAIN."
+stop_pid "$front_portal"
+stop_pid "$portal_pid"
 stop_pid "$front_plain"
 stop_pid "$front_rules"
 stop_pid "$plain_pid"

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/num.h"
+#include "core/text.h"
 #include "http/server.h"
 #include "svc/access.h"
 #include "svc/auditlog.h"
@@ -230,7 +231,7 @@ static long read_password(char *buf, size_t cap)
 
 static int cmd_user_add(int argc, char **argv)
 {
-	const char *email_arg = NULL, *role_arg = "member";
+	const char *email_arg = NULL, *role_arg = "member", *name_arg = "";
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
 			email_arg = argv[++i];
@@ -240,6 +241,10 @@ static int cmd_user_add(int argc, char **argv)
 			role_arg = argv[++i];
 		else if (strncmp(argv[i], "--role=", 7) == 0)
 			role_arg = argv[i] + 7;
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name_arg = argv[++i];
+		else if (strncmp(argv[i], "--name=", 7) == 0)
+			name_arg = argv[i] + 7;
 		else {
 			pc_log_plain("portcullis: user add: unexpected argument '%s'\n", argv[i]);
 			return EX_USAGE;
@@ -247,8 +252,13 @@ static int cmd_user_add(int argc, char **argv)
 	}
 	enum pc_role role;
 	if (email_arg == NULL || pc_role_parse(&role, role_arg, strlen(role_arg)) != 0) {
-		fprintf(stderr, "usage: portcullis user add --email EMAIL [--role admin|member]   (password on stdin;\n"
-		                "       the role defaults to member; the first user is always an admin)\n");
+		fprintf(stderr, "usage: portcullis user add --email EMAIL [--role admin|member] [--name NAME]   (password\n"
+		                "       on stdin; the role defaults to member; the first user is always an admin)\n");
+		return EX_USAGE;
+	}
+	if (!pc_user_name_valid(name_arg, strlen(name_arg))) {
+		pc_log_plain("portcullis: user add: --name must be text without control characters or leading or "
+		             "trailing spaces, at most %d bytes\n", PC_USER_NAME_MAX);
 		return EX_USAGE;
 	}
 	struct pc_config cfg;
@@ -284,6 +294,14 @@ static int cmd_user_add(int argc, char **argv)
 	/* the API's services: the first user through setup, any later one
 	 * created with the API's event */
 	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u);
+	if (e == PC_OK && name_arg[0] != '\0') {
+		/* the display name: a change of the new user, with its own event */
+		struct pc_user_patch patch = {.has_name = true};
+		char id[PC_ID_LEN + 1];
+		memcpy(patch.name, name_arg, strlen(name_arg) + 1);
+		memcpy(id, u.id, sizeof(id)); /* u is the output, cleared first */
+		e = pc_users_update(&svc, &actor, id, &patch, &u);
+	}
 	if (e == PC_OK) {
 		printf("%s\n", u.id);
 		fprintf(stderr, "portcullis: user add: %s added as %s\n", u.email, pc_role_name(u.role));

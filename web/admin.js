@@ -8,7 +8,7 @@ let auditCursor = null;
 
 function fail(res) {
   if (res.status === 401) {
-    location.assign('/login?rd=' + encodeURIComponent('/admin'));
+    location.assign(PC.base + '/login?rd=' + encodeURIComponent(PC.base + '/admin'));
     return true;
   }
   if (res.status >= 400) {
@@ -98,7 +98,14 @@ async function loadUsers() {
   }
   const res = await PC.api('GET', '/api/v1/users');
   if (fail(res)) return;
-  fill('users', res.data.users.map((u) => row([u.email, ...adminCells(u), PC.time(u.created_at), [
+  fill('users', res.data.users.map((u) => row([u.name ? `${u.email} (${u.name})` : u.email, ...adminCells(u), PC.time(u.created_at), [
+    PC.button('Name', async () => {
+      // the display name apps receive as X-Auth-Name; empty removes it
+      const n = prompt(`Display name for ${u.email} (sent to apps as X-Auth-Name; empty for none)`, u.name || '');
+      if (n === null) return;
+      const r = await PC.api('PATCH', `/api/v1/users/${u.id}`, { name: n.trim() });
+      if (!fail(r)) { PC.status('Name saved.'); loadUsers(); loadAudit(true); }
+    }, `Set the display name of ${u.email}`),
     PC.button('Reset token', async () => {
       const r = await PC.api('POST', `/api/v1/users/${u.id}/password-reset`);
       if (fail(r)) return;
@@ -190,7 +197,7 @@ document.getElementById('access-check').addEventListener('submit', async (e) => 
 
 document.getElementById('logout').addEventListener('click', async () => {
   await PC.api('POST', '/api/v1/auth/logout');
-  location.assign('/login');
+  location.assign(PC.base + '/login');
 });
 
 document.getElementById('end-others').addEventListener('click', async () => {

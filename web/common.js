@@ -3,6 +3,11 @@
 'use strict';
 
 const PC = {
+  // The path the pages are served under: "" for /login, "/.portcullis" for
+  // /.portcullis/login (PORTCULLIS_PATH_PREFIX); every API path and link
+  // the pages build starts with it.
+  base: location.pathname.replace(/\/[^/]*$/, ''),
+
   csrfCookie() {
     for (const part of document.cookie.split(';')) {
       const [k, v] = part.trim().split('=');
@@ -11,10 +16,12 @@ const PC = {
     return null;
   },
 
-  async csrf() {
+  // fresh: ask for a new token even with one in the cookie (signed out,
+  // the cookie's token may be bound to the session that ended)
+  async csrf(fresh = false) {
     const have = PC.csrfCookie();
-    if (have) return have;
-    const r = await fetch('/api/v1/auth/csrf-token', { credentials: 'same-origin' });
+    if (have && !fresh) return have;
+    const r = await fetch(PC.base + '/api/v1/auth/csrf-token', { credentials: 'same-origin' });
     const j = await r.json();
     return j.csrf_token;
   },
@@ -24,7 +31,7 @@ const PC = {
     const headers = { Accept: 'application/json' };
     if (method !== 'GET') headers['X-CSRF-Token'] = await PC.csrf();
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(path, {
+    const r = await fetch(path.startsWith('/') ? PC.base + path : path, {
       method,
       headers,
       credentials: 'same-origin',

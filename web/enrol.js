@@ -17,7 +17,7 @@ const Enrol = {
     }
     document.getElementById('enrol-secret').textContent = res.data.secret;
     // cache-busting: every enrolment has its own secret
-    document.getElementById('enrol-qr').src = `${res.data.qr_svg_url}?t=${Date.now()}`;
+    document.getElementById('enrol-qr').src = `${PC.base}${res.data.qr_svg_url}?t=${Date.now()}`;
     document.getElementById('enrol').hidden = false;
     PC.status('');
     document.getElementById('enrol-code').focus();

@@ -3,10 +3,24 @@
 'use strict';
 
 const params = new URLSearchParams(location.search);
-const rd = params.get('rd') || '/admin';
+const rd = params.get('rd') || PC.base + '/admin';
 
 function done() {
-  location.assign('/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
+  location.assign(PC.base + '/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
+}
+
+// Portal mode: the app that sent you here is on a host the session cookie
+// made here cannot reach (outside PORTCULLIS_COOKIE_DOMAIN). Signing in
+// would only bring you back to this page: say so instead.
+function uncovered() {
+  let app = 'the site you came from';
+  try { app = new URL(rd).host; } catch (e) { /* a path: keep the words */ }
+  const p = document.getElementById('cookie-problem');
+  p.textContent = `${app} is not covered by the session cookie of ${location.hostname}: ` +
+    'PORTCULLIS_COOKIE_DOMAIN must be a domain above both (for example.com: app.example.com and auth.example.com), ' +
+    'else signing in here never reaches that site and brings you back to this page.';
+  p.hidden = false;
+  PC.status('');
 }
 
 // Cookies the browser refused: say which, why, and the fix, instead of a
@@ -33,7 +47,7 @@ function cookieProblem(which) {
 // The CSRF cookie (readable by scripts) is set with the token: if it is not
 // there afterwards, the browser refused it, and the session cookie with it.
 async function cookiesKept() {
-  await PC.csrf();
+  await PC.csrf(true); // not signed in: a token bound to an ended session would fail
   return PC.csrfCookie() !== null;
 }
 
@@ -65,6 +79,7 @@ async function submit(form, path) {
 }
 
 async function start() {
+  if (params.get('uncovered') === '1') return uncovered();
   const me = await PC.api('GET', '/api/v1/auth/me');
   if (me.status === 200 && params.get('second_factor') === '1') {
     // a one-factor session that a two_factor rule refused: sign in again

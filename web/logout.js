@@ -5,10 +5,10 @@
 'use strict';
 
 const params = new URLSearchParams(location.search);
-const rd = params.get('rd') || '/login';
-const next = () => location.assign('/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
+const rd = params.get('rd') || PC.base + '/login';
+const next = () => location.assign(PC.base + '/api/v1/auth/continue?rd=' + encodeURIComponent(rd));
 
-document.getElementById('stay').href = '/api/v1/auth/continue?rd=' + encodeURIComponent(params.get('rd') || '/admin');
+document.getElementById('stay').href = PC.base + '/api/v1/auth/continue?rd=' + encodeURIComponent(params.get('rd') || PC.base + '/admin');
 
 document.getElementById('logout').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -28,6 +28,6 @@ document.getElementById('logout').addEventListener('submit', async (e) => {
     who.textContent = 'You are signed out.';
     document.getElementById('logout').hidden = true;
     document.getElementById('stay').textContent = 'Continue';
-    document.getElementById('stay').href = '/api/v1/auth/continue?rd=' + encodeURIComponent(rd);
+    document.getElementById('stay').href = PC.base + '/api/v1/auth/continue?rd=' + encodeURIComponent(rd);
   }
 })();

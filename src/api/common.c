@@ -170,10 +170,11 @@ json_t *pc_api_groups_json(const char *groups)
 
 json_t *pc_api_user_json(const struct pc_user *u)
 {
-	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:o,s:o}", "id", u->id, "email", u->email, "role",
+	return json_pack("{s:s,s:s,s:s,s:o,s:b,s:o,s:o,s:o}", "id", u->id, "email", u->email, "role",
 	                 pc_role_name(u->role), "groups", pc_api_groups_json(u->groups), "disabled", u->disabled,
 	                 "created_at", pc_api_time_json(u->created_at), "password_changed_at",
-	                 pc_api_time_json(u->password_changed_at));
+	                 pc_api_time_json(u->password_changed_at), "name",
+	                 u->name[0] != '\0' ? json_string(u->name) : json_null());
 }
 
 json_t *pc_api_session_json(const struct pc_session *s, const char *current_id)

@@ -1,6 +1,7 @@
 /*
  * redirect.c — see redirect.h; and GET /api/v1/auth/continue.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -47,25 +48,31 @@ static bool ieq_n(const char *a, const char *b, size_t n)
 	return true;
 }
 
+bool pc_redirect_in_cookie_domain(struct pc_str host, const struct pc_config *cfg)
+{
+	size_t dl = strlen(cfg->cookie_domain);
+	size_t hl = host.len;
+	const char *colon = memchr(host.p, ':', host.len);
+	if (colon != NULL)
+		hl = (size_t)(colon - host.p);
+	return dl > 0 && (hl == dl || (hl > dl && host.p[hl - dl - 1] == '.')) &&
+	       ieq_n(host.p + hl - dl, cfg->cookie_domain, dl);
+}
+
 /* Whether the request's Host may stand for "this site". The Host is the
  * client's word, and a proxy that forwards any Host (a catch-all server
  * block, an absolute-form target) would let rd=https://evil/ pass as this
  * site. When the operator has said what the site is, the Host must be
  * part of it: inside PORTCULLIS_COOKIE_DOMAIN (the domain or a subdomain of
  * it), or the host[:port] of a PORTCULLIS_ALLOWED_ORIGINS entry. With
- * neither set, the proxy must pin Host (README: "Deployment behind nginx"). */
+ * neither set, the proxy must pin Host (README: "Deployment behind a proxy"). */
 static bool host_is_site(struct pc_str host, const struct pc_config *cfg)
 {
 	if (host.p == NULL || host.len == 0)
 		return false;
 	if (cfg->cookie_domain[0] == '\0' && cfg->n_allowed_origins == 0)
 		return true;
-	size_t hl = host.len;
-	const char *colon = memchr(host.p, ':', host.len);
-	if (colon != NULL)
-		hl = (size_t)(colon - host.p);
-	size_t dl = strlen(cfg->cookie_domain);
-	if (dl > 0 && (hl == dl || (hl > dl && host.p[hl - dl - 1] == '.')) && ieq_n(host.p + hl - dl, cfg->cookie_domain, dl))
+	if (pc_redirect_in_cookie_domain(host, cfg))
 		return true;
 	for (size_t i = 0; i < cfg->n_allowed_origins; i++) {
 		const char *sep = strstr(cfg->allowed_origins[i], "://");
@@ -99,6 +106,9 @@ bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const s
 		return false; /* userinfo: "https://site@evil" */
 	if (host.p != NULL && alen == host.len && ieq_n(auth, host.p, alen) && host_is_site(host, cfg))
 		return true;
+	/* any host the session cookie reaches (the portal's apps) */
+	if (pc_redirect_in_cookie_domain((struct pc_str){auth, alen}, cfg))
+		return true;
 	size_t olen = scheme + alen;
 	for (size_t i = 0; i < cfg->n_allowed_redirects; i++) {
 		const char *o = cfg->allowed_redirects[i];
@@ -113,7 +123,9 @@ void pc_api_continue(struct pc_req *r)
 	struct pc_str v;
 	char rd[PC_HTTP_MAX_URI_BYTES + 1];
 	size_t n = 0;
-	const char *location = "/admin";
+	char admin[PC_PATH_PREFIX_MAX + 8];
+	snprintf(admin, sizeof(admin), "%s/admin", r->prefix);
+	const char *location = admin;
 	if (pc_query_get(r->http->query, "rd", &v) == 1 &&
 	    pc_query_decode(rd, sizeof(rd), &n, v.p, v.len) == 0 &&
 	    pc_redirect_allowed(rd, n, r->http->host, pc_auth_of(r)->cfg))

@@ -9,7 +9,9 @@
  *     whose origin is listed in PORTCULLIS_ALLOWED_REDIRECTS; the Host
  *     counts only when it is inside PORTCULLIS_COOKIE_DOMAIN or is the host
  *     of a PORTCULLIS_ALLOWED_ORIGINS entry, if either is set (a proxy that
- *     forwards any Host must not make any host "this site"),
+ *     forwards any Host must not make any host "this site"), or whose host
+ *     is PORTCULLIS_COOKIE_DOMAIN or a name under it (portal mode: the
+ *     apps the session cookie reaches),
  * and contains no control character, space or backslash anywhere (browsers
  * treat "\" as "/" and strip tabs and newlines, which is how "/\evil" and
  * "/\t/evil" become //evil). Everything else goes to the fallback.
@@ -25,6 +27,11 @@
 #include "http/parser.h"
 
 PC_MUST_USE bool pc_redirect_allowed(const char *rd, size_t len, struct pc_str host, const struct pc_config *cfg);
+
+/* Whether host[:port] (n bytes, no NUL needed) is PORTCULLIS_COOKIE_DOMAIN
+ * or a name under it ("." + the domain at its end), letter case aside:
+ * where the domain-wide session cookie is sent. False with no domain. */
+PC_MUST_USE bool pc_redirect_in_cookie_domain(struct pc_str host, const struct pc_config *cfg);
 
 /* Strict percent-decoding of a query value ('+' is a space). 0, or -1 on a
  * bad escape, a NUL, or no room. */

@@ -12,6 +12,7 @@
 #include "api/docs.h"
 #include "api/input.h"
 #include "core/b64url.h"
+#include "core/text.h"
 #include "obs/metrics.h"
 #include "svc/sessions.h"
 #include "svc/factors.h"
@@ -70,8 +71,8 @@ void pc_api_users_list(struct pc_req *r)
 static void create_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
-	st->err = pc_users_create(pc_svc_of(r), r->principal, st->user.email, st->role, st->pw[0].s, st->pw[0].len,
-	                          &st->user);
+	st->err = pc_users_create_named(pc_svc_of(r), r->principal, st->user.email, st->role, st->user.name, st->pw[0].s,
+	                                st->pw[0].len, &st->user);
 }
 
 static void create_done(struct pc_req *r, void *data)
@@ -91,8 +92,25 @@ static const struct pc_field create_fields[] = {
 	{"email", PC_F_STRING, true, PC_EMAIL_MAX},
 	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 	{"role", PC_F_STRING, false, 16},
+	{"name", PC_F_STRING, false, PC_USER_NAME_MAX},
 };
 const struct pc_fields pc_api_fields_users_create = PC_FIELDS(create_fields);
+
+/* A display name into out (PC_USER_NAME_MAX + 1 bytes); 0, or -1 after
+ * answering 400: it goes into a header (X-Auth-Name), so no control
+ * character, and no leading or trailing space. */
+_Static_assert(PC_USER_NAME_MAX == 128, "the message says 128");
+static int name_or_respond(struct pc_req *r, char *out, const char *s, size_t len)
+{
+	if (!pc_user_name_valid(s, len)) {
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"name\" must be text without control characters, "
+		                        "without leading or trailing spaces, at most 128 bytes.");
+		return -1;
+	}
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
 
 /* "admin" or "member" into *out; 0, or -1 after answering 400. */
 static int role_or_respond(struct pc_req *r, enum pc_role *out, const char *s, size_t len)
@@ -109,7 +127,7 @@ void pc_api_users_create(struct pc_req *r)
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	struct pc_input in;
 	const char *why;
-	if (st == NULL || pc_input_or_respond(r, create_fields, 3, &in) != 0)
+	if (st == NULL || pc_input_or_respond(r, create_fields, 4, &in) != 0)
 		return;
 	st->role = PC_ROLE_MEMBER;
 	if (pc_email_normalize(st->user.email, sizeof(st->user.email), in.v[0].str.s, in.v[0].str.len) != 0) {
@@ -121,6 +139,8 @@ void pc_api_users_create(struct pc_req *r)
 		goto fail;
 	}
 	if (in.present[2] && role_or_respond(r, &st->role, in.v[2].str.s, in.v[2].str.len) != 0)
+		goto fail;
+	if (in.present[3] && name_or_respond(r, st->user.name, in.v[3].str.s, in.v[3].str.len) != 0)
 		goto fail;
 	pc_input_take(&in, 1, &st->pw[0]);
 	pc_input_wipe(&in);
@@ -205,6 +225,7 @@ static const struct pc_field patch_fields[] = {
 	{"role", PC_F_STRING, false, 16},
 	{"disabled", PC_F_BOOL, false, 0},
 	{"groups", PC_F_GROUPS, false, PC_USER_GROUPS_MAX},
+	{"name", PC_F_STRING, false, PC_USER_NAME_MAX},
 };
 const struct pc_fields pc_api_fields_users_patch = PC_FIELDS(patch_fields);
 
@@ -230,7 +251,7 @@ void pc_api_users_patch(struct pc_req *r)
 {
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	struct pc_input in;
-	if (st == NULL || id_param_or_respond(r, st->id) != 0 || pc_input_or_respond(r, patch_fields, 4, &in) != 0)
+	if (st == NULL || id_param_or_respond(r, st->id) != 0 || pc_input_or_respond(r, patch_fields, 5, &in) != 0)
 		return;
 	struct pc_user_patch *p = &st->patch;
 	if (in.present[0]) {
@@ -253,8 +274,14 @@ void pc_api_users_patch(struct pc_req *r)
 		snprintf(p->groups, sizeof(p->groups), "%s", in.v[3].str.s);
 		p->has_groups = true;
 	}
-	if (!p->has_email && !p->has_role && !p->has_disabled && !p->has_groups) {
-		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Give at least one of \"email\", \"role\", \"disabled\", \"groups\".");
+	if (in.present[4]) {
+		if (name_or_respond(r, p->name, in.v[4].str.s, in.v[4].str.len) != 0)
+			return;
+		p->has_name = true;
+	}
+	if (!p->has_email && !p->has_role && !p->has_disabled && !p->has_groups && !p->has_name) {
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY,
+		                        "Give at least one of \"email\", \"role\", \"disabled\", \"groups\", \"name\".");
 		return;
 	}
 	pc_api_defer(r, patch_work, patch_done, st);

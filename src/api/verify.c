@@ -6,11 +6,14 @@
  * session cookie, bearer JWT or API key — into a principal, on the warm
  * path without a store round trip (JWTs verify in memory; sessions and keys
  * come from the validity cache). Here:
- *   - no principal: 401 (the proxy turns it into a redirect to /login);
- *     with the original URI (X-Original-URI from nginx, X-Forwarded-Uri from
- *     Traefik/Caddy, from PORTCULLIS_TRUSTED_PROXIES only) the 401 also
- *     carries X-Auth-Redirect: /login?rd=<that URI, percent-encoded> — nginx
- *     cannot encode, and a raw ?rd=$request_uri loses all after its first "&";
+ *   - no principal: 401 (the proxy turns it into a redirect to the login
+ *     page); with the original URI (X-Original-URI from nginx,
+ *     X-Forwarded-Uri from Traefik/Caddy, from PORTCULLIS_TRUSTED_PROXIES
+ *     only) the 401 also carries X-Auth-Redirect: <prefix>/login?rd=<that
+ *     URI, percent-encoded> (the prefix this request came in under), or in
+ *     portal mode (PORTCULLIS_PUBLIC_URL) the portal's absolute login URL
+ *     with the original absolute URL in rd — nginx cannot encode, and a raw
+ *     ?rd=$request_uri loses all after its first "&";
  *   - the original method (X-Original-Method from nginx, X-Forwarded-Method
  *     from Traefik/Caddy — believed only from PORTCULLIS_TRUSTED_PROXIES) is
  *     unsafe and the credential is the session cookie: the forwarded
@@ -18,7 +21,8 @@
  *     (PORTCULLIS_VERIFY_CSRF). Each proxy passes the client's copy of the
  *     other header through, so when both arrive an unsafe one wins;
  *   - otherwise 200 with X-Auth-Method and, for a user, X-Auth-User-Id,
- *     X-Auth-Email, X-Auth-Session, X-Auth-Role, X-Auth-Groups (names
+ *     X-Auth-Email, X-Auth-Name (when the user has a display name),
+ *     X-Auth-Session, X-Auth-Role, X-Auth-Groups (names
  *     joined by ',', empty when none), or, for an API key (which
  *     authenticates as itself), X-Auth-Key-Id and X-Auth-Key-Name and no
  *     user header; and optionally X-Auth-Assertion, a 60-second JWT
@@ -31,6 +35,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "api/redirect.h"
 #include "auth/csrf.h"
 #include "auth/session.h"
 #include "core/log.h"
@@ -63,32 +68,144 @@ static const struct pc_http_header *original_method(const struct pc_req *r)
 	return m;
 }
 
-/* 401: X-Auth-Redirect, the login page with the original URI as ?rd=,
+/* Whether h[0..n) may stand in a URL we build: a host[:port] of letters,
+ * digits, '-', '.', ':' and IPv6 brackets; nothing that could end the
+ * authority ('/', '?', '#', '@', '\\') or a header line. */
+static bool host_chars_ok(const char *h, size_t n)
+{
+	if (n == 0 || n > PC_AUTHZ_HOST_IN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '.' || c == ':' || c == '[' || c == ']'))
+			return false;
+	}
+	return true;
+}
+
+/* The original request's absolute URL, from a trusted proxy only: nginx's
+ * X-Original-URL (scheme://host$request_uri), else the scheme, host and
+ * URI it forwarded (X-Forwarded-Proto, X-Forwarded-Host or Host,
+ * X-Original-URI or X-Forwarded-Uri; Caddy and Traefik send these). The
+ * scheme is http or https (https when none is named); no control byte or
+ * space anywhere. 0, or -1 when there is none to build. *host gets the
+ * host[:port] part. */
+static int original_url(const struct pc_req *r, char *out, size_t cap, struct pc_str *host)
+{
+	if (!r->peer_trusted)
+		return -1;
+	const struct pc_http_header *full = pc_http_header_get(r->http, "X-Original-URL");
+	if (full != NULL) {
+		struct pc_str v = full->value;
+		size_t sch = v.len > 8 && pc_str_ieq((struct pc_str){v.p, 8}, "https://")  ? 8
+		             : v.len > 7 && pc_str_ieq((struct pc_str){v.p, 7}, "http://") ? 7
+		                                                                            : 0;
+		if (sch == 0 || v.len >= cap)
+			return -1;
+		size_t hl = 0;
+		while (sch + hl < v.len && v.p[sch + hl] != '/')
+			hl++;
+		if (sch + hl == v.len || !host_chars_ok(v.p + sch, hl))
+			return -1;
+		for (size_t i = sch + hl; i < v.len; i++) {
+			if ((unsigned char)v.p[i] <= 0x20 || (unsigned char)v.p[i] >= 0x7f)
+				return -1;
+		}
+		memcpy(out, v.p, v.len);
+		out[v.len] = '\0';
+		*host = (struct pc_str){out + sch, hl};
+		return 0;
+	}
+	const struct pc_http_header *u = pc_http_header_get(r->http, "X-Original-URI");
+	if (u == NULL)
+		u = pc_http_header_get(r->http, "X-Forwarded-Uri");
+	const struct pc_http_header *h = pc_http_header_get(r->http, "X-Forwarded-Host");
+	struct pc_str hv = h != NULL ? h->value : r->http->host;
+	const struct pc_http_header *pr = pc_http_header_get(r->http, "X-Forwarded-Proto");
+	const char *scheme = "https";
+	if (pr != NULL && pc_str_ieq(pr->value, "http"))
+		scheme = "http";
+	else if (pr != NULL && !pc_str_ieq(pr->value, "https"))
+		return -1;
+	if (u == NULL || u->value.len == 0 || u->value.p[0] != '/' || !host_chars_ok(hv.p, hv.len))
+		return -1;
+	size_t sl = strlen(scheme);
+	if (sl + 3 + hv.len + u->value.len >= cap)
+		return -1;
+	for (size_t i = 0; i < u->value.len; i++) {
+		if ((unsigned char)u->value.p[i] <= 0x20 || (unsigned char)u->value.p[i] >= 0x7f)
+			return -1;
+	}
+	int n = snprintf(out, cap, "%s://%.*s%.*s", scheme, (int)hv.len, hv.p, (int)u->value.len, u->value.p);
+	*host = (struct pc_str){out + sl + 3, hv.len};
+	return n > 0 ? 0 : -1;
+}
+
+/* Whether a session cookie set by the portal reaches host[:port]: the
+ * portal's own host, or, with PORTCULLIS_COOKIE_DOMAIN, a host inside it. */
+static bool cookie_reaches(const struct pc_config *cfg, struct pc_str host)
+{
+	size_t hl = host.len;
+	const char *colon = host.len > 0 && host.p[0] != '[' ? memchr(host.p, ':', host.len) : NULL;
+	if (colon != NULL)
+		hl = (size_t)(colon - host.p);
+	return pc_str_ieq((struct pc_str){host.p, hl}, cfg->public_host) || pc_redirect_in_cookie_domain(host, cfg);
+}
+
+/* 401: X-Auth-Redirect, the login page with where to come back to as ?rd=,
  * every byte but unreserved ones percent-encoded (no CR/LF can reach the
- * header); none from an untrusted peer, for a URI that is not a path, or
- * one too long to carry (the proxy then sends the browser to /login). */
-/* second: to the login page's second step (a one-factor session that a
+ * header, and "&" stays inside rd); none from an untrusted peer, for a URI
+ * that is not a path, or one too long to carry (the proxy then sends the
+ * browser to the bare login page).
+ *   - Portal mode (PORTCULLIS_PUBLIC_URL): the portal's login page,
+ *     absolute, with the original absolute URL in rd; for a host the
+ *     portal's session cookie cannot reach (outside the cookie domain) the
+ *     page is told so (uncovered=1) and explains it instead of looping.
+ *   - Otherwise: this site's login page under the prefix the request came
+ *     in with (/.portcullis/login, or /login), with the original URI.
+ * second: to the login page's second step (a one-factor session that a
  * two_factor rule refused), else to sign in. browser: also as Location (a
  * 302 for ?redirect=true). */
 static void login_redirect(struct pc_req *r, bool browser, bool second)
 {
-	const char *login = second ? "/login?second_factor=1&rd=" : "/login?rd=";
-	char out[1024];
-	snprintf(out, sizeof(out), "%s", second ? "/login?second_factor=1" : "/login");
-	const struct pc_http_header *u = NULL;
-	if (r->peer_trusted) {
-		u = pc_http_header_get(r->http, "X-Original-URI");
+	const struct pc_config *cfg = pc_auth_of(r)->cfg;
+	bool portal = cfg->public_url[0] != '\0';
+	char base[sizeof(cfg->public_url) + PC_PATH_PREFIX_MAX + 32];
+	snprintf(base, sizeof(base), "%s/login%s", portal ? cfg->public_url : r->prefix,
+	         second ? "?second_factor=1" : "");
+	char back[PC_HTTP_MAX_URI_BYTES + PC_AUTHZ_HOST_IN_MAX + 16];
+	const char *rd = NULL;
+	size_t rd_len = 0;
+	bool uncovered = false;
+	if (portal) {
+		struct pc_str host;
+		if (original_url(r, back, sizeof(back), &host) == 0) {
+			rd = back;
+			rd_len = strlen(back);
+			uncovered = !cookie_reaches(cfg, host);
+		}
+	} else if (r->peer_trusted) {
+		const struct pc_http_header *u = pc_http_header_get(r->http, "X-Original-URI");
 		if (u == NULL)
 			u = pc_http_header_get(r->http, "X-Forwarded-Uri");
+		if (u != NULL && u->value.len > 0 && u->value.p[0] == '/') {
+			rd = u->value.p;
+			rd_len = u->value.len;
+		}
 	}
-	size_t n = strlen(login), enc;
-	if (u != NULL && u->value.len > 0 && u->value.p[0] == '/') {
-		memcpy(out, login, n);
-		if (pc_pct_encode(out + n, sizeof(out) - n, &enc, u->value.p, u->value.len) == 0)
+	char out[4096];
+	size_t n = 0, enc;
+	if (rd != NULL) {
+		n = (size_t)snprintf(out, sizeof(out), "%s%s%srd=", base, second ? "&" : "?",
+		                     uncovered ? "uncovered=1&" : "");
+		if (n < sizeof(out) && pc_pct_encode(out + n, sizeof(out) - n, &enc, rd, rd_len) == 0)
 			pc_resp_header(r, "X-Auth-Redirect", out);
 		else
-			snprintf(out, sizeof(out), "%s", second ? "/login?second_factor=1" : "/login");
+			rd = NULL;
 	}
+	if (rd == NULL)
+		snprintf(out, sizeof(out), "%s", base);
 	if (browser)
 		pc_resp_header(r, "Location", out);
 }
@@ -119,7 +236,7 @@ static const char forbidden_page[] =
 	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
 	"content=\"width=device-width\"><title>Not allowed</title></head><body><h1>Not allowed</h1><p>You are "
 	"signed in, but your account may not open this page. Ask an administrator for access, or <a "
-	"href=\"/login\">sign in as someone else</a>.</p></body></html>\n";
+	"href=\"%s/login\">sign in as someone else</a>.</p></body></html>\n";
 
 static const char refused_page[] =
 	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
@@ -258,6 +375,20 @@ static bool forwarded_disagree(const struct pc_req *r)
 				return true;
 		}
 	}
+	/* nginx's X-Original-URL (the absolute URL, for the portal's rd) must
+	 * name the same request as the URI the decision is made on */
+	const struct pc_http_header *full = pc_http_header_get(r->http, "X-Original-URL");
+	const struct pc_http_header *uri = pc_http_header_get(r->http, "X-Original-URI");
+	if (uri == NULL)
+		uri = pc_http_header_get(r->http, "X-Forwarded-Uri");
+	if (full != NULL && uri != NULL) {
+		const char *sep = memmem(full->value.p, full->value.len, "://", 3);
+		const char *path = sep != NULL ? memchr(sep + 3, '/', (size_t)(full->value.p + full->value.len - sep - 3))
+		                               : NULL;
+		size_t pl = path != NULL ? (size_t)(full->value.p + full->value.len - path) : 0;
+		if (path == NULL || pl != uri->value.len || memcmp(path, uri->value.p, pl) != 0)
+			return true;
+	}
 	return false;
 }
 
@@ -325,8 +456,13 @@ void pc_api_verify(struct pc_req *r)
 		return;
 	}
 	if (o == PC_ACCESS_DENY && browser) {
+		/* the link: the portal's login page, or this site's under the prefix
+		 * (both checked characters: nothing to escape in HTML) */
+		char page[sizeof(forbidden_page) + sizeof(a->cfg->public_url) + PC_PATH_PREFIX_MAX];
+		int n = snprintf(page, sizeof(page), forbidden_page,
+		                 a->cfg->public_url[0] != '\0' ? a->cfg->public_url : r->prefix);
 		pc_resp_header(r, "Cache-Control", "no-store");
-		pc_respond(r, 403, "text/html; charset=utf-8", forbidden_page, sizeof(forbidden_page) - 1);
+		pc_respond(r, 403, "text/html; charset=utf-8", page, (size_t)n);
 		return;
 	}
 	if (o == PC_ACCESS_DENY) {
@@ -382,6 +518,10 @@ void pc_api_verify(struct pc_req *r)
 	}
 	pc_resp_header(r, "X-Auth-User-Id", p->user_id);
 	pc_resp_header(r, "X-Auth-Email", p->email);
+	/* UTF-8 without control characters (pc_user_name_valid at every
+	 * write): a valid field value as it is */
+	if (p->name[0] != '\0')
+		pc_resp_header(r, "X-Auth-Name", p->name);
 	pc_resp_header(r, "X-Auth-Session", p->session_id);
 	pc_resp_header(r, "X-Auth-Role", pc_role_name(p->role));
 	/* names of [a-z0-9._-] joined by ',': nothing to escape */

@@ -8,6 +8,7 @@
  * If-None-Match.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -70,7 +71,9 @@ void pc_web_root(struct pc_req *r)
 	}
 	/* the console signs a visitor in first; send one who is not to login */
 	bool signed_in = r->principal != NULL && r->principal->method == PC_AUTH_SESSION;
-	pc_resp_header(r, "Location", signed_in ? "/admin" : "/login");
+	char to[PC_PATH_PREFIX_MAX + 8];
+	snprintf(to, sizeof(to), "%s%s", r->prefix, signed_in ? "/admin" : "/login");
+	pc_resp_header(r, "Location", to);
 	pc_respond_empty(r, 303);
 }
 

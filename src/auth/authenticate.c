@@ -65,6 +65,7 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->session_id, h->session_id, sizeof(p->session_id));
 	p->role = h->role;
 	memcpy(p->groups, h->groups, sizeof(p->groups));
+	memcpy(p->name, h->name, sizeof(p->name));
 	memcpy(p->key_name, h->key_name, sizeof(p->key_name));
 	p->authenticated_at = h->authenticated_at;
 	p->factors = h->factors >= 2 ? 2 : 1;
@@ -90,6 +91,7 @@ static struct pc_cache_hit session_hit(const struct pc_session *s)
 	memcpy(h.session_id, s->id, sizeof(h.session_id));
 	h.role = s->role;
 	memcpy(h.groups, s->groups, sizeof(h.groups));
+	memcpy(h.name, s->name, sizeof(h.name));
 	h.authenticated_at = s->created_at;
 	h.expires_at = s->expires_at;
 	h.last_seen_at = s->last_seen_at;

@@ -32,6 +32,7 @@ struct pc_cache_hit {
 	char session_id[PC_ID_LEN + 1]; /* session id or key id */
 	enum pc_role role;              /* the user's (sessions) */
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's (sessions) */
+	char name[PC_USER_NAME_MAX + 1];      /* the user's display name (sessions) */
 	char key_name[PC_APIKEY_NAME_MAX + 1]; /* API keys */
 	int64_t authenticated_at;
 	int64_t expires_at;   /* the credential's own end (0: none) */

@@ -108,6 +108,7 @@ enum var_id {
 	V_REVOCATION_FAIL_OPEN,
 	V_PUBLIC_URL,
 	V_REQUIRE_SECOND_FACTOR,
+	V_PATH_PREFIX,
 	V__COUNT
 };
 
@@ -250,6 +251,11 @@ const struct pc_config_var pc_config_vars[] = {
 	                             "who must have a second factor: none, admins or all; a user it covers who has "
 	                             "none is sent to set one up after the password and can do nothing else until "
 	                             "then", false},
+	[V_PATH_PREFIX] = {"PORTCULLIS_PATH_PREFIX", "/.portcullis",
+	                   "the path under which portcullis also answers its pages and API (/.portcullis/login, "
+	                   "/.portcullis/api/v1/...), so that on an app's own host only this prefix need be routed "
+	                   "to it; \"/\" and segments of letters, digits, '-', '.', '_', '~', no trailing slash, up "
+	                   "to 64 bytes", false},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -565,6 +571,17 @@ static int get_text(char *out, size_t cap, enum var_id id, const char *t, char *
 	return 0;
 }
 
+static int get_path_prefix(struct pc_config *cfg, const char *t, char *err, size_t errlen)
+{
+	size_t n = strlen(t);
+	if (!pc_url_prefix_valid(t, n))
+		return pc_errf(err, errlen, "%s must be a path like /.portcullis: \"/\" and segments of letters, digits, "
+		            "'-', '.', '_' and '~', no empty, '.' or '..' segment, no trailing slash, at most %d bytes",
+		            pc_config_vars[V_PATH_PREFIX].name, PC_PATH_PREFIX_MAX);
+	memcpy(cfg->path_prefix, t, n + 1);
+	return 0;
+}
+
 /* The settings of the features above the HTTP layer. */
 static int load_feature_values(struct pc_config *cfg, const char *const *vals, char *err, size_t errlen)
 {
@@ -576,6 +593,7 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	                  text_of(vals, V_ALLOWED_REDIRECTS), err, errlen) != 0 ||
 	    pc_config_parse_public_url(cfg, pc_config_vars[V_PUBLIC_URL].name, text_of(vals, V_PUBLIC_URL), err,
 	                               errlen) != 0 ||
+	    get_path_prefix(cfg, text_of(vals, V_PATH_PREFIX), err, errlen) != 0 ||
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
 	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
@@ -909,6 +927,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_PUBLIC_URL, cfg->public_url);
 	static const char *const require_names[] = {"none", "admins", "all"};
 	print_var(out, V_REQUIRE_SECOND_FACTOR, require_names[cfg->require_second_factor]);
+	print_var(out, V_PATH_PREFIX, cfg->path_prefix);
 }
 
 int pc_config_keygen_value(FILE *out)

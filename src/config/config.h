@@ -138,6 +138,7 @@ struct pc_config {
 	char public_origin[256];           /* scheme://host[:port] */
 	char public_host[256];             /* host only */
 	bool public_https;
+	char path_prefix[PC_PATH_PREFIX_MAX + 1]; /* PORTCULLIS_PATH_PREFIX, "/.portcullis" */
 
 	/* many instances */
 	char redis_url[1024];              /* "" : the in-process kv */

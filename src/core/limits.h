@@ -74,6 +74,10 @@
 /* An email address: RFC 5321's 256-byte path limit less the angle brackets. */
 #define PC_EMAIL_MAX 254
 
+/* A user's display name (X-Auth-Name), bytes of UTF-8: a name a person
+ * reads, never control characters (it is sent in a header). */
+#define PC_USER_NAME_MAX 128
+
 /* The User-Agent we keep with a session or an audit event: enough to tell
  * browsers apart; longer values are cut (never refused: it is not ours). */
 #define PC_UA_MAX 255
@@ -142,6 +146,11 @@ _Static_assert(PC_USER_GROUPS_MAX >= 1 && PC_USER_GROUPS_MAX <= PC_AUTHZ_MAX_VAL
 #define PC_AUTHZ_HOST_IN_MAX 259
 /* Longest normalised host (RFC 1035 section 2.3.4 name length), plus NUL. */
 #define PC_AUTHZ_HOST_MAX 253
+
+/* PORTCULLIS_PATH_PREFIX, and an X-Forwarded-Prefix believed from a
+ * trusted proxy: "/" and path segments, short enough that every link built
+ * with it (prefix + "/login?second_factor=1&rd=") fits its buffer. */
+#define PC_PATH_PREFIX_MAX 64
 
 /* Bytes of the /verify query read by pc_access_query_parse: two short
  * parameters with up to 64 group names fit in far less. */

@@ -48,6 +48,7 @@ struct pc_principal {
 	char user_agent[PC_UA_MAX + 1];
 	char request_id[33];            /* the HTTP request's X-Request-Id; "" off HTTP */
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's, joined by ',' ("" : none) */
+	char name[PC_USER_NAME_MAX + 1];      /* sessions: the user's display name ("" : none) */
 	char key_name[PC_APIKEY_NAME_MAX + 1]; /* API key: its name */
 	bool must_enrol;                /* a pending session that may only set up a second factor */
 };

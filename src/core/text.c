@@ -167,3 +167,20 @@ size_t pc_text_escape(char *out, size_t cap, const char *s, size_t n)
 		out[o] = '\0';
 	return o;
 }
+
+bool pc_user_name_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (n > PC_USER_NAME_MAX || s[0] == ' ' || s[n - 1] == ' ' || !pc_utf8_valid(s, n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		/* C1 controls U+0080..U+009F: 0xC2 0x80..0x9F */
+		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9f)
+			return false;
+	}
+	return true;
+}

@@ -12,6 +12,12 @@ size_t pc_utf8_seq_len(const unsigned char *s, size_t n);
 /* Whole buffer is valid UTF-8 with no NUL. */
 PC_MUST_USE bool pc_utf8_valid(const char *s, size_t n);
 
+/* A user's display name (X-Auth-Name): "" (none), or valid UTF-8 of at
+ * most PC_USER_NAME_MAX bytes with no control character (C0, DEL, C1: it
+ * goes into a header line and a page), not starting or ending with a
+ * space. */
+PC_MUST_USE bool pc_user_name_valid(const char *s, size_t n);
+
 /* A group name: [a-z0-9][a-z0-9._-]{0,63} (access rules, users' groups). */
 bool pc_group_name_valid(const char *s, size_t n);
 /* A user's groups as stored: "" or names joined by ',', each valid, no name

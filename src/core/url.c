@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/limits.h"
 #include "core/url.h"
 
 struct sbuf {
@@ -83,4 +84,25 @@ void pc_url_mask(char *out, size_t outlen, const char *url)
 		}
 	}
 	put_masking_params(&b, url, n);
+}
+
+bool pc_url_prefix_valid(const char *p, size_t len)
+{
+	if (p == NULL || len < 2 || len > PC_PATH_PREFIX_MAX || p[0] != '/' || p[len - 1] == '/')
+		return false;
+	size_t seg = 1; /* start of the current segment */
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && p[i] != '/') {
+			char c = p[i];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+			      c == '.' || c == '_' || c == '~'))
+				return false;
+			continue;
+		}
+		size_t sl = i - seg;
+		if (sl == 0 || (sl == 1 && p[seg] == '.') || (sl == 2 && p[seg] == '.' && p[seg + 1] == '.'))
+			return false;
+		seg = i + 1;
+	}
+	return true;
 }

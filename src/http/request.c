@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "core/log.h"
+#include "core/url.h"
 #include "http/conn.h"
 #include "http/head.h"
 #include "http/router.h"
@@ -215,8 +216,33 @@ struct pc_str pc_req_param(const struct pc_req *r, const char *name)
 
 /* ---------- the pipeline ---------- */
 
+/* The path to route: under PORTCULLIS_PATH_PREFIX ("/.portcullis/login"),
+ * the rest of it ("/login"), remembering the prefix for the links this
+ * request's answer emits; else the path as it is, with the prefix a
+ * trusted proxy says it stripped (X-Forwarded-Prefix), if valid. The
+ * prefix is matched exactly and only before a "/": "/.portcullisx" and
+ * "/.Portcullis/" are paths like any other (404). */
+static struct pc_str route_path(struct pc_req *r)
+{
+	struct pc_str path = r->http->path;
+	const char *pre = r->app->cfg != NULL ? r->app->cfg->path_prefix : "";
+	size_t pl = strlen(pre);
+	r->prefix[0] = '\0';
+	if (pl > 0 && path.len > pl && memcmp(path.p, pre, pl) == 0 && path.p[pl] == '/') {
+		memcpy(r->prefix, pre, pl + 1);
+		return (struct pc_str){path.p + pl, path.len - pl};
+	}
+	const struct pc_http_header *fp = r->peer_trusted ? pc_http_header_get(r->http, "X-Forwarded-Prefix") : NULL;
+	if (fp != NULL && pc_url_prefix_valid(fp->value.p, fp->value.len)) {
+		memcpy(r->prefix, fp->value.p, fp->value.len);
+		r->prefix[fp->value.len] = '\0';
+	}
+	return path;
+}
+
 void pc_req_route(struct pc_req *r)
 {
+	struct pc_str path = route_path(r);
 	if (r->http->path.len == 1 && r->http->path.p[0] == '*') {
 		/* OPTIONS * (the parser admits asterisk-form only with OPTIONS) */
 		char allow[96];
@@ -227,8 +253,7 @@ void pc_req_route(struct pc_req *r)
 	}
 	const struct pc_route *route;
 	unsigned allow;
-	enum pc_match m = pc_router_match(r->app->routes, r->app->n_routes, r->http->method,
-	                                  r->http->path, r, &route, &allow);
+	enum pc_match m = pc_router_match(r->app->routes, r->app->n_routes, r->http->method, path, r, &route, &allow);
 	if (m == PC_MATCH_NOT_FOUND) {
 		pc_respond_problem(r, 404, "No resource at this path.");
 		return;

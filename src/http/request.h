@@ -89,6 +89,11 @@ struct pc_req {
 	char request_id[33];
 	char client_addr[PC_CLIENT_ADDR_MAX]; /* socket peer, or X-Forwarded-For from a trusted proxy */
 	bool peer_trusted;                    /* the socket peer is a trusted proxy */
+	/* The path prefix this request came in under (PORTCULLIS_PATH_PREFIX,
+	 * stripped before routing), or the X-Forwarded-Prefix of a trusted
+	 * proxy that stripped it; "" when none. Every link portcullis emits
+	 * (redirects, the pages' own links) starts with it. */
+	char prefix[PC_PATH_PREFIX_MAX + 1];
 	const struct pc_principal *principal; /* authenticated identity; NULL when anonymous */
 	const struct pc_principal *pending;   /* a session waiting for its second step (then principal is NULL) */
 	const struct pc_principal *actor;     /* who acts: the principal, or an anonymous actor */

@@ -181,6 +181,8 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
+	/* 8: a user's optional display name (see migrations_sqlite.h). */
+	"ALTER TABLE users ADD COLUMN display_name " PC_T " NOT NULL DEFAULT '';",
 };
 
 #undef PC_T

@@ -187,6 +187,10 @@ static const char *const pc_sqlite_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;",
+	/* 8: a user's optional display name (X-Auth-Name for forward auth):
+	 * UTF-8 without control characters, at most PC_USER_NAME_MAX bytes
+	 * (checked by pc_user_name_valid before every write); '' : none. */
+	"ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

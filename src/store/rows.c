@@ -48,7 +48,8 @@ int pc_row_user(struct pc_sql *c, void *out)
 	if (COL_TEXT(c, 0, u->id) != 0 || COL_TEXT(c, 1, u->email) != 0 ||
 	    COL_TEXT(c, 2, u->password_hash) != 0 || COL_INT(c, 3, &u->created_at) != 0 ||
 	    COL_INT(c, 4, &u->password_changed_at) != 0 || COL_INT(c, 5, &u->cred_epoch) != 0 ||
-	    role_col(c, 6, &u->role) != 0 || COL_INT(c, 7, &disabled) != 0 || COL_TEXT(c, 8, u->groups) != 0) {
+	    role_col(c, 6, &u->role) != 0 || COL_INT(c, 7, &disabled) != 0 || COL_TEXT(c, 8, u->groups) != 0 ||
+	    COL_TEXT(c, 9, u->name) != 0) {
 		sodium_memzero(u, sizeof(*u));
 		return -1;
 	}
@@ -67,7 +68,8 @@ int pc_row_session(struct pc_sql *c, void *out)
 	    COL_INT(c, 6, &s->expires_at) != 0 || COL_TEXT(c, 7, s->client_addr) != 0 ||
 	    COL_TEXT(c, 8, s->user_agent) != 0 || role_col(c, 9, &s->role) != 0 || COL_INT(c, 10, &disabled) != 0 ||
 	    COL_TEXT(c, 11, s->groups) != 0 || COL_INT(c, 12, &s->factors) != 0 ||
-	    COL_INT(c, 13, &s->second_factor_at) != 0 || COL_INT(c, 14, &pending) != 0) {
+	    COL_INT(c, 13, &s->second_factor_at) != 0 || COL_INT(c, 14, &pending) != 0 ||
+	    COL_TEXT(c, 15, s->name) != 0) {
 		memset(s, 0, sizeof(*s));
 		return -1;
 	}

@@ -66,7 +66,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_GUARD_INSERT_OR_IGNORE] = "INSERT OR IGNORE INTO setup_guard(id, done_at) VALUES (1, ?1)",
 	[S_GUARD_GET] = "SELECT 1 FROM setup_guard WHERE id = 1",
 	[S_USER_INSERT] = "INSERT INTO users(" PC_USER_COLS ")"
-	                 " VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0, ?7)",
+	                 " VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0, ?7, ?8)",
 	[S_USER_GET] = "SELECT " PC_USER_COLS " FROM users WHERE id = ?1",
 	[S_USER_GET_BY_EMAIL] = "SELECT " PC_USER_COLS " FROM users WHERE email = ?1",
 	[S_USER_LIST] = "SELECT " PC_USER_COLS " FROM users ORDER BY created_at, id",
@@ -80,7 +80,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_USER_EPOCH_BUMP] = "UPDATE users SET cred_epoch = cred_epoch + 1 WHERE id = ?1",
 	/* the last-admin rule is the UPDATE's own condition: the new state is an
 	 * enabled admin, or another enabled admin exists (tx_users.c) */
-	[S_USER_UPDATE] = "UPDATE users SET email = ?2, role = ?3, disabled = ?4, group_names = ?5"
+	[S_USER_UPDATE] = "UPDATE users SET email = ?2, role = ?3, disabled = ?4, group_names = ?5, display_name = ?6"
 	                  " WHERE id = ?1 AND ((?3 = 'admin' AND ?4 = 0) OR EXISTS (SELECT 1 FROM users o"
 	                  " WHERE o.id <> ?1 AND o.role = 'admin' AND o.disabled = 0))",
 	[S_USER_LAST_ADMIN] = "SELECT 1 FROM users WHERE id = ?1 AND role = 'admin' AND disabled = 0"

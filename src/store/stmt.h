@@ -12,10 +12,11 @@
 #define PC_STORE_STMT_H
 
 #define PC_USER_COLS \
-	"id, email, password_hash, created_at, password_changed_at, cred_epoch, role, disabled, group_names"
+	"id, email, password_hash, created_at, password_changed_at, cred_epoch, role, disabled, group_names, display_name"
 #define PC_SESSION_COLS                                                                  \
 	"s.id, s.secret_hash, s.user_id, u.email, s.created_at, s.last_seen_at, s.expires_at," \
-	" s.client_addr, s.user_agent, u.role, u.disabled, u.group_names, s.factors, s.second_factor_at, s.pending"
+	" s.client_addr, s.user_agent, u.role, u.disabled, u.group_names, s.factors, s.second_factor_at, s.pending,"                    \
+	" u.display_name"
 #define PC_SESSION_FROM " FROM sessions s JOIN users u ON u.id = s.user_id"
 #define PC_APIKEY_COLS                                                                   \
 	"k.id, k.name, k.prefix, k.secret_hash, coalesce(u.id, ''), k.created_at, k.expires_at," \

@@ -45,7 +45,8 @@ static bool user_ok(const struct pc_user *u)
 {
 	return u != NULL && TERMINATED(u->id) && u->id[0] != '\0' && TERMINATED(u->email) &&
 	       TERMINATED(u->password_hash) && TERMINATED(u->groups) &&
-	       pc_groups_text_valid(u->groups, strlen(u->groups));
+	       pc_groups_text_valid(u->groups, strlen(u->groups)) && TERMINATED(u->name) &&
+	       pc_user_name_valid(u->name, strlen(u->name));
 }
 
 static bool role_ok(enum pc_role r)
@@ -57,7 +58,8 @@ static bool patch_ok(const struct pc_user_patch *p)
 {
 	return p != NULL && (!p->has_email || (TERMINATED(p->email) && p->email[0] != '\0')) &&
 	       (!p->has_role || role_ok(p->role)) &&
-	       (!p->has_groups || (TERMINATED(p->groups) && pc_groups_text_valid(p->groups, strlen(p->groups))));
+	       (!p->has_groups || (TERMINATED(p->groups) && pc_groups_text_valid(p->groups, strlen(p->groups)))) &&
+	       (!p->has_name || (TERMINATED(p->name) && pc_user_name_valid(p->name, strlen(p->name))));
 }
 
 static bool session_ok(const struct pc_session *s)

@@ -58,6 +58,7 @@ struct pc_user {
 	enum pc_role role;   /* admin or member */
 	bool disabled;       /* a disabled user cannot sign in; reversible */
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* names joined by ',' ("" : none) */
+	char name[PC_USER_NAME_MAX + 1];      /* display name (pc_user_name_valid; "" : none) */
 };
 
 /*
@@ -85,6 +86,7 @@ struct pc_session {
 	enum pc_role role;            /* the user's, filled by session_get/list */
 	bool disabled;                /* the user's, filled by session_get/list */
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* the user's, filled by session_get/list */
+	char name[PC_USER_NAME_MAX + 1];      /* the user's, filled by session_get/list */
 	int64_t created_at;
 	int64_t last_seen_at;
 	int64_t expires_at;         /* absolute lifetime end */
@@ -160,11 +162,12 @@ PC_MUST_USE enum pc_err pc_store_user_set_password(struct pc_store *s,
 /* A change of a user by an admin (PATCH): each field only when its has_
  * flag is set. */
 struct pc_user_patch {
-	bool has_email, has_role, has_disabled, has_groups;
+	bool has_email, has_role, has_disabled, has_groups, has_name;
 	char email[PC_EMAIL_MAX + 1]; /* normalised by the caller */
 	enum pc_role role;
 	bool disabled;
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* valid (pc_groups_text_valid) */
+	char name[PC_USER_NAME_MAX + 1];      /* valid (pc_user_name_valid) */
 };
 
 /*
@@ -187,6 +190,7 @@ struct pc_user_patch {
  */
 #define PC_USER_CHANGED_CLAIMS 1u   /* email, role or groups */
 #define PC_USER_CHANGED_DISABLED 2u /* disabled now (credentials ended) */
+#define PC_USER_CHANGED_NAME 4u     /* display name only (no token carries it: nothing revoked) */
 PC_MUST_USE enum pc_err pc_store_user_update(struct pc_store *s, const struct pc_principal *actor,
                                              struct pc_audit_event *ev, const char *id,
                                              const struct pc_user_patch *patch, struct pc_user *out,

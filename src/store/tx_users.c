@@ -71,7 +71,8 @@ PC_MUST_USE static enum pc_err create_script(struct pc_sql *c, void *ctx)
 		e = sql_exec(c, S_USER_INSERT,
 		             ARGS(A_FIX(u->id), A_FIX(u->email), A_FIX(u->password_hash),
 		                  A_INT(u->created_at), A_INT(u->password_changed_at),
-		                  A_TXT(pc_role_name(x->first ? PC_ROLE_ADMIN : u->role)), A_FIX(u->groups)),
+		                  A_TXT(pc_role_name(x->first ? PC_ROLE_ADMIN : u->role)), A_FIX(u->groups),
+		                  A_FIX(u->name)),
 		             NULL);
 	if (e == PC_OK && x->sess != NULL)
 		e = pc_sql_insert_session(c, x->sess);
@@ -237,10 +238,12 @@ PC_MUST_USE static enum pc_err user_update_script(struct pc_sql *c, void *ctx)
 		n->disabled = p->disabled;
 	if (p->has_groups)
 		memcpy(n->groups, p->groups, sizeof(n->groups));
+	if (p->has_name)
+		memcpy(n->name, p->name, sizeof(n->name));
 	int64_t changed = 0;
 	e = sql_exec(c, S_USER_UPDATE,
 	             ARGS(A_TXT(x->id), A_FIX(n->email), A_TXT(pc_role_name(n->role)), A_INT(n->disabled ? 1 : 0),
-	                  A_FIX(n->groups)),
+	                  A_FIX(n->groups), A_FIX(n->name)),
 	             &changed);
 	/* the row exists (read above, under the lock): no change is the
 	 * condition refusing to leave no enabled admin */
@@ -260,6 +263,8 @@ PC_MUST_USE static enum pc_err user_update_script(struct pc_sql *c, void *ctx)
 		if (e == PC_OK)
 			e = pc_sql_revoke_user_access(c, x->id, x->now, &x->rv);
 	}
+	if (e == PC_OK && strcmp(n->name, old.name) != 0)
+		x->changed |= PC_USER_CHANGED_NAME; /* the cached sessions re-read it */
 	if (e == PC_OK)
 		e = pc_sql_append_event(c, x->ev);
 out:

@@ -232,6 +232,7 @@ void pc_svc_session_principal(struct pc_principal *p, const struct pc_principal 
 	snprintf(p->email, sizeof(p->email), "%s", user->email);
 	p->role = user->role;
 	memcpy(p->groups, user->groups, sizeof(p->groups));
+	memcpy(p->name, user->name, sizeof(p->name));
 	snprintf(p->session_id, sizeof(p->session_id), "%s", s->id);
 	p->authenticated_at = s->created_at;
 	memcpy(p->client_addr, actor->client_addr, sizeof(p->client_addr));

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "svc/factors.h"
+#include "core/text.h"
 #include "svc/users.h"
 
 enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done)
@@ -86,6 +87,17 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                             enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
 {
+	return pc_users_create_named(ctx, actor, email, role, "", password, password_len, out);
+}
+
+enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                  enum pc_role role, const char *name, const char *password, size_t password_len,
+                                  struct pc_user *out)
+{
+	char nm[PC_USER_NAME_MAX + 1];
+	if (name == NULL || strlen(name) >= sizeof(nm) || !pc_user_name_valid(name, strlen(name)))
+		return PC_ERR_INTERNAL; /* the caller validates what it parsed */
+	memcpy(nm, name, strlen(name) + 1); /* name may be out->name */
 	/* out->email may be email (the API's buffer): user_new copies it first */
 	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", "");
 	if (e != PC_OK)
@@ -96,9 +108,14 @@ enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor
 		sodium_memzero(out->password_hash, sizeof(out->password_hash));
 		return PC_ERR_INTERNAL;
 	}
+	memcpy(out->name, nm, sizeof(out->name));
 	struct pc_audit_event ev;
-	pc_svc_event(&ev, actor, "user.create", "user", out->id, "{s:s,s:s}", "email", out->email, "role",
-	             pc_role_name(role));
+	if (nm[0] != '\0')
+		pc_svc_event(&ev, actor, "user.create", "user", out->id, "{s:s,s:s,s:s}", "email", out->email, "role",
+		             pc_role_name(role), "name", nm);
+	else
+		pc_svc_event(&ev, actor, "user.create", "user", out->id, "{s:s,s:s}", "email", out->email, "role",
+		             pc_role_name(role));
 	e = pc_store_user_create(ctx->store, actor, &ev, out);
 	sodium_memzero(out->password_hash, sizeof(out->password_hash));
 	return e;
@@ -169,6 +186,8 @@ enum pc_err pc_users_update(struct pc_svc *ctx, const struct pc_principal *actor
 		json_object_set_new(d, "disabled", json_boolean(patch->disabled));
 	if (patch->has_groups)
 		json_object_set_new(d, "groups", json_string(patch->groups));
+	if (patch->has_name)
+		json_object_set_new(d, "name", json_string(patch->name));
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.update", "user", id, "O", d);
 	json_decref(d);

@@ -36,6 +36,13 @@ PC_MUST_USE enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_prin
                                         enum pc_role role, const char *password, size_t password_len,
                                         struct pc_user *out);
 
+/* The same with a display name (valid: pc_user_name_valid; "" none;
+ * PC_ERR_INTERNAL for an invalid one, which the caller has refused
+ * already). Event "user.create" {email, role, name when given}. */
+PC_MUST_USE enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal *actor,
+                                              const char *email, enum pc_role role, const char *name,
+                                              const char *password, size_t password_len, struct pc_user *out);
+
 /* One user: oneself, or anyone for an admin (PC_ERR_FORBIDDEN). Hash wiped. */
 PC_MUST_USE enum pc_err pc_users_get(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
                                      struct pc_user *out);

@@ -30,7 +30,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
 import { startServer, stopServer } from './lib/harness.mjs';
-import { NGINX, appHeader, startDeployNginx as startNginx, startEchoApp as startApp } from './lib/nginx.mjs';
+import { NGINX, PREFIX, appHeader, startDeployNginx as startNginx, startEchoApp as startApp, underPrefix } from './lib/nginx.mjs';
 import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, csrfFailures, delta, request, safeRecord, setupAdmin } from './lib/api.mjs';
 
 const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-assertion'];
@@ -68,7 +68,7 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     assert.equal(res.status, 302, `${res.what}${ctx}: ${res.text.slice(0, 200)}`);
     const loc = new URL(res.header('location'), front.base);
     assert.equal(loc.origin, front.base, `login redirect stays on the site${ctx}: ${res.header('location')}`);
-    assert.equal(loc.pathname, '/login', `login redirect${ctx}`);
+    assert.equal(loc.pathname, PREFIX + '/login', `login redirect${ctx}`);
     assert.deepEqual(app.reached(target.split('?')[1] ?? target), [], `the app must not be reached${ctx}`);
     return loc;
   }
@@ -86,6 +86,7 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     pc = await startServer({ env: { PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32' }, label: 'behind-nginx' });
     app = await startApp();
     front = await startNginx({ portcullisPort: pc.port, appPort: app.port });
+    front.mapTarget = underPrefix; // portcullis answers under /.portcullis/ there
     admin = await setupAdmin(pc);
     alice = await createUser(admin.agent);
     bob = await createUser(admin.agent);
@@ -275,7 +276,7 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
     await again.login(bob.email, bob.password);
     const foreign = await again.req('POST', '/logout?rd=https%3A%2F%2Fevil.example%2F', { checkInvariants: false, headers: { Origin: front.base }, body: '' });
     assert.equal(foreign.status, 303);
-    assert.equal(foreign.header('location'), '/admin', 'not to a foreign site');
+    assert.equal(foreign.header('location'), PREFIX + '/admin', 'not to a foreign site');
   });
 
   it('API key (Bearer pc_… and X-API-Key) and bearer JWT pass with X-Auth-Method api_key / jwt; a deleted key and a revoked JWT are refused next time', async () => {
@@ -508,7 +509,7 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
       } else {
         assert.equal(res.status, 303, `continue ${p}: ${res.what}`);
         assert.ok(!offsite(new URL(loc, front.base)), `continue?rd=${p} -> Location ${loc} leaves the site`);
-        assert.equal(loc, '/admin', `continue?rd=${p} is refused (fallback /admin), got ${loc}`);
+        assert.equal(loc, PREFIX + '/admin', `continue?rd=${p} is refused (fallback /admin), got ${loc}`);
       }
       // the login page with the same rd: it is a static page (no Location);
       // what its script then does (web/login.js) must not leave the site
@@ -525,7 +526,7 @@ describe('nginx auth_request with deploy/nginx/portcullis.conf in front of an ec
       if (res.status === 400) continue; // nginx refused the request line itself
       assert.equal(res.status, 302, `${raw}: ${res.what}`);
       const login = new URL(res.header('location'), front.base);
-      assert.ok(!offsite(login) && login.pathname === '/login', `${raw} -> ${res.header('location')}`);
+      assert.ok(!offsite(login) && login.pathname === PREFIX + '/login', `${raw} -> ${res.header('location')}`);
       const back = await continueLike(login);
       assert.ok(!offsite(back.url), `${raw} -> login -> ${back.location} leaves the site`);
     }

@@ -11,91 +11,22 @@
 // portcullis' cookies or the raw credential; a refused browser gets a page.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { E2E_DIR, makeTempDir, sleep, startServer, stopServer } from './lib/harness.mjs';
-import { appHeader, startEchoApp } from './lib/nginx.mjs';
-import { freePort } from './lib/redis.mjs';
+import { makeTempDir, startServer, stopServer } from './lib/harness.mjs';
+import { PREFIX, appHeader, startEchoApp, underPrefix } from './lib/nginx.mjs';
+import { CADDY, CADDY_DIR, startDeployCaddy } from './lib/caddy.mjs';
 import { Agent, CSRF_COOKIE, SESSION_COOKIE, createUser, request, safeRecord, setupAdmin } from './lib/api.mjs';
 
-const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p)) || null;
-const CADDYFILE = path.join(E2E_DIR, '..', '..', 'deploy', 'caddy', 'Caddyfile');
-const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-method', 'x-auth-session', 'x-auth-role', 'x-auth-groups', 'x-auth-key-id', 'x-auth-key-name', 'x-auth-assertion'];
+const CADDYFILE = path.join(CADDY_DIR, 'Caddyfile');
+const IDENTITY = ['x-auth-user-id', 'x-auth-email', 'x-auth-name', 'x-auth-method', 'x-auth-session', 'x-auth-role', 'x-auth-groups', 'x-auth-key-id', 'x-auth-key-name', 'x-auth-assertion'];
 const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'; // what Chromium sends
 
-function deriveCaddyfile(text, { port, portcullisPort, appPort }) {
-  const subst = (s, from, to, count) => {
-    const n = s.split(from).length - 1;
-    assert.equal(n, count, `${CADDYFILE}: expected "${from}" ${count} times, found ${n}`);
-    return s.replaceAll(from, to);
-  };
-  let c = text;
-  c = subst(c, 'app.example.com {', `http://127.0.0.1:${port} {`, 1);
-  c = subst(c, 'reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${portcullisPort}`, 1);
-  c = subst(c, 'forward_auth 127.0.0.1:8080', `forward_auth 127.0.0.1:${portcullisPort}`, 1);
-  c = subst(c, 'reverse_proxy 127.0.0.1:3000', `reverse_proxy 127.0.0.1:${appPort}`, 1);
-  assert.match(c, /PORTCULLIS_TRUSTED_PROXIES=127\.0\.0\.1\/32/);
-  return `{\n\tadmin off\n\tauto_https off\n}\n${c}`;
-}
-
-async function startCaddy({ portcullisPort, appPort }) {
-  const dir = makeTempDir('portcullis-e2e-caddy-');
-  const text = fs.readFileSync(CADDYFILE, 'utf8');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const file = path.join(dir, 'Caddyfile');
-    fs.writeFileSync(file, deriveCaddyfile(text, { port, portcullisPort, appPort }));
-    const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir };
-    // the file must be valid as shipped (adapted for loopback)
-    const check = spawn(CADDY, ['validate', '--config', file, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    check.stdout.on('data', (c) => (out += c));
-    check.stderr.on('data', (c) => (out += c));
-    assert.equal(await new Promise((r) => check.on('exit', r)), 0, `caddy validate refuses ${CADDYFILE}:\n${out}`);
-    const proc = spawn(CADDY, ['run', '--config', file, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    proc.stderr.on('data', (c) => (log += c));
-    let dead = false;
-    const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
-    const kill = () => {
-      try {
-        proc.kill('SIGTERM');
-      } catch {}
-    };
-    process.on('exit', kill);
-    let up = false;
-    for (let i = 0; i < 250 && !up && !dead; i++) {
-      try {
-        await request({ host: '127.0.0.1', port }, 'GET', '/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
-        up = true;
-      } catch {
-        await sleep(20);
-      }
-    }
-    if (!up) {
-      kill();
-      await exited;
-      process.off('exit', kill);
-      assert.ok(attempt < 3, `caddy did not start:\n${log}`);
-      continue;
-    }
-    return {
-      host: '127.0.0.1',
-      port,
-      base: `http://127.0.0.1:${port}`,
-      log: () => log,
-      async stop() {
-        kill();
-        await exited;
-        process.off('exit', kill);
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-}
+// the shipped file, for loopback (lib/caddy.mjs: every change asserted to hit)
+const startCaddy = ({ portcullisPort, appPort }) =>
+  startDeployCaddy({ file: CADDYFILE, portcullisPort, appPort, sites: { 'app.example.com': '' } });
 
 const marker = () => `probe=${crypto.randomBytes(6).toString('hex')}`;
 
@@ -127,6 +58,7 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     pc = await startServer({ env: { PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32', PORTCULLIS_ACCESS_RULES_FILE: rulesFile }, label: 'behind-caddy' });
     app = await startEchoApp();
     front = await startCaddy({ portcullisPort: pc.port, appPort: app.port });
+    front.mapTarget = underPrefix; // portcullis answers under /.portcullis/ there
     admin = await setupAdmin(pc);
     alice = await createUser(admin.agent);
     aliceAgent = new Agent(front);
@@ -149,7 +81,7 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     assert.equal(res.status, 302, res.text);
     const loc = new URL(res.header('location'), front.base);
     assert.equal(loc.origin, front.base, 'the login redirect stays on the site');
-    assert.equal(loc.pathname, '/login');
+    assert.equal(loc.pathname, PREFIX + '/login');
     assert.equal(loc.searchParams.get('rd'), target, 'rd is the original URL, whole');
     // the login page is there, and /continue sends back to exactly the URL
     const page = await send('GET', loc.pathname + loc.search, { headers: { Accept: HTML } });
@@ -276,6 +208,6 @@ describe('Caddy forward_auth with deploy/caddy/Caddyfile in front of an echoing 
     assert.equal((await agent.post('/api/v1/auth/logout')).status, 204);
     const res = await send('GET', `/bob?${marker()}`, { cookies: oldJar, headers: { Accept: HTML } });
     assert.equal(res.status, 302);
-    assert.equal(new URL(res.header('location'), front.base).pathname, '/login');
+    assert.equal(new URL(res.header('location'), front.base).pathname, PREFIX + '/login');
   });
 });

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { makeTempDir, startServer, stopServer } from './lib/harness.mjs';
-import { NGINX, appHeader, locationBlock, startDeployNginx, startEchoApp } from './lib/nginx.mjs';
+import { NGINX, PREFIX, appHeader, locationBlock, startDeployNginx, startEchoApp, underPrefix } from './lib/nginx.mjs';
 import { Agent, createUser, request, setupAdmin } from './lib/api.mjs';
 
 // Line numbers matter: the tests name the deciding rule.
@@ -153,7 +153,7 @@ describe('access rules behind nginx (deploy/nginx/portcullis.conf): every policy
   function assertRefused({ res, reached }, status, context) {
     assert.equal(res.status, status, `${context}: ${res.status} ${res.text.slice(0, 200)}`);
     assert.deepEqual(reached, [], `${context}: the app must not be reached`);
-    if (status === 302) assert.equal(new URL(res.header('location'), front.base).pathname, '/login', `${context}: to the login page`);
+    if (status === 302) assert.equal(new URL(res.header('location'), front.base).pathname, PREFIX + '/login', `${context}: to the login page`);
     if (status === 403) {
       assert.match(res.header('content-type') || '', /^text\/html/, `${context}: browsers get a page`);
       assert.match(res.text, /Not allowed/, `${context}: a readable page`);
@@ -183,7 +183,7 @@ describe('access rules behind nginx (deploy/nginx/portcullis.conf): every policy
         const root = locationBlock(conf, '/');
         const opsVerify = verify
           .replace('location = /_portcullis_verify {', 'location = /_portcullis_verify_ops {')
-          .replace(/proxy_pass http:\/\/portcullis\/api\/v1\/auth\/verify;/, 'proxy_pass http://portcullis/api/v1/auth/verify?group=ops;');
+          .replace(/proxy_pass http:\/\/portcullis\/\.portcullis\/api\/v1\/auth\/verify;/, 'proxy_pass http://portcullis/.portcullis/api/v1/auth/verify?group=ops;');
         const ops = root.replace('location / {', 'location /ops/ {').replace('auth_request /_portcullis_verify;', 'auth_request /_portcullis_verify_ops;');
         assert.notEqual(opsVerify, verify);
         assert.notEqual(ops, root);
@@ -192,6 +192,7 @@ describe('access rules behind nginx (deploy/nginx/portcullis.conf): every policy
     });
     admin = await setupAdmin(pc);
     alice = await createUser(admin.agent);
+    front.mapTarget = underPrefix; // portcullis answers under /.portcullis/ there
     aliceAgent = new Agent(front);
     await aliceAgent.login(alice.email, alice.password);
     anon = new Agent(front);

@@ -707,7 +707,7 @@ describe('deploy/nginx/portcullis.conf as the TLS front, and the MDN HTTP Observ
     nginx = await startNginx(dir, siteConfig({ portcullisPort: srv.port, appPort, httpsPort, httpPort, tls }));
     for (let i = 0; ; i++) {
       try {
-        if ((await get(`https://localhost:${httpsPort}/login`, { ca: fs.readFileSync(tls.ca) })).status === 200) break;
+        if ((await get(`https://localhost:${httpsPort}/.portcullis/login`, { ca: fs.readFileSync(tls.ca) })).status === 200) break;
       } catch (e) {
         if (i >= 100) throw new Error(`nginx did not come up: ${e.message}\n${nginx.errorLog()}`);
       }
@@ -731,8 +731,8 @@ describe('deploy/nginx/portcullis.conf as the TLS front, and the MDN HTTP Observ
     // portcullis' own answers (200, 404 problem) and nginx's redirect of an
     // anonymous app request to the login page.
     for (const [p, status] of [
-      ['/login', 200],
-      ['/api/v1/nope', 404],
+      ['/.portcullis/login', 200],
+      ['/.portcullis/api/v1/nope', 404],
       ['/some/app/page', 302],
     ]) {
       const res = await get(`https://localhost:${httpsPort}${p}`, { ca });
@@ -744,7 +744,7 @@ describe('deploy/nginx/portcullis.conf as the TLS front, and the MDN HTTP Observ
     }
   });
 
-  it('the MDN HTTP Observatory grades /login, /admin and /api/v1/auth/csrf-token A+', async (t) => {
+  it('the MDN HTTP Observatory grades /.portcullis/login, /.portcullis/admin and /.portcullis/api/v1/auth/csrf-token A+', async (t) => {
     observatoryLists();
     // scan(hostname, options) of 1.4.8 calls retrieve(hostname) without the
     // options, so httpPort/httpsPort/path are ignored and it would probe
@@ -753,7 +753,7 @@ describe('deploy/nginx/portcullis.conf as the TLS front, and the MDN HTTP Observ
     // (redirected by nginx's 497 rule to https://localhost:PORT/path: same
     // host, as its redirection test wants) and https://localhost:PORT/path.
     // A child process: NODE_EXTRA_CA_CERTS (our CA) is read at start-up.
-    const targets = ['/login', '/admin', '/api/v1/auth/csrf-token'].map((p) => `localhost:${httpsPort}${p}`);
+    const targets = ['/.portcullis/login', '/.portcullis/admin', '/.portcullis/api/v1/auth/csrf-token'].map((p) => `localhost:${httpsPort}${p}`);
     const code = `
       import { scan } from '@mdn/mdn-http-observatory';
       const out = {};

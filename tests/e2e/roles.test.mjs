@@ -94,7 +94,7 @@ describe('roles, account states and groups (one instance, SQLite)', () => {
     assert.equal(bm.role, 'member');
     const list = assertStatus(await get(srv, '/api/v1/users', { jar: admin.jar }), 200).users;
     for (const u of list) {
-      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'disabled', 'email', 'groups', 'id', 'password_changed_at', 'role']);
+      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'disabled', 'email', 'groups', 'id', 'name', 'password_changed_at', 'role']);
     }
     assert.equal(list.find((u) => u.id === bob.user.id).role, 'member');
     // an admin may add another admin; a bad role is 400

@@ -186,6 +186,20 @@ describe('route walk', () => {
       assert.equal((await admin.agent.me()).status, 200);
     });
 
+    it('under PORTCULLIS_PATH_PREFIX (/.portcullis) too: every authenticated operation answers 401 anonymously', async () => {
+      const wrong = [];
+      for (const o of ops.filter((x) => x.secured)) {
+        const target = `/.portcullis${fill(o.path)}`;
+        const res = await request(srv, o.method, target, o.method !== 'GET' && o.method !== 'DELETE' ? { json: {} } : {});
+        try {
+          assert401(res, `${o.method} ${target}`);
+        } catch (e) {
+          wrong.push(`${o.method} ${target}: ${e.message.split('\n')[0]}`);
+        }
+      }
+      assert.deepEqual(wrong, [], `${wrong.length} anonymous requests under the prefix were not a clean 401`);
+    });
+
     it('HEAD of every authenticated GET: 401 with no body', async () => {
       const wrong = [];
       for (const o of ops.filter((x) => x.secured && x.method === 'GET')) {

@@ -196,6 +196,30 @@ describe('portcullis user add (offline first user)', () => {
     }
   });
 
+  it('user add --name sets the display name (the first user too); a name with a control character is refused, creating nothing', async () => {
+    const dir = makeTempDir('portcullis-e2e-cli-');
+    const key = generateSecretKey();
+    recordSecret(key, 'PORTCULLIS_SECRET_KEY');
+    const email = newEmail('named');
+    const password = newPassword('cli');
+    try {
+      const bad = await runCli(['user', 'add', '--email', email, '--name', 'a\tb'], cliEnv(dir, key), `${password}\n`);
+      assert.equal(bad.code, 64, bad.stderr);
+      assert.match(bad.stderr, /--name/);
+      const add = await runCli(['user', 'add', '--email', email, '--name', 'Zoë First'], cliEnv(dir, key), `${password}\n`);
+      assert.equal(add.code, 0, add.stderr);
+      await withServer({ label: 'cli-name', env: cliEnv(dir, key) }, async (srv) => {
+        const a = new Agent(srv);
+        await a.login(email, password);
+        const me = await a.get(`/api/v1/users/${add.stdout.trim()}`);
+        assert.equal(me.data.user.name, 'Zoë First');
+        assert.equal(await a.userCount(), 1, 'the refused add created nothing');
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('user add refuses a short password and a missing one, creating nothing', async () => {
     const dir = makeTempDir('portcullis-e2e-cli-');
     const key = generateSecretKey();

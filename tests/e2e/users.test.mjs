@@ -48,7 +48,7 @@ describe('users', () => {
       const users = await listUsers(admin.agent);
       assert.equal(users.length, 1);
       const u = users[0];
-      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'disabled', 'email', 'groups', 'id', 'password_changed_at', 'role']);
+      assert.deepEqual(Object.keys(u).sort(), ['created_at', 'disabled', 'email', 'groups', 'id', 'name', 'password_changed_at', 'role']);
       assert.equal(u.role, 'admin', 'the first user is an admin');
       assert.deepEqual(u.groups, []);
       assert.equal(u.disabled, false);
@@ -119,6 +119,35 @@ describe('users', () => {
       await a.login(u.email, password);
       const b = new Agent(srv);
       await b.login(u.email, password.normalize('NFD') === password ? `${password}x` : password.normalize('NFD'), { expect: 401 });
+    });
+  });
+
+  describe('display names (X-Auth-Name)', () => {
+    it('a name is optional: given at creation or by PATCH, shown by GET, removed with ""; control characters, edge spaces and more than 128 bytes are refused (400), nothing changed', async () => {
+      const email = newEmail('named');
+      const made = await admin.agent.post('/api/v1/users', { email, password: newPassword(), name: 'Zoë d\'Arç 李' });
+      assert.equal(made.status, 201, made.text);
+      assert.equal(made.data.user.name, 'Zoë d\'Arç 李');
+      const id = made.data.user.id;
+      const plain = await createUser(admin.agent);
+      assert.equal(plain.user.name, null, 'no name: null');
+      const got = await admin.agent.get(`/api/v1/users/${id}`);
+      assert.equal(got.data.user.name, 'Zoë d\'Arç 李');
+      const renamed = await admin.agent.req('PATCH', `/api/v1/users/${id}`, { json: { name: 'Zoe Arc' } });
+      assert.equal(renamed.status, 200, renamed.text);
+      assert.equal(renamed.data.user.name, 'Zoe Arc');
+      for (const bad of ['a\r\nX-Auth-Role: admin', 'tab\there', 'nul\u0000', 'del\u007f', 'c1\u0085', ' lead', 'trail ', 'x'.repeat(129), 'é'.repeat(65)]) {
+        const res = await admin.agent.req('PATCH', `/api/v1/users/${id}`, { json: { name: bad } });
+        assert.equal(res.status, 400, `${JSON.stringify(bad)}: ${res.text}`);
+        assertProblemBody(res, 400);
+        const res2 = await admin.agent.post('/api/v1/users', { email: newEmail('bad'), password: newPassword(), name: bad });
+        assert.equal(res2.status, 400, `create ${JSON.stringify(bad)}: ${res2.text}`);
+      }
+      assert.equal((await admin.agent.get(`/api/v1/users/${id}`)).data.user.name, 'Zoe Arc', 'unchanged by the refusals');
+      assert.equal((await admin.agent.req('PATCH', `/api/v1/users/${id}`, { json: { name: 'x'.repeat(128) } })).status, 200, '128 bytes fit');
+      const cleared = await admin.agent.req('PATCH', `/api/v1/users/${id}`, { json: { name: '' } });
+      assert.equal(cleared.status, 200, cleared.text);
+      assert.equal(cleared.data.user.name, null);
     });
   });
 

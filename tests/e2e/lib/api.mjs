@@ -97,7 +97,11 @@ export function buildRequest(srv, method, target, opts = {}) {
     body = JSON.stringify(opts.json);
     if (contentType === undefined) contentType = 'application/json';
   }
-  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${opts.host ?? hostHeader(srv)}`];
+  // a front that serves portcullis under a path prefix maps its paths
+  // (srv.mapTarget: the same-host deployments, /.portcullis/...); a front
+  // that answers for a name sends it (srv.hostName: auth.localhost:port)
+  if (srv.mapTarget) target = srv.mapTarget(target);
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: ${opts.host ?? srv.hostName ?? hostHeader(srv)}`];
   const cookieValue =
     opts.cookieHeader !== undefined
       ? opts.cookieHeader

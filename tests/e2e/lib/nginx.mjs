@@ -21,29 +21,38 @@ import { request } from './api.mjs';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p)) || null;
 export const DEPLOY_CONF = path.join(E2E_DIR, '..', '..', 'deploy', 'nginx', 'portcullis.conf');
+// The portal shape: portcullis on auth.example.com, the app on app.example.com.
+export const PORTAL_CONF = path.join(E2E_DIR, '..', '..', 'deploy', 'nginx', 'portal.conf');
 
 // The deploy file with only what loopback needs changed. Every substitution
 // must hit exactly once, so a reshaped deploy file fails here, loudly.
-function deriveConf(text, { listenPort, plainPort, portcullisPort, appPort }) {
-  const subst = (s, from, to, { optional = false } = {}) => {
+// servers: how many HTTPS server blocks the file has (all moved to the
+// one loopback port; name-based). names: example host -> the test's host
+// (server_name, and the https:// URLs the file writes: to http://name:port).
+function deriveConf(text, { listenPort, plainPort, portcullisPort, appPort, file = DEPLOY_CONF, servers = 1, names = {} }) {
+  const subst = (s, from, to, { optional = false, count = 1 } = {}) => {
     const n = s.split(from).length - 1;
-    if (!(optional && n === 0)) assert.equal(n, 1, `${DEPLOY_CONF}: expected "${from}" exactly once, found ${n} times`);
-    return s.replace(from, to);
+    if (!(optional && n === 0)) assert.equal(n, count, `${file}: expected "${from}" ${count} time(s), found ${n} times`);
+    return s.replaceAll(from, to);
   };
   let c = text;
   c = subst(c, 'server 127.0.0.1:8080;', `server 127.0.0.1:${portcullisPort};`);
   c = subst(c, 'server 127.0.0.1:3000;', `server 127.0.0.1:${appPort};`);
-  c = subst(c, 'listen 443 ssl;', `listen 127.0.0.1:${listenPort};`);
+  c = subst(c, 'listen 443 ssl;', `listen 127.0.0.1:${listenPort};`, { count: servers });
+  for (const [from, to] of Object.entries(names)) {
+    assert.ok(c.includes(`server_name ${from}`), `${file}: a server for ${from}`);
+    c = c.replaceAll(`https://${from}`, `http://${to}:${listenPort}`).replaceAll(from, to);
+  }
   // a plain-HTTP server that only redirects to HTTPS, if the file has one
   c = subst(c, 'listen 80;', `listen 127.0.0.1:${plainPort};`, { optional: true });
   // not on 443: the file says to send Host $http_host (with the port, as
   // the browser's Origin has it) instead of $host
-  assert.match(c, /port other than 443\? Send Host \$http_host instead of \$host/, `${DEPLOY_CONF}: the advice for other ports`);
+  assert.match(c, /port other than 443\? Send Host \$http_host instead of \$host/, `${file}: the advice for other ports`);
   const hosts = c.split('proxy_set_header Host $host;').length - 1;
-  assert.ok(hosts >= 5, `${DEPLOY_CONF}: proxy_set_header Host $host; in every proxied location (found ${hosts})`);
+  assert.ok(hosts >= 3, `${file}: proxy_set_header Host $host; in every proxied location (found ${hosts})`);
   c = c.replaceAll('proxy_set_header Host $host;', 'proxy_set_header Host $http_host;');
   // nothing of the test may listen beyond loopback
-  for (const m of c.matchAll(/^\s*listen\s+([^;]*);/gm)) assert.match(m[1], /^127\.0\.0\.1:\d+$/, `${DEPLOY_CONF}: a listen directive the test does not know how to move to loopback: ${m[0].trim()}`);
+  for (const m of c.matchAll(/^\s*listen\s+([^;]*);/gm)) assert.match(m[1], /^127\.0\.0\.1:\d+$/, `${file}: a listen directive the test does not know how to move to loopback: ${m[0].trim()}`);
   return c;
 }
 
@@ -66,8 +75,10 @@ export function locationBlock(conf, selector) {
 // dies is retried on fresh ports. `edit(conf)` may change the derived
 // server configuration (a test adding locations the deploy file describes
 // in its comments).
-export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => c }) {
-  const deploy = fs.readFileSync(DEPLOY_CONF, 'utf8');
+// listenPort: the port to listen on, when portcullis must know it first
+// (PORTCULLIS_PUBLIC_URL names it); else a free one.
+export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => c, file = DEPLOY_CONF, servers = 1, names = {}, listenPort }) {
+  const deploy = fs.readFileSync(file, 'utf8');
   // the deploy file's own instructions for portcullis, which the tests follow
   assert.match(deploy, /PORTCULLIS_TRUSTED_PROXIES=127\.0\.0\.1\/32/);
   assert.match(deploy, /PORTCULLIS_LISTEN=127\.0\.0\.1:8080/);
@@ -81,7 +92,7 @@ export async function startDeployNginx({ portcullisPort, appPort, edit = (c) => 
     }
   };
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = listenPort ?? (await freePort());
     const conf = `
 worker_processes 1;
 daemon off;
@@ -92,7 +103,7 @@ http {
   access_log off;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
 # ---- ${DEPLOY_CONF}, for loopback ----
-${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portcullisPort, appPort }))}
+${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portcullisPort, appPort, file, servers, names }))}
 }
 `;
     fs.writeFileSync(confFile, conf);
@@ -115,7 +126,7 @@ ${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portc
     for (let i = 0; i < 250 && !up && !dead; i++) {
       try {
         // any answer at all means nginx listens
-        await request({ host: '127.0.0.1', port }, 'GET', '/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
+        await request({ host: '127.0.0.1', port }, 'GET', '/.portcullis/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
         up = true;
       } catch {
         await sleep(20);
@@ -144,16 +155,26 @@ ${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portc
 }
 
 // The app: echoes what reached it as JSON (method, URL, body, every header
-// line), and remembers every request.
+// line), and remembers every request. Like a real app it has paths of its
+// own that portcullis must not shadow: /static/app.css (a stylesheet) and
+// /api/v1/orders (JSON); everything else is echoed.
 export function startEchoApp() {
   const seen = [];
   const srv = http.createServer((req, res) => {
+    if (req.url === '/static/app.css' && (req.method === 'GET' || req.method === 'HEAD')) {
+      seen.push({ method: req.method, url: req.url, rawHeaders: req.rawHeaders, body: '' });
+      const css = 'body { color: #123; } /* the app\'s own stylesheet */\n';
+      res.writeHead(200, { 'content-type': 'text/css', 'content-length': Buffer.byteLength(css) });
+      res.end(req.method === 'HEAD' ? undefined : css);
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const rec = { method: req.method, url: req.url, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
       seen.push(rec);
-      const body = JSON.stringify(rec);
+      // the app's own API answers as itself (and echoes what it got)
+      const body = JSON.stringify(req.url.startsWith('/api/v1/orders') ? { app: 'orders', ...rec } : rec);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
@@ -175,4 +196,14 @@ export function appHeader(rec, name) {
   const out = [];
   for (let i = 0; i < rec.rawHeaders.length; i += 2) if (rec.rawHeaders[i].toLowerCase() === name) out.push(rec.rawHeaders[i + 1]);
   return out;
+}
+
+// The same-host deployments serve portcullis under /.portcullis/ only
+// (PORTCULLIS_PATH_PREFIX): a front's mapTarget (api.mjs) that sends
+// portcullis' own paths there, so a test written against portcullis' paths
+// (/api/v1/..., /login, /logout, /admin, /static/...) runs through it.
+// The app's own paths that look alike are the test's to ask for directly.
+export const PREFIX = '/.portcullis';
+export function underPrefix(target) {
+  return /^\/(?:api\/v1\/|login(?:[?]|$)|logout(?:[?]|$)|admin(?:[?]|$)|static\/)/.test(target) ? PREFIX + target : target;
 }

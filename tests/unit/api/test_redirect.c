@@ -100,6 +100,30 @@ static void test_host_must_be_the_site(void **state)
 	cfg = saved;
 }
 
+/* Portal mode: rd may name any host under the cookie domain (the apps the
+ * domain-wide session cookie reaches), whatever the request's Host; only a
+ * name that IS the domain or ends in "." + it, never one that merely ends
+ * with its letters, and never with userinfo. */
+static void test_cookie_domain_hosts(void **state)
+{
+	(void)state;
+	struct pc_config saved = cfg;
+	strcpy(cfg.cookie_domain, "example.com");
+	const char *ok[] = {"https://wiki.example.com/page?a=1&b=2", "http://app.example.com:8080/x", "https://example.com/",
+	                    "https://a.b.example.com", "HTTPS://WIKI.EXAMPLE.COM/x"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!pc_redirect_allowed(ok[i], strlen(ok[i]), HOST, &cfg))
+			fail_msg("refused %s", ok[i]);
+	const char *bad[] = {"https://evilexample.com/", "https://example.com.evil.example/", "https://wiki.example.com@evil.example/",
+	                     "https://evil.example/?.example.com", "https://evil.example#.example.com", "https://example.co/"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pc_redirect_allowed(bad[i], strlen(bad[i]), HOST, &cfg))
+			fail_msg("allowed %s", bad[i]);
+	cfg = saved;
+	/* no cookie domain: another host is not allowed for being a sibling */
+	assert_false(pc_redirect_allowed("https://wiki.example.com/", 25, HOST, &cfg));
+}
+
 int main(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
@@ -110,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_host_must_be_the_site),
+		cmocka_unit_test(test_cookie_domain_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,7 +206,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 47);
+	assert_int_equal(pc_config_n_vars, 48);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -626,6 +626,28 @@ static void test_database_url(void **state)
 		FAILS("PORTCULLIS_DATABASE_URL", kv("PORTCULLIS_DATABASE_URL", bad[i]));
 		assert_null(strstr(err, "hunter2"));
 	}
+}
+
+/* PORTCULLIS_PATH_PREFIX: a path that can be put in a link as it is. */
+static void test_path_prefix(void **state)
+{
+	(void)state;
+	assert_int_equal(LOADK("PATH=/bin"), 0);
+	assert_string_equal(cfg.path_prefix, "/.portcullis");
+	pc_config_free(&cfg);
+	const char *good[] = {"/auth", "/.portcullis", "/a/b", "/x-y_z~1", "/.well"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		OK(kv("PORTCULLIS_PATH_PREFIX", good[i]));
+		assert_string_equal(cfg.path_prefix, good[i]);
+		pc_config_free(&cfg);
+	}
+	char long65[80] = "/";
+	memset(long65 + 1, 'a', 64);
+	long65[65] = '\0';
+	const char *bad[] = {"", "/", "auth", "/auth/", "//evil", "/a//b", "/a/./b", "/..", "/a/..", "/.",
+	                     "/a b", "/a?b", "/a%2f", "/a\\b", "/a#", "/a\"b", long65};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		FAILS("PORTCULLIS_PATH_PREFIX", kv("PORTCULLIS_PATH_PREFIX", bad[i]));
 }
 
 static void test_cookie_domain(void **state)
@@ -1558,6 +1580,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_switches, teardown_one),
 		cmocka_unit_test_teardown(test_database_url, teardown_one),
 		cmocka_unit_test_teardown(test_cookie_domain, teardown_one),
+		cmocka_unit_test_teardown(test_path_prefix, teardown_one),
 		cmocka_unit_test_teardown(test_session_durations, teardown_one),
 		cmocka_unit_test_teardown(test_password_cost, teardown_one),
 		cmocka_unit_test_teardown(test_login_limits, teardown_one),

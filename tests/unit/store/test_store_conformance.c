@@ -1653,6 +1653,26 @@ static void test_user_update(void **state)
 	assert_int_equal(sg.role, PC_ROLE_ADMIN);
 	assert_string_equal(sg.groups, "ops,staff");
 	assert_false(sg.disabled);
+	assert_string_equal(sg.name, "");
+	/* a display name: kept as given (UTF-8), carried by the session's
+	 * lookup, changed alone (nothing revoked: no token carries it) */
+	p = (struct pc_user_patch){.has_name = true, .name = "Zo\xc3\xab d'Ar\xc3\xa7 \xe6\x9d\x8e"};
+	assert_int_equal(patch_user(f, f->s, c.id, &p, &got, &changed, NULL), PC_OK);
+	assert_string_equal(got.name, "Zo\xc3\xab d'Ar\xc3\xa7 \xe6\x9d\x8e");
+	assert_int_equal(changed, PC_USER_CHANGED_NAME);
+	assert_int_equal(pc_store_session_get(f->s, sc.secret_hash, &sg), PC_OK);
+	assert_string_equal(sg.name, "Zo\xc3\xab d'Ar\xc3\xa7 \xe6\x9d\x8e");
+	assert_string_equal(sg.email, "c2@example.com");
+	struct pc_user named;
+	mk_user(&named, "named@example.com");
+	snprintf(named.name, sizeof(named.name), "%s", "Named Person");
+	pc_audit_event_init(&ev, &f->sys, "user.create", "user", named.id);
+	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &named), PC_OK);
+	assert_int_equal(pc_store_user_get(f->s, named.id, &got), PC_OK);
+	assert_string_equal(got.name, "Named Person");
+	p = (struct pc_user_patch){.has_name = true, .name = ""};
+	assert_int_equal(patch_user(f, f->s, named.id, &p, &got, &changed, NULL), PC_OK);
+	assert_string_equal(got.name, "");
 	(void)b;
 	assert_verify_ok(f, count(f, "audit_events"));
 }
