@@ -9,9 +9,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { E2E_DIR, makeTempDir, sleep } from './harness.mjs';
+import { E2E_DIR, makeTempDir } from './harness.mjs';
 import { freePort } from './redis.mjs';
 import { request } from './api.mjs';
+import { runListening } from './nginx.mjs';
 
 export const CADDY = ['/usr/bin/caddy', '/usr/local/bin/caddy'].find((p) => fs.existsSync(p)) || null;
 export const CADDY_DIR = path.join(E2E_DIR, '..', '..', 'deploy', 'caddy');
@@ -47,31 +48,12 @@ export async function startDeployCaddy({ file, portcullisPort, appPort, sites, l
     check.stdout.on('data', (d) => (out += d));
     check.stderr.on('data', (d) => (out += d));
     assert.equal(await new Promise((r) => check.on('exit', r)), 0, `caddy validate refuses ${file}:\n${out}`);
-    const proc = spawn(CADDY, ['run', '--config', cf, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    proc.stderr.on('data', (d) => (log += d));
-    let dead = false;
-    const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
-    const kill = () => {
-      try {
-        proc.kill('SIGTERM');
-      } catch {}
-    };
-    process.on('exit', kill);
-    let up = false;
     const probeHost = Object.values(sites)[0] || '127.0.0.1';
-    for (let i = 0; i < 250 && !up && !dead; i++) {
-      try {
-        await request({ host: '127.0.0.1', port }, 'GET', '/', { host: `${probeHost}:${port}`, checkInvariants: false, timeoutMs: 1000 });
-        up = true;
-      } catch {
-        await sleep(20);
-      }
-    }
-    if (!up) {
-      kill();
-      await exited;
-      process.off('exit', kill);
+    const run = await runListening(CADDY, ['run', '--config', cf, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'ignore', 'pipe'] }, () =>
+      request({ host: '127.0.0.1', port }, 'GET', '/', { host: `${probeHost}:${port}`, checkInvariants: false, timeoutMs: 1000 }),
+    (proc) => proc.stderr.on('data', (d) => (log += d)));
+    if (!run) {
       assert.ok(attempt < 3 && listenPort === undefined, `caddy did not start:\n${log}`);
       continue;
     }
@@ -81,9 +63,7 @@ export async function startDeployCaddy({ file, portcullisPort, appPort, sites, l
       base: `http://${probeHost}:${port}`,
       log: () => log,
       async stop() {
-        kill();
-        await exited;
-        process.off('exit', kill);
+        await run.stop();
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };

@@ -113,29 +113,10 @@ ${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portc
     const checkCode = await new Promise((r) => check.on('exit', r));
     assert.equal(checkCode, 0, `nginx -t rejects the deploy configuration (derived for loopback):\n${checkErr}`);
 
-    const proc = spawn(NGINX, ['-p', dir, '-c', confFile], { stdio: 'ignore' });
-    const kill = () => {
-      try {
-        proc.kill('SIGTERM');
-      } catch {}
-    };
-    process.on('exit', kill);
-    let dead = false;
-    const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
-    let up = false;
-    for (let i = 0; i < 250 && !up && !dead; i++) {
-      try {
-        // any answer at all means nginx listens
-        await request({ host: '127.0.0.1', port }, 'GET', '/.portcullis/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 });
-        up = true;
-      } catch {
-        await sleep(20);
-      }
-    }
-    if (!up) {
-      kill();
-      await exited;
-      process.off('exit', kill);
+    // any answer at all means nginx listens
+    const run = await runListening(NGINX, ['-p', dir, '-c', confFile], { stdio: 'ignore' }, () =>
+      request({ host: '127.0.0.1', port }, 'GET', '/.portcullis/api/v1/setup', { checkInvariants: false, timeoutMs: 1000 }));
+    if (!run) {
       assert.ok(attempt < 3, `nginx did not start:\n${errorLog()}`);
       continue;
     }
@@ -145,13 +126,44 @@ ${edit(deriveConf(deploy, { listenPort: port, plainPort: await freePort(), portc
       base: `http://127.0.0.1:${port}`,
       errorLog,
       async stop() {
-        kill();
-        await exited;
-        process.off('exit', kill);
+        await run.stop();
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };
   }
+}
+
+// Starts a server process (onSpawn(proc) first, to read its output) and
+// waits until probe() succeeds (up to 5 s):
+// a handle { proc, stop() }, or null when it died or never answered (then
+// already stopped: the caller retries on fresh ports). The process is
+// killed when the test process exits, whatever happens.
+export async function runListening(cmd, args, spawnOpts, probe, onSpawn = () => {}) {
+  const proc = spawn(cmd, args, spawnOpts);
+  onSpawn(proc);
+  const kill = () => {
+    try {
+      proc.kill('SIGTERM');
+    } catch {}
+  };
+  process.on('exit', kill);
+  let dead = false;
+  const exited = new Promise((r) => proc.on('exit', () => r((dead = true))));
+  const stop = async () => {
+    kill();
+    await exited;
+    process.off('exit', kill);
+  };
+  for (let i = 0; i < 250 && !dead; i++) {
+    try {
+      await probe();
+      return { proc, stop };
+    } catch {
+      await sleep(20);
+    }
+  }
+  await stop();
+  return null;
 }
 
 // The app: echoes what reached it as JSON (method, URL, body, every header
