@@ -259,7 +259,7 @@ static int cmd_user_add(int argc, char **argv)
 	struct pc_user u;
 	char email[PC_EMAIL_MAX + 1];
 	char pw[PC_PASSWORD_MAX + 2];
-	const char *why;
+	struct pc_pw_verdict weak;
 	memset(&u, 0, sizeof(u));
 	rc = 1;
 	if (pc_email_normalize(email, sizeof(email), email_arg, strlen(email_arg)) != 0) {
@@ -268,8 +268,8 @@ static int cmd_user_add(int argc, char **argv)
 		goto out_cfg;
 	}
 	long n = read_password(pw, sizeof(pw));
-	if (n < 0 || pc_password_policy(pw, (size_t)n, &why) != 0) {
-		pc_log_plain("portcullis: user add: %s\n", n < 0 ? "no password on stdin" : why);
+	if (n < 0) {
+		pc_log_plain("portcullis: user add: no password on stdin\n");
 		rc = EX_USAGE;
 		goto out_pw;
 	}
@@ -283,8 +283,11 @@ static int cmd_user_add(int argc, char **argv)
 	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
 	/* the API's services: the first user through setup, any later one
 	 * created with the API's event */
-	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u);
-	if (e == PC_OK) {
+	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u, &weak);
+	if (e == PC_ERR_WEAK_PASSWORD) {
+		pc_log_plain("portcullis: user add: %s (%s)\n", weak.message, weak.reason);
+		rc = EX_USAGE;
+	} else if (e == PC_OK) {
 		printf("%s\n", u.id);
 		fprintf(stderr, "portcullis: user add: %s added as %s\n", u.email, pc_role_name(u.role));
 		rc = 0;

@@ -33,6 +33,7 @@ struct users_state {
 	int64_t expires_at;
 	bool wrong_password;
 	int64_t retry_after;
+	struct pc_pw_verdict weak;
 };
 
 /* ---------- GET /api/v1/users ---------- */
@@ -70,14 +71,15 @@ static void create_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_create(pc_svc_of(r), r->principal, st->user.email, st->role, st->pw[0].s, st->pw[0].len,
-	                          &st->user);
+	                          &st->user, &st->weak);
 }
 
 static void create_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.conflict = "A user with this email already exists."});
+		pc_api_error(r, st->err,
+		             &(struct pc_api_say){.conflict = "A user with this email already exists.", .weak = &st->weak});
 		return;
 	}
 	char loc[64];
@@ -88,7 +90,7 @@ static void create_done(struct pc_req *r, void *data)
 
 static const struct pc_field create_fields[] = {
 	{"email", PC_F_STRING, true, PC_EMAIL_MAX},
-	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 	{"role", PC_F_STRING, false, 16},
 };
 const struct pc_fields pc_api_fields_users_create = PC_FIELDS(create_fields);
@@ -107,16 +109,11 @@ void pc_api_users_create(struct pc_req *r)
 {
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	struct pc_input in;
-	const char *why;
 	if (st == NULL || pc_input_or_respond(r, create_fields, 3, &in) != 0)
 		return;
 	st->role = PC_ROLE_MEMBER;
 	if (pc_email_normalize(st->user.email, sizeof(st->user.email), in.v[0].str.s, in.v[0].str.len) != 0) {
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
-		goto fail;
-	}
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		goto fail;
 	}
 	if (in.present[2] && role_or_respond(r, &st->role, in.v[2].str.s, in.v[2].str.len) != 0)
@@ -279,7 +276,7 @@ void pc_api_users_sessions(struct pc_req *r)
 
 static const struct pc_field password_fields[] = {
 	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
-	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 };
 const struct pc_fields pc_api_fields_password = PC_FIELDS(password_fields);
 
@@ -287,7 +284,7 @@ static void password_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_password_change(pc_svc_of(r), r->principal, st->pw[0].s, st->pw[0].len, st->pw[1].s,
-	                                   st->pw[1].len, &st->wrong_password, &st->retry_after);
+	                                   st->pw[1].len, &st->wrong_password, &st->retry_after, &st->weak);
 }
 
 static void password_done(struct pc_req *r, void *data)
@@ -298,7 +295,8 @@ static void password_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after});
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after,
+		                                               .weak = &st->weak});
 		return;
 	}
 	pc_respond_empty(r, 204);
@@ -316,12 +314,6 @@ void pc_api_users_password(struct pc_req *r)
 	struct pc_input in;
 	if (pc_input_or_respond(r, password_fields, 2, &in) != 0)
 		return;
-	const char *why;
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
-		pc_input_wipe(&in);
-		return;
-	}
 	pc_input_take(&in, 0, &st->pw[0]);
 	pc_input_take(&in, 1, &st->pw[1]);
 	pc_api_defer_secrets(r, password_work, password_done, st, st->pw, 2);
@@ -364,7 +356,7 @@ void pc_api_users_reset_issue(struct pc_req *r)
 
 static const struct pc_field redeem_fields[] = {
 	{"token", PC_F_SECRET, true, 256},
-	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 };
 const struct pc_fields pc_api_fields_redeem = PC_FIELDS(redeem_fields);
 
@@ -372,7 +364,7 @@ static void redeem_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_reset_redeem(pc_svc_of(r), r->actor, st->token_ok ? st->token : NULL, st->pw[0].s,
-	                                st->pw[0].len, &st->retry_after);
+	                                st->pw[0].len, &st->retry_after, &st->weak);
 	sodium_memzero(st->token, sizeof(st->token));
 }
 
@@ -384,7 +376,7 @@ static void redeem_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.retry_after = st->retry_after});
+		pc_api_error(r, st->err, &(struct pc_api_say){.retry_after = st->retry_after, .weak = &st->weak});
 		return;
 	}
 	pc_respond_empty(r, 204);
@@ -398,12 +390,6 @@ void pc_api_password_reset(struct pc_req *r)
 	struct pc_input in;
 	if (pc_input_or_respond(r, redeem_fields, 2, &in) != 0)
 		return;
-	const char *why;
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
-		pc_input_wipe(&in);
-		return;
-	}
 	size_t bin_len = 0;
 	/* a malformed token is counted on the worker pool like any other bad one */
 	st->token_ok = in.v[0].str.len == RESET_TOKEN_B64 &&

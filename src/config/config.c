@@ -107,6 +107,8 @@ enum var_id {
 	V_DATABASE_PASSWORD_FILE,
 	V_REVOCATION_FAIL_OPEN,
 	V_PUBLIC_URL,
+	V_PASSWORD_MIN_SCORE,
+	V_BREACHED_PASSWORDS_FILE,
 	V__COUNT
 };
 
@@ -245,6 +247,14 @@ const struct pc_config_var pc_config_vars[] = {
 	                  "the URL users see for portcullis, scheme://host[:port][/path] such as "
 	                  "https://auth.example.com: the portal that forward-auth redirects to, the base of links "
 	                  "in mail, the WebAuthn origin and the OIDC issuer; unset or empty: none", false, true},
+	[V_PASSWORD_MIN_SCORE] = {"PORTCULLIS_PASSWORD_MIN_SCORE", "3",
+	                          "the zxcvbn score (guesses: 2 = 10^6, 3 = 10^8, 4 = 10^10) a new password must reach, "
+	                          "with the user's email, \"portcullis\" and the public host as extra dictionary words; "
+	                          "2 to 4", false},
+	[V_BREACHED_PASSWORDS_FILE] = {"PORTCULLIS_BREACHED_PASSWORDS_FILE", NULL,
+	                               "a sorted file of breached passwords' SHA-1 hashes, HEX:COUNT lines as Have I Been "
+	                               "Pwned publishes them (LF or CRLF); a new password listed there is refused; searched "
+	                               "on disk, never loaded; checked at start; unset or empty: none", false, true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -586,6 +596,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	             errlen) != 0 ||
 	    get_text(cfg->access_rules_file, sizeof(cfg->access_rules_file), V_ACCESS_RULES_FILE,
 	             text_of(vals, V_ACCESS_RULES_FILE), err, errlen) != 0 ||
+	    get_text(cfg->breached_passwords_file, sizeof(cfg->breached_passwords_file), V_BREACHED_PASSWORDS_FILE,
+	             text_of(vals, V_BREACHED_PASSWORDS_FILE), err, errlen) != 0 ||
 	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
 	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
 		return -1;
@@ -740,6 +752,10 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	                 MEMLIMIT_MAX, "bytes, or a number with KiB, MiB or GiB", err, errlen) != 0)
 		return -1;
 	cfg->pwhash_memlimit = (size_t)v;
+	if (get_uint(&v, V_PASSWORD_MIN_SCORE, text_of(vals, V_PASSWORD_MIN_SCORE), PC_PASSWORD_SCORE_MIN,
+	             PC_PASSWORD_SCORE_MAX, err, errlen) != 0)
+		return -1;
+	cfg->password_min_score = (int)v;
 
 	if (get_uint(&v, V_LOGIN_MAX_FAILURES, text_of(vals, V_LOGIN_MAX_FAILURES), 1, LOGIN_FAILURES_MAX, err,
 	             errlen) != 0)
@@ -893,6 +909,8 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
 	print_var(out, V_PUBLIC_URL, cfg->public_url);
+	fprintf(out, "%s=%d\n", pc_config_vars[V_PASSWORD_MIN_SCORE].name, cfg->password_min_score);
+	print_var(out, V_BREACHED_PASSWORDS_FILE, cfg->breached_passwords_file);
 }
 
 int pc_config_keygen_value(FILE *out)

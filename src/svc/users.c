@@ -44,7 +44,8 @@ static int user_new(struct pc_svc *ctx, struct pc_user *u, const char *email, en
 
 enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                            const char *password, size_t password_len, struct pc_user *out,
-                           struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
+                           struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                           struct pc_pw_verdict *weak)
 {
 	bool done = false;
 	/* a cheap early answer; the guard row inside pc_store_setup is what
@@ -54,6 +55,9 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 		return e;
 	if (done)
 		return PC_ERR_SET_UP;
+	e = pc_passwords_check(ctx, email, password, password_len, weak);
+	if (e != PC_OK)
+		return e;
 	/* the first user is an admin, always */
 	if (user_new(ctx, out, email, PC_ROLE_ADMIN, password, password_len) != 0) {
 		sodium_memzero(out->password_hash, sizeof(out->password_hash));
@@ -78,10 +82,14 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 }
 
 enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                            enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
+                            enum pc_role role, const char *password, size_t password_len, struct pc_user *out,
+                            struct pc_pw_verdict *weak)
 {
 	/* out->email may be email (the API's buffer): user_new copies it first */
 	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", "");
+	if (e != PC_OK)
+		return e;
+	e = pc_passwords_check(ctx, email, password, password_len, weak);
 	if (e != PC_OK)
 		return e;
 	if (role != PC_ROLE_ADMIN && role != PC_ROLE_MEMBER)
@@ -99,11 +107,12 @@ enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor
 }
 
 enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                         enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
+                         enum pc_role role, const char *password, size_t password_len, struct pc_user *out,
+                         struct pc_pw_verdict *weak)
 {
-	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL);
+	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL, weak);
 	if (e == PC_ERR_SET_UP)
-		e = pc_users_create(ctx, actor, email, role, password, password_len, out);
+		e = pc_users_create(ctx, actor, email, role, password, password_len, out, weak);
 	return e;
 }
 
@@ -202,12 +211,17 @@ out:
 
 enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor, const char *current,
                                      size_t current_len, const char *next, size_t next_len, bool *wrong_password,
-                                     int64_t *retry_after)
+                                     int64_t *retry_after, struct pc_pw_verdict *weak)
 {
 	*wrong_password = false;
 	*retry_after = 0;
 	if (actor->user_id[0] == '\0')
 		return PC_ERR_NOT_FOUND; /* an API key has no password */
+	/* the new password first: refusing it takes no throttle slot and
+	 * tells nothing about the current one */
+	enum pc_err pe = pc_passwords_check(ctx, actor->email, next, next_len, weak);
+	if (pe != PC_OK)
+		return pe;
 	/* guessing the current password through this route counts as failed
 	 * logins of the account: a slot taken before the hash, kept on a wrong
 	 * guess; the right password clears the account's failures as a login
@@ -285,8 +299,13 @@ enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *
 
 enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal *actor,
                                   const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
-                                  size_t password_len, int64_t *retry_after)
+                                  size_t password_len, int64_t *retry_after, struct pc_pw_verdict *weak)
 {
+	/* whose password it is stays unknown until the token is redeemed: the
+	 * service's own words are the context here */
+	enum pc_err pe = pc_passwords_check(ctx, "", password, password_len, weak);
+	if (pe != PC_OK)
+		return pe;
 	/* a slot per client address before the token is looked at (or the new
 	 * password hashed): kept by a bad token, given back on success */
 	struct pc_auth *a = &ctx->auth;
