@@ -34,6 +34,8 @@ struct users_state {
 	bool wrong_password;
 	int64_t retry_after;
 	struct pc_pw_verdict weak;
+	struct pc_session rotated;                 /* password change: the session under its new id */
+	uint8_t rotated_secret[PC_SESSION_SECRET_BYTES];
 };
 
 /* ---------- GET /api/v1/users ---------- */
@@ -272,7 +274,7 @@ void pc_api_users_sessions(struct pc_req *r)
 		pc_api_defer(r, sessions_work, sessions_done, st);
 }
 
-/* ---------- PUT /api/v1/users/me/password ---------- */
+/* ---------- POST (and PUT) /api/v1/users/me/password ---------- */
 
 static const struct pc_field password_fields[] = {
 	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
@@ -284,7 +286,8 @@ static void password_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_password_change(pc_svc_of(r), r->principal, st->pw[0].s, st->pw[0].len, st->pw[1].s,
-	                                   st->pw[1].len, &st->wrong_password, &st->retry_after, &st->weak);
+	                                   st->pw[1].len, &st->wrong_password, &st->retry_after, &st->weak,
+	                                   &st->rotated, st->rotated_secret);
 }
 
 static void password_done(struct pc_req *r, void *data)
@@ -295,10 +298,17 @@ static void password_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->err != PC_OK) {
+		sodium_memzero(st->rotated_secret, sizeof(st->rotated_secret));
 		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after,
-		                                               .weak = &st->weak});
+		                                               .weak = &st->weak,
+		                                               .unauthorized = st->err == PC_ERR_STALE ? "The session has ended." : NULL});
 		return;
 	}
+	/* the session goes on under its new id: the cookie and a CSRF token
+	 * bound to it replace the old ones */
+	if (st->rotated.id[0] != '\0' && pc_api_session_cookie_or_respond(r, st->rotated_secret, &st->rotated) != 0)
+		return;
+	sodium_memzero(st->rotated_secret, sizeof(st->rotated_secret));
 	pc_respond_empty(r, 204);
 }
 

@@ -209,12 +209,66 @@ out:
 	return e;
 }
 
+/* The password change of an actor signed in by session: the session goes
+ * on under a new id and secret (what a stolen cookie or a fixed id held
+ * dies with the old password), its sign-in times and factors copied. */
+static enum pc_err change_rotating(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_user *u,
+                                   const char *pw, size_t len, struct pc_session *rotated,
+                                   uint8_t secret[PC_SESSION_SECRET_BYTES])
+{
+	struct pc_session *list = NULL, old;
+	size_t n = 0;
+	bool found = false;
+	enum pc_err e = pc_store_session_list(ctx->store, u->id, pc_svc_now(ctx), &list, &n);
+	for (size_t i = 0; e == PC_OK && i < n && !found; i++) {
+		if (strcmp(list[i].id, actor->session_id) == 0) {
+			old = list[i];
+			found = true;
+		}
+	}
+	free(list);
+	if (e != PC_OK)
+		return e;
+	if (!found)
+		return PC_ERR_STALE;
+	char h[PC_PWHASH_MAX];
+	if (pc_password_hash(h, pw, len, &ctx->auth.cost) != 0) {
+		sodium_memzero(h, sizeof(h));
+		return PC_ERR_INTERNAL;
+	}
+	pc_svc_session_new(ctx, rotated, secret, actor, u->id);
+	rotated->created_at = old.created_at;
+	rotated->expires_at = old.expires_at;
+	rotated->factors = old.factors;
+	rotated->second_factor_at = old.second_factor_at;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.password_change", "user", u->id, "{s:b,s:s}", "session_rotated", 1,
+	             "new_session", rotated->id);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_user_change_password(ctx->store, actor, &ev, u->id, h, actor->session_id, rotated, &revoked,
+	                                  &n_revoked);
+	sodium_memzero(h, sizeof(h));
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
+	if (e == PC_OK) {
+		pc_auth_invalidate(&ctx->auth, u->id);
+		pc_auth_invalidate(&ctx->auth, actor->session_id);
+	} else {
+		memset(rotated, 0, sizeof(*rotated));
+		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
+	}
+	return e;
+}
+
 enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor, const char *current,
                                      size_t current_len, const char *next, size_t next_len, bool *wrong_password,
-                                     int64_t *retry_after, struct pc_pw_verdict *weak)
+                                     int64_t *retry_after, struct pc_pw_verdict *weak, struct pc_session *rotated,
+                                     uint8_t rotated_secret[PC_SESSION_SECRET_BYTES])
 {
 	*wrong_password = false;
 	*retry_after = 0;
+	if (rotated != NULL)
+		memset(rotated, 0, sizeof(*rotated));
 	if (actor->user_id[0] == '\0')
 		return PC_ERR_NOT_FOUND; /* an API key has no password */
 	/* the new password first: refusing it takes no throttle slot and
@@ -255,7 +309,11 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 	}
 	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
-	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
+	if (actor->method == PC_AUTH_SESSION && rotated != NULL && rotated_secret != NULL) {
+		e = change_rotating(ctx, actor, &u, next, next_len, rotated, rotated_secret);
+		goto out;
+	}
+	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, "{s:b}", "session_rotated", 0);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
 	                 actor->method == PC_AUTH_SESSION ? actor->session_id : NULL);
 out:

@@ -83,13 +83,18 @@ PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_prin
  * within the audit-noise limit), the current password checked (a wrong one:
  * *wrong_password set, event "user.password_change_failed", PC_ERR_NOT_FOUND
  * returned), then the account's failures cleared, the new hash set,
- * every token of the user revoked and every other session ended (the
- * actor's own session stays). Event "user.password_change".
+ * every token family and access token of the user revoked and every other
+ * session ended. The actor's own session stays, under a new id and secret
+ * when rotated is given (an actor signed in by session; PC_ERR_STALE when
+ * it ended meanwhile): rotated and rotated_secret (wipe it) are then the
+ * session to set in the cookie, rotated->id "" when none was made (an
+ * actor by bearer token). Event "user.password_change" {session_rotated}.
  */
 PC_MUST_USE enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor,
                                                  const char *current, size_t current_len, const char *next,
                                                  size_t next_len, bool *wrong_password, int64_t *retry_after,
-                                                 struct pc_pw_verdict *weak);
+                                                 struct pc_pw_verdict *weak, struct pc_session *rotated,
+                                                 uint8_t rotated_secret[PC_SESSION_SECRET_BYTES]);
 
 /* Issues a one-time reset token for user id into token (raw bytes: the
  * caller encodes and wipes them); *expires_at its end. Admins only, for

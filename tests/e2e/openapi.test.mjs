@@ -371,7 +371,17 @@ describe('the OpenAPI document', () => {
       const user = new Agent(srv);
       await user.login(uEmail, newPw);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: `${newPw}x`, new_password: newPassword() } }, 403);
-      await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: newPassword() } }, 204);
+      const putPw = newPassword();
+      await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: putPw } }, 204);
+      const postPw = newPassword();
+      await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: 'password1234567' } }, 400);
+      await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: postPw } }, 204);
+      // devices: a token family got with the new password, listed and ended
+      await call(srv, 'POST', '/api/v1/auth/token', { json: { email: uEmail, password: postPw } }, 200);
+      const devs = await call(user, 'GET', '/api/v1/users/me/devices', {}, 200);
+      await call(srv, 'GET', '/api/v1/users/me/devices', {}, 401);
+      await call(user, 'DELETE', `/api/v1/users/me/devices/${devs.data.devices[0].id}`, {}, 204);
+      await call(user, 'DELETE', `/api/v1/users/me/devices/${randomId()}`, {}, 404);
       await call(srv, 'PUT', '/api/v1/users/me/password', { ...byKey, json: { current_password: 'x', new_password: newPassword() } }, 403);
       // one user, a change, a user's sessions (roles: a member may not look at others)
       const adminId = (await call(admin, 'GET', '/api/v1/auth/me', {}, 200)).data.user_id;

@@ -107,7 +107,7 @@ static int64_t racing_clock(void)
 		break;
 	case RACE_PASSWORD:
 		assert_int_equal(pc_users_password_change(ctx, &race.own, FX_PW, strlen(FX_PW), FX_PW2, strlen(FX_PW2),
-		                                          &wrong, &retry, NULL),
+		                                          &wrong, &retry, NULL, NULL, NULL),
 		                 PC_OK);
 		race.ran++;
 		break;

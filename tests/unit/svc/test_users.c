@@ -160,14 +160,14 @@ static void test_password_change(void **state)
 	bool wrong = false;
 	int64_t retry = 0;
 	assert_int_equal(pc_users_password_change(&f->ctx, &p1, "not the password", 16, FX_PW2, strlen(FX_PW2), &wrong,
-	                                          &retry, NULL),
+	                                          &retry, NULL, NULL, NULL),
 	                 PC_ERR_NOT_FOUND);
 	assert_true(wrong);
 	assert_true(fx_session_alive(f, h2));
 	assert_int_equal(fx_count(f, "user.password_change"), 0);
 
 	assert_int_equal(pc_users_password_change(&f->ctx, &p1, FX_PW, strlen(FX_PW), FX_PW2, strlen(FX_PW2), &wrong,
-	                                          &retry, NULL),
+	                                          &retry, NULL, NULL, NULL),
 	                 PC_OK);
 	assert_false(wrong);
 	assert_true(fx_session_alive(f, h1)); /* the actor's own session stays */
@@ -184,6 +184,59 @@ static void test_password_change(void **state)
 	assert_int_equal(pc_tokens_check_password(&f->ctx, &f->anon, "admin@example.test", FX_PW, strlen(FX_PW), &u,
 	                                          &retry),
 	                 PC_ERR_NOT_FOUND);
+}
+
+/* From a session, the change rotates it: the old cookie's secret dies, the
+ * new one lives with the same sign-in; a weak new password changes nothing
+ * and says why. */
+static void test_password_change_rotates(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a;
+	fx_first_user(f, "admin@example.test", &a);
+	struct pc_principal p1, p2;
+	uint8_t h1[32], h2[32], hn[32];
+	fx_login(f, "admin@example.test", FX_PW, &p1, h1);
+	fx_login(f, "admin@example.test", FX_PW, &p2, h2);
+	bool wrong = false;
+	int64_t retry = 0;
+	struct pc_session rot;
+	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	struct pc_pw_verdict weak;
+	assert_int_equal(pc_users_password_change(&f->ctx, &p1, FX_PW, strlen(FX_PW), "password1234567", 15, &wrong,
+	                                          &retry, &weak, &rot, secret),
+	                 PC_ERR_WEAK_PASSWORD);
+	assert_string_equal(weak.reason, "too_common");
+	assert_false(wrong);
+	assert_true(fx_session_alive(f, h1));
+	assert_true(fx_session_alive(f, h2));
+	assert_int_equal(fx_count(f, "user.password_change"), 0);
+	assert_int_equal(pc_users_password_change(&f->ctx, &p1, FX_PW, strlen(FX_PW), "admin@example.test!!", 20,
+	                                          &wrong, &retry, &weak, &rot, secret),
+	                 PC_ERR_WEAK_PASSWORD);
+	assert_string_equal(weak.reason, "contains_email");
+
+	assert_int_equal(pc_users_password_change(&f->ctx, &p1, FX_PW, strlen(FX_PW), FX_PW2, strlen(FX_PW2), &wrong,
+	                                          &retry, &weak, &rot, secret),
+	                 PC_OK);
+	assert_true(rot.id[0] != '\0');
+	assert_string_not_equal(rot.id, p1.session_id);
+	pc_session_secret_hash(hn, secret);
+	sodium_memzero(secret, sizeof(secret));
+	assert_false(fx_session_alive(f, h1)); /* the old id and secret are gone */
+	assert_false(fx_session_alive(f, h2));
+	assert_true(fx_session_alive(f, hn)); /* the same sign-in, under its new id */
+	struct pc_session now;
+	assert_int_equal(pc_store_session_get(f->ctx.store, hn, &now), PC_OK);
+	assert_string_equal(now.id, rot.id);
+	assert_string_equal(now.user_id, a.id);
+	struct pc_audit_event ev;
+	fx_event(f, "user.password_change", &ev);
+	assert_non_null(strstr(ev.details, "\"session_rotated\":true"));
+	/* the old session, presented again, cannot change it back */
+	assert_int_equal(pc_users_password_change(&f->ctx, &p1, FX_PW2, strlen(FX_PW2), FX_PW, strlen(FX_PW), &wrong,
+	                                          &retry, &weak, &rot, secret),
+	                 PC_ERR_STALE);
 }
 
 /* `portcullis user add` and POST /api/v1/users write the same event:
@@ -250,6 +303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_duplicate, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_last_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_ends_sessions_and_tokens, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_password_change_rotates, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_password_change, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_cli_event_equals_api, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset, fx_setup, fx_teardown),
