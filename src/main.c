@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/input.h"
 #include "audit/stream.h"
+#include "auth/breached.h"
 #include "auth/auth.h"
 #include "auth/revocation.h"
 #include "config/config.h"
@@ -478,6 +479,20 @@ static int cmd_config_check(void)
 		}
 		pc_log_plain("portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
 		pc_rules_free(rules);
+	}
+	if (cfg.breached_passwords_file[0] != '\0') {
+		/* the check serve makes at start: format and order of a sample */
+		char err[256];
+		struct pc_breached *b = NULL;
+		if (pc_breached_open(&b, cfg.breached_passwords_file, err, sizeof(err)) != 0) {
+			pc_log_plain("portcullis: configuration error: PORTCULLIS_BREACHED_PASSWORDS_FILE %s: %s\n",
+			             cfg.breached_passwords_file, err);
+			pc_config_free(&cfg);
+			return PC_EX_CONFIG;
+		}
+		pc_log_plain("portcullis: about %zu breached password hashes in %s\n", pc_breached_lines_estimate(b),
+		             cfg.breached_passwords_file);
+		pc_breached_free(b);
 	}
 	pc_config_print(&cfg, stdout);
 	pc_config_free(&cfg);
