@@ -8,7 +8,6 @@
  * - Any bytes as a file: opening either refuses it or accepts it, and then
  *   lookups never read out of bounds, never loop, and answer the same twice.
  */
-#define _GNU_SOURCE
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
