@@ -42,6 +42,7 @@ void pc_api_users_get(struct pc_req *r);
 void pc_api_users_patch(struct pc_req *r);
 void pc_api_users_sessions(struct pc_req *r);
 void pc_api_users_password(struct pc_req *r);
+void pc_api_users_password_put(struct pc_req *r); /* the same, under PUT (its own OpenAPI operation) */
 void pc_api_users_reset_issue(struct pc_req *r);
 
 void pc_api_keys_list(struct pc_req *r);

@@ -245,6 +245,15 @@ const struct pc_op_doc pc_op_docs[] = {
 		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_WRONG_PASSWORD) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_NOT_FOUND),
 	},
 	{
+		.handler = pc_api_users_password_put,
+		.tag = "users",
+		.description = "The same as POST /api/v1/users/me/password, kept for clients written against the first version.",
+		.body = &pc_api_fields_password,
+		.body_schema = "PasswordChange",
+		.ok = {{204, "Changed; with the session cookie, the cookie of the session's new id and a CSRF token bound to it are set.", NULL, NULL, "Set-Cookie"}},
+		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_WRONG_PASSWORD) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_NOT_FOUND),
+	},
+	{
 		.handler = pc_api_users_delete,
 		.tag = "users",
 		.description = "Admins only. Ends their sessions and revokes their tokens; never the last user or the last enabled admin.",

@@ -329,6 +329,11 @@ void pc_api_users_password(struct pc_req *r)
 	pc_api_defer_secrets(r, password_work, password_done, st, st->pw, 2);
 }
 
+void pc_api_users_password_put(struct pc_req *r)
+{
+	pc_api_users_password(r);
+}
+
 /* ---------- POST /api/v1/users/{id}/password-reset ---------- */
 
 static void reset_issue_work(struct pc_req *r, void *data)
