@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/input.h"
 #include "audit/stream.h"
+#include "auth/breached.h"
 #include "auth/auth.h"
 #include "auth/revocation.h"
 #include "config/config.h"
@@ -269,7 +270,7 @@ static int cmd_user_add(int argc, char **argv)
 	struct pc_user u;
 	char email[PC_EMAIL_MAX + 1];
 	char pw[PC_PASSWORD_MAX + 2];
-	const char *why;
+	struct pc_pw_verdict weak;
 	memset(&u, 0, sizeof(u));
 	rc = 1;
 	if (pc_email_normalize(email, sizeof(email), email_arg, strlen(email_arg)) != 0) {
@@ -278,8 +279,8 @@ static int cmd_user_add(int argc, char **argv)
 		goto out_cfg;
 	}
 	long n = read_password(pw, sizeof(pw));
-	if (n < 0 || pc_password_policy(pw, (size_t)n, &why) != 0) {
-		pc_log_plain("portcullis: user add: %s\n", n < 0 ? "no password on stdin" : why);
+	if (n < 0) {
+		pc_log_plain("portcullis: user add: no password on stdin\n");
 		rc = EX_USAGE;
 		goto out_pw;
 	}
@@ -293,7 +294,7 @@ static int cmd_user_add(int argc, char **argv)
 	snprintf(actor.user_agent, sizeof(actor.user_agent), "portcullis user add");
 	/* the API's services: the first user through setup, any later one
 	 * created with the API's event */
-	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u);
+	enum pc_err e = pc_users_add(&svc, &actor, email, role, pw, (size_t)n, &u, &weak);
 	if (e == PC_OK && name_arg[0] != '\0') {
 		/* the display name: a change of the new user, with its own event */
 		struct pc_user_patch patch = {.has_name = true};
@@ -302,7 +303,10 @@ static int cmd_user_add(int argc, char **argv)
 		memcpy(id, u.id, sizeof(id)); /* u is the output, cleared first */
 		e = pc_users_update(&svc, &actor, id, &patch, &u);
 	}
-	if (e == PC_OK) {
+	if (e == PC_ERR_WEAK_PASSWORD) {
+		pc_log_plain("portcullis: user add: %s (%s)\n", weak.message, weak.reason);
+		rc = EX_USAGE;
+	} else if (e == PC_OK) {
 		printf("%s\n", u.id);
 		fprintf(stderr, "portcullis: user add: %s added as %s\n", u.email, pc_role_name(u.role));
 		rc = 0;
@@ -493,6 +497,20 @@ static int cmd_config_check(void)
 		}
 		pc_log_plain("portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
 		pc_rules_free(rules);
+	}
+	if (cfg.breached_passwords_file[0] != '\0') {
+		/* the check serve makes at start: format and order of a sample */
+		char err[256];
+		struct pc_breached *b = NULL;
+		if (pc_breached_open(&b, cfg.breached_passwords_file, err, sizeof(err)) != 0) {
+			pc_log_plain("portcullis: configuration error: PORTCULLIS_BREACHED_PASSWORDS_FILE %s: %s\n",
+			             cfg.breached_passwords_file, err);
+			pc_config_free(&cfg);
+			return PC_EX_CONFIG;
+		}
+		pc_log_plain("portcullis: about %zu breached password hashes in %s\n", pc_breached_lines_estimate(b),
+		             cfg.breached_passwords_file);
+		pc_breached_free(b);
 	}
 	pc_config_print(&cfg, stdout);
 	pc_config_free(&cfg);

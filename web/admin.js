@@ -202,7 +202,12 @@ document.getElementById('logout').addEventListener('click', async () => {
 
 document.getElementById('end-others').addEventListener('click', async () => {
   const r = await PC.api('DELETE', '/api/v1/sessions');
-  if (!fail(r)) { PC.status('Other sessions ended.'); loadSessions(); loadAudit(true); }
+  if (!fail(r)) {
+    PC.status('Other sessions and devices ended.');
+    loadSessions();
+    loadAudit(true);
+    document.dispatchEvent(new Event('pc:sessions-changed')); // console-account.js: devices
+  }
 });
 
 document.getElementById('add-user').addEventListener('submit', async (e) => {

@@ -31,6 +31,9 @@ void pc_api_password_reset(struct pc_req *r);
 void pc_api_sessions_list(struct pc_req *r);
 void pc_api_sessions_delete_all(struct pc_req *r);
 void pc_api_sessions_delete(struct pc_req *r);
+/* devices.c: the signed-in user's token families */
+void pc_api_devices_list(struct pc_req *r);
+void pc_api_devices_revoke(struct pc_req *r);
 
 void pc_api_users_list(struct pc_req *r);
 void pc_api_users_create(struct pc_req *r);
@@ -40,6 +43,7 @@ void pc_api_users_get(struct pc_req *r);
 void pc_api_users_patch(struct pc_req *r);
 void pc_api_users_sessions(struct pc_req *r);
 void pc_api_users_password(struct pc_req *r);
+void pc_api_users_password_put(struct pc_req *r); /* the same, under PUT (its own OpenAPI operation) */
 void pc_api_users_reset_issue(struct pc_req *r);
 
 void pc_api_keys_list(struct pc_req *r);

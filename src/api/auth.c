@@ -24,22 +24,22 @@ static const struct pc_field credential_fields[] = {
 	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
 };
 const struct pc_fields pc_api_fields_credentials = PC_FIELDS(credential_fields);
+static const struct pc_field new_credential_fields[] = {
+	{"email", PC_F_STRING, true, 1024},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
+};
+const struct pc_fields pc_api_fields_new_credentials = PC_FIELDS(new_credential_fields);
 
 int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1], struct pc_secret *pw,
-                                  bool policy)
+                                  bool new_password)
 {
 	struct pc_input in;
-	const char *why;
 	int rc = -1;
 	memset(pw, 0, sizeof(*pw));
-	if (pc_input_or_respond(r, credential_fields, 2, &in) != 0)
+	if (pc_input_or_respond(r, new_password ? new_credential_fields : credential_fields, 2, &in) != 0)
 		return -1;
 	if (pc_email_normalize(email, PC_EMAIL_MAX + 1, in.v[0].str.s, in.v[0].str.len) != 0) {
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
-		goto out;
-	}
-	if (policy && pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		goto out;
 	}
 	pc_input_take(&in, 1, pw);
@@ -59,6 +59,7 @@ struct setup_state {
 	struct pc_user user;
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	struct pc_pw_verdict weak;
 };
 
 static void setup_needed_work(struct pc_req *r, void *data)
@@ -95,7 +96,7 @@ static void setup_work(struct pc_req *r, void *data)
 {
 	struct setup_state *st = data;
 	st->err = pc_users_setup(pc_svc_of(r), r->actor, st->email, st->password.s, st->password.len, &st->user,
-	                         &st->sess, st->secret);
+	                         &st->sess, st->secret, &st->weak);
 }
 
 static void setup_done(struct pc_req *r, void *data)
@@ -103,7 +104,7 @@ static void setup_done(struct pc_req *r, void *data)
 	struct setup_state *st = data;
 	if (st->err != PC_OK) {
 		sodium_memzero(st->secret, sizeof(st->secret));
-		pc_api_error(r, st->err, NULL);
+		pc_api_error(r, st->err, &(struct pc_api_say){.weak = &st->weak});
 		return;
 	}
 	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)

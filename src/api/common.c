@@ -34,6 +34,31 @@ static void unauthorized(struct pc_req *r, int reason, enum pc_problem kind, con
 	pc_respond_problem_kind(r, kind, detail);
 }
 
+/* 400 weak-password with the policy's reason as members of the problem
+ * (RFC 9457 3.2 extension members). */
+static void weak_password(struct pc_req *r, const struct pc_pw_verdict *v)
+{
+	if (v == NULL || v->reason == NULL) {
+		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, "The password is not accepted.");
+		return;
+	}
+	const struct pc_problem_kind *k = &pc_problem_kinds[PC_PROB_WEAK_PASSWORD];
+	char type[64];
+	snprintf(type, sizeof(type), "%s%s", PC_PROBLEM_TYPE_PREFIX, k->slug);
+	json_t *body = json_pack("{s:s,s:s,s:i,s:s,s:s,s:i}", "type", type, "title", k->title, "status", k->status,
+	                         "detail", v->message, "reason", v->reason, "min_score", v->min_score);
+	if (body != NULL && v->score >= 0)
+		json_object_set_new(body, "score", json_integer(v->score));
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL) {
+		pc_respond_problem(r, 500, NULL);
+		return;
+	}
+	pc_respond(r, k->status, "application/problem+json", text, strlen(text));
+	free(text);
+}
+
 void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 {
 	static const struct pc_api_say none;
@@ -86,6 +111,9 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 	case PC_ERR_UNAVAILABLE:
 		pc_resp_header(r, "Retry-After", "5");
 		pc_respond_problem(r, 503, "The store is unavailable; nothing was changed.");
+		return;
+	case PC_ERR_WEAK_PASSWORD:
+		weak_password(r, say->weak);
 		return;
 	case PC_ERR_INTERNAL:
 	case PC_ERR_TAMPERED:

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "auth/session.h"
 #include "store/store.h"
+#include "svc/passwords.h"
 #include "svc/svc.h"
 
 /* The service context of the app (app->features; svc/svc.h). */
@@ -32,6 +33,7 @@ struct pc_api_say {
 	const char *unauthorized;
 	int auth_failure; /* enum pc_auth_failure, with unauthorized */
 	enum pc_problem unauthorized_kind; /* with unauthorized (0 is not a 401 kind: authentication-required) */
+	const struct pc_pw_verdict *weak;  /* PC_ERR_WEAK_PASSWORD: why (NULL: a generic detail) */
 };
 /* Bad email or password: the one generic 401. */
 extern const struct pc_api_say pc_api_say_login;
@@ -44,6 +46,8 @@ extern const struct pc_api_say pc_api_say_refresh;
  * say->unauthorized), FORBIDDEN 403 forbidden, CONFLICT 409 conflict,
  * SET_UP 409 already-set-up, LAST_USER 409 last-user, LAST_ADMIN 409
  * last-admin, REUSED 401 invalid-refresh-token (a replayed refresh token),
+ * WEAK_PASSWORD 400 weak-password with say->weak's message as detail and
+ * its machine-readable `reason` (and `score`, `min_score` when zxcvbn ran),
  * THROTTLED 429 throttled with Retry-After, UNAVAILABLE 503 unavailable with
  * Retry-After, anything else (TAMPERED, INTERNAL) 500 internal-error. say
  * may be NULL.
@@ -83,9 +87,11 @@ void pc_api_clear_session_cookie(struct pc_req *r);
 /* Validated email + password from the body, or -1 after answering (the
  * password then wiped already). The password is a secret buffer the caller
  * owns from here on every path (pc_secret_free, or pc_api_defer_secrets).
- * check_policy: whether the password must meet the policy (new passwords). */
+ * new_password: the password is a new one (setup), taken up to
+ * PC_PASSWORD_INPUT_MAX bytes for the service's policy (svc/passwords.h)
+ * to judge; otherwise up to PC_PASSWORD_MAX. */
 PC_MUST_USE int pc_api_credentials_or_respond(struct pc_req *r, char email[PC_EMAIL_MAX + 1],
-                                              struct pc_secret *pw, bool check_policy);
+                                              struct pc_secret *pw, bool new_password);
 
 /* Whether a path parameter has the shape of our ids (32 lowercase hex). */
 PC_MUST_USE bool pc_api_id_valid(struct pc_str id);

@@ -64,7 +64,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.handler = pc_api_setup_post,
 		.tag = "auth",
 		.description = "Needs a CSRF token from GET /api/v1/auth/csrf-token (pre-session). The password must meet the policy.",
-		.body = &pc_api_fields_credentials,
+		.body = &pc_api_fields_new_credentials,
 		.body_schema = "NewCredentials",
 		.ok = {JSON_OK(201, "The first user, signed in: the session cookie and a CSRF token bound to it are set.", "SetupResult", "Set-Cookie")},
 		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_ALREADY_SET_UP) | P(PC_PROB_UNAVAILABLE),
@@ -185,6 +185,18 @@ const struct pc_op_doc pc_op_docs[] = {
 		.problems = P(PC_PROB_NOT_FOUND),
 	},
 
+	{
+		.handler = pc_api_devices_list,
+		.tag = "sessions",
+		.description = "Token families of yours, newest sign-in first. Ending all sessions ends them too.",
+		.ok = {JSON_OK(200, "Your token families.", "DeviceList", NULL)},
+	},
+	{
+		.handler = pc_api_devices_revoke,
+		.tag = "sessions",
+		.ok = {{204, "Ended: its refresh token no longer refreshes, its access tokens are revoked.", NULL, NULL, NULL}},
+		.problems = P(PC_PROB_NOT_FOUND),
+	},
 	/* ---------- users ---------- */
 	{
 		.handler = pc_api_users_list,
@@ -226,10 +238,19 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_users_password,
 		.tag = "users",
-		.description = "Ends your other sessions and revokes your tokens. Wrong current passwords count as failed logins of your account.",
+		.description = "Ends your other sessions and every token family (API clients signed in with the password must sign in again) and revokes your access tokens; with the session cookie, this session goes on under a new id (a new session cookie and CSRF token are set). Wrong current passwords count as failed logins of your account. The new password must meet the policy (weak-password with a reason).",
 		.body = &pc_api_fields_password,
 		.body_schema = "PasswordChange",
-		.ok = {{204, "Changed.", NULL, NULL, NULL}},
+		.ok = {{204, "Changed; with the session cookie, the cookie of the session's new id and a CSRF token bound to it are set.", NULL, NULL, "Set-Cookie"}},
+		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_WRONG_PASSWORD) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_NOT_FOUND),
+	},
+	{
+		.handler = pc_api_users_password_put,
+		.tag = "users",
+		.description = "The same as POST /api/v1/users/me/password, kept for clients written against the first version.",
+		.body = &pc_api_fields_password,
+		.body_schema = "PasswordChange",
+		.ok = {{204, "Changed; with the session cookie, the cookie of the session's new id and a CSRF token bound to it are set.", NULL, NULL, "Set-Cookie"}},
 		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_WRONG_PASSWORD) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_NOT_FOUND),
 	},
 	{

@@ -37,7 +37,8 @@ struct pc_fields {
 };
 #define PC_FIELDS(a) {(a), sizeof(a) / sizeof((a)[0])}
 
-extern const struct pc_fields pc_api_fields_credentials; /* auth.c: setup, login, token, users */
+extern const struct pc_fields pc_api_fields_credentials; /* auth.c: login, token */
+extern const struct pc_fields pc_api_fields_new_credentials; /* auth.c: setup */
 extern const struct pc_fields pc_api_fields_refresh;     /* tokens.c */
 extern const struct pc_fields pc_api_fields_revoke;      /* tokens.c */
 extern const struct pc_fields pc_api_fields_introspect;  /* tokens.c */

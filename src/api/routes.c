@@ -44,7 +44,10 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users (admins).", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user {email, password, role?} (admins; role defaults to member).", ADMIN, 0, 0},
-	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password {current_password, new_password}: your other sessions and every token family end; this session goes on under a new id (new cookie).", 0, 0, 0},
+	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password_put, AUTH, "The same as POST (kept for existing clients).", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/me/devices", pc_api_devices_list, AUTH, "Your token families (\"devices\"): API clients signed in with your password, or from one of your sessions.", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/users/me/devices/{id}", pc_api_devices_revoke, AUTH, "End one of your token families: its refresh tokens die and its access tokens are revoked.", 0, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/me/factors", pc_api_factors_list, AUTH, "Your second factors (never a secret): TOTP, recovery codes left, this session's factors.", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/totp", pc_api_totp_enrol, AUTH, "Start TOTP enrolment: the secret, otpauth URI (shown once); active after confirm.", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/me/totp/qr.svg", pc_api_totp_qr, AUTH, "The enrolment QR code (image/svg+xml, no-store) of the TOTP authenticator waiting for confirmation; 404 once active.", PC_ROUTE_ENROL, 0, 0},

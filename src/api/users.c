@@ -35,6 +35,9 @@ struct users_state {
 	int64_t expires_at;
 	bool wrong_password;
 	int64_t retry_after;
+	struct pc_pw_verdict weak;
+	struct pc_session rotated;                 /* password change: the session under its new id */
+	uint8_t rotated_secret[PC_SESSION_SECRET_BYTES];
 };
 
 /* ---------- GET /api/v1/users ---------- */
@@ -72,14 +75,15 @@ static void create_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_create_named(pc_svc_of(r), r->principal, st->user.email, st->role, st->user.name, st->pw[0].s,
-	                                st->pw[0].len, &st->user);
+	                                st->pw[0].len, &st->user, &st->weak);
 }
 
 static void create_done(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.conflict = "A user with this email already exists."});
+		pc_api_error(r, st->err,
+		             &(struct pc_api_say){.conflict = "A user with this email already exists.", .weak = &st->weak});
 		return;
 	}
 	char loc[64];
@@ -90,7 +94,7 @@ static void create_done(struct pc_req *r, void *data)
 
 static const struct pc_field create_fields[] = {
 	{"email", PC_F_STRING, true, PC_EMAIL_MAX},
-	{"password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 	{"role", PC_F_STRING, false, 16},
 	{"name", PC_F_STRING, false, PC_USER_NAME_MAX},
 };
@@ -126,16 +130,11 @@ void pc_api_users_create(struct pc_req *r)
 {
 	struct users_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	struct pc_input in;
-	const char *why;
 	if (st == NULL || pc_input_or_respond(r, create_fields, 4, &in) != 0)
 		return;
 	st->role = PC_ROLE_MEMBER;
 	if (pc_email_normalize(st->user.email, sizeof(st->user.email), in.v[0].str.s, in.v[0].str.len) != 0) {
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
-		goto fail;
-	}
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
 		goto fail;
 	}
 	if (in.present[2] && role_or_respond(r, &st->role, in.v[2].str.s, in.v[2].str.len) != 0)
@@ -331,11 +330,11 @@ void pc_api_users_sessions(struct pc_req *r)
 		pc_api_defer(r, sessions_work, sessions_done, st);
 }
 
-/* ---------- PUT /api/v1/users/me/password ---------- */
+/* ---------- POST (and PUT) /api/v1/users/me/password ---------- */
 
 static const struct pc_field password_fields[] = {
 	{"current_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
-	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 };
 const struct pc_fields pc_api_fields_password = PC_FIELDS(password_fields);
 
@@ -343,7 +342,8 @@ static void password_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_password_change(pc_svc_of(r), r->principal, st->pw[0].s, st->pw[0].len, st->pw[1].s,
-	                                   st->pw[1].len, &st->wrong_password, &st->retry_after);
+	                                   st->pw[1].len, &st->wrong_password, &st->retry_after, &st->weak,
+	                                   &st->rotated, st->rotated_secret);
 }
 
 static void password_done(struct pc_req *r, void *data)
@@ -354,9 +354,17 @@ static void password_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after});
+		sodium_memzero(st->rotated_secret, sizeof(st->rotated_secret));
+		pc_api_error(r, st->err, &(struct pc_api_say){.not_found = "No such user.", .retry_after = st->retry_after,
+		                                               .weak = &st->weak,
+		                                               .unauthorized = st->err == PC_ERR_STALE ? "The session has ended." : NULL});
 		return;
 	}
+	/* the session goes on under its new id: the cookie and a CSRF token
+	 * bound to it replace the old ones */
+	if (st->rotated.id[0] != '\0' && pc_api_session_cookie_or_respond(r, st->rotated_secret, &st->rotated) != 0)
+		return;
+	sodium_memzero(st->rotated_secret, sizeof(st->rotated_secret));
 	pc_respond_empty(r, 204);
 }
 
@@ -372,15 +380,14 @@ void pc_api_users_password(struct pc_req *r)
 	struct pc_input in;
 	if (pc_input_or_respond(r, password_fields, 2, &in) != 0)
 		return;
-	const char *why;
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
-		pc_input_wipe(&in);
-		return;
-	}
 	pc_input_take(&in, 0, &st->pw[0]);
 	pc_input_take(&in, 1, &st->pw[1]);
 	pc_api_defer_secrets(r, password_work, password_done, st, st->pw, 2);
+}
+
+void pc_api_users_password_put(struct pc_req *r)
+{
+	pc_api_users_password(r);
 }
 
 /* ---------- POST /api/v1/users/{id}/password-reset ---------- */
@@ -420,7 +427,7 @@ void pc_api_users_reset_issue(struct pc_req *r)
 
 static const struct pc_field redeem_fields[] = {
 	{"token", PC_F_SECRET, true, 256},
-	{"new_password", PC_F_SECRET, true, PC_PASSWORD_MAX},
+	{"new_password", PC_F_SECRET, true, PC_PASSWORD_INPUT_MAX},
 };
 const struct pc_fields pc_api_fields_redeem = PC_FIELDS(redeem_fields);
 
@@ -428,7 +435,7 @@ static void redeem_work(struct pc_req *r, void *data)
 {
 	struct users_state *st = data;
 	st->err = pc_users_reset_redeem(pc_svc_of(r), r->actor, st->token_ok ? st->token : NULL, st->pw[0].s,
-	                                st->pw[0].len, &st->retry_after);
+	                                st->pw[0].len, &st->retry_after, &st->weak);
 	sodium_memzero(st->token, sizeof(st->token));
 }
 
@@ -440,7 +447,7 @@ static void redeem_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->err != PC_OK) {
-		pc_api_error(r, st->err, &(struct pc_api_say){.retry_after = st->retry_after});
+		pc_api_error(r, st->err, &(struct pc_api_say){.retry_after = st->retry_after, .weak = &st->weak});
 		return;
 	}
 	pc_respond_empty(r, 204);
@@ -454,12 +461,6 @@ void pc_api_password_reset(struct pc_req *r)
 	struct pc_input in;
 	if (pc_input_or_respond(r, redeem_fields, 2, &in) != 0)
 		return;
-	const char *why;
-	if (pc_password_policy(in.v[1].str.s, in.v[1].str.len, &why) != 0) {
-		pc_respond_problem_kind(r, PC_PROB_WEAK_PASSWORD, why);
-		pc_input_wipe(&in);
-		return;
-	}
 	size_t bin_len = 0;
 	/* a malformed token is counted on the worker pool like any other bad one */
 	st->token_ok = in.v[0].str.len == RESET_TOKEN_B64 &&

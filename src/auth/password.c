@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/text.h"
 
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
@@ -31,23 +30,6 @@ static void slot_give(void)
 {
 	if (slots_ready)
 		sem_post(&hash_slots);
-}
-
-int pc_password_policy(const char *pw, size_t len, const char **why)
-{
-	if (len < PC_PASSWORD_MIN) {
-		*why = "The password must be at least 12 bytes long.";
-		return -1;
-	}
-	if (len > PC_PASSWORD_MAX) {
-		*why = "The password must be at most 1024 bytes long.";
-		return -1;
-	}
-	if (!pc_utf8_valid(pw, len)) {
-		*why = "The password must be valid UTF-8 without NUL.";
-		return -1;
-	}
-	return 0;
 }
 
 int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost)

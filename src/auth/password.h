@@ -1,10 +1,9 @@
 /*
- * password.h — Argon2id password hashing and the password policy.
+ * password.h — Argon2id password hashing. The policy a new password must
+ * meet is the service layer's (svc/passwords.h).
  *
  * Hashing and verifying are deliberately slow (tens of milliseconds and
- * ~19 MiB each): call them ONLY from the worker pool. The policy follows
- * NIST SP 800-63B: 12 to 1,024 bytes of valid UTF-8 without NUL, no
- * composition rules.
+ * ~19 MiB each): call them ONLY from the worker pool.
  */
 #ifndef PC_AUTH_PASSWORD_H
 #define PC_AUTH_PASSWORD_H
@@ -24,9 +23,6 @@ struct pc_pwcost {
 	unsigned long long opslimit;
 	size_t memlimit;
 };
-
-/* 0 when acceptable; -1 with *why a sentence for the client. */
-PC_MUST_USE int pc_password_policy(const char *pw, size_t len, const char **why);
 
 /* Hashes into out (crypto_pwhash_STRBYTES). 0, or -1 out of memory. */
 PC_MUST_USE int pc_password_hash(char out[128], const char *pw, size_t len, const struct pc_pwcost *cost);

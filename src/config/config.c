@@ -109,6 +109,8 @@ enum var_id {
 	V_PUBLIC_URL,
 	V_REQUIRE_SECOND_FACTOR,
 	V_PATH_PREFIX,
+	V_PASSWORD_MIN_SCORE,
+	V_BREACHED_PASSWORDS_FILE,
 	V__COUNT
 };
 
@@ -256,6 +258,14 @@ const struct pc_config_var pc_config_vars[] = {
 	                   "/.portcullis/api/v1/...), so that on an app's own host only this prefix need be routed "
 	                   "to it; \"/\" and segments of letters, digits, '-', '.', '_', '~', no trailing slash, up "
 	                   "to 64 bytes", false},
+	[V_PASSWORD_MIN_SCORE] = {"PORTCULLIS_PASSWORD_MIN_SCORE", "3",
+	                          "the zxcvbn score (guesses: 2 = 10^6, 3 = 10^8, 4 = 10^10) a new password must reach, "
+	                          "with the user's email, \"portcullis\" and the public host as extra dictionary words; "
+	                          "2 to 4", false},
+	[V_BREACHED_PASSWORDS_FILE] = {"PORTCULLIS_BREACHED_PASSWORDS_FILE", NULL,
+	                               "a sorted file of breached passwords' SHA-1 hashes, HEX:COUNT lines as Have I Been "
+	                               "Pwned publishes them (LF or CRLF); a new password listed there is refused; searched "
+	                               "on disk, never loaded; checked at start; unset or empty: none", false, true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -609,6 +619,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	             errlen) != 0 ||
 	    get_text(cfg->access_rules_file, sizeof(cfg->access_rules_file), V_ACCESS_RULES_FILE,
 	             text_of(vals, V_ACCESS_RULES_FILE), err, errlen) != 0 ||
+	    get_text(cfg->breached_passwords_file, sizeof(cfg->breached_passwords_file), V_BREACHED_PASSWORDS_FILE,
+	             text_of(vals, V_BREACHED_PASSWORDS_FILE), err, errlen) != 0 ||
 	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
 	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
 		return -1;
@@ -772,6 +784,10 @@ static int load_values(struct pc_config *cfg, const char *const *vals, char *err
 	                 MEMLIMIT_MAX, "bytes, or a number with KiB, MiB or GiB", err, errlen) != 0)
 		return -1;
 	cfg->pwhash_memlimit = (size_t)v;
+	if (get_uint(&v, V_PASSWORD_MIN_SCORE, text_of(vals, V_PASSWORD_MIN_SCORE), PC_PASSWORD_SCORE_MIN,
+	             PC_PASSWORD_SCORE_MAX, err, errlen) != 0)
+		return -1;
+	cfg->password_min_score = (int)v;
 
 	if (get_uint(&v, V_LOGIN_MAX_FAILURES, text_of(vals, V_LOGIN_MAX_FAILURES), 1, LOGIN_FAILURES_MAX, err,
 	             errlen) != 0)
@@ -928,6 +944,8 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	static const char *const require_names[] = {"none", "admins", "all"};
 	print_var(out, V_REQUIRE_SECOND_FACTOR, require_names[cfg->require_second_factor]);
 	print_var(out, V_PATH_PREFIX, cfg->path_prefix);
+	fprintf(out, "%s=%d\n", pc_config_vars[V_PASSWORD_MIN_SCORE].name, cfg->password_min_score);
+	print_var(out, V_BREACHED_PASSWORDS_FILE, cfg->breached_passwords_file);
 }
 
 int pc_config_keygen_value(FILE *out)

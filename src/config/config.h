@@ -113,6 +113,8 @@ struct pc_config {
 	/* audit stream: "stderr", "off" or a file path */
 	char audit_log[1024];
 	char access_rules_file[1024];      /* "" : none */
+	char breached_passwords_file[1024]; /* "" : none */
+	int password_min_score;            /* zxcvbn score a new password must reach, 2-4 */
 	enum pc_audit_format audit_format;
 	bool log_text;                     /* PORTCULLIS_LOG_FORMAT=text */
 

@@ -35,6 +35,7 @@ enum pc_err {
 	PC_ERR_FORBIDDEN = -11,  /* 403: the actor's role does not allow the action */
 	PC_ERR_LAST_ADMIN = -12, /* 409: the change would leave no enabled admin */
 	PC_ERR_ENROL = -13,      /* 403: the user must set up a second factor first */
+	PC_ERR_WEAK_PASSWORD = -14, /* 400: a new password breaks the policy (svc/passwords.h) */
 };
 
 #endif

@@ -88,12 +88,32 @@
 /* An Argon2id hash string: crypto_pwhash_STRBYTES. */
 #define PC_PWHASH_MAX 128
 
-/* Passwords: NIST SP 800-63B asks for at least 8 and allows at least 64;
- * 12 is OWASP's floor for a password without a second factor. The upper
- * bound keeps one Argon2id input small enough that a flood of long
- * passwords costs the same as short ones. */
-#define PC_PASSWORD_MIN 12
+/* Passwords (NIST SP 800-63B rev. 4, 3.1.1.2): the minimum is counted in
+ * Unicode code points, 15 — the revision's floor for a password that is
+ * the only authenticator, and portcullis cannot know at the time a password
+ * is set whether the account will keep a second factor. The maximum is in
+ * bytes, so one Argon2id input stays small enough that a flood of long
+ * passwords costs what short ones cost: 1,024 bytes is at least 256 code
+ * points of any script, far past the 64 the standard asks to allow. */
+#define PC_PASSWORD_MIN 15
 #define PC_PASSWORD_MAX 1024
+/* A new password's JSON field takes up to this many bytes, so that one a
+ * little too long is refused by the policy with its reason (too_long), not
+ * as a malformed body; the body limit bounds it anyway. */
+#define PC_PASSWORD_INPUT_MAX 4096
+
+/* zxcvbn scores (0-4) a password must reach (PORTCULLIS_PASSWORD_MIN_SCORE):
+ * 2 (10^6 guesses) is the lowest that still refuses dictionary words with
+ * digits appended; 3 (10^8) is the default. */
+#define PC_PASSWORD_SCORE_MIN 2
+#define PC_PASSWORD_SCORE_MAX 4
+#define PC_PASSWORD_SCORE_DEFAULT 3
+
+/* One line of a breached-password file: 40 hex digits, ':', a count of up
+ * to 20 digits, CR LF — 63 bytes; longer is malformed. */
+#define PC_BREACHED_LINE_MAX 64
+/* Lines of the file read at start to check its format and order. */
+#define PC_BREACHED_SAMPLE 256
 
 /* API key names, bytes of UTF-8 (shown in lists and headers). */
 #define PC_APIKEY_NAME_MAX 100
@@ -164,6 +184,7 @@ _Static_assert(PC_HTTP_IDLE_TIMEOUT_DEFAULT_MS >= PC_TIMEOUT_MIN_MS && PC_HTTP_I
 _Static_assert(PC_MAX_CONNECTIONS_PER_ADDR_DEFAULT <= PC_MAX_CONNECTIONS_DEFAULT, "per-address limit below global");
 _Static_assert(PC_HTTP_MAX_HEADERS >= 16 && PC_HTTP_MAX_HEADERS <= 256, "header count sane");
 
-_Static_assert(PC_PASSWORD_MIN >= 8 && PC_PASSWORD_MAX >= 64, "NIST SP 800-63B bounds");
+_Static_assert(PC_PASSWORD_MIN >= 8 && PC_PASSWORD_MAX >= 64 * 4, "NIST SP 800-63B bounds: 64 code points of 4 bytes fit");
+_Static_assert(PC_PASSWORD_SCORE_MIN <= PC_PASSWORD_SCORE_DEFAULT && PC_PASSWORD_SCORE_DEFAULT <= PC_PASSWORD_SCORE_MAX, "score default in range");
 
 #endif

@@ -63,6 +63,12 @@ PC_MUST_USE enum pc_err pc_tx_user_set_password(struct pc_store *s, struct pc_au
                                                 const char *user_id, const char *new_hash,
                                                 const char *keep_session, int64_t now,
                                                 struct pc_revoked **revoked, size_t *n_revoked);
+PC_MUST_USE enum pc_err pc_tx_user_change_password(struct pc_store *s, struct pc_audit_event *ev,
+                                                   const char *user_id, const char *new_hash,
+                                                   const char *old_session, const struct pc_session *rotated,
+                                                   int64_t now, struct pc_revoked **revoked, size_t *n_revoked);
+PC_MUST_USE enum pc_err pc_tx_family_list(struct pc_store *s, const char *user_id, int64_t now,
+                                          struct pc_token_family **out, size_t *n);
 PC_MUST_USE enum pc_err pc_tx_user_rehash(struct pc_store *s, const char *user_id,
                                           const char *new_hash);
 PC_MUST_USE enum pc_err pc_tx_reset_create(struct pc_store *s, struct pc_audit_event *ev,

@@ -211,6 +211,9 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_RECOVERY_SPEND] = "UPDATE recovery_codes SET used_at = $3"
 	                     " WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
 	[S_RECOVERY_LEFT] = "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+	[S_REFRESH_FAMILIES] = "SELECT family_id, session_id, min(created_at), max(created_at), max(expires_at),"
+	                       " max(factors) FROM refresh_tokens WHERE user_id = $1 AND expires_at > $2"
+	                       " GROUP BY family_id, session_id ORDER BY 3 DESC, 1 DESC",
 	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending <> 0",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"

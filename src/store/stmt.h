@@ -110,6 +110,7 @@ enum pc_stmt {
 	S_RECOVERY_SPEND,      /* conditional: used_at IS NULL */
 	S_RECOVERY_LEFT,
 	S_SESSION_DELETE_PENDING,
+	S_REFRESH_FAMILIES,    /* a user's live token families, newest first */
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

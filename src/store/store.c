@@ -265,6 +265,31 @@ enum pc_err pc_store_user_set_password(struct pc_store *s, const struct pc_princ
 	                                                 revoked, n_revoked));
 }
 
+enum pc_err pc_store_user_change_password(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const char *user_id, const char *new_hash,
+                                          const char *old_session, const struct pc_session *rotated,
+                                          struct pc_revoked **revoked, size_t *n_revoked)
+{
+	REQUIRE(revoked_clear(revoked, n_revoked));
+	REQUIRE(s != NULL && actor != NULL && user_id != NULL && hash_ok(new_hash) && old_session != NULL);
+	REQUIRE(rotated != NULL && session_ok(rotated) && !rotated->pending && strcmp(rotated->user_id, user_id) == 0);
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	int64_t now = (int64_t)time(NULL);
+	return finish_event(ev, pc_tx_user_change_password(s, ev, user_id, new_hash, old_session, rotated, now,
+	                                                    revoked, n_revoked));
+}
+
+enum pc_err pc_store_family_list(struct pc_store *s, const char *user_id, int64_t now,
+                                 struct pc_token_family **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && user_id != NULL);
+	return pc_tx_family_list(s, user_id, now, out, n);
+}
+
 enum pc_err pc_store_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
 {
 	REQUIRE(s != NULL && user_id != NULL && hash_ok(new_hash));

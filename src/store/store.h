@@ -310,6 +310,18 @@ PC_MUST_USE enum pc_err pc_store_session_promote(struct pc_store *s, const struc
 PC_MUST_USE enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,
                                               struct pc_audit_event *ev, const char *user_id,
                                               const uint8_t token_hash[32], int64_t expires_at);
+/* The user changes their own password from session old_session: in one
+ * transaction the new hash is set and every credential of the user ended as
+ * pc_store_user_set_password with no session kept — old_session too — and
+ * rotated (a new id and secret for the same sign-in: the caller copies its
+ * factors and times) is inserted in its place. PC_ERR_STALE when
+ * old_session has ended meanwhile (nothing changed). ev required. */
+PC_MUST_USE enum pc_err pc_store_user_change_password(struct pc_store *s, const struct pc_principal *actor,
+                                                      struct pc_audit_event *ev, const char *user_id,
+                                                      const char *new_hash, const char *old_session,
+                                                      const struct pc_session *rotated,
+                                                      struct pc_revoked **revoked, size_t *n_revoked);
+
 /* Redeems an unexpired, unused token: sets the new hash and ends every
  * credential of the user as pc_store_user_set_password with no session
  * kept, burns the token — one transaction. PC_ERR_NOT_FOUND for an
@@ -379,6 +391,22 @@ struct pc_refresh_token {
 	int64_t cred_epoch;             /* create and rotate only: the epoch its sign-in
 	                                 * (or the user read before rotating) saw; not stored */
 };
+
+/* A token family as its user sees it ("devices"): one sign-in of an API
+ * client and the refreshes that followed it. */
+struct pc_token_family {
+	char family_id[PC_ID_LEN + 1];
+	char session_id[PC_ID_LEN + 1]; /* "" : issued for a password, not from a browser session */
+	int64_t created_at;             /* the sign-in */
+	int64_t last_used_at;           /* the newest token of the family: the last refresh */
+	int64_t expires_at;
+	int64_t factors;
+};
+
+/* user_id's live token families (expires_at > now), newest sign-in first;
+ * *out malloc'd (caller frees). */
+PC_MUST_USE enum pc_err pc_store_family_list(struct pc_store *s, const char *user_id, int64_t now,
+                                             struct pc_token_family **out, size_t *n);
 
 /* A revoked access token: jti until its exp (the entry is useless after). */
 struct pc_revoked {

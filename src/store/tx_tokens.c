@@ -442,3 +442,28 @@ enum pc_err pc_tx_tokens_purge(struct pc_store *s, int64_t now, size_t *purged)
 		*purged = x.total;
 	return e;
 }
+
+/* ---- token families as their user sees them ---- */
+
+PC_MUST_USE static int row_family(struct pc_sql *c, void *out)
+{
+	struct pc_token_family *f = out;
+	memset(f, 0, sizeof(*f));
+	if (COL_TEXT(c, 0, f->family_id) != 0 || COL_TEXT(c, 1, f->session_id) != 0 ||
+	    COL_INT(c, 2, &f->created_at) != 0 || COL_INT(c, 3, &f->last_used_at) != 0 ||
+	    COL_INT(c, 4, &f->expires_at) != 0 || COL_INT(c, 5, &f->factors) != 0) {
+		memset(f, 0, sizeof(*f));
+		return -1;
+	}
+	return 0;
+}
+
+enum pc_err pc_tx_family_list(struct pc_store *s, const char *user_id, int64_t now, struct pc_token_family **out,
+                              size_t *n)
+{
+	void *arr = NULL;
+	enum pc_err e = pc_sql_get_all(s, S_REFRESH_FAMILIES, ARGS(A_TXT(user_id), A_INT(now)), row_family,
+	                               sizeof(**out), 0, "token families", &arr, n);
+	*out = arr;
+	return e;
+}

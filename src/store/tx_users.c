@@ -334,6 +334,45 @@ enum pc_err pc_tx_user_set_password(struct pc_store *s, struct pc_audit_event *e
 	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
 }
 
+struct change_pw {
+	struct pc_audit_event *ev;
+	const char *user_id, *new_hash, *old_session;
+	const struct pc_session *rotated;
+	int64_t now;
+	struct pc_revoked_vec rv;
+};
+
+PC_MUST_USE static enum pc_err change_password_script(struct pc_sql *c, void *ctx)
+{
+	struct change_pw *x = ctx;
+	pc_revoked_vec_reset(&x->rv);
+	pc_event_clear(x->ev);
+	/* the session the change comes from must still be there: a change
+	 * racing "end all sessions" must not bring it back under a new id */
+	bool live = false;
+	enum pc_err e = pc_sql_exists(c, S_SESSION_EXISTS, ARGS(A_TXT(x->old_session)), &live);
+	if (e == PC_OK && !live)
+		e = PC_ERR_STALE;
+	if (e == PC_OK)
+		e = set_password(c, x->user_id, x->new_hash, x->now, NULL, &x->rv);
+	if (e == PC_OK)
+		e = pc_sql_insert_session(c, x->rotated);
+	if (e == PC_OK)
+		e = pc_sql_append_event(c, x->ev);
+	return e;
+}
+
+enum pc_err pc_tx_user_change_password(struct pc_store *s, struct pc_audit_event *ev, const char *user_id,
+                                       const char *new_hash, const char *old_session,
+                                       const struct pc_session *rotated, int64_t now,
+                                       struct pc_revoked **revoked, size_t *n_revoked)
+{
+	struct change_pw x = {.ev = ev, .user_id = user_id, .new_hash = new_hash, .old_session = old_session,
+	                      .rotated = rotated, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, change_password_script, &x);
+	return pc_revoked_vec_out(&x.rv, e, revoked, n_revoked);
+}
+
 enum pc_err pc_tx_user_rehash(struct pc_store *s, const char *user_id, const char *new_hash)
 {
 	return pc_sql_change(s, PC_SQL_UPDATE, NULL, S_USER_REHASH,

@@ -84,12 +84,22 @@ int pc_svc_open(struct pc_svc *ctx, const struct pc_config *cfg, char *err, size
 		pc_svc_close(ctx);
 		return -1;
 	}
+	if (cfg->breached_passwords_file[0] != '\0') {
+		char why[256];
+		if (pc_breached_open(&ctx->breached, cfg->breached_passwords_file, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "PORTCULLIS_BREACHED_PASSWORDS_FILE %s: %s", cfg->breached_passwords_file,
+			         why);
+			pc_svc_close(ctx);
+			return -1;
+		}
+	}
 	return 0;
 }
 
 void pc_svc_close(struct pc_svc *ctx)
 {
 	pc_access_close(&ctx->access);
+	pc_breached_free(ctx->breached);
 	pc_auth_free(&ctx->auth);
 	pc_kv_close(ctx->kv);
 	pc_store_close(ctx->store);

@@ -25,6 +25,7 @@
 
 #include "svc/access.h"
 #include "auth/auth.h"
+#include "auth/breached.h"
 #include "auth/session.h"
 #include "core/err.h"
 #include "store/store.h"
@@ -45,6 +46,7 @@ struct pc_svc {
 	struct pc_kv *kv;            /* owned */
 	int64_t (*clock)(void);      /* unix seconds; NULL: time(NULL) (tests inject one) */
 	struct pc_access_state access;     /* forward-auth rules: opened by the caller (pc_access_open) */
+	struct pc_breached *breached;      /* PORTCULLIS_BREACHED_PASSWORDS_FILE (NULL: none); owned */
 };
 _Static_assert(offsetof(struct pc_svc, auth) == 0, "app->features is read as the struct pc_auth");
 

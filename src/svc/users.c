@@ -46,7 +46,8 @@ static int user_new(struct pc_svc *ctx, struct pc_user *u, const char *email, en
 
 enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                            const char *password, size_t password_len, struct pc_user *out,
-                           struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
+                           struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                           struct pc_pw_verdict *weak)
 {
 	bool done = false;
 	/* a cheap early answer; the guard row inside pc_store_setup is what
@@ -56,6 +57,9 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 		return e;
 	if (done)
 		return PC_ERR_SET_UP;
+	e = pc_passwords_check(ctx, email, password, password_len, weak);
+	if (e != PC_OK)
+		return e;
 	/* the first user is an admin, always */
 	if (user_new(ctx, out, email, PC_ROLE_ADMIN, password, password_len) != 0) {
 		sodium_memzero(out->password_hash, sizeof(out->password_hash));
@@ -85,14 +89,15 @@ enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor,
 }
 
 enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                            enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
+                            enum pc_role role, const char *password, size_t password_len, struct pc_user *out,
+                            struct pc_pw_verdict *weak)
 {
-	return pc_users_create_named(ctx, actor, email, role, "", password, password_len, out);
+	return pc_users_create_named(ctx, actor, email, role, "", password, password_len, out, weak);
 }
 
 enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                   enum pc_role role, const char *name, const char *password, size_t password_len,
-                                  struct pc_user *out)
+                                  struct pc_user *out, struct pc_pw_verdict *weak)
 {
 	char nm[PC_USER_NAME_MAX + 1];
 	if (name == NULL || strlen(name) >= sizeof(nm) || !pc_user_name_valid(name, strlen(name)))
@@ -100,6 +105,9 @@ enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal 
 	memcpy(nm, name, strlen(name) + 1); /* name may be out->name */
 	/* out->email may be email (the API's buffer): user_new copies it first */
 	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "user", "");
+	if (e != PC_OK)
+		return e;
+	e = pc_passwords_check(ctx, email, password, password_len, weak);
 	if (e != PC_OK)
 		return e;
 	if (role != PC_ROLE_ADMIN && role != PC_ROLE_MEMBER)
@@ -122,11 +130,12 @@ enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal 
 }
 
 enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
-                         enum pc_role role, const char *password, size_t password_len, struct pc_user *out)
+                         enum pc_role role, const char *password, size_t password_len, struct pc_user *out,
+                         struct pc_pw_verdict *weak)
 {
-	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL);
+	enum pc_err e = pc_users_setup(ctx, actor, email, password, password_len, out, NULL, NULL, weak);
 	if (e == PC_ERR_SET_UP)
-		e = pc_users_create(ctx, actor, email, role, password, password_len, out);
+		e = pc_users_create(ctx, actor, email, role, password, password_len, out, weak);
 	return e;
 }
 
@@ -225,14 +234,73 @@ out:
 	return e;
 }
 
+/* The password change of an actor signed in by session: the session goes
+ * on under a new id and secret (what a stolen cookie or a fixed id held
+ * dies with the old password), its sign-in times and factors copied. */
+static enum pc_err change_rotating(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_user *u,
+                                   const char *pw, size_t len, struct pc_session *rotated,
+                                   uint8_t secret[PC_SESSION_SECRET_BYTES])
+{
+	struct pc_session *list = NULL, old;
+	size_t n = 0;
+	bool found = false;
+	enum pc_err e = pc_store_session_list(ctx->store, u->id, pc_svc_now(ctx), &list, &n);
+	for (size_t i = 0; e == PC_OK && i < n && !found; i++) {
+		if (strcmp(list[i].id, actor->session_id) == 0) {
+			old = list[i];
+			found = true;
+		}
+	}
+	free(list);
+	if (e != PC_OK)
+		return e;
+	if (!found)
+		return PC_ERR_STALE;
+	char h[PC_PWHASH_MAX];
+	if (pc_password_hash(h, pw, len, &ctx->auth.cost) != 0) {
+		sodium_memzero(h, sizeof(h));
+		return PC_ERR_INTERNAL;
+	}
+	pc_svc_session_new(ctx, rotated, secret, actor, u->id);
+	rotated->created_at = old.created_at;
+	rotated->expires_at = old.expires_at;
+	rotated->factors = old.factors;
+	rotated->second_factor_at = old.second_factor_at;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "user.password_change", "user", u->id, "{s:b,s:s}", "session_rotated", 1,
+	             "new_session", rotated->id);
+	struct pc_revoked *revoked = NULL;
+	size_t n_revoked = 0;
+	e = pc_store_user_change_password(ctx->store, actor, &ev, u->id, h, actor->session_id, rotated, &revoked,
+	                                  &n_revoked);
+	sodium_memzero(h, sizeof(h));
+	pc_svc_revoked_add(ctx, revoked, n_revoked);
+	if (e == PC_OK) {
+		pc_auth_invalidate(&ctx->auth, u->id);
+		pc_auth_invalidate(&ctx->auth, actor->session_id);
+	} else {
+		memset(rotated, 0, sizeof(*rotated));
+		sodium_memzero(secret, PC_SESSION_SECRET_BYTES);
+	}
+	return e;
+}
+
 enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor, const char *current,
                                      size_t current_len, const char *next, size_t next_len, bool *wrong_password,
-                                     int64_t *retry_after)
+                                     int64_t *retry_after, struct pc_pw_verdict *weak, struct pc_session *rotated,
+                                     uint8_t rotated_secret[PC_SESSION_SECRET_BYTES])
 {
 	*wrong_password = false;
 	*retry_after = 0;
+	if (rotated != NULL)
+		memset(rotated, 0, sizeof(*rotated));
 	if (actor->user_id[0] == '\0')
 		return PC_ERR_NOT_FOUND; /* an API key has no password */
+	/* the new password first: refusing it takes no throttle slot and
+	 * tells nothing about the current one */
+	enum pc_err pe = pc_passwords_check(ctx, actor->email, next, next_len, weak);
+	if (pe != PC_OK)
+		return pe;
 	/* guessing the current password through this route counts as failed
 	 * logins of the account: a slot taken before the hash, kept on a wrong
 	 * guess; the right password clears the account's failures as a login
@@ -266,7 +334,11 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 	}
 	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
-	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
+	if (actor->method == PC_AUTH_SESSION && rotated != NULL && rotated_secret != NULL) {
+		e = change_rotating(ctx, actor, &u, next, next_len, rotated, rotated_secret);
+		goto out;
+	}
+	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, "{s:b}", "session_rotated", 0);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
 	                 actor->method == PC_AUTH_SESSION ? actor->session_id : NULL);
 out:
@@ -310,8 +382,13 @@ enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc_principal *
 
 enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal *actor,
                                   const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
-                                  size_t password_len, int64_t *retry_after)
+                                  size_t password_len, int64_t *retry_after, struct pc_pw_verdict *weak)
 {
+	/* whose password it is stays unknown until the token is redeemed: the
+	 * service's own words are the context here */
+	enum pc_err pe = pc_passwords_check(ctx, "", password, password_len, weak);
+	if (pe != PC_OK)
+		return pe;
 	/* a slot per client address before the token is looked at (or the new
 	 * password hashed): kept by a bad token, given back on success */
 	struct pc_auth *a = &ctx->auth;

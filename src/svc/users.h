@@ -6,10 +6,15 @@
  *
  * Passwords arrive as (pointer, length) and are never copied; the caller
  * owns and wipes them. Returned users never carry a password hash.
+ *
+ * Every function that sets a password checks it first with THE policy
+ * (svc/passwords.h): PC_ERR_WEAK_PASSWORD with *weak filled (weak may be
+ * NULL), before anything is hashed, throttled or written.
  */
 #ifndef PC_SVC_USERS_H
 #define PC_SVC_USERS_H
 
+#include "svc/passwords.h"
 #include "svc/svc.h"
 
 #define PC_RESET_TOKEN_BYTES 32
@@ -27,21 +32,23 @@ PC_MUST_USE enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done);
  */
 PC_MUST_USE enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                        const char *password, size_t password_len, struct pc_user *out,
-                                       struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES]);
+                                       struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                                       struct pc_pw_verdict *weak);
 
 /* Creates a user with role (email normalised by the caller, password
  * meeting the policy): admins only (PC_ERR_FORBIDDEN, audited). Event
  * "user.create" {email, role}. PC_ERR_CONFLICT: the email is taken. */
 PC_MUST_USE enum pc_err pc_users_create(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                         enum pc_role role, const char *password, size_t password_len,
-                                        struct pc_user *out);
+                                        struct pc_user *out, struct pc_pw_verdict *weak);
 
 /* The same with a display name (valid: pc_user_name_valid; "" none;
  * PC_ERR_INTERNAL for an invalid one, which the caller has refused
  * already). Event "user.create" {email, role, name when given}. */
 PC_MUST_USE enum pc_err pc_users_create_named(struct pc_svc *ctx, const struct pc_principal *actor,
                                               const char *email, enum pc_role role, const char *name,
-                                              const char *password, size_t password_len, struct pc_user *out);
+                                              const char *password, size_t password_len, struct pc_user *out,
+                                              struct pc_pw_verdict *weak);
 
 /* One user: oneself, or anyone for an admin (PC_ERR_FORBIDDEN). Hash wiped. */
 PC_MUST_USE enum pc_err pc_users_get(struct pc_svc *ctx, const struct pc_principal *actor, const char *id,
@@ -63,7 +70,7 @@ PC_MUST_USE enum pc_err pc_users_update(struct pc_svc *ctx, const struct pc_prin
  * PC_ERR_SET_UP), any later one exactly as pc_users_create, same event. */
 PC_MUST_USE enum pc_err pc_users_add(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                      enum pc_role role, const char *password, size_t password_len,
-                                     struct pc_user *out);
+                                     struct pc_user *out, struct pc_pw_verdict *weak);
 
 /* Every user, oldest first; *out malloc'd (caller frees), hashes wiped. */
 PC_MUST_USE enum pc_err pc_users_list(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_user **out,
@@ -84,12 +91,18 @@ PC_MUST_USE enum pc_err pc_users_delete(struct pc_svc *ctx, const struct pc_prin
  * within the audit-noise limit), the current password checked (a wrong one:
  * *wrong_password set, event "user.password_change_failed", PC_ERR_NOT_FOUND
  * returned), then the account's failures cleared, the new hash set,
- * every token of the user revoked and every other session ended (the
- * actor's own session stays). Event "user.password_change".
+ * every token family and access token of the user revoked and every other
+ * session ended. The actor's own session stays, under a new id and secret
+ * when rotated is given (an actor signed in by session; PC_ERR_STALE when
+ * it ended meanwhile): rotated and rotated_secret (wipe it) are then the
+ * session to set in the cookie, rotated->id "" when none was made (an
+ * actor by bearer token). Event "user.password_change" {session_rotated}.
  */
 PC_MUST_USE enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_principal *actor,
                                                  const char *current, size_t current_len, const char *next,
-                                                 size_t next_len, bool *wrong_password, int64_t *retry_after);
+                                                 size_t next_len, bool *wrong_password, int64_t *retry_after,
+                                                 struct pc_pw_verdict *weak, struct pc_session *rotated,
+                                                 uint8_t rotated_secret[PC_SESSION_SECRET_BYTES]);
 
 /* Issues a one-time reset token for user id into token (raw bytes: the
  * caller encodes and wipes them); *expires_at its end. Admins only, for
@@ -109,6 +122,7 @@ PC_MUST_USE enum pc_err pc_users_reset_issue(struct pc_svc *ctx, const struct pc
  */
 PC_MUST_USE enum pc_err pc_users_reset_redeem(struct pc_svc *ctx, const struct pc_principal *actor,
                                               const uint8_t token[PC_RESET_TOKEN_BYTES], const char *password,
-                                              size_t password_len, int64_t *retry_after);
+                                              size_t password_len, int64_t *retry_after,
+                                              struct pc_pw_verdict *weak);
 
 #endif

@@ -252,9 +252,12 @@ describe('audit trail: recorded actions, actors, filters, pagination', () => {
     assert.equal(pc.actor.user_id, ctx.u2.user.id);
     assert.equal(pc.actor.session_id, ctx.sidU2);
     assert.equal(pc.resource_id, ctx.u2.user.id);
+    // the change went on under a new session id: the logout is that session's
+    assert.equal(pc.details.session_rotated, true);
+    assert.notEqual(pc.details.new_session, ctx.sidU2);
     const lo = by('auth.logout');
     assert.equal(lo.actor.user_id, ctx.u2.user.id);
-    assert.equal(lo.actor.session_id, ctx.sidU2);
+    assert.equal(lo.actor.session_id, pc.details.new_session);
 
     const cf = by('csrf.failed');
     asAdmin(cf, ctx.sidA, 'csrf.failed');

@@ -238,7 +238,7 @@ test('full flow: setup, API key, audit, sessions, users, reset token, rename/del
     assert.equal(await page.locator('#login').isHidden(), true, 'sign-in form hidden while no user exists');
     const setup = page.locator('#setup');
     await setup.getByLabel('Email', { exact: true }).fill(email);
-    await setup.getByLabel('Password (12 characters or more)', { exact: true }).fill(password);
+    await setup.getByLabel('Password (15 characters or more)', { exact: true }).fill(password);
     await setup.getByRole('button', { name: 'Create and sign in' }).click();
     await waitSignedIn(page, email);
     await rowsOf(page, 'users').filter({ hasText: email }).waitFor();
@@ -771,7 +771,7 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
       return inputs.map((i) => i.text);
     }
     await openLogin(page);
-    assert.deepEqual(await assertLabelled('login page'), ['Email', 'Password (12 characters or more)', 'Email', 'Password',
+    assert.deepEqual(await assertLabelled('login page'), ['Email', 'Password (15 characters or more)', 'Email', 'Password',
       'Authenticator code', 'Recovery code', 'Code', 'Code from the app']);
 
     const { email, password } = await setupAdminApi(srv);
@@ -792,7 +792,7 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
 
     // the users list (an admin's: role, groups and state per user) is in
     await page.locator('#users input').first().waitFor();
-    assert.deepEqual(await assertLabelled('admin console'), ['Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
+    assert.deepEqual(await assertLabelled('admin console'), ['Current password', 'New password (15 characters or more: a few unrelated words make a good one)', 'Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
 
     // the first Tab on the console reaches "Sign out"; Enter signs out
     await page.reload();
@@ -891,7 +891,7 @@ test('phone and desktop layouts: screenshots, no horizontal scroll at 390 px', {
 
     const setup = p.locator('#setup');
     await setup.getByLabel('Email', { exact: true }).fill(email);
-    await setup.getByLabel('Password (12 characters or more)', { exact: true }).fill(password);
+    await setup.getByLabel('Password (15 characters or more)', { exact: true }).fill(password);
     await setup.getByRole('button', { name: 'Create and sign in' }).click();
     await waitSignedIn(p, email);
     await noHorizontalScroll(p, 'admin console');

@@ -212,7 +212,7 @@ describe('the OpenAPI document', () => {
       await call(srv, 'GET', '/api/v1/setup', {}, 200);
       await call(a, 'POST', '/api/v1/setup', { json: { email: newEmail('admin'), password: newPassword() }, csrf: false }, 403);
       await a.fetchCsrf();
-      await call(a, 'POST', '/api/v1/setup', { json: { email: 'admin@example.com', password: 'short' } }, 400);
+      await call(a, 'POST', '/api/v1/setup', { json: { email: 'admin@example.com', password: 'password1234567' } }, 400);
       await call(a, 'POST', '/api/v1/setup', { json: { email: 'admin@example.com', pass: 'x' }, invalidBody: true }, 400);
       email = newEmail('admin');
       password = newPassword();
@@ -361,7 +361,7 @@ describe('the OpenAPI document', () => {
       const uPassword = newPassword();
       const u = await call(admin, 'POST', '/api/v1/users', { json: { email: uEmail, password: uPassword } }, 201);
       await call(admin, 'POST', '/api/v1/users', { json: { email: uEmail, password: newPassword() } }, 409);
-      await call(admin, 'POST', '/api/v1/users', { json: { email: newEmail(), password: 'short' } }, 400);
+      await call(admin, 'POST', '/api/v1/users', { json: { email: newEmail(), password: 'password1234567' } }, 400);
       await call(admin, 'POST', '/api/v1/users', { json: { email: 'not an email', password: newPassword() } }, 400);
       const reset = await call(admin, 'POST', `/api/v1/users/${u.data.user.id}/password-reset`, {}, 201);
       await call(admin, 'POST', `/api/v1/users/${randomId()}/password-reset`, {}, 404);
@@ -371,7 +371,17 @@ describe('the OpenAPI document', () => {
       const user = new Agent(srv);
       await user.login(uEmail, newPw);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: `${newPw}x`, new_password: newPassword() } }, 403);
-      await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: newPassword() } }, 204);
+      const putPw = newPassword();
+      await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: putPw } }, 204);
+      const postPw = newPassword();
+      await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: 'password1234567' } }, 400);
+      await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: postPw } }, 204);
+      // devices: a token family got with the new password, listed and ended
+      await call(srv, 'POST', '/api/v1/auth/token', { json: { email: uEmail, password: postPw } }, 200);
+      const devs = await call(user, 'GET', '/api/v1/users/me/devices', {}, 200);
+      await call(srv, 'GET', '/api/v1/users/me/devices', {}, 401);
+      await call(user, 'DELETE', `/api/v1/users/me/devices/${devs.data.devices[0].id}`, {}, 204);
+      await call(user, 'DELETE', `/api/v1/users/me/devices/${randomId()}`, {}, 404);
       await call(srv, 'PUT', '/api/v1/users/me/password', { ...byKey, json: { current_password: 'x', new_password: newPassword() } }, 403);
       // one user, a change, a user's sessions (roles: a member may not look at others)
       const adminId = (await call(admin, 'GET', '/api/v1/auth/me', {}, 200)).data.user_id;

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 // users.test.mjs — users administration and passwords: create (emails
 // trimmed + lowercased, duplicates 409 however cased or padded), password
 // length rules in bytes (12..1024, valid UTF-8), delete (ends the user's
@@ -86,28 +87,33 @@ describe('users', () => {
       assert.equal((await listUsers(admin.agent)).length, n0);
     });
 
-    it('password length is counted in bytes: 11 → 400, 12 → 201, 1024 → 201, 1025 → 400; 12 bytes of 3-byte characters → 201, 11 bytes → 400', async () => {
+    it('password length: the minimum counted in code points (14 → 400 too_short, 15 → 201, of 1- or 3-byte characters), the maximum in bytes (1024 → 201, 1025 → 400 too_long)', async () => {
       const n0 = (await listUsers(admin.agent)).length;
-      const tryPw = async (pw, want, what) => {
+      const tryPw = async (pw, want, what, reason) => {
         if (pw.length >= 8) recordSecret(pw, 'password');
         const res = await admin.agent.post('/api/v1/users', { email: newEmail('len'), password: pw });
         if (want === 201) assert.equal(res.status, 201, `${what}: ${res.text}`);
         else {
           const body = assertProblemBody(res, want, what);
           assert.match(body.detail, /password/i, `${what}: the detail names the password`);
+          assert.equal(body.type, '/api/v1/problems/weak-password', what);
+          assert.equal(body.reason, reason, `${what}: reason`);
         }
         return res;
       };
       const rnd = () => randomId();
-      await tryPw(`${rnd()}`.slice(0, 11), 400, '11 ASCII bytes');
-      await tryPw(`${rnd()}`.slice(0, 12), 201, '12 ASCII bytes');
+      // random letters of a 3-byte script (CJK): n code points, 3n bytes
+      const cjk = (n) => Array.from(crypto.randomBytes(n), (b) => String.fromCodePoint(0x4e00 + b * 37)).join('');
+      await tryPw(`${rnd()}`.slice(0, 14), 400, '14 ASCII characters', 'too_short');
+      await tryPw(`${rnd()}`.slice(0, 15), 201, '15 ASCII characters');
+      await tryPw(cjk(14), 400, '14 characters of 3 bytes (42 bytes)', 'too_short');
+      await tryPw(cjk(15), 201, '15 characters of 3 bytes');
       await tryPw(`${rnd()}${'x'.repeat(1024)}`.slice(0, 1024), 201, '1024 bytes');
-      await tryPw(`${rnd()}${'x'.repeat(1025)}`.slice(0, 1025), 400, '1025 bytes');
-      assert.equal(Buffer.byteLength('€€€€'), 12);
-      await tryPw(`€€€€`, 201, '4 x 3-byte characters = 12 bytes');
-      await tryPw(`€€€ab`, 400, '3 x 3-byte characters + 2 = 11 bytes');
-      await tryPw(`${'€'.repeat(341)}x`, 201, '341 x 3 + 1 = 1024 bytes');
-      await tryPw(`${'€'.repeat(341)}xy`, 400, '1025 bytes of mostly 3-byte characters');
+      await tryPw(`${rnd()}${'x'.repeat(1025)}`.slice(0, 1025), 400, '1025 bytes', 'too_long');
+      const big = `${cjk(341)}x`;
+      assert.equal(Buffer.byteLength(big), 1024);
+      await tryPw(big, 201, '341 x 3 + 1 = 1024 bytes');
+      await tryPw(`${big}y`, 400, '1025 bytes of mostly 3-byte characters', 'too_long');
       assert.equal((await listUsers(admin.agent)).length, n0 + 4);
     });
 

@@ -1698,6 +1698,88 @@ static void test_epoch_family_session_and_rotation(void **state)
 	assert_chain_ok(f);
 }
 
+/* A user's token families as "devices": one row per live family (its
+ * sign-in, last refresh, end, how), newest first, nobody else's; and the
+ * password change that rotates the acting session: the new hash, every
+ * session but the rotated one gone (the acting one under its new id),
+ * every family gone, one event; refused whole when the acting session
+ * ended meanwhile. */
+static void test_families_and_change_rotating(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user u, other;
+	struct pc_refresh_token t1, t2, t3;
+	add_user(f, &u, "devices@example.com");
+	add_user(f, &other, "other-devices@example.com");
+	struct pc_session s, s2;
+	add_session(f, &s, &u, NOW + 3600);
+	add_session(f, &s2, &u, NOW + 3600);
+	assert_int_equal(try_family(f, &u, NULL, 0, &t1), PC_OK);
+	assert_int_equal(try_family(f, &u, s.id, 0, &t2), PC_OK);
+	assert_int_equal(try_family(f, &other, NULL, 0, &t3), PC_OK);
+	struct pc_token_family *list = NULL;
+	size_t n = 0;
+	assert_int_equal(pc_store_family_list(f->s, u.id, NOW, &list, &n), PC_OK);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		bool a = strcmp(list[i].family_id, t1.family_id) == 0, b = strcmp(list[i].family_id, t2.family_id) == 0;
+		assert_true(a || b);
+		assert_string_equal(list[i].session_id, a ? "" : s.id);
+		assert_int_equal(list[i].created_at, a ? t1.created_at : t2.created_at);
+		assert_int_equal(list[i].expires_at, NOW + 3600);
+		assert_true(list[i].last_used_at >= list[i].created_at);
+		assert_int_equal(list[i].factors, 1);
+	}
+	free(list);
+	/* expired families are not listed */
+	assert_int_equal(pc_store_family_list(f->s, u.id, NOW + 3600, &list, &n), PC_OK);
+	assert_int_equal(n, 0);
+	free(list);
+
+	/* the change from session s, which goes on as r */
+	struct pc_session r = s;
+	pc_random_id(r.id);
+	randombytes_buf(r.secret_hash, sizeof(r.secret_hash));
+	struct pc_principal p;
+	struct pc_audit_event ev;
+	struct pc_revoked *rv = NULL;
+	size_t nrv = 0;
+	as_user(&p, &u, s.id);
+	int64_t events = count(f, "audit_events");
+	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
+	assert_int_equal(pc_store_user_change_password(f->s, &p, &ev, u.id, "$argon2id$rotated", s.id, &r, &rv, &nrv),
+	                 PC_OK);
+	assert_true(has_jti(rv, nrv, t1.access_jti, NOW + 900));
+	assert_true(has_jti(rv, nrv, t2.access_jti, NOW + 900));
+	assert_false(has_jti(rv, nrv, t3.access_jti, NOW + 900));
+	free(rv);
+	assert_int_equal(count(f, "audit_events"), events + 1);
+	assert_int_equal(count_where(f, "sessions", "user_id", u.id), 1);
+	assert_int_equal(count_where(f, "sessions", "id", r.id), 1);
+	assert_int_equal(count_where(f, "sessions", "id", s.id), 0);
+	assert_int_equal(count_where(f, "refresh_tokens", "user_id", u.id), 0);
+	assert_int_equal(count_where(f, "refresh_tokens", "user_id", other.id), 1);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$rotated");
+	assert_int_equal(got.cred_epoch, 1);
+
+	/* from a session that is gone: nothing changes */
+	struct pc_session r2 = r;
+	pc_random_id(r2.id);
+	as_user(&p, &u, s2.id);
+	events = count(f, "audit_events");
+	pc_audit_event_init(&ev, &p, "user.password_change", "user", u.id);
+	assert_int_equal(pc_store_user_change_password(f->s, &p, &ev, u.id, "$argon2id$again", s2.id, &r2, &rv, &nrv),
+	                 PC_ERR_STALE);
+	assert_null(rv);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(count_where(f, "sessions", "id", r2.id), 0);
+	assert_int_equal(pc_store_user_get(f->s, u.id, &got), PC_OK);
+	assert_string_equal(got.password_hash, "$argon2id$rotated");
+	assert_chain_ok(f);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -1730,6 +1812,7 @@ int main(void)
 		T(test_epoch_stale_refused),
 		T(test_epoch_each_change_bumps),
 		T(test_epoch_family_session_and_rotation),
+		T(test_families_and_change_rotating),
 	};
 	const struct CMUnitTest sqlite_only[] = {FX_NONE};
 	const struct CMUnitTest postgres_only[] = {FX_NONE};

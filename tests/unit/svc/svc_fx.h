@@ -144,7 +144,7 @@ static __attribute__((unused)) size_t fx_count(struct fx *f, const char *action)
 /* The first user, through the command line's path. */
 static __attribute__((unused)) void fx_first_user(struct fx *f, const char *email, struct pc_user *u)
 {
-	assert_int_equal(pc_users_add(&f->ctx, &f->sys, email, PC_ROLE_ADMIN, FX_PW, strlen(FX_PW), u), PC_OK);
+	assert_int_equal(pc_users_add(&f->ctx, &f->sys, email, PC_ROLE_ADMIN, FX_PW, strlen(FX_PW), u, NULL), PC_OK);
 }
 
 #endif

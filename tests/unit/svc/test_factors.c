@@ -120,7 +120,7 @@ static void test_sealed_secret_bound_to_row(void **state)
 	f->ctx.clock = clk;
 	struct pc_user a, b;
 	fx_first_user(f, "a@example.test", &a);
-	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b), PC_OK);
+	assert_int_equal(pc_users_add(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b, NULL), PC_OK);
 	struct pc_principal pa, pb;
 	fx_login(f, "a@example.test", FX_PW, &pa, NULL);
 	fx_login(f, "b@example.test", FX_PW, &pb, NULL);

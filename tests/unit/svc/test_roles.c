@@ -71,7 +71,7 @@ static void two_users(struct fx *f, struct pc_user *a, struct pc_user *b, struct
 	assert_int_equal(a->role, PC_ROLE_ADMIN);
 	fx_login(f, "admin@example.test", FX_PW, pa, ha);
 	assert_int_equal(pa->role, PC_ROLE_ADMIN);
-	assert_int_equal(pc_users_create(&f->ctx, pa, "bob@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), b),
+	assert_int_equal(pc_users_create(&f->ctx, pa, "bob@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), b, NULL),
 	                 PC_OK);
 	assert_int_equal(b->role, PC_ROLE_MEMBER);
 	fx_login(f, "bob@example.test", FX_PW, pb, hb);
@@ -100,7 +100,7 @@ static void test_member_refused(void **state)
 	assert_int_equal(pc_users_update(&f->ctx, &pb, a.id, &disable, &tmp), PC_ERR_FORBIDDEN);
 	assert_int_equal(pc_users_update(&f->ctx, &pb, b.id, &promote_self, &tmp), PC_ERR_FORBIDDEN);
 	assert_int_equal(pc_users_delete(&f->ctx, &pb, a.id), PC_ERR_FORBIDDEN);
-	assert_int_equal(pc_users_create(&f->ctx, &pb, "eve@example.test", PC_ROLE_ADMIN, FX_PW, strlen(FX_PW), &tmp),
+	assert_int_equal(pc_users_create(&f->ctx, &pb, "eve@example.test", PC_ROLE_ADMIN, FX_PW, strlen(FX_PW), &tmp, NULL),
 	                 PC_ERR_FORBIDDEN);
 	struct pc_user *list = NULL;
 	size_t n = 0;
@@ -212,7 +212,7 @@ static void test_member_audit_view(void **state)
 	struct pc_principal pa, pb;
 	uint8_t ha[32], hb[32];
 	two_users(f, &a, &b, &pa, &pb, ha, hb);
-	assert_int_equal(pc_users_create(&f->ctx, &pa, "carol@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &c),
+	assert_int_equal(pc_users_create(&f->ctx, &pa, "carol@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &c, NULL),
 	                 PC_OK);
 	struct pc_user_patch g = {.has_groups = true, .groups = "staff"};
 	assert_int_equal(pc_users_update(&f->ctx, &pa, b.id, &g, &tmp), PC_OK);

@@ -107,7 +107,7 @@ static int64_t racing_clock(void)
 		break;
 	case RACE_PASSWORD:
 		assert_int_equal(pc_users_password_change(ctx, &race.own, FX_PW, strlen(FX_PW), FX_PW2, strlen(FX_PW2),
-		                                          &wrong, &retry),
+		                                          &wrong, &retry, NULL, NULL, NULL),
 		                 PC_OK);
 		race.ran++;
 		break;
@@ -121,7 +121,7 @@ static int64_t racing_clock(void)
 		break;
 	case RACE_RESET:
 		assert_int_equal(pc_users_reset_issue(ctx, &race.admin, race.user_id, token, &retry), PC_OK);
-		assert_int_equal(pc_users_reset_redeem(ctx, &race.f->anon, token, FX_PW2, strlen(FX_PW2), &retry), PC_OK);
+		assert_int_equal(pc_users_reset_redeem(ctx, &race.f->anon, token, FX_PW2, strlen(FX_PW2), &retry, NULL), PC_OK);
 		sodium_memzero(token, sizeof(token));
 		race.ran++;
 		break;
@@ -138,7 +138,7 @@ static void race_setup(struct fx *f, enum race kind)
 	race.f = f;
 	fx_first_user(f, "admin@example.test", &a);
 	fx_login(f, "admin@example.test", FX_PW, &race.admin, NULL);
-	assert_int_equal(pc_users_create(&f->ctx, &race.admin, "user@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &u), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &race.admin, "user@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &u, NULL), PC_OK);
 	memcpy(race.user_id, u.id, sizeof(race.user_id));
 	fx_login(f, "user@example.test", FX_PW, &race.own, NULL);
 	f->ctx.clock = racing_clock;

@@ -105,7 +105,7 @@ static void test_revoke_own_only(void **state)
 	struct fx *f = *state;
 	struct pc_user a, b;
 	fx_first_user(f, "admin@example.test", &a);
-	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b), PC_OK);
+	assert_int_equal(pc_users_create(&f->ctx, &f->sys, "b@example.test", PC_ROLE_MEMBER, FX_PW, strlen(FX_PW), &b, NULL), PC_OK);
 	struct pc_principal pa, pb;
 	fx_login(f, "admin@example.test", FX_PW, &pa, NULL);
 	fx_login(f, "b@example.test", FX_PW, &pb, NULL);
