@@ -45,11 +45,6 @@ static void request_done(struct pc_req *r, void *data)
 
 void pc_api_password_reset_request(struct pc_req *r)
 {
-	if (!pc_outbox_enabled(pc_svc_of(r))) {
-		pc_respond_problem_kind(r, PC_PROB_EMAIL_DISABLED,
-		                        "This server sends no mail; ask an administrator for a reset link.");
-		return;
-	}
 	struct request_state *st = pc_api_state_or_respond(r, sizeof(*st));
 	if (st == NULL)
 		return;
@@ -60,6 +55,13 @@ void pc_api_password_reset_request(struct pc_req *r)
 	pc_input_wipe(&in);
 	if (bad != 0) {
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"email\" is not a valid email address.");
+		return;
+	}
+	/* after the body is checked: a malformed request is the client's to fix
+	 * whatever the configuration */
+	if (!pc_outbox_enabled(pc_svc_of(r))) {
+		pc_respond_problem_kind(r, PC_PROB_EMAIL_DISABLED,
+		                        "This server sends no mail; ask an administrator for a reset link.");
 		return;
 	}
 	pc_api_defer(r, request_work, request_done, st);

@@ -212,6 +212,31 @@ enum pc_err pc_notify_attach(struct pc_svc *ctx, struct pc_audit_event *ev, stru
 	return PC_OK;
 }
 
+struct pc_outbox_buf *pc_notify_new(struct pc_svc *ctx, struct pc_audit_event *ev, const char *to,
+                                    enum pc_notice kind)
+{
+	if (!pc_outbox_enabled(ctx) || to == NULL || to[0] == '\0')
+		return NULL;
+	struct pc_outbox_buf *b = malloc(sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	if (pc_notify_attach(ctx, ev, b, to, kind) != PC_OK || ev->mail != &b->mail) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void pc_notify_done(struct pc_outbox_buf *nb, enum pc_err e)
+{
+	if (nb == NULL)
+		return;
+	sodium_memzero(nb, sizeof(*nb));
+	free(nb);
+	if (e == PC_OK)
+		pc_outbox_wake();
+}
+
 /* ---- the sender ---- */
 
 static int64_t now_s(void)

@@ -89,6 +89,19 @@ enum pc_notice {
 PC_MUST_USE enum pc_err pc_notify_attach(struct pc_svc *ctx, struct pc_audit_event *ev, struct pc_outbox_buf *b,
                                          const char *to, enum pc_notice kind);
 
+/* pc_notify_attach with the buffer allocated here: NULL when email is off
+ * or out of memory (ev untouched). Pass the result to pc_notify_done after
+ * the store call that writes ev, with that call's result:
+ *   struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, u.email, PC_NOTICE_PASSWORD_CHANGED);
+ *   e = pc_store_...(..., &ev, ...);
+ *   pc_notify_done(nb, e);
+ */
+struct pc_outbox_buf *pc_notify_new(struct pc_svc *ctx, struct pc_audit_event *ev, const char *to,
+                                    enum pc_notice kind);
+/* Frees nb (NULL: nothing) and, when the change committed (e == PC_OK),
+ * wakes the sender. */
+void pc_notify_done(struct pc_outbox_buf *nb, enum pc_err e);
+
 /* Starts the sender thread (email on). 0, or -1 logged. */
 PC_MUST_USE int pc_outbox_start(struct pc_svc *ctx);
 /* Wakes the sender now (a mail was just queued in this instance). */

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "core/log.h"
+#include "svc/outbox.h"
 #include "svc/users.h"
 
 enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done)
@@ -242,8 +243,10 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 	pc_throttle_reset(&slot);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, NULL);
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, u.email, PC_NOTICE_PASSWORD_CHANGED);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
 	                 actor->method == PC_AUTH_SESSION ? actor->session_id : NULL);
+	pc_notify_done(nb, e);
 out:
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	return e;

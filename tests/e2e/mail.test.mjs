@@ -238,6 +238,12 @@ test('an unknown address gets the same 202 and body, and no mail; requests are t
   }
   // a bad address is a 400, not a 202
   assert.equal((await requestReset(srv, 'not an address')).status, 400);
+  // a security notice: the password changed, queued with the change
+  const ua = await loginAgent(srv, u.email, u.password);
+  const ch = await ua.put('/api/v1/users/me/password', { current_password: u.password, new_password: newPassword() });
+  assert.equal(ch.status, 204, ch.text);
+  const notice = await m.waitFor((x) => x.to.includes(u.email) && /Subject: Your password was changed/.test(x.raw));
+  assert.match(parseMail(notice.raw).body, /The password of your account was changed\./);
   servers.delete(srv);
   await stopServer(srv);
 });
