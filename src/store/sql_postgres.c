@@ -214,8 +214,13 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending = 1",
 	[S_OUTBOX_INSERT] = "INSERT INTO mail_outbox(id, created_at, kind, recipient, message_sealed, next_attempt_at)"
 	                     " VALUES ($1, $2, $3, $4, $5, $2)",
-	[S_OUTBOX_INSERT_FOR_EMAIL] = "INSERT INTO mail_outbox(id, created_at, kind, recipient, message_sealed, next_attempt_at)"
-	                               " SELECT $1, $2, $3, email, $5, $2 FROM users WHERE email = $4 AND disabled = 0",
+	[S_OUTBOX_INSERT_FOR_EMAIL] =
+		/* one row whether or not the account exists (the same write either
+		 * way); without an enabled account it is born given up and empty */
+		"INSERT INTO mail_outbox(id, created_at, kind, recipient, message_sealed, next_attempt_at, failed_at,"
+		" last_error) SELECT $1, $2, $3, COALESCE(u.email, ''), CASE WHEN u.email IS NULL THEN '' ELSE $5 END, $2,"
+		" CASE WHEN u.email IS NULL THEN $2 END, CASE WHEN u.email IS NULL THEN 'no such account' ELSE '' END"
+		" FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.email = $4 AND u.disabled = 0",
 	[S_RESET_INSERT_FOR_EMAIL] = "INSERT INTO reset_tokens(token_hash, user_id, expires_at)"
 	                              " SELECT $1, id, $3 FROM users WHERE email = $2 AND disabled = 0",
 	[S_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = $1 AND disabled = 0",

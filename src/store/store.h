@@ -336,10 +336,12 @@ enum pc_outbox_outcome { PC_OUTBOX_SENT, PC_OUTBOX_RETRY, PC_OUTBOX_FAILED };
  * Forgot-password, one transaction that does the same statements whether
  * or not an enabled user has this email (so neither the answer nor, as
  * far as the database goes, the time tells): the user's id is looked up,
- * a reset token (token_hash, expires_at) is inserted for that user and
- * mail (its recipient ignored: the user's stored email) queued for them —
- * both INSERT ... SELECT statements that insert nothing when there is no
- * such user — and ev is appended (its resource_id: the user, or "").
+ * a reset token (token_hash, expires_at) is inserted for that user (an
+ * INSERT ... SELECT that inserts nothing when there is no such user), mail
+ * is queued for them (its recipient ignored: the user's stored email; with
+ * no such user the row is written all the same, empty and already given
+ * up, so both cases write it), and ev is appended (its resource_id: the
+ * user, or "").
  * PC_OK either way.
  */
 PC_MUST_USE enum pc_err pc_store_reset_request(struct pc_store *s, const struct pc_principal *actor,

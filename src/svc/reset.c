@@ -63,10 +63,12 @@ enum pc_err pc_reset_request(struct pc_svc *ctx, const struct pc_principal *acto
 	if (e == PC_OK) {
 		struct pc_audit_event ev;
 		pc_svc_event(&ev, actor, "user.password_reset_request", "user", "", NULL);
+		/* no wake of the sender: it would start sending right after the
+		 * answer only when the account exists, which a client timing its
+		 * next request could see; the sender's next poll (at most
+		 * PC_OUTBOX_POLL_MS later) picks the mail up */
 		e = pc_store_reset_request(ctx->store, actor, &ev, email, th, pc_svc_now(ctx) + PC_RESET_REQUEST_TTL,
 		                           &b->mail);
-		if (e == PC_OK && ev.resource_id[0] != '\0')
-			pc_outbox_wake();
 	}
 	sodium_memzero(b, sizeof(*b));
 	free(b);

@@ -1,8 +1,8 @@
 /* test_store_conformance_outbox.c — the store's migration 10, on SQLite
  * and on PostgreSQL (store_fx.h): a mail attached to an audit event commits
  * with the change and only with it; the forgot-password transaction runs
- * for known and unknown addresses alike and queues a token and a mail only
- * for an enabled user; claims are exclusive (a live lease keeps every other
+ * for known and unknown addresses alike (a row written either way) and
+ * queues a token and a deliverable mail only for an enabled user; claims are exclusive (a live lease keeps every other
  * owner out, an expired one lets the next in), every outcome needs the
  * lease, a sent mail is blanked; 8 threads claiming 40 mails get each
  * exactly once. */
@@ -103,7 +103,13 @@ static void test_reset_request(void **state)
 	}
 	assert_int_equal(count(f, "audit_events"), events + 3);
 	assert_int_equal(count(f, "reset_tokens"), 1);
-	assert_int_equal(count(f, "mail_outbox"), 1);
+	/* a row per request (the same write), only the known one waiting */
+	assert_int_equal(count(f, "mail_outbox"), 3);
+	assert_int_equal(raw(f, "SELECT count(*) FROM mail_outbox WHERE recipient = '' AND message_sealed = ''"
+	                        " AND failed_at IS NOT NULL"), 2);
+	int64_t depth = -1;
+	assert_int_equal(pc_store_outbox_depth(f->s, &depth), PC_OK);
+	assert_int_equal(depth, 1);
 	struct pc_outbox_row row;
 	assert_int_equal(pc_store_outbox_claim(f->s, "owner-a", NOW + 300, NOW, &row), PC_OK);
 	assert_string_equal(row.recipient, "a@example.com");
