@@ -276,6 +276,16 @@ int pc_config_parse_smtp_url(struct pc_config *cfg, const char *name, const char
 		return pc_errf(err, errlen, "%s is not smtp://host[:port] (STARTTLS required) or smtps://host[:port] "
 		            "(lowercase host, no credentials: set PORTCULLIS_SMTP_USER and PORTCULLIS_SMTP_PASSWORD; no "
 		            "path)", name);
+	/* port 0 (which origin_valid allows for listeners) cannot be dialled */
+	const char *hp = s + skip, *close = memchr(hp, ']', hl), *colon = NULL;
+	for (const char *c = close ? close : hp; c < hp + hl; c++)
+		if (*c == ':')
+			colon = c;
+	bool zero = colon != NULL && colon + 1 < hp + hl;
+	for (const char *c = colon ? colon + 1 : hp + hl; c < hp + hl; c++)
+		zero = zero && *c == '0';
+	if (zero)
+		return pc_errf(err, errlen, "%s has port 0", name);
 	memcpy(cfg->smtp_url, s, skip + hl);
 	cfg->smtp_url[skip + hl] = '\0';
 	cfg->smtp_implicit_tls = implicit;
