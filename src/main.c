@@ -182,7 +182,7 @@ static int cmd_serve(void)
 	}
 	if (pc_outbox_enabled(&svc)) {
 		if (pc_smtp_global_init() != 0 || pc_outbox_start(&svc) != 0) {
-			pc_log("error", "startup", "cannot start the mail sender");
+			pc_log("error", "startup", "cannot start the mail sender (is libcurl.so.4, Debian package libcurl4, installed?)");
 			pc_svc_close(&svc);
 			pc_audit_stream_close();
 			pc_config_free(&cfg);

@@ -10,9 +10,18 @@
   const choose = document.getElementById('choose');
   const m = /^#token=([A-Za-z0-9_-]{1,256})$/.exec(window.location.hash);
   const token = m ? m[1] : null;
+  const e = /^#email_token=([A-Za-z0-9_-]{1,256})$/.exec(window.location.hash);
+  const emailToken = e ? e[1] : null;
   if (window.location.hash) history.replaceState(null, '', window.location.pathname);
 
-  if (token) {
+  if (emailToken) {
+    // a confirmation link of an email change: confirm it at once
+    PC.status('Confirming your new email address…');
+    PC.api('POST', '/api/v1/auth/email-change/confirm', { token: emailToken }).then((res) => {
+      if (res.status === 200) PC.status(res.data.message);
+      else PC.status(PC.problem(res), true);
+    });
+  } else if (token) {
     choose.hidden = false;
     document.getElementById('choose-password').focus();
   } else {

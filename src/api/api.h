@@ -28,6 +28,8 @@ void pc_api_problems_list(struct pc_req *r);
 void pc_api_problems_get(struct pc_req *r);
 void pc_api_password_reset(struct pc_req *r);
 void pc_api_password_reset_request(struct pc_req *r);
+void pc_api_email_change(struct pc_req *r);
+void pc_api_email_change_confirm(struct pc_req *r);
 
 void pc_api_sessions_list(struct pc_req *r);
 void pc_api_sessions_delete_all(struct pc_req *r);

@@ -37,6 +37,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/email-change/confirm", pc_api_email_change_confirm, PUB, "Confirm an email change with the token of its mailed link {token}; a notice goes to the old address.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset/request", pc_api_password_reset_request, PUB, "Forgot password: mail a reset link to the account with this address, if there is one.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0, 0},
@@ -45,6 +46,7 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users (admins).", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user {email, password, role?} (admins; role defaults to member).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/email", pc_api_email_change, AUTH, "Change your email {email, current_password}: a confirmation link goes to the new address; nothing changes until it is opened.", 0, 0, 0},
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password; ends your other sessions.", 0, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/me/factors", pc_api_factors_list, AUTH, "Your second factors (never a secret): TOTP, recovery codes left, this session's factors.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/totp", pc_api_totp_enrol, AUTH, "Start TOTP enrolment: the secret, otpauth URI (shown once); active after confirm.", 0, 0, 0},

@@ -33,7 +33,8 @@ enum pc_smtp_result {
 	PC_SMTP_PERMANENT = 2, /* the server refused the message or recipient (5xx) */
 };
 
-/* Once, before any thread sends (curl_global_init). 0 or -1. */
+/* Once, before any thread sends: loads libcurl.so.4 (dlopen) and runs
+ * curl_global_init. 0, or -1 (not installed, or a symbol missing). */
 PC_MUST_USE int pc_smtp_global_init(void);
 void pc_smtp_global_cleanup(void);
 

@@ -237,6 +237,11 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                   " ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
 	                   " AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 AND lease_until <= $3"
 	                   " RETURNING id, recipient, message_sealed, attempts",
+	[S_EMAIL_CHANGE_CLEAR] = "DELETE FROM email_changes WHERE user_id = $1",
+	[S_EMAIL_CHANGE_INSERT] = "INSERT INTO email_changes(token_hash, user_id, new_email, expires_at) VALUES ($1, $2, $3, $4)",
+	[S_EMAIL_CHANGE_USE] = "UPDATE email_changes SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+	[S_USER_SET_EMAIL] = "UPDATE users SET email = $2 WHERE id = $1",
+	[S_EMAIL_CHANGE_FIND] = "SELECT user_id, new_email FROM email_changes WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 FOR UPDATE",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",

@@ -119,6 +119,11 @@ enum pc_stmt {
 	S_OUTBOX_FAIL,      /* likewise */
 	S_OUTBOX_DEPTH,
 	S_PURGE_OUTBOX,
+	S_EMAIL_CHANGE_CLEAR,  /* the user's pending changes */
+	S_EMAIL_CHANGE_INSERT,
+	S_EMAIL_CHANGE_FIND,   /* unused, unexpired; locks the row where the dialect can */
+	S_EMAIL_CHANGE_USE,    /* conditional: used_at IS NULL */
+	S_USER_SET_EMAIL,
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

@@ -384,6 +384,36 @@ enum pc_err pc_store_outbox_finish(struct pc_store *s, const char *id, const cha
 	return pc_tx_outbox_finish(s, id, owner, outcome, now, next_at, error);
 }
 
+enum pc_err pc_store_email_change_create(struct pc_store *s, const struct pc_principal *actor,
+                                         struct pc_audit_event *ev, const char *user_id, const uint8_t token_hash[32],
+                                         const char *new_email, int64_t expires_at)
+{
+	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL && new_email != NULL &&
+	        strlen(new_email) <= PC_EMAIL_MAX && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_email_change_create(s, ev, user_id, token_hash, new_email, expires_at));
+}
+
+enum pc_err pc_store_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                       char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	REQUIRE(user_id != NULL && new_email != NULL);
+	user_id[0] = new_email[0] = '\0';
+	REQUIRE(s != NULL && token_hash != NULL);
+	return pc_tx_email_change_peek(s, token_hash, now, user_id, new_email);
+}
+
+enum pc_err pc_store_email_change_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const uint8_t token_hash[32], int64_t now,
+                                          char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	REQUIRE(user_id != NULL && new_email != NULL);
+	user_id[0] = new_email[0] = '\0';
+	REQUIRE(s != NULL && token_hash != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_email_change_confirm(s, ev, token_hash, now, user_id, new_email));
+}
+
 enum pc_err pc_store_outbox_depth(struct pc_store *s, int64_t *n)
 {
 	REQUIRE(n != NULL);

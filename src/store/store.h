@@ -363,6 +363,27 @@ PC_MUST_USE enum pc_err pc_store_outbox_finish(struct pc_store *s, const char *i
 /* Mails waiting (neither sent nor given up). */
 PC_MUST_USE enum pc_err pc_store_outbox_depth(struct pc_store *s, int64_t *n);
 
+/* ---- a user's own email change, confirmed by a mailed token ---- */
+
+/* Replaces the user's pending change (if any) by this one: token_hash
+ * (stored hashed), new_email, expires_at; ev (which may carry the
+ * confirmation mail) in the same transaction. */
+PC_MUST_USE enum pc_err pc_store_email_change_create(struct pc_store *s, const struct pc_principal *actor,
+                                                     struct pc_audit_event *ev, const char *user_id,
+                                                     const uint8_t token_hash[32], const char *new_email,
+                                                     int64_t expires_at);
+/* The pending change of an unused, unexpired token (a read). PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                                   char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1]);
+/* Confirms it, one transaction: the token found again (locked) and spent
+ * (single use), the user's email set to new_email (PC_ERR_CONFLICT: taken
+ * since), ev appended (it may carry the notice to the old address).
+ * PC_ERR_NOT_FOUND: unknown, used or expired. */
+PC_MUST_USE enum pc_err pc_store_email_change_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                                      struct pc_audit_event *ev, const uint8_t token_hash[32],
+                                                      int64_t now, char user_id[PC_ID_LEN + 1],
+                                                      char new_email[PC_EMAIL_MAX + 1]);
+
 /* ---- API keys (shared resources: no owner filter, by design) ---- */
 
 

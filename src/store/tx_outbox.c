@@ -127,3 +127,112 @@ enum pc_err pc_tx_outbox_depth(struct pc_store *s, int64_t *n)
 {
 	return pc_sql_get_one(s, S_OUTBOX_DEPTH, NOARGS, row_count, n, sizeof(*n), "mail_outbox");
 }
+
+/* ---- a user's own email change ---- */
+
+struct echange {
+	struct pc_audit_event *ev;
+	const char *user_id, *new_email;
+	const uint8_t *token_hash;
+	int64_t expires_at, now;
+	char uid[PC_ID_LEN + 1];
+	char email[PC_EMAIL_MAX + 1];
+};
+
+PC_MUST_USE static enum pc_err echange_create_script(struct pc_sql *c, void *ctx)
+{
+	struct echange *x = ctx;
+	pc_event_clear(x->ev);
+	enum pc_err e = sql_exec(c, S_EMAIL_CHANGE_CLEAR, ARGS(A_TXT(x->user_id)), NULL);
+	if (e == PC_OK)
+		e = sql_exec(c, S_EMAIL_CHANGE_INSERT,
+		             ARGS(A_HASH(x->token_hash), A_TXT(x->user_id), A_TXT(x->new_email), A_INT(x->expires_at)), NULL);
+	if (e == PC_OK)
+		e = pc_sql_append_event(c, x->ev);
+	return e;
+}
+
+enum pc_err pc_tx_email_change_create(struct pc_store *s, struct pc_audit_event *ev, const char *user_id,
+                                      const uint8_t token_hash[32], const char *new_email, int64_t expires_at)
+{
+	struct echange x = {.ev = ev, .user_id = user_id, .new_email = new_email, .token_hash = token_hash,
+	                    .expires_at = expires_at};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, echange_create_script, &x);
+	if (e != PC_OK)
+		pc_event_clear(ev);
+	return e;
+}
+
+PC_MUST_USE static int row_echange(struct pc_sql *c, void *out)
+{
+	struct echange *x = out;
+	if (COL_TEXT(c, 0, x->uid) != 0 || COL_TEXT(c, 1, x->email) != 0)
+		return -1;
+	return 0;
+}
+
+PC_MUST_USE static enum pc_err echange_find(struct pc_sql *c, struct echange *x)
+{
+	enum pc_err e = sql_query(c, S_EMAIL_CHANGE_FIND, ARGS(A_HASH(x->token_hash), A_INT(x->now)));
+	bool row = false;
+	if (e == PC_OK)
+		e = sql_step(c, &row);
+	if (e == PC_OK && !row)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK && row_echange(c, x) != 0)
+		e = pc_sql_corrupt(c, "email_changes");
+	sql_done(c);
+	return e;
+}
+
+PC_MUST_USE static enum pc_err echange_peek_script(struct pc_sql *c, void *ctx)
+{
+	return echange_find(c, ctx);
+}
+
+enum pc_err pc_tx_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                    char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	struct echange x = {.token_hash = token_hash, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_READ, echange_peek_script, &x);
+	if (e == PC_OK) {
+		memcpy(user_id, x.uid, sizeof(x.uid));
+		memcpy(new_email, x.email, sizeof(x.email));
+	}
+	return e;
+}
+
+PC_MUST_USE static enum pc_err echange_confirm_script(struct pc_sql *c, void *ctx)
+{
+	struct echange *x = ctx;
+	pc_event_clear(x->ev);
+	int64_t changed = 0;
+	enum pc_err e = echange_find(c, x);
+	if (e == PC_OK)
+		e = sql_exec(c, S_EMAIL_CHANGE_USE, ARGS(A_HASH(x->token_hash), A_INT(x->now)), &changed);
+	if (e == PC_OK && changed != 1)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK)
+		e = sql_exec(c, S_USER_SET_EMAIL, ARGS(A_FIX(x->uid), A_FIX(x->email)), &changed);
+	if (e == PC_OK && changed != 1)
+		e = PC_ERR_NOT_FOUND;
+	if (e == PC_OK) {
+		memcpy(x->ev->resource_id, x->uid, sizeof(x->uid));
+		e = pc_sql_append_event(c, x->ev);
+	}
+	return e;
+}
+
+enum pc_err pc_tx_email_change_confirm(struct pc_store *s, struct pc_audit_event *ev, const uint8_t token_hash[32],
+                                       int64_t now, char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	struct echange x = {.ev = ev, .token_hash = token_hash, .now = now};
+	enum pc_err e = sql_run(s, PC_SQL_WRITE, echange_confirm_script, &x);
+	if (e == PC_OK) {
+		memcpy(user_id, x.uid, sizeof(x.uid));
+		memcpy(new_email, x.email, sizeof(x.email));
+	} else {
+		pc_event_clear(ev);
+	}
+	return e;
+}

@@ -38,4 +38,37 @@ void pc_reset_link(char out[PC_RESET_LINK_MAX], const struct pc_svc *ctx, const 
 PC_MUST_USE enum pc_err pc_reset_request(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                          int64_t *retry_after);
 
+/* ---- changing one's own email ---- */
+
+#define PC_EMAIL_CHANGE_TTL 86400 /* a confirmation link: 24 hours */
+
+/*
+ * The actor asks to move their account to new_email (normalised by the
+ * caller): the current password checked like a password change (a slot of
+ * the account's login throttle, kept by a wrong guess: *wrong_password,
+ * PC_ERR_NOT_FOUND; PC_ERR_THROTTLED, *retry_after); then a confirmation
+ * link (PORTCULLIS_PUBLIC_URL/reset#email_token=..., 24 hours, once) is
+ * mailed to the NEW address in the transaction that records the pending
+ * change (it replaces an older pending one). Nothing changes until it is
+ * confirmed. PC_ERR_CONFLICT: the address is another account's (or the
+ * actor's own). PC_ERR_INTERNAL: email off (the API checks first).
+ * Event "user.email_change_request" {new_email}.
+ */
+PC_MUST_USE enum pc_err pc_email_change_request(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                const char *new_email, const char *password, size_t password_len,
+                                                bool *wrong_password, int64_t *retry_after);
+
+/*
+ * Confirms a change with its token (NULL: malformed, counted like an
+ * unknown one): a slot per client address first (kept by a bad token),
+ * then the account's email becomes the new address, and a notice goes to
+ * the OLD address in the same transaction. Sessions stay (the credential
+ * did not change); cached credentials are dropped so the next request
+ * sees the new email. Event "user.email_change" {old, new}.
+ * PC_ERR_NOT_FOUND (unknown, used or expired), PC_ERR_CONFLICT (taken
+ * since), PC_ERR_THROTTLED.
+ */
+PC_MUST_USE enum pc_err pc_email_change_confirm(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                const uint8_t token[32], int64_t *retry_after);
+
 #endif

@@ -321,3 +321,45 @@ test('without PORTCULLIS_SMTP_URL: forgot-password says email is off; an admin-i
   servers.delete(srv);
   await stopServer(srv);
 });
+
+test('changing one\'s own email: confirmed from the new address, a notice to the old one', { timeout: 90000 }, async () => {
+  const m = await smtpServer();
+  const srv = await server(smtpEnv(m));
+  const admin = await setupAdmin(srv);
+  const u = await createUser(admin.agent);
+  const ua = await loginAgent(srv, u.email, u.password);
+  const next = newEmail('moved');
+  // the current password is required
+  const wrong = await ua.post('/api/v1/users/me/email', { email: next, current_password: `${u.password}x` });
+  assert.equal(wrong.status, 403);
+  assert.equal(wrong.data.type, '/api/v1/problems/wrong-password');
+  // an address that is an account's
+  assert.equal((await ua.post('/api/v1/users/me/email', { email: admin.email, current_password: u.password })).status, 409);
+  const res = await ua.post('/api/v1/users/me/email', { email: next, current_password: u.password });
+  assert.equal(res.status, 202, res.text);
+  const mail = await m.waitFor((x) => x.to.includes(next));
+  const link = /(http:\/\/localhost:\d+\/reset#email_token=[A-Za-z0-9_-]{43})/.exec(parseMail(mail.raw).body);
+  assert.ok(link, mail.raw);
+  const token = link[1].split('#email_token=')[1];
+  recordSecret(token, 'email token');
+  // nothing changed yet
+  assert.equal((await ua.me()).data.user?.email ?? (await ua.me()).data.email, u.email);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(link[1]);
+    await page.waitForFunction(() => /email address of your account is changed/.test(document.getElementById('status').textContent));
+  } finally {
+    await browser.close();
+  }
+  const notice = await m.waitFor((x) => x.to.includes(u.email) && /Subject: The email address of your account was changed/.test(x.raw));
+  assert.ok(notice);
+  await loginAgent(srv, next, u.password);
+  await new Agent(srv).login(u.email, u.password, { expect: 401 });
+  // once
+  const again = await new Agent(srv).post('/api/v1/auth/email-change/confirm', { token });
+  assert.equal(again.status, 400);
+  assert.equal(again.data.type, '/api/v1/problems/invalid-email-token');
+  servers.delete(srv);
+  await stopServer(srv);
+});

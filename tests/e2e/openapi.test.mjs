@@ -372,6 +372,7 @@ describe('the OpenAPI document', () => {
       await call(srv, 'POST', '/api/v1/auth/password-reset', { json: { token: 'A'.repeat(43), new_password: newPassword() } }, 400);
       await call(srv, 'POST', '/api/v1/auth/password-reset/request', { json: { email: newEmail('forgot') } }, 202);
       await call(srv, 'POST', '/api/v1/auth/password-reset/request', { json: { email: 'not an address' } }, 400);
+      await call(srv, 'POST', '/api/v1/auth/email-change/confirm', { json: { token: 'A'.repeat(43) } }, 400);
       await call(srv, 'POST', '/api/v1/auth/password-reset', { json: { token: reset.data.token, new_password: newPw } }, 204);
       const user = new Agent(srv);
       await user.login(uEmail, newPw);
