@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { SMTPServer } from 'smtp-server';
 
 import { Agent, assertNoInvariantViolations, newEmail, newPassword, randomId, request, setupAdmin } from './lib/api.mjs';
 import { E2E_DIR, generateSecretKey, startServer, stopServer } from './lib/harness.mjs';
@@ -37,9 +38,15 @@ describe('the OpenAPI document', () => {
   let doc;
   let stopChecking;
 
+  const mails = [];
+  let smtp;
+
   before(async () => {
-    // email on (the mail server is never reached: a 202 does not wait for delivery)
-    srv = await startServer({ label: 'openapi', env: { PORTCULLIS_SMTP_URL: 'smtp://localhost:1', PORTCULLIS_SMTP_FROM: 'noreply@auth.example.test', PORTCULLIS_PUBLIC_URL: 'https://auth.example.test' } });
+    // email on, to a plain SMTP sink in this process (the email-change
+    // confirmation needs the mailed token)
+    smtp = new SMTPServer({ disabledCommands: ['STARTTLS', 'AUTH'], logger: false, onData(s, _, cb) { const c = []; s.on('data', (d) => c.push(d)); s.on('end', () => { mails.push(Buffer.concat(c).toString('latin1')); cb(); }); } });
+    await new Promise((r) => smtp.listen(0, '127.0.0.1', r));
+    srv = await startServer({ label: 'openapi', env: { PORTCULLIS_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, PORTCULLIS_SMTP_INSECURE: 'true', PORTCULLIS_SMTP_FROM: 'noreply@auth.example.test', PORTCULLIS_PUBLIC_URL: 'https://auth.example.test' } });
     api = await loadOpenApi(srv);
     doc = api.doc;
     stopChecking = checkEveryResponse(api, { port: srv.port });
@@ -47,6 +54,7 @@ describe('the OpenAPI document', () => {
   after(async () => {
     stopChecking?.();
     await stopServer(srv);
+    await new Promise((r) => smtp.close(r));
   });
 
   describe('(a) is valid OpenAPI 3.1', () => {
@@ -376,6 +384,18 @@ describe('the OpenAPI document', () => {
       await call(srv, 'POST', '/api/v1/auth/password-reset', { json: { token: reset.data.token, new_password: newPw } }, 204);
       const user = new Agent(srv);
       await user.login(uEmail, newPw);
+      // own email: asked with the password, confirmed with the mailed token
+      const moved = newEmail('moved');
+      await call(user, 'POST', '/api/v1/users/me/email', { json: { email: moved, current_password: `${newPw}x` } }, 403);
+      await call(user, 'POST', '/api/v1/users/me/email', { json: { email: moved, current_password: newPw } }, 202);
+      let confirmMail;
+      for (let i = 0; i < 100 && !confirmMail; i++) {
+        confirmMail = mails.find((m) => m.includes(`To: ${moved}`));
+        if (!confirmMail) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(confirmMail, 'the confirmation mail');
+      const emailToken = /email_token=3D([A-Za-z0-9_-]+)|email_token=([A-Za-z0-9_-]+)/.exec(confirmMail.replace(/=\r\n/g, ''));
+      await call(srv, 'POST', '/api/v1/auth/email-change/confirm', { json: { token: emailToken[1] ?? emailToken[2] } }, 200);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: `${newPw}x`, new_password: newPassword() } }, 403);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: newPassword() } }, 204);
       await call(srv, 'PUT', '/api/v1/users/me/password', { ...byKey, json: { current_password: 'x', new_password: newPassword() } }, 403);
