@@ -162,6 +162,52 @@ static void test_claims(void **state)
 	assert_int_equal(raw(f, "SELECT count(*) FROM mail_outbox WHERE message_sealed = '' AND failed_at IS NOT NULL"), 1);
 }
 
+/* the email change: pending until confirmed, once, and a taken address */
+static void test_email_change(void **state)
+{
+	struct fx *f = *state;
+	struct pc_user a, b;
+	add_user(f, &a, "a@example.com", NULL, PC_OK);
+	add_user(f, &b, "b@example.com", NULL, PC_OK);
+	uint8_t t1[32], t2[32], t3[32];
+	randombytes_buf(t1, 32);
+	randombytes_buf(t2, 32);
+	randombytes_buf(t3, 32);
+	struct pc_audit_event ev;
+	struct pc_outbox_mail m;
+	mk_mail(&m, "new@example.com", "sealed");
+	pc_audit_event_init(&ev, &f->sys, "user.email_change_request", "user", a.id);
+	ev.mail = &m;
+	assert_int_equal(pc_store_email_change_create(f->s, &f->sys, &ev, a.id, t1, "old-try@example.com", NOW + 100), PC_OK);
+	pc_audit_event_init(&ev, &f->sys, "user.email_change_request", "user", a.id);
+	assert_int_equal(pc_store_email_change_create(f->s, &f->sys, &ev, a.id, t2, "new@example.com", NOW + 100), PC_OK);
+	assert_int_equal(count(f, "email_changes"), 1); /* the newer request replaced the older */
+	assert_int_equal(count(f, "mail_outbox"), 1);
+	pc_audit_event_init(&ev, &f->sys, "user.email_change_request", "user", b.id);
+	assert_int_equal(pc_store_email_change_create(f->s, &f->sys, &ev, b.id, t3, "new@example.com", NOW + 100), PC_OK);
+	char uid[PC_ID_LEN + 1], email[PC_EMAIL_MAX + 1];
+	assert_int_equal(pc_store_email_change_peek(f->s, t1, NOW, uid, email), PC_ERR_NOT_FOUND);
+	assert_int_equal(pc_store_email_change_peek(f->s, t2, NOW + 100, uid, email), PC_ERR_NOT_FOUND); /* expired */
+	assert_int_equal(pc_store_email_change_peek(f->s, t2, NOW, uid, email), PC_OK);
+	assert_string_equal(uid, a.id);
+	assert_string_equal(email, "new@example.com");
+	pc_audit_event_init(&ev, &f->sys, "user.email_change", "user", "");
+	assert_int_equal(pc_store_email_change_confirm(f->s, &f->sys, &ev, t2, NOW, uid, email), PC_OK);
+	assert_string_equal(ev.resource_id, a.id);
+	struct pc_user got;
+	assert_int_equal(pc_store_user_get(f->s, a.id, &got), PC_OK);
+	assert_string_equal(got.email, "new@example.com");
+	pc_audit_event_init(&ev, &f->sys, "user.email_change", "user", "");
+	assert_int_equal(pc_store_email_change_confirm(f->s, &f->sys, &ev, t2, NOW, uid, email), PC_ERR_NOT_FOUND);
+	/* b's pending change to the address a now has: refused, nothing changed */
+	int64_t events = count(f, "audit_events");
+	pc_audit_event_init(&ev, &f->sys, "user.email_change", "user", "");
+	assert_int_equal(pc_store_email_change_confirm(f->s, &f->sys, &ev, t3, NOW, uid, email), PC_ERR_CONFLICT);
+	assert_int_equal(count(f, "audit_events"), events);
+	assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
+	assert_string_equal(got.email, "b@example.com");
+}
+
 #define RACE_MAILS 40
 #define RACE_THREADS 8
 
@@ -239,6 +285,7 @@ int main(void)
 		T(test_outbox_with_the_change),
 		T(test_reset_request),
 		T(test_claims),
+		T(test_email_change),
 		T(test_claim_race),
 	};
 	const struct CMUnitTest sqlite_only[] = {FX_NONE};
