@@ -30,6 +30,8 @@
 #   auth      sessions, tokens, CSRF, rate limits, and the middleware stages,
 #             which read a request: http/request.h and http/parser.h only,
 #             never the server (server.h, conn.h)
+#   mail      the SMTP client (libcurl), one file: hands a finished message
+#             (core/mail.h) to the configured server
 #   svc       the service layer: every rule and audit event of a feature,
 #             for the API, the CLI and the console alike
 #   api       one file per resource: HTTP parsing, validation, error mapping
@@ -43,7 +45,8 @@ store:  core config audit
 kv:     core config
 authz:  core
 auth:   core config obs store kv audit authz http/request.h http/parser.h
-svc:    core config obs store kv audit authz auth
+mail:   core config obs
+svc:    core config obs store kv audit authz auth mail
 api:    core config obs store kv audit authz auth svc http
 '
 #
@@ -74,6 +77,7 @@ sqlite3.h:         store
 libpq-fe.h:        store
 hiredis/hiredis.h: kv store
 hiredis.h:         kv store
+curl/curl.h:       mail
 '
 # ------------------------------------------------------------------------------
 

@@ -25,7 +25,9 @@
 #include "core/log.h"
 #include "core/num.h"
 #include "core/text.h"
+#include "mail/smtp.h"
 #include "http/server.h"
+#include "svc/outbox.h"
 #include "svc/access.h"
 #include "svc/auditlog.h"
 #include "svc/users.h"
@@ -180,6 +182,21 @@ static int cmd_serve(void)
 		pc_config_free(&cfg);
 		return PC_EX_CONFIG;
 	}
+	if (pc_outbox_enabled(&svc)) {
+		if (pc_smtp_global_init() != 0 || pc_outbox_start(&svc) != 0) {
+			pc_log("error", "startup", "cannot start the mail sender (is libcurl.so.4, Debian package libcurl4, installed?)");
+			pc_svc_close(&svc);
+			pc_audit_stream_close();
+			pc_config_free(&cfg);
+			return 1;
+		}
+		if (cfg.smtp_insecure)
+			pc_log("warn", "smtp_insecure",
+			       "PORTCULLIS_SMTP_INSECURE=true: mail (reset links included) goes to the relay WITHOUT TLS; "
+			       "use it only for a relay on this host or a private network");
+	} else {
+		pc_log("info", "email_off", "PORTCULLIS_SMTP_URL is not set: no reset links by mail, no security notices");
+	}
 	struct pc_app app = {
 		.cfg = &cfg,
 		.routes = pc_routes,
@@ -194,6 +211,7 @@ static int cmd_serve(void)
 		.on_reload = reload,
 	};
 	rc = pc_server_run(&app);
+	pc_outbox_stop();
 	pc_svc_close(&svc);
 	pc_audit_stream_close();
 	pc_config_free(&cfg);
@@ -513,6 +531,15 @@ static int cmd_config_check(void)
 		pc_breached_free(b);
 	}
 	pc_config_print(&cfg, stdout);
+	if (cfg.smtp_url[0] == '\0')
+		pc_log_plain("portcullis: email is off (PORTCULLIS_SMTP_URL is not set): no forgot-password links, no "
+		             "security notices; admins hand out reset links\n");
+	else
+		pc_log_plain("portcullis: email is on: %s %s, from %s%s\n", cfg.smtp_url,
+		             cfg.smtp_insecure          ? "WITHOUT TLS (PORTCULLIS_SMTP_INSECURE=true)"
+		             : cfg.smtp_implicit_tls ? "over TLS"
+		                                     : "with STARTTLS required",
+		             cfg.smtp_from, cfg.smtp_ca_file[0] ? ", certificate checked against PORTCULLIS_SMTP_CA_FILE" : "");
 	pc_config_free(&cfg);
 	pc_log_plain("portcullis: configuration is valid\n");
 	return 0;

@@ -27,6 +27,9 @@ void pc_api_openapi(struct pc_req *r);
 void pc_api_problems_list(struct pc_req *r);
 void pc_api_problems_get(struct pc_req *r);
 void pc_api_password_reset(struct pc_req *r);
+void pc_api_password_reset_request(struct pc_req *r);
+void pc_api_email_change(struct pc_req *r);
+void pc_api_email_change_confirm(struct pc_req *r);
 
 void pc_api_sessions_list(struct pc_req *r);
 void pc_api_sessions_delete_all(struct pc_req *r);
@@ -75,6 +78,7 @@ void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);
 void pc_web_logout(struct pc_req *r);
+void pc_web_reset(struct pc_req *r);
 void pc_web_logout_post(struct pc_req *r);
 void pc_web_static(struct pc_req *r);
 

@@ -164,6 +164,33 @@ const struct pc_op_doc pc_op_docs[] = {
 		.ok = {{204, "The password is changed.", NULL, NULL, NULL}},
 		.problems = P(PC_PROB_WEAK_PASSWORD) | P(PC_PROB_INVALID_RESET_TOKEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
 	},
+	{
+		.handler = pc_api_email_change_confirm,
+		.tag = "users",
+		.description = "The page of the mailed link (PORTCULLIS_PUBLIC_URL/reset#email_token=...) posts it. Single use, 24 hours; failed confirmations are throttled per client address.",
+		.body = &pc_api_fields_email_confirm,
+		.body_schema = "EmailChangeConfirm",
+		.ok = {JSON_OK(200, "The email is changed; a notice went to the old address.", "Message", NULL)},
+		.problems = P(PC_PROB_INVALID_EMAIL_TOKEN) | P(PC_PROB_CONFLICT) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
+	},
+	{
+		.handler = pc_api_email_change,
+		.tag = "users",
+		.description = "The current password is checked (throttled like logins). A confirmation link goes to the new address; the change happens when it is opened, and a notice then goes to the old address.",
+		.body = &pc_api_fields_email_change,
+		.body_schema = "EmailChange",
+		.ok = {JSON_OK(202, "The confirmation link is on its way to the new address.", "Message", NULL)},
+		.problems = P(PC_PROB_WRONG_PASSWORD) | P(PC_PROB_CONFLICT) | P(PC_PROB_THROTTLED) | P(PC_PROB_EMAIL_DISABLED) | P(PC_PROB_FORBIDDEN),
+	},
+	{
+		.handler = pc_api_password_reset_request,
+		.tag = "users",
+		.description = "The same 202 and body whether or not an account has the address (and the same work); a link to PORTCULLIS_PUBLIC_URL/reset (the token in the fragment) is mailed when one does, valid 30 minutes, once. Throttled per address (3 an hour) and per client address. 503 email-disabled when PORTCULLIS_SMTP_URL is not set.",
+		.body = &pc_api_fields_reset_request,
+		.body_schema = "PasswordResetRequest",
+		.ok = {JSON_OK(202, "Accepted (whether or not the account exists).", "PasswordResetAccepted", NULL)},
+		.problems = P(PC_PROB_THROTTLED) | P(PC_PROB_EMAIL_DISABLED) | P(PC_PROB_UNAVAILABLE),
+	},
 
 	/* ---------- sessions ---------- */
 	{
@@ -270,7 +297,7 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_users_reset_issue,
 		.tag = "users",
-		.ok = {JSON_OK(201, "A one-time token, valid one hour.", "ResetToken", NULL)},
+		.ok = {JSON_OK(201, "A one-time token, valid one hour, and (with PORTCULLIS_PUBLIC_URL) the link to give the user.", "ResetToken", NULL)},
 		.problems = P(PC_PROB_NOT_FOUND),
 	},
 
@@ -406,6 +433,13 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_web_login,
 		.tag = "pages",
+		.params = "IfNoneMatch",
+		.ok = {{200, "The page.", "Html", "text/html", "ETag"}, {304, "Not modified.", NULL, NULL, "ETag"}},
+	},
+	{
+		.handler = pc_web_reset,
+		.tag = "pages",
+		.description = "Without a token: the forgot-password form. From a reset link (PORTCULLIS_PUBLIC_URL/reset#token=...; the fragment never reaches a server): the new-password form, which POSTs to /api/v1/auth/password-reset.",
 		.params = "IfNoneMatch",
 		.ok = {{200, "The page.", "Html", "text/html", "ETag"}, {304, "Not modified.", NULL, NULL, "ETag"}},
 	},

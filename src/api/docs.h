@@ -44,6 +44,9 @@ extern const struct pc_fields pc_api_fields_revoke;      /* tokens.c */
 extern const struct pc_fields pc_api_fields_introspect;  /* tokens.c */
 extern const struct pc_fields pc_api_fields_password;    /* users.c: PUT /users/me/password */
 extern const struct pc_fields pc_api_fields_redeem;      /* users.c: POST /auth/password-reset */
+extern const struct pc_fields pc_api_fields_reset_request; /* reset.c: POST /auth/password-reset/request */
+extern const struct pc_fields pc_api_fields_email_change;  /* reset.c: POST /users/me/email */
+extern const struct pc_fields pc_api_fields_email_confirm; /* reset.c: POST /auth/email-change/confirm */
 extern const struct pc_fields pc_api_fields_key_create;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_key_rename;  /* apikeys.c */
 extern const struct pc_fields pc_api_fields_access_check; /* access.c */

@@ -37,6 +37,8 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/api/v1/auth/verify", pc_api_verify, PUB, "Forward auth: 200 with X-Auth-* identity headers for a valid session cookie, bearer JWT or API key; 401 otherwise.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/api/v1/auth/continue", pc_api_continue, PUB, "After login: 303 to ?rd= when it is this site or an allowed origin, else to /admin.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/api/v1/auth/password-reset", pc_api_password_reset, PUB, "Redeem a one-time password reset token.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/email-change/confirm", pc_api_email_change_confirm, PUB, "Confirm an email change with the token of its mailed link {token}; a notice goes to the old address.", 0, 0, 0},
+	{PC_METHOD_POST, "/api/v1/auth/password-reset/request", pc_api_password_reset_request, PUB, "Forgot password: mail a reset link to the account with this address, if there is one.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/api/v1/sessions", pc_api_sessions_list, AUTH, "Your sessions; the current one is marked.", 0, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/sessions", pc_api_sessions_delete_all, AUTH, "End your other sessions and your tokens but those of this session (?all=true: this one too).", 0, 0, 0},
@@ -44,6 +46,7 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/api/v1/users", pc_api_users_list, AUTH, "List users (admins).", ADMIN, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users", pc_api_users_create, AUTH, "Add a user {email, password, role?} (admins; role defaults to member).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/users/me/email", pc_api_email_change, AUTH, "Change your email {email, current_password}: a confirmation link goes to the new address; nothing changes until it is opened.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/password", pc_api_users_password, AUTH, "Change your password {current_password, new_password}: your other sessions and every token family end; this session goes on under a new id (new cookie).", 0, 0, 0},
 	{PC_METHOD_PUT, "/api/v1/users/me/password", pc_api_users_password_put, AUTH, "The same as POST (kept for existing clients).", 0, 0, 0},
 	{PC_METHOD_GET, "/api/v1/users/me/devices", pc_api_devices_list, AUTH, "Your token families (\"devices\"): API clients signed in with your password, or from one of your sessions.", 0, 0, 0},
@@ -78,6 +81,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/logout", pc_web_logout, PUB, "The sign-out page an app can link to (?rd=: where to go after): its button signs out with the CSRF token.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_POST, "/logout", pc_web_logout_post, PUB, "Sign out from a form on a page of this site (Origin checked, no token), then 303 to ?rd= when allowed, else /admin (the login page).", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/reset", pc_web_reset, PUB, "The password reset page: asks for the address (forgot password), or, opened from a link (#token=... in the fragment), sets the new password.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/admin", pc_web_admin, PUB, "The admin console (it signs you in first).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/static/{file}", pc_web_static, PUB, "Scripts and styles of the pages.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 };

@@ -14,6 +14,7 @@
 #include "core/b64url.h"
 #include "core/text.h"
 #include "obs/metrics.h"
+#include "svc/reset.h"
 #include "svc/sessions.h"
 #include "svc/factors.h"
 #include "svc/users.h"
@@ -408,10 +409,19 @@ static void reset_issue_done(struct pc_req *r, void *data)
 	}
 	char tok[RESET_TOKEN_B64 + 1];
 	sodium_bin2base64(tok, sizeof(tok), st->token, sizeof(st->token), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	sodium_memzero(st->token, sizeof(st->token));
 	pc_metrics_inc(PC_CTR_RESET_TOKENS_ISSUED);
-	pc_respond_json(r, 201, json_pack("{s:s,s:o,s:s}", "token", tok, "expires_at",
-	                                  pc_api_time_json(st->expires_at), "user_id", st->id));
+	json_t *body = json_pack("{s:s,s:o,s:s}", "token", tok, "expires_at", pc_api_time_json(st->expires_at),
+	                         "user_id", st->id);
+	const struct pc_svc *svc = pc_svc_of(r);
+	if (body != NULL && svc->cfg->public_url[0] != '\0') {
+		/* the page that redeems it, the token in the fragment */
+		char link[PC_RESET_LINK_MAX];
+		pc_reset_link(link, svc, st->token);
+		json_object_set_new(body, "link", json_string(link));
+		sodium_memzero(link, sizeof(link));
+	}
+	sodium_memzero(st->token, sizeof(st->token));
+	pc_respond_json(r, 201, body);
 	sodium_memzero(tok, sizeof(tok));
 }
 

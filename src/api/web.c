@@ -92,6 +92,11 @@ void pc_web_logout(struct pc_req *r)
 	serve(r, pc_web_find("logout.html", 11));
 }
 
+void pc_web_reset(struct pc_req *r)
+{
+	serve(r, pc_web_find("reset.html", 10));
+}
+
 void pc_web_static(struct pc_req *r)
 {
 	struct pc_str name = pc_req_param(r, "file");

@@ -22,6 +22,8 @@
 #define PC_AUDIT_DETAILS_MAX 1024     /* a JSON object as text, with its NUL */
 #define PC_AUDIT_KEY_ID_LEN 16        /* hex of the audit key's public fingerprint */
 
+struct pc_outbox_mail; /* store/store.h */
+
 /* An audit event. The caller fills what/who; the store fills the rest. */
 struct pc_audit_event {
 	int64_t seq;                   /* store: position in the chain, from 1 */
@@ -43,6 +45,9 @@ struct pc_audit_event {
 	                                       * events older than key ids; not hashed) */
 	char request_id[33];           /* caller: the HTTP request it came from; stream
 	                                * only (neither hashed nor stored) */
+	const struct pc_outbox_mail *mail; /* caller, optional: a mail the store queues in the
+	                                    * event's own transaction (svc/outbox.h
+	                                    * pc_outbox_attach); neither hashed nor streamed */
 };
 
 #endif

@@ -255,3 +255,39 @@ int pc_config_parse_origins(char (*list)[256], size_t *count, const char *name, 
 	}
 	return 0;
 }
+
+int pc_config_parse_smtp_url(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+	if (n == 0)
+		return 0;
+	/* the host[:port] part is checked as an origin's (lowercase DNS name,
+	 * IPv4 or [IPv6], port 1-65535) under a scheme origin_valid knows */
+	char room[sizeof(cfg->smtp_url) + 8];
+	bool implicit = strncmp(s, "smtps://", 8) == 0;
+	size_t skip = implicit ? 8 : strncmp(s, "smtp://", 7) == 0 ? 7 : 0;
+	if (n >= sizeof(cfg->smtp_url))
+		return pc_errf(err, errlen, "%s is longer than %zu bytes", name, sizeof(cfg->smtp_url) - 1);
+	size_t hl = n - skip;
+	if (hl > 0 && s[n - 1] == '/')
+		hl--;
+	if (skip == 0 || hl == 0 || snprintf(room, sizeof(room), "https://%.*s", (int)hl, s + skip) < 0 ||
+	    !origin_valid(room, strlen(room)) || memchr(s + skip, '@', n - skip) != NULL)
+		return pc_errf(err, errlen, "%s is not smtp://host[:port] (STARTTLS required) or smtps://host[:port] "
+		            "(lowercase host, no credentials: set PORTCULLIS_SMTP_USER and PORTCULLIS_SMTP_PASSWORD; no "
+		            "path)", name);
+	/* port 0 (which origin_valid allows for listeners) cannot be dialled */
+	const char *hp = s + skip, *close = memchr(hp, ']', hl), *colon = NULL;
+	for (const char *c = close ? close : hp; c < hp + hl; c++)
+		if (*c == ':')
+			colon = c;
+	bool zero = colon != NULL && colon + 1 < hp + hl;
+	for (const char *c = colon ? colon + 1 : hp + hl; c < hp + hl; c++)
+		zero = zero && *c == '0';
+	if (zero)
+		return pc_errf(err, errlen, "%s has port 0", name);
+	memcpy(cfg->smtp_url, s, skip + hl);
+	cfg->smtp_url[skip + hl] = '\0';
+	cfg->smtp_implicit_tls = implicit;
+	return 0;
+}

@@ -35,6 +35,13 @@ PC_MUST_USE int pc_config_parse_proxies(struct pc_config *cfg, const char *name,
 PC_MUST_USE int pc_config_parse_public_url(struct pc_config *cfg, const char *name, const char *s, char *err,
                                            size_t errlen);
 
+/* PORTCULLIS_SMTP_URL: smtp://host[:port] (STARTTLS required) or
+ * smtps://host[:port] (TLS from the first byte), lowercase host, no
+ * credentials, path or query; fills smtp_url and smtp_implicit_tls. ""
+ * leaves them empty (email off). */
+PC_MUST_USE int pc_config_parse_smtp_url(struct pc_config *cfg, const char *name, const char *s, char *err,
+                                         size_t errlen);
+
 PC_MUST_USE int pc_config_parse_origins(char (*list)[256], size_t *count, const char *name,
                                         const char *s, char *err, size_t errlen);
 

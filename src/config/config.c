@@ -31,6 +31,7 @@
 
 #include "config/addr.h"
 #include "config/secrets.h"
+#include "core/mail.h"
 #include "core/num.h"
 #include "core/url.h"
 
@@ -111,6 +112,12 @@ enum var_id {
 	V_PATH_PREFIX,
 	V_PASSWORD_MIN_SCORE,
 	V_BREACHED_PASSWORDS_FILE,
+	V_SMTP_URL,
+	V_SMTP_USER,
+	V_SMTP_PASSWORD,
+	V_SMTP_FROM,
+	V_SMTP_INSECURE,
+	V_SMTP_CA_FILE,
 	V__COUNT
 };
 
@@ -266,6 +273,27 @@ const struct pc_config_var pc_config_vars[] = {
 	                               "a sorted file of breached passwords' SHA-1 hashes, HEX:COUNT lines as Have I Been "
 	                               "Pwned publishes them (LF or CRLF); a new password listed there is refused; searched "
 	                               "on disk, never loaded; checked at start; unset or empty: none", false, true},
+	[V_SMTP_URL] = {"PORTCULLIS_SMTP_URL", NULL,
+	                "mail server for password-reset links and security notices: smtp://host:587 (STARTTLS "
+	                "required: a server that does not offer it is refused) or smtps://host:465; needs "
+	                "PORTCULLIS_SMTP_FROM and PORTCULLIS_PUBLIC_URL; unset or empty: email features are off",
+	                false, true},
+	[V_SMTP_USER] = {"PORTCULLIS_SMTP_USER", NULL,
+	                 "user name for SMTP AUTH (with PORTCULLIS_SMTP_PASSWORD); unset or empty: no AUTH", false,
+	                 true},
+	[V_SMTP_PASSWORD] = {"PORTCULLIS_SMTP_PASSWORD", NULL,
+	                     "password for SMTP AUTH; prefer PORTCULLIS_SMTP_PASSWORD_FILE; unset: none", true},
+	[V_SMTP_FROM] = {"PORTCULLIS_SMTP_FROM", NULL,
+	                 "sender address of every mail, local@domain in ASCII such as noreply@auth.example.com; "
+	                 "unset or empty: none (required with PORTCULLIS_SMTP_URL)", false, true},
+	[V_SMTP_INSECURE] = {"PORTCULLIS_SMTP_INSECURE", "false",
+	                     "true sends mail WITHOUT TLS to a smtp:// relay on this host or a private network "
+	                     "(logged loudly at start); never for a server across the internet: true or false",
+	                     false},
+	[V_SMTP_CA_FILE] = {"PORTCULLIS_SMTP_CA_FILE", NULL,
+	                    "PEM file of the certificate authority that signs the mail server's certificate, "
+	                    "instead of the system's; verification stays on; unset or empty: the system's", false,
+	                    true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -589,6 +617,30 @@ static int get_path_prefix(struct pc_config *cfg, const char *t, char *err, size
 		            "'-', '.', '_' and '~', no empty, '.' or '..' segment, no trailing slash, at most %d bytes",
 		            pc_config_vars[V_PATH_PREFIX].name, PC_PATH_PREFIX_MAX);
 	memcpy(cfg->path_prefix, t, n + 1);
+/* The email settings hang together: a URL needs a sender and the public
+ * URL (the base of every link), the other settings need the URL, and
+ * INSECURE is for smtp:// only. */
+static int check_smtp(const struct pc_config *cfg, const char *const *vals, char *err, size_t errlen)
+{
+	const char *url = pc_config_vars[V_SMTP_URL].name;
+	if (cfg->smtp_url[0] == '\0') {
+		static const enum var_id need_url[] = {V_SMTP_USER, V_SMTP_FROM, V_SMTP_CA_FILE};
+		for (size_t i = 0; i < sizeof(need_url) / sizeof(need_url[0]); i++)
+			if (vals[need_url[i]] != NULL && vals[need_url[i]][0] != '\0')
+				return pc_errf(err, errlen, "%s is set but %s is not", pc_config_vars[need_url[i]].name, url);
+		if (cfg->smtp_insecure)
+			return pc_errf(err, errlen, "%s is set but %s is not", pc_config_vars[V_SMTP_INSECURE].name, url);
+		return 0;
+	}
+	if (!pc_mail_addr_valid(cfg->smtp_from, strlen(cfg->smtp_from)))
+		return pc_errf(err, errlen, "%s needs %s, an ASCII address local@domain", url,
+		               pc_config_vars[V_SMTP_FROM].name);
+	if (cfg->public_url[0] == '\0')
+		return pc_errf(err, errlen, "%s needs %s: links in mail are built from it, never from a request's Host",
+		               url, pc_config_vars[V_PUBLIC_URL].name);
+	if (cfg->smtp_insecure && cfg->smtp_implicit_tls)
+		return pc_errf(err, errlen, "%s=true contradicts an smtps:// %s", pc_config_vars[V_SMTP_INSECURE].name,
+		               url);
 	return 0;
 }
 
@@ -621,6 +673,18 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	             text_of(vals, V_ACCESS_RULES_FILE), err, errlen) != 0 ||
 	    get_text(cfg->breached_passwords_file, sizeof(cfg->breached_passwords_file), V_BREACHED_PASSWORDS_FILE,
 	             text_of(vals, V_BREACHED_PASSWORDS_FILE), err, errlen) != 0 ||
+	return 0;
+}
+
+	    pc_config_parse_smtp_url(cfg, pc_config_vars[V_SMTP_URL].name, text_of(vals, V_SMTP_URL), err,
+	                             errlen) != 0 ||
+	    get_text(cfg->smtp_user, sizeof(cfg->smtp_user), V_SMTP_USER, text_of(vals, V_SMTP_USER), err,
+	             errlen) != 0 ||
+	    get_text(cfg->smtp_from, sizeof(cfg->smtp_from), V_SMTP_FROM, text_of(vals, V_SMTP_FROM), err,
+	             errlen) != 0 ||
+	    get_bool(&cfg->smtp_insecure, V_SMTP_INSECURE, text_of(vals, V_SMTP_INSECURE), err, errlen) != 0 ||
+	    get_text(cfg->smtp_ca_file, sizeof(cfg->smtp_ca_file), V_SMTP_CA_FILE, text_of(vals, V_SMTP_CA_FILE),
+	             err, errlen) != 0 ||
 	    get_text(cfg->issuer, sizeof(cfg->issuer), V_ISSUER, text_of(vals, V_ISSUER), err, errlen) != 0 ||
 	    get_text(cfg->audience, sizeof(cfg->audience), V_AUDIENCE, text_of(vals, V_AUDIENCE), err, errlen) != 0)
 		return -1;
@@ -680,6 +744,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	if (cfg->redis_password_file[0] != '\0' && cfg->redis_url[0] == '\0')
 		return pc_errf(err, errlen, "%s is set but %s is not", pc_config_vars[V_REDIS_PASSWORD_FILE].name,
 		            pc_config_vars[V_REDIS_URL].name);
+	if (check_smtp(cfg, vals, err, errlen) != 0)
+		return -1;
 	if (cfg->refresh_token_lifetime_s <= cfg->access_token_lifetime_s)
 		return pc_errf(err, errlen, "%s must be longer than %s", pc_config_vars[V_REFRESH_TOKEN_LIFETIME].name,
 		            pc_config_vars[V_ACCESS_TOKEN_LIFETIME].name);
@@ -814,6 +880,7 @@ static int load_keys(struct pc_config *cfg, const char *const *vals, const char 
 		.key = SOURCE(V_SECRET_KEY),
 		.previous = SOURCE(V_SECRET_KEY_PREVIOUS),
 		.jwt = SOURCE(V_JWT_SIGNING_KEY),
+		.smtp_password = SOURCE(V_SMTP_PASSWORD),
 		.redis_password_file = pc_config_vars[V_REDIS_PASSWORD_FILE].name,
 		.database_password_file = pc_config_vars[V_DATABASE_PASSWORD_FILE].name,
 	};
@@ -946,6 +1013,12 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_PATH_PREFIX, cfg->path_prefix);
 	fprintf(out, "%s=%d\n", pc_config_vars[V_PASSWORD_MIN_SCORE].name, cfg->password_min_score);
 	print_var(out, V_BREACHED_PASSWORDS_FILE, cfg->breached_passwords_file);
+	print_var(out, V_SMTP_URL, cfg->smtp_url);
+	print_var(out, V_SMTP_USER, cfg->smtp_user);
+	print_var(out, V_SMTP_PASSWORD, cfg->keys && cfg->keys->smtp_password[0] ? "(set)" : "(not set)");
+	print_var(out, V_SMTP_FROM, cfg->smtp_from);
+	print_var(out, V_SMTP_INSECURE, cfg->smtp_insecure ? "true" : "false");
+	print_var(out, V_SMTP_CA_FILE, cfg->smtp_ca_file);
 }
 
 int pc_config_keygen_value(FILE *out)

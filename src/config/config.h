@@ -61,6 +61,8 @@ struct pc_keys {
 	/* from PORTCULLIS_REDIS_PASSWORD_FILE / PORTCULLIS_DATABASE_PASSWORD_FILE */
 	char redis_password[256];
 	char database_password[256];
+	/* PORTCULLIS_SMTP_PASSWORD (or its _FILE); "" : none */
+	char smtp_password[256];
 };
 
 struct pc_listen {
@@ -141,6 +143,14 @@ struct pc_config {
 	char public_host[256];             /* host only */
 	bool public_https;
 	char path_prefix[PC_PATH_PREFIX_MAX + 1]; /* PORTCULLIS_PATH_PREFIX, "/.portcullis" */
+
+	/* email (PORTCULLIS_SMTP_*): off while smtp_url is "" */
+	char smtp_url[512];                /* smtp://host[:port] or smtps://host[:port] */
+	bool smtp_implicit_tls;            /* smtps:// */
+	char smtp_user[256];
+	char smtp_from[256];               /* addr-spec (core/mail.h) */
+	bool smtp_insecure;                /* no TLS at all: a local relay only */
+	char smtp_ca_file[1024];           /* extra trust anchor ("" : the system's) */
 
 	/* many instances */
 	char redis_url[1024];              /* "" : the in-process kv */

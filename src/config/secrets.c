@@ -335,6 +335,32 @@ static int load_password_file(char *out, size_t cap, const char *name, const cha
 	return rc;
 }
 
+/* A password secret (text) from its value or its _FILE into out:
+ * printable, 1..cap-1 bytes; nothing when neither is set. */
+static int load_password_secret(char *out, size_t cap, const struct pc_secret_source *src, char *err,
+                                size_t errlen)
+{
+	char fname[64];
+	snprintf(fname, sizeof(fname), "%s" FILE_SUFFIX, src->name);
+	if (src->value == NULL && src->path == NULL)
+		return 0;
+	if (src->value != NULL && src->path != NULL)
+		return pc_errf(err, errlen, "both %s and %s are set; set only one", src->name, fname);
+	if (src->path != NULL) {
+		if (src->path[0] == '\0')
+			return pc_errf(err, errlen, "%s is empty; unset it or name the password file", fname);
+		return load_password_file(out, cap, fname, src->path, err, errlen);
+	}
+	size_t len = strlen(src->value);
+	if (len == 0 || len >= cap)
+		return pc_errf(err, errlen, "%s: the password must be 1 to %zu bytes", src->name, cap - 1);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)src->value[i] < 0x20 || src->value[i] == 0x7f)
+			return pc_errf(err, errlen, "%s: the password contains a control character", src->name);
+	memcpy(out, src->value, len + 1);
+	return 0;
+}
+
 static void derive(struct pc_keyset *ks)
 {
 	uint8_t h[crypto_generichash_BYTES];
@@ -411,8 +437,13 @@ int pc_config_load_keys(struct pc_config *cfg, const struct pc_secret_sources *s
 	if (load_password_file(k->redis_password, sizeof(k->redis_password), src->redis_password_file,
 	                       cfg->redis_password_file, err, errlen) != 0 ||
 	    load_password_file(k->database_password, sizeof(k->database_password),
-	                       src->database_password_file, cfg->database_password_file, err, errlen) != 0)
+	                       src->database_password_file, cfg->database_password_file, err, errlen) != 0 ||
+	    load_password_secret(k->smtp_password, sizeof(k->smtp_password), &src->smtp_password, err, errlen) != 0)
 		goto bad;
+	if (k->smtp_password[0] != '\0' && cfg->smtp_url[0] == '\0') {
+		pc_errf(err, errlen, "%s is set but PORTCULLIS_SMTP_URL is not", src->smtp_password.name);
+		goto bad;
+	}
 	if (sodium_mprotect_readonly(k) != 0) {
 		pc_errf(err, errlen, "cannot protect the memory holding %s", cur);
 		goto bad;

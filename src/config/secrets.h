@@ -27,6 +27,7 @@ struct pc_secret_sources {
 	struct pc_secret_source key;      /* PORTCULLIS_SECRET_KEY */
 	struct pc_secret_source previous; /* PORTCULLIS_SECRET_KEY_PREVIOUS */
 	struct pc_secret_source jwt;      /* PORTCULLIS_JWT_SIGNING_KEY */
+	struct pc_secret_source smtp_password; /* PORTCULLIS_SMTP_PASSWORD: text, not a key */
 	/* names of the password-file variables; their paths are already in
 	 * cfg->redis_password_file / database_password_file */
 	const char *redis_password_file;

@@ -102,6 +102,12 @@ const struct pc_problem_kind pc_problem_kinds[PC_PROB__COUNT] = {
 	[PC_PROB_THROTTLED] = {"throttled", 429, "Too many requests",
 		"Too many failed sign-ins, password guesses or reset attempts for this account or address, or too many refreshes for this user.",
 		"Wait the Retry-After seconds before trying again."},
+	[PC_PROB_EMAIL_DISABLED] = {"email-disabled", 503, "Email not configured",
+		"This server sends no mail (PORTCULLIS_SMTP_URL is not set), so it cannot mail a reset link.",
+		"Ask an administrator for a reset link."},
+	[PC_PROB_INVALID_EMAIL_TOKEN] = {"invalid-email-token", 400, "Invalid confirmation link",
+		"The email-change confirmation token is unknown, used or expired.",
+		"Ask for the change again from the console."},
 };
 
 enum pc_problem pc_problem_for_status(int status)

@@ -62,6 +62,7 @@ static struct {
 	struct shard *shards;
 	_Atomic int64_t open_connections;
 	atomic_bool throttle_fallback;
+	atomic_llong mail_depth;
 	_Atomic uint64_t counters[PC_CTR__COUNT];
 	_Atomic uint64_t auth_failures[PC_AUTHF__COUNT];
 	_Atomic uint64_t csrf_failures[PC_CSRFF__COUNT];
@@ -273,6 +274,11 @@ void pc_metrics_revocation_check(uint64_t duration_ns)
 	observe(&M.revocation, duration_ns, true);
 }
 
+void pc_metrics_mail_depth(int64_t n)
+{
+	atomic_store_explicit(&M.mail_depth, (long long)n, memory_order_relaxed);
+}
+
 void pc_metrics_throttle_fallback_active(bool active)
 {
 	atomic_store_explicit(&M.throttle_fallback, active, memory_order_relaxed);
@@ -453,12 +459,19 @@ size_t pc_metrics_render(char **out)
 		{PC_CTR_CSRF_GENERATED, "security_csrf_tokens_generated_total", "CSRF tokens handed out."},
 		{PC_CTR_RESET_TOKENS_ISSUED, "security_password_reset_tokens_issued_total", "One-time password reset tokens issued."},
 		{PC_CTR_THROTTLE_FALLBACK, "security_throttle_fallback_total", "Throttle slots taken on per-instance counters because Redis could not answer."},
+		{PC_CTR_MAIL_SENT, "mail_sent_total", "Mails the SMTP server accepted."},
+		{PC_CTR_MAIL_ATTEMPT_FAILED, "mail_delivery_failures_total", "Mail delivery attempts that failed (to be retried or given up)."},
+		{PC_CTR_MAIL_GIVEN_UP, "mail_given_up_total", "Mails given up after the last attempt or a permanent refusal."},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		tprintf(&t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[i].name,
 		        counters[i].help, counters[i].name, counters[i].name,
 		        (unsigned long long)ld(&M.counters[counters[i].c]));
 
+	tprintf(&t, "# HELP mail_outbox_depth Mails waiting in the outbox (neither sent nor given up), as this instance's sender last counted.\n"
+	            "# TYPE mail_outbox_depth gauge\n"
+	            "mail_outbox_depth %lld\n",
+	        (long long)atomic_load_explicit(&M.mail_depth, memory_order_relaxed));
 	tprintf(&t, "# HELP security_throttle_fallback_active 1 while the throttles count on per-instance counters (Redis unreachable).\n"
 	            "# TYPE security_throttle_fallback_active gauge\n"
 	            "security_throttle_fallback_active %d\n",

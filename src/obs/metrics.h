@@ -23,6 +23,9 @@ enum pc_counter {
 	PC_CTR_CSRF_GENERATED,
 	PC_CTR_RESET_TOKENS_ISSUED,
 	PC_CTR_THROTTLE_FALLBACK, /* throttle slots taken on per-instance counters (Redis down) */
+	PC_CTR_MAIL_SENT,         /* mails the SMTP server accepted */
+	PC_CTR_MAIL_ATTEMPT_FAILED, /* delivery attempts that failed (retried or given up) */
+	PC_CTR_MAIL_GIVEN_UP,     /* mails given up after the last attempt or a permanent refusal */
 	PC_CTR__COUNT
 };
 
@@ -88,6 +91,10 @@ void pc_metrics_revocation_check(uint64_t duration_ns);
 /* Whether the throttles count on per-instance counters now (Redis down):
  * the gauge security_throttle_fallback_active. */
 void pc_metrics_throttle_fallback_active(bool active);
+
+/* Mails waiting in the outbox (neither sent nor given up), as the sender
+ * last counted them: the gauge mail_outbox_depth. */
+void pc_metrics_mail_depth(int64_t n);
 
 /* The backends /ready probes, as portcullis_backend_up{backend=NAME}:
  * pc_metrics_backends names them once at start (static strings, at most

@@ -79,6 +79,24 @@ PC_MUST_USE enum pc_err pc_tx_reset_redeem(struct pc_store *s, struct pc_audit_e
                                            int64_t now, char user_id_out[PC_ID_LEN + 1],
                                            struct pc_revoked **revoked, size_t *n_revoked);
 
+PC_MUST_USE enum pc_err pc_tx_reset_request(struct pc_store *s, struct pc_audit_event *ev, const char *email,
+                                            const uint8_t token_hash[32], int64_t expires_at,
+                                            const struct pc_outbox_mail *mail);
+PC_MUST_USE enum pc_err pc_tx_outbox_claim(struct pc_store *s, const char *owner, int64_t lease_until,
+                                           int64_t now, struct pc_outbox_row *out);
+PC_MUST_USE enum pc_err pc_tx_outbox_finish(struct pc_store *s, const char *id, const char *owner,
+                                            enum pc_outbox_outcome outcome, int64_t now, int64_t next_at,
+                                            const char *error);
+PC_MUST_USE enum pc_err pc_tx_outbox_depth(struct pc_store *s, int64_t *n);
+PC_MUST_USE enum pc_err pc_tx_email_change_create(struct pc_store *s, struct pc_audit_event *ev, const char *user_id,
+                                                  const uint8_t token_hash[32], const char *new_email,
+                                                  int64_t expires_at);
+PC_MUST_USE enum pc_err pc_tx_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                                char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1]);
+PC_MUST_USE enum pc_err pc_tx_email_change_confirm(struct pc_store *s, struct pc_audit_event *ev,
+                                                   const uint8_t token_hash[32], int64_t now,
+                                                   char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1]);
+
 PC_MUST_USE enum pc_err pc_tx_session_create(struct pc_store *s, struct pc_audit_event *ev,
                                              const struct pc_session *sess);
 PC_MUST_USE enum pc_err pc_tx_session_get(struct pc_store *s, const uint8_t secret_hash[32],

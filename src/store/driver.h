@@ -207,6 +207,9 @@ void pc_sql_audit_list_text(char *out, size_t cap, unsigned mask, char mark);
  * and hash filled. Inside a WRITE script only (the write lock keeps the
  * chain linear). */
 PC_MUST_USE enum pc_err pc_sql_append_event(struct pc_sql *c, struct pc_audit_event *ev);
+/* Queues a mail in the running transaction (tx_outbox.c); append_event
+ * calls it for an event's attached mail. */
+PC_MUST_USE enum pc_err pc_sql_insert_mail(struct pc_sql *c, const struct pc_outbox_mail *m);
 
 /* The most common script, run in mode: one statement (and ev, when not
  * NULL, appended in the same transaction). must_change: no row changed is

@@ -183,6 +183,40 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
 	/* 8: a user's optional display name (see migrations_sqlite.h). */
 	"ALTER TABLE users ADD COLUMN display_name " PC_T " NOT NULL DEFAULT '';",
+	/* 9: passkeys (replaced by the h-pk merge) */
+	"DO $$ BEGIN END $$;",
+	/* 10: email (issue 20). mail_outbox: mails queued in the transaction
+	 * of the change that causes them; the sender (svc/outbox.c) claims a
+	 * due row with a lease (lease_owner, lease_until: a conditional UPDATE,
+	 * so two instances never hold one row), hands it to the mail server,
+	 * then records sent_at and blanks the message (it may hold a reset
+	 * link). message_sealed: the RFC 5322 text sealed with a key derived
+	 * from the master key (base64url), never stored in clear. email_changes:
+	 * a pending change of a user's own email, confirmed by a mailed token
+	 * (stored hashed, single use, expiring). */
+	"CREATE TABLE mail_outbox ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  created_at BIGINT NOT NULL,"
+	"  kind " PC_T " NOT NULL,"
+	"  recipient " PC_T " NOT NULL,"
+	"  message_sealed " PC_T " NOT NULL,"
+	"  attempts BIGINT NOT NULL DEFAULT 0,"
+	"  next_attempt_at BIGINT NOT NULL,"
+	"  lease_owner " PC_T " NOT NULL DEFAULT '',"
+	"  lease_until BIGINT NOT NULL DEFAULT 0,"
+	"  sent_at BIGINT,"
+	"  failed_at BIGINT,"
+	"  last_error " PC_T " NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX mail_outbox_due ON mail_outbox(next_attempt_at)"
+	"  WHERE sent_at IS NULL AND failed_at IS NULL;"
+	"CREATE TABLE email_changes ("
+	"  token_hash BYTEA PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  new_email " PC_T " NOT NULL,"
+	"  expires_at BIGINT NOT NULL,"
+	"  used_at BIGINT"
+	");",
 };
 
 #undef PC_T

@@ -191,6 +191,40 @@ static const char *const pc_sqlite_migrations[] = {
 	 * UTF-8 without control characters, at most PC_USER_NAME_MAX bytes
 	 * (checked by pc_user_name_valid before every write); '' : none. */
 	"ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';",
+	/* 9: passkeys (replaced by the h-pk merge) */
+	"SELECT 1;",
+	/* 10: email (issue 20). mail_outbox: mails queued in the transaction
+	 * of the change that causes them; the sender (svc/outbox.c) claims a
+	 * due row with a lease (lease_owner, lease_until: a conditional UPDATE,
+	 * so two instances never hold one row), hands it to the mail server,
+	 * then records sent_at and blanks the message (it may hold a reset
+	 * link). message_sealed: the RFC 5322 text sealed with a key derived
+	 * from the master key (base64url), never stored in clear. email_changes:
+	 * a pending change of a user's own email, confirmed by a mailed token
+	 * (stored hashed, single use, expiring). */
+	"CREATE TABLE mail_outbox ("
+	"  id TEXT PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  message_sealed TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL,"
+	"  lease_owner TEXT NOT NULL DEFAULT '',"
+	"  lease_until INTEGER NOT NULL DEFAULT 0,"
+	"  sent_at INTEGER,"
+	"  failed_at INTEGER,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX mail_outbox_due ON mail_outbox(next_attempt_at)"
+	"  WHERE sent_at IS NULL AND failed_at IS NULL;"
+	"CREATE TABLE email_changes ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  new_email TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	");",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

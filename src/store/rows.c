@@ -247,14 +247,18 @@ enum pc_err pc_sql_append_event(struct pc_sql *c, struct pc_audit_event *ev)
 	pc_audit_event_redact(ev); /* redact, then hash what is stored */
 	pc_audit_chain_hash(ev->hash, ev, ev->prev_hash, c->store->audit_key);
 	memcpy(ev->key_id, c->store->audit_key_id, sizeof(ev->key_id));
-	return sql_exec(c, S_AUDIT_INSERT,
-	                ARGS(A_INT(ev->seq), A_FIX(ev->id), A_INT(ev->time_ms), A_FIX(ev->action),
-	                     A_FIX(ev->resource_type), A_FIX(ev->resource_id),
-	                     A_FIX(ev->actor_user_id), A_FIX(ev->actor_email),
-	                     A_FIX(ev->actor_session_id), A_FIX(ev->auth_method),
-	                     A_FIX(ev->client_addr), A_RAW(ev->user_agent), A_FIX(ev->details),
-	                     A_HASH(ev->prev_hash), A_HASH(ev->hash), A_FIX(ev->key_id)),
-	                NULL);
+	e = sql_exec(c, S_AUDIT_INSERT,
+	             ARGS(A_INT(ev->seq), A_FIX(ev->id), A_INT(ev->time_ms), A_FIX(ev->action),
+	                  A_FIX(ev->resource_type), A_FIX(ev->resource_id),
+	                  A_FIX(ev->actor_user_id), A_FIX(ev->actor_email),
+	                  A_FIX(ev->actor_session_id), A_FIX(ev->auth_method),
+	                  A_FIX(ev->client_addr), A_RAW(ev->user_agent), A_FIX(ev->details),
+	                  A_HASH(ev->prev_hash), A_HASH(ev->hash), A_FIX(ev->key_id)),
+	             NULL);
+	/* the mail this change causes commits with it (svc/outbox.h) */
+	if (e == PC_OK && ev->mail != NULL)
+		e = pc_sql_insert_mail(c, ev->mail);
+	return e;
 }
 
 struct get {

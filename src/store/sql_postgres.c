@@ -215,6 +215,36 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                       " max(factors) FROM refresh_tokens WHERE user_id = $1 AND expires_at > $2"
 	                       " GROUP BY family_id, session_id ORDER BY 3 DESC, 1 DESC",
 	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending <> 0",
+	[S_OUTBOX_INSERT] = "INSERT INTO mail_outbox(id, created_at, kind, recipient, message_sealed, next_attempt_at)"
+	                     " VALUES ($1, $2, $3, $4, $5, $2)",
+	[S_OUTBOX_INSERT_FOR_EMAIL] =
+		/* one row whether or not the account exists (the same write either
+		 * way); without an enabled account it is born given up and empty */
+		"INSERT INTO mail_outbox(id, created_at, kind, recipient, message_sealed, next_attempt_at, failed_at,"
+		" last_error) SELECT $1, $2, $3, COALESCE(u.email, ''), CASE WHEN u.email IS NULL THEN '' ELSE $5 END, $2,"
+		" CASE WHEN u.email IS NULL THEN $2 END, CASE WHEN u.email IS NULL THEN 'no such account' ELSE '' END"
+		" FROM (SELECT 1 AS one) AS one LEFT JOIN users u ON u.email = $4 AND u.disabled = 0",
+	[S_RESET_INSERT_FOR_EMAIL] = "INSERT INTO reset_tokens(token_hash, user_id, expires_at)"
+	                              " SELECT $1, id, $3 FROM users WHERE email = $2 AND disabled = 0",
+	[S_USER_ID_BY_EMAIL] = "SELECT id FROM users WHERE email = $1 AND disabled = 0",
+	[S_OUTBOX_SENT] = "UPDATE mail_outbox SET sent_at = $3, message_sealed = '', lease_until = 0, last_error = ''"
+	                   " WHERE id = $1 AND lease_owner = $2 AND sent_at IS NULL",
+	[S_OUTBOX_RETRY] = "UPDATE mail_outbox SET next_attempt_at = $3, lease_until = 0, last_error = $4"
+	                    " WHERE id = $1 AND lease_owner = $2 AND sent_at IS NULL",
+	[S_OUTBOX_FAIL] = "UPDATE mail_outbox SET failed_at = $3, message_sealed = '', lease_until = 0, last_error = $4"
+	                   " WHERE id = $1 AND lease_owner = $2 AND sent_at IS NULL",
+	[S_OUTBOX_DEPTH] = "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+	[S_PURGE_OUTBOX] = "DELETE FROM mail_outbox WHERE sent_at <= $1 - 604800 OR failed_at <= $1 - 604800",
+	[S_OUTBOX_CLAIM] = "UPDATE mail_outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1"
+	                   " WHERE id = (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 AND lease_until <= $3"
+	                   " ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	                   " AND sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $3 AND lease_until <= $3"
+	                   " RETURNING id, recipient, message_sealed, attempts",
+	[S_EMAIL_CHANGE_CLEAR] = "DELETE FROM email_changes WHERE user_id = $1",
+	[S_EMAIL_CHANGE_INSERT] = "INSERT INTO email_changes(token_hash, user_id, new_email, expires_at) VALUES ($1, $2, $3, $4)",
+	[S_EMAIL_CHANGE_USE] = "UPDATE email_changes SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+	[S_USER_SET_EMAIL] = "UPDATE users SET email = $2 WHERE id = $1",
+	[S_EMAIL_CHANGE_FIND] = "SELECT user_id, new_email FROM email_changes WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 FOR UPDATE",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",

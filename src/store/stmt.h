@@ -111,6 +111,21 @@ enum pc_stmt {
 	S_RECOVERY_LEFT,
 	S_SESSION_DELETE_PENDING,
 	S_REFRESH_FAMILIES,    /* a user's live token families, newest first */
+	S_OUTBOX_INSERT,
+	S_OUTBOX_INSERT_FOR_EMAIL, /* the recipient is the enabled user with that email, if any */
+	S_RESET_INSERT_FOR_EMAIL,  /* likewise: no row when there is no such user */
+	S_USER_ID_BY_EMAIL,
+	S_OUTBOX_CLAIM,     /* conditional: due, unsent, no live lease; returns the row */
+	S_OUTBOX_SENT,      /* conditional: still leased by the caller */
+	S_OUTBOX_RETRY,     /* likewise */
+	S_OUTBOX_FAIL,      /* likewise */
+	S_OUTBOX_DEPTH,
+	S_PURGE_OUTBOX,
+	S_EMAIL_CHANGE_CLEAR,  /* the user's pending changes */
+	S_EMAIL_CHANGE_INSERT,
+	S_EMAIL_CHANGE_FIND,   /* unused, unexpired; locks the row where the dialect can */
+	S_EMAIL_CHANGE_USE,    /* conditional: used_at IS NULL */
+	S_USER_SET_EMAIL,
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

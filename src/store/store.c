@@ -376,6 +376,79 @@ enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct pc_principal 
 	                                            revoked, n_revoked));
 }
 
+static bool mail_ok(const struct pc_outbox_mail *m)
+{
+	return m != NULL && TERMINATED(m->id) && m->id[0] != '\0' && TERMINATED(m->kind) && m->kind[0] != '\0' &&
+	       TERMINATED(m->recipient) && m->sealed != NULL && m->sealed[0] != '\0' &&
+	       strnlen(m->sealed, PC_OUTBOX_SEALED_MAX + 1) <= PC_OUTBOX_SEALED_MAX;
+}
+
+enum pc_err pc_store_reset_request(struct pc_store *s, const struct pc_principal *actor,
+                                   struct pc_audit_event *ev, const char *email,
+                                   const uint8_t token_hash[32], int64_t expires_at,
+                                   const struct pc_outbox_mail *mail)
+{
+	REQUIRE(s != NULL && email != NULL && token_hash != NULL && mail_ok(mail) && event_ok(ev, actor) &&
+	        ev->mail == NULL);
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_reset_request(s, ev, email, token_hash, expires_at, mail));
+}
+
+enum pc_err pc_store_outbox_claim(struct pc_store *s, const char *owner, int64_t lease_until, int64_t now,
+                                  struct pc_outbox_row *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && owner != NULL && owner[0] != '\0' && lease_until > now);
+	return pc_tx_outbox_claim(s, owner, lease_until, now, out);
+}
+
+enum pc_err pc_store_outbox_finish(struct pc_store *s, const char *id, const char *owner,
+                                   enum pc_outbox_outcome outcome, int64_t now, int64_t next_at, const char *error)
+{
+	REQUIRE(s != NULL && id != NULL && owner != NULL && error != NULL && strlen(error) < PC_OUTBOX_ERROR_MAX &&
+	        (outcome == PC_OUTBOX_SENT || outcome == PC_OUTBOX_RETRY || outcome == PC_OUTBOX_FAILED));
+	return pc_tx_outbox_finish(s, id, owner, outcome, now, next_at, error);
+}
+
+enum pc_err pc_store_email_change_create(struct pc_store *s, const struct pc_principal *actor,
+                                         struct pc_audit_event *ev, const char *user_id, const uint8_t token_hash[32],
+                                         const char *new_email, int64_t expires_at)
+{
+	REQUIRE(s != NULL && user_id != NULL && token_hash != NULL && new_email != NULL &&
+	        strlen(new_email) <= PC_EMAIL_MAX && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_email_change_create(s, ev, user_id, token_hash, new_email, expires_at));
+}
+
+enum pc_err pc_store_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                       char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	REQUIRE(user_id != NULL && new_email != NULL);
+	user_id[0] = new_email[0] = '\0';
+	REQUIRE(s != NULL && token_hash != NULL);
+	return pc_tx_email_change_peek(s, token_hash, now, user_id, new_email);
+}
+
+enum pc_err pc_store_email_change_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const uint8_t token_hash[32], int64_t now,
+                                          char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1])
+{
+	REQUIRE(user_id != NULL && new_email != NULL);
+	user_id[0] = new_email[0] = '\0';
+	REQUIRE(s != NULL && token_hash != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_email_change_confirm(s, ev, token_hash, now, user_id, new_email));
+}
+
+enum pc_err pc_store_outbox_depth(struct pc_store *s, int64_t *n)
+{
+	REQUIRE(n != NULL);
+	*n = 0;
+	REQUIRE(s != NULL);
+	return pc_tx_outbox_depth(s, n);
+}
+
 /* ---- API keys ---- */
 
 static bool apikey_ok(const struct pc_api_key *k)

@@ -332,6 +332,87 @@ PC_MUST_USE enum pc_err pc_store_reset_redeem(struct pc_store *s, const struct p
                                               int64_t now, char user_id_out[PC_ID_LEN + 1],
                                               struct pc_revoked **revoked, size_t *n_revoked);
 
+/* ---- the mail outbox (svc/outbox.h) ---- */
+
+/* The largest message the outbox carries (the RFC 5322 text) and its
+ * sealed form: key id, nonce, text, tag, in unpadded base64url. */
+#define PC_OUTBOX_MESSAGE_MAX 8192
+#define PC_OUTBOX_SEALED_MAX (((1 + 24 + PC_OUTBOX_MESSAGE_MAX + 16) * 4 + 2) / 3)
+#define PC_OUTBOX_KIND_MAX 32
+#define PC_OUTBOX_ERROR_MAX 256
+
+/* A mail to queue: attached to an audit event (event.h `mail`), it is
+ * inserted in the event's transaction. sealed is borrowed. */
+struct pc_outbox_mail {
+	char id[PC_ID_LEN + 1];
+	int64_t created_at;
+	char kind[PC_OUTBOX_KIND_MAX];       /* "password_reset", "notice.password_changed", ... */
+	char recipient[PC_EMAIL_MAX + 1];
+	const char *sealed;                   /* at most PC_OUTBOX_SEALED_MAX bytes */
+};
+
+/* A claimed mail, as the sender reads it. */
+struct pc_outbox_row {
+	char id[PC_ID_LEN + 1];
+	char recipient[PC_EMAIL_MAX + 1];
+	char sealed[PC_OUTBOX_SEALED_MAX + 1];
+	int64_t attempts;                     /* this one included */
+};
+
+enum pc_outbox_outcome { PC_OUTBOX_SENT, PC_OUTBOX_RETRY, PC_OUTBOX_FAILED };
+
+/*
+ * Forgot-password, one transaction that does the same statements whether
+ * or not an enabled user has this email (so neither the answer nor, as
+ * far as the database goes, the time tells): the user's id is looked up,
+ * a reset token (token_hash, expires_at) is inserted for that user (an
+ * INSERT ... SELECT that inserts nothing when there is no such user), mail
+ * is queued for them (its recipient ignored: the user's stored email; with
+ * no such user the row is written all the same, empty and already given
+ * up, so both cases write it), and ev is appended (its resource_id: the
+ * user, or "").
+ * PC_OK either way.
+ */
+PC_MUST_USE enum pc_err pc_store_reset_request(struct pc_store *s, const struct pc_principal *actor,
+                                               struct pc_audit_event *ev, const char *email,
+                                               const uint8_t token_hash[32], int64_t expires_at,
+                                               const struct pc_outbox_mail *mail);
+/* Claims the oldest due mail for owner until lease_until (a conditional
+ * UPDATE: of two instances claiming at once, one gets the row, the other
+ * the next one or PC_ERR_NOT_FOUND). attempts is raised with the claim. */
+PC_MUST_USE enum pc_err pc_store_outbox_claim(struct pc_store *s, const char *owner, int64_t lease_until,
+                                              int64_t now, struct pc_outbox_row *out);
+/* Records what became of a claimed mail, only while owner still holds it:
+ * SENT (message blanked), RETRY at next_at, FAILED (given up, message
+ * blanked). error: "" or one line (no secret). PC_ERR_NOT_FOUND when the
+ * lease was lost. */
+PC_MUST_USE enum pc_err pc_store_outbox_finish(struct pc_store *s, const char *id, const char *owner,
+                                               enum pc_outbox_outcome outcome, int64_t now, int64_t next_at,
+                                               const char *error);
+/* Mails waiting (neither sent nor given up). */
+PC_MUST_USE enum pc_err pc_store_outbox_depth(struct pc_store *s, int64_t *n);
+
+/* ---- a user's own email change, confirmed by a mailed token ---- */
+
+/* Replaces the user's pending change (if any) by this one: token_hash
+ * (stored hashed), new_email, expires_at; ev (which may carry the
+ * confirmation mail) in the same transaction. */
+PC_MUST_USE enum pc_err pc_store_email_change_create(struct pc_store *s, const struct pc_principal *actor,
+                                                     struct pc_audit_event *ev, const char *user_id,
+                                                     const uint8_t token_hash[32], const char *new_email,
+                                                     int64_t expires_at);
+/* The pending change of an unused, unexpired token (a read). PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_email_change_peek(struct pc_store *s, const uint8_t token_hash[32], int64_t now,
+                                                   char user_id[PC_ID_LEN + 1], char new_email[PC_EMAIL_MAX + 1]);
+/* Confirms it, one transaction: the token found again (locked) and spent
+ * (single use), the user's email set to new_email (PC_ERR_CONFLICT: taken
+ * since), ev appended (it may carry the notice to the old address).
+ * PC_ERR_NOT_FOUND: unknown, used or expired. */
+PC_MUST_USE enum pc_err pc_store_email_change_confirm(struct pc_store *s, const struct pc_principal *actor,
+                                                      struct pc_audit_event *ev, const uint8_t token_hash[32],
+                                                      int64_t now, char user_id[PC_ID_LEN + 1],
+                                                      char new_email[PC_EMAIL_MAX + 1]);
+
 /* ---- API keys (shared resources: no owner filter, by design) ---- */
 
 

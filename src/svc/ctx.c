@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/pct.h"
+#include "svc/outbox.h"
 #include "svc/svc.h"
 
 /* The kv: in-process, or Redis with the password from the URL or from
@@ -80,7 +81,8 @@ int pc_svc_open(struct pc_svc *ctx, const struct pc_config *cfg, char *err, size
 	if (rc != 0)
 		return -1;
 	if (open_kv(&ctx->kv, cfg, err, errlen) != 0 ||
-	    pc_auth_init(&ctx->auth, cfg, ctx->store, ctx->kv, err, errlen) != 0) {
+	    pc_auth_init(&ctx->auth, cfg, ctx->store, ctx->kv, err, errlen) != 0 ||
+	    pc_outbox_init(ctx, err, errlen) != 0) {
 		pc_svc_close(ctx);
 		return -1;
 	}
@@ -100,6 +102,7 @@ void pc_svc_close(struct pc_svc *ctx)
 {
 	pc_access_close(&ctx->access);
 	pc_breached_free(ctx->breached);
+	pc_outbox_free();
 	pc_auth_free(&ctx->auth);
 	pc_kv_close(ctx->kv);
 	pc_store_close(ctx->store);

@@ -14,6 +14,7 @@
 #include "core/otp.h"
 #include "core/pct.h"
 #include "svc/factors.h"
+#include "svc/outbox.h"
 
 #define SEAL_AD_PREFIX "portcullis:totp:"
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -289,7 +290,9 @@ enum pc_err pc_factors_totp_confirm(struct pc_svc *ctx, const struct pc_principa
 	recovery_batch(codes, hashes, ctx->cfg->keys);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "totp.confirm", "totp", t.id, "{s:I}", "recovery_codes", (json_int_t)PC_RECOVERY_CODES);
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, actor->email, PC_NOTICE_SECOND_FACTOR_ADDED);
 	e = pc_store_totp_confirm(ctx->store, actor, &ev, t.id, step, (const uint8_t(*)[32])hashes, PC_RECOVERY_CODES);
+	pc_notify_done(nb, e);
 	sodium_memzero(hashes, sizeof(hashes));
 	if (e == PC_ERR_NOT_FOUND)
 		failed(ctx, actor, "totp.confirm_failed", actor->user_id, "totp", "replayed");
@@ -350,7 +353,9 @@ enum pc_err pc_factors_totp_delete(struct pc_svc *ctx, const struct pc_principal
 		return e;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "totp.delete", "totp", t.id, NULL);
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, actor->email, PC_NOTICE_SECOND_FACTOR_REMOVED);
 	e = pc_store_totp_delete(ctx->store, actor, &ev, actor->user_id);
+	pc_notify_done(nb, e);
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, actor->user_id);
 	return e;
@@ -457,7 +462,9 @@ enum pc_err pc_factors_check(struct pc_svc *ctx, const struct pc_principal *acto
 		recovery_hash(h, norm, ctx->cfg->keys);
 		sodium_memzero(norm, sizeof(norm));
 		pc_svc_event(&ev, actor, "recovery.use", "user", user_id, NULL);
+		struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, actor->email, PC_NOTICE_RECOVERY_CODE_USED);
 		e = pc_store_recovery_spend(ctx->store, actor, &ev, user_id, h, pc_svc_now(ctx));
+		pc_notify_done(nb, e);
 		sodium_memzero(h, sizeof(h));
 		if (e == PC_ERR_NOT_FOUND) {
 			failed(ctx, actor, "auth.second_factor_failed", user_id, "recovery", "unknown or spent");

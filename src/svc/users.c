@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "svc/factors.h"
 #include "core/text.h"
+#include "svc/outbox.h"
 #include "svc/users.h"
 
 enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done)
@@ -271,8 +272,10 @@ static enum pc_err change_rotating(struct pc_svc *ctx, const struct pc_principal
 	             "new_session", rotated->id);
 	struct pc_revoked *revoked = NULL;
 	size_t n_revoked = 0;
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, u->email, PC_NOTICE_PASSWORD_CHANGED);
 	e = pc_store_user_change_password(ctx->store, actor, &ev, u->id, h, actor->session_id, rotated, &revoked,
 	                                  &n_revoked);
+	pc_notify_done(nb, e);
 	sodium_memzero(h, sizeof(h));
 	pc_svc_revoked_add(ctx, revoked, n_revoked);
 	if (e == PC_OK) {
@@ -339,8 +342,10 @@ enum pc_err pc_users_password_change(struct pc_svc *ctx, const struct pc_princip
 		goto out;
 	}
 	pc_svc_event(&ev, actor, "user.password_change", "user", u.id, "{s:b}", "session_rotated", 0);
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, u.email, PC_NOTICE_PASSWORD_CHANGED);
 	e = set_password(ctx, actor, &ev, u.id, next, next_len,
 	                 actor->method == PC_AUTH_SESSION ? actor->session_id : NULL);
+	pc_notify_done(nb, e);
 out:
 	sodium_memzero(u.password_hash, sizeof(u.password_hash));
 	return e;

@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { SMTPServer } from 'smtp-server';
 
 import { Agent, assertNoInvariantViolations, newEmail, newPassword, randomId, request, setupAdmin } from './lib/api.mjs';
 import { E2E_DIR, generateSecretKey, startServer, stopServer } from './lib/harness.mjs';
@@ -37,8 +38,15 @@ describe('the OpenAPI document', () => {
   let doc;
   let stopChecking;
 
+  const mails = [];
+  let smtp;
+
   before(async () => {
-    srv = await startServer({ label: 'openapi' });
+    // email on, to a plain SMTP sink in this process (the email-change
+    // confirmation needs the mailed token)
+    smtp = new SMTPServer({ disabledCommands: ['STARTTLS', 'AUTH'], logger: false, onData(s, _, cb) { const c = []; s.on('data', (d) => c.push(d)); s.on('end', () => { mails.push(Buffer.concat(c).toString('latin1')); cb(); }); } });
+    await new Promise((r) => smtp.listen(0, '127.0.0.1', r));
+    srv = await startServer({ label: 'openapi', env: { PORTCULLIS_SMTP_URL: `smtp://127.0.0.1:${smtp.server.address().port}`, PORTCULLIS_SMTP_INSECURE: 'true', PORTCULLIS_SMTP_FROM: 'noreply@auth.example.test', PORTCULLIS_PUBLIC_URL: 'https://auth.example.test' } });
     api = await loadOpenApi(srv);
     doc = api.doc;
     stopChecking = checkEveryResponse(api, { port: srv.port });
@@ -46,6 +54,7 @@ describe('the OpenAPI document', () => {
   after(async () => {
     stopChecking?.();
     await stopServer(srv);
+    await new Promise((r) => smtp.close(r));
   });
 
   describe('(a) is valid OpenAPI 3.1', () => {
@@ -223,7 +232,7 @@ describe('the OpenAPI document', () => {
       await late.fetchCsrf();
       await call(late, 'POST', '/api/v1/setup', { json: { email: newEmail(), password: newPassword() } }, 409);
 
-      for (const p of ['/health', '/ready', '/metrics', '/api/v1/openapi.json', '/api/v1/problems', '/api/v1/setup', '/api/v1/auth/csrf-token', '/.well-known/jwks.json', '/login', '/admin', '/logout?rd=%2Flogin', '/api/v1/auth/continue?rd=%2Fadmin']) {
+      for (const p of ['/health', '/ready', '/metrics', '/api/v1/openapi.json', '/api/v1/problems', '/api/v1/setup', '/api/v1/auth/csrf-token', '/.well-known/jwks.json', '/login', '/reset', '/admin', '/logout?rd=%2Flogin', '/api/v1/auth/continue?rd=%2Fadmin']) {
         const res = await call(srv, 'GET', p, {});
         assert.ok(res.status < 400, `${res.what}`);
         await call(srv, 'GET', p, expect417, 417);
@@ -241,6 +250,8 @@ describe('the OpenAPI document', () => {
       await call(srv, 'GET', '/login', { headers: { 'If-None-Match': login.header('etag') } }, 304);
       const out = await call(srv, 'GET', '/logout', {}, 200);
       await call(srv, 'GET', '/logout', { headers: { 'If-None-Match': out.header('etag') } }, 304);
+      const resetPage = await call(srv, 'GET', '/reset', {}, 200);
+      await call(srv, 'GET', '/reset', { headers: { 'If-None-Match': resetPage.header('etag') } }, 304);
       const adm = await call(srv, 'GET', '/admin', {}, 200);
       await call(srv, 'GET', '/admin', { headers: { 'If-None-Match': adm.header('etag') } }, 304);
     });
@@ -367,9 +378,24 @@ describe('the OpenAPI document', () => {
       await call(admin, 'POST', `/api/v1/users/${randomId()}/password-reset`, {}, 404);
       const newPw = newPassword();
       await call(srv, 'POST', '/api/v1/auth/password-reset', { json: { token: 'A'.repeat(43), new_password: newPassword() } }, 400);
+      await call(srv, 'POST', '/api/v1/auth/password-reset/request', { json: { email: newEmail('forgot') } }, 202);
+      await call(srv, 'POST', '/api/v1/auth/password-reset/request', { json: { email: 'not an address' } }, 400);
+      await call(srv, 'POST', '/api/v1/auth/email-change/confirm', { json: { token: 'A'.repeat(43) } }, 400);
       await call(srv, 'POST', '/api/v1/auth/password-reset', { json: { token: reset.data.token, new_password: newPw } }, 204);
       const user = new Agent(srv);
       await user.login(uEmail, newPw);
+      // own email: asked with the password, confirmed with the mailed token
+      const moved = newEmail('moved');
+      await call(user, 'POST', '/api/v1/users/me/email', { json: { email: moved, current_password: `${newPw}x` } }, 403);
+      await call(user, 'POST', '/api/v1/users/me/email', { json: { email: moved, current_password: newPw } }, 202);
+      let confirmMail;
+      for (let i = 0; i < 100 && !confirmMail; i++) {
+        confirmMail = mails.find((m) => m.includes(`To: ${moved}`));
+        if (!confirmMail) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(confirmMail, 'the confirmation mail');
+      const emailToken = /email_token=3D([A-Za-z0-9_-]+)|email_token=([A-Za-z0-9_-]+)/.exec(confirmMail.replace(/=\r\n/g, ''));
+      await call(srv, 'POST', '/api/v1/auth/email-change/confirm', { json: { token: emailToken[1] ?? emailToken[2] } }, 200);
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: `${newPw}x`, new_password: newPassword() } }, 403);
       const putPw = newPassword();
       await call(user, 'PUT', '/api/v1/users/me/password', { json: { current_password: newPw, new_password: putPw } }, 204);

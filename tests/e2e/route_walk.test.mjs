@@ -63,6 +63,9 @@ const EXTRA_PUBLIC = [
   ['GET', '/logout'], // the sign-out page: a GET signs nobody out
   ['POST', '/logout'], // sign-out from a form of this site: Origin checked, a session is optional
   ['GET', '/'], // a browser is sent to /login or /admin; anything else 404
+  ['GET', '/reset'], // the password reset page (static; the token stays in the fragment)
+  ['POST', '/api/v1/auth/password-reset/request'],
+  ['POST', '/api/v1/auth/email-change/confirm'], // its credential is the mailed token // forgot password: the same 202 whether or not the account exists
   ['POST', '/api/v1/auth/second-factor'], // the second step of a sign-in: its credential is the pending session, which is nobody
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);

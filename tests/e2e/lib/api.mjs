@@ -142,7 +142,7 @@ export function parseSetCookie(s) {
 // cacheable and may say no-cache (revalidate; DESIGN.md asks no-store "on
 // anything with a secret"). A response that sets a cookie, or any /api/
 // response, must be no-store. Returns the list of problems.
-const CACHEABLE_PATHS = [/^\/login$/, /^\/logout$/, /^\/admin$/, /^\/static\//, /^\/\.well-known\/jwks\.json$/];
+const CACHEABLE_PATHS = [/^\/login$/, /^\/logout$/, /^\/reset$/, /^\/admin$/, /^\/static\//, /^\/\.well-known\/jwks\.json$/];
 
 export function invariantProblems(res, target = res.target ?? '') {
   const out = [];

@@ -206,7 +206,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 50);
+	assert_int_equal(pc_config_n_vars, 56);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -224,7 +224,7 @@ static void test_table(void **state)
 		if (v->secret)
 			assert_null(v->default_value);
 	}
-	assert_int_equal(secrets, 3);
+	assert_int_equal(secrets, 4);
 }
 
 /* Every written default, set explicitly, gives what the unset default gives. */
@@ -1066,6 +1066,56 @@ static void test_weak_keys(void **state)
 /* A weak key message never names the value even when fixed words of the
  * message could overlap with it (the e2e suite checks every 8 characters). */
 /* The settings of CSRF, API keys, audit and tokens. */
+/* PORTCULLIS_SMTP_*: the URL forms, what the URL needs, what needs the
+ * URL, and the password as a secret (never in an error). */
+static void test_smtp(void **state)
+{
+	(void)state;
+#define NEEDS "PORTCULLIS_PUBLIC_URL=https://auth.example.com", "PORTCULLIS_SMTP_FROM=noreply@auth.example.com"
+	OK("PORTCULLIS_SMTP_URL=smtp://mail.example.com:587", NEEDS);
+	assert_string_equal(cfg.smtp_url, "smtp://mail.example.com:587");
+	assert_false(cfg.smtp_implicit_tls);
+	assert_false(cfg.smtp_insecure);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_SMTP_URL=smtps://[::1]:465/", NEEDS, "PORTCULLIS_SMTP_USER=mailer",
+	   "PORTCULLIS_SMTP_PASSWORD=pa55 word!", "PORTCULLIS_SMTP_CA_FILE=/etc/ssl/private-ca.pem");
+	assert_string_equal(cfg.smtp_url, "smtps://[::1]:465");
+	assert_true(cfg.smtp_implicit_tls);
+	assert_string_equal(cfg.keys->smtp_password, "pa55 word!");
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_SMTP_URL=smtp://127.0.0.1:25", NEEDS, "PORTCULLIS_SMTP_INSECURE=true");
+	assert_true(cfg.smtp_insecure);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_SMTP_URL=");
+	assert_string_equal(cfg.smtp_url, "");
+	pc_config_free(&cfg);
+	const char *bad[] = {"http://mail.example.com", "smtp://", "smtp://user:pw@mail.example.com",
+	                     "smtp://MAIL.example.com", "smtp://mail.example.com:0", "smtp://mail.example.com/x",
+	                     "smtp://mail.example.com?x", "mail.example.com:587", "smtp:/mail.example.com"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		FAILS("PORTCULLIS_SMTP_URL", kv("PORTCULLIS_SMTP_URL", bad[i]), NEEDS);
+	/* what the URL needs */
+	FAILS("PORTCULLIS_SMTP_FROM", "PORTCULLIS_SMTP_URL=smtp://m.example.com", "PORTCULLIS_PUBLIC_URL=https://a.example");
+	FAILS("PORTCULLIS_SMTP_FROM", "PORTCULLIS_SMTP_URL=smtp://m.example.com", "PORTCULLIS_PUBLIC_URL=https://a.example",
+	      "PORTCULLIS_SMTP_FROM=Bob <bob@a.example>");
+	FAILS("PORTCULLIS_SMTP_FROM", "PORTCULLIS_SMTP_URL=smtp://m.example.com", "PORTCULLIS_PUBLIC_URL=https://a.example",
+	      "PORTCULLIS_SMTP_FROM=b\xc3\xa9@a.example");
+	FAILS("PORTCULLIS_PUBLIC_URL", "PORTCULLIS_SMTP_URL=smtp://m.example.com", "PORTCULLIS_SMTP_FROM=n@a.example");
+	FAILS("PORTCULLIS_SMTP_INSECURE", "PORTCULLIS_SMTP_URL=smtps://m.example.com", NEEDS,
+	      "PORTCULLIS_SMTP_INSECURE=true");
+	/* what needs the URL */
+	FAILS("PORTCULLIS_SMTP_FROM", "PORTCULLIS_SMTP_FROM=n@a.example");
+	FAILS("PORTCULLIS_SMTP_USER", "PORTCULLIS_SMTP_USER=u");
+	FAILS("PORTCULLIS_SMTP_CA_FILE", "PORTCULLIS_SMTP_CA_FILE=/x.pem");
+	FAILS("PORTCULLIS_SMTP_INSECURE", "PORTCULLIS_SMTP_INSECURE=true");
+	expect_fail_list("PORTCULLIS_SMTP_PASSWORD", "hunter2hunter2", true,
+	                 (const char *[]){env_key_a, "PORTCULLIS_SMTP_PASSWORD=hunter2hunter2", NULL});
+	expect_fail_list("PORTCULLIS_SMTP_PASSWORD", "hunter2\x01x", true,
+	                 (const char *[]){env_key_a, "PORTCULLIS_SMTP_URL=smtp://m.example.com", NEEDS,
+	                                  "PORTCULLIS_SMTP_PASSWORD=hunter2\x01x", NULL});
+#undef NEEDS
+}
+
 static void test_feature_values(void **state)
 {
 	(void)state;
@@ -1590,6 +1640,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_weak_keys, teardown_one),
 		cmocka_unit_test_teardown(test_error_wording, teardown_one),
 		cmocka_unit_test_teardown(test_feature_values, teardown_one),
+		cmocka_unit_test_teardown(test_smtp, teardown_one),
 		cmocka_unit_test_teardown(test_previous_key, teardown_one),
 		cmocka_unit_test_teardown(test_key_files, teardown_one),
 		cmocka_unit_test_teardown(test_keygen, teardown_one),
