@@ -617,6 +617,9 @@ static int get_path_prefix(struct pc_config *cfg, const char *t, char *err, size
 		            "'-', '.', '_' and '~', no empty, '.' or '..' segment, no trailing slash, at most %d bytes",
 		            pc_config_vars[V_PATH_PREFIX].name, PC_PATH_PREFIX_MAX);
 	memcpy(cfg->path_prefix, t, n + 1);
+	return 0;
+}
+
 /* The email settings hang together: a URL needs a sender and the public
  * URL (the base of every link), the other settings need the URL, and
  * INSECURE is for smtp:// only. */
@@ -673,9 +676,6 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	             text_of(vals, V_ACCESS_RULES_FILE), err, errlen) != 0 ||
 	    get_text(cfg->breached_passwords_file, sizeof(cfg->breached_passwords_file), V_BREACHED_PASSWORDS_FILE,
 	             text_of(vals, V_BREACHED_PASSWORDS_FILE), err, errlen) != 0 ||
-	return 0;
-}
-
 	    pc_config_parse_smtp_url(cfg, pc_config_vars[V_SMTP_URL].name, text_of(vals, V_SMTP_URL), err,
 	                             errlen) != 0 ||
 	    get_text(cfg->smtp_user, sizeof(cfg->smtp_user), V_SMTP_USER, text_of(vals, V_SMTP_USER), err,
