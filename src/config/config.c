@@ -107,6 +107,7 @@ enum var_id {
 	V_DATABASE_PASSWORD_FILE,
 	V_REVOCATION_FAIL_OPEN,
 	V_PUBLIC_URL,
+	V_WEBAUTHN_RP_ID,
 	V__COUNT
 };
 
@@ -245,6 +246,10 @@ const struct pc_config_var pc_config_vars[] = {
 	                  "the URL users see for portcullis, scheme://host[:port][/path] such as "
 	                  "https://auth.example.com: the portal that forward-auth redirects to, the base of links "
 	                  "in mail, the WebAuthn origin and the OIDC issuer; unset or empty: none", false, true},
+	[V_WEBAUTHN_RP_ID] = {"PORTCULLIS_WEBAUTHN_RP_ID", NULL,
+	                      "the WebAuthn relying party id passkeys are bound to: the host of PORTCULLIS_PUBLIC_URL "
+	                      "or a registrable suffix of it (example.com for auth.example.com); unset or empty: that "
+	                      "host. Passkeys are off without PORTCULLIS_PUBLIC_URL", false, true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -571,6 +576,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	                  text_of(vals, V_ALLOWED_REDIRECTS), err, errlen) != 0 ||
 	    pc_config_parse_public_url(cfg, pc_config_vars[V_PUBLIC_URL].name, text_of(vals, V_PUBLIC_URL), err,
 	                               errlen) != 0 ||
+	    pc_config_parse_rp_id(cfg, pc_config_vars[V_WEBAUTHN_RP_ID].name, text_of(vals, V_WEBAUTHN_RP_ID), err,
+	                          errlen) != 0 ||
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
 	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
@@ -893,6 +900,11 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_DATABASE_PASSWORD_FILE, cfg->database_password_file);
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
 	print_var(out, V_PUBLIC_URL, cfg->public_url);
+	print_var(out, V_WEBAUTHN_RP_ID, cfg->webauthn_rp_id);
+	if (cfg->webauthn_rp_id[0] == '\0')
+		fprintf(out, "# passkeys: off (PORTCULLIS_PUBLIC_URL is not set)\n");
+	else
+		fprintf(out, "# passkeys: on, RP ID %s, origin %s\n", cfg->webauthn_rp_id, cfg->public_origin);
 }
 
 int pc_config_keygen_value(FILE *out)

@@ -136,6 +136,7 @@ struct pc_config {
 	char public_origin[256];           /* scheme://host[:port] */
 	char public_host[256];             /* host only */
 	bool public_https;
+	char webauthn_rp_id[256];          /* '' = passkeys off; else public_host or a suffix of it */
 
 	/* many instances */
 	char redis_url[1024];              /* "" : the in-process kv */

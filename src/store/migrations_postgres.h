@@ -181,6 +181,41 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
+	/* 8: PLACEHOLDER for another helper's migration 8 (this branch uses 9
+	 * only); replaced by the real one when the branches merge. */
+	"SELECT 1;",
+	/* 9: passkeys (WebAuthn). One row per credential: its id and raw
+	 * public key (libfido2's form) as base64url text, the COSE alg, the
+	 * last sign count seen (raised only by a conditional UPDATE from the
+	 * value read, so two concurrent uses cannot both pass the clone
+	 * check), a name, the user handle the authenticator holds (32 random
+	 * bytes per user, base64url: never the user id or email), transports,
+	 * flags at registration. Challenges: a hash of 32 random bytes, the
+	 * ceremony (purpose), what it is bound to (session or pre-session id),
+	 * expiry; consumed by a conditional DELETE, so a challenge is used
+	 * once across every instance. */
+	"CREATE TABLE passkeys ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  credential_id " PC_T " NOT NULL UNIQUE,"
+	"  public_key " PC_T " NOT NULL,"
+	"  alg BIGINT NOT NULL,"
+	"  sign_count BIGINT NOT NULL DEFAULT 0,"
+	"  name " PC_T " NOT NULL,"
+	"  user_handle " PC_T " NOT NULL,"
+	"  transports " PC_T " NOT NULL DEFAULT '',"
+	"  flags BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL,"
+	"  last_used_at BIGINT NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX passkeys_user ON passkeys(user_id);"
+	"CREATE TABLE webauthn_challenges ("
+	"  challenge_hash BYTEA PRIMARY KEY,"
+	"  purpose " PC_T " NOT NULL,"
+	"  binding " PC_T " NOT NULL,"
+	"  expires_at BIGINT NOT NULL"
+	");"
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
 };
 
 #undef PC_T

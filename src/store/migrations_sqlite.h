@@ -187,6 +187,41 @@ static const char *const pc_sqlite_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;",
+	/* 8: PLACEHOLDER for another helper's migration 8 (this branch uses 9
+	 * only); replaced by the real one when the branches merge. */
+	"SELECT 1;",
+	/* 9: passkeys (WebAuthn). One row per credential: its id and raw
+	 * public key (libfido2's form) as base64url text, the COSE alg, the
+	 * last sign count seen (raised only by a conditional UPDATE from the
+	 * value read, so two concurrent uses cannot both pass the clone
+	 * check), a name, the user handle the authenticator holds (32 random
+	 * bytes per user, base64url: never the user id or email), transports,
+	 * flags at registration. Challenges: a hash of 32 random bytes, the
+	 * ceremony (purpose), what it is bound to (session or pre-session id),
+	 * expiry; consumed by a conditional DELETE, so a challenge is used
+	 * once across every instance. */
+	"CREATE TABLE passkeys ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  credential_id TEXT NOT NULL UNIQUE,"
+	"  public_key TEXT NOT NULL,"
+	"  alg INTEGER NOT NULL,"
+	"  sign_count INTEGER NOT NULL DEFAULT 0,"
+	"  name TEXT NOT NULL,"
+	"  user_handle TEXT NOT NULL,"
+	"  transports TEXT NOT NULL DEFAULT '',"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX passkeys_user ON passkeys(user_id);"
+	"CREATE TABLE webauthn_challenges ("
+	"  challenge_hash BLOB PRIMARY KEY,"
+	"  purpose TEXT NOT NULL,"
+	"  binding TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))
