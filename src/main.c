@@ -476,6 +476,11 @@ static int cmd_config_check(void)
 		pc_log_plain("portcullis: %zu access rules in %s\n", pc_rules_count(rules), cfg.access_rules_file);
 		pc_rules_free(rules);
 	}
+	if (cfg.webauthn_rp_id[0] == '\0')
+		pc_log_plain("portcullis: passkeys are off: PORTCULLIS_PUBLIC_URL is not set (or its host is an IP "
+		             "address, which cannot be a WebAuthn RP ID)\n");
+	else
+		pc_log_plain("portcullis: passkeys are on: RP ID %s, origin %s\n", cfg.webauthn_rp_id, cfg.public_origin);
 	pc_config_print(&cfg, stdout);
 	pc_config_free(&cfg);
 	pc_log_plain("portcullis: configuration is valid\n");

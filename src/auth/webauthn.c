@@ -32,6 +32,11 @@ const char *pc_wa_why_name(enum pc_wa_why why)
 		[PC_WA_ALG] = "algorithm",
 		[PC_WA_KEY] = "key",
 		[PC_WA_SIGNATURE] = "signature",
+		[PC_WA_REPLAYED] = "challenge_unknown_or_used",
+		[PC_WA_CREDENTIAL] = "unknown_credential",
+		[PC_WA_USER_HANDLE] = "user_handle",
+		[PC_WA_CLONE] = "clone_suspected",
+		[PC_WA_DISABLED] = "user_disabled",
 	};
 	return (unsigned)why < sizeof(names) / sizeof(names[0]) && names[why] != NULL ? names[why] : "unknown";
 }

@@ -76,6 +76,12 @@ enum pc_wa_why {
 	PC_WA_ALG,           /* a key algorithm not offered */
 	PC_WA_KEY,           /* a COSE key of the wrong shape */
 	PC_WA_SIGNATURE,     /* the signature does not verify */
+	/* decided by the caller (svc/passkeys.c), named here for the audit */
+	PC_WA_REPLAYED,      /* the challenge is unknown, used, expired or not this binding's */
+	PC_WA_CREDENTIAL,    /* no such credential, or another user's */
+	PC_WA_USER_HANDLE,   /* the user handle is not the credential's */
+	PC_WA_CLONE,         /* the sign count went backwards: a cloned authenticator? */
+	PC_WA_DISABLED,      /* the credential's user is disabled */
 };
 const char *pc_wa_why_name(enum pc_wa_why why);
 

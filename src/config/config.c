@@ -901,10 +901,6 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_REVOCATION_FAIL_OPEN, cfg->revocation_fail_open ? "true" : "false");
 	print_var(out, V_PUBLIC_URL, cfg->public_url);
 	print_var(out, V_WEBAUTHN_RP_ID, cfg->webauthn_rp_id);
-	if (cfg->webauthn_rp_id[0] == '\0')
-		fprintf(out, "# passkeys: off (PORTCULLIS_PUBLIC_URL is not set)\n");
-	else
-		fprintf(out, "# passkeys: on, RP ID %s, origin %s\n", cfg->webauthn_rp_id, cfg->public_origin);
 }
 
 int pc_config_keygen_value(FILE *out)

@@ -120,9 +120,11 @@ PC_MUST_USE enum pc_err pc_tx_passkey_delete(struct pc_store *s, struct pc_audit
 PC_MUST_USE enum pc_err pc_tx_passkey_use(struct pc_store *s, struct pc_audit_event *ev, const char *id,
                                           int64_t seen, int64_t count, int64_t now);
 PC_MUST_USE enum pc_err pc_tx_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                               const char *binding, int64_t expires_at, int64_t now, int64_t max);
+                                               const char *binding, const char *user_handle, int64_t expires_at,
+                                               int64_t now, int64_t max);
 PC_MUST_USE enum pc_err pc_tx_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                                const char *binding, int64_t now);
+                                                const char *binding, int64_t now,
+                                                char user_handle[PC_PASSKEY_HANDLE_TEXT + 1]);
 
 PC_MUST_USE enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
                                             const struct pc_api_key *k);

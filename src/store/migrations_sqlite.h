@@ -189,7 +189,7 @@ static const char *const pc_sqlite_migrations[] = {
 	"ALTER TABLE refresh_tokens ADD COLUMN factors INTEGER NOT NULL DEFAULT 1;",
 	/* 8: PLACEHOLDER for another helper's migration 8 (this branch uses 9
 	 * only); replaced by the real one when the branches merge. */
-	"SELECT 1;",
+	"CREATE TABLE migration_8_placeholder (x INTEGER); DROP TABLE migration_8_placeholder;",
 	/* 9: passkeys (WebAuthn). One row per credential: its id and raw
 	 * public key (libfido2's form) as base64url text, the COSE alg, the
 	 * last sign count seen (raised only by a conditional UPDATE from the
@@ -198,7 +198,7 @@ static const char *const pc_sqlite_migrations[] = {
 	 * bytes per user, base64url: never the user id or email), transports,
 	 * flags at registration. Challenges: a hash of 32 random bytes, the
 	 * ceremony (purpose), what it is bound to (session or pre-session id),
-	 * expiry; consumed by a conditional DELETE, so a challenge is used
+	 * the user handle a registration offered, expiry; consumed by a conditional DELETE, so a challenge is used
 	 * once across every instance. */
 	"CREATE TABLE passkeys ("
 	"  id TEXT PRIMARY KEY,"
@@ -219,6 +219,7 @@ static const char *const pc_sqlite_migrations[] = {
 	"  challenge_hash BLOB PRIMARY KEY,"
 	"  purpose TEXT NOT NULL,"
 	"  binding TEXT NOT NULL,"
+	"  user_handle TEXT NOT NULL DEFAULT '',"
 	"  expires_at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",

@@ -177,8 +177,10 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                  " WHERE id = ?1 AND sign_count = ?2",
 	[S_PASSKEY_HANDLE] = "SELECT user_handle FROM passkeys WHERE user_id = ?1 ORDER BY created_at LIMIT 1",
 	[S_WA_CHALLENGE_PURGE] = "DELETE FROM webauthn_challenges WHERE expires_at <= ?1",
-	[S_WA_CHALLENGE_INSERT] = "INSERT INTO webauthn_challenges(challenge_hash, purpose, binding, expires_at)"
-	                          " VALUES (?1, ?2, ?3, ?4)",
+	[S_WA_CHALLENGE_INSERT] = "INSERT INTO webauthn_challenges(challenge_hash, purpose, binding, expires_at,"
+	                          " user_handle) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_WA_CHALLENGE_GET] = "SELECT user_handle FROM webauthn_challenges WHERE challenge_hash = ?1"
+	                       " AND purpose = ?2 AND binding = ?3 AND expires_at > ?4",
 	[S_WA_CHALLENGE_COUNT] = "SELECT count(*) FROM webauthn_challenges WHERE binding = ?1",
 	[S_WA_CHALLENGE_TAKE] = "DELETE FROM webauthn_challenges WHERE challenge_hash = ?1 AND purpose = ?2"
 	                        " AND binding = ?3 AND expires_at > ?4",

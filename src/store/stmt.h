@@ -123,6 +123,7 @@ enum pc_stmt {
 	S_WA_CHALLENGE_PURGE,
 	S_WA_CHALLENGE_INSERT,
 	S_WA_CHALLENGE_COUNT,  /* live challenges of one binding */
+	S_WA_CHALLENGE_GET,    /* its user handle, under the same conditions as TAKE */
 	S_WA_CHALLENGE_TAKE,   /* conditional DELETE: purpose, binding, not expired */
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,

@@ -730,18 +730,21 @@ enum pc_err pc_store_passkey_use(struct pc_store *s, const struct pc_principal *
 }
 
 enum pc_err pc_store_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                      const char *binding, int64_t expires_at, int64_t now, int64_t max)
+                                      const char *binding, const char *user_handle, int64_t expires_at, int64_t now,
+                                      int64_t max)
 {
 	REQUIRE(s != NULL && hash != NULL && purpose != NULL && binding != NULL && binding[0] != '\0' &&
-	        expires_at > now && max > 0);
-	return pc_tx_wa_challenge_put(s, hash, purpose, binding, expires_at, now, max);
+	        user_handle != NULL && strlen(user_handle) <= PC_PASSKEY_HANDLE_TEXT && expires_at > now && max > 0);
+	return pc_tx_wa_challenge_put(s, hash, purpose, binding, user_handle, expires_at, now, max);
 }
 
 enum pc_err pc_store_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                       const char *binding, int64_t now)
+                                       const char *binding, int64_t now, char user_handle[PC_PASSKEY_HANDLE_TEXT + 1])
 {
+	REQUIRE(user_handle != NULL);
+	memset(user_handle, 0, PC_PASSKEY_HANDLE_TEXT + 1);
 	REQUIRE(s != NULL && hash != NULL && purpose != NULL && binding != NULL);
-	return pc_tx_wa_challenge_take(s, hash, purpose, binding, now);
+	return pc_tx_wa_challenge_take(s, hash, purpose, binding, now, user_handle);
 }
 
 enum pc_err pc_store_session_promote(struct pc_store *s, const struct pc_principal *actor,

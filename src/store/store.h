@@ -346,17 +346,21 @@ PC_MUST_USE enum pc_err pc_store_passkey_use(struct pc_store *s, const struct pc
 #define PC_WA_PURPOSE_SECOND "second"
 #define PC_WA_PURPOSE_SIGNIN "signin"
 /* Stores the hash of a fresh challenge for purpose, bound to binding (a
- * session id, or a pre-session id), until expires_at; expired ones of
+ * session id, or a pre-session id), with the user handle a registration
+ * offers (may be ""), until expires_at; expired ones of
  * everyone are purged in the same transaction. PC_ERR_THROTTLED when binding
  * holds max live ones already. No audit event: issuing a challenge changes
  * no one's rights. */
 PC_MUST_USE enum pc_err pc_store_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                                  const char *binding, int64_t expires_at, int64_t now, int64_t max);
+                                                  const char *binding, const char *user_handle, int64_t expires_at,
+                                                  int64_t now, int64_t max);
 /* Consumes a challenge: one conditional DELETE (hash, purpose, binding,
  * not expired at now). PC_OK for exactly one caller; PC_ERR_NOT_FOUND for
- * every other (unknown, used, expired, another binding or purpose). */
+ * every other (unknown, used, expired, another binding or purpose).
+ * user_handle: what put stored. */
 PC_MUST_USE enum pc_err pc_store_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                                   const char *binding, int64_t now);
+                                                   const char *binding, int64_t now,
+                                                   char user_handle[PC_PASSKEY_HANDLE_TEXT + 1]);
 
 /* ---- password reset tokens (one-time, stored hashed) ---- */
 

@@ -114,8 +114,9 @@ enum pc_err pc_tx_passkey_use(struct pc_store *s, struct pc_audit_event *ev, con
 
 struct chal {
 	const uint8_t *hash;
-	const char *purpose, *binding;
+	const char *purpose, *binding, *handle_in;
 	int64_t expires_at, now, max;
+	char *handle_out;
 };
 
 PC_MUST_USE static enum pc_err chal_script(struct pc_sql *c, void *ctx)
@@ -130,20 +131,44 @@ PC_MUST_USE static enum pc_err chal_script(struct pc_sql *c, void *ctx)
 		e = PC_ERR_THROTTLED;
 	if (e == PC_OK)
 		e = sql_exec(c, S_WA_CHALLENGE_INSERT,
-		             ARGS(A_HASH(x->hash), A_TXT(x->purpose), A_TXT(x->binding), A_INT(x->expires_at)), NULL);
+		             ARGS(A_HASH(x->hash), A_TXT(x->purpose), A_TXT(x->binding), A_INT(x->expires_at),
+		                  A_TXT(x->handle_in)),
+		             NULL);
 	return e;
 }
 
 enum pc_err pc_tx_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                   const char *binding, int64_t expires_at, int64_t now, int64_t max)
+                                   const char *binding, const char *user_handle, int64_t expires_at, int64_t now,
+                                   int64_t max)
 {
-	struct chal x = {hash, purpose, binding, expires_at, now, max};
+	struct chal x = {.hash = hash, .purpose = purpose, .binding = binding, .handle_in = user_handle,
+	                 .expires_at = expires_at, .now = now, .max = max};
 	return sql_run(s, PC_SQL_WRITE, chal_script, &x);
 }
 
-enum pc_err pc_tx_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
-                                    const char *binding, int64_t now)
+/* Reads the handle, then the conditional DELETE decides: of two takers
+ * that both read the row, only one deletes it. */
+PC_MUST_USE static enum pc_err take_script(struct pc_sql *c, void *ctx)
 {
-	return pc_sql_change(s, PC_SQL_UPDATE, NULL, S_WA_CHALLENGE_TAKE,
-	                     ARGS(A_HASH(hash), A_TXT(purpose), A_TXT(binding), A_INT(now)), true, NULL);
+	struct chal *x = ctx;
+	int64_t changed = 0;
+	memset(x->handle_out, 0, PC_PASSKEY_HANDLE_TEXT + 1);
+	enum pc_err e = pc_sql_one(c, S_WA_CHALLENGE_GET,
+	                           ARGS(A_HASH(x->hash), A_TXT(x->purpose), A_TXT(x->binding), A_INT(x->now)),
+	                           row_handle, x->handle_out, PC_PASSKEY_HANDLE_TEXT + 1, "webauthn_challenges");
+	if (e == PC_OK)
+		e = sql_exec(c, S_WA_CHALLENGE_TAKE, ARGS(A_HASH(x->hash), A_TXT(x->purpose), A_TXT(x->binding), A_INT(x->now)),
+		             &changed);
+	if (e == PC_OK && changed != 1)
+		e = PC_ERR_NOT_FOUND;
+	if (e != PC_OK)
+		memset(x->handle_out, 0, PC_PASSKEY_HANDLE_TEXT + 1);
+	return e;
+}
+
+enum pc_err pc_tx_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                    const char *binding, int64_t now, char user_handle[PC_PASSKEY_HANDLE_TEXT + 1])
+{
+	struct chal x = {.hash = hash, .purpose = purpose, .binding = binding, .now = now, .handle_out = user_handle};
+	return sql_run(s, PC_SQL_WRITE, take_script, &x);
 }
