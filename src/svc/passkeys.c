@@ -366,7 +366,7 @@ enum pc_err pc_passkeys_second_step(struct pc_svc *ctx, const struct pc_principa
 	if (e != PC_OK)
 		return e;
 	pc_svc_session_new(ctx, sess, secret, pending, user->id);
-	sess->factors = 2;
+	sess->factors = PC_FACTORS_PWD_HWK;
 	sess->second_factor_at = pc_svc_now(ctx);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, pending, "auth.second_factor", "session", sess->id, "{s:s,s:s,s:s}", "method", "passkey",
@@ -405,7 +405,7 @@ enum pc_err pc_passkeys_signin(struct pc_svc *ctx, const struct pc_principal *ac
 	}
 	pc_svc_session_new(ctx, sess, secret, actor, user->id);
 	sess->cred_epoch = user->cred_epoch;
-	sess->factors = 2;
+	sess->factors = PC_FACTORS_HWK;
 	sess->second_factor_at = pc_svc_now(ctx);
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, user, sess);

@@ -103,6 +103,7 @@ window.pk = {
 
 const b64u = (b) => Buffer.from(b).toString('base64url');
 const fromB64u = (s) => Buffer.from(s, 'base64url');
+const jwtClaims = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString('utf8'));
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest();
 
 // The signature of authData || SHA-256(clientDataJSON) with a PKCS#8 key
@@ -218,6 +219,10 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
         const me = await b.page.evaluate(() => pk.call('GET', '/api/v1/users/me/factors'));
         assert.equal(me.status, 200);
         assert.equal(me.data.session_factors, 2);
+        // tokens of this session say how it signed in (RFC 8176)
+        const tok = await b.page.evaluate(() => pk.call('POST', '/api/v1/auth/token'));
+        assert.equal(tok.status, 200, tok.text);
+        assert.deepEqual(jwtClaims(tok.data.access_token).amr, ['hwk', 'mfa']);
         const list = await b.page.evaluate(() => pk.call('GET', '/api/v1/users/me/passkeys'));
         assert.equal(list.data.passkeys.length, 1);
         assert.ok(list.data.passkeys[0].last_used_at);
@@ -251,6 +256,16 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       assert.notEqual(after2, pendingCookie, 'a new session id after the step');
       const me = await b.page.evaluate(() => pk.call('GET', '/api/v1/users/me/factors'));
       assert.equal(me.data.session_factors, 2);
+      const tok = await b.page.evaluate(() => pk.call('POST', '/api/v1/auth/token'));
+      assert.equal(tok.status, 200, tok.text);
+      assert.deepEqual(jwtClaims(tok.data.access_token).amr, ['pwd', 'hwk', 'mfa']);
+      // a refresh keeps how the family signed in
+      const ref = await b.page.evaluate((rt) => pk.call('POST', '/api/v1/auth/refresh', { refresh_token: rt }), tok.data.refresh_token);
+      assert.equal(ref.status, 200, ref.text);
+      assert.deepEqual(jwtClaims(ref.data.access_token).amr, ['pwd', 'hwk', 'mfa']);
+      // forward auth: two factors
+      const v = await b.page.evaluate(async () => (await fetch('/api/v1/auth/verify')).headers.get('X-Auth-Factors'));
+      assert.equal(v, '2');
       const ev = (await audit('auth.second_factor')).find((e) => e.details?.method === 'passkey' && e.actor.user_id === u.id);
       assert.ok(ev, 'auth.second_factor {method: passkey} audited');
       // a passkey answer outside a pending sign-in: 401
