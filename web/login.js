@@ -33,16 +33,20 @@ function cookieProblem(which) {
 // The CSRF cookie (readable by scripts) is set with the token: if it is not
 // there afterwards, the browser refused it, and the session cookie with it.
 async function cookiesKept() {
-  await PC.csrf();
+  // always a fresh pre-session token: one left from a session that ended
+  // (signed out in the console) is bound to it and would be refused
+  await fetch('/api/v1/auth/csrf-token', { credentials: 'same-origin' });
   return PC.csrfCookie() !== null;
 }
 
 // The second step of a sign-in: the pending session waits for a code.
-function secondStep() {
+function secondStep(methods) {
   document.getElementById('login').hidden = true;
   document.getElementById('second').hidden = false;
   PC.status('');
   document.getElementById('second-code').focus();
+  // login-passkey.js offers a passkey when the user has one
+  document.dispatchEvent(new CustomEvent('pc-second-step', { detail: { methods: methods || [] } }));
 }
 
 async function submit(form, path) {
@@ -50,7 +54,7 @@ async function submit(form, path) {
   const password = form.querySelector('input[type=password]').value;
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
-  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
+  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep(res.data.methods);
   if (res.status === 200 || res.status === 201) {
     // signed in as far as the server knows: did the browser keep the cookie?
     const me = await PC.api('GET', '/api/v1/auth/me');
@@ -67,7 +71,9 @@ async function start() {
     // a one-factor session that a two_factor rule refused: sign in again
     // with the code, or set a factor up first
     const f = await PC.api('GET', '/api/v1/users/me/factors');
-    if (f.status === 200 && f.data && !f.data.totp) {
+    const pks = await PC.api('GET', '/api/v1/users/me/passkeys');
+    const passkeys = pks.status === 200 && pks.data && pks.data.passkeys.length > 0;
+    if (f.status === 200 && f.data && !(f.data.totp && f.data.totp.active) && !passkeys) {
       PC.status('This page needs a second factor. Set one up in the console (Security), then sign in again.', true);
       return;
     }

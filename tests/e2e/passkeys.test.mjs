@@ -355,6 +355,100 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     }
   });
 
+  // RFC 6238 (SHA-1, 6 digits, 30 s) for the console's TOTP enrolment.
+  function totp(secret, step = Math.floor(Date.now() / 30000)) {
+    const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    let bits = '';
+    for (const ch of secret) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
+    const key = Buffer.from(bits.match(/.{8}/g).map((x) => parseInt(x, 2)));
+    const msg = Buffer.alloc(8);
+    msg.writeBigUInt64BE(BigInt(step));
+    const h = crypto.createHmac('sha1', key).update(msg).digest();
+    const o = h[19] & 15;
+    return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+  }
+
+  it('the UI at 390 px, keyboard only: console Security (TOTP, recovery codes, passkeys), passkey sign-in and second step on the login page', async () => {
+    const u = await createUser(admin.agent);
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable', { enableUI: false });
+      await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      await page.goto(`${base}/login`);
+      await page.locator('#login-email').waitFor();
+      await page.keyboard.type(u.email);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(u.password);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${base}/admin`);
+      await page.locator('#security').waitFor();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide <= 390, `no horizontal scroll at 390 px (${wide})`);
+
+      // TOTP: set up, the QR code shown, confirmed with a code: 10 recovery codes once
+      await page.locator('#totp-enrol').focus();
+      await page.keyboard.press('Enter');
+      await page.locator('#totp-enrolment').waitFor();
+      const secret = await page.locator('#totp-secret').textContent();
+      assert.match(secret, /^[A-Z2-7]{32}$/);
+      assert.ok(await page.locator('#totp-qr').evaluate((img) => img.complete && img.naturalWidth > 0), 'the QR code loads (CSP allows it)');
+      await page.locator('#totp-code').focus();
+      await page.keyboard.type(totp(secret, Math.floor(Date.now() / 30000) - 1));
+      await page.keyboard.press('Enter');
+      await page.locator('#recovery-shown').waitFor();
+      assert.equal(await page.locator('#recovery-codes li').count(), 10);
+      await page.locator('#totp-state', { hasText: 'Active' }).waitFor();
+
+      // passkeys: add one with the keyboard, rename it
+      await page.locator('#passkey-name').focus();
+      await page.keyboard.type('Phone');
+      await page.keyboard.press('Enter');
+      await page.locator('#status', { hasText: 'Passkey "Phone" added.' }).waitFor();
+      await page.locator('#passkeys tbody tr').first().waitFor();
+      const nameInput = page.locator('#passkeys tbody tr input').first();
+      await nameInput.fill('Work phone');
+      await page.getByRole('button', { name: 'Rename passkey Phone' }).press('Enter');
+      await page.locator('#status', { hasText: 'Passkey renamed.' }).waitFor();
+
+      // new recovery codes need the password
+      await page.locator('#security-password').fill(u.password);
+      await page.locator('#recovery-new').press('Enter');
+      await page.locator('#status', { hasText: 'New recovery codes' }).waitFor();
+
+      // sign out; the passkey alone signs in from the login page
+      await page.locator('#logout').press('Enter');
+      await page.waitForURL(/\/login/);
+      await page.locator('#passkey-signin').waitFor();
+      await page.locator('#passkey-signin').focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${base}/admin`);
+      await page.locator('#security').waitFor();
+
+      // the password sign-in now waits for a second step: the passkey button is there
+      await page.locator('#logout').press('Enter');
+      await page.waitForURL(/\/login/);
+      await page.locator('#login-email').waitFor();
+      await page.locator('#login-email').fill(u.email);
+      await page.locator('#login-password').fill(u.password);
+      await page.locator('#login-password').press('Enter');
+      await page.locator('#second-passkey').waitFor();
+      assert.equal(await page.locator('#second-codes').isVisible(), true, 'TOTP and recovery codes are offered too');
+      await page.locator('#second-passkey').press('Enter');
+      await page.waitForURL(`${base}/admin`);
+      const wide2 = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide2 <= 390, `no horizontal scroll at 390 px (${wide2})`);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('list, rename, delete with the password; bad input is a 4xx problem', async () => {
     const u = await createUser(admin.agent);
     const b = await browserWithAuthenticator();
