@@ -140,6 +140,13 @@
     }
   });
 
-  loadFactors();
-  loadPasskeys();
+  // only for a signed-in user (admin.js sends anyone else to the login page)
+  PC.api('GET', '/api/v1/auth/me').then((me) => {
+    if (me.status !== 200 || !me.data || !me.data.user_id) {
+      $('security').hidden = true;
+      return;
+    }
+    loadFactors();
+    loadPasskeys();
+  });
 })();

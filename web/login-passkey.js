@@ -6,8 +6,13 @@
 (() => {
   const signin = document.getElementById('passkey-signin');
   const second = document.getElementById('second-passkey');
+  const alt = document.getElementById('passkey-alt');
+  const login = document.getElementById('login');
   if (!PCWA.supported()) return;
-  signin.hidden = false;
+  // offered beside the password form, whenever login.js shows it
+  const follow = () => { alt.hidden = login.hidden; };
+  new MutationObserver(follow).observe(login, { attributes: true, attributeFilter: ['hidden'] });
+  follow();
 
   signin.addEventListener('click', async () => {
     PC.status('Waiting for your passkey…');

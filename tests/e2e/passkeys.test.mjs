@@ -424,7 +424,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       // sign out; the passkey alone signs in from the login page
       await page.locator('#logout').press('Enter');
       await page.waitForURL(/\/login/);
-      await page.locator('#passkey-signin').waitFor();
+      await page.locator('#passkey-signin').waitFor(); // beside the password form
       await page.locator('#passkey-signin').focus();
       await page.keyboard.press('Enter');
       await page.waitForURL(`${base}/admin`);
