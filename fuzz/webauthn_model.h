@@ -27,7 +27,7 @@ struct m_in {
 	size_t left;
 };
 
-static bool m_take(struct m_in *in, size_t n, const uint8_t **out)
+static __attribute__((unused)) bool m_take(struct m_in *in, size_t n, const uint8_t **out)
 {
 	if (in->left < n)
 		return false;
@@ -38,7 +38,7 @@ static bool m_take(struct m_in *in, size_t n, const uint8_t **out)
 }
 
 /* One item's head (and a string's bytes). */
-static bool m_item(struct m_in *in, struct m_item *it)
+static __attribute__((unused)) bool m_item(struct m_in *in, struct m_item *it)
 {
 	const uint8_t *b;
 	if (!m_take(in, 1, &b))
@@ -63,7 +63,7 @@ static bool m_item(struct m_in *in, struct m_item *it)
 }
 
 /* One whole item, skipped; nested at most to depth 4 below where it starts. */
-static bool m_skip(struct m_in *in, int depth)
+static __attribute__((unused)) bool m_skip(struct m_in *in, int depth)
 {
 	struct m_item it;
 	if (depth > 4 || !m_item(in, &it))
@@ -84,7 +84,7 @@ static bool m_skip(struct m_in *in, int depth)
 }
 
 /* An integer item within 32 bits signed. */
-static bool m_int(struct m_in *in, int64_t *v)
+static __attribute__((unused)) bool m_int(struct m_in *in, int64_t *v)
 {
 	struct m_item it;
 	if (!m_item(in, &it) || (it.major != 0 && it.major != 1) || it.val > 0x7fffffffu)
@@ -101,7 +101,7 @@ static bool m_int(struct m_in *in, int64_t *v)
  *   RSA (kty 3): alg -257, n (-1) 256 bytes with its top bit set, e (-2) 3 bytes.
  * *used: bytes the map took. alg: its alg.
  */
-static bool model_cose(const uint8_t *p, size_t n, int *alg, size_t *used)
+static __attribute__((unused)) bool model_cose(const uint8_t *p, size_t n, int *alg, size_t *used)
 {
 	struct m_in in = {p, n};
 	struct m_item top;
@@ -166,7 +166,7 @@ static bool model_cose(const uint8_t *p, size_t n, int *alg, size_t *used)
  * 1 to 1023, that many bytes of id, then one COSE key the model accepts,
  * ending exactly at the end.
  */
-static bool model_authdata(const uint8_t *p, size_t n, bool attested, size_t *id_off, size_t *id_len,
+static __attribute__((unused)) bool model_authdata(const uint8_t *p, size_t n, bool attested, size_t *id_off, size_t *id_len,
                            size_t *key_off, int *alg)
 {
 	*id_off = *id_len = *key_off = 0;
@@ -196,7 +196,7 @@ static bool model_authdata(const uint8_t *p, size_t n, bool attested, size_t *id
  * empty map; authData a byte string of at most 4096 bytes; nothing after.
  * (A well-formed non-empty attStmt, or another fmt, is refused too.)
  */
-static bool model_attestation(const uint8_t *p, size_t n, size_t *ad_off, size_t *ad_len)
+static __attribute__((unused)) bool model_attestation(const uint8_t *p, size_t n, size_t *ad_off, size_t *ad_len)
 {
 	struct m_in in = {p, n};
 	struct m_item top;
