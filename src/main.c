@@ -530,6 +530,11 @@ static int cmd_config_check(void)
 		             cfg.breached_passwords_file);
 		pc_breached_free(b);
 	}
+	if (cfg.webauthn_rp_id[0] == '\0')
+		pc_log_plain("portcullis: passkeys are off: PORTCULLIS_PUBLIC_URL is not set (or its host is an IP "
+		             "address, which cannot be a WebAuthn RP ID)\n");
+	else
+		pc_log_plain("portcullis: passkeys are on: RP ID %s, origin %s\n", cfg.webauthn_rp_id, cfg.public_origin);
 	pc_config_print(&cfg, stdout);
 	if (cfg.smtp_url[0] == '\0')
 		pc_log_plain("portcullis: email is off (PORTCULLIS_SMTP_URL is not set): no forgot-password links, no "

@@ -52,11 +52,13 @@ async function cookiesKept() {
 }
 
 // The second step of a sign-in: the pending session waits for a code.
-function secondStep() {
+function secondStep(methods) {
   document.getElementById('login').hidden = true;
   document.getElementById('second').hidden = false;
   PC.status('');
   document.getElementById('second-code').focus();
+  // login-passkey.js offers a passkey when the user has one
+  document.dispatchEvent(new CustomEvent('pc-second-step', { detail: { methods: methods || [] } }));
 }
 
 async function submit(form, path) {
@@ -64,7 +66,7 @@ async function submit(form, path) {
   const password = form.querySelector('input[type=password]').value;
   PC.status('Signing in…');
   const res = await PC.api('POST', path, { email, password });
-  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep();
+  if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep(res.data.methods);
   if ((res.status === 200 || res.status === 201) && res.data && res.data.second_factor_enrolment_required) {
     return Enrol.start(done);
   }
@@ -85,7 +87,9 @@ async function start() {
     // a one-factor session that a two_factor rule refused: sign in again
     // with the code, or set a factor up first
     const f = await PC.api('GET', '/api/v1/users/me/factors');
-    if (f.status === 200 && f.data && !f.data.totp) {
+    const pks = await PC.api('GET', '/api/v1/users/me/passkeys');
+    const passkeys = pks.status === 200 && pks.data && pks.data.passkeys.length > 0;
+    if (f.status === 200 && f.data && !(f.data.totp && f.data.totp.active) && !passkeys) {
       PC.status('This page needs a second factor. Set one up in the console (Security), then sign in again.', true);
       return;
     }

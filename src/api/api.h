@@ -73,6 +73,16 @@ void pc_api_totp_delete(struct pc_req *r);
 void pc_api_recovery_regenerate(struct pc_req *r);
 void pc_api_factors_list(struct pc_req *r);
 void pc_api_second_factor(struct pc_req *r);
+/* passkeys.c */
+void pc_api_passkeys_options(struct pc_req *r);
+void pc_api_passkeys_register(struct pc_req *r);
+void pc_api_passkeys_list(struct pc_req *r);
+void pc_api_passkeys_rename(struct pc_req *r);
+void pc_api_passkeys_delete(struct pc_req *r);
+void pc_api_passkey_second_options(struct pc_req *r);
+void pc_api_passkey_second(struct pc_req *r);
+void pc_api_passkey_signin_options(struct pc_req *r);
+void pc_api_passkey_signin(struct pc_req *r);
 
 void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);

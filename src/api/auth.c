@@ -16,6 +16,7 @@
 #include "auth/csrf.h"
 #include "auth/session.h"
 #include "obs/metrics.h"
+#include "svc/factors.h"
 #include "svc/sessions.h"
 #include "svc/users.h"
 
@@ -139,6 +140,7 @@ struct login_state {
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
 	int64_t retry_after;
+	unsigned methods; /* PC_METHODS_*, for a pending session */
 };
 
 static void login_work(struct pc_req *r, void *data)
@@ -146,6 +148,9 @@ static void login_work(struct pc_req *r, void *data)
 	struct login_state *st = data;
 	st->err = pc_sessions_login(pc_svc_of(r), r->actor, st->email, st->password.s, st->password.len, &st->user,
 	                            &st->sess, st->secret, &st->retry_after);
+	if (st->err == PC_OK && st->sess.pending &&
+	    pc_factors_methods(pc_svc_of(r), st->user.id, &st->methods) != PC_OK)
+		st->methods = PC_METHODS_TOTP | PC_METHODS_RECOVERY; /* the answer of the first design */
 }
 
 static void login_done(struct pc_req *r, void *data)
@@ -165,8 +170,14 @@ static void login_done(struct pc_req *r, void *data)
 		return;
 	}
 	if (st->sess.pending) {
-		pc_respond_json(r, 200, json_pack("{s:b,s:[ss]}", "second_factor_required", true, "methods", "totp",
-		                                  "recovery"));
+		json_t *methods = json_array();
+		if (st->methods & PC_METHODS_TOTP)
+			json_array_append_new(methods, json_string("totp"));
+		if (st->methods & PC_METHODS_RECOVERY)
+			json_array_append_new(methods, json_string("recovery"));
+		if (st->methods & PC_METHODS_PASSKEY)
+			json_array_append_new(methods, json_string("passkey"));
+		pc_respond_json(r, 200, json_pack("{s:b,s:o}", "second_factor_required", true, "methods", methods));
 		return;
 	}
 	pc_respond_json(r, 200, json_pack("{s:o}", "user", pc_api_user_json(&st->user)));

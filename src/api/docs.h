@@ -56,6 +56,11 @@ extern const struct pc_fields pc_api_fields_totp_confirm; /* factors.c */
 extern const struct pc_fields pc_api_fields_totp_delete;  /* factors.c */
 extern const struct pc_fields pc_api_fields_recovery;     /* factors.c */
 extern const struct pc_fields pc_api_fields_second_factor; /* factors.c */
+extern const struct pc_fields pc_api_fields_passkey_options;   /* passkeys.c */
+extern const struct pc_fields pc_api_fields_passkey_register;  /* passkeys.c */
+extern const struct pc_fields pc_api_fields_passkey_rename;    /* passkeys.c */
+extern const struct pc_fields pc_api_fields_passkey_delete;    /* passkeys.c */
+extern const struct pc_fields pc_api_fields_passkey_assertion; /* passkeys.c */
 
 /* One success answer. */
 struct pc_doc_ok {

@@ -307,7 +307,7 @@ static void list_done(struct pc_req *r, void *data)
 		                 pc_api_time_json(i->totp_created_at));
 	pc_respond_json(r, 200,
 	                json_pack("{s:o,s:I,s:I}", "totp", totp, "recovery_codes_left", (json_int_t)i->recovery_left,
-	                          "session_factors", (json_int_t)r->principal->factors));
+	                          "session_factors", (json_int_t)(r->principal->factors >= 2 ? 2 : 1)));
 }
 
 void pc_api_factors_list(struct pc_req *r)

@@ -68,7 +68,7 @@ static struct pc_principal *principal_for(struct pc_req *r, const struct pc_cach
 	memcpy(p->name, h->name, sizeof(p->name));
 	memcpy(p->key_name, h->key_name, sizeof(p->key_name));
 	p->authenticated_at = h->authenticated_at;
-	p->factors = h->factors >= 2 ? 2 : 1;
+	p->factors = PC_FACTORS_OF(h->factors);
 	if (h->pending != PC_PENDING_NONE) {
 		p->must_enrol = h->pending == PC_PENDING_ENROL;
 		/* a session waiting for its second step is nobody: no principal,
@@ -95,7 +95,7 @@ static struct pc_cache_hit session_hit(const struct pc_session *s)
 	h.authenticated_at = s->created_at;
 	h.expires_at = s->expires_at;
 	h.last_seen_at = s->last_seen_at;
-	h.factors = s->factors >= 2 ? 2 : 1;
+	h.factors = PC_FACTORS_OF(s->factors);
 	h.pending = s->pending;
 	return h;
 }
@@ -290,7 +290,7 @@ static enum pc_step jwt_finish(struct pc_req *r, struct jwt_check *jc)
 	if (pc_role_parse(&p->role, c->role, strlen(c->role)) != 0)
 		p->role = PC_ROLE_MEMBER;
 	p->token_exp = c->exp;
-	p->factors = c->factors >= 2 ? 2 : 1;
+	p->factors = PC_FACTORS_OF(c->factors);
 	p->authenticated_at = c->iat != 0 ? c->iat : r->now;
 	r->principal = p;
 	r->actor = p;

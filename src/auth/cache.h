@@ -37,7 +37,7 @@ struct pc_cache_hit {
 	int64_t authenticated_at;
 	int64_t expires_at;   /* the credential's own end (0: none) */
 	int64_t last_seen_at; /* sessions: for the idle timeout */
-	unsigned factors;     /* sessions: 1 or 2 */
+	unsigned factors;     /* sessions: PC_FACTORS_* */
 	uint8_t pending;      /* sessions: PC_PENDING_* (store.h) */
 };
 

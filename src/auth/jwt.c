@@ -412,14 +412,19 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 	}
 	out->factors = 1;
 	if (lit(&sc, ",\"amr\":[\"pwd\",\"otp\",\"mfa\"]"))
-		out->factors = 2;
+		out->factors = PC_FACTORS_PWD_OTP;
+	else if (lit(&sc, ",\"amr\":[\"pwd\",\"hwk\",\"mfa\"]"))
+		out->factors = PC_FACTORS_PWD_HWK;
+	else if (lit(&sc, ",\"amr\":[\"hwk\",\"mfa\"]"))
+		out->factors = PC_FACTORS_HWK;
 	else if (sc.p < sc.end && *sc.p == ',' && !lit(&sc, ",\"amr\":[\"pwd\"]"))
 		return false;
 	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
 }
 
-/* amr (RFC 8176), optional: an array of strings; factors 2 when it holds
- * "mfa", else 1. */
+/* amr (RFC 8176), optional: an array of strings; without "mfa"
+ * PC_FACTORS_PWD, with it PC_FACTORS_PWD_HWK or PC_FACTORS_HWK when it
+ * holds "hwk" (with or without "pwd"), else PC_FACTORS_PWD_OTP. */
 static bool amr_of(json_t *claims, unsigned *factors)
 {
 	json_t *v = json_object_get(claims, "amr");
@@ -430,12 +435,16 @@ static bool amr_of(json_t *claims, unsigned *factors)
 		return false;
 	size_t i;
 	json_t *m;
+	bool mfa = false, hwk = false, pwd = false;
 	json_array_foreach(v, i, m) {
 		if (!json_is_string(m))
 			return false;
-		if (strcmp(json_string_value(m), "mfa") == 0)
-			*factors = 2;
+		mfa = mfa || strcmp(json_string_value(m), "mfa") == 0;
+		hwk = hwk || strcmp(json_string_value(m), "hwk") == 0;
+		pwd = pwd || strcmp(json_string_value(m), "pwd") == 0;
 	}
+	if (mfa)
+		*factors = hwk ? (pwd ? PC_FACTORS_PWD_HWK : PC_FACTORS_HWK) : PC_FACTORS_PWD_OTP;
 	return true;
 }
 
@@ -593,8 +602,12 @@ int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_poli
 		json_object_set_new(claims, "role", json_string(role));
 		json_object_set_new(claims, "groups", arr);
 	}
-	if (factors == 1)
+	if (factors == PC_FACTORS_PWD)
 		json_object_set_new(claims, "amr", json_pack("[s]", "pwd"));
+	else if (factors == PC_FACTORS_PWD_HWK)
+		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "hwk", "mfa"));
+	else if (factors == PC_FACTORS_HWK)
+		json_object_set_new(claims, "amr", json_pack("[ss]", "hwk", "mfa"));
 	else if (factors >= 2)
 		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "otp", "mfa"));
 	h = header_json(ring, &ring->keys[0]);

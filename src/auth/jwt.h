@@ -101,7 +101,7 @@ struct pc_jwt_claims {
 	char groups[PC_USER_GROUPS_TEXT + 1]; /* private claim (an array of group
 	                                       * names), joined by ','; "" when absent or empty */
 	int64_t exp, nbf, iat;        /* nbf/iat 0 when absent */
-	unsigned factors;             /* from amr (RFC 8176): 2 when it holds "mfa", else 1 */
+	unsigned factors;             /* from amr (RFC 8176): PC_FACTORS_* (1 without "mfa") */
 };
 
 /* Verifies signature and claims at time now. */
@@ -146,8 +146,9 @@ PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_
                              const char *sub, const char *sid, const char *email, const char *role,
                              const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
                              char *jti_out);
-/* pc_jwt_issue with an amr claim (RFC 8176) last: ["pwd"] for factors 1,
- * ["pwd","otp","mfa"] for factors 2 (0: no amr, as pc_jwt_issue). */
+/* pc_jwt_issue with an amr claim (RFC 8176) last, by PC_FACTORS_*: ["pwd"],
+ * ["pwd","otp","mfa"], ["pwd","hwk","mfa"], ["hwk","mfa"] (0: no amr, as
+ * pc_jwt_issue). */
 PC_MUST_USE int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                                  const char *sub, const char *sid, const char *email, const char *role,
                                  const char *groups, unsigned factors, int64_t now, int64_t lifetime_s, char *out,

@@ -235,6 +235,35 @@ int pc_config_parse_public_url(struct pc_config *cfg, const char *name, const ch
 	return 0;
 }
 
+int pc_config_parse_rp_id(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s), hl = strlen(cfg->public_host);
+	cfg->webauthn_rp_id[0] = '\0';
+	if (cfg->public_origin[0] == '\0') {
+		if (n != 0)
+			return pc_errf(err, errlen, "%s needs PORTCULLIS_PUBLIC_URL (the WebAuthn origin)", name);
+		return 0;
+	}
+	if (n == 0) {
+		/* an IP literal cannot be an RP ID (WebAuthn L2 §5.1.3: a valid domain) */
+		bool ip = cfg->public_host[0] == '[' || strspn(cfg->public_host, "0123456789.") == hl;
+		if (!ip)
+			memcpy(cfg->webauthn_rp_id, cfg->public_host, hl + 1);
+		return 0;
+	}
+	bool chars = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") == n && s[0] != '.' && s[0] != '-' &&
+	             s[n - 1] != '.' && strstr(s, "..") == NULL;
+	/* the host itself, or a suffix of it at a label boundary (WebAuthn L2
+	 * §5.1.3: a registrable domain suffix of the origin's effective domain) */
+	bool suffix = n == hl ? strcmp(s, cfg->public_host) == 0
+	                      : n < hl && cfg->public_host[hl - n - 1] == '.' && strcmp(cfg->public_host + hl - n, s) == 0;
+	if (!chars || !suffix || (strchr(s, '.') == NULL && n != hl))
+		return pc_errf(err, errlen, "%s must be the host of PORTCULLIS_PUBLIC_URL (%s) or a registrable suffix of it",
+		               name, cfg->public_host);
+	memcpy(cfg->webauthn_rp_id, s, n + 1);
+	return 0;
+}
+
 int pc_config_parse_origins(char (*list)[256], size_t *count, const char *name, const char *s, char *err,
                             size_t errlen)
 {

@@ -34,6 +34,12 @@ PC_MUST_USE int pc_config_parse_proxies(struct pc_config *cfg, const char *name,
  * port, brackets kept for IPv6) and public_https. "" leaves them empty. */
 PC_MUST_USE int pc_config_parse_public_url(struct pc_config *cfg, const char *name, const char *s, char *err,
                                            size_t errlen);
+/* PORTCULLIS_WEBAUTHN_RP_ID, after the public URL: "" gives public_host
+ * (none for an IP literal: passkeys off), else it must be public_host or a
+ * suffix of it at a label boundary holding a dot. Without a public URL it
+ * must be empty, and webauthn_rp_id stays "" (passkeys off). */
+PC_MUST_USE int pc_config_parse_rp_id(struct pc_config *cfg, const char *name, const char *s, char *err,
+                                      size_t errlen);
 
 /* PORTCULLIS_SMTP_URL: smtp://host[:port] (STARTTLS required) or
  * smtps://host[:port] (TLS from the first byte), lowercase host, no

@@ -118,6 +118,7 @@ enum var_id {
 	V_SMTP_FROM,
 	V_SMTP_INSECURE,
 	V_SMTP_CA_FILE,
+	V_WEBAUTHN_RP_ID,
 	V__COUNT
 };
 
@@ -294,6 +295,10 @@ const struct pc_config_var pc_config_vars[] = {
 	                    "PEM file of the certificate authority that signs the mail server's certificate, "
 	                    "instead of the system's; verification stays on; unset or empty: the system's", false,
 	                    true},
+	[V_WEBAUTHN_RP_ID] = {"PORTCULLIS_WEBAUTHN_RP_ID", NULL,
+	                      "the WebAuthn relying party id passkeys are bound to: the host of PORTCULLIS_PUBLIC_URL "
+	                      "or a registrable suffix of it (example.com for auth.example.com); unset or empty: that "
+	                      "host. Passkeys are off without PORTCULLIS_PUBLIC_URL", false, true},
 };
 const size_t pc_config_n_vars = sizeof(pc_config_vars) / sizeof(pc_config_vars[0]);
 _Static_assert(sizeof(pc_config_vars) / sizeof(pc_config_vars[0]) == V__COUNT, "one table row per variable");
@@ -659,6 +664,8 @@ static int load_feature_values(struct pc_config *cfg, const char *const *vals, c
 	    pc_config_parse_public_url(cfg, pc_config_vars[V_PUBLIC_URL].name, text_of(vals, V_PUBLIC_URL), err,
 	                               errlen) != 0 ||
 	    get_path_prefix(cfg, text_of(vals, V_PATH_PREFIX), err, errlen) != 0 ||
+	    pc_config_parse_rp_id(cfg, pc_config_vars[V_WEBAUTHN_RP_ID].name, text_of(vals, V_WEBAUTHN_RP_ID), err,
+	                          errlen) != 0 ||
 	    get_bool(&cfg->verify_csrf, V_VERIFY_CSRF, text_of(vals, V_VERIFY_CSRF), err, errlen) != 0 ||
 	    get_bool(&cfg->auth_assertion, V_AUTH_ASSERTION, text_of(vals, V_AUTH_ASSERTION), err, errlen) != 0 ||
 	    get_seconds(&cfg->verify_cache_s, V_VERIFY_CACHE, text_of(vals, V_VERIFY_CACHE), 0, 60, err, errlen) != 0 ||
@@ -1019,6 +1026,7 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	print_var(out, V_SMTP_FROM, cfg->smtp_from);
 	print_var(out, V_SMTP_INSECURE, cfg->smtp_insecure ? "true" : "false");
 	print_var(out, V_SMTP_CA_FILE, cfg->smtp_ca_file);
+	print_var(out, V_WEBAUTHN_RP_ID, cfg->webauthn_rp_id);
 }
 
 int pc_config_keygen_value(FILE *out)

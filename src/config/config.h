@@ -151,6 +151,7 @@ struct pc_config {
 	char smtp_from[256];               /* addr-spec (core/mail.h) */
 	bool smtp_insecure;                /* no TLS at all: a local relay only */
 	char smtp_ca_file[1024];           /* extra trust anchor ("" : the system's) */
+	char webauthn_rp_id[256];          /* '' = passkeys off; else public_host or a suffix of it */
 
 	/* many instances */
 	char redis_url[1024];              /* "" : the in-process kv */

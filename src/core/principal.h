@@ -34,6 +34,17 @@ enum pc_role {
 	PC_ROLE_ADMIN,
 };
 
+/* How a session or token family signed in (its `factors` record): the
+ * value is the factor count for 1 and 2, and every value from 2 up counts
+ * as two factors; the kind decides the access token's amr (RFC 8176). */
+#define PC_FACTORS_PWD 1     /* password: amr ["pwd"] */
+#define PC_FACTORS_PWD_OTP 2 /* password + TOTP or recovery code: ["pwd","otp","mfa"] */
+#define PC_FACTORS_PWD_HWK 3 /* password + passkey: ["pwd","hwk","mfa"] */
+#define PC_FACTORS_HWK 4     /* a passkey alone, user verified: ["hwk","mfa"] */
+#define PC_FACTORS_MAX 4
+/* A stored or carried record as one of the above (unknown: password only). */
+#define PC_FACTORS_OF(v) ((v) >= 2 && (v) <= PC_FACTORS_MAX ? (unsigned)(v) : 1u)
+
 struct pc_principal {
 	enum pc_auth_method method;
 	enum pc_role role;              /* the user's at authentication; SYSTEM: admin */
@@ -43,7 +54,7 @@ struct pc_principal {
 	char token_jti[PC_JTI_MAX + 1]; /* JWT: the access token's jti, for logout */
 	int64_t token_exp;              /* JWT: its exp */
 	int64_t authenticated_at;       /* unix seconds */
-	unsigned factors;               /* sessions and JWTs: 1 (password) or 2 (and a second factor) */
+	unsigned factors;               /* sessions and JWTs: PC_FACTORS_* (>= 2: two factors) */
 	char client_addr[PC_CLIENT_ADDR_MAX];
 	char user_agent[PC_UA_MAX + 1];
 	char request_id[33];            /* the HTTP request's X-Request-Id; "" off HTTP */

@@ -354,6 +354,7 @@ static void dispatch(struct conn *c)
 	r->n_params = 0;
 	r->principal = NULL;
 	r->actor = NULL;
+	r->pending = NULL; /* a keep-alive connection: never the last request's (arena freed) */
 	r->auth_failure = 0;
 	r->app = srv->app;
 	r->started_ns = pc_conn_now_ns();

@@ -132,6 +132,27 @@ PC_MUST_USE enum pc_err pc_tx_recovery_left(struct pc_store *s, const char *user
 PC_MUST_USE enum pc_err pc_tx_session_promote(struct pc_store *s, struct pc_audit_event *ev,
                                               const char *old_id, const struct pc_session *sess);
 
+PC_MUST_USE enum pc_err pc_tx_passkey_add(struct pc_store *s, struct pc_audit_event *ev, const struct pc_passkey *k,
+                                          int64_t max);
+PC_MUST_USE enum pc_err pc_tx_passkey_list(struct pc_store *s, const char *user_id, struct pc_passkey **out,
+                                           size_t *n);
+PC_MUST_USE enum pc_err pc_tx_passkey_by_credential(struct pc_store *s, const char *credential_id,
+                                                    struct pc_passkey *out);
+PC_MUST_USE enum pc_err pc_tx_passkey_handle(struct pc_store *s, const char *user_id,
+                                             char out[PC_PASSKEY_HANDLE_TEXT + 1]);
+PC_MUST_USE enum pc_err pc_tx_passkey_rename(struct pc_store *s, struct pc_audit_event *ev, const char *user_id,
+                                             const char *id, const char *name);
+PC_MUST_USE enum pc_err pc_tx_passkey_delete(struct pc_store *s, struct pc_audit_event *ev, const char *user_id,
+                                             const char *id);
+PC_MUST_USE enum pc_err pc_tx_passkey_use(struct pc_store *s, struct pc_audit_event *ev, const char *id,
+                                          int64_t seen, int64_t count, int64_t now);
+PC_MUST_USE enum pc_err pc_tx_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                               const char *binding, const char *user_handle, int64_t expires_at,
+                                               int64_t now, int64_t max);
+PC_MUST_USE enum pc_err pc_tx_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                                const char *binding, int64_t now,
+                                                char user_handle[PC_PASSKEY_HANDLE_TEXT + 1]);
+
 PC_MUST_USE enum pc_err pc_tx_apikey_create(struct pc_store *s, struct pc_audit_event *ev,
                                             const struct pc_api_key *k);
 PC_MUST_USE enum pc_err pc_tx_apikey_get(struct pc_store *s, const char *id,

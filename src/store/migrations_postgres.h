@@ -183,8 +183,39 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
 	/* 8: a user's optional display name (see migrations_sqlite.h). */
 	"ALTER TABLE users ADD COLUMN display_name " PC_T " NOT NULL DEFAULT '';",
-	/* 9: passkeys (replaced by the h-pk merge) */
-	"DO $$ BEGIN END $$;",
+	/* 9: passkeys (WebAuthn). One row per credential: its id and raw
+	 * public key (libfido2's form) as base64url text, the COSE alg, the
+	 * last sign count seen (raised only by a conditional UPDATE from the
+	 * value read, so two concurrent uses cannot both pass the clone
+	 * check), a name, the user handle the authenticator holds (32 random
+	 * bytes per user, base64url: never the user id or email), transports,
+	 * flags at registration. Challenges: a hash of 32 random bytes, the
+	 * ceremony (purpose), what it is bound to (session or pre-session id),
+	 * the user handle a registration offered, expiry; consumed by a conditional DELETE, so a challenge is used
+	 * once across every instance. */
+	"CREATE TABLE passkeys ("
+	"  id " PC_T " PRIMARY KEY,"
+	"  user_id " PC_T " NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  credential_id " PC_T " NOT NULL UNIQUE,"
+	"  public_key " PC_T " NOT NULL,"
+	"  alg BIGINT NOT NULL,"
+	"  sign_count BIGINT NOT NULL DEFAULT 0,"
+	"  name " PC_T " NOT NULL,"
+	"  user_handle " PC_T " NOT NULL,"
+	"  transports " PC_T " NOT NULL DEFAULT '',"
+	"  flags BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL,"
+	"  last_used_at BIGINT NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX passkeys_user ON passkeys(user_id);"
+	"CREATE TABLE webauthn_challenges ("
+	"  challenge_hash BYTEA PRIMARY KEY,"
+	"  purpose " PC_T " NOT NULL,"
+	"  binding " PC_T " NOT NULL,"
+	"  user_handle " PC_T " NOT NULL DEFAULT '',"
+	"  expires_at BIGINT NOT NULL"
+	");"
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
 	/* 10: email (issue 20). mail_outbox: mails queued in the transaction
 	 * of the change that causes them; the sender (svc/outbox.c) claims a
 	 * due row with a lease (lease_owner, lease_until: a conditional UPDATE,

@@ -191,8 +191,39 @@ static const char *const pc_sqlite_migrations[] = {
 	 * UTF-8 without control characters, at most PC_USER_NAME_MAX bytes
 	 * (checked by pc_user_name_valid before every write); '' : none. */
 	"ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';",
-	/* 9: passkeys (replaced by the h-pk merge) */
-	"SELECT 1;",
+	/* 9: passkeys (WebAuthn). One row per credential: its id and raw
+	 * public key (libfido2's form) as base64url text, the COSE alg, the
+	 * last sign count seen (raised only by a conditional UPDATE from the
+	 * value read, so two concurrent uses cannot both pass the clone
+	 * check), a name, the user handle the authenticator holds (32 random
+	 * bytes per user, base64url: never the user id or email), transports,
+	 * flags at registration. Challenges: a hash of 32 random bytes, the
+	 * ceremony (purpose), what it is bound to (session or pre-session id),
+	 * the user handle a registration offered, expiry; consumed by a conditional DELETE, so a challenge is used
+	 * once across every instance. */
+	"CREATE TABLE passkeys ("
+	"  id TEXT PRIMARY KEY,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  credential_id TEXT NOT NULL UNIQUE,"
+	"  public_key TEXT NOT NULL,"
+	"  alg INTEGER NOT NULL,"
+	"  sign_count INTEGER NOT NULL DEFAULT 0,"
+	"  name TEXT NOT NULL,"
+	"  user_handle TEXT NOT NULL,"
+	"  transports TEXT NOT NULL DEFAULT '',"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used_at INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX passkeys_user ON passkeys(user_id);"
+	"CREATE TABLE webauthn_challenges ("
+	"  challenge_hash BLOB PRIMARY KEY,"
+	"  purpose TEXT NOT NULL,"
+	"  binding TEXT NOT NULL,"
+	"  user_handle TEXT NOT NULL DEFAULT '',"
+	"  expires_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
 	/* 10: email (issue 20). mail_outbox: mails queued in the transaction
 	 * of the change that causes them; the sender (svc/outbox.c) claims a
 	 * due row with a lease (lease_owner, lease_until: a conditional UPDATE,

@@ -199,6 +199,24 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_EMAIL_CHANGE_USE] = "UPDATE email_changes SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
 	[S_USER_SET_EMAIL] = "UPDATE users SET email = ?2 WHERE id = ?1",
 	[S_EMAIL_CHANGE_FIND] = "SELECT user_id, new_email FROM email_changes WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+	[S_PASSKEY_INSERT] = "INSERT INTO passkeys(" PC_PASSKEY_COLS ") VALUES"
+	                     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[S_PASSKEY_LIST] = "SELECT " PC_PASSKEY_COLS " FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id",
+	[S_PASSKEY_BY_CRED] = "SELECT " PC_PASSKEY_COLS " FROM passkeys WHERE credential_id = ?1",
+	[S_PASSKEY_COUNT] = "SELECT count(*) FROM passkeys WHERE user_id = ?1",
+	[S_PASSKEY_RENAME] = "UPDATE passkeys SET name = ?3 WHERE id = ?1 AND user_id = ?2",
+	[S_PASSKEY_DELETE] = "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2",
+	[S_PASSKEY_USE] = "UPDATE passkeys SET sign_count = ?3, last_used_at = ?4"
+	                  " WHERE id = ?1 AND sign_count = ?2",
+	[S_PASSKEY_HANDLE] = "SELECT user_handle FROM passkeys WHERE user_id = ?1 ORDER BY created_at LIMIT 1",
+	[S_WA_CHALLENGE_PURGE] = "DELETE FROM webauthn_challenges WHERE expires_at <= ?1",
+	[S_WA_CHALLENGE_INSERT] = "INSERT INTO webauthn_challenges(challenge_hash, purpose, binding, expires_at,"
+	                          " user_handle) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_WA_CHALLENGE_GET] = "SELECT user_handle FROM webauthn_challenges WHERE challenge_hash = ?1"
+	                       " AND purpose = ?2 AND binding = ?3 AND expires_at > ?4",
+	[S_WA_CHALLENGE_COUNT] = "SELECT count(*) FROM webauthn_challenges WHERE binding = ?1",
+	[S_WA_CHALLENGE_TAKE] = "DELETE FROM webauthn_challenges WHERE challenge_hash = ?1 AND purpose = ?2"
+	                        " AND binding = ?3 AND expires_at > ?4",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",

@@ -28,6 +28,9 @@
 	" access_exp, used_at, factors"
 #define PC_TOTP_COLS \
 	"id, user_id, secret_sealed, algorithm, digits, period, confirmed, last_used_step, created_at"
+#define PC_PASSKEY_COLS \
+	"id, user_id, credential_id, public_key, alg, sign_count, name, user_handle, transports, flags," \
+	" created_at, last_used_at"
 #define PC_EVENT_COLS                                                                      \
 	"seq, id, time_ms, action, resource_type, resource_id, actor_user_id, actor_email,"    \
 	" actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash, key_id"
@@ -126,6 +129,19 @@ enum pc_stmt {
 	S_EMAIL_CHANGE_FIND,   /* unused, unexpired; locks the row where the dialect can */
 	S_EMAIL_CHANGE_USE,    /* conditional: used_at IS NULL */
 	S_USER_SET_EMAIL,
+	S_PASSKEY_INSERT,
+	S_PASSKEY_LIST,        /* a user's, oldest first */
+	S_PASSKEY_BY_CRED,     /* by credential id (UNIQUE) */
+	S_PASSKEY_COUNT,
+	S_PASSKEY_RENAME,
+	S_PASSKEY_DELETE,
+	S_PASSKEY_USE,         /* conditional: the sign count read is still the stored one */
+	S_PASSKEY_HANDLE,      /* the user's handle, from any of their passkeys */
+	S_WA_CHALLENGE_PURGE,
+	S_WA_CHALLENGE_INSERT,
+	S_WA_CHALLENGE_COUNT,  /* live challenges of one binding */
+	S_WA_CHALLENGE_GET,    /* its user handle, under the same conditions as TAKE */
+	S_WA_CHALLENGE_TAKE,   /* conditional DELETE: purpose, binding, not expired */
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

@@ -772,6 +772,91 @@ enum pc_err pc_store_recovery_left(struct pc_store *s, const char *user_id, int6
 	return pc_tx_recovery_left(s, user_id, left);
 }
 
+static bool passkey_ok(const struct pc_passkey *k)
+{
+	return k != NULL && TERMINATED(k->id) && k->id[0] != '\0' && TERMINATED(k->user_id) && k->user_id[0] != '\0' &&
+	       TERMINATED(k->credential_id) && k->credential_id[0] != '\0' && TERMINATED(k->public_key) &&
+	       k->public_key[0] != '\0' && TERMINATED(k->name) && TERMINATED(k->user_handle) &&
+	       k->user_handle[0] != '\0' && TERMINATED(k->transports) && k->sign_count >= 0 &&
+	       k->sign_count <= UINT32_MAX;
+}
+
+enum pc_err pc_store_passkey_add(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                 const struct pc_passkey *k, int64_t max)
+{
+	REQUIRE(s != NULL && passkey_ok(k) && max > 0 && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_passkey_add(s, ev, k, max));
+}
+
+enum pc_err pc_store_passkey_list(struct pc_store *s, const char *user_id, struct pc_passkey **out, size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && user_id != NULL);
+	return pc_tx_passkey_list(s, user_id, out, n);
+}
+
+enum pc_err pc_store_passkey_by_credential(struct pc_store *s, const char *credential_id, struct pc_passkey *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && credential_id != NULL);
+	return pc_tx_passkey_by_credential(s, credential_id, out);
+}
+
+enum pc_err pc_store_passkey_handle(struct pc_store *s, const char *user_id, char out[PC_PASSKEY_HANDLE_TEXT + 1])
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, PC_PASSKEY_HANDLE_TEXT + 1);
+	REQUIRE(s != NULL && user_id != NULL);
+	return pc_tx_passkey_handle(s, user_id, out);
+}
+
+enum pc_err pc_store_passkey_rename(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                    const char *user_id, const char *id, const char *name)
+{
+	REQUIRE(s != NULL && user_id != NULL && id != NULL && name != NULL && strlen(name) <= PC_PASSKEY_NAME_MAX &&
+	        event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_passkey_rename(s, ev, user_id, id, name));
+}
+
+enum pc_err pc_store_passkey_delete(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                    const char *user_id, const char *id)
+{
+	REQUIRE(s != NULL && user_id != NULL && id != NULL && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_passkey_delete(s, ev, user_id, id));
+}
+
+enum pc_err pc_store_passkey_use(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                 const char *id, int64_t seen, int64_t count, int64_t now)
+{
+	REQUIRE(s != NULL && id != NULL && seen >= 0 && count >= 0 && count <= UINT32_MAX && event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_passkey_use(s, ev, id, seen, count, now));
+}
+
+enum pc_err pc_store_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                      const char *binding, const char *user_handle, int64_t expires_at, int64_t now,
+                                      int64_t max)
+{
+	REQUIRE(s != NULL && hash != NULL && purpose != NULL && binding != NULL && binding[0] != '\0' &&
+	        user_handle != NULL && strlen(user_handle) <= PC_PASSKEY_HANDLE_TEXT && expires_at > now && max > 0);
+	return pc_tx_wa_challenge_put(s, hash, purpose, binding, user_handle, expires_at, now, max);
+}
+
+enum pc_err pc_store_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                       const char *binding, int64_t now, char user_handle[PC_PASSKEY_HANDLE_TEXT + 1])
+{
+	REQUIRE(user_handle != NULL);
+	memset(user_handle, 0, PC_PASSKEY_HANDLE_TEXT + 1);
+	REQUIRE(s != NULL && hash != NULL && purpose != NULL && binding != NULL);
+	return pc_tx_wa_challenge_take(s, hash, purpose, binding, now, user_handle);
+}
+
 enum pc_err pc_store_session_promote(struct pc_store *s, const struct pc_principal *actor,
                                      struct pc_audit_event *ev, const char *old_id,
                                      const struct pc_session *sess)

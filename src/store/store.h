@@ -305,6 +305,80 @@ PC_MUST_USE enum pc_err pc_store_session_promote(struct pc_store *s, const struc
                                                  struct pc_audit_event *ev, const char *old_id,
                                                  const struct pc_session *sess);
 
+/* ---- passkeys (WebAuthn, tx_passkeys.c) ---- */
+
+/* base64url text of the bounded binary fields (auth/webauthn.h bounds):
+ * a credential id of up to 1023 bytes, a raw public key of up to 259, a
+ * user handle of 32. */
+#define PC_PASSKEY_CRED_ID_TEXT 1364
+#define PC_PASSKEY_KEY_TEXT 346
+#define PC_PASSKEY_HANDLE_TEXT 43
+#define PC_PASSKEY_NAME_MAX 64
+#define PC_PASSKEY_TRANSPORTS_MAX 63
+
+struct pc_passkey {
+	char id[PC_ID_LEN + 1];
+	char user_id[PC_ID_LEN + 1];
+	char credential_id[PC_PASSKEY_CRED_ID_TEXT + 1];
+	char public_key[PC_PASSKEY_KEY_TEXT + 1];
+	int64_t alg;        /* COSE: -7, -8, -257 */
+	int64_t sign_count; /* the last seen, 0..2^32-1 */
+	char name[PC_PASSKEY_NAME_MAX + 1];
+	char user_handle[PC_PASSKEY_HANDLE_TEXT + 1];
+	char transports[PC_PASSKEY_TRANSPORTS_MAX + 1]; /* "internal,usb", may be empty */
+	int64_t flags;      /* authenticator data flags at registration */
+	int64_t created_at;
+	int64_t last_used_at; /* 0: never */
+};
+
+/* Adds a passkey. PC_ERR_CONFLICT when its credential id is registered
+ * already (to anyone), PC_ERR_CONFLICT too when the user has max of them. */
+PC_MUST_USE enum pc_err pc_store_passkey_add(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const struct pc_passkey *k, int64_t max);
+/* The user's passkeys, oldest first (malloc'd; free()). */
+PC_MUST_USE enum pc_err pc_store_passkey_list(struct pc_store *s, const char *user_id, struct pc_passkey **out,
+                                              size_t *n);
+/* The passkey with this credential id (base64url), or PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_passkey_by_credential(struct pc_store *s, const char *credential_id,
+                                                       struct pc_passkey *out);
+/* The user's handle (from their oldest passkey); PC_ERR_NOT_FOUND when
+ * they have none yet. */
+PC_MUST_USE enum pc_err pc_store_passkey_handle(struct pc_store *s, const char *user_id,
+                                                char out[PC_PASSKEY_HANDLE_TEXT + 1]);
+/* Renames / deletes passkey id of user_id; PC_ERR_NOT_FOUND otherwise. */
+PC_MUST_USE enum pc_err pc_store_passkey_rename(struct pc_store *s, const struct pc_principal *actor,
+                                                struct pc_audit_event *ev, const char *user_id, const char *id,
+                                                const char *name);
+PC_MUST_USE enum pc_err pc_store_passkey_delete(struct pc_store *s, const struct pc_principal *actor,
+                                                struct pc_audit_event *ev, const char *user_id, const char *id);
+/* A use: the sign count moves from seen (what was read) to count and the
+ * last-used time to now, by a conditional UPDATE (WHERE sign_count =
+ * seen); PC_ERR_REUSED when another use moved it first. */
+PC_MUST_USE enum pc_err pc_store_passkey_use(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const char *id, int64_t seen, int64_t count,
+                                             int64_t now);
+
+/* A WebAuthn challenge's purpose (one per ceremony). */
+#define PC_WA_PURPOSE_REGISTER "register"
+#define PC_WA_PURPOSE_SECOND "second"
+#define PC_WA_PURPOSE_SIGNIN "signin"
+/* Stores the hash of a fresh challenge for purpose, bound to binding (a
+ * session id, or a pre-session id), with the user handle a registration
+ * offers (may be ""), until expires_at; expired ones of
+ * everyone are purged in the same transaction. PC_ERR_THROTTLED when binding
+ * holds max live ones already. No audit event: issuing a challenge changes
+ * no one's rights. */
+PC_MUST_USE enum pc_err pc_store_wa_challenge_put(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                                  const char *binding, const char *user_handle, int64_t expires_at,
+                                                  int64_t now, int64_t max);
+/* Consumes a challenge: one conditional DELETE (hash, purpose, binding,
+ * not expired at now). PC_OK for exactly one caller; PC_ERR_NOT_FOUND for
+ * every other (unknown, used, expired, another binding or purpose).
+ * user_handle: what put stored. */
+PC_MUST_USE enum pc_err pc_store_wa_challenge_take(struct pc_store *s, const uint8_t hash[32], const char *purpose,
+                                                   const char *binding, int64_t now,
+                                                   char user_handle[PC_PASSKEY_HANDLE_TEXT + 1]);
+
 /* ---- password reset tokens (one-time, stored hashed) ---- */
 
 PC_MUST_USE enum pc_err pc_store_reset_create(struct pc_store *s, const struct pc_principal *actor,

@@ -15,6 +15,7 @@
 #include "core/pct.h"
 #include "svc/factors.h"
 #include "svc/outbox.h"
+#include "svc/passkeys.h"
 
 #define SEAL_AD_PREFIX "portcullis:totp:"
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -129,8 +130,8 @@ static void recovery_batch(pc_recovery_codes codes, uint8_t hashes[PC_RECOVERY_C
 /* ---- throttling and events ---- */
 
 /* A slot of the account limit under "factor:<user_id>"; > 0: refused. */
-static int64_t take_slot(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id,
-                         struct pc_throttle_slot *slot, char subject[PC_ID_LEN + 8], const char *what)
+int64_t pc_factors_take_slot(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id,
+                             struct pc_throttle_slot *slot, char subject[PC_ID_LEN + 8], const char *what)
 {
 	int64_t retry = 0;
 	snprintf(subject, PC_ID_LEN + 8, "factor:%s", user_id);
@@ -144,8 +145,8 @@ static int64_t take_slot(struct pc_svc *ctx, const struct pc_principal *actor, c
 	return retry;
 }
 
-static void failed(struct pc_svc *ctx, const struct pc_principal *actor, const char *action, const char *user_id,
-                   const char *method, const char *reason)
+void pc_factors_failed(struct pc_svc *ctx, const struct pc_principal *actor, const char *action, const char *user_id,
+                       const char *method, const char *reason)
 {
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, action, "user", user_id, "{s:s,s:s}", "method", method, "reason", reason);
@@ -278,12 +279,12 @@ enum pc_err pc_factors_totp_confirm(struct pc_svc *ctx, const struct pc_principa
 		return PC_ERR_CONFLICT;
 	struct pc_throttle_slot slot;
 	char subject[PC_ID_LEN + 8];
-	*retry_after = take_slot(ctx, actor, actor->user_id, &slot, subject, "totp.confirm");
+	*retry_after = pc_factors_take_slot(ctx, actor, actor->user_id, &slot, subject, "totp.confirm");
 	if (*retry_after > 0)
 		return PC_ERR_THROTTLED;
 	int64_t step;
 	if (!code_matches(ctx, &t, code, len, &step)) {
-		failed(ctx, actor, "totp.confirm_failed", actor->user_id, "totp", "wrong");
+		pc_factors_failed(ctx, actor, "totp.confirm_failed", actor->user_id, "totp", "wrong");
 		return PC_ERR_NOT_FOUND;
 	}
 	uint8_t hashes[PC_RECOVERY_CODES][32];
@@ -295,7 +296,7 @@ enum pc_err pc_factors_totp_confirm(struct pc_svc *ctx, const struct pc_principa
 	pc_notify_done(nb, e);
 	sodium_memzero(hashes, sizeof(hashes));
 	if (e == PC_ERR_NOT_FOUND)
-		failed(ctx, actor, "totp.confirm_failed", actor->user_id, "totp", "replayed");
+		pc_factors_failed(ctx, actor, "totp.confirm_failed", actor->user_id, "totp", "replayed");
 	if (e != PC_OK) {
 		sodium_memzero(codes, sizeof(pc_recovery_codes));
 		return e;
@@ -329,14 +330,27 @@ static enum pc_err proved(struct pc_svc *ctx, const struct pc_principal *actor, 
 {
 	struct pc_throttle_slot slot;
 	char subject[PC_ID_LEN + 8];
-	*retry_after = take_slot(ctx, actor, actor->user_id, &slot, subject, what);
+	*retry_after = pc_factors_take_slot(ctx, actor, actor->user_id, &slot, subject, what);
 	if (*retry_after > 0)
 		return PC_ERR_THROTTLED;
 	enum pc_err e = t != NULL ? proof_ok(ctx, actor, t, proof, len) : password_ok(ctx, actor->user_id, proof, len);
 	if (e == PC_ERR_NOT_FOUND)
-		failed(ctx, actor, failed_action, actor->user_id, "password", "wrong");
+		pc_factors_failed(ctx, actor, failed_action, actor->user_id, "password", "wrong");
 	if (e == PC_OK)
 		pc_throttle_reset(&slot);
+	return e;
+}
+
+enum pc_err pc_factors_prove(struct pc_svc *ctx, const struct pc_principal *actor, const char *proof, size_t len,
+                             const char *what, const char *failed_action, int64_t *retry_after)
+{
+	*retry_after = 0;
+	struct pc_totp t;
+	enum pc_err e = pc_store_totp_get(ctx->store, actor->user_id, &t);
+	if (e != PC_OK && e != PC_ERR_NOT_FOUND)
+		return e;
+	e = proved(ctx, actor, e == PC_OK ? &t : NULL, proof, len, what, failed_action, retry_after);
+	sodium_memzero(&t, sizeof(t));
 	return e;
 }
 
@@ -408,14 +422,29 @@ enum pc_err pc_factors_list(struct pc_svc *ctx, const struct pc_principal *actor
 	return pc_store_recovery_left(ctx->store, actor->user_id, &out->recovery_left);
 }
 
-enum pc_err pc_factors_active(struct pc_svc *ctx, const char *user_id, bool *active)
+enum pc_err pc_factors_methods(struct pc_svc *ctx, const char *user_id, unsigned *methods)
 {
 	struct pc_totp t;
-	*active = false;
+	*methods = 0;
 	enum pc_err e = pc_store_totp_get(ctx->store, user_id, &t);
-	*active = e == PC_OK && t.confirmed;
+	if (e == PC_OK && t.confirmed)
+		*methods |= PC_METHODS_TOTP | PC_METHODS_RECOVERY;
 	sodium_memzero(&t, sizeof(t));
-	return e == PC_ERR_NOT_FOUND ? PC_OK : e;
+	if (e != PC_OK && e != PC_ERR_NOT_FOUND)
+		return e;
+	size_t n = 0;
+	e = pc_passkeys_on(ctx) ? pc_passkeys_count(ctx, user_id, &n) : PC_OK;
+	if (n > 0)
+		*methods |= PC_METHODS_PASSKEY;
+	return e;
+}
+
+enum pc_err pc_factors_active(struct pc_svc *ctx, const char *user_id, bool *active)
+{
+	unsigned m = 0;
+	enum pc_err e = pc_factors_methods(ctx, user_id, &m);
+	*active = e == PC_OK && m != 0;
+	return e;
 }
 
 static const char *method_name(enum pc_factor_method m)
@@ -429,7 +458,7 @@ enum pc_err pc_factors_check(struct pc_svc *ctx, const struct pc_principal *acto
 	*retry_after = 0;
 	struct pc_throttle_slot slot;
 	char subject[PC_ID_LEN + 8];
-	*retry_after = take_slot(ctx, actor, user_id, &slot, subject, method_name(method));
+	*retry_after = pc_factors_take_slot(ctx, actor, user_id, &slot, subject, method_name(method));
 	if (*retry_after > 0)
 		return PC_ERR_THROTTLED;
 	struct pc_audit_event ev;
@@ -443,20 +472,20 @@ enum pc_err pc_factors_check(struct pc_svc *ctx, const struct pc_principal *acto
 		if (e != PC_OK && e != PC_ERR_NOT_FOUND)
 			return e;
 		if (e == PC_ERR_NOT_FOUND || !code_matches(ctx, &t, code, len, &step)) {
-			failed(ctx, actor, "auth.second_factor_failed", user_id, "totp", "wrong");
+			pc_factors_failed(ctx, actor, "auth.second_factor_failed", user_id, "totp", "wrong");
 			return PC_ERR_NOT_FOUND;
 		}
 		pc_svc_event(&ev, actor, "totp.use", "totp", t.id, "{s:I}", "step", (json_int_t)step);
 		e = pc_store_totp_use(ctx->store, actor, &ev, t.id, step);
 		if (e == PC_ERR_REUSED) {
-			failed(ctx, actor, "auth.second_factor_failed", user_id, "totp", "replayed");
+			pc_factors_failed(ctx, actor, "auth.second_factor_failed", user_id, "totp", "replayed");
 			return PC_ERR_NOT_FOUND;
 		}
 	} else {
 		char norm[11];
 		uint8_t h[32];
 		if (pc_recovery_normalize(norm, code, len) != 0) {
-			failed(ctx, actor, "auth.second_factor_failed", user_id, "recovery", "malformed");
+			pc_factors_failed(ctx, actor, "auth.second_factor_failed", user_id, "recovery", "malformed");
 			return PC_ERR_NOT_FOUND;
 		}
 		recovery_hash(h, norm, ctx->cfg->keys);
@@ -467,7 +496,7 @@ enum pc_err pc_factors_check(struct pc_svc *ctx, const struct pc_principal *acto
 		pc_notify_done(nb, e);
 		sodium_memzero(h, sizeof(h));
 		if (e == PC_ERR_NOT_FOUND) {
-			failed(ctx, actor, "auth.second_factor_failed", user_id, "recovery", "unknown or spent");
+			pc_factors_failed(ctx, actor, "auth.second_factor_failed", user_id, "recovery", "unknown or spent");
 			return PC_ERR_NOT_FOUND;
 		}
 	}

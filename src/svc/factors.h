@@ -92,7 +92,14 @@ PC_MUST_USE enum pc_err pc_factors_recovery_regenerate(struct pc_svc *ctx, const
 PC_MUST_USE enum pc_err pc_factors_list(struct pc_svc *ctx, const struct pc_principal *actor,
                                         struct pc_factors_info *out);
 
-/* Whether user_id has an active second factor. */
+/* The second factors user_id can use now: a confirmed TOTP credential
+ * (TOTP and recovery codes), passkeys (when passkeys are on). */
+#define PC_METHODS_TOTP 1u
+#define PC_METHODS_RECOVERY 2u
+#define PC_METHODS_PASSKEY 4u
+PC_MUST_USE enum pc_err pc_factors_methods(struct pc_svc *ctx, const char *user_id, unsigned *methods);
+
+/* Whether user_id has an active second factor (any method). */
 PC_MUST_USE enum pc_err pc_factors_active(struct pc_svc *ctx, const char *user_id, bool *active);
 
 enum pc_factor_method { PC_FACTOR_TOTP = 0, PC_FACTOR_RECOVERY = 1 };
@@ -119,6 +126,22 @@ PC_MUST_USE enum pc_err pc_factors_second_step(struct pc_svc *ctx, const struct 
                                                enum pc_factor_method method, const char *code, size_t len,
                                                struct pc_user *user, struct pc_session *sess,
                                                uint8_t secret[PC_SESSION_SECRET_BYTES], int64_t *retry_after);
+
+/* A change the actor proves with their password or a current TOTP code
+ * (when they have one): a slot of the account limit first, a failure
+ * audited as failed_action. PC_OK, PC_ERR_NOT_FOUND, PC_ERR_THROTTLED. */
+PC_MUST_USE enum pc_err pc_factors_prove(struct pc_svc *ctx, const struct pc_principal *actor, const char *proof,
+                                         size_t len, const char *what, const char *failed_action,
+                                         int64_t *retry_after);
+
+/* A slot of the per-account limit under "factor:<user_id>" (subject holds
+ * the key); > 0: refused for that many seconds (audited
+ * "auth.factor_throttled" {attempt: what}). */
+int64_t pc_factors_take_slot(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id,
+                             struct pc_throttle_slot *slot, char subject[PC_ID_LEN + 8], const char *what);
+/* Audits a failed factor: action on user user_id {method, reason}. */
+void pc_factors_failed(struct pc_svc *ctx, const struct pc_principal *actor, const char *action, const char *user_id,
+                       const char *method, const char *reason);
 
 /* Normalises a recovery code as typed into out[11] (10 characters);
  * 0, or -1 when it is not one. Exposed for the tests and the fuzzer. */

@@ -113,7 +113,7 @@ static int mint(struct pc_svc *ctx, struct pc_token_pair *out, struct pc_refresh
 	const struct pc_config *cfg = ctx->cfg;
 	int64_t now = pc_svc_now(ctx);
 	const char *user_id = u->id;
-	factors = factors >= 2 ? 2 : 1;
+	factors = PC_FACTORS_OF(factors);
 	if (pc_jwt_issue_amr(ctx->auth.ring, &ctx->auth.jwt, user_id, sid, u->email, pc_role_name(u->role), u->groups,
 	                     (unsigned)factors, now, cfg->access_token_lifetime_s, out->access, sizeof(out->access),
 	                     out->jti) != 0)

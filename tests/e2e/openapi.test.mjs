@@ -27,6 +27,7 @@ import { SMTPServer } from 'smtp-server';
 
 import { Agent, assertNoInvariantViolations, newEmail, newPassword, randomId, request, setupAdmin } from './lib/api.mjs';
 import { E2E_DIR, generateSecretKey, startServer, stopServer } from './lib/harness.mjs';
+import { SoftAuthenticator } from './lib/webauthn.mjs';
 import { assertNoSchemaViolations, checkEveryResponse, IDENTITY_SCHEMES, loadOpenApi, operations, PROBLEM_PREFIX } from './lib/openapi.mjs';
 
 const ROOT = path.resolve(E2E_DIR, '..', '..');
@@ -482,6 +483,53 @@ describe('the OpenAPI document', () => {
       await call(admin, 'GET', `/api/v1/audit?limit=2&cursor=${page.data.next_cursor}&action=auth.login`, {}, 200);
       await call(admin, 'GET', '/api/v1/audit?limit=0', {}, 400);
       await call(admin, 'GET', '/api/v1/audit?colour=red', {}, 400);
+
+      // passkeys: a server of their own (PORTCULLIS_PUBLIC_URL gives the
+      // origin and RP ID), a software authenticator for the ceremonies
+      const origin = 'http://localhost:8080';
+      const pks = await startServer({ label: 'openapi-passkeys', env: { PORTCULLIS_PUBLIC_URL: origin } });
+      try {
+        const pa = (await setupAdmin(pks)).agent;
+        const pkPw = newPassword();
+        const pkEmail = newEmail('passkey');
+        await call(pa, 'POST', '/api/v1/users', { json: { email: pkEmail, password: pkPw } }, 201);
+        const pu = new Agent(pks);
+        await pu.login(pkEmail, pkPw);
+        const soft = new SoftAuthenticator({ rpId: 'localhost', origin });
+        await call(pu, 'GET', '/api/v1/users/me/passkeys', {}, 200);
+        await call(new Agent(pks), 'GET', '/api/v1/users/me/passkeys', {}, 401);
+        await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: 1 }, invalidBody: true }, 400);
+        const ro = await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: -7 } }, 200);
+        await call(pu, 'POST', '/api/v1/users/me/passkeys', { json: { id: 'AA', clientDataJSON: 'e30', attestationObject: 'oA' } }, 400);
+        const made = await call(pu, 'POST', '/api/v1/users/me/passkeys', { json: soft.create(ro.data.publicKey) }, 201);
+        await call(pu, 'PATCH', `/api/v1/users/me/passkeys/${made.data.id}`, { json: { name: 'Soft' } }, 204);
+        await call(pu, 'PATCH', `/api/v1/users/me/passkeys/${randomId()}`, { json: { name: 'Soft' } }, 404);
+        // the second step with a passkey
+        const pending = new Agent(pks);
+        await pending.fetchCsrf();
+        const half = await pending.req('POST', '/api/v1/auth/login', { json: { email: pkEmail, password: pkPw } });
+        assert.deepEqual(half.data?.methods, ['passkey'], half.what);
+        const so = await call(pending, 'POST', '/api/v1/auth/second-factor/passkey/options', {}, 200);
+        await call(pending, 'POST', '/api/v1/auth/second-factor/passkey', { json: soft.get(so.data.publicKey, { clientData: { origin: 'http://evil.localhost' } }) }, 400);
+        const so2 = await call(pending, 'POST', '/api/v1/auth/second-factor/passkey/options', {}, 200);
+        await call(pending, 'POST', '/api/v1/auth/second-factor/passkey', { json: soft.get(so2.data.publicKey) }, 200);
+        const stranger = new Agent(pks);
+        await stranger.fetchCsrf();
+        await call(stranger, 'POST', '/api/v1/auth/second-factor/passkey/options', {}, 401);
+        // a passkey alone
+        const anon = new Agent(pks);
+        await anon.fetchCsrf();
+        const sio = await call(anon, 'POST', '/api/v1/auth/passkey/options', {}, 200);
+        await call(anon, 'POST', '/api/v1/auth/passkey', { json: soft.get(sio.data.publicKey, { flags: 0x01 }) }, 400); // no UV
+        const sio2 = await call(anon, 'POST', '/api/v1/auth/passkey/options', {}, 200);
+        await call(anon, 'POST', '/api/v1/auth/passkey', { json: soft.get(sio2.data.publicKey) }, 200);
+        const nopre = new Agent(pks);
+        await call(nopre, 'POST', '/api/v1/auth/passkey/options', { csrf: false }, 403);
+        await call(pu, 'DELETE', `/api/v1/users/me/passkeys/${made.data.id}`, { json: { password: `${pkPw}x` } }, 404);
+        await call(pu, 'DELETE', `/api/v1/users/me/passkeys/${made.data.id}`, { json: { password: pkPw } }, 204);
+      } finally {
+        await stopServer(pks);
+      }
     });
 
     it('covered every operation of the document: a success and an error each', () => {

@@ -67,6 +67,10 @@ const EXTRA_PUBLIC = [
   ['POST', '/api/v1/auth/password-reset/request'],
   ['POST', '/api/v1/auth/email-change/confirm'], // its credential is the mailed token // forgot password: the same 202 whether or not the account exists
   ['POST', '/api/v1/auth/second-factor'], // the second step of a sign-in: its credential is the pending session, which is nobody
+  ['POST', '/api/v1/auth/second-factor/passkey/options'], // the same, with a passkey: options for the pending session
+  ['POST', '/api/v1/auth/second-factor/passkey'], // the same, with a passkey: the assertion
+  ['POST', '/api/v1/auth/passkey/options'], // a sign-in with a passkey alone: options bound to the pre-session
+  ['POST', '/api/v1/auth/passkey'], // a sign-in with a passkey alone: the assertion
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).

@@ -206,7 +206,7 @@ static void test_table(void **state)
 {
 	(void)state;
 	size_t secrets = 0;
-	assert_int_equal(pc_config_n_vars, 56);
+	assert_int_equal(pc_config_n_vars, 57);
 	for (size_t i = 0; i < pc_config_n_vars; i++) {
 		const struct pc_config_var *v = &pc_config_vars[i];
 		assert_non_null(v->name);
@@ -1149,6 +1149,29 @@ static void test_feature_values(void **state)
 	                            "https://a.example/x%2f", "https://user@a.example"};
 	for (size_t i = 0; i < sizeof(bad_public) / sizeof(bad_public[0]); i++)
 		FAILS("PORTCULLIS_PUBLIC_URL", kv("PORTCULLIS_PUBLIC_URL", bad_public[i]));
+
+	/* the WebAuthn RP ID: the public host by default, or a registrable suffix */
+	OK("PORTCULLIS_PUBLIC_URL=https://auth.example.com:8443");
+	assert_string_equal(cfg.webauthn_rp_id, "auth.example.com");
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_PUBLIC_URL=https://auth.example.com", "PORTCULLIS_WEBAUTHN_RP_ID=example.com");
+	assert_string_equal(cfg.webauthn_rp_id, "example.com");
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_PUBLIC_URL=http://localhost:8080");
+	assert_string_equal(cfg.webauthn_rp_id, "localhost");
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_PUBLIC_URL=http://127.0.0.1:8080"); /* an IP: passkeys off */
+	assert_string_equal(cfg.webauthn_rp_id, "");
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_WEBAUTHN_RP_ID=");
+	assert_string_equal(cfg.webauthn_rp_id, "");
+	pc_config_free(&cfg);
+	FAILS("PORTCULLIS_WEBAUTHN_RP_ID", kv("PORTCULLIS_WEBAUTHN_RP_ID", "example.com"));
+	const char *bad_rp[] = {"ample.com", "other.com", "com", "EXAMPLE.com", ".example.com", "x.auth.example.com",
+	                        "example.com."};
+	for (size_t i = 0; i < sizeof(bad_rp) / sizeof(bad_rp[0]); i++)
+		FAILS("PORTCULLIS_WEBAUTHN_RP_ID", kv("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+		      kv("PORTCULLIS_WEBAUTHN_RP_ID", bad_rp[i]));
 
 	OK("PORTCULLIS_API_KEYS_CAN_ADMIN=true", "PORTCULLIS_AUDIT_LOG=off", "PORTCULLIS_AUDIT_FORMAT=text",
 	   "PORTCULLIS_ISSUER=https://auth.example.com", "PORTCULLIS_AUDIENCE=app",
