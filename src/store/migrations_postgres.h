@@ -216,7 +216,8 @@ static const char *const pc_postgres_migrations[] = {
 	"  user_handle " PC_T " NOT NULL DEFAULT '',"
 	"  expires_at BIGINT NOT NULL"
 	");"
-	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);"
+	"CREATE INDEX webauthn_challenges_expires ON webauthn_challenges(expires_at);",
 };
 
 #undef PC_T

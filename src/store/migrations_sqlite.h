@@ -222,7 +222,8 @@ static const char *const pc_sqlite_migrations[] = {
 	"  user_handle TEXT NOT NULL DEFAULT '',"
 	"  expires_at INTEGER NOT NULL"
 	");"
-	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);"
+	"CREATE INDEX webauthn_challenges_expires ON webauthn_challenges(expires_at);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))
