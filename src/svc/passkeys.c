@@ -21,6 +21,29 @@ bool pc_passkeys_on(const struct pc_svc *ctx)
 
 static const int all_algs[] = {PC_WA_EDDSA, PC_WA_ES256, PC_WA_RS256};
 
+/* A register challenge's purpose names what its options offered: every
+ * algorithm ("register"), or one ("register/<alg>"), so that the finish
+ * holds the authenticator to it. */
+static const struct {
+	const char *purpose;
+	int alg;
+} register_purposes[] = {
+	{PC_WA_PURPOSE_REGISTER, 0},
+	{PC_WA_PURPOSE_REGISTER "/-8", PC_WA_EDDSA},
+	{PC_WA_PURPOSE_REGISTER "/-7", PC_WA_ES256},
+	{PC_WA_PURPOSE_REGISTER "/-257", PC_WA_RS256},
+};
+#define N_REGISTER_PURPOSES (sizeof(register_purposes) / sizeof(register_purposes[0]))
+_Static_assert(PC_WA_EDDSA == -8 && PC_WA_ES256 == -7 && PC_WA_RS256 == -257, "register purposes");
+
+static const char *register_purpose(int alg)
+{
+	for (size_t i = 0; i < N_REGISTER_PURPOSES; i++)
+		if (register_purposes[i].alg == alg)
+			return register_purposes[i].purpose;
+	return NULL;
+}
+
 static void challenge_hash(uint8_t out[32], const uint8_t challenge[PC_WA_CHALLENGE_BYTES])
 {
 	crypto_generichash(out, 32, challenge, PC_WA_CHALLENGE_BYTES, NULL, 0);
@@ -99,7 +122,7 @@ enum pc_err pc_passkeys_register_options(struct pc_svc *ctx, const struct pc_pri
 	}
 	char binding[PC_ID_LEN + 8], b64[64];
 	register_binding(binding, actor);
-	e = new_challenge(ctx, b64, PC_WA_PURPOSE_REGISTER, binding, handle);
+	e = new_challenge(ctx, b64, register_purpose(alg), binding, handle);
 	if (e != PC_OK) {
 		free(list);
 		return e;
@@ -175,15 +198,31 @@ enum pc_err pc_passkeys_register_finish(struct pc_svc *ctx, const struct pc_prin
 		return PC_ERR_NOT_FOUND;
 	char binding[PC_ID_LEN + 8];
 	register_binding(binding, actor);
-	enum pc_err e;
-	*why = challenge_ok(ctx, resp, PC_WA_CREATE, PC_WA_PURPOSE_REGISTER, binding, out->user_handle, &e);
-	if (e != PC_OK)
-		return e;
+	enum pc_err e = PC_OK;
+	/* the challenge under whichever purpose its options gave it (one
+	 * conditional DELETE each; at most one matches) */
+	size_t p = 0;
+	for (; p < N_REGISTER_PURPOSES; p++) {
+		*why = challenge_ok(ctx, resp, PC_WA_CREATE, register_purposes[p].purpose, binding, out->user_handle, &e);
+		if (e != PC_OK)
+			return e;
+		if (*why != PC_WA_REPLAYED)
+			break;
+	}
+	int offered = p < N_REGISTER_PURPOSES ? register_purposes[p].alg : 0;
 	struct pc_wa_credential cred;
 	if (*why == PC_WA_OK)
 		*why = pc_wa_register(&cred, resp->clientdata, resp->clientdata_len, resp->attestation,
-		                      resp->attestation_len, ctx->cfg->webauthn_rp_id, false, all_algs,
-		                      sizeof(all_algs) / sizeof(all_algs[0]));
+		                      resp->attestation_len, ctx->cfg->webauthn_rp_id, false,
+		                      offered != 0 ? &offered : all_algs,
+		                      offered != 0 ? 1 : sizeof(all_algs) / sizeof(all_algs[0]));
+	if (*why == PC_WA_OK) {
+		/* the id the client names (rawId) is the attested one */
+		char attested[PC_PASSKEY_CRED_ID_TEXT + 1];
+		pc_b64url_encode(attested, sizeof(attested), cred.id, cred.id_len);
+		if (strcmp(attested, resp->credential_id) != 0)
+			*why = PC_WA_CREDENTIAL;
+	}
 	if (*why != PC_WA_OK) {
 		refused(ctx, actor, actor->user_id, "register", *why);
 		memset(out, 0, sizeof(*out));
