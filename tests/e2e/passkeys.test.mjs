@@ -405,7 +405,15 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       assert.equal(await page.locator('#recovery-codes li').count(), 10);
       await page.locator('#totp-state', { hasText: 'Active' }).waitFor();
 
-      // passkeys: add one with the keyboard, rename it
+      // passkeys: add one with the keyboard (the password first: adding a
+      // passkey needs a proof), rename it
+      await page.locator('#passkey-name').focus();
+      await page.keyboard.type('Phone');
+      await page.keyboard.press('Enter');
+      await page.locator('#status', { hasText: 'Type your password first' }).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'security-password');
+      await page.keyboard.type(u.password);
+      await page.locator('#passkey-name').fill('');
       await page.locator('#passkey-name').focus();
       await page.keyboard.type('Phone');
       await page.keyboard.press('Enter');
