@@ -41,8 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(a.cose_key == buf + key_off && a.cose_key + a.cose_key_len == buf + n && a.alg == malg);
 		}
 		bool up = buf[32] & PC_WA_FLAG_UP, uv = buf[32] & PC_WA_FLAG_UV;
-		CHECK((pc_wa_flags_check(a.flags, false) == PC_WA_OK) == up);
-		CHECK((pc_wa_flags_check(a.flags, true) == PC_WA_OK) == (up && uv));
+		bool bs_ok = !(buf[32] & PC_WA_FLAG_BS) || (buf[32] & PC_WA_FLAG_BE);
+		CHECK((pc_wa_flags_check(a.flags, false) == PC_WA_OK) == (up && bs_ok));
+		CHECK((pc_wa_flags_check(a.flags, true) == PC_WA_OK) == (up && uv && bs_ok));
 	}
 	if (!attested) {
 		/* an Ed25519 key of all 0x01: nothing here is signed by it */

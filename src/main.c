@@ -532,7 +532,9 @@ static int cmd_config_check(void)
 	}
 	if (cfg.webauthn_rp_id[0] == '\0')
 		pc_log_plain("portcullis: passkeys are off: PORTCULLIS_PUBLIC_URL is not set (or its host is an IP "
-		             "address, which cannot be a WebAuthn RP ID)\n");
+		             "address, which cannot be a WebAuthn RP ID)\n"
+		             "portcullis: warning: a user whose only second factor is a passkey cannot sign in while "
+		             "passkeys are off (403; their password alone is never enough)\n");
 	else
 		pc_log_plain("portcullis: passkeys are on: RP ID %s, origin %s\n", cfg.webauthn_rp_id, cfg.public_origin);
 	pc_config_print(&cfg, stdout);

@@ -127,10 +127,12 @@
 
   $('passkey-add').addEventListener('submit', async (e) => {
     e.preventDefault();
+    const p = password();
+    if (!p) return;
     PC.status('Waiting for your authenticator…');
     try {
       const res = await PCWA.register('/api/v1/users/me/passkeys/options', '/api/v1/users/me/passkeys',
-        { name: $('passkey-name').value.trim() });
+        { name: $('passkey-name').value.trim() }, { password: p });
       if (failed(res)) return;
       $('passkey-name').value = '';
       PC.status(`Passkey "${res.data.name}" added.`);

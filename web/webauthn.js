@@ -20,9 +20,10 @@ const PCWA = {
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   },
 
-  // POST optionsPath, navigator.credentials.create(), POST finishPath.
-  async register(optionsPath, finishPath, extra) {
-    const o = await PC.api('POST', optionsPath, {});
+  // POST optionsPath (with proof: {password} or {code}),
+  // navigator.credentials.create(), POST finishPath.
+  async register(optionsPath, finishPath, extra, proof) {
+    const o = await PC.api('POST', optionsPath, proof || {});
     if (o.status !== 200) return o;
     const pub = o.data.publicKey;
     pub.challenge = PCWA.bytes(pub.challenge);

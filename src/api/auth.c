@@ -151,6 +151,7 @@ static void login_work(struct pc_req *r, void *data)
 	if (st->err == PC_OK && st->sess.pending &&
 	    pc_factors_methods(pc_svc_of(r), st->user.id, &st->methods) != PC_OK)
 		st->methods = PC_METHODS_TOTP | PC_METHODS_RECOVERY; /* the answer of the first design */
+	st->methods = pc_factors_usable(pc_svc_of(r), st->methods);
 }
 
 static void login_done(struct pc_req *r, void *data)
@@ -160,6 +161,8 @@ static void login_done(struct pc_req *r, void *data)
 		sodium_memzero(st->secret, sizeof(st->secret));
 		struct pc_api_say say = pc_api_say_login;
 		say.retry_after = st->retry_after;
+		say.forbidden = "This account's only second factor is a passkey, and passkeys are off here "
+		                "(PORTCULLIS_PUBLIC_URL): the password alone does not sign it in. Ask an administrator.";
 		pc_api_error(r, st->err, &say);
 		return;
 	}

@@ -82,7 +82,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.body = &pc_api_fields_credentials,
 		.body_schema = "Credentials",
 		.ok = {JSON_OK(200, "Signed in: a new session cookie and a CSRF token bound to it are set (for a user with a second factor: a pending session and second_factor_required).", "LoginResult", "Set-Cookie")},
-		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
+		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
 	},
 	{
 		.handler = pc_api_logout,
@@ -105,7 +105,7 @@ const struct pc_op_doc pc_op_docs[] = {
 		.body_schema = "Credentials",
 		.body_optional = true,
 		.ok = {JSON_OK(200, "A token pair.", "TokenPair", "Pragma")},
-		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_ENROLMENT_REQUIRED) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
+		.problems = P(PC_PROB_INVALID_CREDENTIALS) | P(PC_PROB_ENROLMENT_REQUIRED) | P(PC_PROB_FORBIDDEN) | P(PC_PROB_THROTTLED) | P(PC_PROB_UNAVAILABLE),
 		.optional_auth = PC_DOC_SESSION,
 	},
 	{
@@ -363,7 +363,7 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_passkeys_options,
 		.tag = "second factor",
-		.description = "Pass publicKey to navigator.credentials.create() (binary members are base64url). alg offers one algorithm only.",
+		.description = "Needs your password or a current TOTP code (404 when wrong; throttled per account). Pass publicKey to navigator.credentials.create() (binary members are base64url). alg offers one algorithm only.",
 		.body = &pc_api_fields_passkey_options,
 		.body_schema = "PasskeyOptionsRequest",
 		.ok = {JSON_OK(200, "PublicKeyCredentialCreationOptions.", "PasskeyOptions", NULL)},

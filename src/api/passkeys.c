@@ -13,6 +13,7 @@
  * (the audit trail holds the reason), never a 500.
  */
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,13 +153,32 @@ static void refused(struct pc_req *r, struct passkeys_state *st, const char *cer
 
 /* ---------- POST /api/v1/users/me/passkeys/options ---------- */
 
-static const struct pc_field options_fields[] = {{"alg", PC_F_INT, false, 0}};
+static const struct pc_field options_fields[] = {
+	{"alg", PC_F_INT, false, 0},
+	{"password", PC_F_SECRET, false, PC_PASSWORD_MAX},
+	{"code", PC_F_SECRET, false, 64},
+};
 const struct pc_fields pc_api_fields_passkey_options = PC_FIELDS(options_fields);
 
 static void reg_options_work(struct pc_req *r, void *data)
 {
 	struct passkeys_state *st = data;
-	st->err = pc_passkeys_register_options(pc_svc_of(r), r->principal, st->alg, &st->options);
+	st->err = pc_passkeys_register_options(pc_svc_of(r), r->principal, st->alg, st->proof.s, st->proof.len,
+	                                       &st->retry_after, &st->options);
+}
+
+static void reg_options_done(struct pc_req *r, void *data)
+{
+	struct passkeys_state *st = data;
+	if (st->err == PC_ERR_NOT_FOUND && pc_passkeys_on(pc_svc_of(r))) {
+		pc_respond_problem(r, 404, "The password or code is wrong.");
+		return;
+	}
+	if (st->err != PC_OK) {
+		refused(r, st, "options");
+		return;
+	}
+	pc_respond_json(r, 200, json_pack("{s:o}", "publicKey", st->options));
 }
 
 static void options_done(struct pc_req *r, void *data)
@@ -175,14 +195,24 @@ void pc_api_passkeys_options(struct pc_req *r)
 {
 	struct passkeys_state *st = user_state_or_respond(r);
 	struct pc_input in;
-	if (st == NULL || !on_or_respond(r) || pc_input_or_respond(r, options_fields, 1, &in) != 0)
+	if (st == NULL || !on_or_respond(r) || pc_input_or_respond(r, options_fields, 3, &in) != 0)
 		return;
-	if (in.present[0] && !pc_wa_alg_known((int)in.v[0].i)) {
+	/* range-checked as 64 bits before it is an int (2^32 - 7 is not -7) */
+	if (in.present[0] && (in.v[0].i < INT32_MIN || in.v[0].i > INT32_MAX || !pc_wa_alg_known((int)in.v[0].i))) {
+		pc_input_wipe(&in);
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"alg\" must be -7 (ES256), -8 (EdDSA) or -257 (RS256).");
 		return;
 	}
+	if (in.present[1] == in.present[2]) {
+		pc_input_wipe(&in);
+		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY,
+		                        "Prove it is you: give either \"password\" or a current TOTP \"code\".");
+		return;
+	}
 	st->alg = in.present[0] ? (int)in.v[0].i : 0;
-	pc_api_defer(r, reg_options_work, options_done, st);
+	pc_input_take(&in, in.present[1] ? 1 : 2, &st->proof);
+	pc_input_wipe(&in);
+	pc_api_defer_secrets(r, reg_options_work, reg_options_done, st, &st->proof, 1);
 }
 
 /* ---------- POST /api/v1/users/me/passkeys ---------- */
@@ -390,8 +420,8 @@ static int pending_or_respond(struct pc_req *r)
 static void second_options_work(struct pc_req *r, void *data)
 {
 	struct passkeys_state *st = data;
-	st->err = pc_passkeys_assert_options(pc_svc_of(r), PC_WA_PURPOSE_SECOND, r->pending->session_id,
-	                                     r->pending->user_id, &st->options);
+	st->err = pc_passkeys_assert_options(pc_svc_of(r), r->pending, PC_WA_PURPOSE_SECOND, r->pending->session_id,
+	                                     r->pending->user_id, &st->options, &st->retry_after);
 }
 
 void pc_api_passkey_second_options(struct pc_req *r)
@@ -451,7 +481,8 @@ static int presession_or_respond(struct pc_req *r, char out[48])
 static void signin_options_work(struct pc_req *r, void *data)
 {
 	struct passkeys_state *st = data;
-	st->err = pc_passkeys_assert_options(pc_svc_of(r), PC_WA_PURPOSE_SIGNIN, st->binding, NULL, &st->options);
+	st->err = pc_passkeys_assert_options(pc_svc_of(r), r->actor, PC_WA_PURPOSE_SIGNIN, st->binding, NULL,
+	                                     &st->options, &st->retry_after);
 }
 
 void pc_api_passkey_signin_options(struct pc_req *r)

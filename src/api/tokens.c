@@ -73,6 +73,8 @@ static void token_done(struct pc_req *r, void *data)
 		say.retry_after = st->retry_after;
 		if (st->by_mfa)
 			say.unauthorized = "The mfa_token or the code is not valid.";
+		say.forbidden = "This account's only second factor is a passkey, which this endpoint cannot take "
+		                "(its second step is TOTP or a recovery code): sign in with the passkey in a browser.";
 		pc_api_error(r, st->err, st->by_password || st->by_mfa ? &say : NULL);
 		return;
 	}

@@ -417,6 +417,10 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 		out->factors = PC_FACTORS_PWD_HWK;
 	else if (lit(&sc, ",\"amr\":[\"hwk\",\"mfa\"]"))
 		out->factors = PC_FACTORS_HWK;
+	else if (lit(&sc, ",\"amr\":[\"pwd\",\"swk\",\"mfa\"]"))
+		out->factors = PC_FACTORS_PWD_SWK;
+	else if (lit(&sc, ",\"amr\":[\"swk\",\"mfa\"]"))
+		out->factors = PC_FACTORS_SWK;
 	else if (sc.p < sc.end && *sc.p == ',' && !lit(&sc, ",\"amr\":[\"pwd\"]"))
 		return false;
 	return lit(&sc, "}") && sc.p == sc.end && out->sub[0] != '\0';
@@ -424,7 +428,8 @@ static bool fast_claims(const uint8_t *payload, size_t n, struct pc_jwt_claims *
 
 /* amr (RFC 8176), optional: an array of strings; without "mfa"
  * PC_FACTORS_PWD, with it PC_FACTORS_PWD_HWK or PC_FACTORS_HWK when it
- * holds "hwk" (with or without "pwd"), else PC_FACTORS_PWD_OTP. */
+ * holds "hwk" (with or without "pwd"), the _SWK pair for "swk", else
+ * PC_FACTORS_PWD_OTP. */
 static bool amr_of(json_t *claims, unsigned *factors)
 {
 	json_t *v = json_object_get(claims, "amr");
@@ -435,16 +440,19 @@ static bool amr_of(json_t *claims, unsigned *factors)
 		return false;
 	size_t i;
 	json_t *m;
-	bool mfa = false, hwk = false, pwd = false;
+	bool mfa = false, hwk = false, swk = false, pwd = false;
 	json_array_foreach(v, i, m) {
 		if (!json_is_string(m))
 			return false;
 		mfa = mfa || strcmp(json_string_value(m), "mfa") == 0;
 		hwk = hwk || strcmp(json_string_value(m), "hwk") == 0;
+		swk = swk || strcmp(json_string_value(m), "swk") == 0;
 		pwd = pwd || strcmp(json_string_value(m), "pwd") == 0;
 	}
 	if (mfa)
-		*factors = hwk ? (pwd ? PC_FACTORS_PWD_HWK : PC_FACTORS_HWK) : PC_FACTORS_PWD_OTP;
+		*factors = hwk   ? (pwd ? PC_FACTORS_PWD_HWK : PC_FACTORS_HWK)
+		           : swk ? (pwd ? PC_FACTORS_PWD_SWK : PC_FACTORS_SWK)
+		                 : PC_FACTORS_PWD_OTP;
 	return true;
 }
 
@@ -608,6 +616,10 @@ int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_poli
 		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "hwk", "mfa"));
 	else if (factors == PC_FACTORS_HWK)
 		json_object_set_new(claims, "amr", json_pack("[ss]", "hwk", "mfa"));
+	else if (factors == PC_FACTORS_PWD_SWK)
+		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "swk", "mfa"));
+	else if (factors == PC_FACTORS_SWK)
+		json_object_set_new(claims, "amr", json_pack("[ss]", "swk", "mfa"));
 	else if (factors >= 2)
 		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "otp", "mfa"));
 	h = header_json(ring, &ring->keys[0]);

@@ -147,7 +147,7 @@ PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_
                              const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
                              char *jti_out);
 /* pc_jwt_issue with an amr claim (RFC 8176) last, by PC_FACTORS_*: ["pwd"],
- * ["pwd","otp","mfa"], ["pwd","hwk","mfa"], ["hwk","mfa"] (0: no amr, as
+ * ["pwd","otp","mfa"], ["pwd","hwk","mfa"], ["hwk","mfa"], the same with "swk" (0: no amr, as
  * pc_jwt_issue). */
 PC_MUST_USE int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                                  const char *sub, const char *sid, const char *email, const char *role,

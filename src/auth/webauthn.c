@@ -316,6 +316,9 @@ enum pc_wa_why pc_wa_flags_check(uint8_t flags, bool require_uv)
 		return PC_WA_UP;
 	if (require_uv && (flags & PC_WA_FLAG_UV) == 0)
 		return PC_WA_UV;
+	/* backed up (BS) but not backup eligible (BE): L2 §6.1 forbids it */
+	if ((flags & PC_WA_FLAG_BS) != 0 && (flags & PC_WA_FLAG_BE) == 0)
+		return PC_WA_FLAGS;
 	return PC_WA_OK;
 }
 

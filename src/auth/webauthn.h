@@ -70,7 +70,7 @@ enum pc_wa_why {
 	PC_WA_RP_ID,         /* rpIdHash is not SHA-256 of our RP ID */
 	PC_WA_UP,            /* user presence flag clear */
 	PC_WA_UV,            /* user verification required but not done */
-	PC_WA_FLAGS,         /* AT/ED not as the ceremony needs */
+	PC_WA_FLAGS,         /* AT/ED not as the ceremony needs, or BS without BE */
 	PC_WA_TRAILING,      /* bytes after the structure */
 	PC_WA_FMT,           /* an attestation format other than "none" */
 	PC_WA_ALG,           /* a key algorithm not offered */
@@ -124,7 +124,8 @@ struct pc_wa_authdata {
 PC_MUST_USE enum pc_wa_why pc_wa_authdata_parse(struct pc_wa_authdata *out, const uint8_t *p, size_t n,
                                                 bool attested);
 
-/* UP set; UV set when require_uv. */
+/* UP set; UV set when require_uv; never BS (backed up) without BE
+ * (backup eligible): PC_WA_FLAGS. */
 PC_MUST_USE enum pc_wa_why pc_wa_flags_check(uint8_t flags, bool require_uv);
 
 /*

@@ -41,7 +41,11 @@ enum pc_role {
 #define PC_FACTORS_PWD_OTP 2 /* password + TOTP or recovery code: ["pwd","otp","mfa"] */
 #define PC_FACTORS_PWD_HWK 3 /* password + passkey: ["pwd","hwk","mfa"] */
 #define PC_FACTORS_HWK 4     /* a passkey alone, user verified: ["hwk","mfa"] */
-#define PC_FACTORS_MAX 4
+/* the same with a synced passkey (its BE flag: backup eligible, the key
+ * can leave the device): "swk", software-secured key, for "hwk" */
+#define PC_FACTORS_PWD_SWK 5 /* ["pwd","swk","mfa"] */
+#define PC_FACTORS_SWK 6     /* ["swk","mfa"] */
+#define PC_FACTORS_MAX 6
 /* A stored or carried record as one of the above (unknown: password only). */
 #define PC_FACTORS_OF(v) ((v) >= 2 && (v) <= PC_FACTORS_MAX ? (unsigned)(v) : 1u)
 

@@ -223,7 +223,8 @@ static const char *const pc_sqlite_migrations[] = {
 	"  user_handle TEXT NOT NULL DEFAULT '',"
 	"  expires_at INTEGER NOT NULL"
 	");"
-	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);",
+	"CREATE INDEX webauthn_challenges_binding ON webauthn_challenges(binding);"
+	"CREATE INDEX webauthn_challenges_expires ON webauthn_challenges(expires_at);",
 	/* 10: email (issue 20). mail_outbox: mails queued in the transaction
 	 * of the change that causes them; the sender (svc/outbox.c) claims a
 	 * due row with a lease (lease_owner, lease_until: a conditional UPDATE,

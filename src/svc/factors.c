@@ -433,10 +433,15 @@ enum pc_err pc_factors_methods(struct pc_svc *ctx, const char *user_id, unsigned
 	if (e != PC_OK && e != PC_ERR_NOT_FOUND)
 		return e;
 	size_t n = 0;
-	e = pc_passkeys_on(ctx) ? pc_passkeys_count(ctx, user_id, &n) : PC_OK;
+	e = pc_passkeys_count(ctx, user_id, &n); /* whatever the configuration */
 	if (n > 0)
 		*methods |= PC_METHODS_PASSKEY;
 	return e;
+}
+
+unsigned pc_factors_usable(const struct pc_svc *ctx, unsigned methods)
+{
+	return pc_passkeys_on(ctx) ? methods : methods & ~PC_METHODS_PASSKEY;
 }
 
 enum pc_err pc_factors_active(struct pc_svc *ctx, const char *user_id, bool *active)

@@ -92,8 +92,10 @@ PC_MUST_USE enum pc_err pc_factors_recovery_regenerate(struct pc_svc *ctx, const
 PC_MUST_USE enum pc_err pc_factors_list(struct pc_svc *ctx, const struct pc_principal *actor,
                                         struct pc_factors_info *out);
 
-/* The second factors user_id can use now: a confirmed TOTP credential
- * (TOTP and recovery codes), passkeys (when passkeys are on). */
+/* The second factors user_id holds: a confirmed TOTP credential (TOTP and
+ * recovery codes), passkeys — counted whether or not passkeys are on now,
+ * so that turning them off never makes a passkey user's password a whole
+ * sign-in. */
 #define PC_METHODS_TOTP 1u
 #define PC_METHODS_RECOVERY 2u
 #define PC_METHODS_PASSKEY 4u
@@ -101,6 +103,10 @@ PC_MUST_USE enum pc_err pc_factors_methods(struct pc_svc *ctx, const char *user_
 
 /* Whether user_id has an active second factor (any method). */
 PC_MUST_USE enum pc_err pc_factors_active(struct pc_svc *ctx, const char *user_id, bool *active);
+
+/* The second factors of methods that can be taken here now: a passkey only
+ * while passkeys are on. */
+unsigned pc_factors_usable(const struct pc_svc *ctx, unsigned methods);
 
 enum pc_factor_method { PC_FACTOR_TOTP = 0, PC_FACTOR_RECOVERY = 1 };
 

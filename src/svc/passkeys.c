@@ -21,6 +21,29 @@ bool pc_passkeys_on(const struct pc_svc *ctx)
 
 static const int all_algs[] = {PC_WA_EDDSA, PC_WA_ES256, PC_WA_RS256};
 
+/* A register challenge's purpose names what its options offered: every
+ * algorithm ("register"), or one ("register/<alg>"), so that the finish
+ * holds the authenticator to it. */
+static const struct {
+	const char *purpose;
+	int alg;
+} register_purposes[] = {
+	{PC_WA_PURPOSE_REGISTER, 0},
+	{PC_WA_PURPOSE_REGISTER "/-8", PC_WA_EDDSA},
+	{PC_WA_PURPOSE_REGISTER "/-7", PC_WA_ES256},
+	{PC_WA_PURPOSE_REGISTER "/-257", PC_WA_RS256},
+};
+#define N_REGISTER_PURPOSES (sizeof(register_purposes) / sizeof(register_purposes[0]))
+_Static_assert(PC_WA_EDDSA == -8 && PC_WA_ES256 == -7 && PC_WA_RS256 == -257, "register purposes");
+
+static const char *register_purpose(int alg)
+{
+	for (size_t i = 0; i < N_REGISTER_PURPOSES; i++)
+		if (register_purposes[i].alg == alg)
+			return register_purposes[i].purpose;
+	return NULL;
+}
+
 static void challenge_hash(uint8_t out[32], const uint8_t challenge[PC_WA_CHALLENGE_BYTES])
 {
 	crypto_generichash(out, 32, challenge, PC_WA_CHALLENGE_BYTES, NULL, 0);
@@ -65,16 +88,24 @@ enum pc_err pc_passkeys_count(struct pc_svc *ctx, const char *user_id, size_t *n
 }
 
 enum pc_err pc_passkeys_register_options(struct pc_svc *ctx, const struct pc_principal *actor, int alg,
-                                         json_t **options)
+                                         const char *proof, size_t len, int64_t *retry_after, json_t **options)
 {
 	*options = NULL;
+	*retry_after = 0;
 	if (!pc_passkeys_on(ctx) || actor->user_id[0] == '\0')
 		return PC_ERR_NOT_FOUND;
 	if (alg != 0 && !pc_wa_alg_known(alg))
 		return PC_ERR_NOT_FOUND;
+	/* the proof first: a register challenge exists only once it is given,
+	 * and the finish consumes one, so a stolen session or token alone never
+	 * adds a passkey */
+	enum pc_err e = pc_factors_prove(ctx, actor, proof, len, "passkey.register", "passkey.register_failed",
+	                                 retry_after);
+	if (e != PC_OK)
+		return e;
 	struct pc_passkey *list = NULL;
 	size_t n = 0;
-	enum pc_err e = pc_store_passkey_list(ctx->store, actor->user_id, &list, &n);
+	e = pc_store_passkey_list(ctx->store, actor->user_id, &list, &n);
 	if (e != PC_OK)
 		return e;
 	if (n >= PC_PASSKEYS_MAX) {
@@ -91,7 +122,7 @@ enum pc_err pc_passkeys_register_options(struct pc_svc *ctx, const struct pc_pri
 	}
 	char binding[PC_ID_LEN + 8], b64[64];
 	register_binding(binding, actor);
-	e = new_challenge(ctx, b64, PC_WA_PURPOSE_REGISTER, binding, handle);
+	e = new_challenge(ctx, b64, register_purpose(alg), binding, handle);
 	if (e != PC_OK) {
 		free(list);
 		return e;
@@ -120,6 +151,22 @@ static void refused(struct pc_svc *ctx, const struct pc_principal *actor, const 
 	pc_svc_event(&ev, actor, "passkey.failed", "user", user_id, "{s:s,s:s}", "ceremony", ceremony, "reason",
 	             pc_wa_why_name(why));
 	pc_log_if_failed(pc_store_audit_append(ctx->store, actor, &ev), "audit_append", "passkey.failed");
+}
+
+/* A refusal before a passkey (and so an account) is known: with no user
+ * named (a passwordless sign-in) an anonymous client causes it at will, so
+ * it is audited as noise (at most so often per address). */
+static void refused_early(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id,
+                          const char *ceremony, enum pc_wa_why why)
+{
+	if (user_id != NULL) {
+		refused(ctx, actor, user_id, ceremony, why);
+		return;
+	}
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, "passkey.failed", "user", "", "{s:s,s:s}", "ceremony", ceremony, "reason",
+	             pc_wa_why_name(why));
+	pc_auth_audit_noise_event(&ctx->auth, actor, &ev);
 }
 
 /* The clientDataJSON checked and its challenge consumed. */
@@ -151,15 +198,31 @@ enum pc_err pc_passkeys_register_finish(struct pc_svc *ctx, const struct pc_prin
 		return PC_ERR_NOT_FOUND;
 	char binding[PC_ID_LEN + 8];
 	register_binding(binding, actor);
-	enum pc_err e;
-	*why = challenge_ok(ctx, resp, PC_WA_CREATE, PC_WA_PURPOSE_REGISTER, binding, out->user_handle, &e);
-	if (e != PC_OK)
-		return e;
+	enum pc_err e = PC_OK;
+	/* the challenge under whichever purpose its options gave it (one
+	 * conditional DELETE each; at most one matches) */
+	size_t p = 0;
+	for (; p < N_REGISTER_PURPOSES; p++) {
+		*why = challenge_ok(ctx, resp, PC_WA_CREATE, register_purposes[p].purpose, binding, out->user_handle, &e);
+		if (e != PC_OK)
+			return e;
+		if (*why != PC_WA_REPLAYED)
+			break;
+	}
+	int offered = p < N_REGISTER_PURPOSES ? register_purposes[p].alg : 0;
 	struct pc_wa_credential cred;
 	if (*why == PC_WA_OK)
 		*why = pc_wa_register(&cred, resp->clientdata, resp->clientdata_len, resp->attestation,
-		                      resp->attestation_len, ctx->cfg->webauthn_rp_id, false, all_algs,
-		                      sizeof(all_algs) / sizeof(all_algs[0]));
+		                      resp->attestation_len, ctx->cfg->webauthn_rp_id, false,
+		                      offered != 0 ? &offered : all_algs,
+		                      offered != 0 ? 1 : sizeof(all_algs) / sizeof(all_algs[0]));
+	if (*why == PC_WA_OK) {
+		/* the id the client names (rawId) is the attested one */
+		char attested[PC_PASSKEY_CRED_ID_TEXT + 1];
+		pc_b64url_encode(attested, sizeof(attested), cred.id, cred.id_len);
+		if (strcmp(attested, resp->credential_id) != 0)
+			*why = PC_WA_CREDENTIAL;
+	}
 	if (*why != PC_WA_OK) {
 		refused(ctx, actor, actor->user_id, "register", *why);
 		memset(out, 0, sizeof(*out));
@@ -218,12 +281,35 @@ enum pc_err pc_passkeys_delete(struct pc_svc *ctx, const struct pc_principal *ac
 	return e;
 }
 
-enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const char *purpose, const char *binding,
-                                       const char *user_id, json_t **options)
+/* A slot of the per-address sign-in ceiling (what a password sign-in
+ * takes), for a passwordless ceremony; > 0: refused (audited as noise). */
+static int64_t addr_slot(struct pc_svc *ctx, const struct pc_principal *actor, struct pc_throttle_slot *slot)
+{
+	int64_t retry = 0;
+	pc_throttle_take(&ctx->auth.throttle, &ctx->auth.login_addr, actor->client_addr, slot, &retry);
+	if (retry > 0) {
+		struct pc_audit_event ev;
+		pc_svc_event(&ev, actor, "auth.login_throttled", "user", "", "{s:s,s:I}", "method", "passkey",
+		             "retry_after", (json_int_t)retry);
+		pc_auth_audit_noise_event(&ctx->auth, actor, &ev);
+	}
+	return retry;
+}
+
+enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const struct pc_principal *actor, const char *purpose,
+                                       const char *binding, const char *user_id, json_t **options,
+                                       int64_t *retry_after)
 {
 	*options = NULL;
+	*retry_after = 0;
 	if (!pc_passkeys_on(ctx))
 		return PC_ERR_NOT_FOUND;
+	/* an anonymous ceremony started counts against the address (its
+	 * successful finish gives the slot back), so one address cannot fill
+	 * the challenge table */
+	struct pc_throttle_slot slot = {0};
+	if (user_id == NULL && (*retry_after = addr_slot(ctx, actor, &slot)) > 0)
+		return PC_ERR_THROTTLED;
 	json_t *allow = json_array();
 	if (user_id != NULL) {
 		struct pc_passkey *list = NULL;
@@ -242,6 +328,7 @@ enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const char *purpose, 
 	char b64[64];
 	enum pc_err e = new_challenge(ctx, b64, purpose, binding, "");
 	if (e != PC_OK) {
+		pc_throttle_release(&slot);
 		json_decref(allow);
 		return e;
 	}
@@ -254,13 +341,17 @@ enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const char *purpose, 
 /*
  * An assertion for purpose/binding: the clientDataJSON and its challenge,
  * the passkey by credential id (user_id's when given; else the user
- * handle must be the passkey's), a slot of the passkey user's limit, the
+ * handle must be the passkey's), for a second step a slot of the user's
+ * limit (a passwordless sign-in is throttled by its address only, the
+ * caller's slot: a stranger's guesses never lock the account out), the
  * signature and flags, the sign count, then the use stored (event
- * passkey.use). *k the passkey on PC_OK; PC_ERR_NOT_FOUND with *why.
+ * passkey.use). Refusals before a passkey is found are audited as noise
+ * when no user is named. *k the passkey on PC_OK; PC_ERR_NOT_FOUND with
+ * *why.
  */
 static enum pc_err assertion(struct pc_svc *ctx, const struct pc_principal *actor, const char *purpose,
                              const char *binding, const char *user_id, const struct pc_wa_response *resp,
-                             struct pc_passkey *k, int64_t *retry_after, enum pc_wa_why *why)
+                             struct pc_passkey *k, uint8_t *flags_out, int64_t *retry_after, enum pc_wa_why *why)
 {
 	const char *ceremony = user_id != NULL ? "second_factor" : "signin";
 	char unused[PC_PASSKEY_HANDLE_TEXT + 1];
@@ -271,7 +362,7 @@ static enum pc_err assertion(struct pc_svc *ctx, const struct pc_principal *acto
 	if (e != PC_OK)
 		return e;
 	if (*why != PC_WA_OK) {
-		refused(ctx, actor, user_id != NULL ? user_id : "", ceremony, *why);
+		refused_early(ctx, actor, user_id, ceremony, *why);
 		return PC_ERR_NOT_FOUND;
 	}
 	e = pc_store_passkey_by_credential(ctx->store, resp->credential_id, k);
@@ -279,16 +370,18 @@ static enum pc_err assertion(struct pc_svc *ctx, const struct pc_principal *acto
 		return e;
 	if (e == PC_ERR_NOT_FOUND || (user_id != NULL && strcmp(k->user_id, user_id) != 0)) {
 		*why = PC_WA_CREDENTIAL;
-		refused(ctx, actor, user_id != NULL ? user_id : "", ceremony, *why);
+		refused_early(ctx, actor, user_id, ceremony, *why);
 		memset(k, 0, sizeof(*k));
 		return PC_ERR_NOT_FOUND;
 	}
-	struct pc_throttle_slot slot;
+	struct pc_throttle_slot slot = {0};
 	char subject[PC_ID_LEN + 8];
-	*retry_after = pc_factors_take_slot(ctx, actor, k->user_id, &slot, subject, "passkey");
-	if (*retry_after > 0) {
-		memset(k, 0, sizeof(*k));
-		return PC_ERR_THROTTLED;
+	if (user_id != NULL) {
+		*retry_after = pc_factors_take_slot(ctx, actor, k->user_id, &slot, subject, "passkey");
+		if (*retry_after > 0) {
+			memset(k, 0, sizeof(*k));
+			return PC_ERR_THROTTLED;
+		}
 	}
 	if (user_id == NULL) {
 		char handle[PC_PASSKEY_HANDLE_TEXT + 1] = "";
@@ -344,7 +437,17 @@ static enum pc_err assertion(struct pc_svc *ctx, const struct pc_principal *acto
 		pc_throttle_reset(&slot);
 	else
 		memset(k, 0, sizeof(*k));
+	*flags_out = flags;
 	return e;
+}
+
+/* The amr kind of a passkey: "swk" for a synced one (BE: backup eligible,
+ * the key may leave the device), "hwk" for one bound to its device. */
+static unsigned passkey_factors(uint8_t flags, bool with_password)
+{
+	if (flags & PC_WA_FLAG_BE)
+		return with_password ? PC_FACTORS_PWD_SWK : PC_FACTORS_SWK;
+	return with_password ? PC_FACTORS_PWD_HWK : PC_FACTORS_HWK;
 }
 
 enum pc_err pc_passkeys_second_step(struct pc_svc *ctx, const struct pc_principal *pending,
@@ -357,8 +460,9 @@ enum pc_err pc_passkeys_second_step(struct pc_svc *ctx, const struct pc_principa
 	if (!pc_passkeys_on(ctx))
 		return PC_ERR_NOT_FOUND;
 	struct pc_passkey k;
+	uint8_t flags = 0;
 	enum pc_err e = assertion(ctx, pending, PC_WA_PURPOSE_SECOND, pending->session_id, pending->user_id, resp, &k,
-	                          retry_after, why);
+	                          &flags, retry_after, why);
 	if (e != PC_OK)
 		return e;
 	e = pc_store_user_get(ctx->store, pending->user_id, user);
@@ -366,7 +470,7 @@ enum pc_err pc_passkeys_second_step(struct pc_svc *ctx, const struct pc_principa
 	if (e != PC_OK)
 		return e;
 	pc_svc_session_new(ctx, sess, secret, pending, user->id);
-	sess->factors = PC_FACTORS_PWD_HWK;
+	sess->factors = passkey_factors(flags, true);
 	sess->second_factor_at = pc_svc_now(ctx);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, pending, "auth.second_factor", "session", sess->id, "{s:s,s:s,s:s}", "method", "passkey",
@@ -388,10 +492,23 @@ enum pc_err pc_passkeys_signin(struct pc_svc *ctx, const struct pc_principal *ac
 	*why = PC_WA_OK;
 	if (!pc_passkeys_on(ctx))
 		return PC_ERR_NOT_FOUND;
+	/* the address ceiling of password sign-ins: a failure keeps the slot;
+	 * a success gives it back, and the one its options took */
+	struct pc_throttle_slot slot;
+	if ((*retry_after = addr_slot(ctx, actor, &slot)) > 0)
+		return PC_ERR_THROTTLED;
 	struct pc_passkey k;
-	enum pc_err e = assertion(ctx, actor, PC_WA_PURPOSE_SIGNIN, binding, NULL, resp, &k, retry_after, why);
-	if (e != PC_OK)
+	uint8_t flags = 0;
+	int64_t unused_retry = 0;
+	enum pc_err e = assertion(ctx, actor, PC_WA_PURPOSE_SIGNIN, binding, NULL, resp, &k, &flags, &unused_retry, why);
+	if (e != PC_OK) {
+		if (e != PC_ERR_NOT_FOUND) /* not an attempt: the store failed */
+			pc_throttle_release(&slot);
 		return e;
+	}
+	struct pc_throttle_slot options_slot = slot;
+	pc_throttle_release(&slot);
+	pc_throttle_release(&options_slot);
 	e = pc_store_user_get(ctx->store, k.user_id, user);
 	sodium_memzero(user->password_hash, sizeof(user->password_hash));
 	if (e == PC_OK && user->disabled) {
@@ -405,7 +522,7 @@ enum pc_err pc_passkeys_signin(struct pc_svc *ctx, const struct pc_principal *ac
 	}
 	pc_svc_session_new(ctx, sess, secret, actor, user->id);
 	sess->cred_epoch = user->cred_epoch;
-	sess->factors = PC_FACTORS_HWK;
+	sess->factors = passkey_factors(flags, false);
 	sess->second_factor_at = pc_svc_now(ctx);
 	struct pc_principal self;
 	pc_svc_session_principal(&self, actor, user, sess);

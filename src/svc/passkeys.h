@@ -23,8 +23,11 @@
  * Every outcome is audited: passkey.register, passkey.rename,
  * passkey.delete, passkey.use, and passkey.failed {ceremony, reason} for
  * each refusal — "clone_suspected" when the sign count went backwards.
- * Every attempt at an assertion takes a slot of the per-account limit
- * ("factor:<user id>") like a TOTP code.
+ * A second step takes a slot of the per-account limit ("factor:<user
+ * id>") like a TOTP code; a passwordless sign-in (options and finish) a
+ * slot of the per-address ceiling of password sign-ins, never the
+ * account's, and its refusals before a passkey is found are audited as
+ * noise (pc_auth_audit_noise_event).
  */
 #ifndef PC_SVC_PASSKEYS_H
 #define PC_SVC_PASSKEYS_H
@@ -66,10 +69,16 @@ struct pc_wa_response {
  * user's handle, the algorithms offered (alg 0: EdDSA, ES256, RS256 in
  * that order; else only alg), the actor's passkeys as excludeCredentials,
  * attestation "none", a resident key preferred. *options: a new reference.
- * PC_ERR_NOT_FOUND (passkeys off), PC_ERR_THROTTLED (too many live
- * challenges), PC_ERR_CONFLICT (PC_PASSKEYS_MAX reached).
+ * The actor proves it is them first (proof: the password or a current TOTP
+ * code, pc_factors_prove, a slot of the account limit; a failure audited
+ * passkey.register_failed): the challenge is made only then, and the
+ * finish needs one, so a stolen session cookie or access token alone never
+ * adds a passkey. PC_ERR_NOT_FOUND (passkeys off, or a wrong proof),
+ * PC_ERR_THROTTLED (*retry_after; or too many live challenges),
+ * PC_ERR_CONFLICT (PC_PASSKEYS_MAX reached).
  */
 PC_MUST_USE enum pc_err pc_passkeys_register_options(struct pc_svc *ctx, const struct pc_principal *actor, int alg,
+                                                     const char *proof, size_t len, int64_t *retry_after,
                                                      json_t **options);
 
 /*
@@ -101,10 +110,13 @@ PC_MUST_USE enum pc_err pc_passkeys_delete(struct pc_svc *ctx, const struct pc_p
  * PublicKeyCredentialRequestOptions: a fresh challenge for purpose
  * (PC_WA_PURPOSE_SECOND: binding is the pending session and user_id's
  * passkeys are allowCredentials; PC_WA_PURPOSE_SIGNIN: binding is the
- * pre-session, allowCredentials empty, user verification required).
+ * pre-session, allowCredentials empty, user verification required; a
+ * slot of the per-address sign-in ceiling taken, PC_ERR_THROTTLED with
+ * *retry_after over it).
  */
-PC_MUST_USE enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const char *purpose, const char *binding,
-                                                   const char *user_id, json_t **options);
+PC_MUST_USE enum pc_err pc_passkeys_assert_options(struct pc_svc *ctx, const struct pc_principal *actor,
+                                                   const char *purpose, const char *binding, const char *user_id,
+                                                   json_t **options, int64_t *retry_after);
 
 /*
  * The second step of a sign-in with a passkey of pending's user: the

@@ -24,10 +24,17 @@ enum pc_err pc_sessions_login(struct pc_svc *ctx, const struct pc_principal *act
 	enum pc_err e = pc_tokens_check_password(ctx, actor, email, password, len, user, retry_after);
 	if (e != PC_OK)
 		return e;
-	bool second = false;
-	e = pc_factors_active(ctx, user->id, &second);
+	unsigned methods = 0;
+	e = pc_factors_methods(ctx, user->id, &methods);
 	if (e != PC_OK)
 		return e;
+	bool second = methods != 0;
+	if (second && pc_factors_usable(ctx, methods) == 0) {
+		/* a passkey is the only second factor and passkeys are off: the
+		 * password alone is never the whole sign-in */
+		memset(user, 0, sizeof(*user));
+		return PC_ERR_FORBIDDEN;
+	}
 	pc_svc_session_new(ctx, sess, secret, actor, user->id);
 	sess->cred_epoch = user->cred_epoch; /* the password was checked under it */
 	if (second) {

@@ -242,11 +242,15 @@ enum pc_err pc_tokens_login(struct pc_svc *ctx, const struct pc_principal *actor
 	memcpy(by.user_agent, actor->user_agent, sizeof(by.user_agent));
 	snprintf(by.user_id, sizeof(by.user_id), "%s", u.id);
 	snprintf(by.email, sizeof(by.email), "%s", u.email);
-	bool second = false;
-	e = pc_factors_active(ctx, u.id, &second);
+	unsigned methods = 0;
+	e = pc_factors_methods(ctx, u.id, &methods);
 	if (e != PC_OK)
 		return e;
-	if (second)
+	/* the mfa_token flow takes TOTP and recovery codes only: a user whose
+	 * only second factor is a passkey cannot finish it here */
+	if (methods != 0 && !(methods & PC_METHODS_TOTP))
+		return PC_ERR_FORBIDDEN;
+	if (methods != 0)
 		return mfa_challenge(ctx, actor, &u, out);
 	if (pc_factors_required(ctx, u.role)) {
 		/* no token before the factor the configuration requires */

@@ -498,8 +498,10 @@ describe('the OpenAPI document', () => {
         const soft = new SoftAuthenticator({ rpId: 'localhost', origin });
         await call(pu, 'GET', '/api/v1/users/me/passkeys', {}, 200);
         await call(new Agent(pks), 'GET', '/api/v1/users/me/passkeys', {}, 401);
-        await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: 1 }, invalidBody: true }, 400);
-        const ro = await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: -7 } }, 200);
+        await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: 1, password: pkPw }, invalidBody: true }, 400);
+        await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: -7 } }, 400); // no proof
+        await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: -7, password: `${pkPw}x` } }, 404);
+        const ro = await call(pu, 'POST', '/api/v1/users/me/passkeys/options', { json: { alg: -7, password: pkPw } }, 200);
         await call(pu, 'POST', '/api/v1/users/me/passkeys', { json: { id: 'AA', clientDataJSON: 'e30', attestationObject: 'oA' } }, 400);
         const made = await call(pu, 'POST', '/api/v1/users/me/passkeys', { json: soft.create(ro.data.publicKey) }, 201);
         await call(pu, 'PATCH', `/api/v1/users/me/passkeys/${made.data.id}`, { json: { name: 'Soft' } }, 204);

@@ -64,8 +64,8 @@ window.pk = {
     try { data = JSON.parse(text); } catch {}
     return { status: r.status, data, text };
   },
-  async register(alg, name) {
-    const o = await pk.call('POST', '/api/v1/users/me/passkeys/options', alg ? { alg } : {});
+  async register(alg, name, password) {
+    const o = await pk.call('POST', '/api/v1/users/me/passkeys/options', alg ? { alg, password } : { password });
     if (o.status !== 200) return { step: 'options', ...o };
     const pub = o.data.publicKey;
     pub.challenge = pk.unb64u(pub.challenge);
@@ -190,7 +190,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       const b = await browserWithAuthenticator();
       try {
         assert.equal((await signInPage(b.page, u.email, u.password)).status, 200);
-        const reg = await b.page.evaluate(([a, n]) => pk.register(a, n), [alg, `${label} key`]);
+        const reg = await b.page.evaluate(([a, n, p]) => pk.register(a, n, p), [alg, `${label} key`, u.password]);
         assert.deepEqual(reg.options.pubKeyCredParams, [{ type: 'public-key', alg }]);
         assert.equal(reg.options.rp.id, 'localhost');
         assert.equal(reg.options.attestation, 'none');
@@ -238,7 +238,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const b = await browserWithAuthenticator();
     try {
       assert.equal((await signInPage(b.page, u.email, u.password)).status, 200);
-      assert.equal((await b.page.evaluate(() => pk.register(0, 'laptop'))).status, 201);
+      assert.equal((await b.page.evaluate((pw) => pk.register(0, 'laptop', pw), u.password)).status, 201);
       assert.equal((await b.page.evaluate(() => pk.call('POST', '/api/v1/auth/logout'))).status, 204);
       const login = await signInPage(b.page, u.email, u.password);
       assert.equal(login.status, 200);
@@ -281,7 +281,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const b = await browserWithAuthenticator();
     try {
       assert.equal((await signInPage(b.page, u.email, u.password)).status, 200);
-      assert.equal((await b.page.evaluate(() => pk.register(-7, 'victim'))).status, 201);
+      assert.equal((await b.page.evaluate((pw) => pk.register(-7, 'victim', pw), u.password)).status, 201);
       const [cred] = (await b.cdp.send('WebAuthn.getCredentials', { authenticatorId: b.authenticatorId })).credentials;
       assert.ok(cred.privateKey, 'the virtual authenticator gives its private key');
       assert.equal((await b.page.evaluate(() => pk.call('POST', '/api/v1/auth/logout'))).status, 204);
@@ -405,7 +405,15 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       assert.equal(await page.locator('#recovery-codes li').count(), 10);
       await page.locator('#totp-state', { hasText: 'Active' }).waitFor();
 
-      // passkeys: add one with the keyboard, rename it
+      // passkeys: add one with the keyboard (the password first: adding a
+      // passkey needs a proof), rename it
+      await page.locator('#passkey-name').focus();
+      await page.keyboard.type('Phone');
+      await page.keyboard.press('Enter');
+      await page.locator('#status', { hasText: 'Type your password first' }).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'security-password');
+      await page.keyboard.type(u.password);
+      await page.locator('#passkey-name').fill('');
       await page.locator('#passkey-name').focus();
       await page.keyboard.type('Phone');
       await page.keyboard.press('Enter');
@@ -454,7 +462,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const b = await browserWithAuthenticator();
     try {
       assert.equal((await signInPage(b.page, u.email, u.password)).status, 200);
-      const reg = await b.page.evaluate(() => pk.register(0, ''));
+      const reg = await b.page.evaluate((pw) => pk.register(0, '', pw), u.password);
       assert.equal(reg.status, 201, reg.text);
       assert.equal(reg.data.name, 'Passkey');
       assert.equal(reg.data.alg, EDDSA, 'EdDSA is offered first');
@@ -475,7 +483,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
         assert.ok(res.status === 400, `${what}: ${res.status} ${res.text}`);
         assert.equal(typeof res.data.type, 'string', what);
       }
-      assert.equal((await call('POST', '/api/v1/users/me/passkeys/options', { alg: -65535 })).status, 400);
+      assert.equal((await call('POST', '/api/v1/users/me/passkeys/options', { alg: -65535, password: u.password })).status, 400);
       assert.equal((await call('PATCH', `/api/v1/users/me/passkeys/${id}`, { name: 'x\u0007' })).status, 400);
       // delete: the wrong password, then the right one
       const wrong = await call('DELETE', `/api/v1/users/me/passkeys/${id}`, { password: 'not-the-password-1' });
@@ -498,7 +506,7 @@ describe('passkeys off', () => {
     const srv = await startServer({ label: 'passkeys-off' });
     try {
       const a = (await setupAdmin(srv)).agent;
-      const res = await a.post('/api/v1/users/me/passkeys/options', {});
+      const res = await a.post('/api/v1/users/me/passkeys/options', { password: 'whatever-it-is-1' });
       assert.equal(res.status, 404, res.text);
       assert.match(res.data.detail, /PORTCULLIS_PUBLIC_URL/);
       const list = await a.get('/api/v1/users/me/passkeys');
