@@ -82,6 +82,9 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 		pc_resp_header(r, "Retry-After", "5");
 		pc_respond_problem(r, 503, "The store is unavailable; nothing was changed.");
 		return;
+	case PC_ERR_INVALID:
+		pc_respond_problem(r, 400, "The request is not valid.");
+		return;
 	case PC_ERR_INTERNAL:
 	case PC_ERR_TAMPERED:
 		break;

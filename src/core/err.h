@@ -34,6 +34,7 @@ enum pc_err {
 	PC_ERR_STALE = -10,      /* 401: a sign-in checked against credentials changed since */
 	PC_ERR_FORBIDDEN = -11,  /* 403: the actor's role does not allow the action */
 	PC_ERR_LAST_ADMIN = -12, /* 409: the change would leave no enabled admin */
+	PC_ERR_INVALID = -20,    /* 400: input the service's rules refuse (an OIDC client setting) */
 };
 
 #endif

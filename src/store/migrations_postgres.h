@@ -181,6 +181,21 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
+	/* 8, 9, 10: other issues of the same wave (placeholders) */
+	"SELECT 1;",
+	"SELECT 1;",
+	"SELECT 1;",
+	/* 11: the OpenID Connect provider (migrations_sqlite.h 11) */
+	"CREATE TABLE oidc_objects ("
+	"  kind " PC_T " NOT NULL,"
+	"  id " PC_T " NOT NULL,"
+	"  owner " PC_T " NOT NULL DEFAULT '',"
+	"  body " PC_T " NOT NULL,"
+	"  state BIGINT NOT NULL DEFAULT 0,"
+	"  expires_at BIGINT NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (kind, id)"
+	");"
+	"CREATE INDEX oidc_objects_owner ON oidc_objects(kind, owner);",
 };
 
 #undef PC_T

@@ -212,6 +212,17 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	                     " WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
 	[S_RECOVERY_LEFT] = "SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
 	[S_SESSION_DELETE_PENDING] = "DELETE FROM sessions WHERE id = $1 AND user_id = $2 AND pending = 1",
+	[S_OIDC_INSERT] = "INSERT INTO oidc_objects(" PC_OIDC_COLS ") VALUES ($1, $2, $3, $4, $5, $6)",
+	[S_OIDC_GET] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = $1 AND id = $2",
+	[S_OIDC_LIST] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = $1 ORDER BY id",
+	[S_OIDC_LIST_OWNER] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = $1 AND owner = $2 ORDER BY id",
+	[S_OIDC_REPLACE] = "UPDATE oidc_objects SET owner = $3, body = $4, state = $5, expires_at = $6"
+	                   " WHERE kind = $1 AND id = $2",
+	[S_OIDC_DELETE] = "DELETE FROM oidc_objects WHERE kind = $1 AND id = $2",
+	[S_OIDC_DELETE_OWNER] = "DELETE FROM oidc_objects WHERE kind = $1 AND owner = $2",
+	[S_OIDC_CLAIM] = "UPDATE oidc_objects SET state = $4 WHERE kind = $1 AND id = $2 AND state = $3"
+	                 " AND expires_at > $5",
+	[S_OIDC_PURGE] = "DELETE FROM oidc_objects WHERE kind = $1 AND expires_at > 0 AND expires_at <= $2",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
