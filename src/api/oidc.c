@@ -587,16 +587,16 @@ void pc_api_oidc_token(struct pc_req *r)
 		oauth_error(r, 400, "invalid_request", detail, false);
 		return;
 	}
-	struct pc_secret refresh, body_secret;
-	pc_input_take(&in, 4, &refresh);
-	pc_input_take(&in, 6, &body_secret);
-	pc_input_wipe(&in);
 	st->req.grant_type = in.v[0].str.s;
 	st->req.code = in.v[1].str.s;
 	st->req.redirect_uri = in.v[2].str.s;
 	st->req.code_verifier = in.v[3].str.s;
 	st->req.client_id = in.v[5].str.s;
 	st->req.scope = in.v[7].str.s;
+	struct pc_secret refresh, body_secret;
+	pc_input_take(&in, 4, &refresh);
+	pc_input_take(&in, 6, &body_secret);
+	pc_input_wipe(&in);
 	if (basic == 1) {
 		if (body_secret.s != NULL && body_secret.len > 0) {
 			pc_secret_free(&refresh);
@@ -776,7 +776,8 @@ static void logout_start(struct pc_req *r, bool post, const char *body, size_t l
 		return;
 	struct pc_input in;
 	char detail[160];
-	if (pc_input_form_parse(&r->arena, body, len, logout_fields, 4, &in, detail, sizeof(detail)) != 0) {
+	memset(&in, 0, sizeof(in));
+	if (len > 0 && pc_input_form_parse(&r->arena, body, len, logout_fields, 4, &in, detail, sizeof(detail)) != 0) {
 		error_page(r, 400, detail);
 		return;
 	}

@@ -89,7 +89,7 @@ static int bn_b64(char *out, size_t cap, EVP_PKEY *k, const char *param)
 	uint8_t raw[PC_RSA_SIG_BYTES];
 	int n = BN_num_bytes(bn);
 	int rc = -1;
-	if (n > 0 && (size_t)n <= sizeof(raw) && BN_bn2bin(bn, raw) == n && ((size_t)n + 2) / 3 * 4 + 1 <= cap) {
+	if (n > 0 && (size_t)n <= sizeof(raw) && BN_bn2bin(bn, raw) == n && ((size_t)n * 4 + 2) / 3 + 1 <= cap) {
 		pc_b64url_encode(out, cap, raw, (size_t)n);
 		rc = 0;
 	}
