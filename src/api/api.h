@@ -72,6 +72,7 @@ void pc_api_oidc_authorize(struct pc_req *r);
 void pc_api_oidc_consent(struct pc_req *r);
 void pc_api_oidc_token(struct pc_req *r);
 void pc_api_oidc_userinfo(struct pc_req *r);
+void pc_api_oidc_userinfo_post(struct pc_req *r);
 void pc_api_oidc_logout(struct pc_req *r);
 void pc_api_oidc_logout_post(struct pc_req *r);
 void pc_api_oidc_clients_list(struct pc_req *r);

@@ -679,6 +679,11 @@ void pc_api_oidc_userinfo(struct pc_req *r)
 	pc_api_defer(r, userinfo_work, userinfo_done, st);
 }
 
+void pc_api_oidc_userinfo_post(struct pc_req *r)
+{
+	pc_api_oidc_userinfo(r);
+}
+
 /* ---------- /oidc/logout ---------- */
 
 struct logout_state {

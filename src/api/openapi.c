@@ -504,7 +504,7 @@ static const char info_description[] =
 
 static json_t *tags(void)
 {
-	return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
+	return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
 	                 "name", "auth", "description", "Setup, sign-in, sign-out, who am I, CSRF tokens.",
 	                 "name", "tokens", "description", "Access and refresh tokens.",
 	                 "name", "forward auth", "description", "For reverse proxies in front of an app.",
@@ -513,7 +513,8 @@ static json_t *tags(void)
 	                 "name", "api keys", "description", "API keys (shared by all users).",
 	                 "name", "audit", "description", "The audit trail.",
 	                 "name", "operations", "description", "Health, readiness, metrics, keys and this description.",
-	                 "name", "pages", "description", "The login page and admin console.");
+	                 "name", "pages", "description", "The login page and admin console.",
+	                 "name", "oidc", "description", "The OpenID Connect provider (with PORTCULLIS_PUBLIC_URL).");
 }
 
 json_t *pc_openapi_build(const struct pc_config *cfg, char *report, size_t report_cap, int *n_problems)

@@ -84,7 +84,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_POST, "/oidc/authorize", pc_api_oidc_consent, PUB, "The consent page's form (Origin checked): allow or deny.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/token", pc_api_oidc_token, PUB, "OpenID Connect token endpoint: authorization_code and refresh_token grants; client_secret_basic or _post.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/oidc/userinfo", pc_api_oidc_userinfo, PUB, "OpenID Connect UserInfo for an access token of /oidc/token.", PC_ROUTE_NO_CSRF, 0, 0},
-	{PC_METHOD_POST, "/oidc/userinfo", pc_api_oidc_userinfo, PUB, "OpenID Connect UserInfo (POST).", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/userinfo", pc_api_oidc_userinfo_post, PUB, "OpenID Connect UserInfo (POST).", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/oidc/logout", pc_api_oidc_logout, PUB, "RP-initiated logout: checks post_logout_redirect_uri, asks the signed-in user to confirm.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/logout", pc_api_oidc_logout_post, PUB, "The sign-out confirmation form (Origin checked): ends the session, then on to the app.", PC_ROUTE_NO_CSRF, 0, 0},
 

@@ -181,10 +181,11 @@ static const char *const pc_postgres_migrations[] = {
 	"ALTER TABLE sessions ADD COLUMN second_factor_at BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE sessions ADD COLUMN pending BIGINT NOT NULL DEFAULT 0;"
 	"ALTER TABLE refresh_tokens ADD COLUMN factors BIGINT NOT NULL DEFAULT 1;",
-	/* 8, 9, 10: other issues of the same wave (placeholders) */
-	"SELECT 1;",
-	"SELECT 1;",
-	"SELECT 1;",
+	/* 8, 9, 10: other issues of the same wave (placeholders: statements
+	 * that change nothing and return no rows) */
+	"DO $$BEGIN END$$;",
+	"DO $$BEGIN END$$;",
+	"DO $$BEGIN END$$;",
 	/* 11: the OpenID Connect provider (migrations_sqlite.h 11) */
 	"CREATE TABLE oidc_objects ("
 	"  kind " PC_T " NOT NULL,"

@@ -64,6 +64,15 @@ const EXTRA_PUBLIC = [
   ['POST', '/logout'], // sign-out from a form of this site: Origin checked, a session is optional
   ['GET', '/'], // a browser is sent to /login or /admin; anything else 404
   ['POST', '/api/v1/auth/second-factor'], // the second step of a sign-in: its credential is the pending session, which is nobody
+  ['GET', '/.well-known/openid-configuration'], // OIDC discovery (404 without PORTCULLIS_PUBLIC_URL)
+  ['GET', '/oidc/jwks.json'], // the ID token signing keys
+  ['GET', '/oidc/authorize'], // OIDC authorization: sends a signed-out browser to /login
+  ['POST', '/oidc/authorize'], // the consent form: Origin checked, needs the session (an error page without)
+  ['POST', '/oidc/token'], // OIDC token endpoint: clients authenticate with their own secrets
+  ['GET', '/oidc/userinfo'], // OIDC UserInfo: its credential is an OIDC access token
+  ['POST', '/oidc/userinfo'],
+  ['GET', '/oidc/logout'], // RP-initiated logout: a GET signs nobody out
+  ['POST', '/oidc/logout'], // the sign-out confirmation form: Origin checked, a session is optional
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).
