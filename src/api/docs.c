@@ -375,7 +375,9 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_oidc_clients_create,
 		.tag = "oidc",
-		.description = "JSON body (OidcClientNew): name and redirect_uris required; post_logout_redirect_uris, public, first_party, require_mfa, scopes, allowed_groups, alg (RS256). A confidential client's client_secret is in this answer only.",
+		.description = "name and redirect_uris required; post_logout_redirect_uris, public, first_party, require_mfa, scopes, allowed_groups, alg (RS256). A confidential client's client_secret is in this answer only.",
+		.body_schema = "OidcClientNew",
+		.body_own = true,
 		.ok = {JSON_OK(201, "The client, with its secret (shown only here).", "OidcClient", "Location")},
 		.problems = P(PC_PROB_INVALID_BODY) | P(PC_PROB_UNSUPPORTED_MEDIA_TYPE),
 	},
@@ -388,7 +390,9 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_oidc_clients_patch,
 		.tag = "oidc",
-		.description = "JSON body (OidcClientNew, any subset but public): the fields named replace the stored ones, under the same rules as creation.",
+		.description = "Any subset of the members but public: the fields named replace the stored ones, under the same rules as creation.",
+		.body_schema = "OidcClientNew",
+		.body_own = true,
 		.ok = {JSON_OK(200, "The client.", "OidcClient", NULL)},
 		.problems = P(PC_PROB_NOT_FOUND) | P(PC_PROB_INVALID_BODY) | P(PC_PROB_UNSUPPORTED_MEDIA_TYPE),
 	},

@@ -77,6 +77,8 @@ struct pc_op_doc {
 	const struct pc_fields *body; /* the handler's field table; NULL: no JSON body */
 	const char *body_schema;     /* components/schemas name of the body */
 	bool body_optional;          /* POST /auth/token: empty with a session */
+	bool body_own;               /* a JSON body the handler reads itself (arrays pc_input does not
+	                                take: the OIDC clients), described by body_schema, no field table */
 	bool body_form;              /* also application/x-www-form-urlencoded (pc_input_oauth_or_respond):
 	                                the same members, unknown ones ignored (RFC 6749 3.2) */
 	const char *params;          /* comma-separated components/parameters names */

@@ -434,6 +434,10 @@ static json_t *operation(struct report *rep, const json_t *comps, const struct p
 			fail(rep, "%s: a body without a schema", where);
 		else
 			json_object_set_new(op, "requestBody", request_body(rep, comps, d, where));
+	} else if (d->body_schema != NULL && d->body_own) {
+		json_object_set_new(op, "requestBody",
+		                    json_pack("{s:b,s:{s:{s:o}}}", "required", true, "content", "application/json", "schema",
+		                              ref_checked(rep, comps, "schemas", d->body_schema, where)));
 	} else if (d->body_schema != NULL) {
 		fail(rep, "%s: a body schema without the handler's field table", where);
 	} else if (rt->method == PC_METHOD_POST || rt->method == PC_METHOD_PUT || rt->method == PC_METHOD_PATCH) {
