@@ -19,10 +19,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
+import * as jose from 'jose';
 import * as oidc from 'openid-client';
 
 import { Agent, createUser, ID_RE, setupAdmin } from './lib/api.mjs';
-import { startServer, stopServer } from './lib/harness.mjs';
+import { recordSecret, runCli, startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -493,6 +494,57 @@ describe('OpenID Connect provider', () => {
     assert.equal(done.status, 200, done.text);
     assert.ok(done.text.includes(`${APP_LOGOUT}?state=st8`));
     assert.equal((await agent.me()).status, 401);
+  });
+
+  it('CLI: portcullis oidc client add prints client_id and client_secret once; the client works; --public has no secret', async () => {
+    const add = await runCli(['oidc', 'client', 'add', '--name', 'From the CLI', '--redirect-uri', APP, '--first-party', '--group', 'staff'], srv.env);
+    assert.equal(add.code, 0, add.stderr);
+    const id = add.stdout.match(/^client_id: ([0-9a-f]{32})$/m)?.[1];
+    const secret = add.stdout.match(/^client_secret: (pcos_[A-Za-z0-9_-]{43})$/m)?.[1];
+    assert.ok(id && secret, add.stdout);
+    recordSecret(secret, 'OIDC client secret');
+    const cfg = await rp({ client_id: id, client_secret: secret });
+    const f = await codeFor(cfg);
+    const t = await oidc.authorizationCodeGrant(cfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    assert.equal(t.claims().aud, id);
+    const pub = await runCli(['oidc', 'client', 'add', '--name', 'SPA', '--redirect-uri', APP, '--public'], srv.env);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.doesNotMatch(pub.stdout, /client_secret/);
+    const bad = await runCli(['oidc', 'client', 'add', '--name', 'x', '--redirect-uri', 'http://evil.example/cb'], srv.env);
+    assert.equal(bad.code, 64);
+    // the change is audited
+    const audit = await admin.agent.get(`/api/v1/audit?action=oidc.client_create`);
+    assert.ok(audit.data.events.some((e) => e.resource_id === id), 'oidc.client_create event');
+  });
+
+  it('a public client: PKCE required, no secret at the token endpoint', async () => {
+    const spa = await client({ name: 'SPA', redirect_uris: [APP], first_party: true, public: true });
+    assert.equal(spa.client_secret, undefined);
+    const cfg = await oidc.discovery(new URL(issuer), spa.client_id, {}, oidc.None(), { execute: [oidc.allowInsecureRequests], [oidc.customFetch]: mappedFetch });
+    cfg[oidc.customFetch] = mappedFetch;
+    const none = await authorize(browser, oidc.buildAuthorizationUrl(cfg, { redirect_uri: APP, scope: 'openid', state: 'x' }));
+    assert.equal(new URL(none.header('location')).searchParams.get('error'), 'invalid_request');
+    const f = await codeFor(cfg);
+    const t = await oidc.authorizationCodeGrant(cfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    assert.equal(t.claims().sub, user.id);
+  });
+
+  it('key rotation: a new kid signs; the old key stays published, so tokens it signed still verify', async () => {
+    const f = await codeFor(mainCfg);
+    const t1 = await oidc.authorizationCodeGrant(mainCfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    const kid1 = headerOf(t1.id_token).kid;
+    const rot = await runCli(['oidc', 'key', 'rotate'], srv.env);
+    assert.equal(rot.code, 0, rot.stderr);
+    const kid2 = rot.stdout.match(/^kid: (\S+)$/m)[1];
+    assert.notEqual(kid2, kid1);
+    const jwks = await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json();
+    assert.ok(jwks.keys.some((k) => k.kid === kid1) && jwks.keys.some((k) => k.kid === kid2));
+    const set = jose.createLocalJWKSet(jwks);
+    await jose.jwtVerify(t1.id_token, set, { issuer, audience: main.client_id, algorithms: ['RS256'] });
+    const g = await codeFor(mainCfg);
+    const t2 = await oidc.authorizationCodeGrant(mainCfg, g.callback, { pkceCodeVerifier: g.verifier, expectedState: g.state, expectedNonce: g.nonce });
+    assert.equal(headerOf(t2.id_token).kid, kid2);
+    await jose.jwtVerify(t2.id_token, set, { issuer, audience: main.client_id, algorithms: ['RS256'] });
   });
 
   it('an expired code is refused (60 s)', async () => {
