@@ -117,7 +117,8 @@ int pc_oidc_authz_parse(struct pc_oidc_authz *out, const char *q, size_t len, co
 				out->login_at = v;
 		}
 	}
-	/* request and request_uri share one field: both given is a duplicate */
+	/* request and request_uri share one field (the later wins): either
+	 * one makes pc_oidc_authorize refuse the request */
 	return 0;
 }
 
