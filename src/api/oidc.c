@@ -389,7 +389,11 @@ static void authz_done(struct pc_req *r, void *data)
 	}
 	if (st->req.has_state)
 		query_add(&b, "state", st->req.state);
-	query_add(&b, "iss", cfg->public_url); /* RFC 9207 */
+	/* RFC 9207's iss on a code only: discovery does not advertise it, and
+	 * mod_auth_openidc 2.4 reads an iss without a code as a login started
+	 * by a third party, hiding the error from the user */
+	if (d->outcome == PC_OIDC_CODE)
+		query_add(&b, "iss", cfg->public_url);
 	if (b.bad) {
 		pc_respond_problem(r, 500, NULL);
 		return;

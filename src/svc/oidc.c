@@ -754,9 +754,16 @@ static bool groups_allow(const struct pc_oidc_client *c, const char *user_groups
 	return false;
 }
 
+/* "user:client" into out; "" when it does not fit (ids are 32 hex). */
 static void consent_id(char out[PC_OIDC_KEY_MAX + 1], const char *user, const char *client)
 {
-	snprintf(out, PC_OIDC_KEY_MAX + 1, "%s:%s", user, client);
+	size_t u = strlen(user), c = strlen(client);
+	out[0] = '\0';
+	if (u + 1 + c > PC_OIDC_KEY_MAX)
+		return;
+	memcpy(out, user, u);
+	out[u] = ':';
+	memcpy(out + u + 1, client, c + 1);
 }
 
 static enum pc_err consent_covers(struct pc_svc *ctx, const char *user, const char *client, const char *scope,
@@ -765,6 +772,8 @@ static enum pc_err consent_covers(struct pc_svc *ctx, const char *user, const ch
 	*ok = false;
 	char id[PC_OIDC_KEY_MAX + 1];
 	consent_id(id, user, client);
+	if (id[0] == '\0')
+		return PC_OK;
 	struct pc_oidc_obj *o = malloc(sizeof(*o));
 	if (o == NULL)
 		return PC_ERR_INTERNAL;
@@ -786,6 +795,10 @@ static enum pc_err consent_save(struct pc_svc *ctx, const struct pc_principal *p
 		return PC_ERR_INTERNAL;
 	snprintf(o->kind, sizeof(o->kind), "consent");
 	consent_id(o->id, p->user_id, c->id);
+	if (o->id[0] == '\0') {
+		free(o);
+		return PC_ERR_INTERNAL;
+	}
 	snprintf(o->owner, sizeof(o->owner), "%s", p->user_id);
 	json_t *j = json_pack("{s:s,s:s,s:I}", "client_id", c->id, "scope", scope, "created_at",
 	                      (json_int_t)pc_svc_now(ctx));
@@ -1581,6 +1594,8 @@ enum pc_err pc_oidc_consent_revoke(struct pc_svc *ctx, const struct pc_principal
 		return PC_ERR_NOT_FOUND;
 	char id[PC_OIDC_KEY_MAX + 1];
 	consent_id(id, actor->user_id, client_id);
+	if (id[0] == '\0')
+		return PC_ERR_NOT_FOUND;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "oidc.consent_revoke", "oidc_client", client_id, NULL);
 	return pc_store_oidc_delete(ctx->store, actor, &ev, "consent", id);
