@@ -222,7 +222,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_OIDC_DELETE_OWNER] = "DELETE FROM oidc_objects WHERE kind = $1 AND owner = $2",
 	[S_OIDC_CLAIM] = "UPDATE oidc_objects SET state = $4 WHERE kind = $1 AND id = $2 AND state = $3"
 	                 " AND expires_at > $5",
-	[S_OIDC_PURGE] = "DELETE FROM oidc_objects WHERE kind = $1 AND expires_at > 0 AND expires_at <= $2",
+	[S_OIDC_PURGE] = "DELETE FROM oidc_objects WHERE expires_at > 0 AND expires_at <= $1",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",

@@ -118,7 +118,7 @@ enum pc_stmt {
 	S_OIDC_DELETE,
 	S_OIDC_DELETE_OWNER,
 	S_OIDC_CLAIM,       /* conditional: state from -> to while not expired */
-	S_OIDC_PURGE,       /* expired rows of a kind (expires_at > 0) */
+	S_OIDC_PURGE,       /* expired OIDC records (codes, access tokens, grants) */
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */
