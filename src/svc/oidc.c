@@ -903,8 +903,12 @@ enum pc_err pc_oidc_authorize(struct pc_svc *ctx, const struct pc_principal *p, 
 	bool want_mfa = c->require_mfa || has_word(req->acr_values, "mfa");
 	bool signed_in = p != NULL && p->method == PC_AUTH_SESSION && p->user_id[0] != '\0';
 	int64_t now = pc_svc_now(ctx);
-	/* did this flow already send the user to sign in, and did they since? */
-	bool fresh = signed_in && req->login_at > 0 && p->authenticated_at >= req->login_at && req->login_at <= now;
+	/* did this flow already send the user to sign in (pc_login: when), and
+	 * did they since? The marker is in the URL, so it counts only within
+	 * the sign-in page's 10 minutes: a forged old one cannot make an old
+	 * session fresh (and auth_time in the ID token is the session's own) */
+	bool sent = req->login_at > 0 && req->login_at <= now && req->login_at > now - PC_PENDING_SESSION_S;
+	bool fresh = signed_in && sent && p->authenticated_at > req->login_at; /* a later second */
 	bool need_login = !signed_in || (prompt_login && !fresh) ||
 	                  (req->max_age >= 0 && p->authenticated_at + req->max_age < now && !fresh);
 	if (!need_login && want_mfa && p->factors < 2) {
@@ -924,7 +928,7 @@ enum pc_err pc_oidc_authorize(struct pc_svc *ctx, const struct pc_principal *p, 
 			deny(d, signed_in ? "interaction_required" : "login_required", "The user must sign in.");
 			goto out;
 		}
-		if (fresh && !d->login_mfa) {
+		if (sent) { /* sent once already and still not enough: no loop */
 			deny(d, "login_required", "The sign-in did not complete.");
 			goto out;
 		}

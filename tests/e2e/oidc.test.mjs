@@ -410,6 +410,31 @@ describe('OpenID Connect provider', () => {
     assert.ok(new URL(back.header('location')).searchParams.get('code'));
   });
 
+  it('prompt=login: back to the login page even when signed in; the code only after a fresh sign-in, never a loop', async () => {
+    const a = new Agent(srv);
+    await a.login(user.email, user.password);
+    const f = await startFlow(mainCfg, { prompt: 'login' });
+    const res = await authorize(a, f.url);
+    assert.equal(res.status, 303);
+    const to = new URL(res.header('location'), issuer);
+    assert.equal(to.pathname, '/login');
+    assert.equal(to.searchParams.get('reauth'), '1');
+    const rd = to.searchParams.get('rd');
+    // back without signing in again: login_required, not the login page again
+    const lazy = await a.get(rd, { headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(lazy.status, 303);
+    assert.equal(new URL(lazy.header('location')).searchParams.get('error'), 'login_required');
+    // signed in again: the code, with the new auth_time
+    await new Promise((r) => setTimeout(r, 1100)); // a later second than the flow's start
+    await a.login(user.email, user.password, { fresh: true });
+    const back = await a.get(rd, { headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(back.status, 303, back.text);
+    const cb = new URL(back.header('location'));
+    assert.ok(cb.searchParams.get('code'), cb.href);
+    const t = await oidc.authorizationCodeGrant(mainCfg, cb, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    assert.ok(t.claims().auth_time >= Number(new URLSearchParams(rd.split('?')[1]).get('pc_login')));
+  });
+
   it('cross-site arrival (SameSite=Strict): a same-site re-navigation page, no state changed', async () => {
     const f = await startFlow(mainCfg);
     const res = await browser.get(pathOf(f.url), { cookies: new Map(), headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'cross-site' } });
