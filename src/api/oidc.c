@@ -165,18 +165,19 @@ static bool hop_or_continue(struct pc_req *r)
 	return true;
 }
 
-/* Whether a form POST comes from a page of this site (as POST /logout
- * judges: Sec-Fetch-Site and Origin). */
+/* Whether a form POST may come from a page of this site, judged as POST
+ * /logout judges it: refused on the browser's evidence of another site
+ * (Sec-Fetch-Site cross-site or same-site, an Origin that is not this
+ * site). Without either header the request is no browser's cross-site
+ * form: SameSite=Strict kept the session cookie off such a request. */
 static bool same_site_form(const struct pc_req *r)
 {
 	const struct pc_http_header *origin = pc_http_header_get(r->http, "Origin");
 	const struct pc_http_header *site = pc_http_header_get(r->http, "Sec-Fetch-Site");
 	const struct pc_config *cfg = pc_auth_of(r)->cfg;
-	if (site != NULL && !pc_str_ieq(site->value, "same-origin") && !pc_str_ieq(site->value, "none"))
+	if (site != NULL && (pc_str_ieq(site->value, "cross-site") || pc_str_ieq(site->value, "same-site")))
 		return false;
-	if (origin == NULL)
-		return site != NULL; /* a browser that sent neither cannot be judged: refused */
-	return pc_csrf_origin_ok(cfg, origin->value, r->http->host);
+	return origin == NULL || pc_csrf_origin_ok(cfg, origin->value, r->http->host);
 }
 
 /* Appends "&name=value" (value percent-encoded) to b. */
@@ -450,7 +451,7 @@ void pc_api_oidc_consent(struct pc_req *r)
 		return;
 	}
 	if (r->principal == NULL || r->principal->method != PC_AUTH_SESSION) {
-		error_page(r, 401, "You are not signed in any more: go back to the application and start again.");
+		error_page(r, 400, "You are not signed in any more: go back to the application and start again.");
 		return;
 	}
 	struct authz_state *st = pc_api_state_or_respond(r, sizeof(*st));

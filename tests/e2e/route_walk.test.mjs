@@ -254,6 +254,11 @@ describe('route walk', () => {
         const k = `${o.method} ${o.path}`;
         const target = fill(o.path);
         const res = await anon.req(o.method, target, o.method === 'GET' || o.method === 'DELETE' ? { absorb: false } : { json: {}, absorb: false });
+        // UserInfo's credential is an OIDC access token: its 401 is RFC 6750's answer
+        if (k === 'GET /oidc/userinfo' || k === 'POST /oidc/userinfo') {
+          if (res.status !== 401 || res.data?.error !== 'invalid_token') wrong.push(`${k}: anonymous UserInfo should be 401 invalid_token, got ${res.status}`);
+          continue;
+        }
         if (k === 'GET /api/v1/auth/verify') {
           if (res.status !== 401) wrong.push(`${k}: anonymous verify should be 401, got ${res.status}`);
           continue;
