@@ -260,6 +260,7 @@ static void test_migrate_from_1(void **state)
 	       "ALTER TABLE users DROP COLUMN group_names; DROP INDEX audit_events_resource;"
 	       "DROP TABLE totp_credentials; DROP TABLE recovery_codes; ALTER TABLE sessions DROP COLUMN factors;"
 	       "ALTER TABLE sessions DROP COLUMN second_factor_at; ALTER TABLE sessions DROP COLUMN pending;"
+	       "DROP TABLE oidc_objects;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
