@@ -73,7 +73,16 @@
     loadClients();
   });
 
-  // a deferred script runs once the document is parsed
-  loadConsents();
-  loadClients();
+  // only once admin.js has found a session (it fills #whoami): a signed-out
+  // visitor is sent to the login page and must not see requests fail here
+  const who = document.getElementById('whoami');
+  let started = false;
+  const start = () => {
+    if (started || !who.textContent.startsWith('Signed in')) return;
+    started = true;
+    loadConsents();
+    loadClients();
+  };
+  new MutationObserver(start).observe(who, { childList: true, characterData: true, subtree: true });
+  start();
 })();
