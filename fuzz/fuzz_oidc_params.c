@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/docs.h"
 #include "api/input.h"
 #include "svc/oidc.h"
 #include "fuzz.h"
@@ -185,16 +186,6 @@ static void check_scopes(const uint8_t *data, size_t size)
 		CHECK(pc_oidc_scopes_within(s, s));
 }
 
-static const struct pc_field token_fields[] = {
-	{"grant_type", PC_F_STRING, false, 64},
-	{"code", PC_F_STRING, false, 128},
-	{"redirect_uri", PC_F_STRING, false, PC_OIDC_URI_MAX},
-	{"code_verifier", PC_F_STRING, false, 256},
-	{"refresh_token", PC_F_SECRET, false, 128},
-	{"client_id", PC_F_STRING, false, PC_OIDC_KEY_MAX},
-	{"client_secret", PC_F_SECRET, false, 128},
-	{"scope", PC_F_STRING, false, PC_OIDC_SCOPE_MAX},
-};
 
 static void check_token_form(const uint8_t *data, size_t size)
 {
@@ -202,13 +193,15 @@ static void check_token_form(const uint8_t *data, size_t size)
 	pc_arena_init(&arena);
 	struct pc_input in;
 	char detail[160];
-	int rc = pc_input_form_parse(&arena, (const char *)data, size, token_fields, 8, &in, detail, sizeof(detail));
+	const struct pc_field *token_fields = pc_api_fields_oidc_token.f; /* the endpoint's own table */
+	int rc = pc_input_form_parse(&arena, (const char *)data, size, token_fields, pc_api_fields_oidc_token.n, &in, detail,
+	                             sizeof(detail));
 	if (rc != 0) {
 		pc_arena_reset(&arena);
 		CHECK(pc_secret_live() == 0);
 		return;
 	}
-	for (size_t i = 0; i < 8; i++) {
+	for (size_t i = 0; i < pc_api_fields_oidc_token.n; i++) {
 		if (!in.present[i])
 			continue;
 		CHECK(in.v[i].str.len <= token_fields[i].max_len);

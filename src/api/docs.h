@@ -52,6 +52,10 @@ extern const struct pc_fields pc_api_fields_totp_confirm; /* factors.c */
 extern const struct pc_fields pc_api_fields_totp_delete;  /* factors.c */
 extern const struct pc_fields pc_api_fields_recovery;     /* factors.c */
 extern const struct pc_fields pc_api_fields_second_factor; /* factors.c */
+extern const struct pc_fields pc_api_fields_oidc_token;   /* oidc.c: POST /oidc/token (form) */
+extern const struct pc_fields pc_api_fields_oidc_consent; /* oidc.c: POST /oidc/authorize (form) */
+extern const struct pc_fields pc_api_fields_oidc_logout;  /* oidc.c: /oidc/logout (query or form) */
+extern const struct pc_fields pc_api_fields_oidc_client;  /* oidc.c: its names only (the body is read by hand) */
 
 /* One success answer. */
 struct pc_doc_ok {

@@ -25,24 +25,8 @@ import * as oidc from 'openid-client';
 import { Agent, createUser, ID_RE, setupAdmin } from './lib/api.mjs';
 import { recordSecret, runCli, startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
+import { awayFromBoundary, now, totp } from './lib/totp.mjs';
 
-const now = () => Math.floor(Date.now() / 1000);
-// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) with Node's crypto: not our code.
-function totp(secretB32, t = now()) {
-  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretB32) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
-  const mac = crypto.createHmac('sha1', key).update(msg).digest();
-  const off = mac[19] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
-async function awayFromBoundary() {
-  const left = 30 - (Date.now() / 1000) % 30;
-  if (left < 5) await new Promise((r) => setTimeout(r, left * 1000 + 200));
-}
 const b64url = (b) => Buffer.from(b).toString('base64url');
 const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
 const headerOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString('utf8'));

@@ -24,26 +24,11 @@ import { chromium } from 'playwright-core';
 import { Agent, createUser, setupAdmin } from './lib/api.mjs';
 import { makeTempDir, startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
+import { awayFromBoundary, now, totp } from './lib/totp.mjs';
 
 const CHROMIUM = process.env.PORTCULLIS_CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 60000; // a bound so a hang fails; nothing is timed
 
-const now = () => Math.floor(Date.now() / 1000);
-function totp(secretB32, t = now()) {
-  const alpha = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of secretB32) bits += alpha.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
-  const mac = crypto.createHmac('sha1', key).update(msg).digest();
-  const off = mac[19] & 15;
-  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1e6).padStart(6, '0');
-}
-async function awayFromBoundary() {
-  const left = 30 - (Date.now() / 1000) % 30;
-  if (left < 5) await new Promise((r) => setTimeout(r, left * 1000 + 200));
-}
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 describe('OpenID Connect in Chromium, cross-site', { timeout: 4 * TIMEOUT }, () => {
