@@ -79,6 +79,12 @@ hiredis/hiredis.h: kv store
 hiredis.h:         kv store
 curl/curl.h:       mail
 '
+#
+# Libraries used from exactly ONE file of ours (DESIGN.md "New dependencies"):
+# a header prefix and the file allowed to include it.
+ONE_FILE='
+openssl/: src/core/ossl.c
+'
 # ------------------------------------------------------------------------------
 
 set -u
@@ -119,6 +125,14 @@ for f in $files; do
 		sed 's/^\([0-9]*\):[[:space:]]*#[[:space:]]*include[[:space:]]*\([<"]\)\([^>"]*\)[>"].*/\1'"$tab"'\2'"$tab"'\3/' >"${TMPDIR:-/tmp}/check-layers.$$"
 	while IFS="$tab" read -r line kind inc; do
 		if [ "$kind" = "<" ]; then
+			for pfx in $(printf '%s\n' "$ONE_FILE" | sed -n 's|^\([^:]*\):.*|\1|p'); do
+				case "$inc" in
+				"$pfx"*)
+					owner=$(table_get "$ONE_FILE" "$pfx")
+					[ "$f" = "$owner" ] || report "$f" "$line" "<$inc>" "only $owner may include it"
+					;;
+				esac
+			done
 			who=$(table_get "$SYSTEM" "$inc")
 			[ -z "$who" ] && continue
 			ok=0

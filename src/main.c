@@ -34,6 +34,8 @@
 
 #define EX_USAGE 64
 
+int pc_cli_oidc(int argc, char **argv); /* cli_oidc.c */
+
 extern char **environ;
 
 static const char usage_main[] =
@@ -46,6 +48,7 @@ static const char usage_main[] =
 	"  user add       create a user offline (the first one too); password on stdin\n"
 	"  audit verify   prove the stored audit trail unbroken (keyed hash chain)\n"
 	"  access check   which access rule lets a request through, and why\n"
+	"  oidc           OpenID Connect clients and signing keys (client add|list|delete, key rotate)\n"
 	"  version        print the version\n";
 
 static const char usage_serve[] =
@@ -615,6 +618,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_user_add(argc, argv);
 	}
+	if (strcmp(cmd, "oidc") == 0)
+		return pc_cli_oidc(argc, argv); /* cli_oidc.c */
 	if (strcmp(cmd, "access") == 0) {
 		if (wants_help(argc, argv, 2) || argc < 3 || strcmp(argv[2], "check") != 0) {
 			fputs(usage_access, wants_help(argc, argv, 2) ? stdout : stderr);

@@ -98,6 +98,13 @@ async function start() {
     document.getElementById('login-email').focus();
     return;
   }
+  if (me.status === 200 && params.get('reauth') === '1') {
+    // an application asked for a fresh sign-in (OIDC prompt=login, max_age)
+    document.getElementById('login').hidden = false;
+    PC.status('Sign in again to continue.');
+    document.getElementById('login-email').focus();
+    return;
+  }
   if (me.status === 200) return done();
   if (!(await cookiesKept())) return cookieProblem('csrf');
   // a sign-in held until the account has a second factor (a reload of this

@@ -84,6 +84,23 @@ void pc_api_passkey_second(struct pc_req *r);
 void pc_api_passkey_signin_options(struct pc_req *r);
 void pc_api_passkey_signin(struct pc_req *r);
 
+void pc_api_oidc_discovery(struct pc_req *r);
+void pc_api_oidc_jwks(struct pc_req *r);
+void pc_api_oidc_authorize(struct pc_req *r);
+void pc_api_oidc_consent(struct pc_req *r);
+void pc_api_oidc_token(struct pc_req *r);
+void pc_api_oidc_userinfo(struct pc_req *r);
+void pc_api_oidc_userinfo_post(struct pc_req *r);
+void pc_api_oidc_logout(struct pc_req *r);
+void pc_api_oidc_logout_post(struct pc_req *r);
+void pc_api_oidc_clients_list(struct pc_req *r);
+void pc_api_oidc_clients_create(struct pc_req *r);
+void pc_api_oidc_clients_get(struct pc_req *r);
+void pc_api_oidc_clients_patch(struct pc_req *r);
+void pc_api_oidc_clients_delete(struct pc_req *r);
+void pc_api_oidc_consents_list(struct pc_req *r);
+void pc_api_oidc_consents_delete(struct pc_req *r);
+
 void pc_web_root(struct pc_req *r);
 void pc_web_login(struct pc_req *r);
 void pc_web_admin(struct pc_req *r);

@@ -115,6 +115,9 @@ void pc_api_error(struct pc_req *r, enum pc_err e, const struct pc_api_say *say)
 	case PC_ERR_WEAK_PASSWORD:
 		weak_password(r, say->weak);
 		return;
+	case PC_ERR_INVALID:
+		pc_respond_problem(r, 400, "The request is not valid.");
+		return;
 	case PC_ERR_INTERNAL:
 	case PC_ERR_TAMPERED:
 		break;

@@ -61,6 +61,10 @@ extern const struct pc_fields pc_api_fields_passkey_register;  /* passkeys.c */
 extern const struct pc_fields pc_api_fields_passkey_rename;    /* passkeys.c */
 extern const struct pc_fields pc_api_fields_passkey_delete;    /* passkeys.c */
 extern const struct pc_fields pc_api_fields_passkey_assertion; /* passkeys.c */
+extern const struct pc_fields pc_api_fields_oidc_token;   /* oidc.c: POST /oidc/token (form) */
+extern const struct pc_fields pc_api_fields_oidc_consent; /* oidc.c: POST /oidc/authorize (form) */
+extern const struct pc_fields pc_api_fields_oidc_logout;  /* oidc.c: /oidc/logout (query or form) */
+extern const struct pc_fields pc_api_fields_oidc_client;  /* oidc.c: its names only (the body is read by hand) */
 
 /* One success answer. */
 struct pc_doc_ok {
@@ -86,6 +90,8 @@ struct pc_op_doc {
 	const struct pc_fields *body; /* the handler's field table; NULL: no JSON body */
 	const char *body_schema;     /* components/schemas name of the body */
 	bool body_optional;          /* POST /auth/token: empty with a session */
+	bool body_own;               /* a JSON body the handler reads itself (arrays pc_input does not
+	                                take: the OIDC clients), described by body_schema, no field table */
 	bool body_form;              /* also application/x-www-form-urlencoded (pc_input_oauth_or_respond):
 	                                the same members, unknown ones ignored (RFC 6749 3.2) */
 	const char *params;          /* comma-separated components/parameters names */

@@ -438,6 +438,10 @@ static json_t *operation(struct report *rep, const json_t *comps, const struct p
 			fail(rep, "%s: a body without a schema", where);
 		else
 			json_object_set_new(op, "requestBody", request_body(rep, comps, d, where));
+	} else if (d->body_schema != NULL && d->body_own) {
+		json_object_set_new(op, "requestBody",
+		                    json_pack("{s:b,s:{s:{s:o}}}", "required", true, "content", "application/json", "schema",
+		                              ref_checked(rep, comps, "schemas", d->body_schema, where)));
 	} else if (d->body_schema != NULL) {
 		fail(rep, "%s: a body schema without the handler's field table", where);
 	} else if (rt->method == PC_METHOD_POST || rt->method == PC_METHOD_PUT || rt->method == PC_METHOD_PATCH) {
@@ -508,7 +512,7 @@ static const char info_description[] =
 
 static json_t *tags(void)
 {
-	return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
+	return json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
 	                 "name", "auth", "description", "Setup, sign-in, sign-out, who am I, CSRF tokens.",
 	                 "name", "tokens", "description", "Access and refresh tokens.",
 	                 "name", "forward auth", "description", "For reverse proxies in front of an app.",
@@ -517,7 +521,8 @@ static json_t *tags(void)
 	                 "name", "api keys", "description", "API keys (shared by all users).",
 	                 "name", "audit", "description", "The audit trail.",
 	                 "name", "operations", "description", "Health, readiness, metrics, keys and this description.",
-	                 "name", "pages", "description", "The login page and admin console.");
+	                 "name", "pages", "description", "The login page and admin console.",
+	                 "name", "oidc", "description", "The OpenID Connect provider (with PORTCULLIS_PUBLIC_URL).");
 }
 
 json_t *pc_openapi_build(const struct pc_config *cfg, char *report, size_t report_cap, int *n_problems)

@@ -86,6 +86,24 @@ struct pc_route pc_routes[] = {
 
 	{PC_METHOD_GET, "/.well-known/jwks.json", pc_api_jwks, PUB, "Public keys of the access tokens (EdDSA; empty with HS256).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 
+	{PC_METHOD_GET, "/api/v1/oidc/clients", pc_api_oidc_clients_list, AUTH, "OpenID Connect clients (admins; never a secret).", ADMIN, 0, 0},
+	{PC_METHOD_POST, "/api/v1/oidc/clients", pc_api_oidc_clients_create, AUTH, "Register an OpenID Connect client (admins): a confidential one's client_secret is in this answer only.", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/oidc/clients/{id}", pc_api_oidc_clients_get, AUTH, "One OpenID Connect client (admins).", ADMIN, 0, 0},
+	{PC_METHOD_PATCH, "/api/v1/oidc/clients/{id}", pc_api_oidc_clients_patch, AUTH, "Change an OpenID Connect client's name, URIs, scopes, groups, first_party, require_mfa (admins).", ADMIN, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/oidc/clients/{id}", pc_api_oidc_clients_delete, AUTH, "Delete an OpenID Connect client (admins).", ADMIN, 0, 0},
+	{PC_METHOD_GET, "/api/v1/oidc/consents", pc_api_oidc_consents_list, AUTH, "The applications you allowed to sign you in (OpenID Connect consents).", 0, 0, 0},
+	{PC_METHOD_DELETE, "/api/v1/oidc/consents/{id}", pc_api_oidc_consents_delete, AUTH, "Revoke your consent to a client: it asks again next time.", 0, 0, 0},
+
+	{PC_METHOD_GET, "/.well-known/openid-configuration", pc_api_oidc_discovery, PUB, "OpenID Connect discovery (404 without PORTCULLIS_PUBLIC_URL).", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/oidc/jwks.json", pc_api_oidc_jwks, PUB, "The ID token signing keys (RS256): the current one and retired ones until their tokens expired.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/oidc/authorize", pc_api_oidc_authorize, PUB, "OpenID Connect authorization (code flow, PKCE S256): signs in, asks consent, redirects with a code.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/authorize", pc_api_oidc_consent, PUB, "The consent page's form (Origin checked): allow or deny.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/token", pc_api_oidc_token, PUB, "OpenID Connect token endpoint: authorization_code and refresh_token grants; client_secret_basic or _post.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/oidc/userinfo", pc_api_oidc_userinfo, PUB, "OpenID Connect UserInfo for an access token of /oidc/token.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/userinfo", pc_api_oidc_userinfo_post, PUB, "OpenID Connect UserInfo (POST).", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/oidc/logout", pc_api_oidc_logout, PUB, "RP-initiated logout: checks post_logout_redirect_uri, asks the signed-in user to confirm.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/logout", pc_api_oidc_logout_post, PUB, "The sign-out confirmation form (Origin checked): ends the session, then on to the app.", PC_ROUTE_NO_CSRF, 0, 0},
+
 	{PC_METHOD_GET, "/", pc_web_root, PUB, "A browser (Accept: text/html) is sent to the console when signed in, else to the login page (303); anything else: 404.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/login", pc_web_login, PUB, "The login page (first-user setup when needed).", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},
 	{PC_METHOD_GET, "/logout", pc_web_logout, PUB, "The sign-out page an app can link to (?rd=: where to go after): its button signs out with the CSRF token.", PC_ROUTE_NO_CSRF | PC_ROUTE_CACHEABLE, 0, 0},

@@ -38,7 +38,8 @@ enum pc_subkey {
 	PC_SUBKEY_APIKEY = 5,
 	PC_SUBKEY_TOTP = 6,     /* seals TOTP secrets at rest */
 	PC_SUBKEY_RECOVERY = 7, /* keys the hashes of recovery codes */
-	PC_SUBKEY__COUNT = 8
+	PC_SUBKEY_OIDC = 8,     /* seals the OIDC signing keys, keys client-secret hashes */
+	PC_SUBKEY__COUNT = 9
 };
 
 /* One generation of keys: the master and its derived subkeys. `id` is the

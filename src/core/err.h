@@ -36,6 +36,7 @@ enum pc_err {
 	PC_ERR_LAST_ADMIN = -12, /* 409: the change would leave no enabled admin */
 	PC_ERR_ENROL = -13,      /* 403: the user must set up a second factor first */
 	PC_ERR_WEAK_PASSWORD = -14, /* 400: a new password breaks the policy (svc/passwords.h) */
+	PC_ERR_INVALID = -20,    /* 400: input the service's rules refuse (an OIDC client setting) */
 };
 
 #endif

@@ -176,6 +176,29 @@ _Static_assert(PC_USER_GROUPS_MAX >= 1 && PC_USER_GROUPS_MAX <= PC_AUTHZ_MAX_VAL
  * parameters with up to 64 group names fit in far less. */
 #define PC_AUTHZ_QUERY_MAX 1024
 
+/* ---- the OpenID Connect provider (svc/oidc.h) ---- */
+/* A stored OIDC record (a client with its URIs, a sealed key, a code):
+ * 16 URIs of 512 bytes fit with room for the rest. */
+#define PC_OIDC_BODY_MAX 16384
+/* Ids and owners of OIDC records: a client_id, a kid, "user:client". */
+#define PC_OIDC_KEY_MAX 80
+/* A registered redirect or post-logout URI, and how many a client has. */
+#define PC_OIDC_URI_MAX 512
+#define PC_OIDC_URIS_MAX 16
+/* Authorize and token parameters: state and nonce (opaque to us), a scope
+ * list, a PKCE verifier (RFC 7636 §4.1: 43..128). */
+#define PC_OIDC_STATE_MAX 512
+#define PC_OIDC_NONCE_MAX 256
+#define PC_OIDC_SCOPE_MAX 256
+#define PC_OIDC_VERIFIER_MIN 43
+#define PC_OIDC_VERIFIER_MAX 128
+/* An authorization code lives 60 seconds (the issue; RFC 6749 §4.1.2
+ * recommends at most 10 minutes). */
+#define PC_OIDC_CODE_TTL_S 60
+/* Clients listed at most (admin lists). */
+#define PC_OIDC_CLIENTS_MAX 1000
+_Static_assert(PC_OIDC_URI_MAX * PC_OIDC_URIS_MAX * 2 < PC_OIDC_BODY_MAX * 2, "URIs fit a record");
+
 _Static_assert(PC_HTTP_MAX_URI_BYTES < PC_HTTP_MAX_HEAD_BYTES, "URI must fit in a head");
 _Static_assert(PC_HTTP_MAX_HEAD_BYTES <= 65536, "head offsets are kept in size_t but tests assume <= 64 KiB");
 _Static_assert(PC_HTTP_MAX_BODY_DEFAULT >= PC_HTTP_MAX_BODY_MIN && PC_HTTP_MAX_BODY_DEFAULT <= PC_HTTP_MAX_BODY_MAX, "body default in range");

@@ -1,14 +1,13 @@
 /*
- * otp.c — see otp.h. The one file that includes OpenSSL (libcrypto): HMAC()
- * one-shot, which OpenSSL 3 does not deprecate (only HMAC_CTX_* is).
+ * otp.c — see otp.h. HMAC comes from libcrypto through core/ossl.h (the
+ * one file that includes OpenSSL).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 
+#include "core/ossl.h"
 #include "core/otp.h"
 
 const char *pc_otp_alg_name(enum pc_otp_alg alg)
@@ -37,14 +36,14 @@ bool pc_otp_digits_ok(unsigned digits)
 	return digits == 6 || digits == 8;
 }
 
-static const EVP_MD *md_of(enum pc_otp_alg alg)
+static int md_of(enum pc_otp_alg alg, enum pc_ossl_md *md)
 {
 	switch (alg) {
-	case PC_OTP_SHA1: return EVP_sha1();
-	case PC_OTP_SHA256: return EVP_sha256();
-	case PC_OTP_SHA512: return EVP_sha512();
+	case PC_OTP_SHA1: *md = PC_OSSL_SHA1; return 0;
+	case PC_OTP_SHA256: *md = PC_OSSL_SHA256; return 0;
+	case PC_OTP_SHA512: *md = PC_OSSL_SHA512; return 0;
 	}
-	return NULL;
+	return -1;
 }
 
 int pc_hotp(char *out, size_t cap, const uint8_t *key, size_t key_len, enum pc_otp_alg alg, uint64_t counter,
@@ -52,9 +51,9 @@ int pc_hotp(char *out, size_t cap, const uint8_t *key, size_t key_len, enum pc_o
 {
 	if (cap > 0)
 		out[0] = '\0';
-	const EVP_MD *md = md_of(alg);
+	enum pc_ossl_md md;
 	/* 6..8 digits fit the 31-bit truncation; we issue 6 or 8, RFC 4226 §5.3 allows 6..8 */
-	if (md == NULL || digits < 6 || digits > PC_OTP_CODE_MAX || cap < digits + 1 || key_len == 0 ||
+	if (md_of(alg, &md) != 0 || digits < 6 || digits > PC_OTP_CODE_MAX || cap < digits + 1 || key_len == 0 ||
 	    key_len > PC_OTP_SECRET_MAX)
 		return -1;
 	uint8_t msg[8];
@@ -62,9 +61,9 @@ int pc_hotp(char *out, size_t cap, const uint8_t *key, size_t key_len, enum pc_o
 		msg[i] = (uint8_t)(counter & 0xff);
 		counter >>= 8;
 	}
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned mac_len = 0;
-	if (HMAC(md, key, (int)key_len, msg, sizeof(msg), mac, &mac_len) == NULL || mac_len < 20) {
+	uint8_t mac[PC_OSSL_MAC_MAX];
+	size_t mac_len = 0;
+	if (pc_ossl_hmac(mac, sizeof(mac), &mac_len, md, key, key_len, msg, sizeof(msg)) != 0 || mac_len < 20) {
 		sodium_memzero(mac, sizeof(mac));
 		return -1;
 	}

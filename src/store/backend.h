@@ -202,4 +202,18 @@ PC_MUST_USE enum pc_err pc_tx_audit_list(struct pc_store *s, const struct pc_aud
 /* PC_ERR_TAMPERED with v->bad_seq at the first event that does not verify. */
 PC_MUST_USE enum pc_err pc_tx_audit_verify(struct pc_store *s, struct pc_audit_verdict *v);
 
+/* OpenID Connect records (tx_oidc.c); ev may be NULL where store.h says. */
+PC_MUST_USE enum pc_err pc_tx_oidc_put(struct pc_store *s, struct pc_audit_event *ev, const struct pc_oidc_obj *o);
+PC_MUST_USE enum pc_err pc_tx_oidc_get(struct pc_store *s, const char *kind, const char *id,
+                                       struct pc_oidc_obj *out);
+PC_MUST_USE enum pc_err pc_tx_oidc_list(struct pc_store *s, const char *kind, const char *owner,
+                                        struct pc_oidc_obj **out, size_t *n);
+PC_MUST_USE enum pc_err pc_tx_oidc_replace(struct pc_store *s, struct pc_audit_event *ev,
+                                           const struct pc_oidc_obj *o);
+PC_MUST_USE enum pc_err pc_tx_oidc_delete(struct pc_store *s, struct pc_audit_event *ev, const char *kind,
+                                          const char *id);
+PC_MUST_USE enum pc_err pc_tx_oidc_delete_owner(struct pc_store *s, const char *kind, const char *owner);
+PC_MUST_USE enum pc_err pc_tx_oidc_claim(struct pc_store *s, const char *kind, const char *id, int64_t from,
+                                         int64_t to, int64_t now);
+
 #endif

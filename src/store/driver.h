@@ -163,6 +163,8 @@ PC_MUST_USE int pc_row_revoked(struct pc_sql *c, void *out);
 PC_MUST_USE int pc_row_event(struct pc_sql *c, void *out);
 /* Column 0 as an id into char out[PC_ID_LEN + 1]. */
 PC_MUST_USE int pc_row_id(struct pc_sql *c, void *out);
+/* A struct pc_oidc_obj (PC_OIDC_COLS; tx_oidc.c). */
+PC_MUST_USE int pc_row_oidc(struct pc_sql *c, void *out);
 /* A refresh token and whether its used_at is set (the struct has no field
  * for it): what pc_row_refresh reads. */
 struct pc_refresh_row {

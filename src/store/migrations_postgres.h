@@ -249,6 +249,17 @@ static const char *const pc_postgres_migrations[] = {
 	"  expires_at BIGINT NOT NULL,"
 	"  used_at BIGINT"
 	");",
+	/* 11: the OpenID Connect provider (migrations_sqlite.h 11) */
+	"CREATE TABLE oidc_objects ("
+	"  kind " PC_T " NOT NULL,"
+	"  id " PC_T " NOT NULL,"
+	"  owner " PC_T " NOT NULL DEFAULT '',"
+	"  body " PC_T " NOT NULL,"
+	"  state BIGINT NOT NULL DEFAULT 0,"
+	"  expires_at BIGINT NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (kind, id)"
+	");"
+	"CREATE INDEX oidc_objects_owner ON oidc_objects(kind, owner);",
 };
 
 #undef PC_T

@@ -257,6 +257,27 @@ static const char *const pc_sqlite_migrations[] = {
 	"  expires_at INTEGER NOT NULL,"
 	"  used_at INTEGER"
 	");",
+	/* 11: the OpenID Connect provider (issue 21). Its records are small
+	 * documents the service reads and writes whole (svc/oidc.c): clients
+	 * (kind "client", id the client_id), signing keys ("key", the kid; the
+	 * private key sealed under the OIDC subkey), remembered consents
+	 * ("consent", user:client, owner the user), authorization codes
+	 * ("code", the code's hash, 60 s; state 0 fresh, 1 redeemed: a
+	 * conditional UPDATE spends it once), access tokens ("access", the
+	 * token's hash; owner the refresh family, so a reused code deletes
+	 * them) and grants ("grant", the refresh family id: client, scope,
+	 * auth_time). One table typed by kind instead of six: none is queried
+	 * by anything but its key or owner, and each is bounded by the service. */
+	"CREATE TABLE oidc_objects ("
+	"  kind TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  owner TEXT NOT NULL DEFAULT '',"
+	"  body TEXT NOT NULL,"
+	"  state INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (kind, id)"
+	");"
+	"CREATE INDEX oidc_objects_owner ON oidc_objects(kind, owner);",
 };
 
 #define PC_SQLITE_SCHEMA_VERSION ((int)(sizeof(pc_sqlite_migrations) / sizeof(pc_sqlite_migrations[0])))

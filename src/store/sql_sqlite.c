@@ -217,6 +217,17 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_WA_CHALLENGE_COUNT] = "SELECT count(*) FROM webauthn_challenges WHERE binding = ?1",
 	[S_WA_CHALLENGE_TAKE] = "DELETE FROM webauthn_challenges WHERE challenge_hash = ?1 AND purpose = ?2"
 	                        " AND binding = ?3 AND expires_at > ?4",
+	[S_OIDC_INSERT] = "INSERT INTO oidc_objects(" PC_OIDC_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[S_OIDC_GET] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = ?1 AND id = ?2",
+	[S_OIDC_LIST] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = ?1 ORDER BY id",
+	[S_OIDC_LIST_OWNER] = "SELECT " PC_OIDC_COLS " FROM oidc_objects WHERE kind = ?1 AND owner = ?2 ORDER BY id",
+	[S_OIDC_REPLACE] = "UPDATE oidc_objects SET owner = ?3, body = ?4, state = ?5, expires_at = ?6"
+	                   " WHERE kind = ?1 AND id = ?2",
+	[S_OIDC_DELETE] = "DELETE FROM oidc_objects WHERE kind = ?1 AND id = ?2",
+	[S_OIDC_DELETE_OWNER] = "DELETE FROM oidc_objects WHERE kind = ?1 AND owner = ?2",
+	[S_OIDC_CLAIM] = "UPDATE oidc_objects SET state = ?4 WHERE kind = ?1 AND id = ?2 AND state = ?3"
+	                 " AND expires_at > ?5",
+	[S_OIDC_PURGE] = "DELETE FROM oidc_objects WHERE expires_at > 0 AND expires_at <= ?1",
 	[S_AUDIT_LAST] = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit_events(" PC_EVENT_COLS ") VALUES"
 	                   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",

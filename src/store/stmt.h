@@ -26,6 +26,7 @@
 #define PC_REFRESH_COLS                                                                  \
 	"token_hash, family_id, user_id, session_id, created_at, expires_at, access_jti," \
 	" access_exp, used_at, factors"
+#define PC_OIDC_COLS "kind, id, owner, body, state, expires_at"
 #define PC_TOTP_COLS \
 	"id, user_id, secret_sealed, algorithm, digits, period, confirmed, last_used_step, created_at"
 #define PC_PASSKEY_COLS \
@@ -142,6 +143,15 @@ enum pc_stmt {
 	S_WA_CHALLENGE_COUNT,  /* live challenges of one binding */
 	S_WA_CHALLENGE_GET,    /* its user handle, under the same conditions as TAKE */
 	S_WA_CHALLENGE_TAKE,   /* conditional DELETE: purpose, binding, not expired */
+	S_OIDC_INSERT,
+	S_OIDC_GET,
+	S_OIDC_LIST,        /* by kind */
+	S_OIDC_LIST_OWNER,  /* by kind and owner */
+	S_OIDC_REPLACE,     /* body, owner, state, expires_at of a row */
+	S_OIDC_DELETE,
+	S_OIDC_DELETE_OWNER,
+	S_OIDC_CLAIM,       /* conditional: state from -> to while not expired */
+	S_OIDC_PURGE,       /* expired OIDC records (codes, access tokens, grants) */
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,        /* the whole chain in order, read from one snapshot */

@@ -865,3 +865,80 @@ enum pc_err pc_store_session_promote(struct pc_store *s, const struct pc_princip
 	begin_event(ev, actor);
 	return finish_event(ev, pc_tx_session_promote(s, ev, old_id, sess));
 }
+
+/* ---- OpenID Connect records ---- */
+
+static bool oidc_obj_ok(const struct pc_oidc_obj *o)
+{
+	return o != NULL && TERMINATED(o->kind) && o->kind[0] != '\0' && TERMINATED(o->id) && o->id[0] != '\0' &&
+	       TERMINATED(o->owner) && TERMINATED(o->body);
+}
+
+static bool oidc_key_ok(const char *kind, const char *id)
+{
+	return kind != NULL && id != NULL && kind[0] != '\0' && strlen(kind) < 16 && strlen(id) <= PC_OIDC_KEY_MAX;
+}
+
+enum pc_err pc_store_oidc_put(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                              const struct pc_oidc_obj *o)
+{
+	REQUIRE(s != NULL && oidc_obj_ok(o));
+	if (ev == NULL)
+		return pc_tx_oidc_put(s, NULL, o);
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_oidc_put(s, ev, o));
+}
+
+enum pc_err pc_store_oidc_get(struct pc_store *s, const char *kind, const char *id, struct pc_oidc_obj *out)
+{
+	REQUIRE(out != NULL);
+	memset(out, 0, sizeof(*out));
+	REQUIRE(s != NULL && oidc_key_ok(kind, id));
+	return pc_tx_oidc_get(s, kind, id, out);
+}
+
+enum pc_err pc_store_oidc_list(struct pc_store *s, const char *kind, const char *owner, struct pc_oidc_obj **out,
+                               size_t *n)
+{
+	REQUIRE(out != NULL && n != NULL);
+	*out = NULL;
+	*n = 0;
+	REQUIRE(s != NULL && oidc_key_ok(kind, owner != NULL ? owner : ""));
+	return pc_tx_oidc_list(s, kind, owner, out, n);
+}
+
+enum pc_err pc_store_oidc_replace(struct pc_store *s, const struct pc_principal *actor,
+                                  struct pc_audit_event *ev, const struct pc_oidc_obj *o)
+{
+	REQUIRE(s != NULL && oidc_obj_ok(o));
+	if (ev == NULL)
+		return pc_tx_oidc_replace(s, NULL, o);
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_oidc_replace(s, ev, o));
+}
+
+enum pc_err pc_store_oidc_delete(struct pc_store *s, const struct pc_principal *actor, struct pc_audit_event *ev,
+                                 const char *kind, const char *id)
+{
+	REQUIRE(s != NULL && oidc_key_ok(kind, id));
+	if (ev == NULL)
+		return pc_tx_oidc_delete(s, NULL, kind, id);
+	REQUIRE(event_ok(ev, actor));
+	begin_event(ev, actor);
+	return finish_event(ev, pc_tx_oidc_delete(s, ev, kind, id));
+}
+
+enum pc_err pc_store_oidc_delete_owner(struct pc_store *s, const char *kind, const char *owner)
+{
+	REQUIRE(s != NULL && oidc_key_ok(kind, owner) && owner[0] != '\0');
+	return pc_tx_oidc_delete_owner(s, kind, owner);
+}
+
+enum pc_err pc_store_oidc_claim(struct pc_store *s, const char *kind, const char *id, int64_t from, int64_t to,
+                                int64_t now)
+{
+	REQUIRE(s != NULL && oidc_key_ok(kind, id));
+	return pc_tx_oidc_claim(s, kind, id, from, to, now);
+}

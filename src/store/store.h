@@ -665,6 +665,45 @@ struct pc_audit_filter {
 	int64_t before_seq;        /* cursor: only seq < before_seq; 0: from the newest */
 	size_t limit;              /* 1..200 */
 };
+/* ---- OpenID Connect records (svc/oidc.c; migration 11) ---- */
+
+/* One record: kind ("client", "key", "consent", "code", "access",
+ * "grant"), its id within the kind, an owner to list or delete by, a JSON
+ * body the service reads and writes whole (it may hold a sealed secret or
+ * a secret's hash, never a secret), a state for conditional changes, and
+ * an expiry (0: none). */
+struct pc_oidc_obj {
+	char kind[16];
+	char id[PC_OIDC_KEY_MAX + 1];
+	char owner[PC_OIDC_KEY_MAX + 1];
+	char body[PC_OIDC_BODY_MAX + 1];
+	int64_t state;
+	int64_t expires_at;
+};
+/* Inserts o (ev: NULL for records that are not changes an admin or user
+ * makes: codes, access tokens); PC_ERR_CONFLICT when kind+id is taken. */
+PC_MUST_USE enum pc_err pc_store_oidc_put(struct pc_store *s, const struct pc_principal *actor,
+                                          struct pc_audit_event *ev, const struct pc_oidc_obj *o);
+PC_MUST_USE enum pc_err pc_store_oidc_get(struct pc_store *s, const char *kind, const char *id,
+                                          struct pc_oidc_obj *out);
+/* Every record of kind (owner NULL) or of kind and owner, by id; at most
+ * PC_OIDC_CLIENTS_MAX. *out malloc'd (free it). */
+PC_MUST_USE enum pc_err pc_store_oidc_list(struct pc_store *s, const char *kind, const char *owner,
+                                           struct pc_oidc_obj **out, size_t *n);
+/* Replaces owner, body, state and expiry of kind+id; PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_oidc_replace(struct pc_store *s, const struct pc_principal *actor,
+                                              struct pc_audit_event *ev, const struct pc_oidc_obj *o);
+PC_MUST_USE enum pc_err pc_store_oidc_delete(struct pc_store *s, const struct pc_principal *actor,
+                                             struct pc_audit_event *ev, const char *kind, const char *id);
+/* Deletes every record of kind and owner (no event: part of a change the
+ * caller audits). */
+PC_MUST_USE enum pc_err pc_store_oidc_delete_owner(struct pc_store *s, const char *kind, const char *owner);
+/* Moves kind+id from state from to state to while it has not expired at
+ * now: of any number of racing callers exactly one gets PC_OK, the others
+ * PC_ERR_NOT_FOUND. */
+PC_MUST_USE enum pc_err pc_store_oidc_claim(struct pc_store *s, const char *kind, const char *id, int64_t from,
+                                            int64_t to, int64_t now);
+
 /* Newest first. *out malloc'd. */
 PC_MUST_USE enum pc_err pc_store_audit_list(struct pc_store *s, const struct pc_audit_filter *f,
                                             struct pc_audit_event **out, size_t *n);

@@ -421,7 +421,7 @@ struct purge {
 PC_MUST_USE static enum pc_err purge_script(struct pc_sql *c, void *ctx)
 {
 	static const enum pc_stmt purges[] = {S_PURGE_REVOKED, S_PURGE_ACCESS, S_PURGE_REFRESH,
-	                                      S_PURGE_SESSIONS, S_PURGE_RESET, S_PURGE_OUTBOX};
+	                                      S_PURGE_SESSIONS, S_PURGE_RESET, S_PURGE_OUTBOX, S_OIDC_PURGE};
 	struct purge *x = ctx;
 	enum pc_err e = PC_OK;
 	x->total = 0;

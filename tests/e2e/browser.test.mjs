@@ -792,7 +792,8 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
 
     // the users list (an admin's: role, groups and state per user) is in
     await page.locator('#users input').first().waitFor();
-    assert.deepEqual(await assertLabelled('admin console'), ['Current password', 'New password (15 characters or more: a few unrelated words make a good one)', 'Your password (for removals and new recovery codes)', 'Code from the app', 'Passkey name', 'Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)', 'Action']);
+    assert.deepEqual(await assertLabelled('admin console'), ['Current password', 'New password (15 characters or more: a few unrelated words make a good one)', 'Your password (for removals and new recovery codes)', 'Code from the app', 'Passkey name', 'Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)',
+      'Client name', 'Allowed groups (a, b; empty: everyone)', 'Public (no secret; PKCE required)', 'First-party (no consent screen)', 'Require a second factor', 'Action']);
 
     // the first Tab on the console reaches "Sign out"; Enter signs out
     await page.reload();

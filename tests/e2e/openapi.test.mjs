@@ -161,7 +161,8 @@ describe('the OpenAPI document', () => {
           // POST /logout is the one exception by design: a sign-out form on an
           // app's page cannot send the token; the browser's Origin and
           // Sec-Fetch-Site are checked instead (its 403 csrf-failed)
-          if (req.session && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) && !req.csrf && `${method} ${p}` !== 'POST /logout') wrong.push(`${method} ${p}: session without csrf`);
+          // (the OIDC consent and sign-out forms are the same kind of form)
+          if (req.session && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) && !req.csrf && !['POST /logout', 'POST /oidc/authorize', 'POST /oidc/logout'].includes(`${method} ${p}`)) wrong.push(`${method} ${p}: session without csrf`);
         }
       }
       assert.deepEqual(wrong, []);
@@ -476,6 +477,49 @@ describe('the OpenAPI document', () => {
 
       await call(admin, 'DELETE', `/api/v1/api-keys/${k.data.id}`, {}, 204);
       await call(admin, 'DELETE', `/api/v1/api-keys/${k.data.id}`, {}, 404);
+
+      // OpenID Connect: each operation's success, and the HTTP layer's 417 as its error
+      const oc = await call(admin, 'POST', '/api/v1/oidc/clients', { json: { name: 'Doc', redirect_uris: ['https://app.example/cb'], post_logout_redirect_uris: ['https://app.example/bye'] } }, 201);
+      await call(admin, 'POST', '/api/v1/oidc/clients', { json: { name: 'Doc', redirect_uris: ['http://evil.example/cb'] } }, 400);
+      await call(admin, 'GET', '/api/v1/oidc/clients', {}, 200);
+      await call(admin, 'GET', '/api/v1/oidc/clients', expect417, 417);
+      await call(admin, 'GET', `/api/v1/oidc/clients/${oc.data.client_id}`, {}, 200);
+      await call(admin, 'GET', `/api/v1/oidc/clients/${randomId()}`, {}, 404);
+      await call(admin, 'PATCH', `/api/v1/oidc/clients/${oc.data.client_id}`, { json: { name: 'Doc 2' } }, 200);
+      await call(admin, 'PATCH', `/api/v1/oidc/clients/${randomId()}`, { json: { name: 'Doc 2' } }, 404);
+      await call(srv, 'GET', '/.well-known/openid-configuration', {}, 200);
+      await call(srv, 'GET', '/.well-known/openid-configuration', expect417, 417);
+      await call(srv, 'GET', '/oidc/jwks.json', {}, 200);
+      await call(srv, 'GET', '/oidc/jwks.json', expect417, 417);
+      const verifier = crypto.randomBytes(32).toString('base64url');
+      const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+      const az = `/oidc/authorize?response_type=code&client_id=${oc.data.client_id}&redirect_uri=${encodeURIComponent('https://app.example/cb')}&scope=openid%20email&state=s1&code_challenge=${challenge}&code_challenge_method=S256`;
+      const consent = await call(admin, 'GET', az, { headers: { Accept: 'text/html' } }, 200);
+      await call(admin, 'GET', az, expect417, 417);
+      const q = consent.text.match(/name="q" value="([^"]*)"/)[1].replaceAll('&amp;', '&');
+      const formOpts = (body) => ({ body: new URLSearchParams(body).toString(), contentType: 'application/x-www-form-urlencoded', headers: { Origin: `http://${srv.host}:${srv.port}`, 'Sec-Fetch-Site': 'same-origin' } });
+      const yes = await call(admin, 'POST', '/oidc/authorize', formOpts({ q, decision: 'allow' }), 200);
+      await call(admin, 'POST', '/oidc/authorize', { ...formOpts({ q, decision: 'allow' }), headers: { Origin: 'http://evil.example' } }, 403);
+      const cb = new URL(yes.text.match(/url=([^"]+)"/)[1].replaceAll('&amp;', '&'));
+      const basic = 'Basic ' + Buffer.from(`${oc.data.client_id}:${oc.data.client_secret}`).toString('base64');
+      const tok = await call(srv, 'POST', '/oidc/token', { body: new URLSearchParams({ grant_type: 'authorization_code', code: cb.searchParams.get('code'), redirect_uri: 'https://app.example/cb', code_verifier: verifier }).toString(), contentType: 'application/x-www-form-urlencoded', headers: { Authorization: basic } }, 200);
+      await call(srv, 'POST', '/oidc/token', { body: 'grant_type=x', contentType: 'application/x-www-form-urlencoded', ...expect417 }, 417);
+      await call(srv, 'GET', '/oidc/userinfo', { headers: { Authorization: `Bearer ${tok.data.access_token}` } }, 200);
+      await call(srv, 'GET', '/oidc/userinfo', expect417, 417);
+      await call(srv, 'POST', '/oidc/userinfo', { headers: { Authorization: `Bearer ${tok.data.access_token}` } }, 200);
+      await call(srv, 'POST', '/oidc/userinfo', expect417, 417);
+      await call(admin, 'GET', '/api/v1/oidc/consents', {}, 200);
+      await call(admin, 'GET', '/api/v1/oidc/consents', expect417, 417);
+      await call(admin, 'DELETE', `/api/v1/oidc/consents/${oc.data.client_id}`, {}, 204);
+      await call(admin, 'DELETE', `/api/v1/oidc/consents/${oc.data.client_id}`, {}, 404);
+      await call(admin, 'GET', `/oidc/logout?id_token_hint=${tok.data.id_token}&post_logout_redirect_uri=${encodeURIComponent('https://app.example/bye')}`, {}, 200);
+      await call(admin, 'GET', '/oidc/logout', expect417, 417);
+      const leaving = new Agent(srv);
+      await leaving.login(email, password);
+      await call(leaving, 'POST', '/oidc/logout', formOpts({ post_logout_redirect_uri: 'https://app.example/bye', client_id: oc.data.client_id }), 200);
+      await call(leaving, 'POST', '/oidc/logout', { ...formOpts({}), headers: { Origin: 'http://evil.example' } }, 403);
+      await call(admin, 'DELETE', `/api/v1/oidc/clients/${oc.data.client_id}`, {}, 204);
+      await call(admin, 'DELETE', `/api/v1/oidc/clients/${oc.data.client_id}`, {}, 404);
 
       // audit: a page, the next one, a bad query
       const page = await call(admin, 'GET', '/api/v1/audit?limit=2', {}, 200);

@@ -71,6 +71,15 @@ const EXTRA_PUBLIC = [
   ['POST', '/api/v1/auth/second-factor/passkey'], // the same, with a passkey: the assertion
   ['POST', '/api/v1/auth/passkey/options'], // a sign-in with a passkey alone: options bound to the pre-session
   ['POST', '/api/v1/auth/passkey'], // a sign-in with a passkey alone: the assertion
+  ['GET', '/.well-known/openid-configuration'], // OIDC discovery (404 without PORTCULLIS_PUBLIC_URL)
+  ['GET', '/oidc/jwks.json'], // the ID token signing keys
+  ['GET', '/oidc/authorize'], // OIDC authorization: sends a signed-out browser to /login
+  ['POST', '/oidc/authorize'], // the consent form: Origin checked, needs the session (an error page without)
+  ['POST', '/oidc/token'], // OIDC token endpoint: clients authenticate with their own secrets
+  ['GET', '/oidc/userinfo'], // OIDC UserInfo: its credential is an OIDC access token
+  ['POST', '/oidc/userinfo'],
+  ['GET', '/oidc/logout'], // RP-initiated logout: a GET signs nobody out
+  ['POST', '/oidc/logout'], // the sign-out confirmation form: Origin checked, a session is optional
 ];
 const NOT_AUTH = new Set([...DESIGN.filter(([, , a]) => a !== 'auth').map(([m, p]) => `${m} ${p}`), ...EXTRA_PUBLIC.map(([m, p]) => `${m} ${p}`)]);
 // "any": answers an anonymous request by design (logout: 204; verify: 401 is its answer).
@@ -269,6 +278,11 @@ describe('route walk', () => {
         const k = `${o.method} ${o.path}`;
         const target = fill(o.path);
         const res = await anon.req(o.method, target, o.method === 'GET' || o.method === 'DELETE' ? { absorb: false } : { json: {}, absorb: false });
+        // UserInfo's credential is an OIDC access token: its 401 is RFC 6750's answer
+        if (k === 'GET /oidc/userinfo' || k === 'POST /oidc/userinfo') {
+          if (res.status !== 401 || res.data?.error !== 'invalid_token') wrong.push(`${k}: anonymous UserInfo should be 401 invalid_token, got ${res.status}`);
+          continue;
+        }
         if (k === 'GET /api/v1/auth/verify') {
           if (res.status !== 401) wrong.push(`${k}: anonymous verify should be 401, got ${res.status}`);
           continue;

@@ -30,7 +30,7 @@ static uint8_t KEY[32];  /* the audit key of every store opened */
 static bool fx_pg;      /* the backend of the group being run */
 
 /* The schema version of this binary: its last migration (3: cred_epoch). */
-#define FX_SCHEMA_VERSION 10
+#define FX_SCHEMA_VERSION 11
 
 #define FX_MAX_EXTRA 4
 

@@ -263,6 +263,7 @@ static void test_migrate_from_1(void **state)
 	       "ALTER TABLE users DROP COLUMN display_name;"
 	       "DROP TABLE mail_outbox; DROP TABLE email_changes;"
 	       "DROP TABLE passkeys; DROP TABLE webauthn_challenges;"
+	       "DROP TABLE oidc_objects;"
 	       "UPDATE schema_version SET version = 1");
 	char err[256];
 	assert_int_equal(pc_store_open(&f->s, f->url, KEY, err, sizeof(err)), 0);
