@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/hibp.h"
+#include "core/ossl.h"
 #include "core/limits.h"
 
 struct pc_breached {
@@ -189,10 +189,11 @@ size_t pc_breached_lines_estimate(const struct pc_breached *b)
 int pc_breached_contains(const struct pc_breached *b, const char *pw, size_t len, bool *found)
 {
 	*found = false;
-	uint8_t want[PC_HIBP_HASH_BYTES], h[PC_HIBP_HASH_BYTES];
-	unsigned int dlen = 0;
+	uint8_t want[PC_OSSL_MAC_MAX], h[PC_HIBP_HASH_BYTES];
+	size_t dlen = 0;
 	int rc = -1;
-	if (EVP_Digest(pw, len, want, &dlen, EVP_sha1(), NULL) != 1 || dlen != sizeof(want))
+	if (pc_ossl_digest(want, sizeof(want), &dlen, PC_OSSL_SHA1, (const uint8_t *)pw, len) != 0 ||
+	    dlen != PC_HIBP_HASH_BYTES)
 		goto out;
 	off_t lo = 0, hi = b->size;
 	while (lo < hi) {
@@ -204,7 +205,7 @@ int pc_breached_contains(const struct pc_breached *b, const char *pw, size_t len
 			hi = mid;
 			continue;
 		}
-		int c = memcmp(h, want, sizeof(want));
+		int c = memcmp(h, want, sizeof(h));
 		if (c == 0) {
 			*found = true;
 			break;

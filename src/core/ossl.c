@@ -44,6 +44,21 @@ int pc_ossl_hmac(uint8_t *out, size_t cap, size_t *len, enum pc_ossl_md md, cons
 	return 0;
 }
 
+int pc_ossl_digest(uint8_t *out, size_t cap, size_t *len, enum pc_ossl_md md, const uint8_t *msg, size_t msg_len)
+{
+	*len = 0;
+	const EVP_MD *m = md_of(md);
+	if (m == NULL || cap < PC_OSSL_MAC_MAX)
+		return -1;
+	unsigned n = 0;
+	if (EVP_Digest(msg, msg_len, out, &n, m, NULL) != 1) {
+		sodium_memzero(out, cap);
+		return -1;
+	}
+	*len = n;
+	return 0;
+}
+
 /* The key in der (PKCS#8 private key of type RSA), or NULL. */
 static EVP_PKEY *rsa_of(const uint8_t *der, size_t len)
 {

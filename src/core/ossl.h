@@ -27,6 +27,11 @@ enum pc_ossl_md { PC_OSSL_SHA1 = 0, PC_OSSL_SHA256 = 1, PC_OSSL_SHA512 = 2 };
 #define PC_RSA_N_B64 (343 + 1)  /* 256 bytes in base64url, NUL */
 #define PC_RSA_E_B64 (8 + 1)
 
+/* The digest md of msg into out (cap >= PC_OSSL_MAC_MAX), its length in
+ * *len (the breached-password file is keyed by SHA-1). */
+PC_MUST_USE int pc_ossl_digest(uint8_t *out, size_t cap, size_t *len, enum pc_ossl_md md, const uint8_t *msg,
+                               size_t msg_len);
+
 /* HMAC(md, key, msg) into out (cap >= PC_OSSL_MAC_MAX), its length in *len. */
 PC_MUST_USE int pc_ossl_hmac(uint8_t *out, size_t cap, size_t *len, enum pc_ossl_md md, const uint8_t *key,
                              size_t key_len, const uint8_t *msg, size_t msg_len);
