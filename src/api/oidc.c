@@ -153,14 +153,25 @@ static bool hop_or_continue(struct pc_req *r)
 {
 	if (!cross_site(r) || r->principal != NULL)
 		return false;
-	const struct pc_str t = r->http->target;
-	char *url = pc_arena_alloc(&r->arena, t.len + 1);
-	if (url == NULL || t.len == 0 || t.p[0] != '/') {
+	/* from the parsed path and query: an absolute-form target
+	 * (http://host/oidc/authorize?...) hops to this site's own path */
+	const struct pc_str path = r->http->path, q = r->http->query;
+	size_t len = path.len + (q.p != NULL ? 1 + q.len : 0);
+	char *url = pc_arena_alloc(&r->arena, len + 1);
+	if (url == NULL) {
 		pc_respond_problem(r, 500, NULL);
 		return true;
 	}
-	memcpy(url, t.p, t.len);
-	url[t.len] = '\0';
+	if (path.len == 0 || path.p[0] != '/') {
+		error_page(r, 400, "The request target is not a path.");
+		return true;
+	}
+	memcpy(url, path.p, path.len);
+	if (q.p != NULL) {
+		url[path.len] = '?';
+		memcpy(url + path.len + 1, q.p, q.len);
+	}
+	url[len] = '\0';
 	hop_page(r, url, "Signing in");
 	return true;
 }
@@ -338,8 +349,8 @@ static void authz_done(struct pc_req *r, void *data)
 			pc_respond_problem(r, 500, NULL);
 			return;
 		}
-		struct buf inner;
-		if (!buf_init(r, &inner, PC_HTTP_MAX_URI_BYTES + 64)) {
+		struct buf inner; /* sized by the query: a consent form's q is up to PC_HTTP_MAX_URI_BYTES */
+		if (!buf_init(r, &inner, strlen(st->query) + 64)) {
 			pc_respond_problem(r, 500, NULL);
 			return;
 		}
@@ -353,6 +364,10 @@ static void authz_done(struct pc_req *r, void *data)
 		size_t n = 0;
 		if (inner.bad || enc == NULL || pc_pct_encode(enc, inner.len * 3 + 1, &n, inner.p, inner.len) != 0) {
 			pc_respond_problem(r, 500, NULL);
+			return;
+		}
+		if (n + 64 > PC_HTTP_MAX_URI_BYTES) { /* the way back would not fit a request line */
+			error_page(r, 400, "The sign-in request is too long to carry through the sign-in page.");
 			return;
 		}
 		puts_(&b, "?rd=");
