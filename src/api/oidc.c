@@ -532,6 +532,11 @@ static void token_done(struct pc_req *r, void *data)
 	} else if (st->err != PC_OK) {
 		pc_api_error(r, st->err, NULL);
 	} else if (o->error != NULL) {
+		if (o->retry_after > 0) {
+			char ra[24];
+			snprintf(ra, sizeof(ra), "%lld", (long long)o->retry_after);
+			pc_resp_header(r, "Retry-After", ra);
+		}
 		oauth_error(r, o->status, o->error, o->description, st->req.basic);
 	} else {
 		pc_resp_header(r, "Cache-Control", "no-store");

@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "svc/factors.h"
 #include "svc/oidc.h"
+#include "svc/tokens.h"
 
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -1034,6 +1035,35 @@ static void user_claims(json_t *o, const struct pc_user *u, const char *scope)
 	}
 }
 
+/* The factor record a session carries into a code, a grant and its
+ * refresh family: with passkeys (core/principal.h PC_FACTORS_*) its kind,
+ * else the count (1, or 2 for a password and a TOTP or recovery code). */
+static unsigned factors_of(int64_t f)
+{
+#ifdef PC_FACTORS_OF
+	return PC_FACTORS_OF(f);
+#else
+	return f >= 2 ? 2u : 1u;
+#endif
+}
+
+/* amr (RFC 8176) for a factor record: what the session used, not a guess. */
+static json_t *amr_of(int64_t factors)
+{
+	switch (factors_of(factors)) {
+#ifdef PC_FACTORS_PWD_HWK
+	case PC_FACTORS_PWD_HWK:
+		return json_pack("[s,s,s]", "pwd", "hwk", "mfa");
+	case PC_FACTORS_HWK:
+		return json_pack("[s,s]", "hwk", "mfa");
+#endif
+	case 2:
+		return json_pack("[s,s,s]", "pwd", "otp", "mfa");
+	default:
+		return json_pack("[s]", "pwd");
+	}
+}
+
 struct grant {
 	char client_id[PC_OIDC_KEY_MAX + 1];
 	char scope[PC_OIDC_SCOPE_MAX + 1];
@@ -1082,7 +1112,7 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	rt.expires_at = now + cfg->refresh_token_lifetime_s;
 	snprintf(rt.access_jti, sizeof(rt.access_jti), "%s", jti);
 	rt.access_exp = now + cfg->access_token_lifetime_s;
-	rt.factors = g->factors >= 2 ? 2 : 1;
+	rt.factors = factors_of(g->factors);
 	rt.cred_epoch = u.cred_epoch;
 	if (old_hash == NULL) {
 		pc_random_id(rt.family_id);
@@ -1159,13 +1189,8 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	json_object_set_new(c, "auth_time", json_integer(g->auth_time));
 	if (nonce != NULL && nonce[0] != '\0')
 		json_object_set_new(c, "nonce", json_string(nonce));
-	if (g->factors >= 2) {
-		json_object_set_new(c, "amr", json_pack("[s,s,s]", "pwd", "otp", "mfa"));
-		json_object_set_new(c, "acr", json_string("mfa"));
-	} else {
-		json_object_set_new(c, "amr", json_pack("[s]", "pwd"));
-		json_object_set_new(c, "acr", json_string("pwd"));
-	}
+	json_object_set_new(c, "amr", amr_of(g->factors));
+	json_object_set_new(c, "acr", json_string(g->factors >= 2 ? "mfa" : "pwd"));
 	if (g->session_id[0] != '\0')
 		json_object_set_new(c, "sid", json_string(g->session_id));
 	user_claims(c, &u, g->scope);
@@ -1470,6 +1495,13 @@ static enum pc_err token_refresh(struct pc_svc *ctx, const struct pc_principal *
 	}
 	if (e != PC_OK)
 		return e;
+	/* the API's per-user refresh limit, a budget per client */
+	int64_t retry = pc_tokens_refresh_limited(ctx, rt.user_id, c->id);
+	if (retry > 0) {
+		oauth_err(out, 429, "temporarily_unavailable", "Too many refreshes for this user: try again later.");
+		out->retry_after = retry;
+		return PC_OK;
+	}
 	/* who may use the client is asked again at every refresh: the client
 	 * (c, loaded by client_auth) and the user as they are now */
 	struct pc_user u;

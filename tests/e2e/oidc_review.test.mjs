@@ -250,4 +250,34 @@ describe('OpenID Connect provider: review findings', () => {
     assert.equal(big.status, 400, big.text);
     assert.match(big.text, /together/);
   });
+  it('OIDC refresh is rate-limited per user like the API\'s (PORTCULLIS_REFRESH_LIMIT, 5 an hour), a budget per client', async () => {
+    const c = await client({ name: 'Busy', redirect_uris: [APP], first_party: true });
+    const cfg = await rp(c);
+    let t = await tokensFor(c, cfg);
+    // a whole clock hour's budget; the hour may turn meanwhile, so count
+    // until the first refusal, which must come by the sixth of this hour
+    let refused = null;
+    for (let i = 0; i < 11 && !refused; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/oidc/token`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Authorization: 'Basic ' + Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64'),
+        },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: t.refresh_token }),
+      });
+      const data = await r.json();
+      if (r.status === 200) t = data;
+      else refused = { status: r.status, data, retry: r.headers.get('retry-after') };
+    }
+    assert.ok(refused, 'no refusal after 11 refreshes');
+    assert.equal(refused.status, 429, JSON.stringify(refused.data));
+    assert.equal(refused.data.error, 'temporarily_unavailable');
+    assert.ok(Number(refused.retry) > 0 && Number(refused.retry) <= 3600, refused.retry);
+    // the refused token was not spent: another client's budget is its own
+    const other = await client({ name: 'Calm', redirect_uris: [APP], first_party: true });
+    const o = await tokensFor(other, await rp(other));
+    const r = await tokenRequest(other, { grant_type: 'refresh_token', refresh_token: o.refresh_token });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+  });
 });
