@@ -21,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 
 import * as oidc from 'openid-client';
 
-import { Agent, createUser, setupAdmin } from './lib/api.mjs';
+import { Agent, createUser, metrics, setupAdmin } from './lib/api.mjs';
 import { startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
 
@@ -279,5 +279,21 @@ describe('OpenID Connect provider: review findings', () => {
     const o = await tokensFor(other, await rp(other));
     const r = await tokenRequest(other, { grant_type: 'refresh_token', refresh_token: o.refresh_token });
     assert.equal(r.status, 200, JSON.stringify(r.data));
+  });
+  it('Basic at /oidc/token and Bearer pcoa_ at /oidc/userinfo are the endpoints\' own: never counted as failed sign-ins', async () => {
+    const c = await client({ name: 'Counted', redirect_uris: [APP], first_party: true });
+    const t = await tokensFor(c, await rp(c));
+    const failures = async () => (await metrics(srv)).get('security_auth_failures_total');
+    const before = await failures();
+    assert.equal(await userinfo(t.access_token), 200);
+    const post = await fetch(`http://127.0.0.1:${port}/oidc/userinfo`, { method: 'POST', headers: { Authorization: `Bearer ${t.access_token}` } });
+    assert.equal(post.status, 200);
+    const r = await tokenRequest(c, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    // a wrong secret and an unknown access token are the endpoints' errors, not the gateway's
+    const bad = await tokenRequest({ ...c, client_secret: 'nope' }, { grant_type: 'refresh_token', refresh_token: r.data.refresh_token });
+    assert.equal(bad.data.error, 'invalid_client');
+    assert.equal(await userinfo('pcoa_' + 'A'.repeat(43)), 401);
+    assert.equal(await failures(), before);
   });
 });
