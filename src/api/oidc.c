@@ -541,10 +541,12 @@ static void token_done(struct pc_req *r, void *data)
 	} else {
 		pc_resp_header(r, "Cache-Control", "no-store");
 		pc_resp_header(r, "Pragma", "no-cache");
-		pc_respond_json(r, 200,
-		                json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "access_token", o->access, "token_type", "Bearer",
-		                          "expires_in", (json_int_t)o->expires_in, "refresh_token", o->refresh, "id_token",
-		                          o->id_token, "scope", o->scope));
+		json_t *body = json_pack("{s:s,s:s,s:I,s:s,s:s}", "access_token", o->access, "token_type", "Bearer",
+		                         "expires_in", (json_int_t)o->expires_in, "refresh_token", o->refresh, "scope",
+		                         o->scope);
+		if (body != NULL && o->id_token[0] != '\0') /* none for a refresh narrowed to scopes without openid */
+			json_object_set_new(body, "id_token", json_string(o->id_token));
+		pc_respond_json(r, 200, body);
 	}
 	sodium_memzero(o, sizeof(*o));
 }

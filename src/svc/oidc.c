@@ -1175,7 +1175,12 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	if (e != PC_OK)
 		goto fail;
 
-	/* the ID token */
+	snprintf(out->scope, sizeof(out->scope), "%s", g->scope);
+	out->expires_in = cfg->access_token_lifetime_s;
+	/* the ID token: only for a scope with openid (a refresh may narrow the
+	 * scope to one without it: OpenID Connect Core §12.2) */
+	if (!pc_oidc_scopes_within("openid", g->scope))
+		return PC_OK;
 	json_t *c = json_object();
 	if (c == NULL) {
 		e = PC_ERR_INTERNAL;
@@ -1200,8 +1205,6 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 		e = PC_ERR_INTERNAL;
 		goto fail;
 	}
-	snprintf(out->scope, sizeof(out->scope), "%s", g->scope);
-	out->expires_in = cfg->access_token_lifetime_s;
 	return PC_OK;
 fail:
 	sodium_memzero(out->access, sizeof(out->access));

@@ -12,7 +12,8 @@
 //   - the ID token's amr names the factor the session used;
 //   - OIDC refreshes are rate-limited per user like the API's;
 //   - Basic at /oidc/token and Bearer at /oidc/userinfo are not counted as
-//     failed sign-ins.
+//     failed sign-ins;
+//   - a refresh narrowed to a scope without openid gets no ID token.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -295,5 +296,19 @@ describe('OpenID Connect provider: review findings', () => {
     assert.equal(bad.data.error, 'invalid_client');
     assert.equal(await userinfo('pcoa_' + 'A'.repeat(43)), 401);
     assert.equal(await failures(), before);
+  });
+  it('a refresh that narrows the scope to one without openid gets no ID token', async () => {
+    const c = await client({ name: 'Narrow', redirect_uris: [APP], first_party: true });
+    const t = await tokensFor(c, await rp(c));
+    assert.ok(t.id_token);
+    const r = await tokenRequest(c, { grant_type: 'refresh_token', refresh_token: t.refresh_token, scope: 'profile email' });
+    assert.equal(r.status, 200, JSON.stringify(r.data));
+    assert.equal(r.data.scope, 'profile email');
+    assert.equal(r.data.id_token, undefined);
+    assert.ok(r.data.access_token && r.data.refresh_token);
+    // with openid again (within the grant): an ID token again
+    const back = await tokenRequest(c, { grant_type: 'refresh_token', refresh_token: r.data.refresh_token, scope: 'openid email' });
+    assert.equal(back.status, 200, JSON.stringify(back.data));
+    assert.ok(back.data.id_token);
   });
 });
