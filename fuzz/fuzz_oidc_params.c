@@ -8,7 +8,7 @@
  *   the name before the first '=', known names only, an empty value is
  *   omitted, a known name twice refuses, values percent-decoded ('+' a
  *   space, no NUL or control byte) and fitting their field, max_age and
- *   pc_login 1..10 digits; on success every field equals the model's.
+ *   pc_login 1..10 digits, string values well-formed UTF-8; on success every field equals the model's.
  * - pc_oidc_scopes_within agrees with a model over single-space separated
  *   tokens, and a list is always within itself when it is well formed.
  * - the token form: every value present is within its max_len and holds
@@ -54,6 +54,32 @@ static long decode(char *out, const char *in, size_t len)
 	}
 	out[n] = '\0';
 	return (long)n;
+}
+
+/* well-formed UTF-8 by the table of RFC 3629 section 4 (byte ranges, not
+ * code points: a second derivation from the one in core/text.c) */
+static bool utf8_model(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint8_t c = s[i];
+		size_t l = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		if (l == 0 || n - i < l)
+			return false;
+		uint8_t lo = 0x80, hi = 0xbf;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		for (size_t k = 1; k < l; k++)
+			if (s[i + k] < (k == 1 ? lo : 0x80) || s[i + k] > (k == 1 ? hi : 0xbf))
+				return false;
+		i += l;
+	}
+	return true;
 }
 
 struct mfield {
@@ -102,6 +128,8 @@ static bool model(struct mfield *f, size_t nf, int64_t *max_age, int64_t *login,
 				else
 					*login = x;
 			} else {
+				if (!utf8_model((const uint8_t *)tmp, (size_t)d))
+					return false;
 				/* request and request_uri share one field: the later wins */
 				memcpy(strcmp(f[k].name, "request_uri") == 0 ? f[k - 1].val : f[k].val, tmp, (size_t)d + 1);
 			}

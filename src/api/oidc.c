@@ -153,14 +153,25 @@ static bool hop_or_continue(struct pc_req *r)
 {
 	if (!cross_site(r) || r->principal != NULL)
 		return false;
-	const struct pc_str t = r->http->target;
-	char *url = pc_arena_alloc(&r->arena, t.len + 1);
-	if (url == NULL || t.len == 0 || t.p[0] != '/') {
+	/* from the parsed path and query: an absolute-form target
+	 * (http://host/oidc/authorize?...) hops to this site's own path */
+	const struct pc_str path = r->http->path, q = r->http->query;
+	size_t len = path.len + (q.p != NULL ? 1 + q.len : 0);
+	char *url = pc_arena_alloc(&r->arena, len + 1);
+	if (url == NULL) {
 		pc_respond_problem(r, 500, NULL);
 		return true;
 	}
-	memcpy(url, t.p, t.len);
-	url[t.len] = '\0';
+	if (path.len == 0 || path.p[0] != '/') {
+		error_page(r, 400, "The request target is not a path.");
+		return true;
+	}
+	memcpy(url, path.p, path.len);
+	if (q.p != NULL) {
+		url[path.len] = '?';
+		memcpy(url + path.len + 1, q.p, q.len);
+	}
+	url[len] = '\0';
 	hop_page(r, url, "Signing in");
 	return true;
 }
@@ -338,8 +349,8 @@ static void authz_done(struct pc_req *r, void *data)
 			pc_respond_problem(r, 500, NULL);
 			return;
 		}
-		struct buf inner;
-		if (!buf_init(r, &inner, PC_HTTP_MAX_URI_BYTES + 64)) {
+		struct buf inner; /* sized by the query: a consent form's q is up to PC_HTTP_MAX_URI_BYTES */
+		if (!buf_init(r, &inner, strlen(st->query) + 64)) {
 			pc_respond_problem(r, 500, NULL);
 			return;
 		}
@@ -353,6 +364,10 @@ static void authz_done(struct pc_req *r, void *data)
 		size_t n = 0;
 		if (inner.bad || enc == NULL || pc_pct_encode(enc, inner.len * 3 + 1, &n, inner.p, inner.len) != 0) {
 			pc_respond_problem(r, 500, NULL);
+			return;
+		}
+		if (n + 64 > PC_HTTP_MAX_URI_BYTES) { /* the way back would not fit a request line */
+			error_page(r, 400, "The sign-in request is too long to carry through the sign-in page.");
 			return;
 		}
 		puts_(&b, "?rd=");
@@ -517,14 +532,21 @@ static void token_done(struct pc_req *r, void *data)
 	} else if (st->err != PC_OK) {
 		pc_api_error(r, st->err, NULL);
 	} else if (o->error != NULL) {
+		if (o->retry_after > 0) {
+			char ra[24];
+			snprintf(ra, sizeof(ra), "%lld", (long long)o->retry_after);
+			pc_resp_header(r, "Retry-After", ra);
+		}
 		oauth_error(r, o->status, o->error, o->description, st->req.basic);
 	} else {
 		pc_resp_header(r, "Cache-Control", "no-store");
 		pc_resp_header(r, "Pragma", "no-cache");
-		pc_respond_json(r, 200,
-		                json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "access_token", o->access, "token_type", "Bearer",
-		                          "expires_in", (json_int_t)o->expires_in, "refresh_token", o->refresh, "id_token",
-		                          o->id_token, "scope", o->scope));
+		json_t *body = json_pack("{s:s,s:s,s:I,s:s,s:s}", "access_token", o->access, "token_type", "Bearer",
+		                         "expires_in", (json_int_t)o->expires_in, "refresh_token", o->refresh, "scope",
+		                         o->scope);
+		if (body != NULL && o->id_token[0] != '\0') /* none for a refresh narrowed to scopes without openid */
+			json_object_set_new(body, "id_token", json_string(o->id_token));
+		pc_respond_json(r, 200, body);
 	}
 	sodium_memzero(o, sizeof(*o));
 }

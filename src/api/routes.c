@@ -98,9 +98,9 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_GET, "/oidc/jwks.json", pc_api_oidc_jwks, PUB, "The ID token signing keys (RS256): the current one and retired ones until their tokens expired.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/oidc/authorize", pc_api_oidc_authorize, PUB, "OpenID Connect authorization (code flow, PKCE S256): signs in, asks consent, redirects with a code.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/authorize", pc_api_oidc_consent, PUB, "The consent page's form (Origin checked): allow or deny.", PC_ROUTE_NO_CSRF, 0, 0},
-	{PC_METHOD_POST, "/oidc/token", pc_api_oidc_token, PUB, "OpenID Connect token endpoint: authorization_code and refresh_token grants; client_secret_basic or _post.", PC_ROUTE_NO_CSRF, 0, 0},
-	{PC_METHOD_GET, "/oidc/userinfo", pc_api_oidc_userinfo, PUB, "OpenID Connect UserInfo for an access token of /oidc/token.", PC_ROUTE_NO_CSRF, 0, 0},
-	{PC_METHOD_POST, "/oidc/userinfo", pc_api_oidc_userinfo_post, PUB, "OpenID Connect UserInfo (POST).", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_POST, "/oidc/token", pc_api_oidc_token, PUB, "OpenID Connect token endpoint: authorization_code and refresh_token grants; client_secret_basic or _post.", PC_ROUTE_NO_CSRF | PC_ROUTE_OWN_AUTH, 0, 0},
+	{PC_METHOD_GET, "/oidc/userinfo", pc_api_oidc_userinfo, PUB, "OpenID Connect UserInfo for an access token of /oidc/token.", PC_ROUTE_NO_CSRF | PC_ROUTE_OWN_AUTH, 0, 0},
+	{PC_METHOD_POST, "/oidc/userinfo", pc_api_oidc_userinfo_post, PUB, "OpenID Connect UserInfo (POST).", PC_ROUTE_NO_CSRF | PC_ROUTE_OWN_AUTH, 0, 0},
 	{PC_METHOD_GET, "/oidc/logout", pc_api_oidc_logout, PUB, "RP-initiated logout: checks post_logout_redirect_uri, asks the signed-in user to confirm.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/logout", pc_api_oidc_logout_post, PUB, "The sign-out confirmation form (Origin checked): ends the session, then on to the app.", PC_ROUTE_NO_CSRF, 0, 0},
 

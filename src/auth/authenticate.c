@@ -396,8 +396,9 @@ enum pc_step pc_stage_authenticate(struct pc_req *r)
 	pc_principal_anonymous(anon, r);
 	r->actor = anon;
 
-	const struct pc_http_header *authz = pc_http_header_get(r->http, "Authorization");
-	const struct pc_http_header *xkey = pc_http_header_get(r->http, "X-API-Key");
+	const bool own = r->route != NULL && (r->route->flags & PC_ROUTE_OWN_AUTH) != 0;
+	const struct pc_http_header *authz = own ? NULL : pc_http_header_get(r->http, "Authorization");
+	const struct pc_http_header *xkey = own ? NULL : pc_http_header_get(r->http, "X-API-Key");
 	if (authz != NULL && xkey != NULL) {
 		fail(r, PC_AUTHF_INVALID_TOKEN); /* two credentials: use neither */
 		return PC_NEXT;

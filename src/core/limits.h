@@ -197,7 +197,16 @@ _Static_assert(PC_USER_GROUPS_MAX >= 1 && PC_USER_GROUPS_MAX <= PC_AUTHZ_MAX_VAL
 #define PC_OIDC_CODE_TTL_S 60
 /* Clients listed at most (admin lists). */
 #define PC_OIDC_CLIENTS_MAX 1000
-_Static_assert(PC_OIDC_URI_MAX * PC_OIDC_URIS_MAX * 2 < PC_OIDC_BODY_MAX * 2, "URIs fit a record");
+/* Bytes of all of a client's URIs together (redirect and post-logout):
+ * each may be PC_OIDC_URI_MAX, but not 32 of them. JSON may double them
+ * (a '"' is escaped) and adds quotes and commas; the rest of the record:
+ * the name (128 bytes, doubled likewise), the scope words and group names
+ * (never escaped, quoted), and 1024 for the keys, flags, the secret's hash. */
+#define PC_OIDC_URIS_BYTES_MAX 6144
+_Static_assert(2 * PC_OIDC_URIS_BYTES_MAX + 3 * 2 * PC_OIDC_URIS_MAX + 2 * 128 + PC_OIDC_SCOPE_MAX +
+                       PC_USER_GROUPS_TEXT + 3 * PC_USER_GROUPS_MAX + 1024 <=
+                   PC_OIDC_BODY_MAX,
+               "a client that passes its checks fits a record");
 
 _Static_assert(PC_HTTP_MAX_URI_BYTES < PC_HTTP_MAX_HEAD_BYTES, "URI must fit in a head");
 _Static_assert(PC_HTTP_MAX_HEAD_BYTES <= 65536, "head offsets are kept in size_t but tests assume <= 64 KiB");

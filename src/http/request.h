@@ -68,6 +68,11 @@ struct pc_route {
 /* CSRF-checked only when the request is authenticated (logout: with a dead
  * session there is nothing a forged request could end). */
 #define PC_ROUTE_CSRF_IF_AUTH 16u
+/* The handler reads the Authorization header itself (an OAuth client's
+ * Basic credentials, a bearer token of its own kind): the authenticate
+ * stage neither reads it nor X-API-Key, so they are never counted as failed
+ * sign-ins; a session cookie is still read. */
+#define PC_ROUTE_OWN_AUTH 128u
 
 /* Stages run in order for every routed request; each either continues
  * (PC_NEXT), has answered (PC_DONE), or has deferred work whose `done`

@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "svc/factors.h"
 #include "svc/oidc.h"
+#include "svc/tokens.h"
 
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -119,6 +120,8 @@ static bool uri_ok(const char *u)
 	       (h > 10 && strcmp(host + h - 10, ".localhost") == 0);
 }
 
+_Static_assert(PC_OIDC_NAME_MAX <= 128, "core/limits.h counts 128 bytes of a client name in a record");
+
 static const char *client_check(const struct pc_oidc_client *c)
 {
 	size_t nl = strlen(c->name);
@@ -131,6 +134,13 @@ static const char *client_check(const struct pc_oidc_client *c)
 		return "redirect_uris: 1 to 16 URIs";
 	if (c->n_logout > PC_OIDC_URIS_MAX)
 		return "post_logout_redirect_uris: at most 16 URIs";
+	size_t total = 0;
+	for (size_t i = 0; i < c->n_redirect; i++)
+		total += strlen(c->redirect_uris[i]);
+	for (size_t i = 0; i < c->n_logout; i++)
+		total += strlen(c->logout_uris[i]);
+	if (total > PC_OIDC_URIS_BYTES_MAX)
+		return "redirect_uris and post_logout_redirect_uris: at most 6144 bytes together";
 	for (size_t i = 0; i < c->n_redirect; i++)
 		if (!uri_ok(c->redirect_uris[i]))
 			return "redirect_uris: absolute https URLs (http only for localhost), no fragment, no userinfo";
@@ -1025,6 +1035,35 @@ static void user_claims(json_t *o, const struct pc_user *u, const char *scope)
 	}
 }
 
+/* The factor record a session carries into a code, a grant and its
+ * refresh family: with passkeys (core/principal.h PC_FACTORS_*) its kind,
+ * else the count (1, or 2 for a password and a TOTP or recovery code). */
+static unsigned factors_of(int64_t f)
+{
+#ifdef PC_FACTORS_OF
+	return PC_FACTORS_OF(f);
+#else
+	return f >= 2 ? 2u : 1u;
+#endif
+}
+
+/* amr (RFC 8176) for a factor record: what the session used, not a guess. */
+static json_t *amr_of(int64_t factors)
+{
+	switch (factors_of(factors)) {
+#ifdef PC_FACTORS_PWD_HWK
+	case PC_FACTORS_PWD_HWK:
+		return json_pack("[s,s,s]", "pwd", "hwk", "mfa");
+	case PC_FACTORS_HWK:
+		return json_pack("[s,s]", "hwk", "mfa");
+#endif
+	case 2:
+		return json_pack("[s,s,s]", "pwd", "otp", "mfa");
+	default:
+		return json_pack("[s]", "pwd");
+	}
+}
+
 struct grant {
 	char client_id[PC_OIDC_KEY_MAX + 1];
 	char scope[PC_OIDC_SCOPE_MAX + 1];
@@ -1073,7 +1112,7 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	rt.expires_at = now + cfg->refresh_token_lifetime_s;
 	snprintf(rt.access_jti, sizeof(rt.access_jti), "%s", jti);
 	rt.access_exp = now + cfg->access_token_lifetime_s;
-	rt.factors = g->factors >= 2 ? 2 : 1;
+	rt.factors = factors_of(g->factors);
 	rt.cred_epoch = u.cred_epoch;
 	if (old_hash == NULL) {
 		pc_random_id(rt.family_id);
@@ -1136,7 +1175,12 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	if (e != PC_OK)
 		goto fail;
 
-	/* the ID token */
+	snprintf(out->scope, sizeof(out->scope), "%s", g->scope);
+	out->expires_in = cfg->access_token_lifetime_s;
+	/* the ID token: only for a scope with openid (a refresh may narrow the
+	 * scope to one without it: OpenID Connect Core §12.2) */
+	if (!pc_oidc_scopes_within("openid", g->scope))
+		return PC_OK;
 	json_t *c = json_object();
 	if (c == NULL) {
 		e = PC_ERR_INTERNAL;
@@ -1150,13 +1194,8 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	json_object_set_new(c, "auth_time", json_integer(g->auth_time));
 	if (nonce != NULL && nonce[0] != '\0')
 		json_object_set_new(c, "nonce", json_string(nonce));
-	if (g->factors >= 2) {
-		json_object_set_new(c, "amr", json_pack("[s,s,s]", "pwd", "otp", "mfa"));
-		json_object_set_new(c, "acr", json_string("mfa"));
-	} else {
-		json_object_set_new(c, "amr", json_pack("[s]", "pwd"));
-		json_object_set_new(c, "acr", json_string("pwd"));
-	}
+	json_object_set_new(c, "amr", amr_of(g->factors));
+	json_object_set_new(c, "acr", json_string(g->factors >= 2 ? "mfa" : "pwd"));
 	if (g->session_id[0] != '\0')
 		json_object_set_new(c, "sid", json_string(g->session_id));
 	user_claims(c, &u, g->scope);
@@ -1166,8 +1205,6 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 		e = PC_ERR_INTERNAL;
 		goto fail;
 	}
-	snprintf(out->scope, sizeof(out->scope), "%s", g->scope);
-	out->expires_in = cfg->access_token_lifetime_s;
 	return PC_OK;
 fail:
 	sodium_memzero(out->access, sizeof(out->access));
@@ -1267,21 +1304,43 @@ static bool verifier_ok(const char *v)
 	return true;
 }
 
-/* A code presented twice: the family it produced is revoked. */
-static void code_reused(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_oidc_obj *o)
+/* Revokes family (its refresh tokens, their jtis at once, its access
+ * tokens and its grant record); what, the audit event's action. */
+static void family_revoke(struct pc_svc *ctx, const struct pc_principal *actor, const char *family, const char *type,
+                          const char *what)
 {
-	json_t *j = json_loads(o->body, 0, NULL);
-	const char *family = j != NULL ? jstr(j, "family") : "";
-	if (family[0] != '\0') {
-		struct pc_audit_event ev;
-		pc_svc_event(&ev, actor, "oidc.code_reuse", "token_family", family, "{s:s}", "action", "family revoked");
-		pc_log_if_failed(pc_svc_revoke(ctx, actor, &ev, NULL, 0, family, NULL, NULL), "oidc_revoke",
-		                 "reused authorization code");
-		pc_log_if_failed(pc_store_oidc_delete_owner(ctx->store, "access", family), "oidc_access_delete",
-		                 "reused authorization code");
+	if (family == NULL || family[0] == '\0')
+		return;
+	struct pc_audit_event ev;
+	pc_svc_event(&ev, actor, type, "token_family", family, "{s:s}", "action", what);
+	enum pc_err e = pc_svc_revoke(ctx, actor, &ev, NULL, 0, family, NULL, NULL);
+	if (e != PC_ERR_NOT_FOUND)
+		pc_log_if_failed(e, "oidc_revoke", what);
+	pc_log_if_failed(pc_store_oidc_delete_owner(ctx->store, "access", family), "oidc_access_delete", what);
+	e = pc_store_oidc_delete(ctx->store, NULL, NULL, "grant", family);
+	if (e != PC_ERR_NOT_FOUND)
+		pc_log_if_failed(e, "oidc_grant_delete", what);
+}
+
+/* A code's states: 0 issued, 1 claimed by the redemption issuing its
+ * tokens, 2 presented again while that was under way (the winner revokes
+ * what it made when it sees this), 3 its family recorded (as a "codefam"
+ * record, written before the code leaves 1, so a replay that finds 3
+ * always finds the family). */
+enum { CODE_NEW = 0, CODE_CLAIMED = 1, CODE_REUSED = 2, CODE_DONE = 3 };
+
+/* A code presented twice: marks it reused while its redemption is under
+ * way, else revokes the family it produced. */
+static void code_reused(struct pc_svc *ctx, const struct pc_principal *actor, const char *hid)
+{
+	enum pc_err e = pc_store_oidc_claim(ctx->store, "code", hid, CODE_CLAIMED, CODE_REUSED, pc_svc_now(ctx));
+	if (e != PC_OK) {
+		struct pc_oidc_obj *o = malloc(sizeof(*o));
+		if (o != NULL && pc_store_oidc_get(ctx->store, "codefam", hid, o) == PC_OK)
+			family_revoke(ctx, actor, o->body, "oidc.code_reuse", "family revoked");
+		free(o);
 	}
 	pc_log("warning", "oidc_code_reuse", "an authorization code was presented again; its tokens are revoked");
-	json_decref(j);
 }
 
 static enum pc_err token_code(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_oidc_client *c,
@@ -1307,8 +1366,8 @@ static enum pc_err token_code(struct pc_svc *ctx, const struct pc_principal *act
 	}
 	if (e != PC_OK)
 		goto out;
-	if (o->state != 0) {
-		code_reused(ctx, actor, o);
+	if (o->state != CODE_NEW) {
+		code_reused(ctx, actor, hid);
 		oauth_err(out, 400, "invalid_grant", "The code was used already: the tokens it produced are revoked.");
 		goto out;
 	}
@@ -1353,9 +1412,10 @@ static enum pc_err token_code(struct pc_svc *ctx, const struct pc_principal *act
 		oauth_err(out, 400, "invalid_grant", "A code_verifier for a code issued without a code_challenge.");
 		goto out;
 	}
-	e = pc_store_oidc_claim(ctx->store, "code", hid, 0, 1, now);
-	if (e == PC_ERR_NOT_FOUND) { /* a racing redemption won */
-		oauth_err(out, 400, "invalid_grant", "The code was used already.");
+	e = pc_store_oidc_claim(ctx->store, "code", hid, CODE_NEW, CODE_CLAIMED, now);
+	if (e == PC_ERR_NOT_FOUND) { /* a racing redemption won: its tokens die */
+		code_reused(ctx, actor, hid);
+		oauth_err(out, 400, "invalid_grant", "The code was used already: the tokens it produced are revoked.");
 		e = PC_OK;
 		goto out;
 	}
@@ -1366,20 +1426,40 @@ static enum pc_err token_code(struct pc_svc *ctx, const struct pc_principal *act
 	if (e != PC_OK || out->error != NULL)
 		goto out;
 	e = grant_store(ctx, family, &g);
-	/* the code remembers what it produced, for a reuse */
-	json_t *b = json_loads(o->body, 0, NULL);
-	if (b != NULL) {
-		json_object_set_new(b, "family", json_string(family));
-		char *s = json_dumps(b, JSON_COMPACT);
-		if (s != NULL && strlen(s) < sizeof(o->body)) {
-			memcpy(o->body, s, strlen(s) + 1);
-			o->state = 1;
-			o->expires_at = now + ctx->cfg->refresh_token_lifetime_s; /* kept to catch a replay */
-			pc_log_if_failed(pc_store_oidc_replace(ctx->store, actor, NULL, o), "oidc_code_update", "code family");
-		}
-		free(s);
-		json_decref(b);
+	/* the code remembers what it produced (before it leaves CLAIMED), then
+	 * moves on only if no replay marked it meanwhile; anything else and
+	 * the tokens just made are revoked (fail closed) */
+	struct pc_oidc_obj *f = calloc(1, sizeof(*f));
+	if (f == NULL && e == PC_OK)
+		e = PC_ERR_INTERNAL;
+	if (e == PC_OK) {
+		snprintf(f->kind, sizeof(f->kind), "codefam");
+		snprintf(f->id, sizeof(f->id), "%s", hid);
+		snprintf(f->owner, sizeof(f->owner), "%s", g.user_id);
+		snprintf(f->body, sizeof(f->body), "%s", family);
+		f->expires_at = now + ctx->cfg->refresh_token_lifetime_s; /* kept to catch a replay */
+		e = pc_store_oidc_put(ctx->store, NULL, NULL, f);
 	}
+	free(f);
+	if (e == PC_OK) {
+		e = pc_store_oidc_claim(ctx->store, "code", hid, CODE_CLAIMED, CODE_DONE, now);
+		if (e == PC_ERR_NOT_FOUND) {
+			family_revoke(ctx, actor, family, "oidc.code_reuse", "family revoked");
+			sodium_memzero(out, sizeof(*out));
+			oauth_err(out, 400, "invalid_grant", "The code was used already: the tokens it produced are revoked.");
+			e = PC_OK;
+			goto out;
+		}
+	}
+	if (e != PC_OK) {
+		family_revoke(ctx, actor, family, "oidc.code_reuse", "family not recorded");
+		sodium_memzero(out, sizeof(*out));
+		goto out;
+	}
+	/* kept to catch a replay for as long as the family lives */
+	o->state = CODE_DONE;
+	o->expires_at = now + ctx->cfg->refresh_token_lifetime_s;
+	pc_log_if_failed(pc_store_oidc_replace(ctx->store, actor, NULL, o), "oidc_code_update", "code expiry");
 out:
 	free(o);
 	return e;
@@ -1418,6 +1498,30 @@ static enum pc_err token_refresh(struct pc_svc *ctx, const struct pc_principal *
 	}
 	if (e != PC_OK)
 		return e;
+	/* the API's per-user refresh limit, a budget per client */
+	int64_t retry = pc_tokens_refresh_limited(ctx, rt.user_id, c->id);
+	if (retry > 0) {
+		oauth_err(out, 429, "temporarily_unavailable", "Too many refreshes for this user: try again later.");
+		out->retry_after = retry;
+		return PC_OK;
+	}
+	/* who may use the client is asked again at every refresh: the client
+	 * (c, loaded by client_auth) and the user as they are now */
+	struct pc_user u;
+	e = pc_store_user_get(ctx->store, g.user_id, &u);
+	sodium_memzero(u.password_hash, sizeof(u.password_hash));
+	if (e != PC_OK && e != PC_ERR_NOT_FOUND)
+		return e;
+	const char *why = e == PC_ERR_NOT_FOUND || u.disabled         ? "The user can no longer sign in."
+	                  : !groups_allow(c, u.groups)                ? "The user is no longer in a group this client is allowed for."
+	                  : c->require_mfa && g.factors < 2           ? "This client now requires a second factor: sign in again."
+	                  : !pc_oidc_scopes_within(g.scope, c->scopes) ? "The grant's scope is no longer allowed for this client."
+	                                                               : NULL;
+	if (why != NULL) {
+		family_revoke(ctx, actor, rt.family_id, "oidc.grant_revoke", "client rules no longer allow the grant");
+		oauth_err(out, 400, "invalid_grant", why);
+		return PC_OK;
+	}
 	if (req->scope != NULL && !pc_oidc_scopes_within(req->scope, g.scope)) {
 		oauth_err(out, 400, "invalid_scope", "The scope asks for more than the grant.");
 		return PC_OK;
@@ -1602,5 +1706,32 @@ enum pc_err pc_oidc_consent_revoke(struct pc_svc *ctx, const struct pc_principal
 		return PC_ERR_NOT_FOUND;
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "oidc.consent_revoke", "oidc_client", client_id, NULL);
-	return pc_store_oidc_delete(ctx->store, actor, &ev, "consent", id);
+	enum pc_err e = pc_store_oidc_delete(ctx->store, actor, &ev, "consent", id);
+	if (e != PC_OK)
+		return e;
+	/* what the consent let the client hold ends with it: every grant of
+	 * this user for this client (refresh family, access tokens) and the
+	 * codes not yet redeemed */
+	static const char *const kinds[2] = {"grant", "code"};
+	for (int k = 0; e == PC_OK && k < 2; k++) {
+		struct pc_oidc_obj *objs = NULL;
+		size_t n = 0;
+		e = pc_store_oidc_list(ctx->store, kinds[k], actor->user_id, &objs, &n);
+		for (size_t i = 0; e == PC_OK && i < n; i++) {
+			json_t *j = json_loads(objs[i].body, 0, NULL);
+			bool mine = j != NULL && strcmp(jstr(j, "client_id"), client_id) == 0;
+			json_decref(j);
+			if (!mine)
+				continue;
+			if (k == 0)
+				family_revoke(ctx, actor, objs[i].id, "oidc.grant_revoke", "consent revoked");
+			else if (objs[i].state == 0) {
+				enum pc_err d = pc_store_oidc_delete(ctx->store, NULL, NULL, "code", objs[i].id);
+				if (d != PC_ERR_NOT_FOUND)
+					pc_log_if_failed(d, "oidc_code_delete", "consent revoked");
+			}
+		}
+		free(objs);
+	}
+	return e;
 }

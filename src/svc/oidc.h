@@ -172,6 +172,7 @@ struct pc_oidc_token_out {
 	char id_token[PC_OIDC_JWT_MAX];
 	char scope[PC_OIDC_SCOPE_MAX + 1];
 	int64_t expires_in;
+	int64_t retry_after; /* a 429: seconds until the user may refresh again */
 };
 
 /* Runs a token request for actor (anonymous, the client's address). PC_OK

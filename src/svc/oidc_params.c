@@ -14,6 +14,7 @@
 
 #include "core/num.h"
 #include "core/pct.h"
+#include "core/text.h"
 #include "svc/oidc.h"
 
 struct param {
@@ -98,6 +99,10 @@ int pc_oidc_authz_parse(struct pc_oidc_authz *out, const char *q, size_t len, co
 			return -1;
 		}
 		if (params[k].cap != 0) {
+			if (!pc_utf8_valid(tmp, dlen)) { /* a string parameter is text: nonce and state go into JSON */
+				*bad = params[k].name;
+				return -1;
+			}
 			memcpy((char *)out + params[k].off, tmp, dlen + 1);
 			if (strcmp(params[k].name, "client_id") == 0)
 				out->has_client_id = true;

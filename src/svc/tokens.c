@@ -279,14 +279,17 @@ enum pc_err pc_tokens_issue(struct pc_svc *ctx, const struct pc_principal *actor
 
 /* Takes one of user_id's refreshes of this clock hour (a slot that is
  * never given back: every refresh counts); > 0: seconds until allowed. */
-static int64_t refresh_limited(struct pc_svc *ctx, const char *user_id)
+int64_t pc_tokens_refresh_limited(struct pc_svc *ctx, const char *user_id, const char *client)
 {
 	int64_t now = pc_svc_now(ctx);
 	int64_t hour = now / 3600, retry = 0;
 	struct pc_ratelimit rl = ctx->auth.refresh_user;
 	rl.window_seconds = 3600 - now % 3600;
-	char subject[PC_ID_LEN + 32];
-	snprintf(subject, sizeof(subject), "%s:%lld", user_id, (long long)hour);
+	char subject[PC_ID_LEN + PC_OIDC_KEY_MAX + 40];
+	if (client != NULL)
+		snprintf(subject, sizeof(subject), "%s:%s:%lld", user_id, client, (long long)hour);
+	else
+		snprintf(subject, sizeof(subject), "%s:%lld", user_id, (long long)hour);
 	struct pc_throttle_slot slot;
 	pc_throttle_take(&ctx->auth.throttle, &rl, subject, &slot, &retry);
 	return retry;
@@ -303,7 +306,7 @@ enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_principal *cli
 	enum pc_err e = pc_store_refresh_get(ctx->store, old_hash, &old);
 	if (e != PC_OK)
 		return e;
-	*retry_after = refresh_limited(ctx, old.user_id);
+	*retry_after = pc_tokens_refresh_limited(ctx, old.user_id, NULL);
 	if (*retry_after > 0)
 		return PC_ERR_THROTTLED;
 	struct pc_user u;

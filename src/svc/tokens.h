@@ -101,6 +101,13 @@ PC_MUST_USE enum pc_err pc_tokens_refresh(struct pc_svc *ctx, const struct pc_pr
                                           const uint8_t old_hash[32], struct pc_token_pair *out,
                                           int64_t *retry_after);
 
+/* Takes one of user_id's refreshes of this clock hour (every refresh
+ * counts; PORTCULLIS_REFRESH_LIMIT): > 0, the seconds until one is
+ * allowed. client NULL: the API's budget; an OpenID Connect client_id: that
+ * client's own budget for the user, so one relying party refreshing on
+ * schedule does not use up another's or the API's. */
+int64_t pc_tokens_refresh_limited(struct pc_svc *ctx, const char *user_id, const char *client);
+
 /* Revokes the family of a refresh token of the actor's own (another's or
  * an unknown one: PC_OK, nothing done — RFC 7009). Event "token.revoke". */
 PC_MUST_USE enum pc_err pc_tokens_revoke_refresh(struct pc_svc *ctx, const struct pc_principal *actor,
