@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "api/common.h"
+#include "svc/passkeys.h"
 #include "api/docs.h"
 #include "api/input.h"
 #include "auth/csrf.h"
@@ -91,6 +92,16 @@ void pc_api_setup_get(struct pc_req *r)
 		pc_api_defer(r, setup_needed_work, setup_needed_done, st);
 }
 
+/* What a sign-in held for enrolment can set up: TOTP, and passkeys when
+ * they are configured. */
+static json_t *enrol_methods(struct pc_req *r)
+{
+	json_t *a = json_pack("[s]", "totp");
+	if (a != NULL && pc_passkeys_on(pc_svc_of(r)))
+		json_array_append_new(a, json_string("passkey"));
+	return a;
+}
+
 /* ---------- POST /api/v1/setup ---------- */
 
 static void setup_work(struct pc_req *r, void *data)
@@ -113,7 +124,7 @@ static void setup_done(struct pc_req *r, void *data)
 	json_t *o = json_pack("{s:o}", "user", pc_api_user_json(&st->user));
 	if (o != NULL && st->sess.pending == PC_PENDING_ENROL) {
 		json_object_set_new(o, "second_factor_enrolment_required", json_true());
-		json_object_set_new(o, "methods", json_pack("[s]", "totp"));
+		json_object_set_new(o, "methods", enrol_methods(r));
 	}
 	pc_respond_json(r, 201, o);
 }
@@ -169,7 +180,8 @@ static void login_done(struct pc_req *r, void *data)
 	if (pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
 		return;
 	if (st->sess.pending == PC_PENDING_ENROL) {
-		pc_respond_json(r, 200, json_pack("{s:b,s:[s]}", "second_factor_enrolment_required", true, "methods", "totp"));
+		pc_respond_json(r, 200, json_pack("{s:b,s:o}", "second_factor_enrolment_required", true, "methods",
+		                                  enrol_methods(r)));
 		return;
 	}
 	if (st->sess.pending) {

@@ -165,7 +165,8 @@ static void confirm_work(struct pc_req *r, void *data)
 	                                  &st->retry_after);
 	/* a sign-in that waited for this: its session becomes a full one */
 	if (st->err == PC_OK && r->principal->must_enrol)
-		st->enrol_err = pc_factors_enrol_finish(pc_svc_of(r), r->principal, "totp", &st->sess, st->secret);
+		st->enrol_err = pc_factors_enrol_finish(pc_svc_of(r), r->principal, "totp", PC_FACTORS_PWD_OTP, &st->sess,
+		                                        st->secret);
 }
 
 static void confirm_done(struct pc_req *r, void *data)

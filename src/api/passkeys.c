@@ -25,6 +25,7 @@
 #include "auth/csrf.h"
 #include "core/b64url.h"
 #include "core/text.h"
+#include "svc/factors.h"
 #include "svc/passkeys.h"
 
 #define B64_OF(n) (((n) * 4 + 2) / 3) /* unpadded base64url length of n bytes */
@@ -52,6 +53,7 @@ struct passkeys_state {
 	struct pc_user user;
 	struct pc_session sess;
 	uint8_t secret[PC_SESSION_SECRET_BYTES];
+	enum pc_err enrol_err; /* the sign-in that waited for this passkey: promoted? */
 };
 
 static const char off_detail[] = "Passkeys are not configured here (PORTCULLIS_PUBLIC_URL).";
@@ -203,14 +205,15 @@ void pc_api_passkeys_options(struct pc_req *r)
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY, "Field \"alg\" must be -7 (ES256), -8 (EdDSA) or -257 (RS256).");
 		return;
 	}
-	if (in.present[1] == in.present[2]) {
+	if (in.present[1] == in.present[2] && !(r->principal->must_enrol && !in.present[1])) {
 		pc_input_wipe(&in);
 		pc_respond_problem_kind(r, PC_PROB_INVALID_BODY,
 		                        "Prove it is you: give either \"password\" or a current TOTP \"code\".");
 		return;
 	}
 	st->alg = in.present[0] ? (int)in.v[0].i : 0;
-	pc_input_take(&in, in.present[1] ? 1 : 2, &st->proof);
+	if (in.present[1] || in.present[2])
+		pc_input_take(&in, in.present[1] ? 1 : 2, &st->proof);
 	pc_input_wipe(&in);
 	pc_api_defer_secrets(r, reg_options_work, reg_options_done, st, &st->proof, 1);
 }
@@ -231,6 +234,12 @@ static void register_work(struct pc_req *r, void *data)
 	struct passkeys_state *st = data;
 	st->err = pc_passkeys_register_finish(pc_svc_of(r), r->principal, &st->resp, st->name, st->transports, &st->key,
 	                                      &st->why);
+	/* a sign-in that waited for this: its session becomes a full one */
+	if (st->err == PC_OK && r->principal->must_enrol)
+		st->enrol_err = pc_factors_enrol_finish(pc_svc_of(r), r->principal, "passkey",
+		                                        (st->key.flags & PC_WA_FLAG_BE) ? PC_FACTORS_PWD_SWK
+		                                                                        : PC_FACTORS_PWD_HWK,
+		                                        &st->sess, st->secret);
 }
 
 static void register_done(struct pc_req *r, void *data)
@@ -240,6 +249,9 @@ static void register_done(struct pc_req *r, void *data)
 		refused(r, st, "registration");
 		return;
 	}
+	if (r->principal->must_enrol && st->enrol_err == PC_OK &&
+	    pc_api_session_cookie_or_respond(r, st->secret, &st->sess) != 0)
+		return;
 	pc_respond_json(r, 201, passkey_json(&st->key));
 }
 

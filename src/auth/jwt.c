@@ -580,6 +580,24 @@ int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *
 	return pc_jwt_issue_amr(ring, pol, sub, sid, email, role, groups, 0, now, lifetime_s, out, cap, jti_out);
 }
 
+json_t *pc_jwt_amr_json(unsigned factors)
+{
+	switch (PC_FACTORS_OF(factors)) {
+	case PC_FACTORS_PWD_HWK:
+		return json_pack("[sss]", "pwd", "hwk", "mfa");
+	case PC_FACTORS_HWK:
+		return json_pack("[ss]", "hwk", "mfa");
+	case PC_FACTORS_PWD_SWK:
+		return json_pack("[sss]", "pwd", "swk", "mfa");
+	case PC_FACTORS_SWK:
+		return json_pack("[ss]", "swk", "mfa");
+	case PC_FACTORS_PWD_OTP:
+		return json_pack("[sss]", "pwd", "otp", "mfa");
+	default:
+		return json_pack("[s]", "pwd");
+	}
+}
+
 int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_policy *pol,
                      const char *sub, const char *sid, const char *email, const char *role, const char *groups,
                      unsigned factors, int64_t now, int64_t lifetime_s, char *out, size_t cap, char *jti_out)
@@ -610,18 +628,8 @@ int pc_jwt_issue_amr(const struct pc_jws_keyring *ring, const struct pc_jwt_poli
 		json_object_set_new(claims, "role", json_string(role));
 		json_object_set_new(claims, "groups", arr);
 	}
-	if (factors == PC_FACTORS_PWD)
-		json_object_set_new(claims, "amr", json_pack("[s]", "pwd"));
-	else if (factors == PC_FACTORS_PWD_HWK)
-		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "hwk", "mfa"));
-	else if (factors == PC_FACTORS_HWK)
-		json_object_set_new(claims, "amr", json_pack("[ss]", "hwk", "mfa"));
-	else if (factors == PC_FACTORS_PWD_SWK)
-		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "swk", "mfa"));
-	else if (factors == PC_FACTORS_SWK)
-		json_object_set_new(claims, "amr", json_pack("[ss]", "swk", "mfa"));
-	else if (factors >= 2)
-		json_object_set_new(claims, "amr", json_pack("[sss]", "pwd", "otp", "mfa"));
+	if (factors != 0)
+		json_object_set_new(claims, "amr", pc_jwt_amr_json(factors));
 	h = header_json(ring, &ring->keys[0]);
 	p = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (h != NULL && p != NULL)

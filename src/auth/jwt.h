@@ -19,6 +19,7 @@
 #define PC_AUTH_JWT_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -146,6 +147,10 @@ PC_MUST_USE int pc_jwt_issue(const struct pc_jws_keyring *ring, const struct pc_
                              const char *sub, const char *sid, const char *email, const char *role,
                              const char *groups, int64_t now, int64_t lifetime_s, char *out, size_t cap,
                              char *jti_out);
+/* The amr claim (RFC 8176) of a factor record (PC_FACTORS_*), the one
+ * mapping for access tokens and OIDC ID tokens. */
+json_t *pc_jwt_amr_json(unsigned factors);
+
 /* pc_jwt_issue with an amr claim (RFC 8176) last, by PC_FACTORS_*: ["pwd"],
  * ["pwd","otp","mfa"], ["pwd","hwk","mfa"], ["hwk","mfa"], the same with "swk" (0: no amr, as
  * pc_jwt_issue). */

@@ -125,119 +125,119 @@ enum var_id {
 const struct pc_config_var pc_config_vars[] = {
 	[V_LISTEN] = {"PORTCULLIS_LISTEN", "127.0.0.1:8080",
 	              "addresses to listen on, comma-separated (up to 8): IPv4 a.b.c.d:port or [IPv6]:port, "
-	              "numeric only; port 0 lets the kernel choose", false},
-	[V_THREADS] = {"PORTCULLIS_THREADS", "number of CPU cores", "event-loop threads, 1 to 64", false},
+	              "numeric only; port 0 lets the kernel choose", false, false},
+	[V_THREADS] = {"PORTCULLIS_THREADS", "number of CPU cores", "event-loop threads, 1 to 64", false, false},
 	[V_HEADER_TIMEOUT] = {"PORTCULLIS_HEADER_TIMEOUT", "10s",
 	                      "time allowed to receive a request head, from its first byte; seconds, or a number "
-	                      "with ms, s or m, from 100ms to 60m", false},
+	                      "with ms, s or m, from 100ms to 60m", false, false},
 	[V_BODY_TIMEOUT] = {"PORTCULLIS_BODY_TIMEOUT", "10s",
 	                    "time allowed to receive a request body after its head, and for a client to take a "
-	                    "response; same units as PORTCULLIS_HEADER_TIMEOUT", false},
+	                    "response; same units as PORTCULLIS_HEADER_TIMEOUT", false, false},
 	[V_IDLE_TIMEOUT] = {"PORTCULLIS_IDLE_TIMEOUT", "60s",
 	                    "how long a keep-alive connection may wait for its next request; same units as "
-	                    "PORTCULLIS_HEADER_TIMEOUT", false},
+	                    "PORTCULLIS_HEADER_TIMEOUT", false, false},
 	[V_SHUTDOWN_TIMEOUT] = {"PORTCULLIS_SHUTDOWN_TIMEOUT", "10s",
 	                        "how long a graceful stop waits for requests in flight before closing connections; "
-	                        "same units as PORTCULLIS_HEADER_TIMEOUT", false},
+	                        "same units as PORTCULLIS_HEADER_TIMEOUT", false, false},
 	[V_MAX_CONNECTIONS] = {"PORTCULLIS_MAX_CONNECTIONS", "10000",
-	                       "most client connections open at once, 1 to 1000000", false},
+	                       "most client connections open at once, 1 to 1000000", false, false},
 	[V_MAX_CONNECTIONS_PER_ADDRESS] = {"PORTCULLIS_MAX_CONNECTIONS_PER_ADDRESS", "256",
 	                                   "most connections open at once from one client address, 1 to "
-	                                   "PORTCULLIS_MAX_CONNECTIONS; trusted proxies are exempt", false},
+	                                   "PORTCULLIS_MAX_CONNECTIONS; trusted proxies are exempt", false, false},
 	[V_MAX_BODY_BYTES] = {"PORTCULLIS_MAX_BODY_BYTES", "65536",
 	                      "largest request body accepted, in bytes, 1024 to 1048576; a larger one gets 413",
-	                      false},
+	                      false, false},
 	[V_TRUSTED_PROXIES] = {"PORTCULLIS_TRUSTED_PROXIES", NULL,
 	                       "reverse proxies whose X-Forwarded-For is believed: comma-separated IPv4 or IPv6 "
 	                       "addresses or CIDRs with zero host bits (up to 32); unset or empty: none", false, true},
-	[V_ACCESS_LOG] = {"PORTCULLIS_ACCESS_LOG", "true", "log one line per request: true or false", false},
+	[V_ACCESS_LOG] = {"PORTCULLIS_ACCESS_LOG", "true", "log one line per request: true or false", false, false},
 	[V_XSS_PROTECTION] = {"PORTCULLIS_XSS_PROTECTION", "off",
 	                      "X-XSS-Protection header: off sends 0 (recommended, the old filter can be abused), "
-	                      "block sends 1; mode=block", false},
+	                      "block sends 1; mode=block", false, false},
 	[V_DATABASE_URL] = {"PORTCULLIS_DATABASE_URL", "sqlite:./var/portcullis.db",
 	                    "where users, sessions and the audit log live: sqlite:PATH, postgres://... or "
-	                    "postgresql://...; always shown with the password masked", false},
+	                    "postgresql://...; always shown with the password masked", false, false},
 	[V_SECRET_KEY] = {"PORTCULLIS_SECRET_KEY", NULL,
 	                  "master key: base64 of 32 random bytes, from `portcullis keygen`; required to serve",
-	                  true},
+	                  true, false},
 	[V_SECRET_KEY_PREVIOUS] = {"PORTCULLIS_SECRET_KEY_PREVIOUS", NULL,
 	                           "the key before the last rotation, used only to verify, so rotating logs "
-	                           "nobody out; unset: none", true},
+	                           "nobody out; unset: none", true, false},
 	[V_COOKIE_DOMAIN] = {"PORTCULLIS_COOKIE_DOMAIN", NULL,
 	                     "domain that shares the session cookie with its subdomains, a lowercase DNS name "
 	                     "such as example.com; unset or empty: a host-only __Host- cookie", false, true},
 	[V_SESSION_LIFETIME] = {"PORTCULLIS_SESSION_LIFETIME", "30d",
 	                        "absolute lifetime of a session; seconds, or a number with s, m, h or d, "
-	                        "from 60s to 365d", false},
+	                        "from 60s to 365d", false, false},
 	[V_SESSION_IDLE_TIMEOUT] = {"PORTCULLIS_SESSION_IDLE_TIMEOUT", "7d",
 	                            "a session unused this long ends; same units, at most "
-	                            "PORTCULLIS_SESSION_LIFETIME", false},
+	                            "PORTCULLIS_SESSION_LIFETIME", false, false},
 	[V_PASSWORD_OPSLIMIT] = {"PORTCULLIS_PASSWORD_OPSLIMIT", "2",
-	                         "Argon2id passes per password hash, 2 (the OWASP minimum) to 20", false},
+	                         "Argon2id passes per password hash, 2 (the OWASP minimum) to 20", false, false},
 	[V_PASSWORD_MEMLIMIT] = {"PORTCULLIS_PASSWORD_MEMLIMIT", "19MiB",
 	                         "Argon2id memory per password hash: bytes, or a number with KiB, MiB or GiB, "
-	                         "from 19MiB to 4GiB", false},
+	                         "from 19MiB to 4GiB", false, false},
 	[V_LOGIN_MAX_FAILURES] = {"PORTCULLIS_LOGIN_MAX_FAILURES", "10",
 	                          "failed logins allowed per account (from any address) within "
-	                          "PORTCULLIS_LOGIN_WINDOW, 1 to 1000", false},
+	                          "PORTCULLIS_LOGIN_WINDOW, 1 to 1000", false, false},
 	[V_LOGIN_MAX_FAILURES_PER_ADDRESS] = {"PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS", NULL,
 	                                      "failed logins allowed per client address, whatever the account, "
 	                                      "within PORTCULLIS_LOGIN_WINDOW (also failed password reset "
 	                                      "redemptions); unset: 10 x PORTCULLIS_LOGIN_MAX_FAILURES; "
-	                                      "PORTCULLIS_LOGIN_MAX_FAILURES to 100000", false},
+	                                      "PORTCULLIS_LOGIN_MAX_FAILURES to 100000", false, false},
 	[V_LOGIN_WINDOW] = {"PORTCULLIS_LOGIN_WINDOW", "15m",
 	                    "period over which failed logins are counted; seconds, or a number with s, m, h or d, "
-	                    "from 1m to 24h", false},
+	                    "from 1m to 24h", false, false},
 	[V_ALLOWED_ORIGINS] = {"PORTCULLIS_ALLOWED_ORIGINS", NULL,
 	                       "origins besides the service's own allowed to send unsafe requests with the "
 	                       "session cookie: comma-separated scheme://host[:port] (up to 16); unset or empty: "
 	                       "none", false, true},
 	[V_API_KEYS_CAN_ADMIN] = {"PORTCULLIS_API_KEYS_CAN_ADMIN", "false",
 	                          "whether requests authenticated by an API key may manage users and API keys: "
-	                          "true or false", false},
+	                          "true or false", false, false},
 	[V_ACCESS_RULES_FILE] = {"PORTCULLIS_ACCESS_RULES_FILE", NULL,
 	                         "forward-auth access rules, one per line (see the README); unset or empty: any signed-in "
 	                         "user may reach every protected app; reloaded on SIGHUP", false, true},
 	[V_AUDIT_LOG] = {"PORTCULLIS_AUDIT_LOG", "stderr",
 	                 "where audit events are streamed besides the store: stderr, off, or a file path "
-	                 "(opened for appending, created 0600)", false},
+	                 "(opened for appending, created 0600)", false, false},
 	[V_AUDIT_FORMAT] = {"PORTCULLIS_AUDIT_FORMAT", "json",
 	                    "audit stream format: json (one object per line) or text (AUDIT: ACTION type | ...)",
-	                    false},
+	                    false, false},
 	[V_LOG_FORMAT] = {"PORTCULLIS_LOG_FORMAT", "json",
 	                  "log lines on stderr: json (one object per line) or text (time level event "
-	                  "key=value ..., for a person at a terminal)", false},
+	                  "key=value ..., for a person at a terminal)", false, false},
 	[V_ISSUER] = {"PORTCULLIS_ISSUER", "portcullis", "the iss claim of access tokens, checked on verify",
-	              false},
+	              false, false},
 	[V_AUDIENCE] = {"PORTCULLIS_AUDIENCE", "portcullis", "the aud claim of access tokens, checked on verify",
-	                false},
+	                false, false},
 	[V_JWT_ALG] = {"PORTCULLIS_JWT_ALG", "HS256",
 	               "access token signature: HS256 (HMAC under a key derived from PORTCULLIS_SECRET_KEY) or "
 	               "EdDSA (Ed25519 with PORTCULLIS_JWT_SIGNING_KEY; public keys at /.well-known/jwks.json)",
-	               false},
+	               false, false},
 	[V_JWT_SIGNING_KEY] = {"PORTCULLIS_JWT_SIGNING_KEY", NULL,
 	                       "Ed25519 seed for PORTCULLIS_JWT_ALG=EdDSA: base64 of 32 random bytes (`portcullis "
-	                       "keygen`); required with EdDSA, refused otherwise", true},
+	                       "keygen`); required with EdDSA, refused otherwise", true, false},
 	[V_ACCESS_TOKEN_LIFETIME] = {"PORTCULLIS_ACCESS_TOKEN_LIFETIME", "15m",
 	                             "lifetime of an access token; seconds, or a number with s, m, h or d, from 1m "
-	                             "to 24h", false},
+	                             "to 24h", false, false},
 	[V_JWT_LEEWAY] = {"PORTCULLIS_JWT_LEEWAY", "30s",
-	                  "clock skew tolerated on exp, nbf and iat; seconds, or with s or m, from 0s to 60s", false},
+	                  "clock skew tolerated on exp, nbf and iat; seconds, or with s or m, from 0s to 60s", false, false},
 	[V_REFRESH_TOKEN_LIFETIME] = {"PORTCULLIS_REFRESH_TOKEN_LIFETIME", "30d",
-	                              "lifetime of a refresh token family; same units, from 1h to 365d", false},
+	                              "lifetime of a refresh token family; same units, from 1h to 365d", false, false},
 	[V_REFRESH_LIMIT] = {"PORTCULLIS_REFRESH_LIMIT", "5",
-	                     "refreshes allowed per user per hour, 1 to 1000; past it 429 with Retry-After", false},
+	                     "refreshes allowed per user per hour, 1 to 1000; past it 429 with Retry-After", false, false},
 	[V_VERIFY_CSRF] = {"PORTCULLIS_VERIFY_CSRF", "true",
 	                   "forward auth: a forwarded POST, PUT, PATCH or DELETE authenticated by the session "
 	                   "cookie is refused (403) on evidence of another site (and, at a /verify?csrf=token "
-	                   "location, without a valid CSRF token): true or false", false},
+	                   "location, without a valid CSRF token): true or false", false, false},
 	[V_AUTH_ASSERTION] = {"PORTCULLIS_AUTH_ASSERTION", "false",
 	                      "forward auth: also send X-Auth-Assertion, a 60-second JWT (audience "
 	                      "portcullis-upstream) the app can verify with the JWKS: true or false; "
-	                      "true needs PORTCULLIS_JWT_ALG=EdDSA", false},
+	                      "true needs PORTCULLIS_JWT_ALG=EdDSA", false, false},
 	[V_VERIFY_CACHE] = {"PORTCULLIS_VERIFY_CACHE", "10s",
 	                    "how long a checked session or API key is trusted without asking the store again; "
-	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false},
+	                    "dropped at once on logout or deletion in this instance; 0s to 60s", false, false},
 	[V_ALLOWED_REDIRECTS] = {"PORTCULLIS_ALLOWED_REDIRECTS", NULL,
 	                         "origins the login page may send you back to besides its own: comma-separated "
 	                         "scheme://host[:port] (up to 16); unset or empty: none", false, true},
@@ -252,7 +252,7 @@ const struct pc_config_var pc_config_vars[] = {
 	                              false, true},
 	[V_REVOCATION_FAIL_OPEN] = {"PORTCULLIS_REVOCATION_FAIL_OPEN", "false",
 	                            "with Redis unreachable, accept bearer tokens without the revocation check "
-	                            "(logged loudly at start); false: answer 503: true or false", false},
+	                            "(logged loudly at start); false: answer 503: true or false", false, false},
 	[V_PUBLIC_URL] = {"PORTCULLIS_PUBLIC_URL", NULL,
 	                  "the URL users see for portcullis, scheme://host[:port][/path] such as "
 	                  "https://auth.example.com: the portal that forward-auth redirects to, the base of links "
@@ -260,16 +260,16 @@ const struct pc_config_var pc_config_vars[] = {
 	[V_REQUIRE_SECOND_FACTOR] = {"PORTCULLIS_REQUIRE_SECOND_FACTOR", "admins",
 	                             "who must have a second factor: none, admins or all; a user it covers who has "
 	                             "none is sent to set one up after the password and can do nothing else until "
-	                             "then", false},
+	                             "then", false, false},
 	[V_PATH_PREFIX] = {"PORTCULLIS_PATH_PREFIX", "/.portcullis",
 	                   "the path under which portcullis also answers its pages and API (/.portcullis/login, "
 	                   "/.portcullis/api/v1/...), so that on an app's own host only this prefix need be routed "
 	                   "to it; \"/\" and segments of letters, digits, '-', '.', '_', '~', no trailing slash, up "
-	                   "to 64 bytes", false},
+	                   "to 64 bytes", false, false},
 	[V_PASSWORD_MIN_SCORE] = {"PORTCULLIS_PASSWORD_MIN_SCORE", "3",
 	                          "the zxcvbn score (guesses: 2 = 10^6, 3 = 10^8, 4 = 10^10) a new password must reach, "
 	                          "with the user's email, \"portcullis\" and the public host as extra dictionary words; "
-	                          "2 to 4", false},
+	                          "2 to 4", false, false},
 	[V_BREACHED_PASSWORDS_FILE] = {"PORTCULLIS_BREACHED_PASSWORDS_FILE", NULL,
 	                               "a sorted file of breached passwords' SHA-1 hashes, HEX:COUNT lines as Have I Been "
 	                               "Pwned publishes them (LF or CRLF); a new password listed there is refused; searched "
@@ -283,14 +283,14 @@ const struct pc_config_var pc_config_vars[] = {
 	                 "user name for SMTP AUTH (with PORTCULLIS_SMTP_PASSWORD); unset or empty: no AUTH", false,
 	                 true},
 	[V_SMTP_PASSWORD] = {"PORTCULLIS_SMTP_PASSWORD", NULL,
-	                     "password for SMTP AUTH; prefer PORTCULLIS_SMTP_PASSWORD_FILE; unset: none", true},
+	                     "password for SMTP AUTH; prefer PORTCULLIS_SMTP_PASSWORD_FILE; unset: none", true, false},
 	[V_SMTP_FROM] = {"PORTCULLIS_SMTP_FROM", NULL,
 	                 "sender address of every mail, local@domain in ASCII such as noreply@auth.example.com; "
 	                 "unset or empty: none (required with PORTCULLIS_SMTP_URL)", false, true},
 	[V_SMTP_INSECURE] = {"PORTCULLIS_SMTP_INSECURE", "false",
 	                     "true sends mail WITHOUT TLS to a smtp:// relay on this host or a private network "
 	                     "(logged loudly at start); never for a server across the internet: true or false",
-	                     false},
+	                     false, false},
 	[V_SMTP_CA_FILE] = {"PORTCULLIS_SMTP_CA_FILE", NULL,
 	                    "PEM file of the certificate authority that signs the mail server's certificate, "
 	                    "instead of the system's; verification stays on; unset or empty: the system's", false,

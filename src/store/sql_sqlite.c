@@ -206,6 +206,7 @@ static const char *const stmt_sql[S_AUDIT_LIST] = {
 	[S_PASSKEY_COUNT] = "SELECT count(*) FROM passkeys WHERE user_id = ?1",
 	[S_PASSKEY_RENAME] = "UPDATE passkeys SET name = ?3 WHERE id = ?1 AND user_id = ?2",
 	[S_PASSKEY_DELETE] = "DELETE FROM passkeys WHERE id = ?1 AND user_id = ?2",
+	[S_PASSKEY_DELETE_USER] = "DELETE FROM passkeys WHERE user_id = ?1",
 	[S_PASSKEY_USE] = "UPDATE passkeys SET sign_count = ?3, last_used_at = ?4"
 	                  " WHERE id = ?1 AND sign_count = ?2",
 	[S_PASSKEY_HANDLE] = "SELECT user_handle FROM passkeys WHERE user_id = ?1 ORDER BY created_at LIMIT 1",

@@ -136,6 +136,7 @@ enum pc_stmt {
 	S_PASSKEY_COUNT,
 	S_PASSKEY_RENAME,
 	S_PASSKEY_DELETE,
+	S_PASSKEY_DELETE_USER, /* every passkey of a user (account recovery) */
 	S_PASSKEY_USE,         /* conditional: the sign count read is still the stored one */
 	S_PASSKEY_HANDLE,      /* the user's handle, from any of their passkeys */
 	S_WA_CHALLENGE_PURGE,

@@ -277,8 +277,8 @@ PC_MUST_USE enum pc_err pc_store_totp_use(struct pc_store *s, const struct pc_pr
  * PC_ERR_NOT_FOUND when there was no credential. */
 PC_MUST_USE enum pc_err pc_store_totp_delete(struct pc_store *s, const struct pc_principal *actor,
                                              struct pc_audit_event *ev, const char *user_id);
-/* Account recovery by an admin: removes the user's TOTP credential and
- * recovery codes and ends every session and token of the user (as a
+/* Account recovery by an admin: removes the user's TOTP credential,
+ * recovery codes and passkeys and ends every session and token of the user (as a
  * disabled account's), all in one transaction with ev; *revoked lists the
  * access tokens revoked (free()). PC_ERR_NOT_FOUND when the user had no
  * second factor. */

@@ -159,11 +159,13 @@ PC_MUST_USE static enum pc_err reset_script(struct pc_sql *c, void *ctx)
 	struct reset *x = ctx;
 	pc_revoked_vec_reset(&x->rv);
 	pc_event_clear(x->ev);
-	int64_t totp = 0, codes = 0;
+	int64_t totp = 0, codes = 0, passkeys = 0;
 	enum pc_err e = sql_exec(c, S_TOTP_DELETE, ARGS(A_TXT(x->user_id)), &totp);
 	if (e == PC_OK)
 		e = sql_exec(c, S_RECOVERY_DELETE, ARGS(A_TXT(x->user_id)), &codes);
-	if (e == PC_OK && totp == 0 && codes == 0)
+	if (e == PC_OK)
+		e = sql_exec(c, S_PASSKEY_DELETE_USER, ARGS(A_TXT(x->user_id)), &passkeys);
+	if (e == PC_OK && totp == 0 && codes == 0 && passkeys == 0)
 		e = PC_ERR_NOT_FOUND;
 	if (e == PC_OK)
 		e = pc_sql_end_credentials(c, x->user_id, NULL, false, x->now, &x->rv, NULL);

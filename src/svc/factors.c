@@ -552,12 +552,12 @@ bool pc_factors_required(const struct pc_svc *ctx, enum pc_role role)
 }
 
 enum pc_err pc_factors_enrol_finish(struct pc_svc *ctx, const struct pc_principal *actor, const char *method,
-                                    struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
+                                    unsigned factors, struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES])
 {
-	if (!actor->must_enrol || actor->method != PC_AUTH_SESSION)
+	if (!actor->must_enrol || actor->method != PC_AUTH_SESSION || PC_FACTORS_OF(factors) < 2)
 		return PC_ERR_NOT_FOUND;
 	pc_svc_session_new(ctx, sess, secret, actor, actor->user_id);
-	sess->factors = 2;
+	sess->factors = PC_FACTORS_OF(factors);
 	sess->second_factor_at = pc_svc_now(ctx);
 	struct pc_audit_event ev;
 	pc_svc_event(&ev, actor, "auth.enrolled", "session", sess->id, "{s:s,s:s}", "method", method,

@@ -159,13 +159,14 @@ PC_MUST_USE bool pc_factors_required(const struct pc_svc *ctx, enum pc_role role
 /* A sign-in whose session waited for a second factor to be set up
  * (actor->must_enrol) and has one now: the pending session is replaced by
  * a new one (new id and secret) that counts both factors. method names
- * the factor set up ("totp", "passkey"). Event "auth.enrolled". */
+ * the factor set up ("totp", "passkey"), factors the session's record
+ * (PC_FACTORS_*, two factors). Event "auth.enrolled". */
 PC_MUST_USE enum pc_err pc_factors_enrol_finish(struct pc_svc *ctx, const struct pc_principal *actor,
-                                                const char *method, struct pc_session *sess,
+                                                const char *method, unsigned factors, struct pc_session *sess,
                                                 uint8_t secret[PC_SESSION_SECRET_BYTES]);
 
-/* Account recovery: an admin removes user_id's second factors (TOTP and
- * recovery codes) and ends every session and token of the user, in one
+/* Account recovery: an admin removes user_id's second factors (TOTP,
+ * recovery codes, passkeys) and ends every session and token of the user, in one
  * transaction with the event "factors.reset". PC_ERR_FORBIDDEN for a
  * non-admin; PC_ERR_NOT_FOUND when the user has no factor. */
 PC_MUST_USE enum pc_err pc_factors_reset(struct pc_svc *ctx, const struct pc_principal *actor, const char *user_id);

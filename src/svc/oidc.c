@@ -16,6 +16,7 @@
 #include "core/pct.h"
 #include "core/text.h"
 #include "svc/factors.h"
+#include "auth/jwt.h"
 #include "svc/oidc.h"
 #include "svc/tokens.h"
 
@@ -1050,18 +1051,7 @@ static unsigned factors_of(int64_t f)
 /* amr (RFC 8176) for a factor record: what the session used, not a guess. */
 static json_t *amr_of(int64_t factors)
 {
-	switch (factors_of(factors)) {
-#ifdef PC_FACTORS_PWD_HWK
-	case PC_FACTORS_PWD_HWK:
-		return json_pack("[s,s,s]", "pwd", "hwk", "mfa");
-	case PC_FACTORS_HWK:
-		return json_pack("[s,s]", "hwk", "mfa");
-#endif
-	case 2:
-		return json_pack("[s,s,s]", "pwd", "otp", "mfa");
-	default:
-		return json_pack("[s]", "pwd");
-	}
+	return pc_jwt_amr_json(factors_of(factors));
 }
 
 struct grant {

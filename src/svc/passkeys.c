@@ -99,8 +99,11 @@ enum pc_err pc_passkeys_register_options(struct pc_svc *ctx, const struct pc_pri
 	/* the proof first: a register challenge exists only once it is given,
 	 * and the finish consumes one, so a stolen session or token alone never
 	 * adds a passkey */
-	enum pc_err e = pc_factors_prove(ctx, actor, proof, len, "passkey.register", "passkey.register_failed",
-	                                 retry_after);
+	/* (a sign-in held for enrolment has just given the password: that is
+	 * the proof, PORTCULLIS_REQUIRE_SECOND_FACTOR) */
+	enum pc_err e = actor->must_enrol ? PC_OK
+	                                  : pc_factors_prove(ctx, actor, proof, len, "passkey.register",
+	                                                     "passkey.register_failed", retry_after);
 	if (e != PC_OK)
 		return e;
 	struct pc_passkey *list = NULL;
