@@ -243,6 +243,7 @@ static enum pc_err change_rotating(struct pc_svc *ctx, const struct pc_principal
                                    uint8_t secret[PC_SESSION_SECRET_BYTES])
 {
 	struct pc_session *list = NULL, old;
+	memset(&old, 0, sizeof(old));
 	size_t n = 0;
 	bool found = false;
 	enum pc_err e = pc_store_session_list(ctx->store, u->id, pc_svc_now(ctx), &list, &n);
