@@ -111,7 +111,11 @@ async function loadUsers() {
       if (fail(r)) return;
       const p = document.getElementById('reset-token');
       p.hidden = false;
-      p.textContent = `One-time reset token for ${u.email} (1 hour): ${r.data.token}`;
+      // the link opens the reset page (the token rides in its fragment);
+      // without PORTCULLIS_PUBLIC_URL there is only the token
+      p.textContent = r.data.link
+        ? `Reset link for ${u.email} (1 hour, once; hand it to them): ${r.data.link}`
+        : `One-time reset token for ${u.email} (1 hour): ${r.data.token}`;
       loadAudit(true);
     }, `Issue a reset token for ${u.email}`),
     PC.button('Remove 2FA', async () => {

@@ -13,7 +13,7 @@
 
   function problem(res) {
     if (res.status === 401) {
-      location.assign('/login?rd=' + encodeURIComponent('/admin'));
+      location.assign(PC.base + '/login?rd=' + encodeURIComponent(PC.base + '/admin'));
       return true;
     }
     if (res.status >= 400) {
@@ -74,6 +74,27 @@
     PC.status('Password changed. Your other sessions and devices are signed out.');
     loadDevices();
     if (typeof loadSessions === 'function') loadSessions(); // admin.js
+  });
+
+  // your email: a confirmation link to the new address (email on), or the
+  // server's reason (email off, wrong password, taken) next to the form
+  const emailForm = document.getElementById('change-email');
+  const emailError = document.getElementById('email-error');
+  emailForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    emailError.hidden = true;
+    const to = document.getElementById('new-email');
+    const pw = document.getElementById('email-current-password');
+    const res = await PC.api('POST', '/api/v1/users/me/email', { email: to.value.trim(), current_password: pw.value });
+    if (res.status >= 400 && res.status !== 401) {
+      emailError.textContent = PC.problem(res);
+      emailError.hidden = false;
+      (res.status === 403 || res.status === 429 ? pw : to).focus();
+      return;
+    }
+    if (problem(res)) return;
+    emailForm.reset();
+    PC.status(`A confirmation link was sent to the new address. Your email changes when you open it.`);
   });
 
   document.addEventListener('pc:sessions-changed', loadDevices);

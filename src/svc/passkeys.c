@@ -11,6 +11,7 @@
 #include "core/b64url.h"
 #include "core/log.h"
 #include "svc/factors.h"
+#include "svc/outbox.h"
 #include "svc/passkeys.h"
 #include "svc/tokens.h"
 
@@ -245,7 +246,10 @@ enum pc_err pc_passkeys_register_finish(struct pc_svc *ctx, const struct pc_prin
 	pc_svc_event(&ev, actor, "passkey.register", "passkey", out->id, "{s:s,s:i,s:b,s:b}", "name", out->name, "alg",
 	             (int)out->alg, "user_verified", (cred.flags & PC_WA_FLAG_UV) != 0, "backup_eligible",
 	             (cred.flags & PC_WA_FLAG_BE) != 0);
+	/* a security notice to the user, queued with the change */
+	struct pc_outbox_buf *nb = pc_notify_new(ctx, &ev, actor->email, PC_NOTICE_PASSKEY_ADDED);
 	e = pc_store_passkey_add(ctx->store, actor, &ev, out, PC_PASSKEYS_MAX);
+	pc_notify_done(nb, e);
 	if (e == PC_OK)
 		pc_auth_invalidate(&ctx->auth, actor->user_id);
 	else

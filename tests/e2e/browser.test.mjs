@@ -792,7 +792,7 @@ test('keyboard-only sign-in and sign-out; every input has a label', { timeout: T
 
     // the users list (an admin's: role, groups and state per user) is in
     await page.locator('#users input').first().waitFor();
-    assert.deepEqual(await assertLabelled('admin console'), ['Current password', 'New password (15 characters or more: a few unrelated words make a good one)', 'Your password (for removals and new recovery codes)', 'Code from the app', 'Passkey name', 'Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)',
+    assert.deepEqual(await assertLabelled('admin console'), ['Current password', 'New password (15 characters or more: a few unrelated words make a good one)', 'New email', 'Current password (for the email change)', 'Your password (for removals and new recovery codes)', 'Code from the app', 'Passkey name', 'Email', 'Password', `Groups of ${email}`, 'Name', 'Expires (optional)', 'URL', 'User (email; empty: anonymous)', 'Groups (a,b)', 'Client address (optional)',
       'Client name', 'Allowed groups (a, b; empty: everyone)', 'Public (no secret; PKCE required)', 'First-party (no consent screen)', 'Require a second factor', 'Action']);
 
     // the first Tab on the console reaches "Sign out"; Enter signs out
@@ -1235,6 +1235,31 @@ test('console: an admin removes a member\'s second factors (lost authenticator)'
     const again = new Agent(srv);
     const r = await again.login(memberEmail, memberPassword);
     assert.ok(r.data.user, 'the password alone signs the member in now');
+    assertNoProblems(ctx);
+  } finally {
+    await closeAll(ctx);
+    await stop(srv);
+  }
+});
+
+// The console's email change form says what the server says: with email
+// off, that it is off (nothing changes); a wrong current password, that.
+test('console: changing your own email shows the server\'s answer next to the form', { timeout: TEST_TIMEOUT }, async () => {
+  const srv = await server();
+  let ctx;
+  try {
+    const admin = await setupAdminApi(srv);
+    ctx = await context(srv, { allow: [(m) => /status of 503/.test(m.text) && m.url === `${srv.page}/api/v1/users/me/email`] });
+    const page = await ctx.newPage();
+    await signIn(page, admin.email, admin.password);
+    await waitSignedIn(page, admin.email);
+    await page.getByLabel('New email', { exact: true }).fill(newEmail('moved'));
+    await page.getByLabel('Current password (for the email change)', { exact: true }).fill(admin.password);
+    await page.keyboard.press('Enter');
+    await page.locator('#email-error:visible').waitFor();
+    assert.match(await page.locator('#email-error').textContent(), /email/i);
+    const me = await admin.agent.me();
+    assert.equal(me.data.email, admin.email, 'nothing changed');
     assertNoProblems(ctx);
   } finally {
     await closeAll(ctx);
