@@ -405,7 +405,7 @@ describe('the OpenAPI document', () => {
       await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: 'password1234567' } }, 400);
       await call(user, 'POST', '/api/v1/users/me/password', { json: { current_password: putPw, new_password: postPw } }, 204);
       // devices: a token family got with the new password, listed and ended
-      await call(srv, 'POST', '/api/v1/auth/token', { json: { email: uEmail, password: postPw } }, 200);
+      await call(srv, 'POST', '/api/v1/auth/token', { json: { email: moved, password: postPw } }, 200);
       const devs = await call(user, 'GET', '/api/v1/users/me/devices', {}, 200);
       await call(srv, 'GET', '/api/v1/users/me/devices', {}, 401);
       await call(user, 'DELETE', `/api/v1/users/me/devices/${devs.data.devices[0].id}`, {}, 204);

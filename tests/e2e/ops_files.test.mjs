@@ -123,7 +123,7 @@ describe('GET /api/v1/openapi.json', () => {
   it('describes the forward-auth contract of /api/v1/auth/verify: the identity headers of a 200, X-Auth-Redirect on a 401', () => {
     const r = doc.paths['/api/v1/auth/verify'].get.responses;
     assert.deepEqual(Object.keys(r['200'].headers).sort(),
-      ['X-Auth-Assertion', 'X-Auth-Email', 'X-Auth-Groups', 'X-Auth-Key-Id', 'X-Auth-Key-Name', 'X-Auth-Method', 'X-Auth-Role', 'X-Auth-Session', 'X-Auth-User-Id']);
+      ['X-Auth-Assertion', 'X-Auth-Email', 'X-Auth-Groups', 'X-Auth-Key-Id', 'X-Auth-Key-Name', 'X-Auth-Method', 'X-Auth-Name', 'X-Auth-Role', 'X-Auth-Session', 'X-Auth-User-Id']);
     assert.ok(r['401'].headers['X-Auth-Redirect'], 'the 401 documents X-Auth-Redirect');
     assert.equal(r['401'].content['application/problem+json'].schema.$ref, '#/components/schemas/Problem');
   });
