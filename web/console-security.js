@@ -9,7 +9,7 @@
 
   function failed(res) {
     if (res.status === 401) {
-      location.assign('/login?rd=' + encodeURIComponent('/admin'));
+      location.assign(PC.base + '/login?rd=' + encodeURIComponent(PC.base + '/admin'));
       return true;
     }
     if (res.status >= 400) {
