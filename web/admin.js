@@ -207,7 +207,7 @@ document.getElementById('logout').addEventListener('click', async () => {
 document.getElementById('end-others').addEventListener('click', async () => {
   const r = await PC.api('DELETE', '/api/v1/sessions');
   if (!fail(r)) {
-    PC.status('Other sessions and devices ended.');
+    PC.status('Other sessions ended. Your devices too.');
     loadSessions();
     loadAudit(true);
     document.dispatchEvent(new Event('pc:sessions-changed')); // console-account.js: devices
@@ -262,6 +262,7 @@ document.getElementById('audit-more').addEventListener('click', () => loadAudit(
   const res = await PC.api('GET', '/api/v1/auth/me');
   if (fail(res)) return;
   me = res.data;
+  document.dispatchEvent(new Event('pc:signed-in')); // console-account.js loads then, never signed out
   document.getElementById('whoami').textContent = `Signed in as ${me.email} (${me.role || me.auth_method})`;
   await Promise.all([loadSessions(), loadUsers(), loadKeys(), loadAccess(), loadAudit(true)]);
 })();

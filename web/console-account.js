@@ -2,8 +2,9 @@
 // required; the server's policy says why a new one is refused, shown here
 // as it says it), and your devices — token families of API clients signed
 // in with your password, or from a session — each of which can be ended.
-// Loaded after admin.js; it touches only the #account section, and hears of
-// sessions ended elsewhere through the 'pc:sessions-changed' event.
+// Loaded after admin.js; it touches only the #account section, starts on
+// admin.js's 'pc:signed-in' event and hears of sessions ended elsewhere
+// through 'pc:sessions-changed'.
 'use strict';
 
 (() => {
@@ -98,6 +99,7 @@
   });
 
   document.addEventListener('pc:sessions-changed', loadDevices);
-
-  loadDevices();
+  // admin.js says when it knows who is signed in: no request of ours
+  // before (a signed-out visit goes to the login page without a 401 here)
+  document.addEventListener('pc:signed-in', loadDevices);
 })();
