@@ -308,7 +308,7 @@ test('full flow: setup, API key, audit, sessions, users, reset token, rename/del
 
     // end all other sessions from the first
     await page.getByRole('button', { name: 'End all other sessions' }).click();
-    await page.locator('#status').filter({ hasText: 'Other sessions and devices ended.' }).waitFor();
+    await page.locator('#status').filter({ hasText: 'Other sessions ended.' }).waitFor();
     await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1);
     assert.equal(await rowsOf(page, 'sessions').filter({ hasText: 'this session' }).count(), 1);
     // the second context's next /admin load ends on the login page
