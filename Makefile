@@ -6,7 +6,7 @@ TEST_BUILD := build-test
 FUZZ_BUILD := build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
-TEST_FUZZ_SECONDS ?= 20
+TEST_FUZZ_SECONDS ?= 10
 
 .PHONY: all build run test unit e2e fuzz fuzz-build bench soak clean deps deps-test install install-files uninstall
 
