@@ -38,13 +38,15 @@ async function awayFromBoundary() {
 }
 
 // Enrols the agent's (held or full) session: returns {secret, res}.
-async function enrol(agent, t = now() - 30) {
+async function enrol(agent) {
   const en = await agent.post('/api/v1/users/me/totp', {});
   assert.equal(en.status, 201, en.text);
   const qr = await agent.get('/api/v1/users/me/totp/qr.svg');
   assert.equal(qr.status, 200, 'the QR code answers the held session');
   await awayFromBoundary();
-  const res = await agent.post('/api/v1/users/me/totp/confirm', { code: code(en.data.secret, t) });
+  // the previous step's code, taken after the wait (so the current step
+  // stays free for a sign-in)
+  const res = await agent.post('/api/v1/users/me/totp/confirm', { code: code(en.data.secret, now() - 30) });
   assert.equal(res.status, 200, res.text);
   assert.equal(res.data.recovery_codes.length, 10);
   return { secret: en.data.secret, res };
