@@ -5,13 +5,13 @@
  * outside the layers.
  *
  *   oidc client add --name N --redirect-uri URI [--redirect-uri URI ...]
- *                   [--post-logout-uri URI ...] [--public] [--first-party]
+ *                   [--post-logout-uri URI ...] [--public] [--first-party] [--alg RS256|EdDSA]
  *                   [--require-mfa] [--scopes "openid ..."] [--group G ...]
  *       prints client_id: ... and, for a confidential client,
  *       client_secret: ... (shown this once; stored hashed)
  *   oidc client list
  *   oidc client delete ID
- *   oidc key rotate     a new signing key; the old ones stay published
+ *   oidc key rotate     a new signing key of each algorithm; the old ones stay published
  *                       until the tokens they signed have expired
  */
 #include <sodium.h>
@@ -30,10 +30,12 @@ extern char **environ;
 static const char usage[] =
 	"usage: portcullis oidc client add --name NAME --redirect-uri URI [--redirect-uri URI ...]\n"
 	"                  [--post-logout-uri URI ...] [--public] [--first-party] [--require-mfa]\n"
+	"                  [--alg RS256|EdDSA] (the ID token signature; RS256 by default)\n"
 	"                  [--scopes \"openid profile email groups offline_access\"] [--group G ...]\n"
 	"       portcullis oidc client list\n"
 	"       portcullis oidc client delete CLIENT_ID\n"
-	"       portcullis oidc key rotate\n"
+	"       portcullis oidc key rotate   (a new RS256 and EdDSA key; the old ones stay\n"
+	"                                     published until what they signed has expired)\n"
 	"\n"
 	"Manages the OpenID Connect provider (needs PORTCULLIS_PUBLIC_URL to serve it).\n"
 	"client add prints client_id: and, for a confidential client, client_secret:\n"
@@ -72,6 +74,9 @@ static int client_add(struct pc_svc *svc, const struct pc_principal *actor, int 
 			i++;
 		} else if (strcmp(a, "--scopes") == 0 && v != NULL && strlen(v) <= PC_OIDC_SCOPE_MAX) {
 			snprintf(c->scopes, sizeof(c->scopes), "%s", v);
+			i++;
+		} else if (strcmp(a, "--alg") == 0 && v != NULL && strlen(v) < sizeof(c->alg)) {
+			snprintf(c->alg, sizeof(c->alg), "%s", v); /* the service checks it: RS256 or EdDSA */
 			i++;
 		} else if (strcmp(a, "--group") == 0 && v != NULL) {
 			if (pc_groups_append(c->groups, &at, v, strlen(v)) != 0) {

@@ -36,7 +36,7 @@
     if (res.status !== 200) return; // members: the section stays hidden
     document.getElementById('oidc-clients').hidden = false;
     tbody('clients').replaceChildren(...res.data.clients.map((c) => cells([
-      c.name, PC.el('code', c.client_id), `${c.client_type}${c.first_party ? ', first-party' : ''}${c.require_mfa ? ', mfa' : ''}`,
+      c.name, PC.el('code', c.client_id), `${c.client_type}${c.first_party ? ', first-party' : ''}${c.require_mfa ? ', mfa' : ''}, ${c.alg}`,
       c.redirect_uris.join(' '), c.allowed_groups.join(', '),
       PC.button('Delete', async () => {
         if (!confirm(`Delete the client ${c.name}? Its users can no longer sign in to it.`)) return;
@@ -57,6 +57,7 @@
       public: document.getElementById('client-public').checked,
       first_party: document.getElementById('client-first-party').checked,
       require_mfa: document.getElementById('client-mfa').checked,
+      alg: document.getElementById('client-alg').value,
     };
     const res = await PC.api('POST', '/api/v1/oidc/clients', body);
     if (res.status !== 201) {

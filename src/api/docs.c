@@ -503,7 +503,7 @@ const struct pc_op_doc pc_op_docs[] = {
 	{
 		.handler = pc_api_oidc_clients_create,
 		.tag = "oidc",
-		.description = "name and redirect_uris required; post_logout_redirect_uris, public, first_party, require_mfa, scopes, allowed_groups, alg (RS256). A confidential client's client_secret is in this answer only.",
+		.description = "name and redirect_uris required; post_logout_redirect_uris, public, first_party, require_mfa, scopes, allowed_groups, alg (the ID token signature: RS256, the default, or EdDSA). A confidential client's client_secret is in this answer only.",
 		.body_schema = "OidcClientNew",
 		.body_own = true,
 		.ok = {JSON_OK(201, "The client, with its secret (shown only here).", "OidcClient", "Location")},

@@ -23,6 +23,20 @@
 #define NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define SEALED_MAX (1 + NONCE + PC_RSA_DER_MAX + TAG)
+#define ED_X_B64 (43 + 1) /* an Ed25519 public key in base64url, NUL */
+
+/* The ID token algorithms a client may choose: RS256 (the default, which
+ * every relying party implements) and EdDSA (Ed25519). */
+enum { ALG_RS256, ALG_EDDSA };
+static const char *const ALG_NAMES[] = {"RS256", "EdDSA"};
+
+static int key_alg(const char *name)
+{
+	for (int i = 0; i < (int)(sizeof(ALG_NAMES) / sizeof(ALG_NAMES[0])); i++)
+		if (strcmp(name, ALG_NAMES[i]) == 0)
+			return i;
+	return -1;
+}
 
 /* ---- small helpers ---- */
 
@@ -152,8 +166,8 @@ static const char *client_check(const struct pc_oidc_client *c)
 		return "scopes: among openid profile email groups offline_access, with openid";
 	if (!pc_groups_text_valid(c->groups, strlen(c->groups)))
 		return "groups: group names";
-	if (strcmp(c->alg, "RS256") != 0)
-		return "alg: RS256 (EdDSA per client is not available)";
+	if (key_alg(c->alg) < 0)
+		return "alg: RS256 or EdDSA";
 	return NULL;
 }
 
@@ -409,10 +423,15 @@ enum pc_err pc_oidc_client_delete(struct pc_svc *ctx, const struct pc_principal 
 
 /* ---- keys ---- */
 
+/* A signing key: RS256 (RSA-2048, n and e public) or EdDSA (Ed25519, x
+ * public). The private part (PKCS#8 DER, or libsodium's 64-byte secret
+ * key) is sealed under the OIDC subkey, bound to the kid. */
 struct key {
 	char kid[PC_OIDC_KEY_MAX + 1];
+	int alg; /* ALG_RS256, ALG_EDDSA */
 	int64_t created_at, retired_at;
 	char n[PC_RSA_N_B64], e[PC_RSA_E_B64];
+	char x[ED_X_B64];
 	char sealed[sodium_base64_ENCODED_LEN(SEALED_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 };
 
@@ -423,12 +442,14 @@ static int key_from_obj(struct key *k, const struct pc_oidc_obj *o)
 	if (j == NULL)
 		return -1;
 	snprintf(k->kid, sizeof(k->kid), "%s", o->id);
+	k->alg = key_alg(jstr(j, "alg"));
 	k->created_at = json_integer_value(json_object_get(j, "created_at"));
 	k->retired_at = json_integer_value(json_object_get(j, "retired_at"));
 	int rc = snprintf(k->n, sizeof(k->n), "%s", jstr(j, "n")) < (int)sizeof(k->n) &&
 	                 snprintf(k->e, sizeof(k->e), "%s", jstr(j, "e")) < (int)sizeof(k->e) &&
+	                 snprintf(k->x, sizeof(k->x), "%s", jstr(j, "x")) < (int)sizeof(k->x) &&
 	                 snprintf(k->sealed, sizeof(k->sealed), "%s", jstr(j, "sealed")) < (int)sizeof(k->sealed) &&
-	                 k->n[0] != '\0'
+	                 (k->alg == ALG_RS256 ? k->n[0] != '\0' : k->alg == ALG_EDDSA && strlen(k->x) == ED_X_B64 - 1)
 	         ? 0
 	         : -1;
 	json_decref(j);
@@ -440,8 +461,9 @@ static int key_to_obj(struct pc_oidc_obj *o, const struct key *k)
 	memset(o, 0, sizeof(*o));
 	snprintf(o->kind, sizeof(o->kind), "key");
 	snprintf(o->id, sizeof(o->id), "%s", k->kid);
-	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s}", "created_at", (json_int_t)k->created_at, "retired_at",
-	                      (json_int_t)k->retired_at, "n", k->n, "e", k->e, "sealed", k->sealed, "alg", "RS256");
+	json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s}", "created_at", (json_int_t)k->created_at, "retired_at",
+	                      (json_int_t)k->retired_at, "n", k->n, "e", k->e, "x", k->x, "sealed", k->sealed, "alg",
+	                      ALG_NAMES[k->alg]);
 	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL || strlen(s) > PC_OIDC_BODY_MAX) {
@@ -512,10 +534,28 @@ static enum pc_err keys_all(struct pc_svc *ctx, struct key **out, size_t *n)
 	return PC_OK;
 }
 
-/* A new key stored (kid: creation time, then random: sorts by age). */
-static enum pc_err key_create(struct pc_svc *ctx, const struct pc_principal *actor, struct key *k)
+/* The private part of a new key of k->alg into der (*len bytes), its
+ * public part into k. */
+static int key_generate(struct key *k, uint8_t der[PC_RSA_DER_MAX], size_t *len)
+{
+	if (k->alg == ALG_RS256)
+		return pc_ossl_rsa_generate(der, PC_RSA_DER_MAX, len) == 0 && pc_ossl_rsa_public(k->n, k->e, der, *len) == 0
+		               ? 0
+		               : -1;
+	_Static_assert(crypto_sign_SECRETKEYBYTES <= PC_RSA_DER_MAX, "an Ed25519 secret key fits the buffer");
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+	if (crypto_sign_keypair(pk, der) != 0)
+		return -1;
+	*len = crypto_sign_SECRETKEYBYTES;
+	pc_b64url_encode(k->x, sizeof(k->x), pk, sizeof(pk));
+	return 0;
+}
+
+/* A new key of alg stored (kid: creation time, then random: sorts by age). */
+static enum pc_err key_create(struct pc_svc *ctx, const struct pc_principal *actor, int alg, struct key *k)
 {
 	memset(k, 0, sizeof(*k));
+	k->alg = alg;
 	uint8_t der[PC_RSA_DER_MAX];
 	size_t len = 0;
 	uint8_t rnd[4];
@@ -525,10 +565,10 @@ static enum pc_err key_create(struct pc_svc *ctx, const struct pc_principal *act
 	         rnd[3]);
 	enum pc_err e = PC_ERR_INTERNAL;
 	struct pc_oidc_obj *o = malloc(sizeof(*o));
-	if (o != NULL && pc_ossl_rsa_generate(der, sizeof(der), &len) == 0 && pc_ossl_rsa_public(k->n, k->e, der, len) == 0 &&
-	    key_seal(k, der, len, ctx->cfg->keys) == 0 && key_to_obj(o, k) == 0) {
+	if (o != NULL && key_generate(k, der, &len) == 0 && key_seal(k, der, len, ctx->cfg->keys) == 0 &&
+	    key_to_obj(o, k) == 0) {
 		struct pc_audit_event ev;
-		pc_svc_event(&ev, actor, "oidc.key_create", "oidc_key", k->kid, NULL);
+		pc_svc_event(&ev, actor, "oidc.key_create", "oidc_key", k->kid, "{s:s}", "alg", ALG_NAMES[alg]);
 		e = pc_store_oidc_put(ctx->store, actor, &ev, o);
 	}
 	sodium_memzero(der, sizeof(der));
@@ -543,8 +583,8 @@ static void system_actor(struct pc_principal *p)
 	p->role = PC_ROLE_ADMIN;
 }
 
-/* The signing key (the newest not retired), created on first use. */
-static enum pc_err key_current(struct pc_svc *ctx, struct key *out)
+/* The signing key for alg (the newest not retired), created on first use. */
+static enum pc_err key_current(struct pc_svc *ctx, int alg, struct key *out)
 {
 	struct key *ks = NULL;
 	size_t n = 0;
@@ -552,7 +592,7 @@ static enum pc_err key_current(struct pc_svc *ctx, struct key *out)
 	if (e != PC_OK)
 		return e;
 	for (size_t i = n; i > 0; i--) {
-		if (ks[i - 1].retired_at == 0) {
+		if (ks[i - 1].retired_at == 0 && ks[i - 1].alg == alg) {
 			*out = ks[i - 1];
 			free(ks);
 			return PC_OK;
@@ -561,7 +601,7 @@ static enum pc_err key_current(struct pc_svc *ctx, struct key *out)
 	free(ks);
 	struct pc_principal sys;
 	system_actor(&sys);
-	return key_create(ctx, &sys, out);
+	return key_create(ctx, &sys, alg, out);
 }
 
 enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *actor, char *kid, size_t cap)
@@ -573,12 +613,16 @@ enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *ac
 		return e;
 	if (ctx->cfg->keys == NULL)
 		return PC_ERR_INTERNAL;
-	struct key *ks = NULL, nk;
+	struct key *ks = NULL, nk, ned;
 	size_t n = 0;
 	e = keys_all(ctx, &ks, &n);
 	if (e != PC_OK)
 		return e;
-	e = key_create(ctx, actor, &nk);
+	/* a new key of each algorithm, published at once; the old ones
+	 * retired (still published until what they signed has expired) */
+	e = key_create(ctx, actor, ALG_RS256, &nk);
+	if (e == PC_OK)
+		e = key_create(ctx, actor, ALG_EDDSA, &ned);
 	struct pc_oidc_obj *o = malloc(sizeof(*o));
 	int64_t now = pc_svc_now(ctx);
 	for (size_t i = 0; e == PC_OK && o != NULL && i < n; i++) {
@@ -611,7 +655,10 @@ enum pc_err pc_oidc_jwks(struct pc_svc *ctx, json_t **out)
 	if (!oidc_on(ctx))
 		return PC_ERR_NOT_FOUND;
 	struct key cur;
-	enum pc_err e = key_current(ctx, &cur); /* a first key exists before anyone needs it */
+	/* a first key of each algorithm exists before anyone needs it */
+	enum pc_err e = key_current(ctx, ALG_RS256, &cur);
+	if (e == PC_OK)
+		e = key_current(ctx, ALG_EDDSA, &cur);
 	if (e != PC_OK)
 		return e;
 	struct key *ks = NULL;
@@ -625,8 +672,12 @@ enum pc_err pc_oidc_jwks(struct pc_svc *ctx, json_t **out)
 		const struct key *k = &ks[i - 1];
 		if (k->retired_at != 0 && k->retired_at + key_grace(ctx) <= now)
 			continue;
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "RSA", "use", "sig", "alg", "RS256",
-		                                     "kid", k->kid, "n", k->n, "e", k->e));
+		if (k->alg == ALG_RS256)
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "RSA", "use", "sig", "alg",
+			                                     "RS256", "kid", k->kid, "n", k->n, "e", k->e));
+		else
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "kty", "OKP", "crv", "Ed25519", "use",
+			                                     "sig", "alg", "EdDSA", "kid", k->kid, "x", k->x));
 	}
 	free(ks);
 	*out = json_pack("{s:o}", "keys", arr);
@@ -640,12 +691,12 @@ json_t *pc_oidc_discovery(const struct pc_config *cfg)
 	for (int i = 0; i < 5; i++)
 		snprintf(u[i], sizeof(u[i]), "%s%s", cfg->public_url, paths[i]);
 	return json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:[s,s],s:[s],s:[s],s:[s,s],s:[s],s:[s,s,s,s,s],s:[s,s],s:[s,s,s,s],"
+		"{s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:[s,s],s:[s],s:[s,s],s:[s,s],s:[s],s:[s,s,s,s,s],s:[s,s],s:[s,s,s,s],"
 		"s:[s,s,s,s,s,s,s,s,s,s,s,s,s,s],s:b,s:b}",
 		"issuer", cfg->public_url, "authorization_endpoint", u[0], "token_endpoint", u[1], "userinfo_endpoint", u[2],
 		"jwks_uri", u[3], "end_session_endpoint", u[4], "response_types_supported", "code", "grant_types_supported",
 		"authorization_code", "refresh_token", "subject_types_supported", "public",
-		"id_token_signing_alg_values_supported", "RS256", "token_endpoint_auth_methods_supported",
+		"id_token_signing_alg_values_supported", "RS256", "EdDSA", "token_endpoint_auth_methods_supported",
 		"client_secret_basic", "client_secret_post", "code_challenge_methods_supported", "S256", "scopes_supported",
 		"openid", "profile", "email", "groups", "offline_access", "acr_values_supported", "pwd", "mfa",
 		"prompt_values_supported", "none", "login", "consent", "select_account", "claims_supported", "iss", "sub",
@@ -653,20 +704,21 @@ json_t *pc_oidc_discovery(const struct pc_config *cfg)
 		"preferred_username", "groups", "claims_parameter_supported", 0, "request_parameter_supported", 0);
 }
 
-/* Signs claims (borrowed) as a compact JWS with the current key. */
-static int sign_jwt(struct pc_svc *ctx, char *out, size_t cap, json_t *claims)
+/* Signs claims (borrowed) as a compact JWS with the current key of alg. */
+static int sign_jwt(struct pc_svc *ctx, int alg, char *out, size_t cap, json_t *claims)
 {
 	out[0] = '\0';
 	struct key k;
-	if (key_current(ctx, &k) != PC_OK)
+	if (key_current(ctx, alg, &k) != PC_OK)
 		return -1;
-	json_t *hdr = json_pack("{s:s,s:s,s:s}", "alg", "RS256", "typ", "JWT", "kid", k.kid);
+	json_t *hdr = json_pack("{s:s,s:s,s:s}", "alg", ALG_NAMES[alg], "typ", "JWT", "kid", k.kid);
 	char *h = hdr != NULL ? json_dumps(hdr, JSON_COMPACT) : NULL;
 	char *p = json_dumps(claims, JSON_COMPACT);
 	json_decref(hdr);
 	int rc = -1;
 	uint8_t der[PC_RSA_DER_MAX], sig[PC_RSA_SIG_BYTES];
-	size_t dlen = 0;
+	size_t dlen = 0, slen = alg == ALG_RS256 ? PC_RSA_SIG_BYTES : crypto_sign_BYTES;
+	_Static_assert(crypto_sign_BYTES <= PC_RSA_SIG_BYTES, "an Ed25519 signature fits the buffer");
 	if (h == NULL || p == NULL)
 		goto out;
 	size_t hl = strlen(h), pl = strlen(p);
@@ -678,11 +730,14 @@ static int sign_jwt(struct pc_svc *ctx, char *out, size_t cap, json_t *claims)
 	out[at++] = '.';
 	pc_b64url_encode(out + at, cap - at, (const uint8_t *)p, pl);
 	at += strlen(out + at);
-	if (key_unseal(der, &dlen, &k, ctx->cfg->keys) != 0 ||
-	    pc_ossl_rs256_sign(sig, der, dlen, (const uint8_t *)out, at) != 0)
+	if (key_unseal(der, &dlen, &k, ctx->cfg->keys) != 0)
+		goto out;
+	if (alg == ALG_RS256 ? pc_ossl_rs256_sign(sig, der, dlen, (const uint8_t *)out, at) != 0
+	                     : dlen != crypto_sign_SECRETKEYBYTES ||
+	                               crypto_sign_detached(sig, NULL, (const uint8_t *)out, at, der) != 0)
 		goto out;
 	out[at++] = '.';
-	pc_b64url_encode(out + at, cap - at, sig, sizeof(sig));
+	pc_b64url_encode(out + at, cap - at, sig, slen);
 	rc = 0;
 out:
 	sodium_memzero(der, sizeof(der));
@@ -709,7 +764,8 @@ static json_t *verify_jwt(struct pc_svc *ctx, const char *tok)
 	    pc_b64url_decode(sig, sizeof(sig), &sn, d2 + 1, len - (size_t)(d2 + 1 - tok)) != 0)
 		return NULL;
 	json_t *h = json_loadb((const char *)hb, hn, JSON_REJECT_DUPLICATES, NULL);
-	if (h == NULL || strcmp(jstr(h, "alg"), "RS256") != 0) {
+	int alg = h != NULL ? key_alg(jstr(h, "alg")) : -1;
+	if (alg < 0) {
 		json_decref(h);
 		return NULL;
 	}
@@ -721,15 +777,27 @@ static json_t *verify_jwt(struct pc_svc *ctx, const char *tok)
 	if (keys_all(ctx, &ks, &n) != PC_OK)
 		return NULL;
 	json_t *claims = NULL;
+	const uint8_t *msg = (const uint8_t *)tok;
+	size_t mlen = (size_t)(d2 - tok);
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(ks[i].kid, kid) != 0)
+		/* the key named by kid, and of the alg the header names: no
+		 * algorithm confusion between an RSA and an Ed25519 key */
+		if (strcmp(ks[i].kid, kid) != 0 || ks[i].alg != alg)
 			continue;
-		uint8_t der[PC_RSA_DER_MAX];
-		size_t dl = 0;
-		if (key_unseal(der, &dl, &ks[i], ctx->cfg->keys) == 0 &&
-		    pc_ossl_rs256_verify(sig, sn, der, dl, (const uint8_t *)tok, (size_t)(d2 - tok)) == 0)
+		bool ok = false;
+		if (alg == ALG_EDDSA) {
+			uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+			size_t pkn = 0;
+			ok = sn == crypto_sign_BYTES && pc_b64url_decode(pk, sizeof(pk), &pkn, ks[i].x, strlen(ks[i].x)) == 0 &&
+			     pkn == sizeof(pk) && crypto_sign_verify_detached(sig, msg, mlen, pk) == 0;
+		} else {
+			uint8_t der[PC_RSA_DER_MAX];
+			size_t dl = 0;
+			ok = key_unseal(der, &dl, &ks[i], ctx->cfg->keys) == 0 && pc_ossl_rs256_verify(sig, sn, der, dl, msg, mlen) == 0;
+			sodium_memzero(der, sizeof(der));
+		}
+		if (ok)
 			claims = json_loadb((const char *)pb, pn, JSON_REJECT_DUPLICATES, NULL);
-		sodium_memzero(der, sizeof(der));
 	}
 	free(ks);
 	return claims;
@@ -1063,10 +1131,16 @@ struct grant {
 	int64_t auth_time, factors;
 };
 
+/* The ID token algorithm a client registered (RS256 unless EdDSA). */
+static int client_alg(const struct pc_oidc_client *c)
+{
+	return key_alg(c->alg) == ALG_EDDSA ? ALG_EDDSA : ALG_RS256;
+}
+
 /* Issues the access token, refresh token (new family, or rotated from
- * old_hash) and ID token of grant g into out. */
+ * old_hash) and ID token of grant g (signed with alg) into out. */
 static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *actor, const struct grant *g,
-                                const char *nonce, const uint8_t *old_hash, char family_out[PC_ID_LEN + 1],
+                                int alg, const char *nonce, const uint8_t *old_hash, char family_out[PC_ID_LEN + 1],
                                 struct pc_oidc_token_out *out)
 {
 	int64_t now = pc_svc_now(ctx);
@@ -1189,7 +1263,7 @@ static enum pc_err issue_tokens(struct pc_svc *ctx, const struct pc_principal *a
 	if (g->session_id[0] != '\0')
 		json_object_set_new(c, "sid", json_string(g->session_id));
 	user_claims(c, &u, g->scope);
-	int rc = sign_jwt(ctx, out->id_token, sizeof(out->id_token), c);
+	int rc = sign_jwt(ctx, alg, out->id_token, sizeof(out->id_token), c);
 	json_decref(c);
 	if (rc != 0) {
 		e = PC_ERR_INTERNAL;
@@ -1412,7 +1486,7 @@ static enum pc_err token_code(struct pc_svc *ctx, const struct pc_principal *act
 	if (e != PC_OK)
 		goto out;
 	char family[PC_ID_LEN + 1] = "";
-	e = issue_tokens(ctx, actor, &g, g.nonce, NULL, family, out);
+	e = issue_tokens(ctx, actor, &g, client_alg(c), g.nonce, NULL, family, out);
 	if (e != PC_OK || out->error != NULL)
 		goto out;
 	e = grant_store(ctx, family, &g);
@@ -1519,7 +1593,7 @@ static enum pc_err token_refresh(struct pc_svc *ctx, const struct pc_principal *
 	if (req->scope != NULL)
 		snprintf(g.scope, sizeof(g.scope), "%s", req->scope);
 	char family[PC_ID_LEN + 1] = "";
-	return issue_tokens(ctx, actor, &g, NULL, h, family, out);
+	return issue_tokens(ctx, actor, &g, client_alg(c), NULL, h, family, out);
 }
 
 enum pc_err pc_oidc_token(struct pc_svc *ctx, const struct pc_principal *actor, const struct pc_oidc_token_req *req,

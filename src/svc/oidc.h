@@ -12,11 +12,13 @@
  *    BLAKE2b-256 keyed with the OIDC subkey, compared in constant time) or
  *    public (PKCE required), first-party (no consent screen), allowed
  *    scopes, allowed groups ("" any), whether a second factor is required,
- *    the ID token alg (RS256 only: EdDSA per client is not done).
- *  - Keys: RSA-2048 (core/ossl.h), PKCS#8 DER sealed with
+ *    the ID token alg (RS256, the default, or EdDSA).
+ *  - Keys: one current key per algorithm: RSA-2048 (core/ossl.h, PKCS#8
+ *    DER) and Ed25519 (libsodium), the private part sealed with
  *    XChaCha20-Poly1305 under the OIDC subkey (key id byte first, the kid as
- *    associated data). The newest signs; a retired key stays published
- *    until every token it signed has expired.
+ *    associated data). The newest of each algorithm signs; rotation makes a
+ *    new one of each; a retired key stays published until every token it
+ *    signed has expired.
  *  - Codes: 256 random bits, stored as their hash for 60 s with the client,
  *    redirect_uri, PKCE challenge, nonce, scope, user, session, auth_time
  *    and factors; redeemed once by a conditional update; presented again,
@@ -52,7 +54,7 @@ struct pc_oidc_client {
 	bool public_client, first_party, require_mfa;
 	char scopes[PC_OIDC_SCOPE_MAX + 1];     /* allowed, space separated */
 	char groups[PC_USER_GROUPS_TEXT + 1];   /* allowed, "a,b"; "" : anyone */
-	char alg[8];                            /* "RS256" */
+	char alg[8];                            /* "RS256" (default) or "EdDSA" */
 	uint8_t secret_hash[32];                /* confidential clients */
 	int64_t created_at;
 };
@@ -64,7 +66,7 @@ struct pc_oidc_client {
  * redirect URIs and 0..16 post-logout URIs, each an absolute https URL (http
  * only for localhost, *.localhost, 127.0.0.1, [::1]) without fragment or
  * userinfo; scopes among PC_OIDC_SCOPES_SUPPORTED with openid; valid groups;
- * alg RS256. PC_ERR_INVALID with *why, PC_ERR_FORBIDDEN. Event
+ * alg RS256 or EdDSA. PC_ERR_INVALID with *why, PC_ERR_FORBIDDEN. Event
  * "oidc.client_create". */
 PC_MUST_USE enum pc_err pc_oidc_client_create(struct pc_svc *ctx, const struct pc_principal *actor,
                                               struct pc_oidc_client *c, char secret[PC_OIDC_SECRET_LEN + 1],
@@ -84,8 +86,9 @@ json_t *pc_oidc_client_json(const struct pc_oidc_client *c);
 
 /* ---- keys ---- */
 
-/* A new signing key; the others are retired (published until their
- * tokens expired). Event "oidc.key_rotate" {kid}. */
+/* A new signing key of each algorithm (kid: the new RS256 one); the
+ * others are retired (published until their tokens expired). Events
+ * "oidc.key_create" {alg} per new key, "oidc.key_retire" per old one. */
 PC_MUST_USE enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *actor, char *kid,
                                            size_t cap);
 /* The JWKS document (RSA keys still published). New reference in *out. */

@@ -10,7 +10,8 @@
 // Negative cases: wrong, extra and foreign redirect URIs (an error page,
 // never a redirect), plain PKCE, a missing or wrong verifier, a code used
 // twice (and the tokens it produced revoked), a code from another client,
-// an expired code, the nonce echoed, an alg the client did not register, a
+// an expired code, the nonce echoed, an alg the client did not register
+// (and an EdDSA client's tokens under its Ed25519 key), a
 // group-restricted client and a user outside it, a second factor a client
 // requires, prompt=none signed out, and an unregistered
 // post_logout_redirect_uri.
@@ -130,7 +131,7 @@ describe('OpenID Connect provider', () => {
     await stopServer(srv);
   });
 
-  it('discovery: the issuer, endpoints under it, code flow, S256 only, RS256', async () => {
+  it('discovery: the issuer, endpoints under it, code flow, S256 only, RS256 and EdDSA', async () => {
     const res = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`);
     assert.equal(res.status, 200);
     const d = await res.json();
@@ -139,16 +140,24 @@ describe('OpenID Connect provider', () => {
       assert.ok(d[k].startsWith(issuer + '/'), k);
     assert.deepEqual(d.response_types_supported, ['code']);
     assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
-    assert.ok(d.id_token_signing_alg_values_supported.includes('RS256'));
+    assert.deepEqual(d.id_token_signing_alg_values_supported, ['RS256', 'EdDSA']);
     assert.deepEqual(d.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
     const jwks = await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json();
-    assert.ok(jwks.keys.length >= 1);
+    // one key of each algorithm exists before any client needs it
+    assert.deepEqual([...new Set(jwks.keys.map((k) => k.alg))].sort(), ['EdDSA', 'RS256']);
     for (const k of jwks.keys) {
-      assert.equal(k.kty, 'RSA');
-      assert.equal(k.alg, 'RS256');
-      assert.equal(k.e, 'AQAB');
-      assert.equal(Buffer.from(k.n, 'base64url').length, 256);
       assert.ok(!('d' in k), 'no private member');
+      assert.equal(k.use, 'sig');
+      assert.ok(k.kid);
+      if (k.alg === 'RS256') {
+        assert.equal(k.kty, 'RSA');
+        assert.equal(k.e, 'AQAB');
+        assert.equal(Buffer.from(k.n, 'base64url').length, 256);
+      } else {
+        assert.equal(k.kty, 'OKP');
+        assert.equal(k.crv, 'Ed25519');
+        assert.equal(Buffer.from(k.x, 'base64url').length, 32);
+      }
     }
   });
 
@@ -299,6 +308,46 @@ describe('OpenID Connect provider', () => {
     const t = await tokenRequest(other, { grant_type: 'authorization_code', code: f.code, redirect_uri: APP, code_verifier: f.verifier });
     assert.equal(t.status, 400);
     assert.equal(t.data.error, 'invalid_grant');
+  });
+
+  it('EdDSA per client: the ID token is signed Ed25519, verifies with the JWKS; RS256 clients keep RS256', async () => {
+    const ed = await client({ name: 'EdDSA app', redirect_uris: [APP], post_logout_redirect_uris: [APP_LOGOUT], first_party: true, alg: 'EdDSA' });
+    assert.equal(ed.alg, 'EdDSA');
+    // the RP declares the alg it registered: openid-client refuses any other
+    const cfg = await rp(ed, { id_token_signed_response_alg: 'EdDSA' });
+    const f = await codeFor(cfg);
+    const t = await oidc.authorizationCodeGrant(cfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    const h = headerOf(t.id_token);
+    assert.equal(h.alg, 'EdDSA');
+    assert.equal(t.claims().sub, user.id);
+    const jwks = await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json();
+    assert.equal(jwks.keys.find((k) => k.kid === h.kid)?.kty, 'OKP');
+    const set = jose.createLocalJWKSet(jwks);
+    await jose.jwtVerify(t.id_token, set, { issuer, audience: ed.client_id, algorithms: ['EdDSA'] });
+    // a tampered payload does not verify
+    const parts = t.id_token.split('.');
+    const forged = [parts[0], b64url(JSON.stringify({ ...claimsOf(t.id_token), sub: 'someone-else' })), parts[2]].join('.');
+    await assert.rejects(jose.jwtVerify(forged, set, { issuer, audience: ed.client_id, algorithms: ['EdDSA'] }));
+    // the refreshed ID token keeps the client's alg
+    const t2 = await oidc.refreshTokenGrant(cfg, t.refresh_token);
+    assert.equal(headerOf(t2.id_token).alg, 'EdDSA');
+    // an EdDSA ID token is a valid id_token_hint (our signature checked:
+    // the sign-out question, nothing ended by a GET); a forged one is not
+    const hint = (tok) => browser.get(pathOf(oidc.buildEndSessionUrl(cfg, { id_token_hint: tok, post_logout_redirect_uri: APP_LOGOUT })), { headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'same-origin' } });
+    const ask = await hint(t2.id_token);
+    assert.equal(ask.status, 200, ask.text);
+    assert.match(ask.text, /Sign out\?/);
+    assert.equal((await hint(forged)).status, 400);
+    // an EdDSA header on an RSA kid (algorithm confusion) is refused too
+    const rsaKid = jwks.keys.find((k) => k.alg === 'RS256').kid;
+    const confused = [b64url(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid: rsaKid })), parts[1], parts[2]].join('.');
+    assert.equal((await hint(confused)).status, 400);
+    // an RP that expects RS256 from this client refuses its tokens
+    const wrong = await rp(ed, { id_token_signed_response_alg: 'RS256' });
+    const g = await codeFor(wrong);
+    await assert.rejects(oidc.authorizationCodeGrant(wrong, g.callback, { pkceCodeVerifier: g.verifier, expectedState: g.state, expectedNonce: g.nonce }));
+    // the default stays RS256 (mod_auth_openidc has no EdDSA)
+    assert.equal(main.alg, 'RS256');
   });
 
   it('an ID token alg the client did not register is refused by the RP', async () => {
@@ -516,6 +565,14 @@ describe('OpenID Connect provider', () => {
     const f = await codeFor(cfg);
     const t = await oidc.authorizationCodeGrant(cfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
     assert.equal(t.claims().aud, id);
+    const edCli = await runCli(['oidc', 'client', 'add', '--name', 'Ed from the CLI', '--redirect-uri', APP, '--alg', 'EdDSA'], srv.env);
+    assert.equal(edCli.code, 0, edCli.stderr);
+    recordSecret(edCli.stdout.match(/^client_secret: (\S+)$/m)[1], 'OIDC client secret');
+    const edId = edCli.stdout.match(/^client_id: ([0-9a-f]{32})$/m)[1];
+    assert.equal((await admin.agent.get(`/api/v1/oidc/clients/${edId}`)).data.alg, 'EdDSA');
+    const badAlg = await runCli(['oidc', 'client', 'add', '--name', 'x', '--redirect-uri', APP, '--alg', 'none'], srv.env);
+    assert.equal(badAlg.code, 64);
+    assert.match(badAlg.stderr, /alg: RS256 or EdDSA/);
     const pub = await runCli(['oidc', 'client', 'add', '--name', 'SPA', '--redirect-uri', APP, '--public'], srv.env);
     assert.equal(pub.code, 0, pub.stderr);
     assert.doesNotMatch(pub.stdout, /client_secret/);
@@ -542,10 +599,16 @@ describe('OpenID Connect provider', () => {
     const f = await codeFor(mainCfg);
     const t1 = await oidc.authorizationCodeGrant(mainCfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
     const kid1 = headerOf(t1.id_token).kid;
+    const edKids = async () => (await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json()).keys.filter((k) => k.alg === 'EdDSA').map((k) => k.kid);
+    const edBefore = await edKids();
     const rot = await runCli(['oidc', 'key', 'rotate'], srv.env);
     assert.equal(rot.code, 0, rot.stderr);
     const kid2 = rot.stdout.match(/^kid: (\S+)$/m)[1];
     assert.notEqual(kid2, kid1);
+    // a new Ed25519 key too, the old one still published
+    const edAfter = await edKids();
+    assert.equal(edAfter.length, edBefore.length + 1);
+    assert.ok(edBefore.every((k) => edAfter.includes(k)));
     const jwks = await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json();
     assert.ok(jwks.keys.some((k) => k.kid === kid1) && jwks.keys.some((k) => k.kid === kid2));
     const set = jose.createLocalJWKSet(jwks);
