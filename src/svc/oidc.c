@@ -1650,6 +1650,13 @@ enum pc_err pc_oidc_userinfo(struct pc_svc *ctx, const char *token, size_t len, 
 	e = pc_revocation_check(&ctx->auth, jstr(j, "jti"), &revoked);
 	if (e == PC_OK && revoked)
 		e = PC_ERR_NOT_FOUND;
+	/* a deleted client's access tokens end with it (its refresh tokens
+	 * already do: the client no longer authenticates at the token endpoint) */
+	if (e == PC_OK) {
+		struct pc_oidc_obj *co = malloc(sizeof(*co));
+		e = co != NULL ? pc_store_oidc_get(ctx->store, "client", jstr(j, "client_id"), co) : PC_ERR_INTERNAL;
+		free(co);
+	}
 	struct pc_user u;
 	if (e == PC_OK)
 		e = pc_store_user_get(ctx->store, jstr(j, "user_id"), &u);

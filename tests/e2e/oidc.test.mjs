@@ -350,6 +350,20 @@ describe('OpenID Connect provider', () => {
     assert.equal(main.alg, 'RS256');
   });
 
+  it('a deleted client: its access tokens fail at UserInfo, its refresh tokens at the token endpoint', async () => {
+    const gone = await client({ name: 'Soon gone', redirect_uris: [APP], first_party: true });
+    const cfg = await rp(gone);
+    const f = await codeFor(cfg);
+    const t = await oidc.authorizationCodeGrant(cfg, f.callback, { pkceCodeVerifier: f.verifier, expectedState: f.state, expectedNonce: f.nonce });
+    assert.equal((await oidc.fetchUserInfo(cfg, t.access_token, user.id)).sub, user.id);
+    assert.equal((await admin.agent.req('DELETE', `/api/v1/oidc/clients/${gone.client_id}`)).status, 204);
+    const info = await fetch(`http://127.0.0.1:${port}/oidc/userinfo`, { headers: { Authorization: `Bearer ${t.access_token}` } });
+    assert.equal(info.status, 401);
+    const r = await tokenRequest(gone, { grant_type: 'refresh_token', refresh_token: t.refresh_token });
+    assert.equal(r.status, 401);
+    assert.equal(r.data.error, 'invalid_client');
+  });
+
   it('an ID token alg the client did not register is refused by the RP', async () => {
     const cfg = await rp(main, { id_token_signed_response_alg: 'ES256' });
     const f = await codeFor(cfg);
