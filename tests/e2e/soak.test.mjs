@@ -2,9 +2,22 @@
 // server — setup, login, verify with cookie/JWT/API key, API key create and
 // delete, token, refresh, logout; sign-ins with a second factor (TOTP codes,
 // replays refused; the mfa_token flow); forwarded requests judged by an
-// access-rules file (allowed, denied, two_factor) — with RSS and open file descriptors
-// sampled; then kill -9 while it writes, restart on the same SQLite file,
-// and prove every acknowledged change is there and the audit chain holds.
+// access-rules file (allowed, denied, two_factor); the OpenID Connect code
+// exchange (a signed-in user at /oidc/authorize with S256 PKCE, state and
+// nonce, the code exchanged at /oidc/token with client_secret_basic, the ID
+// token's signature, iss, aud, sub and nonce checked against the JWKS,
+// /oidc/userinfo, one refresh_token grant that rotates, and now and then the
+// used code replayed: 400 invalid_grant, and the tokens it gave revoked) —
+// with RSS and open file descriptors sampled; then kill -9 while it writes,
+// restart on the same SQLite file, and prove every acknowledged change is
+// there and the audit chain holds.
+//
+// The server listens on a port chosen before it starts, so its
+// PORTCULLIS_PUBLIC_URL (the OIDC issuer) can name it. Answers the flows
+// did not expect (a wrong status, claim or state) are listed and must be
+// none; refreshes past PORTCULLIS_REFRESH_LIMIT per user and client and
+// hour answer 429 and are counted as such (one client per worker, so each
+// has its own budget).
 //
 // PORTCULLIS_SOAK_SECONDS (default 15 in `make test`; `make soak` runs 600).
 // Results go to tests/e2e/out/soak.json (and bench/results/soak.md from
@@ -17,6 +30,7 @@ import path from 'node:path';
 
 import { startServer, stopServer, generateSecretKey, makeTempDir, runCli, OUT_DIR, sleep } from './lib/harness.mjs';
 import { Jar, fetchCsrf, setupFirstUser, post, get, request, secret, newEmail, newPassword, recordPair } from './lib/flows.mjs';
+import { freePort } from './lib/redis.mjs';
 
 const SECONDS = Number(process.env.PORTCULLIS_SOAK_SECONDS || 15);
 const CONCURRENCY = Number(process.env.PORTCULLIS_SOAK_CONCURRENCY || 24);
@@ -41,6 +55,19 @@ one_factor  host=app.example
 one_factor
 `;
 
+const APP = 'https://app.example/cb';
+const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
+const headerOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url').toString('utf8'));
+
+// Whether jwt's RS256 signature verifies with a key of the JWKS (by kid).
+function signedBy(jwt, jwks) {
+  const [h, p, sig] = jwt.split('.');
+  const jwk = jwks.keys.find((k) => k.kid === headerOf(jwt).kid);
+  if (!jwk || headerOf(jwt).alg !== 'RS256') return false;
+  const key = crypto.createPublicKey({ key: jwk, format: 'jwk' });
+  return crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'));
+}
+
 function sample(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
@@ -49,13 +76,17 @@ function sample(pid) {
 }
 
 describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () => {
-  let srv, env, dir, admin;
+  let srv, env, dir, admin, issuer;
 
   before(async () => {
     dir = makeTempDir('portcullis-e2e-soak-');
     const rulesFile = path.join(dir, 'access.rules');
     fs.writeFileSync(rulesFile, RULES, { mode: 0o600 });
+    const port = await freePort();
+    issuer = `http://auth.localhost:${port}`;
     env = {
+      PORTCULLIS_LISTEN: `127.0.0.1:${port}`,
+      PORTCULLIS_PUBLIC_URL: issuer,
       PORTCULLIS_ACCESS_RULES_FILE: rulesFile,
       PORTCULLIS_TRUSTED_PROXIES: '127.0.0.1/32',
       PORTCULLIS_SECRET_KEY: generateSecretKey(),
@@ -101,6 +132,91 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
       count('totp-confirm', await post(srv, '/api/v1/users/me/totp/confirm', { jar, json: { code: totp(en.body.secret, Math.floor(Date.now() / 30000) - 1) } }));
       u.totp = en.body.secret;
     }
+    // OIDC: a user of its own, signed in once (its session is the
+    // browser's at /oidc/authorize), and a first-party client per worker
+    // (no consent page; each with its own refresh budget)
+    const oidcUser = { email: newEmail('soak-oidc'), password: newPassword() };
+    count('user', await post(srv, '/api/v1/users', { jar: admin.jar, json: oidcUser }));
+    const oidcJar = await fetchCsrf(srv);
+    {
+      const r = await post(srv, '/api/v1/auth/login', { jar: oidcJar, json: oidcUser });
+      count('login', r);
+      assert.equal(r.status, 200, r.text);
+      oidcUser.id = r.body.user.id;
+    }
+    const clients = [];
+    for (let w = 0; w < CONCURRENCY; w++) {
+      const c = await post(srv, '/api/v1/oidc/clients', { jar: admin.jar, json: { name: `soak ${w}`, redirect_uris: [APP], first_party: true } });
+      count('oidc-client', c);
+      assert.equal(c.status, 201, c.text);
+      secret(c.body.client_secret, 'soak OIDC client secret');
+      clients.push({ id: c.body.client_id, basic: 'Basic ' + Buffer.from(`${c.body.client_id}:${c.body.client_secret}`).toString('base64') });
+    }
+    const jwksRes = await get(srv, '/oidc/jwks.json');
+    assert.equal(jwksRes.status, 200, jwksRes.text);
+    const jwks = jwksRes.body;
+    // what an OIDC step answered that it should not have (must stay empty)
+    const wrong = [];
+    const expect = (what, ok, detail) => {
+      if (!ok && wrong.length < 50) wrong.push(`${what}: ${detail}`);
+    };
+    const tokenRequest = (c, form) =>
+      post(srv, '/oidc/token', { body: new URLSearchParams(form).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: c.basic } });
+    // one code exchange as a relying party does it (registering the
+    // secrets of the first flows of each worker only: the registry is one
+    // file rewritten per secret)
+    const oidcFlow = async (w, i) => {
+      const c = clients[w];
+      const keep = (v, label) => (i < 3 ? secret(v, label) : v);
+      const verifier = crypto.randomBytes(32).toString('base64url');
+      const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+      const state = crypto.randomBytes(16).toString('base64url');
+      const nonce = crypto.randomBytes(16).toString('base64url');
+      const q = new URLSearchParams({ response_type: 'code', client_id: c.id, redirect_uri: APP, scope: 'openid email profile', state, nonce, code_challenge: challenge, code_challenge_method: 'S256' });
+      const a = await get(srv, `/oidc/authorize?${q}`, { jar: oidcJar, headers: { accept: 'text/html', 'sec-fetch-site': 'same-origin' } });
+      count('oidc-authorize', a);
+      const loc = a.status === 303 ? new URL(a.headers.get('location')) : null;
+      const code = loc?.searchParams.get('code');
+      expect('authorize', loc && loc.origin + loc.pathname === APP && code && loc.searchParams.get('state') === state && loc.searchParams.get('iss') === issuer, `${a.status} ${a.headers.get('location') || a.text.slice(0, 200)}`);
+      if (!code) return;
+      keep(code, 'soak OIDC code');
+      const form = { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: verifier };
+      const t = await tokenRequest(c, form);
+      count('oidc-token', t);
+      expect('token', t.status === 200 && t.body?.token_type === 'Bearer' && t.body.id_token && t.body.access_token && t.body.refresh_token, `${t.status} ${t.text.slice(0, 200)}`);
+      if (t.status !== 200) return;
+      keep(t.body.access_token, 'soak OIDC access token');
+      keep(t.body.refresh_token, 'soak OIDC refresh token');
+      const idt = claimsOf(t.body.id_token);
+      expect('id_token', idt.iss === issuer && idt.aud === c.id && idt.sub === oidcUser.id && idt.nonce === nonce && idt.exp * 1000 > Date.now(), JSON.stringify(idt));
+      expect('id_token signature', signedBy(t.body.id_token, jwks), headerOf(t.body.id_token).kid);
+      const u = await get(srv, '/oidc/userinfo', { bearer: t.body.access_token });
+      count('oidc-userinfo', u);
+      expect('userinfo', u.status === 200 && u.body?.sub === oidcUser.id && u.body.email === oidcUser.email, `${u.status} ${u.text.slice(0, 200)}`);
+      let access = t.body.access_token;
+      const f = await tokenRequest(c, { grant_type: 'refresh_token', refresh_token: t.body.refresh_token });
+      count('oidc-refresh', f);
+      if (f.status === 200) {
+        keep(f.body.access_token, 'soak OIDC access token');
+        keep(f.body.refresh_token, 'soak OIDC refresh token');
+        expect('refresh rotates', f.body.refresh_token && f.body.refresh_token !== t.body.refresh_token && f.body.access_token !== t.body.access_token, 'the same tokens again');
+        expect('refresh id_token', f.body.id_token && claimsOf(f.body.id_token).sub === oidcUser.id && claimsOf(f.body.id_token).aud === c.id, f.text.slice(0, 200));
+        access = f.body.access_token;
+      } else {
+        // past the hour's budget for this user and client
+        expect('refresh', f.status === 429 && f.body?.error === 'temporarily_unavailable', `${f.status} ${f.text.slice(0, 200)}`);
+      }
+      if ((w + i) % 4 === 0) {
+        // a quarter of the flows (from each worker's first on): the used
+        // code again, refused, and what it gave revoked
+        const r = await tokenRequest(c, form);
+        count('oidc-replay', r);
+        expect('replay', r.status === 400 && r.body?.error === 'invalid_grant', `${r.status} ${r.text.slice(0, 200)}`);
+        const v = await get(srv, '/oidc/userinfo', { bearer: access });
+        count('oidc-userinfo-revoked', v);
+        expect('revoked by the replay', v.status === 401, `${v.status} ${v.text.slice(0, 200)}`);
+      }
+    };
     const fwd = (p) => ({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example', 'x-forwarded-uri': p, 'x-forwarded-method': 'GET' });
     const samples = [sample(srv.proc.pid)];
     const deadline = Date.now() + SECONDS * 1000;
@@ -113,6 +229,7 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
     const worker = async (w) => {
       const u = users[w % users.length];
       let n = 0;
+      let oidcRuns = 0;
       while (Date.now() < deadline) {
         n += 1;
         const kind = n % 10;
@@ -171,6 +288,8 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
             count('verify-rules-deny', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/internal/a') }));
             count('verify-rules-2fa', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/secure/') }));
             count('verify-rules-odd', await get(srv, '/api/v1/auth/verify', { jar: admin.jar, headers: fwd('/Internal/%2e%2e/a') }));
+          } else if (kind === 6) {
+            await oidcFlow(w, oidcRuns++);
           } else if (kind === 3) {
             count('login-wrong', await post(srv, '/api/v1/auth/login', { jar: await fetchCsrf(srv), json: { email: u.email, password: 'not the password!' } }));
           } else {
@@ -190,6 +309,10 @@ describe(`soak: ${SECONDS} s of mixed traffic, then kill -9 while writing`, () =
     fs.mkdirSync(OUT_DIR, { recursive: true });
     fs.writeFileSync(path.join(OUT_DIR, 'soak.json'), JSON.stringify(result, null, 1));
     assert.deepEqual(fivexx, [], '5xx answers');
+    assert.deepEqual(wrong, [], 'OIDC answers not as expected');
+    // every OIDC step taken, and answered as it should be, at least once
+    for (const k of ['oidc-authorize 303', 'oidc-token 200', 'oidc-userinfo 200', 'oidc-refresh 200', 'oidc-replay 400', 'oidc-userinfo-revoked 401'])
+      assert.ok(counts[k] > 0, `${k} never seen: ${JSON.stringify(counts)}`);
     assert.ok(!srv.exited, 'the server is alive');
     assert.ok(!Object.keys(counts).some((k) => k.startsWith('error')), `client-side errors: ${JSON.stringify(counts)}`);
     // flat: after a warm-up third, the last third's peak is not far above
