@@ -5,6 +5,7 @@
  * tokens revoked (store.h "credential epochs") — and the revoked jtis then
  * go onto the in-memory list, so no sign-in racing the change survives it.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,10 +46,35 @@ static int user_new(struct pc_svc *ctx, struct pc_user *u, const char *email, en
 	return pc_password_hash(u->password_hash, pw, len, &ctx->auth.cost);
 }
 
+/* One setup attempt at a time in this process: a crowd racing to set up
+ * an instance waits for the first, which usually wins, and then gets the
+ * cheap answer below instead of each paying a strength check and an
+ * Argon2id hash for nothing (a hundred racers cost one hash, not a
+ * hundred). Correctness does not rest on it: across instances the guard
+ * row inside pc_store_setup decides. */
+static pthread_mutex_t setup_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static enum pc_err setup_locked(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                const char *password, size_t password_len, struct pc_user *out,
+                                struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                                struct pc_pw_verdict *weak);
+
 enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                            const char *password, size_t password_len, struct pc_user *out,
                            struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
                            struct pc_pw_verdict *weak)
+{
+	if (pthread_mutex_lock(&setup_mu) != 0)
+		return PC_ERR_INTERNAL;
+	enum pc_err e = setup_locked(ctx, actor, email, password, password_len, out, sess, secret, weak);
+	pthread_mutex_unlock(&setup_mu);
+	return e;
+}
+
+static enum pc_err setup_locked(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
+                                const char *password, size_t password_len, struct pc_user *out,
+                                struct pc_session *sess, uint8_t secret[PC_SESSION_SECRET_BYTES],
+                                struct pc_pw_verdict *weak)
 {
 	bool done = false;
 	/* a cheap early answer; the guard row inside pc_store_setup is what

@@ -29,6 +29,8 @@ PC_MUST_USE enum pc_err pc_users_setup_done(struct pc_svc *ctx, bool *done);
  * whose principal is the actor of its own creation; secret receives the
  * session secret (wipe it). sess NULL (the command line): actor is the
  * actor. Event "setup" on the user. PC_ERR_SET_UP when a first user exists.
+ * One attempt at a time per process, so racers wait for the first and then
+ * get PC_ERR_SET_UP without hashing a password.
  */
 PC_MUST_USE enum pc_err pc_users_setup(struct pc_svc *ctx, const struct pc_principal *actor, const char *email,
                                        const char *password, size_t password_len, struct pc_user *out,
