@@ -162,7 +162,10 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const context = await browser.newContext();
     await context.addInitScript(PAGE_HELPERS);
     const page = await context.newPage();
-    await page.goto(`${base}/login`);
+    // networkidle: the login page's own start() fetches a fresh CSRF token
+    // (a new cookie); the in-page helpers' calls must not race it, or their
+    // header carries the token the page just replaced (403 csrf-failed)
+    await page.goto(`${base}/login`, { waitUntil: 'networkidle' });
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable', { enableUI: false });
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
