@@ -16,7 +16,10 @@
 #   idle RSS of `portcullis serve`
 #   verify with a 1,000-rule access rules file against none (bench/access_rules.sh)
 #   verify for a two-factor session against a one-factor one (bench/two_factor.sh)
+#   verify (bearer JWT) with the revocation list kept current through Redis,
+#     against embedded mode and nginx (bench/revocation.sh)
 #   the forward-auth round trip: nginx + auth_request + app against nginx + app (bench/forward_auth.sh)
+#   the OIDC token endpoint against the API's token endpoint, RS256 against Ed25519 (bench/oidc.sh)
 #   verify, sign-in and the audit listing as the store grows, SQLite and PostgreSQL (bench/store_scale.sh)
 # Then the C micro-benchmarks (build/pc_micro, build/pc_micro_authz,
 # build/pc_micro_redact).
@@ -239,7 +242,7 @@ stop_pid "$pc_pid"
   echo "- idle RSS after the load above, with 10^6 audit events in the store: $idle MiB"
 } >>"$report"
 
-# ---- Redis: the revocation check over the network, and verify with it ----
+# ---- a Redis server for the micro-benchmarks (the round trip they time) ----
 redis_url=""
 if command -v redis-server >/dev/null; then
   rport=$(free_port)
@@ -248,30 +251,13 @@ if command -v redis-server >/dev/null; then
   pids+=($!)
   for _ in $(seq 1 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis_url="redis://127.0.0.1:$rport"
-  pport=$(free_port)
-  PORTCULLIS_REDIS_URL_BENCH="$redis_url"
-  mkdir -p "$work/pcr" && cp "$work/pc/bench.db" "$work/pcr/bench.db"
-  sqlite3 "$work/pcr/bench.db" "DELETE FROM audit_events;"
-  start_pc_redis() {
-    mkdir -p "$1"
-    { pc_env "$1" "$2"; echo "export PORTCULLIS_REDIS_URL=$redis_url"; } >"$1/env"
-    ( cd "$1"; . ./env; exec "$bin" serve 2>"$1/server.log" ) &
-    pc_pid=$!
-    pids+=("$pc_pid")
-    wait_up "$2"
-  }
-  start_pc_redis "$work/pcr" "$pport"
-  read -r rr_rps rr_50 rr_99 < <(run_wrk "verify-jwt-redis" "http://127.0.0.1:$pport/api/v1/auth/verify" -H "Authorization: Bearer $jwt")
-  stop_pid "$pc_pid"
-  {
-    echo
-    echo "## Verify (bearer JWT) with the revocation list in Redis"
-    echo
-    echo "| | req/s | p50 ms | p99 ms |"
-    echo "|---|---|---|---|"
-    echo "| PORTCULLIS_REDIS_URL on loopback | $rr_rps | $rr_50 | $rr_99 |"
-  } >>"$report"
 fi
+# bearer verify with the revocation list held locally and kept current
+# through Redis, against embedded mode and nginx (its own script)
+{
+  echo
+  BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/revocation.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
 
 # ---- /verify with 1,000 access rules against none (its own script) ----
 {
@@ -289,6 +275,12 @@ fi
 {
   echo
   BENCH_ROUNDS=$rounds BENCH_SECONDS=$secs "$root/bench/forward_auth.sh" "$bin" | sed '1s/^# /## /'
+} >>"$report"
+
+# ---- the OpenID Connect token endpoint and an RS256 signature (its own script) ----
+{
+  echo
+  "$root/bench/oidc.sh" "$bin" | sed '1s/^# /## /'
 } >>"$report"
 
 # ---- the store at 10^3..10^6 (its own script) ----
