@@ -1,12 +1,18 @@
 // The login page's enrolment step: a sign-in that PORTCULLIS_REQUIRE_SECOND_FACTOR
 // holds until the account has a second factor sets up a TOTP authenticator
-// here, confirms it with a code, and is shown its recovery codes once.
+// here, confirms it with a code, and is shown its recovery codes once; or,
+// when the server offers it (methods has "passkey") and the browser can,
+// registers a passkey instead (the sign-in that just gave the password is
+// the proof), which makes the session a full one at once.
 'use strict';
 
 const Enrol = {
   // Starts (or restarts) enrolment: a fresh secret, its QR code and key.
-  async start(onDone) {
+  // methods: what the server offers (["totp"] when not known).
+  async start(onDone, methods) {
     Enrol.onDone = onDone;
+    const passkey = (methods || []).includes('passkey') && typeof PCWA !== 'undefined' && PCWA.supported();
+    document.getElementById('enrol-passkey-box').hidden = !passkey;
     document.getElementById('login').hidden = true;
     document.getElementById('setup').hidden = true;
     document.getElementById('second').hidden = true;
@@ -47,6 +53,24 @@ const Enrol = {
 document.getElementById('enrol').addEventListener('submit', (e) => {
   e.preventDefault();
   Enrol.confirm(document.getElementById('enrol-code').value.trim());
+});
+document.getElementById('enrol-passkey').addEventListener('click', async () => {
+  PC.status('Follow your browser\'s passkey prompt…');
+  let res;
+  try {
+    res = await PCWA.register('/api/v1/users/me/passkeys/options', '/api/v1/users/me/passkeys', { name: 'Passkey' });
+  } catch (err) {
+    PC.status(PCWA.refusal(err), true);
+    return;
+  }
+  if (res.status !== 201) {
+    PC.status(PC.problem(res), true);
+    return;
+  }
+  document.getElementById('enrol').hidden = true;
+  document.getElementById('enrol-secret').textContent = '';
+  PC.status('The passkey is set up.');
+  Enrol.onDone();
 });
 document.getElementById('enrol-cancel').addEventListener('click', async () => {
   await PC.api('POST', '/api/v1/auth/logout');

@@ -68,7 +68,7 @@ async function submit(form, path) {
   const res = await PC.api('POST', path, { email, password });
   if (res.status === 200 && res.data && res.data.second_factor_required) return secondStep(res.data.methods);
   if ((res.status === 200 || res.status === 201) && res.data && res.data.second_factor_enrolment_required) {
-    return Enrol.start(done);
+    return Enrol.start(done, res.data.methods);
   }
   if (res.status === 200 || res.status === 201) {
     // signed in as far as the server knows: did the browser keep the cookie?

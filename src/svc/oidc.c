@@ -272,6 +272,39 @@ static int client_from_obj(struct pc_oidc_client *c, const struct pc_oidc_obj *o
 	return rc;
 }
 
+/* Every stored record of kind, decoded by decode into a calloc'd array of
+ * elem-byte elements (*out, *n); a record that does not decode is left
+ * out. */
+static enum pc_err decoded_all(struct pc_svc *ctx, const char *kind, size_t elem,
+                               int (*decode)(void *dst, const struct pc_oidc_obj *o), void **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct pc_oidc_obj *objs = NULL;
+	size_t k = 0;
+	enum pc_err e = pc_store_oidc_list(ctx->store, kind, NULL, &objs, &k);
+	if (e != PC_OK)
+		return e;
+	unsigned char *arr = calloc(k ? k : 1, elem);
+	if (arr == NULL) {
+		free(objs);
+		return PC_ERR_INTERNAL;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < k; i++)
+		if (decode(arr + m * elem, &objs[i]) == 0)
+			m++;
+	free(objs);
+	*out = arr;
+	*n = m;
+	return PC_OK;
+}
+
+static int client_decode(void *dst, const struct pc_oidc_obj *o)
+{
+	return client_from_obj(dst, o);
+}
+
 static enum pc_err load_client(struct pc_svc *ctx, const char *id, struct pc_oidc_client *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -349,24 +382,10 @@ enum pc_err pc_oidc_client_list(struct pc_svc *ctx, const struct pc_principal *a
 	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "oidc_client", "");
 	if (e != PC_OK)
 		return e;
-	struct pc_oidc_obj *objs = NULL;
-	size_t k = 0;
-	e = pc_store_oidc_list(ctx->store, "client", NULL, &objs, &k);
-	if (e != PC_OK)
-		return e;
-	struct pc_oidc_client *cs = calloc(k ? k : 1, sizeof(*cs));
-	if (cs == NULL) {
-		free(objs);
-		return PC_ERR_INTERNAL;
-	}
-	size_t m = 0;
-	for (size_t i = 0; i < k; i++)
-		if (client_from_obj(&cs[m], &objs[i]) == 0)
-			m++;
-	free(objs);
+	void *cs = NULL;
+	e = decoded_all(ctx, "client", sizeof(**out), client_decode, &cs, n);
 	*out = cs;
-	*n = m;
-	return PC_OK;
+	return e;
 }
 
 enum pc_err pc_oidc_client_update(struct pc_svc *ctx, const struct pc_principal *actor,
@@ -509,29 +528,18 @@ static int key_unseal(uint8_t der[PC_RSA_DER_MAX], size_t *len, const struct key
 	return 0;
 }
 
+static int key_decode(void *dst, const struct pc_oidc_obj *o)
+{
+	return key_from_obj(dst, o);
+}
+
 /* Every stored key, oldest first (kids sort by creation time). */
 static enum pc_err keys_all(struct pc_svc *ctx, struct key **out, size_t *n)
 {
-	*out = NULL;
-	*n = 0;
-	struct pc_oidc_obj *objs = NULL;
-	size_t k = 0;
-	enum pc_err e = pc_store_oidc_list(ctx->store, "key", NULL, &objs, &k);
-	if (e != PC_OK)
-		return e;
-	struct key *ks = calloc(k ? k : 1, sizeof(*ks));
-	if (ks == NULL) {
-		free(objs);
-		return PC_ERR_INTERNAL;
-	}
-	size_t m = 0;
-	for (size_t i = 0; i < k; i++)
-		if (key_from_obj(&ks[m], &objs[i]) == 0)
-			m++;
-	free(objs);
+	void *ks = NULL;
+	enum pc_err e = decoded_all(ctx, "key", sizeof(**out), key_decode, &ks, n);
 	*out = ks;
-	*n = m;
-	return PC_OK;
+	return e;
 }
 
 /* The private part of a new key of k->alg into der (*len bytes), its

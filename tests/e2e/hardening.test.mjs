@@ -44,10 +44,7 @@ const pgSkip = !PG_BIN ? 'PostgreSQL is not installed (scripts/deps.sh test inst
 let pg = null;
 async function pgDatabaseEnv() {
   pg ??= await startPostgres();
-  const d = pg.newDatabase();
-  const file = path.join(makeTempDir('portcullis-e2e-pgpw-'), 'db.pw');
-  fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
-  return { PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+  return pg.databaseEnv();
 }
 
 after(async () => {

@@ -113,11 +113,7 @@ async function startCutProxy(target) {
 let pg = null;
 async function pgDatabaseEnv() {
   pg ??= await startPostgres();
-  const d = pg.newDatabase();
-  const dir = makeTempDir('portcullis-e2e-pgpw-');
-  const file = path.join(dir, 'db.pw');
-  fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
-  return { PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+  return pg.databaseEnv();
 }
 function sqliteDatabaseEnv() {
   const dir = makeTempDir('portcullis-e2e-instances-');

@@ -4,6 +4,8 @@
 // http://localhost:PORT (WebAuthn refuses IP origins), with
 // PORTCULLIS_PUBLIC_URL naming that origin:
 //
+// - with PORTCULLIS_REQUIRE_SECOND_FACTOR=all, the login page's enrolment
+//   step registers a passkey instead of TOTP;
 // - register and sign in with a passkey alone for each of ES256, EdDSA and
 //   RS256 (the virtual authenticator takes the first algorithm offered, so
 //   the options request offers one at a time with {alg});
@@ -500,6 +502,57 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       assert.ok(login.data.user, JSON.stringify(login.data));
     } finally {
       await b.context.close();
+    }
+  });
+
+  it('PORTCULLIS_REQUIRE_SECOND_FACTOR=all: the login page offers a passkey at enrolment, and the sign-in goes on as a full one', async () => {
+    const port2 = await freePort();
+    const base2 = `http://localhost:${port2}`;
+    const srv2 = await startServer({
+      env: { PORTCULLIS_LISTEN: `127.0.0.1:${port2}`, PORTCULLIS_PUBLIC_URL: base2, PORTCULLIS_REQUIRE_SECOND_FACTOR: 'all' },
+      label: 'passkeys-enrol',
+    });
+    const context = await browser.newContext();
+    await context.addInitScript(PAGE_HELPERS);
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('WebAuthn.enable', { enableUI: false });
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      });
+      // the first user, through the page: the enrolment step follows
+      await page.goto(`${base2}/login`);
+      await page.locator('#setup-email').waitFor();
+      const email = `first-${Date.now()}@example.com`;
+      const password = `passkey enrol ${crypto.randomBytes(9).toString('base64url')}`;
+      await page.locator('#setup-email').fill(email);
+      await page.locator('#setup-password').fill(password);
+      await page.locator('#setup-password').press('Enter');
+      await page.locator('#enrol:visible').waitFor();
+      // held: nothing but enrolment
+      assert.equal((await page.evaluate(() => pk.call('GET', '/api/v1/users'))).status, 403);
+      await page.locator('#enrol-passkey:visible').click();
+      await page.waitForURL(`${base2}/admin`);
+      const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+      assert.equal(creds.length, 1, 'the authenticator holds the new passkey');
+      const f = await page.evaluate(() => pk.call('GET', '/api/v1/users/me/factors'));
+      assert.equal(f.status, 200, f.text);
+      assert.equal(f.data.session_factors, 2, 'the session is a full one');
+      const users = await page.evaluate(() => pk.call('GET', '/api/v1/users'));
+      assert.equal(users.status, 200, users.text);
+      const list = await page.evaluate(() => pk.call('GET', '/api/v1/users/me/passkeys'));
+      assert.equal(list.data.passkeys.length, 1);
+      // next time: the password, then the passkey as the second step
+      assert.equal((await page.evaluate(() => pk.call('POST', '/api/v1/auth/logout'))).status, 204);
+      const again = await page.evaluate(([e, p]) => pk.call('POST', '/api/v1/auth/login', { email: e, password: p }), [email, password]);
+      assert.deepEqual(again.data, { second_factor_required: true, methods: ['passkey'] });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+      await stopServer(srv2);
     }
   });
 });

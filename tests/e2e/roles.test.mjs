@@ -22,7 +22,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { generateSecretKey, makeTempDir, startServer, stopServer } from './lib/harness.mjs';
+import { generateSecretKey, startServer, stopServer } from './lib/harness.mjs';
 import { PG_BIN, startPostgres } from './lib/postgres.mjs';
 import { REDIS_SERVER, startRedis } from './lib/redis.mjs';
 import {
@@ -43,8 +43,6 @@ import {
   request,
   setupFirstUser,
 } from './lib/flows.mjs';
-import fs from 'node:fs';
-import path from 'node:path';
 
 const patch = (srv, id, json, opts = {}) => request(srv, 'PATCH', `/api/v1/users/${id}`, { ...opts, json });
 const del = (srv, p, opts = {}) => request(srv, 'DELETE', p, opts);
@@ -355,16 +353,7 @@ describe('roles across two instances sharing PostgreSQL and Redis', { skip: pgSk
   before(async () => {
     pg = await startPostgres();
     redis = await startRedis();
-    const d = pg.newDatabase();
-    const dir = makeTempDir('portcullis-e2e-roles-pg-');
-    const file = path.join(dir, 'db.pw');
-    fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
-    const env = {
-      PORTCULLIS_SECRET_KEY: generateSecretKey(),
-      PORTCULLIS_DATABASE_URL: d.url,
-      PORTCULLIS_DATABASE_PASSWORD_FILE: file,
-      PORTCULLIS_REDIS_URL: redis.url,
-    };
+    const env = { PORTCULLIS_SECRET_KEY: generateSecretKey(), ...pg.databaseEnv(), PORTCULLIS_REDIS_URL: redis.url };
     a = await startServer({ env, label: 'roles-a' });
     b = await startServer({ env, label: 'roles-b' });
     admin = await setupFirstUser(a);

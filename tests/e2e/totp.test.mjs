@@ -363,10 +363,7 @@ describe('TOTP replay across two instances sharing PostgreSQL', { skip: !OATHTOO
 
   before(async () => {
     pg = await startPostgres();
-    const d = pg.newDatabase();
-    const file = path.join(makeTempDir('totp-pgpw'), 'db.pw');
-    fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
-    const env = { PORTCULLIS_SECRET_KEY: generateSecretKey(), PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+    const env = { PORTCULLIS_SECRET_KEY: generateSecretKey(), ...pg.databaseEnv() };
     a = await startServer({ env, label: 'totp-pg-a' });
     b = await startServer({ env, label: 'totp-pg-b' });
   });

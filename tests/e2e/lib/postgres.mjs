@@ -73,6 +73,14 @@ export async function startPostgres() {
       if (r.status !== 0) throw new Error(r.stderr);
       return { url: `postgresql://${name}@127.0.0.1:${port}/${name}`, password, name };
     },
+    // The environment of instances on a fresh database: its URL and a 0600
+    // file with its password, as a deployment passes them.
+    databaseEnv() {
+      const d = this.newDatabase();
+      const file = path.join(dir, `${d.name}.pw`);
+      fs.writeFileSync(file, d.password + '\n', { mode: 0o600 });
+      return { PORTCULLIS_DATABASE_URL: d.url, PORTCULLIS_DATABASE_PASSWORD_FILE: file };
+    },
     async stop() {
       proc.kill('SIGQUIT');
       await exited;
