@@ -10,7 +10,7 @@
 #
 #   bench/revocation.sh build/portcullis
 #
-# Needs wrk, curl, sqlite3, redis-server, node (free ports). Not a test: the
+# Needs wrk, curl, sqlite3, redis-server, nginx, node (free ports). Not a test: the
 # figures depend on the machine; both sides run in the same minute.
 set -euo pipefail
 if [ $# -ne 1 ]; then

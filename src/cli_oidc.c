@@ -172,9 +172,9 @@ int pc_cli_oidc(int argc, char **argv)
 		else
 			pc_log_plain("portcullis: oidc client delete: %s\n", e == PC_ERR_NOT_FOUND ? "no such client" : "failed");
 	} else {
-		char kid[PC_OIDC_KEY_MAX + 1];
-		if (pc_oidc_key_rotate(&svc, &actor, kid, sizeof(kid)) == PC_OK) {
-			printf("kid: %s\n", kid);
+		char kid[PC_OIDC_KEY_MAX + 1], kid_eddsa[PC_OIDC_KEY_MAX + 1];
+		if (pc_oidc_key_rotate(&svc, &actor, kid, kid_eddsa, sizeof(kid)) == PC_OK) {
+			printf("kid: %s\nkid_eddsa: %s\n", kid, kid_eddsa);
 			rc = 0;
 		} else
 			pc_log_plain("portcullis: oidc key rotate: failed\n");

@@ -95,7 +95,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_DELETE, "/api/v1/oidc/consents/{id}", pc_api_oidc_consents_delete, AUTH, "Revoke your consent to a client: it asks again next time.", 0, 0, 0},
 
 	{PC_METHOD_GET, "/.well-known/openid-configuration", pc_api_oidc_discovery, PUB, "OpenID Connect discovery (404 without PORTCULLIS_PUBLIC_URL).", PC_ROUTE_NO_CSRF, 0, 0},
-	{PC_METHOD_GET, "/oidc/jwks.json", pc_api_oidc_jwks, PUB, "The ID token signing keys (RS256): the current one and retired ones until their tokens expired.", PC_ROUTE_NO_CSRF, 0, 0},
+	{PC_METHOD_GET, "/oidc/jwks.json", pc_api_oidc_jwks, PUB, "The ID token signing keys (RS256 and EdDSA): the current one of each and retired ones until their tokens expired.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_GET, "/oidc/authorize", pc_api_oidc_authorize, PUB, "OpenID Connect authorization (code flow, PKCE S256): signs in, asks consent, redirects with a code.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/authorize", pc_api_oidc_consent, PUB, "The consent page's form (Origin checked): allow or deny.", PC_ROUTE_NO_CSRF, 0, 0},
 	{PC_METHOD_POST, "/oidc/token", pc_api_oidc_token, PUB, "OpenID Connect token endpoint: authorization_code and refresh_token grants; client_secret_basic or _post.", PC_ROUTE_NO_CSRF | PC_ROUTE_OWN_AUTH, 0, 0},

@@ -612,49 +612,58 @@ static enum pc_err key_current(struct pc_svc *ctx, int alg, struct key *out)
 	return key_create(ctx, &sys, alg, out);
 }
 
-enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *actor, char *kid, size_t cap)
-{
-	if (cap > 0)
-		kid[0] = '\0';
-	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "oidc_key", "");
-	if (e != PC_OK)
-		return e;
-	if (ctx->cfg->keys == NULL)
-		return PC_ERR_INTERNAL;
-	struct key *ks = NULL, nk, ned;
-	size_t n = 0;
-	e = keys_all(ctx, &ks, &n);
-	if (e != PC_OK)
-		return e;
-	/* a new key of each algorithm, published at once; the old ones
-	 * retired (still published until what they signed has expired) */
-	e = key_create(ctx, actor, ALG_RS256, &nk);
-	if (e == PC_OK)
-		e = key_create(ctx, actor, ALG_EDDSA, &ned);
-	struct pc_oidc_obj *o = malloc(sizeof(*o));
-	int64_t now = pc_svc_now(ctx);
-	for (size_t i = 0; e == PC_OK && o != NULL && i < n; i++) {
-		if (ks[i].retired_at != 0)
-			continue;
-		ks[i].retired_at = now;
-		if (key_to_obj(o, &ks[i]) != 0)
-			continue;
-		struct pc_audit_event ev;
-		pc_svc_event(&ev, actor, "oidc.key_retire", "oidc_key", ks[i].kid, NULL);
-		e = pc_store_oidc_replace(ctx->store, actor, &ev, o);
-	}
-	free(o);
-	free(ks);
-	if (e == PC_OK)
-		snprintf(kid, cap, "%s", nk.kid);
-	return e;
-}
-
 /* How long a retired key stays published: the longest a token it signed
  * lives (ID tokens and id_token_hint use the access lifetime). */
 static int64_t key_grace(const struct pc_svc *ctx)
 {
 	return ctx->cfg->access_token_lifetime_s + 60;
+}
+
+enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *actor, char *kid, char *kid_eddsa,
+                               size_t cap)
+{
+	if (cap > 0)
+		kid[0] = kid_eddsa[0] = '\0';
+	enum pc_err e = pc_svc_check(ctx, actor, PC_SVC_MANAGE_USERS, "oidc_key", "");
+	if (e != PC_OK)
+		return e;
+	if (ctx->cfg->keys == NULL)
+		return PC_ERR_INTERNAL;
+	struct key *ks = NULL, nk[2];
+	size_t n = 0;
+	e = keys_all(ctx, &ks, &n);
+	if (e != PC_OK)
+		return e;
+	/* a new key of each algorithm, published at once; then the old ones
+	 * of an algorithm that has its new key are retired (still published
+	 * until what they signed has expired), and keys past that are
+	 * deleted, so the key list stays short however often it rotates */
+	bool made[2] = {false, false};
+	for (int a = ALG_RS256; a <= ALG_EDDSA && e == PC_OK; a++)
+		made[a] = (e = key_create(ctx, actor, a, &nk[a])) == PC_OK;
+	struct pc_oidc_obj *o = malloc(sizeof(*o));
+	int64_t now = pc_svc_now(ctx);
+	enum pc_err e2 = o != NULL ? PC_OK : PC_ERR_INTERNAL;
+	for (size_t i = 0; e2 == PC_OK && i < n; i++) {
+		struct pc_audit_event ev;
+		if (ks[i].retired_at == 0 && made[ks[i].alg]) {
+			ks[i].retired_at = now;
+			if (key_to_obj(o, &ks[i]) != 0)
+				continue;
+			pc_svc_event(&ev, actor, "oidc.key_retire", "oidc_key", ks[i].kid, NULL);
+			e2 = pc_store_oidc_replace(ctx->store, actor, &ev, o);
+		} else if (ks[i].retired_at != 0 && ks[i].retired_at + key_grace(ctx) <= now) {
+			pc_svc_event(&ev, actor, "oidc.key_delete", "oidc_key", ks[i].kid, NULL);
+			e2 = pc_store_oidc_delete(ctx->store, actor, &ev, "key", ks[i].kid);
+		}
+	}
+	free(o);
+	free(ks);
+	if (e == PC_OK && e2 == PC_OK) {
+		snprintf(kid, cap, "%s", nk[ALG_RS256].kid);
+		snprintf(kid_eddsa, cap, "%s", nk[ALG_EDDSA].kid);
+	}
+	return e != PC_OK ? e : e2;
 }
 
 enum pc_err pc_oidc_jwks(struct pc_svc *ctx, json_t **out)
@@ -793,17 +802,17 @@ static json_t *verify_jwt(struct pc_svc *ctx, const char *tok)
 		if (strcmp(ks[i].kid, kid) != 0 || ks[i].alg != alg)
 			continue;
 		bool ok = false;
-		if (alg == ALG_EDDSA) {
-			uint8_t pk[crypto_sign_PUBLICKEYBYTES];
-			size_t pkn = 0;
-			ok = sn == crypto_sign_BYTES && pc_b64url_decode(pk, sizeof(pk), &pkn, ks[i].x, strlen(ks[i].x)) == 0 &&
-			     pkn == sizeof(pk) && crypto_sign_verify_detached(sig, msg, mlen, pk) == 0;
-		} else {
-			uint8_t der[PC_RSA_DER_MAX];
-			size_t dl = 0;
-			ok = key_unseal(der, &dl, &ks[i], ctx->cfg->keys) == 0 && pc_ossl_rs256_verify(sig, sn, der, dl, msg, mlen) == 0;
-			sodium_memzero(der, sizeof(der));
-		}
+		/* the public key from the sealed private part (bound to the kid),
+		 * never from a row's plain public members */
+		uint8_t der[PC_RSA_DER_MAX];
+		size_t dl = 0;
+		if (key_unseal(der, &dl, &ks[i], ctx->cfg->keys) == 0)
+			ok = alg == ALG_EDDSA ? dl == crypto_sign_SECRETKEYBYTES && sn == crypto_sign_BYTES &&
+			                                crypto_sign_verify_detached(sig, msg, mlen,
+			                                                            der + crypto_sign_SECRETKEYBYTES -
+			                                                                crypto_sign_PUBLICKEYBYTES) == 0
+			                      : pc_ossl_rs256_verify(sig, sn, der, dl, msg, mlen) == 0;
+		sodium_memzero(der, sizeof(der));
 		if (ok)
 			claims = json_loadb((const char *)pb, pn, JSON_REJECT_DUPLICATES, NULL);
 	}

@@ -86,12 +86,15 @@ json_t *pc_oidc_client_json(const struct pc_oidc_client *c);
 
 /* ---- keys ---- */
 
-/* A new signing key of each algorithm (kid: the new RS256 one); the
- * others are retired (published until their tokens expired). Events
- * "oidc.key_create" {alg} per new key, "oidc.key_retire" per old one. */
+/* A new signing key of each algorithm (their kids into kid, RS256, and
+ * kid_eddsa, each of cap bytes); the older keys of an algorithm that got
+ * its new key are retired (published until their tokens expired), and
+ * retired keys past that are deleted. Events "oidc.key_create" {alg} per
+ * new key, "oidc.key_retire" and "oidc.key_delete" per old one. */
 PC_MUST_USE enum pc_err pc_oidc_key_rotate(struct pc_svc *ctx, const struct pc_principal *actor, char *kid,
-                                           size_t cap);
-/* The JWKS document (RSA keys still published). New reference in *out. */
+                                           char *kid_eddsa, size_t cap);
+/* The JWKS document: the current key of each algorithm and retired keys
+ * whose tokens may still live. New reference in *out. */
 PC_MUST_USE enum pc_err pc_oidc_jwks(struct pc_svc *ctx, json_t **out);
 /* The discovery document. New reference. */
 json_t *pc_oidc_discovery(const struct pc_config *cfg);

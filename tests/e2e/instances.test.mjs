@@ -345,13 +345,16 @@ describe('first user on PostgreSQL: 100 concurrent setups across two instances, 
   // Each round: two fresh instances on a fresh database. Within an
   // instance the racers queue behind the first attempt (svc/users.c), so a
   // round costs about two Argon2id hashes, not a hundred; across the two
-  // the store's guard row decides.
+  // the store's guard row decides (the store's own race, many writers at
+  // once, is test_store_conformance's setup race on both backends).
   it('exactly one 201 per round, every other answer 409, exactly one user', { timeout: 480000 }, async () => {
     const key = generateSecretKey();
     for (let round = 0; round < 20; round++) {
       const env = { PORTCULLIS_SECRET_KEY: key, ...(await pgDatabaseEnv()) };
-      const pair = await Promise.all([startServer({ env, label: `pg-setup-a${round}` }), startServer({ env, label: `pg-setup-b${round}` })]);
+      const started = await Promise.allSettled([startServer({ env, label: `pg-setup-a${round}` }), startServer({ env, label: `pg-setup-b${round}` })]);
+      const pair = started.filter((x) => x.status === 'fulfilled').map((x) => x.value);
       try {
+        for (const x of started) if (x.status === 'rejected') throw x.reason;
         const jars = await Promise.all(Array.from({ length: 100 }, (_, i) => fetchCsrf(pair[i % 2])));
         const answers = await Promise.all(jars.map((jar, i) => post(pair[i % 2], '/api/v1/setup', { jar, json: { email: newEmail(`race${round}`), password: newPassword('race') } })));
         const statuses = answers.map((r) => r.status);

@@ -17,6 +17,7 @@
 // post_logout_redirect_uri.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
@@ -338,10 +339,26 @@ describe('OpenID Connect provider', () => {
     assert.equal(ask.status, 200, ask.text);
     assert.match(ask.text, /Sign out\?/);
     assert.equal((await hint(forged)).status, 400);
-    // an EdDSA header on an RSA kid (algorithm confusion) is refused too
-    const rsaKid = jwks.keys.find((k) => k.alg === 'RS256').kid;
-    const confused = [b64url(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid: rsaKid })), parts[1], parts[2]].join('.');
-    assert.equal((await hint(confused)).status, 400);
+    // a key row an attacker wrote into the store (their own Ed25519 public
+    // key in plain sight, but no private part sealed under our key), once
+    // as an RS256 row (algorithm confusion) and once as an EdDSA row: a
+    // hint they sign for either kid is refused; the same hint under a kid
+    // of ours is refused too
+    const evil = crypto.generateKeyPairSync('ed25519');
+    const evilX = evil.publicKey.export({ format: 'jwk' }).x;
+    const db = srv.env.PORTCULLIS_DATABASE_URL.replace(/^sqlite:/, '');
+    for (const [kid, alg] of [['000000000001-evilrsa0', 'RS256'], ['000000000001-eviled00', 'EdDSA']]) {
+      const body = JSON.stringify({ created_at: 1, retired_at: 0, n: alg === 'RS256' ? 'AQAB' : '', e: 'AQAB', x: evilX, sealed: 'AAAA', alg });
+      execFileSync('sqlite3', [db, '.timeout 5000', `INSERT INTO oidc_objects(kind, id, body) VALUES ('key', '${kid}', '${body}')`]);
+    }
+    const evilSign = (kid) => {
+      const input = `${b64url(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid }))}.${parts[1]}`;
+      return `${input}.${crypto.sign(null, Buffer.from(input), evil.privateKey).toString('base64url')}`;
+    };
+    for (const kid of ['000000000001-evilrsa0', '000000000001-eviled00', h.kid]) assert.equal((await hint(evilSign(kid))).status, 400, kid);
+    execFileSync('sqlite3', [db, '.timeout 5000', "DELETE FROM oidc_objects WHERE kind = 'key' AND id LIKE '000000000001-evil%'"]);
+    // and the genuine one still passes
+    assert.equal((await hint(t2.id_token)).status, 200);
     // an RP that expects RS256 from this client refuses its tokens
     const wrong = await rp(ed, { id_token_signed_response_alg: 'RS256' });
     const g = await codeFor(wrong);
@@ -618,11 +635,17 @@ describe('OpenID Connect provider', () => {
     const rot = await runCli(['oidc', 'key', 'rotate'], srv.env);
     assert.equal(rot.code, 0, rot.stderr);
     const kid2 = rot.stdout.match(/^kid: (\S+)$/m)[1];
+    const kidEd = rot.stdout.match(/^kid_eddsa: (\S+)$/m)[1];
     assert.notEqual(kid2, kid1);
-    // a new Ed25519 key too, the old one still published
+    // a new Ed25519 key too, which signs from now on; the old one still published
     const edAfter = await edKids();
-    assert.equal(edAfter.length, edBefore.length + 1);
+    assert.ok(edAfter.includes(kidEd) && !edBefore.includes(kidEd));
     assert.ok(edBefore.every((k) => edAfter.includes(k)));
+    const ed = await client({ name: 'EdDSA after rotation', redirect_uris: [APP], first_party: true, alg: 'EdDSA' });
+    const edCfg = await rp(ed, { id_token_signed_response_alg: 'EdDSA' });
+    const ef = await codeFor(edCfg);
+    const et = await oidc.authorizationCodeGrant(edCfg, ef.callback, { pkceCodeVerifier: ef.verifier, expectedState: ef.state, expectedNonce: ef.nonce });
+    assert.equal(headerOf(et.id_token).kid, kidEd);
     const jwks = await (await fetch(`http://127.0.0.1:${port}/oidc/jwks.json`)).json();
     assert.ok(jwks.keys.some((k) => k.kid === kid1) && jwks.keys.some((k) => k.kid === kid2));
     const set = jose.createLocalJWKSet(jwks);

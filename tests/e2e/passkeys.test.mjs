@@ -532,6 +532,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       await page.locator('#setup-password').fill(password);
       await page.locator('#setup-password').press('Enter');
       await page.locator('#enrol:visible').waitFor();
+      await page.locator('#enrol-code:focus').waitFor(); // the page's TOTP start is done: no CSRF race with pk.call
       // held: nothing but enrolment
       assert.equal((await page.evaluate(() => pk.call('GET', '/api/v1/users'))).status, 403);
       await page.locator('#enrol-passkey:visible').click();
