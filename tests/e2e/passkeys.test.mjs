@@ -158,6 +158,20 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
   });
 
+  // A platform authenticator (resident keys, user verification) for page:
+  // {cdp, authenticatorId}.
+  async function virtualAuthenticator(context, page) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('WebAuthn.enable', { enableUI: false });
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+      },
+    });
+    return { cdp, authenticatorId };
+  }
+
   // A fresh browser context on our origin with a virtual authenticator:
   // {context, page, cdp, authenticatorId}.
   async function browserWithAuthenticator() {
@@ -168,15 +182,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     // (a new cookie); the in-page helpers' calls must not race it, or their
     // header carries the token the page just replaced (403 csrf-failed)
     await page.goto(`${base}/login`, { waitUntil: 'networkidle' });
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('WebAuthn.enable', { enableUI: false });
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true,
-        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
-      },
-    });
-    return { context, page, cdp, authenticatorId };
+    return { context, page, ...(await virtualAuthenticator(context, page)) };
   }
 
   async function signInPage(page, email, password) {
@@ -380,11 +386,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     try {
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('WebAuthn.enable', { enableUI: false });
-      await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      });
+      await virtualAuthenticator(context, page);
       await page.goto(`${base}/login`);
       await page.locator('#login-email').waitFor();
       await page.keyboard.type(u.email);
@@ -518,11 +520,7 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
     const errors = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     try {
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('WebAuthn.enable', { enableUI: false });
-      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-        options: { protocol: 'ctap2', ctap2Version: 'ctap2_1', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-      });
+      const { cdp, authenticatorId } = await virtualAuthenticator(context, page);
       // the first user, through the page: the enrolment step follows
       await page.goto(`${base2}/login`);
       await page.locator('#setup-email').waitFor();
