@@ -351,7 +351,7 @@ describe('access and refresh tokens (HS256)', () => {
     await assertRefreshDead(server, c.refresh_token, 'revoked refresh token');
 
     // Garbage, unknown and foreign tokens: 200 and nothing happens (RFC 7009).
-    for (const t of ['garbage', 'pcr_' + 'A'.repeat(43), 'a.b.c', b.access_token.slice(0, -2) + 'AA']) {
+    for (const t of ['garbage', 'pcr_' + 'A'.repeat(43), 'a.b.c', b.access_token.slice(0, -2) + (b.access_token.endsWith('AA') ? 'BA' : 'AA')]) {
       const g = await post(server, '/api/v1/auth/revoke', { bearer: b.access_token, json: { token: t } });
       assertStatus(g, 200, `revoke ${JSON.stringify(t.slice(0, 20))}`);
     }
