@@ -27,6 +27,7 @@ import * as oidc from 'openid-client';
 import { Agent, createUser, ID_RE, setupAdmin } from './lib/api.mjs';
 import { recordSecret, runCli, startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
+import { mappedFetch, oidcHelpers, pathOf } from './lib/oidc.mjs';
 import { awayFromBoundary, now, totp } from './lib/totp.mjs';
 
 const b64url = (b) => Buffer.from(b).toString('base64url');
@@ -43,67 +44,8 @@ describe('OpenID Connect provider', () => {
   const APP = 'http://app.localhost:9/cb';
   const APP_LOGOUT = 'http://app.localhost:9/bye';
 
-  // the RP's fetch: auth.localhost is this machine
-  const mappedFetch = (url, options) => fetch(String(url).replace('//auth.localhost:', '//127.0.0.1:'), options);
-
-  async function client(body) {
-    const res = await admin.agent.post('/api/v1/oidc/clients', body);
-    assert.equal(res.status, 201, res.text);
-    return res.data;
-  }
-
-  async function rp(c, metadata = {}) {
-    const cfg = await oidc.discovery(new URL(issuer), c.client_id, { client_secret: c.client_secret, ...metadata }, undefined, {
-      execute: [oidc.allowInsecureRequests],
-      [oidc.customFetch]: mappedFetch,
-    });
-    cfg[oidc.customFetch] = mappedFetch;
-    return cfg;
-  }
-
-  // The path + query of an authorization URL (the agent talks to 127.0.0.1).
-  const pathOf = (u) => u.pathname + u.search;
-
-  // Runs /oidc/authorize as the browser would; returns the response.
-  async function authorize(agent, url, headers = {}) {
-    return agent.get(pathOf(url), { headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'same-origin', ...headers } });
-  }
-
-  async function startFlow(cfg, extra = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const challenge = await oidc.calculatePKCECodeChallenge(verifier);
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(cfg, {
-      redirect_uri: APP,
-      scope: 'openid profile email groups',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-      ...extra,
-    });
-    return { verifier, state, nonce, url };
-  }
-
-  // A code for client cfg through the browser agent (first-party client).
-  async function codeFor(cfg, agent = browser, extra = {}) {
-    const f = await startFlow(cfg, extra);
-    const res = await authorize(agent, f.url);
-    assert.equal(res.status, 303, res.text);
-    const loc = new URL(res.header('location'));
-    assert.equal(loc.origin + loc.pathname, APP);
-    return { ...f, callback: loc, code: loc.searchParams.get('code') };
-  }
-
-  // A token request by hand (form body, client_secret_basic).
-  async function tokenRequest(c, form, { basic = true } = {}) {
-    const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-    const body = new URLSearchParams(form);
-    if (basic) headers.Authorization = 'Basic ' + Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64');
-    const res = await fetch(`http://127.0.0.1:${port}/oidc/token`, { method: 'POST', headers, body });
-    return { status: res.status, data: await res.json() };
-  }
+  const t = { app: APP }; // what the helpers read: filled in before()
+  const { client, rp, authorize, startFlow, codeFor, tokenRequest } = oidcHelpers(t);
 
   let main; // first-party confidential client
   let mainCfg;
@@ -123,6 +65,7 @@ describe('OpenID Connect provider', () => {
     user = u;
     browser = new Agent(srv);
     await browser.login(u.email, u.password);
+    Object.assign(t, { port, issuer, admin, browser });
     main = await client({ name: 'Grafana', redirect_uris: [APP], post_logout_redirect_uris: [APP_LOGOUT], first_party: true });
     mainCfg = await rp(main);
     early = await codeFor(mainCfg);

@@ -1,6 +1,6 @@
 // oidc_review.test.mjs — the security review of the OpenID Connect
-// provider, one case per finding (the harness of oidc.test.mjs, kept in
-// its own file so the two grow apart without conflicts):
+// provider, one case per finding (the relying-party helpers are lib/oidc.mjs,
+// shared with oidc.test.mjs):
 //   - a refresh asks again who may use the client (groups, require_mfa,
 //     the client's scopes) and revokes the family when it no longer may;
 //   - revoking consent ends the client's tokens at once;
@@ -20,11 +20,10 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import * as oidc from 'openid-client';
-
 import { Agent, createUser, metrics, setupAdmin } from './lib/api.mjs';
 import { startServer, stopServer } from './lib/harness.mjs';
 import { freePort } from './lib/redis.mjs';
+import { oidcHelpers, pathOf } from './lib/oidc.mjs';
 
 describe('OpenID Connect provider: review findings', () => {
   let srv;
@@ -35,59 +34,8 @@ describe('OpenID Connect provider: review findings', () => {
   let browser;
   const APP = 'http://app.localhost:9/cb';
 
-  const mappedFetch = (url, options) => fetch(String(url).replace('//auth.localhost:', '//127.0.0.1:'), options);
-
-  async function client(body) {
-    const res = await admin.agent.post('/api/v1/oidc/clients', body);
-    assert.equal(res.status, 201, res.text);
-    return res.data;
-  }
-
-  async function rp(c) {
-    const cfg = await oidc.discovery(new URL(issuer), c.client_id, { client_secret: c.client_secret }, undefined, {
-      execute: [oidc.allowInsecureRequests],
-      [oidc.customFetch]: mappedFetch,
-    });
-    cfg[oidc.customFetch] = mappedFetch;
-    return cfg;
-  }
-
-  const pathOf = (u) => u.pathname + u.search;
-  async function authorize(agent, url, headers = {}) {
-    return agent.get(pathOf(url), { headers: { Accept: 'text/html', 'Sec-Fetch-Site': 'same-origin', ...headers } });
-  }
-
-  async function startFlow(cfg, extra = {}) {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const challenge = await oidc.calculatePKCECodeChallenge(verifier);
-    const url = oidc.buildAuthorizationUrl(cfg, {
-      redirect_uri: APP,
-      scope: 'openid profile email groups',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-      state: oidc.randomState(),
-      nonce: oidc.randomNonce(),
-      ...extra,
-    });
-    return { verifier, url };
-  }
-
-  async function codeFor(cfg, agent = browser, extra = {}) {
-    const f = await startFlow(cfg, extra);
-    const res = await authorize(agent, f.url);
-    assert.equal(res.status, 303, res.text);
-    const loc = new URL(res.header('location'));
-    return { ...f, code: loc.searchParams.get('code') };
-  }
-
-  async function tokenRequest(c, form) {
-    const headers = {
-      'Content-Type': 'application/x-www-form-urlencoded',
-      Authorization: 'Basic ' + Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64'),
-    };
-    const res = await fetch(`http://127.0.0.1:${port}/oidc/token`, { method: 'POST', headers, body: new URLSearchParams(form) });
-    return { status: res.status, data: await res.json() };
-  }
+  const t = { app: APP }; // what the helpers read: filled in before()
+  const { client, rp, authorize, startFlow, codeFor, tokenRequest } = oidcHelpers(t);
 
   async function tokensFor(c, cfg, extra = {}) {
     const f = await codeFor(cfg, browser, extra);
@@ -115,6 +63,7 @@ describe('OpenID Connect provider: review findings', () => {
     user = u;
     browser = new Agent(srv);
     await browser.login(u.email, u.password);
+    Object.assign(t, { port, issuer, admin, browser });
   });
   after(async () => {
     await stopServer(srv);
