@@ -14,12 +14,14 @@
  * fixed list with IPv4, IPv6 and IPv4-mapped CIDRs is used.
  *
  * Invariants:
- * - a loaded list has one CIDR per comma item, each of a known family with
- *   a prefix of 1..32 or 1..128 and no host bits set;
+ * - a loaded list has one CIDR per comma item other than "unix", each of a
+ *   known family with a prefix of 1..32 or 1..128 and no host bits set;
+ *   "unix" is at most one item, and sets trust_unix exactly when present;
  * - pc_config_addr_trusted agrees with a bit-by-bit model: an IPv4 peer is
  *   checked against IPv4 CIDRs and, as ::ffff:a.b.c.d, against IPv6 ones;
- *   an IPv4-mapped IPv6 peer against both; other families are never
- *   trusted; NULL config or address is never trusted;
+ *   an IPv4-mapped IPv6 peer against both; an AF_UNIX peer exactly when
+ *   the list text has the item "unix"; other families are never trusted;
+ *   NULL config or address is never trusted;
  * - the sockaddr handed over is a heap block of exactly its family's size,
  *   so ASan sees a read past it.
  */
@@ -68,12 +70,27 @@ static bool model_match(const uint8_t *net, const uint8_t *a, unsigned prefix)
 	return true;
 }
 
+/* whether the list text has the item "unix", read from the text itself */
+static bool lists_unix(const char *list)
+{
+	for (const char *p = list;; p++) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 4 && memcmp(p, "unix", 4) == 0)
+			return true;
+		if (end == NULL)
+			return false;
+		p = end;
+	}
+}
+
 static void check_list(const struct pc_config *cfg, const char *list)
 {
 	size_t items = list[0] == '\0' ? 0 : 1;
 	for (const char *p = list; *p; p++)
 		items += *p == ',';
-	CHECK(cfg->n_trusted_proxies == items);
+	CHECK(cfg->trust_unix == lists_unix(list));
+	CHECK(cfg->n_trusted_proxies == items - (cfg->trust_unix ? 1 : 0));
 	CHECK(cfg->n_trusted_proxies <= PC_MAX_TRUSTED_PROXIES);
 	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
 		const struct pc_cidr *c = &cfg->trusted_proxies[i];
@@ -85,8 +102,11 @@ static void check_list(const struct pc_config *cfg, const char *list)
 	}
 }
 
-static bool model_trusted(const struct pc_config *cfg, int family, const uint8_t addr[16])
+static bool model_trusted(const struct pc_config *cfg, const char *list, int family, const uint8_t addr[16],
+                          uint16_t raw_family)
 {
+	if (family == -1 && raw_family == AF_UNIX)
+		return lists_unix(list);
 	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	uint8_t v6[16];
 	const uint8_t *v4 = NULL;
@@ -111,7 +131,8 @@ static bool model_trusted(const struct pc_config *cfg, int family, const uint8_t
 	return false;
 }
 
-static void check_addr(const struct pc_config *cfg, int family, const uint8_t addr[16], uint16_t raw_family)
+static void check_addr(const struct pc_config *cfg, const char *list, int family, const uint8_t addr[16],
+                       uint16_t raw_family)
 {
 	bool got;
 	if (family == AF_INET) {
@@ -141,7 +162,7 @@ static void check_addr(const struct pc_config *cfg, int family, const uint8_t ad
 		got = pc_config_addr_trusted(cfg, s);
 		free(s);
 	}
-	CHECK(got == model_trusted(cfg, family, addr));
+	CHECK(got == model_trusted(cfg, list, family, addr, raw_family));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -183,19 +204,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	const struct pc_config *cfg = &fixed_cfg;
+	const char *text = default_list;
+	char *list = NULL;
 	if (size > 17) {
 		size_t l = size - 17;
-		char *list = malloc(l + 1);
+		list = malloc(l + 1);
 		CHECK(list != NULL);
 		memcpy(list, data + 17, l);
 		list[l] = '\0';
 		if (load(&fuzz_cfg, list) == 0) {
 			check_list(&fuzz_cfg, list);
 			cfg = &fuzz_cfg;
+			text = list;
 		}
-		free(list);
 	}
-	check_addr(cfg, family, addr, raw_family);
+	check_addr(cfg, text, family, addr, raw_family);
+	free(list);
 	CHECK(!pc_config_addr_trusted(NULL, (const struct sockaddr *)&(struct sockaddr_in){.sin_family = AF_INET}));
 	CHECK(!pc_config_addr_trusted(cfg, NULL));
 	return 0;

@@ -40,10 +40,15 @@ static int items_next(struct items *it, const char **item, size_t *len)
 	return 0;
 }
 
+/* Room for one list item: an address, a CIDR, or "unix:" and a path (with
+ * room to say a path is too long rather than the item). */
+#define ITEM_MAX 160
+_Static_assert(ITEM_MAX > 5 + PC_UNIX_PATH_MAX + 1, "a unix item and then some");
+
 /* An address list's next item (the n-th so far, at most max of them, each
- * named `what` in the error), copied NUL-terminated into buf[80]. 1: no
- * more items; 0: one in buf; -1: an error in err. */
-static int next_address(struct items *it, char buf[80], size_t n, size_t max, const char *what,
+ * named `what` in the error), copied NUL-terminated into buf[ITEM_MAX]. 1:
+ * no more items; 0: one in buf; -1: an error in err. */
+static int next_address(struct items *it, char buf[ITEM_MAX], size_t n, size_t max, const char *what,
                         const char *name, char *err, size_t errlen)
 {
 	const char *item;
@@ -54,10 +59,35 @@ static int next_address(struct items *it, char buf[80], size_t n, size_t max, co
 		return pc_errf(err, errlen, "%s has an empty item (no spaces or stray commas allowed)", name);
 	if (n == max)
 		return pc_errf(err, errlen, "%s has more than %zu %s", name, max, what);
-	if (len >= 80)
+	if (len >= ITEM_MAX)
 		return pc_errf(err, errlen, "%s: item %zu is too long for an address", name, n + 1);
 	memcpy(buf, item, len);
 	buf[len] = '\0';
+	return 0;
+}
+
+/* "unix:" then an absolute path of visible ASCII (no spaces: the list is
+ * read by people and shells), at most PC_UNIX_PATH_MAX bytes, no "." or
+ * ".." segment, not repeating an earlier item's path. */
+static int parse_unix(struct pc_config *cfg, size_t n, const char *path, const char *name, char *err,
+                      size_t errlen)
+{
+	size_t len = strlen(path);
+	bool visible = true;
+	for (size_t i = 0; i < len; i++)
+		visible = visible && path[i] > 0x20 && path[i] < 0x7f;
+	if (len == 0 || path[0] != '/' || !visible || path[len - 1] == '/' || strstr(path, "/./") != NULL ||
+	    strstr(path, "/../") != NULL || (len >= 2 && strcmp(path + len - 2, "/.") == 0) ||
+	    (len >= 3 && strcmp(path + len - 3, "/..") == 0))
+		return pc_errf(err, errlen, "%s: item %zu is not unix:/absolute/path (visible ASCII, no spaces, no '.' "
+		            "or '..' segment, not a directory)", name, n + 1);
+	if (len > PC_UNIX_PATH_MAX)
+		return pc_errf(err, errlen, "%s: item %zu: a unix socket path has at most %d bytes", name, n + 1,
+		               PC_UNIX_PATH_MAX);
+	for (size_t j = 0; j < n; j++)
+		if (strcmp(cfg->listen[j].path, path) == 0)
+			return pc_errf(err, errlen, "%s: item %zu repeats item %zu", name, n + 1, j + 1);
+	memcpy(cfg->listen[n].path, path, len + 1);
 	return 0;
 }
 
@@ -65,10 +95,18 @@ int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *
 {
 	struct items it = {s, s[0] == '\0'};
 	size_t n = 0;
-	uint8_t seen[PC_MAX_LISTEN][17]; /* address, then 4 or 6 */
-	char buf[80];
+	uint8_t seen[PC_MAX_LISTEN][17]; /* address, then 4 or 6 (0: a unix socket) */
+	char buf[ITEM_MAX];
 	int rc;
 	while ((rc = next_address(&it, buf, n, PC_MAX_LISTEN, "addresses", name, err, errlen)) == 0) {
+		memset(&cfg->listen[n], 0, sizeof(cfg->listen[n]));
+		if (strncmp(buf, "unix:", 5) == 0) {
+			if (parse_unix(cfg, n, buf + 5, name, err, errlen) != 0)
+				return -1;
+			memset(seen[n], 0, sizeof(seen[n]));
+			n++;
+			continue;
+		}
 		const char *host, *port;
 		int family;
 		uint8_t addr[16];
@@ -121,18 +159,30 @@ int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *
 int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char *s, char *err, size_t errlen)
 {
 	struct items it = {s, s[0] == '\0'};
-	size_t n = 0;
-	char buf[80];
+	size_t n = 0, items = 0;
+	char buf[ITEM_MAX];
 	int rc;
-	while ((rc = next_address(&it, buf, n, PC_MAX_TRUSTED_PROXIES, "entries", name, err, errlen)) == 0) {
+	cfg->trust_unix = false;
+	while ((rc = next_address(&it, buf, items, PC_MAX_TRUSTED_PROXIES + 1, "entries", name, err, errlen)) == 0) {
+		items++;
+		/* "unix": whoever connects over a unix socket of PORTCULLIS_LISTEN
+		 * (the socket file's permissions decide who can) */
+		if (strcmp(buf, "unix") == 0) {
+			if (cfg->trust_unix)
+				return pc_errf(err, errlen, "%s: item %zu repeats \"unix\"", name, items);
+			cfg->trust_unix = true;
+			continue;
+		}
+		if (n == PC_MAX_TRUSTED_PROXIES)
+			return pc_errf(err, errlen, "%s has more than %d entries", name, PC_MAX_TRUSTED_PROXIES);
 		const char *why = "";
 		struct pc_cidr *c = &cfg->trusted_proxies[n];
 		if (pc_cidr_parse(c, &why, buf, strlen(buf)) != 0)
-			return pc_errf(err, errlen, "%s: item %zu: %s", name, n + 1, why);
+			return pc_errf(err, errlen, "%s: item %zu: %s", name, items, why);
 		/* /0 would believe X-Forwarded-For from the whole internet */
 		if (c->prefix == 0)
 			return pc_errf(err, errlen, "%s: item %zu trusts every address (prefix /0); name the proxies",
-			            name, n + 1);
+			            name, items);
 		n++;
 	}
 	if (rc < 0)
@@ -144,7 +194,11 @@ int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char 
 bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr)
 {
 	struct pc_ip ip;
-	if (cfg == NULL || addr == NULL || pc_ip_from_sockaddr(&ip, addr) != 0)
+	if (cfg == NULL || addr == NULL)
+		return false;
+	if (addr->sa_family == AF_UNIX)
+		return cfg->trust_unix;
+	if (pc_ip_from_sockaddr(&ip, addr) != 0)
 		return false;
 	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
 		if (pc_cidr_contains(&cfg->trusted_proxies[i], &ip))

@@ -17,13 +17,15 @@
 #include "config/config.h"
 #include "core/err.h"
 
-/* "a.b.c.d:port,[v6]:port" into cfg->listen / n_listen: at most
- * PC_MAX_LISTEN, numeric, ports 0-65535, no repeats, at least one. */
+/* "a.b.c.d:port,[v6]:port,unix:/path" into cfg->listen / n_listen: at
+ * most PC_MAX_LISTEN, numeric, ports 0-65535, unix socket paths absolute
+ * and at most PC_UNIX_PATH_MAX bytes, no repeats, at least one. */
 PC_MUST_USE int pc_config_parse_listen(struct pc_config *cfg, const char *name, const char *s,
                                        char *err, size_t errlen);
 
-/* "addr[/prefix],..." into cfg->trusted_proxies / n_trusted_proxies: at
- * most PC_MAX_TRUSTED_PROXIES, no host bits, no /0; "" is an empty list. */
+/* "addr[/prefix],...,unix" into cfg->trusted_proxies / n_trusted_proxies
+ * (at most PC_MAX_TRUSTED_PROXIES, no host bits, no /0) and trust_unix (the
+ * item "unix": peers on a unix socket); "" is an empty list. */
 PC_MUST_USE int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char *s,
                                         char *err, size_t errlen);
 
@@ -52,7 +54,8 @@ PC_MUST_USE int pc_config_parse_origins(char (*list)[256], size_t *count, const 
                                         const char *s, char *err, size_t errlen);
 
 /* Whether addr (AF_INET/AF_INET6 sockaddr) is inside one of the trusted
- * proxy CIDRs; false for NULL arguments. A security predicate: true means
+ * proxy CIDRs, or (AF_UNIX) whether unix-socket peers are trusted; false
+ * for NULL arguments. A security predicate: true means
  * its X-Forwarded-For is believed. */
 PC_MUST_USE bool pc_config_addr_trusted(const struct pc_config *cfg, const struct sockaddr *addr);
 

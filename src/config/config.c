@@ -125,7 +125,8 @@ enum var_id {
 const struct pc_config_var pc_config_vars[] = {
 	[V_LISTEN] = {"PORTCULLIS_LISTEN", "127.0.0.1:8080",
 	              "addresses to listen on, comma-separated (up to 8): IPv4 a.b.c.d:port or [IPv6]:port, "
-	              "numeric only; port 0 lets the kernel choose", false, false},
+	              "numeric only, port 0 lets the kernel choose; or unix:/absolute/path, a unix socket (mode "
+	              "0660) for a proxy on this host", false, false},
 	[V_THREADS] = {"PORTCULLIS_THREADS", "number of CPU cores", "event-loop threads, 1 to 64", false, false},
 	[V_HEADER_TIMEOUT] = {"PORTCULLIS_HEADER_TIMEOUT", "10s",
 	                      "time allowed to receive a request head, from its first byte; seconds, or a number "
@@ -149,7 +150,8 @@ const struct pc_config_var pc_config_vars[] = {
 	                      false, false},
 	[V_TRUSTED_PROXIES] = {"PORTCULLIS_TRUSTED_PROXIES", NULL,
 	                       "reverse proxies whose X-Forwarded-For is believed: comma-separated IPv4 or IPv6 "
-	                       "addresses or CIDRs with zero host bits (up to 32); unset or empty: none", false, true},
+	                       "addresses or CIDRs with zero host bits (up to 32), and unix for whoever connects "
+	                       "over a unix socket of PORTCULLIS_LISTEN; unset or empty: none", false, true},
 	[V_ACCESS_LOG] = {"PORTCULLIS_ACCESS_LOG", "true", "log one line per request: true or false", false, false},
 	[V_XSS_PROTECTION] = {"PORTCULLIS_XSS_PROTECTION", "off",
 	                      "X-XSS-Protection header: off sends 0 (recommended, the old filter can be abused), "
@@ -933,8 +935,11 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		const struct pc_listen *l = &cfg->listen[i];
 		bool v6 = strchr(l->host, ':') != NULL;
-		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s%s%s:%u", i ? "," : "", v6 ? "[" : "", l->host,
-		                        v6 ? "]" : "", (unsigned)l->port);
+		if (l->path[0] != '\0')
+			off += (size_t)snprintf(b + off, sizeof(b) - off, "%sunix:%s", i ? "," : "", l->path);
+		else
+			off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s%s%s:%u", i ? "," : "", v6 ? "[" : "",
+			                        l->host, v6 ? "]" : "", (unsigned)l->port);
 	}
 	print_var(out, V_LISTEN, b);
 	fprintf(out, "%s=%u\n", pc_config_vars[V_THREADS].name, cfg->threads);
@@ -957,6 +962,8 @@ void pc_config_print(const struct pc_config *cfg, FILE *out)
 		inet_ntop(c->family, c->addr, a, sizeof(a));
 		off += (size_t)snprintf(b + off, sizeof(b) - off, "%s%s/%u", i ? "," : "", a, c->prefix);
 	}
+	if (cfg->trust_unix)
+		snprintf(b + off, sizeof(b) - off, "%sunix", off ? "," : "");
 	print_var(out, V_TRUSTED_PROXIES, b);
 	print_var(out, V_ACCESS_LOG, cfg->access_log ? "true" : "false");
 	print_var(out, V_XSS_PROTECTION, cfg->xss_protection == PC_XSS_BLOCK ? "block" : "off");

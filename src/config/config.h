@@ -69,6 +69,8 @@ struct pc_keys {
 struct pc_listen {
 	char host[64];   /* numeric IPv4 or IPv6 address, no brackets */
 	uint16_t port;   /* 0: the kernel picks one (the server logs which) */
+	/* "unix:/path": a unix socket at this absolute path (host, port unused) */
+	char path[PC_UNIX_PATH_MAX + 1];
 };
 
 
@@ -90,6 +92,7 @@ struct pc_config {
 	uint64_t max_body_bytes;
 	struct pc_cidr trusted_proxies[PC_MAX_TRUSTED_PROXIES];
 	size_t n_trusted_proxies;
+	bool trust_unix; /* "unix" in PORTCULLIS_TRUSTED_PROXIES: unix-socket peers */
 	bool access_log;
 	enum pc_xss_mode xss_protection;
 	char database_url[1024];           /* may hold a password: print masked */

@@ -53,6 +53,9 @@
 
 /* Listening addresses in PORTCULLIS_LISTEN. */
 #define PC_MAX_LISTEN 8
+/* A unix socket's path in PORTCULLIS_LISTEN ("unix:/path"): what fits
+ * sockaddr_un's sun_path (108 bytes on Linux) with its NUL. */
+#define PC_UNIX_PATH_MAX 107
 
 /* Trusted proxy CIDRs. */
 #define PC_MAX_TRUSTED_PROXIES 32

@@ -98,7 +98,7 @@ void pc_conn_close(struct conn *c)
 		return;
 	c->closing = true;
 	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	uv_close(&c->io.handle, on_handle_closed);
 	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
@@ -179,7 +179,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void read_pause(struct conn *c)
 {
 	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
+		uv_read_stop(&c->io.stream);
 		c->reading = false;
 	}
 }
@@ -187,7 +187,7 @@ static void read_pause(struct conn *c)
 static void read_resume(struct conn *c)
 {
 	if (!c->reading && !c->eof && !c->closing) {
-		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+		if (uv_read_start(&c->io.stream, on_alloc, on_read) == 0)
 			c->reading = true;
 	}
 }
@@ -207,7 +207,7 @@ static void on_write(uv_write_t *w, int status)
 static void send_out(struct conn *c)
 {
 	uv_buf_t b = uv_buf_init(c->out, (unsigned)c->out_len);
-	int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	int n = uv_try_write(&c->io.stream, &b, 1);
 	if (n == (int)c->out_len) {
 		after_write(c);
 		return;
@@ -222,7 +222,7 @@ static void send_out(struct conn *c)
 	c->wr.data = c;
 	/* a client that does not read gets the body deadline to take its answer */
 	arm(c, c->lc->srv->cfg->body_timeout_ms);
-	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+	if (uv_write(&c->wr, &c->io.stream, &b, 1, on_write) != 0) {
 		c->writing = false;
 		pc_conn_close(c);
 	}
@@ -399,7 +399,7 @@ static void after_write(struct conn *c)
 		/* libuv shuts down once the socket is writable: a client that
 		 * does not read gets the body deadline for that too */
 		arm(c, lc->srv->cfg->body_timeout_ms);
-		if (uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, on_shutdown_done) != 0) {
+		if (uv_shutdown(&c->sd, &c->io.stream, on_shutdown_done) != 0) {
 			c->writing = false;
 			pc_conn_close(c);
 		}
@@ -500,7 +500,7 @@ void pc_conn_process(struct conn *c)
 				static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 				uv_buf_t b = uv_buf_init(cont, sizeof(cont) - 1);
 				c->sent_continue = true;
-				(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+				(void)uv_try_write(&c->io.stream, &b, 1);
 			}
 			break;
 		}
@@ -604,6 +604,10 @@ static void addr_key(const struct sockaddr_storage *ss, struct pc_addrkey *k, ch
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 		memcpy(k->bytes, &a->sin6_addr, 16);
 		inet_ntop(AF_INET6, &a->sin6_addr, text, (socklen_t)cap);
+	} else if (ss->ss_family == AF_UNIX) {
+		/* every unix-socket peer shares one key, "::", which no TCP peer
+		 * can have (the unspecified address) */
+		snprintf(text, cap, "unix");
 	} else {
 		snprintf(text, cap, "unknown");
 	}
@@ -618,9 +622,13 @@ void pc_conn_accept(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->lc = lc;
-	uv_tcp_init(&lc->loop, &c->tcp);
+	bool unix_socket = server->type == UV_NAMED_PIPE;
+	if (unix_socket)
+		uv_pipe_init(&lc->loop, &c->io.pipe, 0);
+	else
+		uv_tcp_init(&lc->loop, &c->io.tcp);
 	uv_timer_init(&lc->loop, &c->timer);
-	c->tcp.data = c;
+	c->io.handle.data = c;
 	c->timer.data = c;
 	c->handles_open = 2;
 	pc_arena_init(&c->req.arena);
@@ -628,14 +636,16 @@ void pc_conn_accept(uv_stream_t *server, int status)
 	if (lc->conns)
 		lc->conns->prev = c;
 	lc->conns = c;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+	if (uv_accept(server, &c->io.stream) != 0) {
 		pc_conn_close(c);
 		return;
 	}
 	struct sockaddr_storage ss;
 	int sl = sizeof(ss);
 	memset(&ss, 0, sizeof(ss));
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) != 0) {
+	if (unix_socket)
+		ss.ss_family = AF_UNIX; /* the peer of a unix socket has no address */
+	else if (uv_tcp_getpeername(&c->io.tcp, (struct sockaddr *)&ss, &sl) != 0) {
 		pc_conn_close(c);
 		return;
 	}
@@ -647,7 +657,8 @@ void pc_conn_accept(uv_stream_t *server, int status)
 	}
 	c->counted = true;
 	pc_metrics_connections(1);
-	uv_tcp_nodelay(&c->tcp, 1);
+	if (!unix_socket)
+		uv_tcp_nodelay(&c->io.tcp, 1);
 	c->state = CS_IDLE;
 	/* a fresh connection gets the header deadline to send its first byte */
 	arm(c, lc->srv->cfg->header_timeout_ms);

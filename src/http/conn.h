@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "config/config.h"
@@ -34,8 +35,17 @@ enum conn_state { CS_IDLE, CS_HEAD, CS_BODY, CS_HANDLING, CS_LINGER };
 
 struct loop_ctx;
 
-struct conn {
+/* A connection's or a listener's stream: TCP, or a unix socket
+ * (PORTCULLIS_LISTEN unix:/path); everything past accept sees the stream. */
+union pc_stream {
+	uv_handle_t handle;
+	uv_stream_t stream;
 	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
+
+struct conn {
+	union pc_stream io;
 	uv_timer_t timer;
 	uint64_t deadline; /* loop ms when the connection's current phase ends; 0: none */
 	struct loop_ctx *lc;
@@ -71,7 +81,7 @@ struct server;
 
 struct loop_ctx {
 	uv_loop_t loop;
-	uv_tcp_t listeners[PC_MAX_LISTEN];
+	union pc_stream listeners[PC_MAX_LISTEN];
 	size_t n_listeners;
 	uv_async_t stop_async;
 	uv_timer_t tick;
@@ -94,6 +104,11 @@ struct server {
 	size_t n_patterns;
 	struct loop_ctx *loops;
 	unsigned n_loops;
+	/* the unix sockets this server made (PORTCULLIS_LISTEN unix:/path), by
+	 * listen item: removed at exit if the file is still the one made */
+	bool unix_made[PC_MAX_LISTEN];
+	dev_t unix_dev[PC_MAX_LISTEN];
+	ino_t unix_ino[PC_MAX_LISTEN];
 	char sec_headers[1024];
 	size_t sec_headers_len;
 	size_t max_buf;
@@ -129,15 +144,17 @@ void pc_req_route(struct pc_req *r);
 
 /* ---- listen.c ---------------------------------------------------------------- */
 
-/* Binds every PORTCULLIS_LISTEN address once per loop (srv->loops[t].fds)
- * and logs each address. 0, or -1 after logging why. */
+/* Binds every PORTCULLIS_LISTEN address once per loop (srv->loops[t].fds;
+ * a unix socket once, duplicated for each loop) and logs each address. 0,
+ * or -1 after logging why. */
 PC_MUST_USE int pc_listen_bind(struct server *srv);
 /* Starts one loop thread per srv->loops entry on its bound sockets; returns
  * how many started (all of them on success). */
 unsigned pc_listen_start(struct server *srv);
 /* Asks the first `started` loops to stop and waits for their threads. */
 void pc_listen_stop(struct server *srv, unsigned started);
-/* Closes every socket still owned by no loop. */
+/* Closes every socket still owned by no loop, and removes the unix socket
+ * files this server made. */
 void pc_listen_close_fds(struct server *srv);
 
 #endif

@@ -17,6 +17,15 @@
  * closed before our SO_REUSEPORT sockets bind; two servers started in the
  * same instant could both pass it (a window of microseconds), which the
  * probe cannot close — nothing short of not using SO_REUSEPORT would.
+ *
+ * A unix socket (unix:/path) is bound once and every loop listens on a
+ * duplicate of it (the kernel wakes the loops and one accept wins). Made
+ * with mode 0660: the socket file's owner and group may connect, which is
+ * what a proxy on the same host needs and all the trust "unix" in
+ * PORTCULLIS_TRUSTED_PROXIES gives. A socket file already there is
+ * replaced only when nothing answers on it (a server killed before it
+ * could remove it); anything else there is refused and left alone. The
+ * file is removed at exit if it is still the one this server made.
  */
 #include "http/conn.h"
 
@@ -28,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -67,7 +79,7 @@ static void on_stop(uv_async_t *a)
 		return;
 	lc->stopping = true;
 	for (size_t i = 0; i < lc->n_listeners; i++)
-		uv_close((uv_handle_t *)&lc->listeners[i], NULL);
+		uv_close(&lc->listeners[i].handle, NULL);
 	struct conn *next;
 	for (struct conn *c = lc->conns; c != NULL; c = next) {
 		next = c->next;
@@ -164,6 +176,91 @@ bad:
 	return -1;
 }
 
+/* The unix socket of listen item i, bound and listening -> its fd; -1
+ * with err. */
+static int bind_unix(struct server *srv, size_t i, char *err, size_t errlen)
+{
+	const char *path = srv->cfg->listen[i].path;
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	size_t len = strlen(path);
+	if (len >= sizeof(sa.sun_path)) { /* the configuration refuses it first */
+		snprintf(err, errlen, "cannot listen on unix:%s: the path is too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, len + 1);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "cannot listen on unix:%s: something other than a socket is there (left "
+			         "as it is)", path);
+			return -1;
+		}
+		/* a socket file: a server killed before it could remove it left
+		 * it, unless something still answers there */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			return -1;
+		}
+		int rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+		int e = errno;
+		close(probe);
+		if (rc == 0 || e == EAGAIN) {
+			snprintf(err, errlen, "cannot listen on unix:%s: another process already listens there (a "
+			         "second portcullis, or another server); one server per address", path);
+			return -1;
+		}
+		if (e != ECONNREFUSED) {
+			snprintf(err, errlen, "cannot listen on unix:%s: %s", path, strerror(e));
+			return -1;
+		}
+		if (unlink(path) != 0) {
+			snprintf(err, errlen, "cannot listen on unix:%s: cannot remove the stale socket: %s", path,
+			         strerror(errno));
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot listen on unix:%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* the file is born 0660 (the umask only takes bits away; no moment
+	 * with the process umask's wider mode) */
+	mode_t old = umask(0117);
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	int e = errno;
+	umask(old);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot listen on unix:%s: %s", path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 1024) != 0 || lstat(path, &st) != 0) {
+		snprintf(err, errlen, "cannot listen on unix:%s: %s", path, strerror(errno));
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	srv->unix_made[i] = true;
+	srv->unix_dev[i] = st.st_dev;
+	srv->unix_ino[i] = st.st_ino;
+	return fd;
+}
+
+static void log_startup_error(const char *err)
+{
+	struct pc_logline l;
+	pc_logline_begin(&l, "error", "startup");
+	pc_logline_str(&l, "message", err);
+	pc_logline_emit(&l);
+}
+
 int pc_listen_bind(struct server *srv)
 {
 	const struct pc_config *cfg = srv->cfg;
@@ -173,16 +270,38 @@ int pc_listen_bind(struct server *srv)
 			srv->loops[t].fds[i] = -1;
 
 	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (cfg->listen[i].path[0] != '\0') {
+			int fd = bind_unix(srv, i, err, sizeof(err));
+			if (fd < 0) {
+				log_startup_error(err);
+				return -1;
+			}
+			srv->loops[0].fds[i] = fd;
+			for (unsigned t = 1; t < srv->n_loops; t++) {
+				srv->loops[t].fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+				if (srv->loops[t].fds[i] < 0) {
+					snprintf(err, sizeof(err), "cannot listen on unix:%s: %s", cfg->listen[i].path,
+					         strerror(errno));
+					log_startup_error(err);
+					return -1;
+				}
+			}
+			char addr[PC_UNIX_PATH_MAX + 8];
+			snprintf(addr, sizeof(addr), "unix:%s", cfg->listen[i].path);
+			struct pc_logline l;
+			pc_logline_begin(&l, "info", "listening");
+			pc_logline_str(&l, "address", addr);
+			pc_logline_int(&l, "threads", cfg->threads);
+			pc_logline_emit(&l);
+			continue;
+		}
 		uint16_t port = cfg->listen[i].port;
 		if (port != 0) {
 			/* a port the kernel picks (0) is free by construction */
 			uint16_t unused = 0;
 			int probe = bind_socket(&cfg->listen[i], port, false, &unused, err, sizeof(err));
 			if (probe < 0) {
-				struct pc_logline l;
-				pc_logline_begin(&l, "error", "startup");
-				pc_logline_str(&l, "message", err);
-				pc_logline_emit(&l);
+				log_startup_error(err);
 				return -1;
 			}
 			close(probe);
@@ -191,10 +310,7 @@ int pc_listen_bind(struct server *srv)
 			uint16_t bound = 0;
 			int fd = bind_socket(&cfg->listen[i], port, true, &bound, err, sizeof(err));
 			if (fd < 0) {
-				struct pc_logline l;
-				pc_logline_begin(&l, "error", "startup");
-				pc_logline_str(&l, "message", err);
-				pc_logline_emit(&l);
+				log_startup_error(err);
 				return -1;
 			}
 			port = bound;
@@ -249,10 +365,17 @@ unsigned pc_listen_start(struct server *srv)
 		lc->stop_async.data = lc;
 		uv_unref((uv_handle_t *)&lc->stop_async);
 		for (size_t i = 0; i < cfg->n_listen; i++) {
-			uv_tcp_init(&lc->loop, &lc->listeners[i]);
-			lc->listeners[i].data = lc;
-			if (uv_tcp_open(&lc->listeners[i], lc->fds[i]) != 0 ||
-			    uv_listen((uv_stream_t *)&lc->listeners[i], 1024, pc_conn_accept) != 0) {
+			union pc_stream *h = &lc->listeners[i];
+			int rc;
+			if (cfg->listen[i].path[0] != '\0') {
+				uv_pipe_init(&lc->loop, &h->pipe, 0);
+				rc = uv_pipe_open(&h->pipe, lc->fds[i]);
+			} else {
+				uv_tcp_init(&lc->loop, &h->tcp);
+				rc = uv_tcp_open(&h->tcp, lc->fds[i]);
+			}
+			h->handle.data = lc;
+			if (rc != 0 || uv_listen(&h->stream, 1024, pc_conn_accept) != 0) {
 				pc_log("error", "startup", "cannot listen");
 				listening = false;
 				break;
@@ -288,4 +411,14 @@ void pc_listen_close_fds(struct server *srv)
 		for (size_t i = 0; i < PC_MAX_LISTEN; i++)
 			if (srv->loops[t].fds[i] >= 0)
 				close(srv->loops[t].fds[i]);
+	/* a unix socket file goes with its server, unless it is no longer
+	 * the one made (another server replaced it) */
+	for (size_t i = 0; i < PC_MAX_LISTEN; i++) {
+		struct stat st;
+		const char *path = srv->cfg->listen[i].path;
+		if (srv->unix_made[i] && lstat(path, &st) == 0 && st.st_dev == srv->unix_dev[i] &&
+		    st.st_ino == srv->unix_ino[i])
+			unlink(path);
+		srv->unix_made[i] = false;
+	}
 }

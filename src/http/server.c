@@ -77,15 +77,17 @@ int pc_server_run(struct pc_app *app)
 	srv.loops = calloc(srv.n_loops, sizeof(*srv.loops));
 	if (srv.loops == NULL)
 		goto out;
-	if (pc_listen_bind(&srv) != 0)
-		goto out;
-
+	/* blocked before the "listening" lines: whoever starts the server may
+	 * stop it the moment it says it listens, and the signal must wait for
+	 * sigwait below rather than kill it (a unix socket file left behind) */
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (pc_listen_bind(&srv) != 0)
+		goto out;
 
 	unsigned started = pc_listen_start(&srv);
 	if (started == srv.n_loops) {

@@ -580,6 +580,70 @@ describe('deploy/systemd/portcullis.service', () => {
   });
 });
 
+describe('deploy/systemd/unix-socket.conf (the drop-in for a unix socket)', () => {
+  const DROPIN = path.join(ROOT, 'deploy', 'systemd', 'unix-socket.conf');
+  const unitText = fs.readFileSync(UNIT_FILE, 'utf8');
+  const dropText = fs.readFileSync(DROPIN, 'utf8');
+  const drop = parseUnit(dropText);
+  const env = unitEnvironment(drop);
+
+  it('listens on a socket in its own runtime directory, believes only unix-socket peers, runs under nginx\'s group, and the nginx file names the same socket', () => {
+    const rt = drop.last('RuntimeDirectory');
+    assert.ok(rt, 'RuntimeDirectory=');
+    assert.equal(env.PORTCULLIS_LISTEN, `unix:/run/${rt}/portcullis.sock`);
+    assert.equal(env.PORTCULLIS_TRUSTED_PROXIES, 'unix');
+    assert.equal(drop.last('Group'), 'www-data', "Debian's nginx workers run as www-data");
+    const nginx = fs.readFileSync(path.join(ROOT, 'deploy', 'nginx', 'portcullis.conf'), 'utf8');
+    assert.ok(nginx.includes(`server unix:/run/${rt}/portcullis.sock; keepalive 32;`), 'deploy/nginx/portcullis.conf names the socket');
+  });
+
+  it('passes `systemd-analyze verify` beside the unit, which reads it', { skip: SYSTEMD_ANALYZE ? false : 'systemd-analyze is not installed' }, () => {
+    const dir = makeTempDir('portcullis-e2e-dropin-');
+    try {
+      const file = path.join(dir, 'portcullis.service');
+      fs.writeFileSync(file, unitText.replace(/^ExecStart=\S+/m, `ExecStart=${process.env.PORTCULLIS_BIN}`));
+      const dropDir = path.join(dir, 'portcullis.service.d');
+      fs.mkdirSync(dropDir);
+      fs.writeFileSync(path.join(dropDir, 'unix-socket.conf'), dropText);
+      const verify = () => {
+        const r = run(SYSTEMD_ANALYZE, ['verify', file], { cwd: dir, env: { ...process.env, MANPATH: path.join(ROOT, 'man') } });
+        return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
+      };
+      // the drop-in directory is read: a bad key there is reported
+      fs.writeFileSync(path.join(dropDir, 'zz-probe.conf'), '[Service]\nPortcullisNoSuchKey=1\n');
+      assert.match(verify().out, /PortcullisNoSuchKey/, 'systemd-analyze verify did not read the drop-in directory');
+      fs.rmSync(path.join(dropDir, 'zz-probe.conf'));
+      const r = verify();
+      assert.equal(r.status, 0, `systemd-analyze verify exited ${r.status}\n${r.out}`);
+      assert.deepEqual(r.out.split('\n').filter((l) => /portcullis\.service|unix-socket\.conf/.test(l)), [], 'warnings about the unit or the drop-in');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the unit\'s environment with the drop-in\'s is accepted by `portcullis config check`', async () => {
+    const creds = makeTempDir('portcullis-e2e-creds-');
+    const stateDir = makeTempDir('portcullis-e2e-state-');
+    try {
+      const key = generateSecretKey();
+      recordSecret(key, 'credential secret_key');
+      fs.writeFileSync(path.join(creds, 'secret_key'), key + '\n', { mode: 0o400 });
+      const unit = parseUnit(unitText);
+      const state = unit.last('StateDirectory');
+      const mapped = {};
+      for (const [k, v] of Object.entries({ ...unitEnvironment(unit), ...env })) {
+        mapped[k] = v.replace(/%d|\$\{CREDENTIALS_DIRECTORY\}/g, creds).replaceAll(`/var/lib/${state}`, stateDir);
+      }
+      assert.equal(mapped.PORTCULLIS_LISTEN, env.PORTCULLIS_LISTEN, "the drop-in's PORTCULLIS_LISTEN wins");
+      const r = await runCli(['config', 'check'], mapped, undefined, { cwd: stateDir });
+      assert.equal(r.code, 0, `config check exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    } finally {
+      fs.rmSync(creds, { recursive: true, force: true });
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------
 // TLS front (deploy/nginx/portcullis.conf) and the MDN HTTP Observatory
 

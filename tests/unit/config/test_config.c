@@ -306,6 +306,70 @@ static void test_listen_valid(void **state)
 	assert_int_equal(cfg.listen[0].port, 8080);
 }
 
+static char *print_to_string(void)
+{
+	char *s = NULL;
+	size_t n;
+	FILE *f = open_memstream(&s, &n);
+	assert_non_null(f);
+	pc_config_print(&cfg, f);
+	fclose(f);
+	return s;
+}
+
+static void test_listen_unix(void **state)
+{
+	(void)state;
+	OK("PORTCULLIS_LISTEN=unix:/run/portcullis/portcullis.sock,127.0.0.1:8080,unix:/tmp/b");
+	assert_int_equal(cfg.n_listen, 3);
+	assert_string_equal(cfg.listen[0].path, "/run/portcullis/portcullis.sock");
+	assert_string_equal(cfg.listen[1].path, "");
+	assert_string_equal(cfg.listen[1].host, "127.0.0.1");
+	assert_int_equal(cfg.listen[1].port, 8080);
+	assert_string_equal(cfg.listen[2].path, "/tmp/b");
+	pc_config_free(&cfg);
+	/* the longest path sockaddr_un holds, and printed back as written */
+	char path[PC_UNIX_PATH_MAX + 2];
+	memset(path, 'p', sizeof(path));
+	path[0] = '/';
+	path[PC_UNIX_PATH_MAX] = '\0';
+	char item[PC_UNIX_PATH_MAX + 16];
+	snprintf(item, sizeof(item), "unix:%s", path);
+	OK(kv("PORTCULLIS_LISTEN", item));
+	assert_string_equal(cfg.listen[0].path, path);
+	char *printed = print_to_string();
+	assert_non_null(strstr(printed, item));
+	free(printed);
+	pc_config_free(&cfg);
+	/* one byte more does not fit */
+	path[PC_UNIX_PATH_MAX] = 'p';
+	path[PC_UNIX_PATH_MAX + 1] = '\0';
+	snprintf(item, sizeof(item), "unix:%s", path);
+	FAILS("PORTCULLIS_LISTEN", kv("PORTCULLIS_LISTEN", item));
+	assert_non_null(strstr(err, "at most 107 bytes"));
+
+	static const char *bad[] = {
+		"PORTCULLIS_LISTEN=unix:",
+		"PORTCULLIS_LISTEN=unix:relative/pc.sock",
+		"PORTCULLIS_LISTEN=unix:./pc.sock",
+		"PORTCULLIS_LISTEN=unix:/run/pc sock",
+		"PORTCULLIS_LISTEN=unix:/run/pc\tsock",
+		"PORTCULLIS_LISTEN=unix:/run/\xc3\xa9.sock",
+		"PORTCULLIS_LISTEN=unix:/run/portcullis/",
+		"PORTCULLIS_LISTEN=unix:/run/../etc/pc.sock",
+		"PORTCULLIS_LISTEN=unix:/run/./pc.sock",
+		"PORTCULLIS_LISTEN=unix:/run/..",
+		"PORTCULLIS_LISTEN=unix:/run/pc.sock,unix:/run/pc.sock",
+		"PORTCULLIS_LISTEN=unix:/run/pc.sock,127.0.0.1:80,unix:/run/pc.sock",
+		"PORTCULLIS_LISTEN=unix/run/pc.sock",
+		"PORTCULLIS_LISTEN=UNIX:/run/pc.sock",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		FAILS("PORTCULLIS_LISTEN", bad[i]);
+	FAILS("PORTCULLIS_LISTEN", "PORTCULLIS_LISTEN=unix:/run/pc.sock,unix:/run/pc.sock");
+	assert_non_null(strstr(err, "item 2 repeats item 1"));
+}
+
 static void test_listen_invalid(void **state)
 {
 	(void)state;
@@ -483,6 +547,43 @@ static void test_proxies(void **state)
 		FAILS("PORTCULLIS_TRUSTED_PROXIES", kv("PORTCULLIS_TRUSTED_PROXIES", bad[i]));
 	FAILS("PORTCULLIS_TRUSTED_PROXIES", "PORTCULLIS_TRUSTED_PROXIES=10.0.0.1/8");
 	assert_non_null(strstr(err, "host bits"));
+	assert_non_null(strstr(err, "item 1"));
+}
+
+/* "unix": unix-socket peers, beside (not instead of) the CIDRs, and not one
+ * of the 32 */
+static void test_proxies_unix(void **state)
+{
+	(void)state;
+	OK("PORTCULLIS_TRUSTED_PROXIES=unix");
+	assert_true(cfg.trust_unix);
+	assert_int_equal(cfg.n_trusted_proxies, 0);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_TRUSTED_PROXIES=127.0.0.1,unix,::1");
+	assert_true(cfg.trust_unix);
+	assert_int_equal(cfg.n_trusted_proxies, 2);
+	char *printed = print_to_string();
+	assert_non_null(strstr(printed, "PORTCULLIS_TRUSTED_PROXIES=127.0.0.1/32,::1/128,unix\n"));
+	free(printed);
+	pc_config_free(&cfg);
+	OK("PORTCULLIS_TRUSTED_PROXIES=127.0.0.1");
+	assert_false(cfg.trust_unix);
+	pc_config_free(&cfg);
+	char list[1024] = "unix";
+	for (int i = 0; i < 32; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), ",10.0.%d.0/24", i);
+	OK(kv("PORTCULLIS_TRUSTED_PROXIES", list));
+	assert_int_equal(cfg.n_trusted_proxies, 32);
+	assert_true(cfg.trust_unix);
+	pc_config_free(&cfg);
+	strcat(list, ",10.0.99.0/24");
+	FAILS("PORTCULLIS_TRUSTED_PROXIES", kv("PORTCULLIS_TRUSTED_PROXIES", list));
+	static const char *bad[] = {"unix,unix", "UNIX", "unix:", "unix:/run/pc.sock", " unix", "unix/32"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		FAILS("PORTCULLIS_TRUSTED_PROXIES", kv("PORTCULLIS_TRUSTED_PROXIES", bad[i]));
+	/* the item's position counts the "unix" item too */
+	FAILS("PORTCULLIS_TRUSTED_PROXIES", "PORTCULLIS_TRUSTED_PROXIES=unix,10.0.0.1/8");
+	assert_non_null(strstr(err, "item 2"));
 }
 
 static void sa4(struct sockaddr_storage *ss, const char *a)
@@ -555,6 +656,13 @@ static void test_addr_trusted(void **state)
 	assert_false(pc_config_addr_trusted(&cfg, (struct sockaddr *)&ss));
 	assert_false(pc_config_addr_trusted(&cfg, NULL));
 	assert_false(pc_config_addr_trusted(NULL, (struct sockaddr *)&ss));
+	pc_config_free(&cfg);
+	/* "unix" trusts unix-socket peers and no address */
+	OK("PORTCULLIS_TRUSTED_PROXIES=unix");
+	assert_true(pc_config_addr_trusted(&cfg, (struct sockaddr *)&ss));
+	assert_false(trusted4("127.0.0.1"));
+	assert_false(trusted6("::1"));
+	assert_false(trusted6("::"));
 	pc_config_free(&cfg);
 
 	/* a list written as mapped IPv6 matches IPv4 peers too */
@@ -1534,16 +1642,6 @@ static void test_mask_url(void **state)
 
 /* ---- printing ------------------------------------------------------------------------- */
 
-static char *print_to_string(void)
-{
-	char *s = NULL;
-	size_t n;
-	FILE *f = open_memstream(&s, &n);
-	assert_non_null(f);
-	pc_config_print(&cfg, f);
-	fclose(f);
-	return s;
-}
 
 static void test_print(void **state)
 {
@@ -1644,11 +1742,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_keys_not_needed, teardown_one),
 		cmocka_unit_test_teardown(test_listen_valid, teardown_one),
 		cmocka_unit_test_teardown(test_listen_invalid, teardown_one),
+		cmocka_unit_test_teardown(test_listen_unix, teardown_one),
 		cmocka_unit_test_teardown(test_threads, teardown_one),
 		cmocka_unit_test_teardown(test_timeouts, teardown_one),
 		cmocka_unit_test_teardown(test_connections, teardown_one),
 		cmocka_unit_test_teardown(test_body_bytes, teardown_one),
 		cmocka_unit_test_teardown(test_proxies, teardown_one),
+		cmocka_unit_test_teardown(test_proxies_unix, teardown_one),
 		cmocka_unit_test_teardown(test_addr_trusted, teardown_one),
 		cmocka_unit_test_teardown(test_switches, teardown_one),
 		cmocka_unit_test_teardown(test_database_url, teardown_one),
