@@ -8,7 +8,8 @@
 // configuration errors (exit 78 naming PORTCULLIS_LISTEN), the client
 // address of a unix-socket connection (the literal "unix", or
 // X-Forwarded-For's when PORTCULLIS_TRUSTED_PROXIES has "unix"), and nginx
-// in front over the socket with the deploy file the project ships.
+// and Caddy in front over the socket with the deploy files the project
+// ships.
 //
 // The harness waits for a TCP listening line, so every server here listens
 // on 127.0.0.1:0 first and on the socket second; the tests talk to the
@@ -23,7 +24,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { assertSecurityHeaders, generateSecretKey, makeTempDir, parseJsonLine, recordSecret, runCli, sanitizerReports, startServer, stopServer } from './lib/harness.mjs';
-import { NGINX, PREFIX, appHeader, startDeployNginx, startEchoApp, underPrefix } from './lib/nginx.mjs';
+import { NGINX, PREFIX, appHeader, runListening, startDeployNginx, startEchoApp, underPrefix } from './lib/nginx.mjs';
+import { CADDY, CADDY_DIR, deriveCaddyfile } from './lib/caddy.mjs';
+import { freePort } from './lib/redis.mjs';
 import { Agent, CSRF_COOKIE, SESSION_COOKIE, SESSION_VALUE_RE, createUser, newEmail, newPassword, parseSetCookie, request, safeRecord, setupAdmin } from './lib/api.mjs';
 
 const EX_CONFIG = 78;
@@ -708,5 +711,162 @@ describe('nginx in front over the socket (deploy/nginx/portcullis.conf with serv
     const cur = res.data.sessions.filter((s) => s.current);
     assert.equal(cur.length, 1, res.text);
     assert.equal(cur[0].client_address, '127.0.0.1');
+  });
+});
+
+// deploy/caddy/Caddyfile for loopback as lib/caddy.mjs derives it (plain
+// HTTP on a free port, the app's upstream moved, every change asserted to
+// hit), then every portcullis upstream (reverse_proxy and forward_auth,
+// 127.0.0.1:8080 in the shipped file) made unix/<sock> ("unix//path"), as
+// the README tells Caddy users. Comments are left as they are; no code line
+// keeps a TCP address for portcullis. Resolves with the front (as
+// startDeployCaddy's) and the Caddyfile it runs.
+async function startDeployCaddyOverSocket({ sock, portcullisPort, appPort }) {
+  const file = path.join(CADDY_DIR, 'Caddyfile');
+  const text = fs.readFileSync(file, 'utf8');
+  const code = (c) => c.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+  const shipped = code(text).split('127.0.0.1:8080').length - 1;
+  assert.ok(shipped >= 2, `${file}: portcullis upstreams at 127.0.0.1:8080 (reverse_proxy and forward_auth), found ${shipped}`);
+  const dir = makeTempDir('pc-unix-caddy-');
+  dirs.push(dir);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const loopback = deriveCaddyfile(text, file, { port, portcullisPort, appPort, sites: { 'app.example.com': '' } });
+    const tcp = `127.0.0.1:${portcullisPort}`;
+    let hits = 0;
+    const derived = loopback
+      .split('\n')
+      .map((l) => {
+        if (/^\s*#/.test(l) || !l.includes(tcp)) return l;
+        hits += l.split(tcp).length - 1;
+        return l.replaceAll(tcp, `unix/${sock}`);
+      })
+      .join('\n');
+    assert.equal(hits, shipped, `every portcullis upstream of ${file} moved to the socket`);
+    assert.match(derived, new RegExp(`\\n\\s*reverse_proxy unix/${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\{`), 'reverse_proxy unix//<sock> for /.portcullis/*');
+    assert.match(derived, new RegExp(`\\n\\s*forward_auth unix/${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\{`), 'forward_auth unix//<sock>');
+    assert.ok(derived.includes(`unix//${sock.slice(1)}`), 'written as unix//<absolute path>');
+    assert.ok(!derived.includes('127.0.0.1:8080'), 'no 127.0.0.1:8080 is left');
+    assert.ok(!code(derived).includes(tcp), `Caddy is never told portcullis' TCP address (${tcp})`);
+    const cf = path.join(dir, 'Caddyfile');
+    fs.writeFileSync(cf, derived);
+    const env = { ...process.env, HOME: dir, XDG_CONFIG_HOME: dir, XDG_DATA_HOME: dir };
+    const check = spawn(CADDY, ['validate', '--config', cf, '--adapter', 'caddyfile'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    check.stdout.on('data', (d) => (out += d));
+    check.stderr.on('data', (d) => (out += d));
+    assert.equal(await new Promise((r) => check.on('exit', r)), 0, `caddy validate refuses the unix-socket Caddyfile:\n${out}\n${derived}`);
+    let log = '';
+    const run = await runListening(
+      CADDY,
+      ['run', '--config', cf, '--adapter', 'caddyfile'],
+      { env, stdio: ['ignore', 'ignore', 'pipe'] },
+      () => request({ host: '127.0.0.1', port }, 'GET', '/', { host: `127.0.0.1:${port}`, checkInvariants: false, timeoutMs: 1000 }),
+      (proc) => proc.stderr.on('data', (d) => (log += d)),
+    );
+    if (!run) {
+      assert.ok(attempt < 3, `caddy did not start:\n${log}`);
+      continue;
+    }
+    return {
+      host: '127.0.0.1',
+      port,
+      base: `http://127.0.0.1:${port}`,
+      caddyfile: derived,
+      log: () => log,
+      stop: () => run.stop(),
+    };
+  }
+}
+
+describe('Caddy in front over the socket (deploy/caddy/Caddyfile with reverse_proxy and forward_auth unix//<path>), PORTCULLIS_TRUSTED_PROXIES=unix', { skip: CADDY ? false : 'caddy is not installed (scripts/deps.sh test installs it)' }, () => {
+  const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'; // what Chromium sends
+  let pc;
+  let sock;
+  let app;
+  let front;
+  let admin; // directly over TCP
+  let alice;
+  let aliceAgent; // signed in through Caddy
+
+  before(async () => {
+    sock = path.join(socketDir(), 'pc.sock');
+    pc = await startOnSocket(sock, { PORTCULLIS_TRUSTED_PROXIES: 'unix' }, 'caddy');
+    // Caddy runs as root here: the 0660 root-owned socket is its to use
+    assert.equal((fs.statSync(sock).mode & 0o777).toString(8), '660');
+    app = await startEchoApp();
+    front = await startDeployCaddyOverSocket({ sock, portcullisPort: pc.port, appPort: app.port });
+    front.mapTarget = underPrefix; // portcullis answers under /.portcullis/ there
+    admin = await setupAdmin(pc);
+    alice = await createUser(admin.agent);
+    aliceAgent = new Agent(front);
+    const res = await aliceAgent.login(alice.email, alice.password);
+    assert.equal(res.data?.user?.id, alice.id, `login through Caddy: ${res.text.slice(0, 300)}\n${front.log()}`);
+    assert.ok(aliceAgent.session, 'the session cookie came back through Caddy');
+  });
+
+  after(async () => {
+    await front?.stop();
+    await app?.stop();
+    await stopServer(pc);
+    if (sock) assert.equal(fs.existsSync(sock), false, 'the socket file is removed at the clean stop');
+  });
+
+  it('signed in (session cookie): the app gets X-Auth-User-Id, X-Auth-Email and X-Auth-Method=session, its own cookie, and never portcullis\' session cookie', async () => {
+    const target = `/some/page?probe=${newPassword('probe').slice(-8)}`;
+    const before = app.seen.length;
+    const cookieHeader = `app_theme=dark; ${SESSION_COOKIE}=${aliceAgent.session}; ${CSRF_COOKIE}=${aliceAgent.csrf}`;
+    const res = await aliceAgent.req('GET', target, { checkInvariants: false, cookieHeader, headers: { Accept: HTML } });
+    assert.equal(res.status, 200, `${res.what} through Caddy: ${res.text.slice(0, 300)}\n${front.log().slice(-2000)}`);
+    const seen = app.seen.slice(before);
+    assert.equal(seen.length, 1, 'the app is reached once');
+    const rec = seen[0];
+    assert.equal(rec.url, target, 'the app got the exact URL');
+    assert.deepEqual(appHeader(rec, 'x-auth-user-id'), [alice.id]);
+    assert.deepEqual(appHeader(rec, 'x-auth-email'), [alice.email]);
+    assert.deepEqual(appHeader(rec, 'x-auth-method'), ['session']);
+    const all = rec.rawHeaders.join('\n');
+    assert.ok(!all.includes('{http.'), `a Caddy placeholder reached the app:\n${all}`);
+    assert.ok(!all.includes(aliceAgent.session), 'the session cookie value reached the app');
+    const cookies = appHeader(rec, 'cookie').join('; ');
+    assert.match(cookies, /app_theme=dark/, 'the app\'s own cookie passes');
+    assert.doesNotMatch(cookies, /portcullis_/, 'no portcullis cookie reaches the app');
+  });
+
+  it('anonymous: a browser is sent to /.portcullis/login?rd=<the original URL>, an API client gets 401 JSON; the app is never reached', async () => {
+    const probe = `anon=${newPassword('anon').slice(-8)}`;
+    const target = `/private/page?x=1&${probe}&q=two%20words`;
+    const res = await request(front, 'GET', target, { checkInvariants: false, headers: { Accept: HTML } });
+    assert.equal(res.status, 302, `${res.what}: ${res.text.slice(0, 300)}\n${front.log().slice(-2000)}`);
+    const loc = new URL(res.header('location'), front.base);
+    assert.equal(loc.origin, front.base, `the login redirect stays on the site: ${res.header('location')}`);
+    assert.equal(loc.pathname, PREFIX + '/login');
+    // X-Forwarded-Uri is believed only from a trusted proxy: here, only a
+    // unix-socket peer
+    assert.equal(loc.searchParams.get('rd'), target, 'rd is the original URL, whole');
+    const page = await request(front, 'GET', loc.pathname + loc.search, { checkInvariants: false, headers: { Accept: HTML } });
+    assert.equal(page.status, 200, 'the login page is served through Caddy');
+    assert.match(page.header('content-type') ?? '', /^text\/html/);
+    const api = await request(front, 'GET', `/api/thing?${probe}`, { checkInvariants: false, headers: { Accept: 'application/json' } });
+    assert.equal(api.status, 401, api.what);
+    assert.match(api.header('content-type') ?? '', /^application\/problem\+json/);
+    assert.deepEqual(app.reached(probe), [], 'the app must not be reached');
+  });
+
+  it('a login through Caddy spoofing X-Forwarded-For: 203.0.113.66: the session\'s client_address is 127.0.0.1 (Caddy\'s view of the client), neither "unix" nor the spoofed address', async () => {
+    const bob = await createUser(admin.agent);
+    const agent = new Agent(front);
+    await agent.fetchCsrf();
+    // portcullis' login under the prefix, through Caddy's reverse_proxy
+    const res = await agent.post(`${PREFIX}/api/v1/auth/login`, { email: bob.email, password: bob.password }, { headers: [['X-Forwarded-For', '203.0.113.66']] });
+    assert.equal(res.status, 200, `login through Caddy: ${res.status} ${res.text.slice(0, 300)}\n${front.log().slice(-2000)}`);
+    assert.equal(res.data?.user?.id, bob.id);
+    assert.ok(agent.session, 'the session cookie came back through Caddy');
+    const address = await currentSessionAddress(agent);
+    assert.notEqual(address, 'unix', 'the unix-socket peer is a trusted proxy: its X-Forwarded-For is believed');
+    assert.notEqual(address, '203.0.113.66', 'Caddy replaces the client\'s X-Forwarded-For');
+    assert.equal(address, '127.0.0.1', 'the session\'s client_address');
+    assert.equal(await lastLoginAddress(admin.agent), '127.0.0.1', 'the auth.login audit event\'s actor.client_address');
+    assert.equal((await accessLine(pc, res)).client, '127.0.0.1', 'the access log\'s client');
   });
 });
