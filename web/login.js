@@ -110,7 +110,10 @@ async function start() {
   // a sign-in held until the account has a second factor (a reload of this
   // page in the middle of it): /auth/me says so
   if (me.status === 403 && me.data && me.data.type === '/api/v1/problems/second-factor-enrolment-required') {
-    return Enrol.start(done);
+    // what it may set up: TOTP, and a passkey when they are configured
+    const pks = await PC.api('GET', '/api/v1/users/me/passkeys');
+    const methods = pks.status === 200 && pks.data && pks.data.enabled ? ['totp', 'passkey'] : ['totp'];
+    return Enrol.start(done, methods);
   }
   const setup = await PC.api('GET', '/api/v1/setup');
   const needed = setup.status === 200 && setup.data && setup.data.needed;

@@ -61,7 +61,7 @@ struct pc_route pc_routes[] = {
 	{PC_METHOD_POST, "/api/v1/users/me/totp/confirm", pc_api_totp_confirm, AUTH, "Activate TOTP with a current code {code}; returns 10 recovery codes, once.", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_DELETE, "/api/v1/users/me/totp", pc_api_totp_delete, AUTH, "Remove TOTP and recovery codes; needs {password} or a current {code}.", 0, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/recovery-codes", pc_api_recovery_regenerate, AUTH, "A new batch of 10 recovery codes {password}; the old batch dies.", 0, 0, 0},
-	{PC_METHOD_GET, "/api/v1/users/me/passkeys", pc_api_passkeys_list, AUTH, "Your passkeys (never a secret) and whether passkeys are configured.", 0, 0, 0},
+	{PC_METHOD_GET, "/api/v1/users/me/passkeys", pc_api_passkeys_list, AUTH, "Your passkeys (never a secret) and whether passkeys are configured; also for a sign-in held for enrolment (which factors it may set up).", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/passkeys/options", pc_api_passkeys_options, AUTH, "WebAuthn creation options for a new passkey {alg?}: a challenge for 5 minutes bound to this session.", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_POST, "/api/v1/users/me/passkeys", pc_api_passkeys_register, AUTH, "Register a passkey from the browser's answer {id, clientDataJSON, attestationObject, transports?, name?}.", PC_ROUTE_ENROL, 0, 0},
 	{PC_METHOD_PATCH, "/api/v1/users/me/passkeys/{id}", pc_api_passkeys_rename, AUTH, "Rename one of your passkeys {name}.", 0, 0, 0},

@@ -530,9 +530,18 @@ describe('passkeys (WebAuthn) in Chromium', { skip: HAVE_CHROMIUM ? false : `no 
       await page.locator('#setup-password').fill(password);
       await page.locator('#setup-password').press('Enter');
       await page.locator('#enrol:visible').waitFor();
+      await page.locator('#enrol-passkey:visible').waitFor();
+      // a reload in the middle of it: the held sign-in is picked up, the
+      // passkey still offered beside TOTP
+      await page.reload();
+      await page.locator('#enrol:visible').waitFor();
+      await page.locator('#enrol-passkey:visible').waitFor();
       await page.locator('#enrol-code:focus').waitFor(); // the page's TOTP start is done: no CSRF race with pk.call
-      // held: nothing but enrolment
+      // held: nothing but enrolment (and reading which factors it may set up)
       assert.equal((await page.evaluate(() => pk.call('GET', '/api/v1/users'))).status, 403);
+      const held = await page.evaluate(() => pk.call('GET', '/api/v1/users/me/passkeys'));
+      assert.equal(held.status, 200, held.text);
+      assert.deepEqual(held.data, { passkeys: [], enabled: true });
       await page.locator('#enrol-passkey:visible').click();
       await page.waitForURL(`${base2}/admin`);
       const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
