@@ -33,19 +33,9 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
+#include "store_helpers.h"
 
-static void mk_user(struct pc_user *u, const char *email)
-{
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash),
-	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
-	u->role = PC_ROLE_ADMIN; /* as every user was before roles */
-}
-
+/* Not shared: the other suites' sessions carry fixed times or factors. */
 static void mk_session(struct pc_session *s, const char *user_id, int64_t created,
                        int64_t expires)
 {
@@ -60,27 +50,8 @@ static void mk_session(struct pc_session *s, const char *user_id, int64_t create
 	strcpy(s->user_agent, "Mozilla/5.0 (test)");
 }
 
-static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
-{
-	memset(p, 0, sizeof(*p));
-	p->method = PC_AUTH_SESSION;
-	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
-	snprintf(p->email, sizeof(p->email), "%s", u->email);
-	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
-	strcpy(p->client_addr, "198.51.100.1");
-	strcpy(p->user_agent, "ua");
-	p->authenticated_at = NOW;
-}
-
-/* Creates a user through the store (with its event). */
-static void add_user(struct fx *f, struct pc_user *u, const char *email)
-{
-	struct pc_audit_event ev;
-	mk_user(u, email);
-	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
-	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
-}
-
+/* Not shared with test_store_conformance_tokens.c's: this one takes the
+ * creation time and tolerates a user the store no longer has. */
 static void add_session(struct fx *f, struct pc_session *s, const struct pc_user *u,
                         int64_t created, int64_t expires)
 {
@@ -94,26 +65,6 @@ static void add_session(struct fx *f, struct pc_session *s, const struct pc_user
 	as_user(&p, u, s->id);
 	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
 	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
-}
-
-/* The newest stored event. */
-static void newest(struct fx *f, struct pc_audit_event *out)
-{
-	struct pc_audit_filter flt = {.limit = 1};
-	struct pc_audit_event *evs;
-	size_t n;
-	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
-	assert_int_equal(n, 1);
-	*out = evs[0];
-	free(evs);
-}
-
-static void assert_verify_ok(struct fx *f, int64_t want_checked)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, want_checked);
-	assert_int_equal(bad, 0);
 }
 
 /* want_checked: the events before the bad one that verified */
@@ -383,28 +334,19 @@ static void test_user_create_sets_guard(void **state)
 struct race {
 	struct pc_store *stores[2];
 	atomic_int ok, conflict, other;
-	atomic_int go;
 };
 
-struct race_arg {
-	struct race *r;
-	int idx;
-};
-
-static void *race_thread(void *p)
+static void race_thread(void *arg, int idx)
 {
-	struct race_arg *a = p;
-	struct race *r = a->r;
-	struct pc_store *s = r->stores[a->idx % 2];
-	while (!atomic_load(&r->go))
-		;
+	struct race *r = arg;
+	struct pc_store *s = r->stores[idx % 2];
 	for (int i = 0; i < RACE_ATTEMPTS; i++) {
 		struct pc_user u;
 		struct pc_session sess;
 		struct pc_principal pr;
 		struct pc_audit_event ev;
 		char email[64];
-		snprintf(email, sizeof(email), "t%d-%d@example.com", a->idx, i);
+		snprintf(email, sizeof(email), "t%d-%d@example.com", idx, i);
 		mk_user(&u, email);
 		mk_session(&sess, u.id, NOW, NOW + 3600);
 		as_user(&pr, &u, sess.id);
@@ -417,21 +359,12 @@ static void *race_thread(void *p)
 		else
 			atomic_fetch_add(&r->other, 1);
 	}
-	return NULL;
 }
 
 static void run_race(struct fx *f, struct pc_store *second)
 {
 	struct race r = {.stores = {f->s, second != NULL ? second : f->s}};
-	struct race_arg args[RACE_THREADS];
-	pthread_t t[RACE_THREADS];
-	for (int i = 0; i < RACE_THREADS; i++) {
-		args[i] = (struct race_arg){&r, i};
-		assert_int_equal(pthread_create(&t[i], NULL, race_thread, &args[i]), 0);
-	}
-	atomic_store(&r.go, 1);
-	for (int i = 0; i < RACE_THREADS; i++)
-		pthread_join(t[i], NULL);
+	fx_race(RACE_THREADS, race_thread, &r);
 	assert_int_equal(atomic_load(&r.ok), 1);
 	assert_int_equal(atomic_load(&r.conflict), RACE_THREADS * RACE_ATTEMPTS - 1);
 	assert_int_equal(atomic_load(&r.other), 0);
@@ -450,9 +383,7 @@ static void test_setup_race_threads(void **state)
 static void test_setup_race_two_handles(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	run_race(f, s2);
 	pc_store_close(s2);
 }
@@ -833,16 +764,6 @@ static void test_reset(void **state)
 
 /* ------------------------------------------------------------------ */
 /* audit: one event per change, in the same transaction                */
-
-static void expect_event(struct fx *f, int64_t *events, const char *action)
-{
-	(*events)++;
-	assert_int_equal(count(f, "audit_events"), *events);
-	struct pc_audit_event last;
-	newest(f, &last);
-	assert_string_equal(last.action, action);
-	assert_int_equal(last.seq, *events);
-}
 
 static void test_every_change_one_event(void **state)
 {
@@ -1485,9 +1406,7 @@ static void *writer_thread(void *arg)
 static void test_concurrent_writers(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	atomic_int failures = 0;
 	struct writer_arg a1 = {f->s, &f->sys, &failures}, a2 = {s2, &f->sys, &failures};
 	pthread_t t[8];
@@ -1772,41 +1691,30 @@ struct demote_race {
 	struct fx *f;
 	struct pc_store *st;
 	const char *id;
-	atomic_int *go;
 	enum pc_err result;
 };
 
-static void *demote_thread(void *arg)
+/* arg: the two sides, idx the one this thread plays */
+static void demote_thread(void *arg, int idx)
 {
-	struct demote_race *d = arg;
+	struct demote_race *d = (struct demote_race *)arg + idx;
 	struct pc_user_patch p = {.has_role = true, .role = PC_ROLE_MEMBER};
-	while (!atomic_load(d->go))
-		;
 	d->result = patch_user(d->f, d->st, d->id, &p, NULL, NULL, NULL);
-	return NULL;
 }
 
 static void test_last_admin_race(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	struct pc_user a, b, got;
 	add_user(f, &a, "a@example.com");
 	add_user(f, &b, "b@example.com");
 	struct pc_user_patch promote = {.has_role = true, .role = PC_ROLE_ADMIN};
 	for (int round = 0; round < DEMOTE_ROUNDS; round++) {
-		atomic_int go = 0;
-		struct demote_race da = {f, f->s, a.id, &go, PC_OK}, db = {f, s2, b.id, &go, PC_OK};
-		pthread_t ta, tb;
-		assert_int_equal(pthread_create(&ta, NULL, demote_thread, &da), 0);
-		assert_int_equal(pthread_create(&tb, NULL, demote_thread, &db), 0);
-		atomic_store(&go, 1);
-		pthread_join(ta, NULL);
-		pthread_join(tb, NULL);
-		int ok = (da.result == PC_OK) + (db.result == PC_OK);
-		int refused = (da.result == PC_ERR_LAST_ADMIN) + (db.result == PC_ERR_LAST_ADMIN);
+		struct demote_race d[2] = {{f, f->s, a.id, PC_OK}, {f, s2, b.id, PC_OK}};
+		fx_race(2, demote_thread, d);
+		int ok = (d[0].result == PC_OK) + (d[1].result == PC_OK);
+		int refused = (d[0].result == PC_ERR_LAST_ADMIN) + (d[1].result == PC_ERR_LAST_ADMIN);
 		assert_int_equal(ok, 1);
 		assert_int_equal(refused, 1);
 		int admins = 0;
@@ -1815,7 +1723,7 @@ static void test_last_admin_race(void **state)
 		assert_int_equal(pc_store_user_get(f->s, b.id, &got), PC_OK);
 		admins += got.role == PC_ROLE_ADMIN;
 		assert_int_equal(admins, 1);
-		assert_int_equal(patch_user(f, f->s, da.result == PC_OK ? a.id : b.id, &promote, NULL, NULL, NULL), PC_OK);
+		assert_int_equal(patch_user(f, f->s, d[0].result == PC_OK ? a.id : b.id, &promote, NULL, NULL, NULL), PC_OK);
 	}
 	pc_store_close(s2);
 	assert_verify_ok(f, count(f, "audit_events"));
@@ -1859,60 +1767,57 @@ static void test_audit_involving(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_migrations_idempotent),
-		T(test_newer_schema_refused),
-		T(test_concurrent_open),
-		T(test_ping),
-		T(test_setup_once),
-		T(test_user_create_sets_guard),
-		T(test_setup_race_threads),
-		T(test_setup_race_two_handles),
-		T(test_user_create_get_list),
-		T(test_user_delete),
-		T(test_set_password),
-		T(test_rehash),
-		T(test_sessions),
-		T(test_session_conflicts),
-		T(test_user_agent_bytes),
-		T(test_reset),
-		T(test_every_change_one_event),
-		T(test_event_fields_stored),
-		T(test_atomicity),
-		T(test_atomicity_setup),
-		T(test_verify_clean),
-		T(test_verify_edit),
-		T(test_verify_edit_each_column),
-		T(test_verify_delete),
-		T(test_verify_reorder),
-		T(test_verify_swap_contents),
-		T(test_verify_forged_insert),
-		T(test_verify_forged_middle),
-		T(test_verify_needs_the_key),
-		T(test_verify_across_rotation),
-		T(test_tampered_long_values),
-		T(test_audit_list),
-		T(test_audit_list_limits),
-		T(test_concurrent_writers),
-		T(test_read_only),
-		T(test_busy),
-		T(test_user_update),
-		T(test_disable_ends_credentials),
-		T(test_last_admin),
-		T(test_last_admin_race),
-		T(test_audit_involving),
+		FX_T(test_migrations_idempotent),
+		FX_T(test_newer_schema_refused),
+		FX_T(test_concurrent_open),
+		FX_T(test_ping),
+		FX_T(test_setup_once),
+		FX_T(test_user_create_sets_guard),
+		FX_T(test_setup_race_threads),
+		FX_T(test_setup_race_two_handles),
+		FX_T(test_user_create_get_list),
+		FX_T(test_user_delete),
+		FX_T(test_set_password),
+		FX_T(test_rehash),
+		FX_T(test_sessions),
+		FX_T(test_session_conflicts),
+		FX_T(test_user_agent_bytes),
+		FX_T(test_reset),
+		FX_T(test_every_change_one_event),
+		FX_T(test_event_fields_stored),
+		FX_T(test_atomicity),
+		FX_T(test_atomicity_setup),
+		FX_T(test_verify_clean),
+		FX_T(test_verify_edit),
+		FX_T(test_verify_edit_each_column),
+		FX_T(test_verify_delete),
+		FX_T(test_verify_reorder),
+		FX_T(test_verify_swap_contents),
+		FX_T(test_verify_forged_insert),
+		FX_T(test_verify_forged_middle),
+		FX_T(test_verify_needs_the_key),
+		FX_T(test_verify_across_rotation),
+		FX_T(test_tampered_long_values),
+		FX_T(test_audit_list),
+		FX_T(test_audit_list_limits),
+		FX_T(test_concurrent_writers),
+		FX_T(test_read_only),
+		FX_T(test_busy),
+		FX_T(test_user_update),
+		FX_T(test_disable_ends_credentials),
+		FX_T(test_last_admin),
+		FX_T(test_last_admin_race),
+		FX_T(test_audit_involving),
 	};
 	const struct CMUnitTest sqlite_only[] = {
-		T(test_open_creates_0600),
-		T(test_open_relative_path),
-		T(test_open_bad_urls),
-		T(test_open_not_a_database),
+		FX_T(test_open_creates_0600),
+		FX_T(test_open_relative_path),
+		FX_T(test_open_bad_urls),
+		FX_T(test_open_not_a_database),
 	};
 	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
 	return FX_RUN(both, sqlite_only, postgres_only);
 }

@@ -26,32 +26,7 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
-
-static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
-{
-	memset(p, 0, sizeof(*p));
-	p->method = PC_AUTH_SESSION;
-	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
-	snprintf(p->email, sizeof(p->email), "%s", u->email);
-	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
-	strcpy(p->client_addr, "198.51.100.1");
-	strcpy(p->user_agent, "ua");
-	p->authenticated_at = NOW;
-}
-
-static void add_user(struct fx *f, struct pc_user *u, const char *email)
-{
-	struct pc_audit_event ev;
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
-	u->role = PC_ROLE_MEMBER;
-	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
-	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
-}
+#include "store_helpers.h"
 
 static void mk_totp(struct pc_totp *t, const struct pc_user *u, const char *sealed)
 {
@@ -94,19 +69,11 @@ static enum pc_err spend(struct pc_store *s, const struct pc_principal *p, const
 	return pc_store_recovery_spend(s, p, &ev, p->user_id, hash, NOW);
 }
 
-static void assert_chain_ok(struct fx *f)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, count(f, "audit_events"));
-	assert_int_equal(bad, 0);
-}
-
 static void test_totp_lifecycle(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user u;
-	add_user(f, &u, "u@example.com");
+	add_member(f, &u, "u@example.com");
 	struct pc_principal p;
 	as_user(&p, &u, NULL);
 	struct pc_totp t, got;
@@ -168,7 +135,7 @@ static void test_totp_lifecycle(void **state)
 	/* a deleted user takes the credential along */
 	assert_int_equal(put(f, &p, &t3), PC_OK);
 	struct pc_user other;
-	add_user(f, &other, "other@example.com");
+	add_member(f, &other, "other@example.com");
 	pc_audit_event_init(&ev, &f->sys, "user.delete", "user", u.id);
 	assert_int_equal(pc_store_user_delete(f->s, &f->sys, &ev, u.id, NULL, NULL), PC_OK);
 	assert_int_equal(count(f, "totp_credentials"), 0);
@@ -179,8 +146,8 @@ static void test_recovery_codes(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user u, v;
-	add_user(f, &u, "u@example.com");
-	add_user(f, &v, "v@example.com");
+	add_member(f, &u, "u@example.com");
+	add_member(f, &v, "v@example.com");
 	struct pc_principal p, q;
 	as_user(&p, &u, NULL);
 	as_user(&q, &v, NULL);
@@ -218,15 +185,12 @@ struct race {
 	const struct pc_principal *p;
 	const uint8_t *hash;
 	const char *totp_id;
-	atomic_int ready, go, ok, refused, other;
+	atomic_int ok, refused, other;
 };
 
-static void *spend_thread(void *arg)
+static void spend_thread(void *arg, int idx)
 {
 	struct race *r = arg;
-	int idx = atomic_fetch_add(&r->ready, 1);
-	while (!atomic_load(&r->go))
-		;
 	enum pc_err e = r->totp_id != NULL ? use(r->stores[idx % 2], r->p, r->totp_id, 500)
 	                                   : spend(r->stores[idx % 2], r->p, r->hash);
 	if (e == PC_OK)
@@ -235,19 +199,6 @@ static void *spend_thread(void *arg)
 		atomic_fetch_add(&r->refused, 1);
 	else
 		atomic_fetch_add(&r->other, 1);
-	return NULL;
-}
-
-static void run_race(struct race *r)
-{
-	pthread_t th[RACE_THREADS];
-	for (int i = 0; i < RACE_THREADS; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, spend_thread, r), 0);
-	while (atomic_load(&r->ready) < RACE_THREADS)
-		;
-	atomic_store(&r->go, 1);
-	for (int i = 0; i < RACE_THREADS; i++)
-		pthread_join(th[i], NULL);
 }
 
 /* 20 concurrent uses of one recovery code, and of one TOTP step, over two
@@ -255,11 +206,9 @@ static void run_race(struct race *r)
 static void test_races(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	struct pc_user u;
-	add_user(f, &u, "u@example.com");
+	add_member(f, &u, "u@example.com");
 	struct pc_principal p;
 	as_user(&p, &u, NULL);
 	uint8_t codes[PC_RECOVERY_CODES][32];
@@ -271,13 +220,13 @@ static void test_races(void **state)
 	int64_t events = count(f, "audit_events");
 
 	struct race r = {.stores = {f->s, s2}, .p = &p, .hash = codes[5]};
-	run_race(&r);
+	fx_race(RACE_THREADS, spend_thread, &r);
 	assert_int_equal(atomic_load(&r.ok), 1);
 	assert_int_equal(atomic_load(&r.refused), RACE_THREADS - 1);
 	assert_int_equal(atomic_load(&r.other), 0);
 
 	struct race r2 = {.stores = {f->s, s2}, .p = &p, .totp_id = t.id};
-	run_race(&r2);
+	fx_race(RACE_THREADS, spend_thread, &r2);
 	assert_int_equal(atomic_load(&r2.ok), 1);
 	assert_int_equal(atomic_load(&r2.refused), RACE_THREADS - 1);
 	assert_int_equal(atomic_load(&r2.other), 0);
@@ -286,6 +235,7 @@ static void test_races(void **state)
 	assert_chain_ok(f);
 }
 
+/* Not test_store_conformance.c's: a session that may still owe factors. */
 static void mk_session(struct pc_session *s, const struct pc_user *u, bool pending, int64_t factors)
 {
 	memset(s, 0, sizeof(*s));
@@ -306,8 +256,8 @@ static void test_session_promote(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user u, v;
-	add_user(f, &u, "u@example.com");
-	add_user(f, &v, "v@example.com");
+	add_member(f, &u, "u@example.com");
+	add_member(f, &v, "v@example.com");
 	struct pc_principal p;
 	as_user(&p, &u, NULL);
 	struct pc_session half, full, got;
@@ -343,18 +293,14 @@ static void test_session_promote(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_totp_lifecycle),
-		T(test_recovery_codes),
-		T(test_races),
-		T(test_session_promote),
+		FX_T(test_totp_lifecycle),
+		FX_T(test_recovery_codes),
+		FX_T(test_races),
+		FX_T(test_session_promote),
 	};
-	const struct CMUnitTest sqlite_only[] = {FX_NONE};
-	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
-	return FX_RUN(both, sqlite_only, postgres_only);
+	const struct CMUnitTest none[] = {FX_NONE};
+	return FX_RUN(both, none, none);
 }

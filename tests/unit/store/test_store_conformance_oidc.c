@@ -25,6 +25,7 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
+#include "store_helpers.h"
 
 static void mk(struct pc_oidc_obj *o, const char *kind, const char *id, const char *owner, const char *body,
                int64_t expires_at)
@@ -35,14 +36,6 @@ static void mk(struct pc_oidc_obj *o, const char *kind, const char *id, const ch
 	snprintf(o->owner, sizeof(o->owner), "%s", owner);
 	snprintf(o->body, sizeof(o->body), "%s", body);
 	o->expires_at = expires_at;
-}
-
-static void assert_chain_ok(struct fx *f)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, count(f, "audit_events"));
-	assert_int_equal(bad, 0);
 }
 
 static void test_records(void **state)
@@ -147,9 +140,7 @@ static void test_claim_race(void **state)
 	static struct pc_oidc_obj o;
 	mk(&o, "code", "race", "u1", "{}", NOW + 60);
 	assert_int_equal(pc_store_oidc_put(f->s, &f->sys, NULL, &o), PC_OK);
-	struct pc_store *second = NULL;
-	char err[256];
-	assert_int_equal(pc_store_open(&second, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *second = open_second(f);
 	atomic_int wins = 0;
 	pthread_t th[16];
 	struct racer rs[16];
@@ -165,17 +156,13 @@ static void test_claim_race(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_records),
-		T(test_claim_and_purge),
-		T(test_claim_race),
+		FX_T(test_records),
+		FX_T(test_claim_and_purge),
+		FX_T(test_claim_race),
 	};
-	const struct CMUnitTest sqlite_only[] = {FX_NONE};
-	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
-	return FX_RUN(both, sqlite_only, postgres_only);
+	const struct CMUnitTest none[] = {FX_NONE};
+	return FX_RUN(both, none, none);
 }

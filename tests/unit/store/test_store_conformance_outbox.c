@@ -26,18 +26,17 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
+#include "store_helpers.h"
 
 static enum pc_role next_role = PC_ROLE_MEMBER;
 
-static void add_user(struct fx *f, struct pc_user *u, const char *email, struct pc_outbox_mail *mail, enum pc_err want)
+/* Not store_helpers.h's add_user: the event carries mail, the result may be
+ * a refusal (want), and the role is next_role (a member unless set). */
+static void add_user_mail(struct fx *f, struct pc_user *u, const char *email, struct pc_outbox_mail *mail,
+                          enum pc_err want)
 {
 	struct pc_audit_event ev;
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
+	mk_user(u, email);
 	u->role = next_role;
 	next_role = PC_ROLE_MEMBER;
 	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
@@ -61,11 +60,11 @@ static void test_outbox_with_the_change(void **state)
 	struct pc_user a, dup;
 	struct pc_outbox_mail m1, m2;
 	mk_mail(&m1, "a@example.com", "sealed-one");
-	add_user(f, &a, "a@example.com", &m1, PC_OK);
+	add_user_mail(f, &a, "a@example.com", &m1, PC_OK);
 	assert_int_equal(count(f, "mail_outbox"), 1);
 	/* the change fails (the email is taken): its mail is not queued */
 	mk_mail(&m2, "a@example.com", "sealed-two");
-	add_user(f, &dup, "a@example.com", &m2, PC_ERR_CONFLICT);
+	add_user_mail(f, &dup, "a@example.com", &m2, PC_ERR_CONFLICT);
 	assert_int_equal(count(f, "mail_outbox"), 1);
 	int64_t depth = -1;
 	assert_int_equal(pc_store_outbox_depth(f->s, &depth), PC_OK);
@@ -77,9 +76,9 @@ static void test_reset_request(void **state)
 	struct fx *f = *state;
 	struct pc_user a, off, admin;
 	next_role = PC_ROLE_ADMIN; /* the last enabled admin stays */
-	add_user(f, &admin, "admin@example.com", NULL, PC_OK);
-	add_user(f, &a, "a@example.com", NULL, PC_OK);
-	add_user(f, &off, "off@example.com", NULL, PC_OK);
+	add_user_mail(f, &admin, "admin@example.com", NULL, PC_OK);
+	add_user_mail(f, &a, "a@example.com", NULL, PC_OK);
+	add_user_mail(f, &off, "off@example.com", NULL, PC_OK);
 	struct pc_user_patch p = {.has_disabled = true, .disabled = true};
 	struct pc_audit_event ev;
 	struct pc_user out;
@@ -122,7 +121,7 @@ static void test_claims(void **state)
 	struct pc_user a;
 	struct pc_outbox_mail m;
 	mk_mail(&m, "a@example.com", "sealed-text");
-	add_user(f, &a, "a@example.com", &m, PC_OK);
+	add_user_mail(f, &a, "a@example.com", &m, PC_OK);
 	struct pc_outbox_row r;
 	/* not due yet */
 	assert_int_equal(pc_store_outbox_claim(f->s, "A", NOW - 1 + 300, NOW - 1, &r), PC_ERR_NOT_FOUND);
@@ -154,7 +153,7 @@ static void test_claims(void **state)
 	struct pc_user b;
 	struct pc_outbox_mail m2;
 	mk_mail(&m2, "b@example.com", "sealed-b");
-	add_user(f, &b, "b@example.com", &m2, PC_OK);
+	add_user_mail(f, &b, "b@example.com", &m2, PC_OK);
 	assert_int_equal(pc_store_outbox_claim(f->s, "A", NOW + 300, NOW, &r), PC_OK);
 	assert_int_equal(pc_store_outbox_finish(f->s, m2.id, "A", PC_OUTBOX_FAILED, NOW, 0, "550 no such user"), PC_OK);
 	assert_int_equal(pc_store_outbox_depth(f->s, &depth), PC_OK);
@@ -167,8 +166,8 @@ static void test_email_change(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user a, b;
-	add_user(f, &a, "a@example.com", NULL, PC_OK);
-	add_user(f, &b, "b@example.com", NULL, PC_OK);
+	add_user_mail(f, &a, "a@example.com", NULL, PC_OK);
+	add_user_mail(f, &b, "b@example.com", NULL, PC_OK);
 	uint8_t t1[32], t2[32], t3[32];
 	randombytes_buf(t1, 32);
 	randombytes_buf(t2, 32);
@@ -255,12 +254,11 @@ static void test_claim_race(void **state)
 		char email[64];
 		snprintf(email, sizeof(email), "u%d@example.com", i);
 		mk_mail(&m, email, "sealed");
-		add_user(f, &u, email, &m, PC_OK);
+		add_user_mail(f, &u, email, &m, PC_OK);
 		memcpy(r.ids[i], m.id, sizeof(r.ids[i]));
 	}
-	char err[256];
 	r.s[0] = f->s;
-	assert_int_equal(pc_store_open(&r.s[1], f->url, KEY, err, sizeof(err)), 0);
+	r.s[1] = open_second(f);
 	pthread_t t[RACE_THREADS];
 	struct racer who[RACE_THREADS];
 	for (int i = 0; i < RACE_THREADS; i++) {
@@ -277,19 +275,15 @@ static void test_claim_race(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_outbox_with_the_change),
-		T(test_reset_request),
-		T(test_claims),
-		T(test_email_change),
-		T(test_claim_race),
+		FX_T(test_outbox_with_the_change),
+		FX_T(test_reset_request),
+		FX_T(test_claims),
+		FX_T(test_email_change),
+		FX_T(test_claim_race),
 	};
-	const struct CMUnitTest sqlite_only[] = {FX_NONE};
-	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
-	return FX_RUN(both, sqlite_only, postgres_only);
+	const struct CMUnitTest none[] = {FX_NONE};
+	return FX_RUN(both, none, none);
 }

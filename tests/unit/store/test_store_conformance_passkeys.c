@@ -26,31 +26,7 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
-
-static void as_user(struct pc_principal *p, const struct pc_user *u)
-{
-	memset(p, 0, sizeof(*p));
-	p->method = PC_AUTH_SESSION;
-	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
-	snprintf(p->email, sizeof(p->email), "%s", u->email);
-	strcpy(p->client_addr, "198.51.100.1");
-	strcpy(p->user_agent, "ua");
-	p->authenticated_at = NOW;
-}
-
-static void add_user(struct fx *f, struct pc_user *u, const char *email)
-{
-	struct pc_audit_event ev;
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
-	u->role = PC_ROLE_MEMBER;
-	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
-	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
-}
+#include "store_helpers.h"
 
 static void mk_key(struct pc_passkey *k, const struct pc_user *u, const char *cred, const char *handle)
 {
@@ -75,23 +51,15 @@ static enum pc_err add(struct fx *f, const struct pc_principal *p, const struct 
 	return pc_store_passkey_add(f->s, p, &ev, k, max);
 }
 
-static void assert_chain_ok(struct fx *f)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, count(f, "audit_events"));
-	assert_int_equal(bad, 0);
-}
-
 static void test_passkeys(void **state)
 {
 	struct fx *f = *state;
 	struct pc_user u, v;
-	add_user(f, &u, "u@example.com");
-	add_user(f, &v, "v@example.com");
+	add_member(f, &u, "u@example.com");
+	add_member(f, &v, "v@example.com");
 	struct pc_principal p, q;
-	as_user(&p, &u);
-	as_user(&q, &v);
+	as_user(&p, &u, NULL);
+	as_user(&q, &v, NULL);
 	char handle[PC_PASSKEY_HANDLE_TEXT + 1];
 	assert_int_equal(pc_store_passkey_handle(f->s, u.id, handle), PC_ERR_NOT_FOUND);
 	int64_t events = count(f, "audit_events");
@@ -190,16 +158,13 @@ static void test_challenges(void **state)
 struct race {
 	struct pc_store *stores[2];
 	const uint8_t *hash;
-	atomic_int ready, go, ok, refused, other;
+	atomic_int ok, refused, other;
 };
 
-static void *take_thread(void *arg)
+static void take_thread(void *arg, int idx)
 {
 	struct race *r = arg;
 	char handle[PC_PASSKEY_HANDLE_TEXT + 1];
-	int idx = atomic_fetch_add(&r->ready, 1);
-	while (!atomic_load(&r->go))
-		;
 	enum pc_err e = pc_store_wa_challenge_take(r->stores[idx % 2], r->hash, "second", "s:race", NOW, handle);
 	if (e == PC_OK)
 		atomic_fetch_add(&r->ok, 1);
@@ -207,27 +172,17 @@ static void *take_thread(void *arg)
 		atomic_fetch_add(&r->refused, 1);
 	else
 		atomic_fetch_add(&r->other, 1);
-	return NULL;
 }
 
 static void test_challenge_race(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	uint8_t h[32];
 	randombytes_buf(h, sizeof(h));
 	assert_int_equal(pc_store_wa_challenge_put(f->s, h, "second", "s:race", "", NOW + 300, NOW, 8), PC_OK);
 	struct race r = {.stores = {f->s, s2}, .hash = h};
-	pthread_t th[RACE_THREADS];
-	for (int i = 0; i < RACE_THREADS; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, take_thread, &r), 0);
-	while (atomic_load(&r.ready) < RACE_THREADS)
-		;
-	atomic_store(&r.go, 1);
-	for (int i = 0; i < RACE_THREADS; i++)
-		pthread_join(th[i], NULL);
+	fx_race(RACE_THREADS, take_thread, &r);
 	assert_int_equal(atomic_load(&r.ok), 1);
 	assert_int_equal(atomic_load(&r.refused), RACE_THREADS - 1);
 	assert_int_equal(atomic_load(&r.other), 0);
@@ -236,17 +191,13 @@ static void test_challenge_race(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_passkeys),
-		T(test_challenges),
-		T(test_challenge_race),
+		FX_T(test_passkeys),
+		FX_T(test_challenges),
+		FX_T(test_challenge_race),
 	};
-	const struct CMUnitTest sqlite_only[] = {FX_NONE};
-	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
-	return FX_RUN(both, sqlite_only, postgres_only);
+	const struct CMUnitTest none[] = {FX_NONE};
+	return FX_RUN(both, none, none);
 }

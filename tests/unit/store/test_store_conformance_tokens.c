@@ -32,6 +32,7 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
+#include "store_helpers.h"
 
 /* count(*) of table WHERE col = 'val' */
 static int64_t count_where(const struct fx *f, const char *table, const char *col,
@@ -42,38 +43,8 @@ static int64_t count_where(const struct fx *f, const char *table, const char *co
 	return raw(f, sql);
 }
 
-static void mk_user(struct pc_user *u, const char *email)
-{
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash),
-	         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$%s", u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
-	u->role = PC_ROLE_ADMIN; /* as every user was before roles */
-}
-
-static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
-{
-	memset(p, 0, sizeof(*p));
-	p->method = PC_AUTH_SESSION;
-	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
-	snprintf(p->email, sizeof(p->email), "%s", u->email);
-	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
-	strcpy(p->client_addr, "198.51.100.1");
-	strcpy(p->user_agent, "ua");
-	p->authenticated_at = NOW;
-}
-
-static void add_user(struct fx *f, struct pc_user *u, const char *email)
-{
-	struct pc_audit_event ev;
-	mk_user(u, email);
-	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
-	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
-}
-
+/* Not test_store_conformance.c's: created at NOW, and the user must exist
+ * (asserted), as every session of this suite is. */
 static void add_session(struct fx *f, struct pc_session *s, const struct pc_user *u,
                         int64_t expires)
 {
@@ -94,41 +65,6 @@ static void add_session(struct fx *f, struct pc_session *s, const struct pc_user
 	as_user(&p, u, s->id);
 	pc_audit_event_init(&ev, &p, "auth.login", "session", s->id);
 	assert_int_equal(pc_store_session_create(f->s, &p, &ev, s), PC_OK);
-}
-
-static void newest(struct fx *f, struct pc_audit_event *out)
-{
-	struct pc_audit_filter flt = {.limit = 1};
-	struct pc_audit_event *evs;
-	size_t n;
-	assert_int_equal(pc_store_audit_list(f->s, &flt, &evs, &n), PC_OK);
-	assert_int_equal(n, 1);
-	*out = evs[0];
-	free(evs);
-}
-
-static void assert_verify_ok(struct fx *f, int64_t want_checked)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(f->s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, want_checked);
-	assert_int_equal(bad, 0);
-}
-
-/* the chain verifies and holds exactly as many events as the table */
-static void assert_chain_ok(struct fx *f)
-{
-	assert_verify_ok(f, count(f, "audit_events"));
-}
-
-static void expect_event(struct fx *f, int64_t *events, const char *action)
-{
-	(*events)++;
-	assert_int_equal(count(f, "audit_events"), *events);
-	struct pc_audit_event last;
-	newest(f, &last);
-	assert_string_equal(last.action, action);
-	assert_int_equal(last.seq, *events);
 }
 
 static void mk_key(struct pc_api_key *k, const char *name, const char *prefix,
@@ -674,16 +610,12 @@ struct rot_race {
 	struct pc_store *stores[2];
 	const struct pc_principal *p;
 	const uint8_t *hash;
-	atomic_int ready, go;
 	atomic_int ok, conflict, not_found, other;
 };
 
-static void *rot_thread(void *arg)
+static void rot_thread(void *arg, int idx)
 {
 	struct rot_race *r = arg;
-	int idx = atomic_fetch_add(&r->ready, 1);
-	while (!atomic_load(&r->go))
-		;
 	struct rot x;
 	enum pc_err e = rotate(r->stores[idx % 2], r->p, &x, r->hash, NOW + 60);
 	if (e == PC_OK)
@@ -695,15 +627,12 @@ static void *rot_thread(void *arg)
 	else
 		atomic_fetch_add(&r->other, 1);
 	free(x.revoked);
-	return NULL;
 }
 
 static void test_rotate_race(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	struct pc_user u;
 	add_user(f, &u, "u@example.com");
 	struct pc_principal p;
@@ -713,14 +642,7 @@ static void test_rotate_race(void **state)
 		issue(f, &t, &u, NULL, NOW + 3600);
 		int64_t events = count(f, "audit_events");
 		struct rot_race r = {.stores = {f->s, s2}, .p = &p, .hash = t.token_hash};
-		pthread_t th[ROT_THREADS];
-		for (int i = 0; i < ROT_THREADS; i++)
-			assert_int_equal(pthread_create(&th[i], NULL, rot_thread, &r), 0);
-		while (atomic_load(&r.ready) < ROT_THREADS)
-			;
-		atomic_store(&r.go, 1);
-		for (int i = 0; i < ROT_THREADS; i++)
-			pthread_join(th[i], NULL);
+		fx_race(ROT_THREADS, rot_thread, &r);
 		/* the first rotates; the second finds it used: reuse, the family
 		 * (the winner's new token too) is revoked; the rest find nothing */
 		assert_int_equal(atomic_load(&r.ok), 1);
@@ -1785,40 +1707,36 @@ static void test_families_and_change_rotating(void **state)
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest both[] = {
-		T(test_schema_v2),
-		T(test_migrate_from_1),
-		T(test_apikey_crud),
-		T(test_apikey_conflict),
-		T(test_apikey_outlives_creator),
-		T(test_refresh_chain),
-		T(test_refresh_create_errors),
-		T(test_refresh_reuse),
-		T(test_refresh_expired),
-		T(test_rotate_race),
-		T(test_revoke_jti),
-		T(test_revoke_family),
-		T(test_revoke_session),
-		T(test_revoke_user),
-		T(test_revoke_selector_misuse),
-		T(test_revoked_list),
-		T(test_revoked_since),
-		T(test_revoked_since_race),
-		T(test_purge),
-		T(test_atomicity),
-		T(test_read_only),
-		T(test_chain_after_everything),
-		T(test_epoch_stale_refused),
-		T(test_epoch_each_change_bumps),
-		T(test_epoch_family_session_and_rotation),
-		T(test_families_and_change_rotating),
+		FX_T(test_schema_v2),
+		FX_T(test_migrate_from_1),
+		FX_T(test_apikey_crud),
+		FX_T(test_apikey_conflict),
+		FX_T(test_apikey_outlives_creator),
+		FX_T(test_refresh_chain),
+		FX_T(test_refresh_create_errors),
+		FX_T(test_refresh_reuse),
+		FX_T(test_refresh_expired),
+		FX_T(test_rotate_race),
+		FX_T(test_revoke_jti),
+		FX_T(test_revoke_family),
+		FX_T(test_revoke_session),
+		FX_T(test_revoke_user),
+		FX_T(test_revoke_selector_misuse),
+		FX_T(test_revoked_list),
+		FX_T(test_revoked_since),
+		FX_T(test_revoked_since_race),
+		FX_T(test_purge),
+		FX_T(test_atomicity),
+		FX_T(test_read_only),
+		FX_T(test_chain_after_everything),
+		FX_T(test_epoch_stale_refused),
+		FX_T(test_epoch_each_change_bumps),
+		FX_T(test_epoch_family_session_and_rotation),
+		FX_T(test_families_and_change_rotating),
 	};
-	const struct CMUnitTest sqlite_only[] = {FX_NONE};
-	const struct CMUnitTest postgres_only[] = {FX_NONE};
-#undef T
-	return FX_RUN(both, sqlite_only, postgres_only);
+	const struct CMUnitTest none[] = {FX_NONE};
+	return FX_RUN(both, none, none);
 }

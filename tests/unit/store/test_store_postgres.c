@@ -28,23 +28,14 @@
 static const int64_t NOW = 1800000000;
 
 #include "store_fx.h"
+#include "store_helpers.h"
 
 /* PG_MAX_CONNS and PG_TX_RETRIES of src/store/sql_postgres.c */
 #define MAX_CONNS 64
 #define TX_RETRIES 5
 
-static void mk_user(struct pc_user *u, const char *email)
-{
-	memset(u, 0, sizeof(*u));
-	pc_random_id(u->id);
-	snprintf(u->email, sizeof(u->email), "%s", email);
-	snprintf(u->password_hash, sizeof(u->password_hash), "$argon2id$v=19$m=19456,t=2,p=1$x$%s",
-	         u->id);
-	u->created_at = NOW;
-	u->password_changed_at = NOW;
-	u->role = PC_ROLE_ADMIN;
-}
-
+/* Not test_store_conformance.c's: one fixed hour from NOW is all this
+ * suite needs. */
 static void mk_session(struct pc_session *s, const char *user_id)
 {
 	memset(s, 0, sizeof(*s));
@@ -58,26 +49,6 @@ static void mk_session(struct pc_session *s, const char *user_id)
 	strcpy(s->user_agent, "test");
 }
 
-static void as_user(struct pc_principal *p, const struct pc_user *u, const char *sid)
-{
-	memset(p, 0, sizeof(*p));
-	p->method = PC_AUTH_SESSION;
-	snprintf(p->user_id, sizeof(p->user_id), "%s", u->id);
-	snprintf(p->email, sizeof(p->email), "%s", u->email);
-	snprintf(p->session_id, sizeof(p->session_id), "%s", sid != NULL ? sid : "");
-	strcpy(p->client_addr, "198.51.100.1");
-	strcpy(p->user_agent, "ua");
-	p->authenticated_at = NOW;
-}
-
-static void add_user(struct fx *f, struct pc_user *u, const char *email)
-{
-	struct pc_audit_event ev;
-	mk_user(u, email);
-	pc_audit_event_init(&ev, &f->sys, "user.create", "user", u->id);
-	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, u), PC_OK);
-}
-
 static enum pc_err append(struct pc_store *s, const struct pc_principal *p)
 {
 	struct pc_audit_event ev;
@@ -86,14 +57,6 @@ static enum pc_err append(struct pc_store *s, const struct pc_principal *p)
 	if (e != PC_OK && ev.seq != 0)
 		return PC_ERR_INTERNAL; /* a failed call must not report a position */
 	return e;
-}
-
-static void assert_verify_ok(struct pc_store *s, int64_t want)
-{
-	int64_t checked, bad;
-	assert_int_equal(pc_store_audit_verify(s, &checked, &bad), PC_OK);
-	assert_int_equal(checked, want);
-	assert_int_equal(bad, 0);
 }
 
 /* Sessions of other clients on db (the store's connections). */
@@ -116,16 +79,13 @@ static int64_t backends(const struct fx *f, const char *db)
 
 struct race {
 	struct pc_store *stores[2];
-	atomic_int ready, go, next, ok, conflict, other;
+	atomic_int next, ok, conflict, other;
 };
 
-static void *race_thread(void *arg)
+static void race_thread(void *arg, int idx)
 {
 	struct race *r = arg;
-	int idx = atomic_fetch_add(&r->ready, 1);
 	struct pc_store *s = r->stores[idx % 2];
-	while (!atomic_load(&r->go))
-		;
 	for (;;) {
 		int i = atomic_fetch_add(&r->next, 1);
 		if (i >= RACE_CALLS)
@@ -148,7 +108,6 @@ static void *race_thread(void *arg)
 		else
 			atomic_fetch_add(&r->other, 1);
 	}
-	return NULL;
 }
 
 /* 100 calls of pc_store_setup from 8 threads over two handles, as two
@@ -163,14 +122,7 @@ static void test_setup_race_two_instances(void **state)
 		struct race r = {0};
 		for (int i = 0; i < 2; i++)
 			assert_int_equal(pc_store_open(&r.stores[i], url, KEY, err, sizeof(err)), 0);
-		pthread_t t[RACE_THREADS];
-		for (int i = 0; i < RACE_THREADS; i++)
-			assert_int_equal(pthread_create(&t[i], NULL, race_thread, &r), 0);
-		while (atomic_load(&r.ready) < RACE_THREADS)
-			;
-		atomic_store(&r.go, 1);
-		for (int i = 0; i < RACE_THREADS; i++)
-			pthread_join(t[i], NULL);
+		fx_race(RACE_THREADS, race_thread, &r);
 		assert_int_equal(atomic_load(&r.ok), 1);
 		assert_int_equal(atomic_load(&r.conflict), RACE_CALLS - 1);
 		assert_int_equal(atomic_load(&r.other), 0);
@@ -178,7 +130,7 @@ static void test_setup_race_two_instances(void **state)
 		assert_int_equal(count(&g, "sessions"), 1);
 		assert_int_equal(count(&g, "setup_guard"), 1);
 		assert_int_equal(count(&g, "audit_events"), 1);
-		assert_verify_ok(r.stores[1], 1);
+		assert_store_verify_ok(r.stores[1], 1);
 		for (int i = 0; i < 2; i++)
 			pc_store_close(r.stores[i]);
 		/* the pools' connections are all closed */
@@ -214,9 +166,7 @@ static void *append_thread(void *arg)
 static void test_audit_two_instances(void **state)
 {
 	struct fx *f = *state;
-	struct pc_store *s2;
-	char err[256];
-	assert_int_equal(pc_store_open(&s2, f->url, KEY, err, sizeof(err)), 0);
+	struct pc_store *s2 = open_second(f);
 	atomic_int failures = 0;
 	struct appender a[2] = {{f->s, &f->sys, &failures}, {s2, &f->sys, &failures}};
 	pthread_t t[APPEND_THREADS];
@@ -233,8 +183,8 @@ static void test_audit_two_instances(void **state)
 	assert_int_equal(raw(f, "SELECT count(*) FROM audit_events a JOIN audit_events b"
 	                        " ON b.seq = a.seq - 1 WHERE a.prev_hash <> b.hash"),
 	                 0);
-	assert_verify_ok(f->s, n);
-	assert_verify_ok(s2, n);
+	assert_verify_ok(f, n);
+	assert_store_verify_ok(s2, n);
 	pc_store_close(s2);
 }
 
@@ -350,7 +300,7 @@ static void test_reconnect_after_terminate(void **state)
 	pgh_terminate(f->db);
 	assert_int_equal(pc_store_session_touch(f->s, "none", NOW), PC_ERR_NOT_FOUND);
 	pgh_terminate(f->db);
-	assert_verify_ok(f->s, 3);
+	assert_verify_ok(f, 3);
 	assert_int_equal(count(f, "audit_events"), 3);
 }
 
@@ -380,7 +330,7 @@ static void test_server_down(void **state)
 	pc_audit_event_init(&ev, &f->sys, "user.create", "user", v.id);
 	assert_int_equal(pc_store_user_create(f->s, &f->sys, &ev, &v), PC_OK);
 	assert_int_equal(ev.seq, 2);
-	assert_verify_ok(f->s, 2);
+	assert_verify_ok(f, 2);
 }
 
 struct cap_arg {
@@ -491,7 +441,7 @@ static void test_sqlstate_mapping(void **state)
 	assert_int_equal(count(f, "audit_events"), 0);
 	set_fault(f, 0, "40001");
 	assert_int_equal(append(f->s, &f->sys), PC_OK);
-	assert_verify_ok(f->s, 1);
+	assert_verify_ok(f, 1);
 }
 
 /* Serialisation failures and deadlocks retry the whole transaction, each
@@ -572,14 +522,13 @@ static void test_retry_transactions(void **state)
 	}
 	assert_int_equal(count(f, "refresh_tokens"), 0);
 	assert_int_equal(count(f, "revoked_tokens"), 2);
-	assert_verify_ok(f->s, count(f, "audit_events"));
+	assert_verify_ok(f, count(f, "audit_events"));
 }
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (fx_init() != 0)
 		return 1;
-	randombytes_buf(KEY, sizeof(KEY));
 	int st = pgh_start();
 	if (st == 2)
 		return 0;
@@ -589,20 +538,18 @@ int main(void)
 		return 1;
 	}
 	fx_pg = true;
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_setup_race_two_instances),
-		T(test_audit_two_instances),
-		T(test_open_errors_hide_password),
-		T(test_open_schemes_and_params),
-		T(test_open_needs_utf8),
-		T(test_reconnect_after_terminate),
-		T(test_server_down),
-		T(test_connection_bound),
-		T(test_sqlstate_mapping),
-		T(test_retry_transactions),
+		FX_T(test_setup_race_two_instances),
+		FX_T(test_audit_two_instances),
+		FX_T(test_open_errors_hide_password),
+		FX_T(test_open_schemes_and_params),
+		FX_T(test_open_needs_utf8),
+		FX_T(test_reconnect_after_terminate),
+		FX_T(test_server_down),
+		FX_T(test_connection_bound),
+		FX_T(test_sqlstate_mapping),
+		FX_T(test_retry_transactions),
 	};
-#undef T
 	time_t t0 = time(NULL);
 	int failed = cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
 	fprintf(stderr, "postgres tests: %lds\n", (long)(time(NULL) - t0));
