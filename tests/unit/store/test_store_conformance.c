@@ -1765,6 +1765,35 @@ static void test_audit_involving(void **state)
 	free(list);
 }
 
+/* Statistics taken while the audit trail was two events long, then 5,000
+ * more: opening the store brings them up to date (the planner would
+ * otherwise scan the whole trail for a cursor page); a store without
+ * statistics gets none. */
+static void test_open_refreshes_stale_stats(void **state)
+{
+	struct fx *f = *state;
+	static const char insert[] =
+		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) "
+		"INSERT INTO audit_events (seq, id, time_ms, action, resource_type, resource_id, actor_user_id, "
+		"actor_email, actor_session_id, auth_method, client_addr, user_agent, details, prev_hash, hash) "
+		"SELECT (SELECT coalesce(max(seq), 0) FROM audit_events) + i, printf('%%032x', i + %d), 0, 'bench', "
+		"'bench', '', '', '', '', '', '', '', '{}', zeroblob(32), zeroblob(32) FROM c";
+	char sql[768];
+	snprintf(sql, sizeof(sql), insert, 2, 1);
+	raw(f, sql);
+	struct pc_store *s2 = open_second(f);
+	pc_store_close(s2);
+	assert_int_equal(raw(f, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"), 0);
+
+	raw(f, "ANALYZE");
+	assert_true(raw(f, "SELECT CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE idx = 'audit_events_action'") <= 3);
+	snprintf(sql, sizeof(sql), insert, 5000, 1000);
+	raw(f, sql);
+	s2 = open_second(f);
+	pc_store_close(s2);
+	assert_true(raw(f, "SELECT CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE idx = 'audit_events_action'") >= 1000);
+}
+
 int main(void)
 {
 	if (fx_init() != 0)
@@ -1813,6 +1842,7 @@ int main(void)
 		FX_T(test_audit_involving),
 	};
 	const struct CMUnitTest sqlite_only[] = {
+		FX_T(test_open_refreshes_stale_stats),
 		FX_T(test_open_creates_0600),
 		FX_T(test_open_relative_path),
 		FX_T(test_open_bad_urls),
