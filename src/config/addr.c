@@ -67,8 +67,9 @@ static int next_address(struct items *it, char buf[ITEM_MAX], size_t n, size_t m
 }
 
 /* "unix:" then an absolute path of visible ASCII (no spaces: the list is
- * read by people and shells), at most PC_UNIX_PATH_MAX bytes, no "." or
- * ".." segment, not repeating an earlier item's path. */
+ * read by people and shells), at most PC_UNIX_PATH_MAX bytes, no empty,
+ * "." or ".." segment (one spelling per path), not repeating an earlier
+ * item's path. */
 static int parse_unix(struct pc_config *cfg, size_t n, const char *path, const char *name, char *err,
                       size_t errlen)
 {
@@ -76,11 +77,12 @@ static int parse_unix(struct pc_config *cfg, size_t n, const char *path, const c
 	bool visible = true;
 	for (size_t i = 0; i < len; i++)
 		visible = visible && path[i] > 0x20 && path[i] < 0x7f;
-	if (len == 0 || path[0] != '/' || !visible || path[len - 1] == '/' || strstr(path, "/./") != NULL ||
+	if (len == 0 || path[0] != '/' || !visible || path[len - 1] == '/' || strstr(path, "//") != NULL ||
+	    strstr(path, "/./") != NULL ||
 	    strstr(path, "/../") != NULL || (len >= 2 && strcmp(path + len - 2, "/.") == 0) ||
 	    (len >= 3 && strcmp(path + len - 3, "/..") == 0))
-		return pc_errf(err, errlen, "%s: item %zu is not unix:/absolute/path (visible ASCII, no spaces, no '.' "
-		            "or '..' segment, not a directory)", name, n + 1);
+		return pc_errf(err, errlen, "%s: item %zu is not unix:/absolute/path (visible ASCII, no spaces, no empty, "
+		            "'.' or '..' segment, not a directory)", name, n + 1);
 	if (len > PC_UNIX_PATH_MAX)
 		return pc_errf(err, errlen, "%s: item %zu: a unix socket path has at most %d bytes", name, n + 1,
 		               PC_UNIX_PATH_MAX);
@@ -163,7 +165,8 @@ int pc_config_parse_proxies(struct pc_config *cfg, const char *name, const char 
 	char buf[ITEM_MAX];
 	int rc;
 	cfg->trust_unix = false;
-	while ((rc = next_address(&it, buf, items, PC_MAX_TRUSTED_PROXIES + 1, "entries", name, err, errlen)) == 0) {
+	/* room for "unix" and one CIDR too many: the limit named is the CIDRs' */
+	while ((rc = next_address(&it, buf, items, PC_MAX_TRUSTED_PROXIES + 2, "entries", name, err, errlen)) == 0) {
 		items++;
 		/* "unix": whoever connects over a unix socket of PORTCULLIS_LISTEN
 		 * (the socket file's permissions decide who can) */

@@ -156,5 +156,9 @@ void pc_listen_stop(struct server *srv, unsigned started);
 /* Closes every socket still owned by no loop, and removes the unix socket
  * files this server made. */
 void pc_listen_close_fds(struct server *srv);
+/* Removes the unix socket files this server made and that are still its
+ * own (same device and inode): at once when a stop is asked, so a new
+ * server can take the path while this one drains. */
+void pc_listen_unlink(struct server *srv);
 
 #endif

@@ -50,6 +50,8 @@
 
 #define TICK_MS 100
 
+_Static_assert(PC_UNIX_PATH_MAX < sizeof(((struct sockaddr_un *)0)->sun_path), "a unix path and its NUL fit");
+
 static void update_date(struct loop_ctx *lc)
 {
 	time_t t = time(NULL);
@@ -199,7 +201,9 @@ static int bind_unix(struct server *srv, size_t i, char *err, size_t errlen)
 		}
 		/* a socket file: a server killed before it could remove it left
 		 * it, unless something still answers there */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		/* non-blocking: a live server whose accept queue is full answers
+		 * EAGAIN instead of holding the start forever */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (probe < 0) {
 			snprintf(err, errlen, "socket: %s", strerror(errno));
 			return -1;
@@ -207,7 +211,7 @@ static int bind_unix(struct server *srv, size_t i, char *err, size_t errlen)
 		int rc = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
 		int e = errno;
 		close(probe);
-		if (rc == 0 || e == EAGAIN) {
+		if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
 			snprintf(err, errlen, "cannot listen on unix:%s: another process already listens there (a "
 			         "second portcullis, or another server); one server per address", path);
 			return -1;
@@ -411,6 +415,11 @@ void pc_listen_close_fds(struct server *srv)
 		for (size_t i = 0; i < PC_MAX_LISTEN; i++)
 			if (srv->loops[t].fds[i] >= 0)
 				close(srv->loops[t].fds[i]);
+	pc_listen_unlink(srv);
+}
+
+void pc_listen_unlink(struct server *srv)
+{
 	/* a unix socket file goes with its server, unless it is no longer
 	 * the one made (another server replaced it) */
 	for (size_t i = 0; i < PC_MAX_LISTEN; i++) {

@@ -96,6 +96,9 @@ int pc_server_run(struct pc_app *app)
 		while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
 			if (app->on_reload != NULL)
 				app->on_reload(app);
+		/* the socket files go first: a server started now takes the
+		 * paths instead of finding this one still listening there */
+		pc_listen_unlink(&srv);
 		struct pc_logline l;
 		pc_logline_begin(&l, "info", "stopping");
 		pc_logline_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");

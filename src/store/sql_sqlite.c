@@ -688,9 +688,11 @@ static void refresh_stats(struct conn *c)
 	                       -1, &st, NULL) == SQLITE_OK)
 		have = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
-	if (have && sqlite3_exec(c->db, "PRAGMA analysis_limit=400; ANALYZE; PRAGMA analysis_limit=0;", NULL, NULL,
-	                         NULL) != SQLITE_OK)
+	if (!have)
+		return;
+	if (sqlite3_exec(c->db, "PRAGMA analysis_limit=400; ANALYZE;", NULL, NULL, NULL) != SQLITE_OK)
 		pc_log("warn", "store_sqlite_stats", "cannot refresh the query planner's statistics (ANALYZE)");
+	(void)sqlite3_exec(c->db, "PRAGMA analysis_limit=0;", NULL, NULL, NULL);
 }
 
 static int migrate(struct conn *c, char *err, size_t errlen)

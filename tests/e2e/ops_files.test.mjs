@@ -587,12 +587,19 @@ describe('deploy/systemd/unix-socket.conf (the drop-in for a unix socket)', () =
   const drop = parseUnit(dropText);
   const env = unitEnvironment(drop);
 
-  it('listens on a socket in its own runtime directory, believes only unix-socket peers, runs under nginx\'s group, and the nginx file names the same socket', () => {
+  it('listens on a socket in its own setgid runtime directory of nginx\'s group, believes only unix-socket peers, stays out of that group itself, and the nginx file names the same socket', () => {
     const rt = drop.last('RuntimeDirectory');
     assert.ok(rt, 'RuntimeDirectory=');
     assert.equal(env.PORTCULLIS_LISTEN, `unix:/run/${rt}/portcullis.sock`);
     assert.equal(env.PORTCULLIS_TRUSTED_PROXIES, 'unix');
-    assert.equal(drop.last('Group'), 'www-data', "Debian's nginx workers run as www-data");
+    // the socket takes the directory's group: setgid, given www-data (the
+    // group Debian's nginx workers run as) as root before the start
+    assert.equal(drop.last('RuntimeDirectoryMode'), '2750');
+    assert.equal(drop.last('ExecStartPre'), `+/bin/chgrp www-data /run/${rt}`);
+    // not Group=: with DynamicUser=yes that would put portcullis in
+    // www-data and make systemd remove the group's IPC objects at stop
+    assert.equal(drop.last('Group'), undefined);
+    assert.equal(drop.last('SupplementaryGroups'), undefined);
     const nginx = fs.readFileSync(path.join(ROOT, 'deploy', 'nginx', 'portcullis.conf'), 'utf8');
     assert.ok(nginx.includes(`server unix:/run/${rt}/portcullis.sock; keepalive 32;`), 'deploy/nginx/portcullis.conf names the socket');
   });

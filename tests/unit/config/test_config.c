@@ -359,6 +359,8 @@ static void test_listen_unix(void **state)
 		"PORTCULLIS_LISTEN=unix:/run/../etc/pc.sock",
 		"PORTCULLIS_LISTEN=unix:/run/./pc.sock",
 		"PORTCULLIS_LISTEN=unix:/run/..",
+		"PORTCULLIS_LISTEN=unix:/run//pc.sock",
+		"PORTCULLIS_LISTEN=unix://run/pc.sock",
 		"PORTCULLIS_LISTEN=unix:/run/pc.sock,unix:/run/pc.sock",
 		"PORTCULLIS_LISTEN=unix:/run/pc.sock,127.0.0.1:80,unix:/run/pc.sock",
 		"PORTCULLIS_LISTEN=unix/run/pc.sock",
@@ -578,6 +580,7 @@ static void test_proxies_unix(void **state)
 	pc_config_free(&cfg);
 	strcat(list, ",10.0.99.0/24");
 	FAILS("PORTCULLIS_TRUSTED_PROXIES", kv("PORTCULLIS_TRUSTED_PROXIES", list));
+	assert_non_null(strstr(err, "more than 32 entries"));
 	static const char *bad[] = {"unix,unix", "UNIX", "unix:", "unix:/run/pc.sock", " unix", "unix/32"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		FAILS("PORTCULLIS_TRUSTED_PROXIES", kv("PORTCULLIS_TRUSTED_PROXIES", bad[i]));
