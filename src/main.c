@@ -165,17 +165,9 @@ static int cmd_serve(void)
 		return rc;
 	static struct pc_svc svc;
 	char err[512];
-	/* SIGTERM, SIGINT and SIGHUP wait for the server's sigwait (http/
-	 * server.c): blocked here, before the first thread (the mail sender,
-	 * the revocation catch-up) starts, so every thread inherits the mask
-	 * and none of them takes a stop with the default action (no drain, a
-	 * unix socket file left behind). */
+	/* before the first thread (the mail sender, the revocation catch-up) */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	pc_server_block_signals(&sigs);
 	/* The worker pool carries the store, the kv when remote, and password
 	 * hashing (itself limited to half the cores, password.c): enough
 	 * threads that hashes waiting their turn never starve a store lookup.

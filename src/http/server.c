@@ -39,6 +39,15 @@ static void raise_fd_limit(void)
 	}
 }
 
+void pc_server_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
 int pc_server_run(struct pc_app *app)
 {
 	const struct pc_config *cfg = app->cfg;
@@ -77,15 +86,11 @@ int pc_server_run(struct pc_app *app)
 	srv.loops = calloc(srv.n_loops, sizeof(*srv.loops));
 	if (srv.loops == NULL)
 		goto out;
-	/* blocked before the "listening" lines: whoever starts the server may
-	 * stop it the moment it says it listens, and the signal must wait for
-	 * sigwait below rather than kill it (a unix socket file left behind) */
+	/* blocked before the "listening" lines too (cmd_serve blocked them
+	 * already; a caller that did not): whoever starts the server may stop
+	 * it the moment it says it listens */
 	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	pc_server_block_signals(&sigs);
 	if (pc_listen_bind(&srv) != 0)
 		goto out;
 

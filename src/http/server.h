@@ -11,9 +11,17 @@
 #ifndef PC_HTTP_SERVER_H
 #define PC_HTTP_SERVER_H
 
+#include <signal.h>
+
 #include "core/err.h"
 #include "http/request.h"
 
 PC_MUST_USE int pc_server_run(struct pc_app *app);
+
+/* The signals pc_server_run waits for (SIGTERM, SIGINT, SIGHUP) into *set,
+ * and blocked in the calling thread: call it before the first thread
+ * starts, so every thread inherits the mask and none takes a stop with the
+ * default action (no drain, a unix socket file left behind). */
+void pc_server_block_signals(sigset_t *set);
 
 #endif
